@@ -1,0 +1,140 @@
+/* buffer.c -- device memory, host copies and tensor views. */
+#include <limits.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+dytcl_status dytcl_buf_create(dytcl_ctx *ctx, size_t bytes, dytcl_buf **out)
+{
+    DY_CHECK_CTX(ctx);
+    if (!out) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "dytcl_buf_create: out is NULL");
+    *out = NULL;
+    if (bytes == 0) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "dytcl_buf_create: 0 bytes");
+    const dytcl_device_info *d = &ctx->info;
+    if (bytes > d->max_alloc)
+        return dy_fail(ctx, DYTCL_ERR_DEVICE_MEMORY,
+                       "dytcl_buf_create: %zu bytes (%.1f MiB) exceed the largest allocation "
+                       "%s allows (CL_DEVICE_MAX_MEM_ALLOC_SIZE = %llu bytes, %.1f MiB)",
+                       bytes, bytes / 1048576.0, d->name, (unsigned long long)d->max_alloc,
+                       d->max_alloc / 1048576.0);
+    if (ctx->allocated + bytes > d->global_mem)
+        return dy_fail(ctx, DYTCL_ERR_DEVICE_MEMORY,
+                       "dytcl_buf_create: %zu more bytes would exceed %s's global memory "
+                       "(%llu bytes already allocated of %llu)",
+                       bytes, d->name, (unsigned long long)ctx->allocated,
+                       (unsigned long long)d->global_mem);
+
+    dytcl_buf *b = calloc(1, sizeof *b);
+    if (!b) return dy_fail(ctx, DYTCL_ERR_HOST_MEMORY, "dytcl_buf_create: out of host memory");
+    cl_int err;
+    b->mem = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes, NULL, &err);
+    if (err != CL_SUCCESS) {
+        free(b);
+        return dy_cl_fail(ctx, err, "clCreateBuffer");
+    }
+    b->ctx = ctx;
+    b->bytes = bytes;
+    ctx->allocated += bytes;
+    *out = b;
+    return DYTCL_OK;
+}
+
+void dytcl_buf_free(dytcl_buf *b)
+{
+    if (!b) return;
+    b->ctx->allocated -= b->bytes;
+    clReleaseMemObject(b->mem);
+    free(b);
+}
+
+size_t dytcl_buf_size(const dytcl_buf *b)
+{
+    return b ? b->bytes : 0;
+}
+
+void *dytcl_buf_cl_mem(const dytcl_buf *b)
+{
+    return b ? (void *)b->mem : NULL;
+}
+
+static dytcl_status check_range(dytcl_ctx *ctx, const dytcl_buf *b, size_t offset, const void *host,
+                                size_t bytes, const char *fn)
+{
+    if (!b) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "%s: buf is NULL", fn);
+    if (b->ctx != ctx) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "%s: buf belongs to another context", fn);
+    if (!host && bytes) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "%s: host pointer is NULL", fn);
+    if (offset > b->bytes || bytes > b->bytes - offset)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG,
+                       "%s: bytes [%zu, %zu) lie past the end of a %zu-byte buffer", fn, offset,
+                       offset + bytes, b->bytes);
+    return DYTCL_OK;
+}
+
+dytcl_status dytcl_buf_write(dytcl_ctx *ctx, dytcl_buf *b, size_t offset, const void *src, size_t bytes)
+{
+    DY_CHECK_CTX(ctx);
+    dytcl_status s = check_range(ctx, b, offset, src, bytes, "dytcl_buf_write");
+    if (s != DYTCL_OK || bytes == 0) return s;
+    cl_int err = clEnqueueWriteBuffer(ctx->queue, b->mem, CL_TRUE, offset, bytes, src, 0, NULL, NULL);
+    return err == CL_SUCCESS ? DYTCL_OK : dy_cl_fail(ctx, err, "clEnqueueWriteBuffer");
+}
+
+dytcl_status dytcl_buf_read(dytcl_ctx *ctx, const dytcl_buf *b, size_t offset, void *dst, size_t bytes)
+{
+    DY_CHECK_CTX(ctx);
+    dytcl_status s = check_range(ctx, b, offset, dst, bytes, "dytcl_buf_read");
+    if (s != DYTCL_OK || bytes == 0) return s;
+    cl_int err = clEnqueueReadBuffer(ctx->queue, b->mem, CL_TRUE, offset, bytes, dst, 0, NULL, NULL);
+    return err == CL_SUCCESS ? DYTCL_OK : dy_cl_fail(ctx, err, "clEnqueueReadBuffer");
+}
+
+/* ------------------------------------------------------------- tensors */
+
+dytcl_tensor dytcl_tensor_1d(dytcl_buf *buf, size_t offset, int64_t n)
+{
+    dytcl_tensor t = {buf, offset, 1, {n, 0, 0, 0}};
+    return t;
+}
+
+dytcl_tensor dytcl_tensor_2d(dytcl_buf *buf, size_t offset, int64_t rows, int64_t cols)
+{
+    dytcl_tensor t = {buf, offset, 2, {rows, cols, 0, 0}};
+    return t;
+}
+
+int64_t dytcl_tensor_numel(dytcl_tensor t)
+{
+    if (t.ndim < 1 || t.ndim > DYTCL_MAX_DIMS) return 0;
+    int64_t n = 1;
+    for (int i = 0; i < t.ndim; i++) {
+        if (t.shape[i] <= 0 || n > INT64_MAX / t.shape[i]) return 0;
+        n *= t.shape[i];
+    }
+    return n;
+}
+
+dytcl_status dy_check_tensor(dytcl_ctx *ctx, dytcl_tensor t, const char *name)
+{
+    if (!t.buf) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "tensor %s: buf is NULL", name);
+    if (t.buf->ctx != ctx)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "tensor %s: buffer belongs to another context", name);
+    if (t.ndim < 1 || t.ndim > DYTCL_MAX_DIMS)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "tensor %s: ndim %d is not in 1..%d", name, t.ndim,
+                       DYTCL_MAX_DIMS);
+    for (int i = 0; i < t.ndim; i++)
+        if (t.shape[i] <= 0)
+            return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "tensor %s: shape[%d] = %lld is not positive",
+                           name, i, (long long)t.shape[i]);
+    int64_t n = dytcl_tensor_numel(t);
+    if (n == 0 || n > INT_MAX)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "tensor %s: %lld elements; at most %d are supported",
+                       name, (long long)n, INT_MAX);
+    size_t cap = t.buf->bytes / sizeof(float);
+    if (t.offset > cap || (size_t)n > cap - t.offset)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG,
+                       "tensor %s: elements [%zu, %zu) lie past the end of its buffer (%zu floats)",
+                       name, t.offset, t.offset + (size_t)n, cap);
+    if (t.offset > INT_MAX)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "tensor %s: offset %zu is too large", name, t.offset);
+    return DYTCL_OK;
+}

@@ -1,0 +1,204 @@
+/* dytcl.h -- the one public header of dytcl.
+ *
+ * dytcl runs transformer training and inference on any OpenCL 1.2 device, with
+ * Dynamic Tanh (DyT, y = gamma * tanh(alpha * x) + beta) as a first-class
+ * replacement for LayerNorm and RMSNorm.
+ *
+ * Conventions
+ *   - Every call returns a dytcl_status. DYTCL_OK is 0; anything else is an error
+ *     whose details (OpenCL error name, the compiler's build log, the argument
+ *     that was wrong) are in dytcl_last_error(ctx).
+ *   - The library never prints, never exits and never aborts on a caller's
+ *     mistake, and it frees everything it allocated on every error path.
+ *   - Handles are opaque; create/free pairs. free(NULL) is a no-op.
+ *   - A context is not thread-safe: use one context per thread.
+ *   - Tensors are row-major float32 views (buffer, element offset, shape).
+ *   - Work is enqueued asynchronously; dytcl_buf_read() and dytcl_finish()
+ *     synchronise.
+ */
+#ifndef DYTCL_H
+#define DYTCL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Public symbols are the only ones the shared library exports. */
+#if defined(DYTCL_BUILDING) && defined(__GNUC__)
+#define DYTCL_API __attribute__((visibility("default")))
+#else
+#define DYTCL_API
+#endif
+
+#define DYTCL_VERSION_MAJOR 0
+#define DYTCL_VERSION_MINOR 1
+#define DYTCL_VERSION_PATCH 0
+DYTCL_API const char *dytcl_version(void);
+
+/* ---------------------------------------------------------------- status */
+
+typedef enum {
+    DYTCL_OK = 0,
+    DYTCL_ERR_INVALID_ARG,   /* a NULL, a bad shape, an offset past a buffer */
+    DYTCL_ERR_NO_DEVICE,     /* no OpenCL platform/device, or none matched */
+    DYTCL_ERR_HOST_MEMORY,   /* malloc failed */
+    DYTCL_ERR_DEVICE_MEMORY, /* larger than the device allows, or it ran out */
+    DYTCL_ERR_BUILD,         /* an OpenCL program failed to compile */
+    DYTCL_ERR_OPENCL,        /* any other OpenCL error */
+    DYTCL_ERR_IO,            /* a file could not be read or written */
+    DYTCL_ERR_FORMAT,        /* a file is corrupt or not what it claims */
+    DYTCL_ERR_UNSUPPORTED,   /* the device lacks what the call needs */
+    DYTCL_STATUS_COUNT
+} dytcl_status;
+
+/* "DYTCL_OK", "DYTCL_ERR_INVALID_ARG", ...; "DYTCL_STATUS_UNKNOWN" otherwise. */
+DYTCL_API const char *dytcl_status_name(dytcl_status s);
+
+/* ------------------------------------------------------------- devices */
+
+typedef struct {
+    int index;                  /* position in the flat list over all platforms */
+    char platform[128];         /* platform name */
+    char platform_version[128];
+    char name[128];             /* device name */
+    char vendor[128];
+    char driver_version[128];
+    char device_version[128];   /* "OpenCL 3.0 ..." */
+    char c_version[64];         /* "OpenCL C 1.2 ..." */
+    int is_gpu, is_cpu;
+    unsigned compute_units;
+    unsigned clock_mhz;
+    uint64_t global_mem;        /* bytes */
+    uint64_t local_mem;         /* bytes */
+    int local_mem_is_scratchpad;/* 1: dedicated on-chip memory; 0: emulated in global */
+    uint64_t max_alloc;         /* bytes: CL_DEVICE_MAX_MEM_ALLOC_SIZE */
+    size_t max_work_group;
+    unsigned mem_base_align;    /* bytes: CL_DEVICE_MEM_BASE_ADDR_ALIGN / 8 */
+    int fp16, fp64, subgroups;  /* extensions present */
+    unsigned preferred_vector_float;
+} dytcl_device_info;
+
+/* Lists every device of every platform as one flat list. Fills at most `cap`
+ * entries of `out` (which may be NULL when cap is 0) and sets *count to the
+ * total. With no OpenCL platform installed this returns DYTCL_ERR_NO_DEVICE,
+ * and dytcl_last_error(NULL) says how to install one. */
+DYTCL_API dytcl_status dytcl_devices(dytcl_device_info *out, int cap, int *count);
+
+/* ------------------------------------------------------------- context */
+
+typedef struct dytcl_ctx dytcl_ctx;
+
+typedef struct {
+    /* Which device: NULL or "" means the environment variable DYTCL_DEVICE,
+     * and when that is unset too, the first GPU, else the first CPU device,
+     * else the first device. A string of digits is an index into
+     * dytcl_devices(); anything else is a case-insensitive substring of
+     * "platform name / device name". */
+    const char *device;
+    /* Directory of the compiled-program cache. NULL: $DYTCL_CACHE_DIR, else
+     * $XDG_CACHE_HOME/dytcl, else $HOME/.cache/dytcl. */
+    const char *cache_dir;
+    /* 1: do not read or write the program cache (also DYTCL_NO_CACHE=1). */
+    int no_cache;
+} dytcl_ctx_options;
+
+/* Creates a context on one device with one in-order, profiling-enabled queue.
+ * `opt` may be NULL for defaults. On failure *out is NULL and
+ * dytcl_last_error(NULL) holds the message (per thread). */
+DYTCL_API dytcl_status dytcl_ctx_create(dytcl_ctx **out, const dytcl_ctx_options *opt);
+
+/* Waits for queued work, saves newly compiled programs to the cache, frees. */
+DYTCL_API void dytcl_ctx_free(dytcl_ctx *ctx);
+
+/* The message of the last failed call on ctx (or, with ctx NULL, of the last
+ * failed dytcl_ctx_create / dytcl_devices on this thread). "" when none. */
+DYTCL_API const char *dytcl_last_error(const dytcl_ctx *ctx);
+
+DYTCL_API dytcl_status dytcl_ctx_device(const dytcl_ctx *ctx, dytcl_device_info *out);
+
+/* Blocks until everything enqueued on the context has finished. */
+DYTCL_API dytcl_status dytcl_finish(dytcl_ctx *ctx);
+
+/* Counters that make the program cache observable. */
+typedef struct {
+    int programs_compiled;      /* built from source in this context */
+    int programs_from_cache;    /* loaded from the on-disk cache */
+    int programs_saved;         /* written to the cache (so far) */
+    double build_ms;            /* wall time spent creating + building programs */
+    int kernels_launched;
+} dytcl_ctx_stats;
+DYTCL_API dytcl_status dytcl_ctx_get_stats(const dytcl_ctx *ctx, dytcl_ctx_stats *out);
+
+/* Writes every program compiled or extended since it was loaded to the cache
+ * now (dytcl_ctx_free does this too). Call it after the kernels have been
+ * launched once at their real sizes: some drivers (PoCL) compile per launch
+ * size, and the saved binary then carries that work. */
+DYTCL_API dytcl_status dytcl_ctx_save_cache(dytcl_ctx *ctx);
+
+/* ------------------------------------------------------------- buffers */
+
+typedef struct dytcl_buf dytcl_buf;
+
+/* Allocates `bytes` of device memory. Fails with DYTCL_ERR_DEVICE_MEMORY,
+ * naming the sizes, when one allocation exceeds the device's maximum or all
+ * of the context's allocations would exceed its global memory. */
+DYTCL_API dytcl_status dytcl_buf_create(dytcl_ctx *ctx, size_t bytes, dytcl_buf **out);
+DYTCL_API void dytcl_buf_free(dytcl_buf *buf);
+DYTCL_API size_t dytcl_buf_size(const dytcl_buf *buf);
+
+/* Blocking host <-> device copies of `bytes` at byte `offset`. */
+DYTCL_API dytcl_status dytcl_buf_write(dytcl_ctx *ctx, dytcl_buf *buf, size_t offset,
+                             const void *src, size_t bytes);
+DYTCL_API dytcl_status dytcl_buf_read(dytcl_ctx *ctx, const dytcl_buf *buf, size_t offset,
+                            void *dst, size_t bytes);
+
+/* The underlying cl_mem (as void*, so this header needs no OpenCL headers),
+ * for applications that enqueue their own OpenCL work on the same data. */
+DYTCL_API void *dytcl_buf_cl_mem(const dytcl_buf *buf);
+
+/* ------------------------------------------------------------- tensors */
+
+#define DYTCL_MAX_DIMS 4
+
+/* A float32 row-major view: element `offset` of `buf`, then shape[0..ndim).
+ * Views are plain values; they own nothing. */
+typedef struct {
+    dytcl_buf *buf;
+    size_t offset;              /* in elements */
+    int ndim;
+    int64_t shape[DYTCL_MAX_DIMS];
+} dytcl_tensor;
+
+/* dytcl_tensor_2d(buf, off, rows, cols) etc. build views. */
+DYTCL_API dytcl_tensor dytcl_tensor_1d(dytcl_buf *buf, size_t offset, int64_t n);
+DYTCL_API dytcl_tensor dytcl_tensor_2d(dytcl_buf *buf, size_t offset, int64_t rows, int64_t cols);
+DYTCL_API int64_t dytcl_tensor_numel(dytcl_tensor t);
+
+/* ---------------------------------------------------------- profiling */
+
+/* Everything enqueued between begin and end is timed with OpenCL profiling
+ * events: *ns is the span from the first kernel's start to the last kernel's
+ * end, as the device saw it. end waits for the work. */
+DYTCL_API dytcl_status dytcl_profile_begin(dytcl_ctx *ctx);
+DYTCL_API dytcl_status dytcl_profile_end(dytcl_ctx *ctx, double *ns);
+
+/* ------------------------------------------------------------ basic ops */
+
+/* dst = src, elementwise over numel elements (shapes may differ; counts must
+ * match). The device's copy-bandwidth reference for benchmarks. */
+DYTCL_API dytcl_status dytcl_copy(dytcl_ctx *ctx, dytcl_tensor dst, dytcl_tensor src);
+
+/* dst[:] = value. */
+DYTCL_API dytcl_status dytcl_fill(dytcl_ctx *ctx, dytcl_tensor dst, float value);
+
+/* Runs a kernel on the context's device and checks its result against the
+ * host: a short self-test for `dytcl devices`. */
+DYTCL_API dytcl_status dytcl_selftest(dytcl_ctx *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* DYTCL_H */

@@ -1,0 +1,121 @@
+/* internal.h -- what the library's own files share; not installed. */
+#ifndef DYTCL_INTERNAL_H
+#define DYTCL_INTERNAL_H
+
+#define CL_TARGET_OPENCL_VERSION 120
+#include <CL/cl.h>
+#include <stdarg.h>
+
+#include "dytcl.h"
+
+#define DY_ERRLEN 8192
+
+/* The programs, one per file in cl/: DY_PROG_COPY for cl/copy.cl, etc. The
+ * build embeds their sources (cmake/embed_cl.cmake). */
+#include "kernels_src.h"
+
+typedef struct {
+    cl_program program;
+    int from_cache;             /* loaded from disk */
+    int dirty;                  /* compiled from source: save it */
+    size_t cached_size;         /* binary size when loaded or last saved */
+    char key[80];               /* hex digest that names the cache file */
+} dy_prog;
+
+#define DY_MAX_KERNELS 64
+typedef struct {
+    const char *name;           /* points to a string literal of the caller */
+    dy_prog_id prog;
+    cl_kernel kernel;
+    size_t wg_max;              /* CL_KERNEL_WORK_GROUP_SIZE */
+} dy_kernel;
+
+#define DY_MAX_EVENTS 256
+
+struct dytcl_ctx {
+    cl_platform_id platform;
+    cl_device_id device;
+    cl_context context;
+    cl_command_queue queue;
+    dytcl_device_info info;
+
+    dy_prog progs[DY_PROG_COUNT];
+    dy_kernel kernels[DY_MAX_KERNELS];
+    int nkernels;
+
+    char cache_dir[1024];       /* "" when the cache is off */
+    uint64_t allocated;         /* bytes of live buffers */
+    dytcl_ctx_stats stats;
+
+    int profiling;              /* between profile_begin and profile_end */
+    cl_event events[DY_MAX_EVENTS];
+    int nevents;
+    int events_dropped;
+
+    char err[DY_ERRLEN];
+};
+
+struct dytcl_buf {
+    dytcl_ctx *ctx;
+    cl_mem mem;
+    size_t bytes;
+};
+
+/* ---- errors (error.c) */
+
+/* Records the message (printf-style) on ctx, or in the thread's message when
+ * ctx is NULL, and returns `s`, so that `return dy_fail(...)` reads well. */
+dytcl_status dy_fail(dytcl_ctx *ctx, dytcl_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* "CL_OUT_OF_RESOURCES" etc. */
+const char *dy_cl_error_name(cl_int err);
+/* Maps an OpenCL error from `what` to a status and a message. */
+dytcl_status dy_cl_fail(dytcl_ctx *ctx, cl_int err, const char *what);
+void dy_clear_error(dytcl_ctx *ctx);
+
+/* ---- devices (device.c) */
+
+/* The flat device list: up to `cap` ids and their platforms. */
+dytcl_status dy_device_ids(cl_platform_id *plats, cl_device_id *devs, int cap, int *count);
+void dy_device_query(cl_platform_id p, cl_device_id d, int index, dytcl_device_info *out);
+
+/* ---- programs and kernels (program.c, cache.c) */
+
+/* Builds (or loads from the cache) program `id` and returns kernel `name`
+ * from it, created once per context. */
+dytcl_status dy_kernel_get(dytcl_ctx *ctx, dy_prog_id id, const char *name, dy_kernel **out);
+
+/* Builds arbitrary source (for tests and the tuner). The caller releases. */
+dytcl_status dy_program_build_source(dytcl_ctx *ctx, const char *src, const char *options,
+                                     cl_program *out);
+
+/* The cache: load returns 1 and sets *prog on a valid hit, else 0. */
+int dy_cache_load(dytcl_ctx *ctx, const char *key, cl_program *prog, size_t *size_now);
+dytcl_status dy_cache_save(dytcl_ctx *ctx, const char *key, cl_program prog);
+void dy_cache_key(const dytcl_ctx *ctx, const char *src, const char *options, char out[80]);
+
+/* ---- launching (launch.c) */
+
+/* Sets argument i from a value of `size` bytes. */
+dytcl_status dy_arg(dytcl_ctx *ctx, dy_kernel *k, cl_uint i, size_t size, const void *value);
+/* Enqueues k over `global` work-items (each rounded up to a multiple of
+ * `local`; kernels guard their tails). local may be NULL for 1-D kernels:
+ * then a local size is chosen from device and kernel queries. */
+dytcl_status dy_launch(dytcl_ctx *ctx, dy_kernel *k, cl_uint dims, const size_t *global,
+                       const size_t *local);
+/* The local size for a streaming 1-D kernel on this device. */
+size_t dy_local_1d(const dytcl_ctx *ctx, const dy_kernel *k);
+
+/* ---- argument checks shared by ops */
+
+dytcl_status dy_check_tensor(dytcl_ctx *ctx, dytcl_tensor t, const char *name);
+
+#define DY_CHECK_CTX(ctx)                                                              \
+    do {                                                                               \
+        if (!(ctx)) return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "%s: ctx is NULL", __func__); \
+    } while (0)
+
+#endif

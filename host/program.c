@@ -1,0 +1,104 @@
+/* program.c -- building the embedded programs once per context, and their kernels. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+/* OpenCL C 1.2 everywhere; per-device choices arrive as -D options later. */
+static const char *build_options = "-cl-std=CL1.2";
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Compiles `src`; on failure the message carries the compiler's log. */
+dytcl_status dy_program_build_source(dytcl_ctx *ctx, const char *src, const char *options,
+                                     cl_program *out)
+{
+    *out = NULL;
+    cl_int err;
+    cl_program p = clCreateProgramWithSource(ctx->context, 1, &src, NULL, &err);
+    if (err != CL_SUCCESS) return dy_cl_fail(ctx, err, "clCreateProgramWithSource");
+    err = clBuildProgram(p, 1, &ctx->device, options, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        size_t len = 0;
+        clGetProgramBuildInfo(p, ctx->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &len);
+        char *log = malloc(len + 1);
+        if (log) {
+            log[0] = '\0';
+            clGetProgramBuildInfo(p, ctx->device, CL_PROGRAM_BUILD_LOG, len, log, NULL);
+            log[len] = '\0';
+        }
+        dy_fail(ctx, DYTCL_ERR_BUILD, "clBuildProgram failed on %s: %s (%d); build log:\n%s",
+                ctx->info.name, dy_cl_error_name(err), (int)err, log ? log : "(no memory for the log)");
+        free(log);
+        clReleaseProgram(p);
+        return DYTCL_ERR_BUILD;
+    }
+    *out = p;
+    return DYTCL_OK;
+}
+
+/* Builds program `id` from the cache when a valid entry exists, else from source. */
+static dytcl_status program_ensure(dytcl_ctx *ctx, dy_prog_id id)
+{
+    dy_prog *pg = &ctx->progs[id];
+    if (pg->program) return DYTCL_OK;
+    double t0 = now_ms();
+    dy_cache_key(ctx, dy_prog_source[id], build_options, pg->key);
+    if (dy_cache_load(ctx, pg->key, &pg->program, &pg->cached_size)) {
+        pg->from_cache = 1;
+        ctx->stats.programs_from_cache++;
+    } else {
+        cl_program p;
+        dytcl_status s = dy_program_build_source(ctx, dy_prog_source[id], build_options, &p);
+        if (s != DYTCL_OK) {
+            /* Say which of our programs failed, keeping the log after it. */
+            char tmp[DY_ERRLEN];
+            snprintf(tmp, sizeof tmp, "%s", ctx->err);
+            return dy_fail(ctx, s, "program cl/%s.cl: %s", dy_prog_name[id], tmp);
+        }
+        pg->program = p;
+        pg->dirty = 1;
+        ctx->stats.programs_compiled++;
+    }
+    ctx->stats.build_ms += now_ms() - t0;
+    return DYTCL_OK;
+}
+
+dytcl_status dy_kernel_get(dytcl_ctx *ctx, dy_prog_id id, const char *name, dy_kernel **out)
+{
+    for (int i = 0; i < ctx->nkernels; i++) {
+        if (ctx->kernels[i].prog == id && strcmp(ctx->kernels[i].name, name) == 0) {
+            *out = &ctx->kernels[i];
+            return DYTCL_OK;
+        }
+    }
+    if (ctx->nkernels == DY_MAX_KERNELS)
+        return dy_fail(ctx, DYTCL_ERR_HOST_MEMORY, "kernel table full (%d kernels)", DY_MAX_KERNELS);
+    dytcl_status s = program_ensure(ctx, id);
+    if (s != DYTCL_OK) return s;
+
+    cl_int err;
+    cl_kernel k = clCreateKernel(ctx->progs[id].program, name, &err);
+    if (err != CL_SUCCESS) {
+        char what[160];
+        snprintf(what, sizeof what, "clCreateKernel(\"%s\") in cl/%s.cl", name, dy_prog_name[id]);
+        return dy_cl_fail(ctx, err, what);
+    }
+    dy_kernel *dk = &ctx->kernels[ctx->nkernels++];
+    dk->name = name;
+    dk->prog = id;
+    dk->kernel = k;
+    dk->wg_max = 1;
+    clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof dk->wg_max,
+                             &dk->wg_max, NULL);
+    if (dk->wg_max == 0) dk->wg_max = 1;
+    *out = dk;
+    return DYTCL_OK;
+}

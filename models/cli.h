@@ -1,0 +1,16 @@
+/* cli.h -- the subcommands of the `dytcl` program. Each returns the exit
+ * status: 0 success, 1 failure, 2 usage error. */
+#ifndef DYTCL_CLI_H
+#define DYTCL_CLI_H
+
+int cmd_devices(int argc, char **argv);
+
+/* Prints "dytcl <cmd>: <message>" to stderr, then returns `code`. */
+int cli_error(const char *cmd, int code, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+double cli_now_ms(void);
+
+#endif

@@ -1,0 +1,103 @@
+/* test_errors.c -- bad input returns a status and a message, never a crash:
+ * NULLs, sizes past the device's limits, ranges past a buffer, mismatched
+ * tensors, and a kernel with a syntax error (its build log in the message). */
+#include <string.h>
+
+#include "check.h"
+#include "internal.h"
+
+#define EXPECT(ctx, call, status, needle)                                                    \
+    do {                                                                                     \
+        dytcl_status s_ = (call);                                                            \
+        CHECK(s_ == (status), "%s gave %s, expected %s", #call, dytcl_status_name(s_),      \
+              dytcl_status_name(status));                                                    \
+        CHECK(strstr(dytcl_last_error(ctx), (needle)) != NULL, "%s: message '%s' lacks '%s'", \
+              #call, dytcl_last_error(ctx), (needle));                                       \
+    } while (0)
+
+int main(void)
+{
+    /* Status names are distinct and never NULL. */
+    for (int i = 0; i < DYTCL_STATUS_COUNT; i++) {
+        CHECK(strncmp(dytcl_status_name((dytcl_status)i), "DYTCL_", 6) == 0, "status %d", i);
+        for (int j = 0; j < i; j++)
+            CHECK(strcmp(dytcl_status_name((dytcl_status)i), dytcl_status_name((dytcl_status)j)) != 0,
+                  "statuses %d and %d share a name", i, j);
+    }
+    CHECK(!strcmp(dytcl_status_name((dytcl_status)999), "DYTCL_STATUS_UNKNOWN"), "unknown status");
+
+    EXPECT(NULL, dytcl_ctx_create(NULL, NULL), DYTCL_ERR_INVALID_ARG, "out is NULL");
+    dytcl_ctx *ctx = check_ctx(NULL);
+    dytcl_device_info d;
+    CHECK_OK(ctx, dytcl_ctx_device(ctx, &d));
+
+    /* NULL handles. */
+    EXPECT(NULL, dytcl_finish(NULL), DYTCL_ERR_INVALID_ARG, "ctx is NULL");
+    EXPECT(NULL, dytcl_buf_create(NULL, 16, NULL), DYTCL_ERR_INVALID_ARG, "ctx is NULL");
+    EXPECT(ctx, dytcl_buf_create(ctx, 16, NULL), DYTCL_ERR_INVALID_ARG, "out is NULL");
+    dytcl_buf *b = (dytcl_buf *)ctx;
+    EXPECT(ctx, dytcl_buf_create(ctx, 0, &b), DYTCL_ERR_INVALID_ARG, "0 bytes");
+    CHECK(b == NULL, "a failed create left a buffer");
+    dytcl_buf_free(NULL);
+    dytcl_ctx_free(NULL);
+
+    /* Larger than one allocation may be. */
+    EXPECT(ctx, dytcl_buf_create(ctx, (size_t)d.max_alloc + 1, &b), DYTCL_ERR_DEVICE_MEMORY,
+           "CL_DEVICE_MAX_MEM_ALLOC_SIZE");
+
+    /* Ranges past the end of a buffer. */
+    float host[8] = {0};
+    CHECK_OK(ctx, dytcl_buf_create(ctx, sizeof host, &b));
+    EXPECT(ctx, dytcl_buf_write(ctx, b, 4, host, sizeof host), DYTCL_ERR_INVALID_ARG, "past the end");
+    EXPECT(ctx, dytcl_buf_read(ctx, b, 33, host, 0), DYTCL_ERR_INVALID_ARG, "past the end");
+    EXPECT(ctx, dytcl_buf_read(ctx, b, (size_t)-1, host, 2), DYTCL_ERR_INVALID_ARG, "past the end");
+    EXPECT(ctx, dytcl_buf_write(ctx, b, 0, NULL, 4), DYTCL_ERR_INVALID_ARG, "host pointer is NULL");
+    EXPECT(ctx, dytcl_buf_read(ctx, NULL, 0, host, 4), DYTCL_ERR_INVALID_ARG, "buf is NULL");
+
+    /* Tensors: past the end, non-positive shapes, mismatched counts, NULL buffers. */
+    EXPECT(ctx, dytcl_fill(ctx, dytcl_tensor_1d(b, 1, 8), 0), DYTCL_ERR_INVALID_ARG, "past the end");
+    EXPECT(ctx, dytcl_fill(ctx, dytcl_tensor_2d(b, 0, 0, 3), 0), DYTCL_ERR_INVALID_ARG, "not positive");
+    EXPECT(ctx, dytcl_fill(ctx, dytcl_tensor_2d(b, 0, -2, 3), 0), DYTCL_ERR_INVALID_ARG, "not positive");
+    EXPECT(ctx, dytcl_fill(ctx, dytcl_tensor_1d(NULL, 0, 3), 0), DYTCL_ERR_INVALID_ARG, "buf is NULL");
+    dytcl_tensor bad = dytcl_tensor_1d(b, 0, 3);
+    bad.ndim = 7;
+    EXPECT(ctx, dytcl_fill(ctx, bad, 0), DYTCL_ERR_INVALID_ARG, "ndim 7");
+    EXPECT(ctx, dytcl_copy(ctx, dytcl_tensor_1d(b, 0, 3), dytcl_tensor_1d(b, 4, 4)), DYTCL_ERR_INVALID_ARG,
+           "dst has 3 elements, src 4");
+    EXPECT(NULL, dytcl_copy(NULL, dytcl_tensor_1d(b, 0, 3), dytcl_tensor_1d(b, 4, 3)), DYTCL_ERR_INVALID_ARG,
+           "ctx is NULL");
+
+    /* A buffer of another context. */
+    dytcl_ctx *other = check_ctx(NULL);
+    EXPECT(other, dytcl_fill(other, dytcl_tensor_1d(b, 0, 3), 0), DYTCL_ERR_INVALID_ARG, "another context");
+    dytcl_ctx_free(other);
+
+    /* Profiling misuse. */
+    double ns;
+    EXPECT(ctx, dytcl_profile_end(ctx, &ns), DYTCL_ERR_INVALID_ARG, "without dytcl_profile_begin");
+    EXPECT(ctx, dytcl_profile_end(ctx, NULL), DYTCL_ERR_INVALID_ARG, "ns is NULL");
+
+    /* The context still works after all of that. */
+    CHECK_OK(ctx, dytcl_fill(ctx, dytcl_tensor_1d(b, 0, 8), 3.0f));
+    CHECK_OK(ctx, dytcl_buf_read(ctx, b, 0, host, sizeof host));
+    CHECK(host[7] == 3.0f, "fill after errors: %g", host[7]);
+
+    /* Profiling a fill gives a positive device time. */
+    CHECK_OK(ctx, dytcl_profile_begin(ctx));
+    CHECK_OK(ctx, dytcl_fill(ctx, dytcl_tensor_1d(b, 0, 8), 1.0f));
+    CHECK_OK(ctx, dytcl_profile_end(ctx, &ns));
+    CHECK(ns > 0, "profiled time %g ns", ns);
+    dytcl_buf_free(b);
+
+    /* A syntax error: DYTCL_ERR_BUILD, and the compiler's log names the problem. */
+    cl_program p = NULL;
+    const char *src = "__kernel void broken(__global float *x) { x[0] = undeclared_thing + ; }\n";
+    EXPECT(ctx, dy_program_build_source(ctx, src, "-cl-std=CL1.2", &p), DYTCL_ERR_BUILD, "build log");
+    CHECK(strstr(dytcl_last_error(ctx), "undeclared_thing") != NULL || strstr(dytcl_last_error(ctx), "error") != NULL,
+          "the build log is not in the message: %s", dytcl_last_error(ctx));
+    CHECK(p == NULL, "a failed build returned a program");
+    printf("build error message:\n%s\n", dytcl_last_error(ctx));
+
+    dytcl_ctx_free(ctx);
+    return check_done("test_errors");
+}
