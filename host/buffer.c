@@ -88,6 +88,20 @@ dytcl_status dytcl_buf_read(dytcl_ctx *ctx, const dytcl_buf *b, size_t offset, v
     return err == CL_SUCCESS ? DYTCL_OK : dy_cl_fail(ctx, err, "clEnqueueReadBuffer");
 }
 
+dytcl_status dy_workspace(dytcl_ctx *ctx, int slot, size_t bytes, cl_mem *out)
+{
+    dytcl_buf **ws = &ctx->workspace[slot];
+    if (!*ws || (*ws)->bytes < bytes) {
+        /* Kernels already queued keep the old buffer alive until they finish. */
+        dytcl_buf_free(*ws);
+        *ws = NULL;
+        dytcl_status s = dytcl_buf_create(ctx, bytes < 4096 ? 4096 : bytes, ws);
+        if (s != DYTCL_OK) return s;
+    }
+    *out = (*ws)->mem;
+    return DYTCL_OK;
+}
+
 /* ------------------------------------------------------------- tensors */
 
 dytcl_tensor dytcl_tensor_1d(dytcl_buf *buf, size_t offset, int64_t n)

@@ -198,6 +198,88 @@ DYTCL_API dytcl_status dytcl_fill(dytcl_ctx *ctx, dytcl_tensor dst, float value)
  * host: a short self-test for `dytcl devices`. */
 DYTCL_API dytcl_status dytcl_selftest(dytcl_ctx *ctx);
 
+/* ------------------------------------------ normalisation layers (host/ops_norm.c)
+ *
+ * x, y: [rows, C], rows = every dimension but the last (channels last), or,
+ * with DYTCL_CHANNELS_FIRST, [N, C, H, W] with the channel in dim 1 (DyT and
+ * Derf only). Parameters are tensors on the device: alpha and shift are [1],
+ * weight and bias are [C]. A tensor whose .buf is NULL is absent.
+ *
+ *   DyT        y = weight * tanh(alpha * x) + bias
+ *   Derf       y = weight * erf(alpha * x + shift) + bias
+ *   RMSNorm    y = weight * x * rstd,                 rstd = 1/sqrt(mean(x^2) + eps)
+ *   LayerNorm  y = weight * (x - mean) * rstd + bias, rstd = 1/sqrt(var(x) + eps)
+ *
+ * Backward passes take dy and the forward's inputs (and saved statistics),
+ * write dx, and write (accumulate = 0) or add into (accumulate = 1) the
+ * parameter gradients; a gradient tensor whose .buf is NULL is not computed.
+ * Reductions are deterministic: the same inputs give the same bits. dx may
+ * alias dy. Temporary memory comes from a workspace the context owns.
+ */
+typedef enum { DYTCL_CHANNELS_LAST = 0, DYTCL_CHANNELS_FIRST = 1 } dytcl_layout;
+
+typedef struct {
+    dytcl_tensor alpha;   /* [1] */
+    dytcl_tensor shift;   /* [1], Derf only */
+    dytcl_tensor weight;  /* [C] or absent (gamma = 1) */
+    dytcl_tensor bias;    /* [C] or absent (beta = 0) */
+    dytcl_layout layout;
+} dytcl_dyt_params;
+
+typedef struct {
+    dytcl_tensor dalpha;  /* [1] */
+    dytcl_tensor dshift;  /* [1], Derf only */
+    dytcl_tensor dweight; /* [C] */
+    dytcl_tensor dbias;   /* [C] */
+    int accumulate;       /* 1: add into the gradients instead of overwriting */
+} dytcl_dyt_grads;
+
+DYTCL_API dytcl_status dytcl_dyt_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x,
+                                         const dytcl_dyt_params *p);
+DYTCL_API dytcl_status dytcl_dyt_backward(dytcl_ctx *ctx, dytcl_tensor dx, const dytcl_dyt_grads *g,
+                                          dytcl_tensor dy, dytcl_tensor x, const dytcl_dyt_params *p);
+DYTCL_API dytcl_status dytcl_derf_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x,
+                                          const dytcl_dyt_params *p);
+DYTCL_API dytcl_status dytcl_derf_backward(dytcl_ctx *ctx, dytcl_tensor dx, const dytcl_dyt_grads *g,
+                                           dytcl_tensor dy, dytcl_tensor x, const dytcl_dyt_params *p);
+
+/* rstd (and mean): [rows], saved for the backward pass. */
+DYTCL_API dytcl_status dytcl_rmsnorm_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor rstd,
+                                             dytcl_tensor x, dytcl_tensor weight, float eps);
+DYTCL_API dytcl_status dytcl_rmsnorm_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor dweight,
+                                              int accumulate, dytcl_tensor dy, dytcl_tensor x,
+                                              dytcl_tensor rstd, dytcl_tensor weight);
+DYTCL_API dytcl_status dytcl_layernorm_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor mean,
+                                               dytcl_tensor rstd, dytcl_tensor x, dytcl_tensor weight,
+                                               dytcl_tensor bias, float eps);
+DYTCL_API dytcl_status dytcl_layernorm_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor dweight,
+                                                dytcl_tensor dbias, int accumulate, dytcl_tensor dy,
+                                                dytcl_tensor x, dytcl_tensor mean, dytcl_tensor rstd,
+                                                dytcl_tensor weight);
+
+/* Residual stream + norm in one pass (pre-norm blocks):
+ *   forward:  r_out = r + h;  y = norm(r_out)        (r_out may alias r)
+ *   backward: d = dr_out + dnorm/dr_out(dy): the gradient of both r and h
+ *             (d may alias dr_out); r_out is the forward's r_out. */
+DYTCL_API dytcl_status dytcl_residual_dyt_forward(dytcl_ctx *ctx, dytcl_tensor r_out, dytcl_tensor y,
+                                                  dytcl_tensor r, dytcl_tensor h,
+                                                  const dytcl_dyt_params *p);
+DYTCL_API dytcl_status dytcl_residual_dyt_backward(dytcl_ctx *ctx, dytcl_tensor d,
+                                                   const dytcl_dyt_grads *g, dytcl_tensor dy,
+                                                   dytcl_tensor dr_out, dytcl_tensor r_out,
+                                                   const dytcl_dyt_params *p);
+DYTCL_API dytcl_status dytcl_residual_rmsnorm_forward(dytcl_ctx *ctx, dytcl_tensor r_out, dytcl_tensor y,
+                                                      dytcl_tensor rstd, dytcl_tensor r, dytcl_tensor h,
+                                                      dytcl_tensor weight, float eps);
+DYTCL_API dytcl_status dytcl_residual_rmsnorm_backward(dytcl_ctx *ctx, dytcl_tensor d,
+                                                       dytcl_tensor dweight, int accumulate,
+                                                       dytcl_tensor dy, dytcl_tensor dr_out,
+                                                       dytcl_tensor r_out, dytcl_tensor rstd,
+                                                       dytcl_tensor weight);
+
+/* out = a + b, elementwise (out may alias a or b). */
+DYTCL_API dytcl_status dytcl_add(dytcl_ctx *ctx, dytcl_tensor out, dytcl_tensor a, dytcl_tensor b);
+
 #ifdef __cplusplus
 }
 #endif

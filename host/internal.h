@@ -31,6 +31,7 @@ typedef struct {
 } dy_kernel;
 
 #define DY_MAX_EVENTS 256
+#define DY_WORKSPACES 4
 
 struct dytcl_ctx {
     cl_platform_id platform;
@@ -42,6 +43,8 @@ struct dytcl_ctx {
     dy_prog progs[DY_PROG_COUNT];
     dy_kernel kernels[DY_MAX_KERNELS];
     int nkernels;
+
+    dytcl_buf *workspace[DY_WORKSPACES]; /* grown on demand; see dy_workspace */
 
     char cache_dir[1024];       /* "" when the cache is off */
     uint64_t allocated;         /* bytes of live buffers */
@@ -108,6 +111,13 @@ dytcl_status dy_launch(dytcl_ctx *ctx, dy_kernel *k, cl_uint dims, const size_t 
                        const size_t *local);
 /* The local size for a streaming 1-D kernel on this device. */
 size_t dy_local_1d(const dytcl_ctx *ctx, const dy_kernel *k);
+
+/* ---- workspace (buffer.c) */
+
+/* Device scratch memory owned by the context: slot `slot` (< DY_WORKSPACES)
+ * holds at least `bytes`. The memory is reused by the next op, so an op must
+ * not expect it to survive. */
+dytcl_status dy_workspace(dytcl_ctx *ctx, int slot, size_t bytes, cl_mem *out);
 
 /* ---- argument checks shared by ops */
 

@@ -1,0 +1,30 @@
+/* bench.h -- what the benchmarks share: timing with profiling events, the
+ * results table, JSON records and the device object. */
+#ifndef DYTCL_BENCH_H
+#define DYTCL_BENCH_H
+
+#include <jansson.h>
+
+#include "dytcl.h"
+
+/* One timed case: enqueue it once. Returns a status; the timer measures the
+ * device time of everything it enqueued. */
+typedef dytcl_status (*bench_fn)(dytcl_ctx *ctx, void *arg);
+
+/* Runs fn `warmup` times, then `reps` times, each timed with profiling
+ * events; *median_us is the median. */
+dytcl_status bench_median_us(dytcl_ctx *ctx, bench_fn fn, void *arg, int warmup, int reps,
+                             double *median_us);
+
+/* {"name": ..., "platform": ..., "driver": ..., ...} for the JSON output. */
+json_t *bench_device_json(const dytcl_device_info *d);
+
+/* Writes {"device": {...}, "records": [...]} to path; returns 0 on success
+ * and prints the reason on failure. Steals neither reference. */
+int bench_write_json(const char *path, json_t *device, json_t *records);
+
+/* A buffer of n floats filled with uniform values in [lo, hi) from seed. */
+dytcl_status bench_random_buf(dytcl_ctx *ctx, size_t n, float lo, float hi, unsigned seed,
+                              dytcl_buf **out);
+
+#endif

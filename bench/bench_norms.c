@@ -1,0 +1,318 @@
+/* bench_norms.c -- `dytcl bench norms`: DyT, Derf, RMSNorm and LayerNorm,
+ * forward, backward and fused with the residual add, against a copy kernel
+ * measured in the same run; then the paper's LLaMA-7B protocol.
+ *
+ * GB/s counts the bytes an op must move (inputs read once, outputs written
+ * once, parameters included); frac_of_copy divides by the copy kernel's GB/s
+ * at the same shape. Times are device times from OpenCL profiling events:
+ * warm-up, then the median of --reps runs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench.h"
+#include "bench_norms.h"
+
+/* Every tensor a case may touch, for one shape [rows, C]. */
+typedef struct {
+    int64_t rows, cols;
+    dytcl_tensor x, y, r, h, dy, dx, rstd, mean;
+    dytcl_dyt_params p;
+    dytcl_dyt_grads g;
+    dytcl_tensor dw, db;
+    dytcl_buf *bufs[16];
+    int nbufs;
+} shape_bufs;
+
+typedef struct {
+    const char *op, *pass;
+    bench_fn fn;
+    double bytes_per_elem; /* per element of [rows, C] */
+    double bytes_per_row;  /* statistics */
+    double bytes_per_col;  /* parameters and their gradients */
+} norm_case;
+
+/* ---- the cases: one enqueue each */
+
+#define B(a) ((shape_bufs *)(a))
+static dytcl_status run_copy(dytcl_ctx *c, void *a) { return dytcl_copy(c, B(a)->y, B(a)->x); }
+static dytcl_status run_add(dytcl_ctx *c, void *a) { return dytcl_add(c, B(a)->r, B(a)->x, B(a)->h); }
+static dytcl_status run_dyt_f(dytcl_ctx *c, void *a) { return dytcl_dyt_forward(c, B(a)->y, B(a)->x, &B(a)->p); }
+static dytcl_status run_dyt_b(dytcl_ctx *c, void *a)
+{
+    return dytcl_dyt_backward(c, B(a)->dx, &B(a)->g, B(a)->dy, B(a)->x, &B(a)->p);
+}
+static dytcl_status run_derf_f(dytcl_ctx *c, void *a) { return dytcl_derf_forward(c, B(a)->y, B(a)->x, &B(a)->p); }
+static dytcl_status run_derf_b(dytcl_ctx *c, void *a)
+{
+    return dytcl_derf_backward(c, B(a)->dx, &B(a)->g, B(a)->dy, B(a)->x, &B(a)->p);
+}
+static dytcl_status run_rms_f(dytcl_ctx *c, void *a)
+{
+    return dytcl_rmsnorm_forward(c, B(a)->y, B(a)->rstd, B(a)->x, B(a)->p.weight, 1e-6f);
+}
+static dytcl_status run_rms_b(dytcl_ctx *c, void *a)
+{
+    return dytcl_rmsnorm_backward(c, B(a)->dx, B(a)->dw, 0, B(a)->dy, B(a)->x, B(a)->rstd, B(a)->p.weight);
+}
+static dytcl_status run_ln_f(dytcl_ctx *c, void *a)
+{
+    return dytcl_layernorm_forward(c, B(a)->y, B(a)->mean, B(a)->rstd, B(a)->x, B(a)->p.weight,
+                                   B(a)->p.bias, 1e-5f);
+}
+static dytcl_status run_ln_b(dytcl_ctx *c, void *a)
+{
+    return dytcl_layernorm_backward(c, B(a)->dx, B(a)->dw, B(a)->db, 0, B(a)->dy, B(a)->x, B(a)->mean,
+                                    B(a)->rstd, B(a)->p.weight);
+}
+/* residual add then the norm, as two ops; and the same fused in one */
+static dytcl_status run_add_dyt(dytcl_ctx *c, void *a)
+{
+    dytcl_status s = dytcl_add(c, B(a)->r, B(a)->x, B(a)->h);
+    return s ? s : dytcl_dyt_forward(c, B(a)->y, B(a)->r, &B(a)->p);
+}
+static dytcl_status run_res_dyt_f(dytcl_ctx *c, void *a)
+{
+    return dytcl_residual_dyt_forward(c, B(a)->r, B(a)->y, B(a)->x, B(a)->h, &B(a)->p);
+}
+static dytcl_status run_res_dyt_b(dytcl_ctx *c, void *a)
+{
+    return dytcl_residual_dyt_backward(c, B(a)->dx, &B(a)->g, B(a)->dy, B(a)->h, B(a)->r, &B(a)->p);
+}
+static dytcl_status run_add_rms(dytcl_ctx *c, void *a)
+{
+    dytcl_status s = dytcl_add(c, B(a)->r, B(a)->x, B(a)->h);
+    return s ? s : dytcl_rmsnorm_forward(c, B(a)->y, B(a)->rstd, B(a)->r, B(a)->p.weight, 1e-6f);
+}
+static dytcl_status run_res_rms_f(dytcl_ctx *c, void *a)
+{
+    return dytcl_residual_rmsnorm_forward(c, B(a)->r, B(a)->y, B(a)->rstd, B(a)->x, B(a)->h, B(a)->p.weight,
+                                          1e-6f);
+}
+static dytcl_status run_res_rms_b(dytcl_ctx *c, void *a)
+{
+    return dytcl_residual_rmsnorm_backward(c, B(a)->dx, B(a)->dw, 0, B(a)->dy, B(a)->h, B(a)->r, B(a)->rstd,
+                                           B(a)->p.weight);
+}
+#undef B
+
+/* bytes per element / row / column (4-byte floats) */
+static const norm_case cases[] = {
+    {"copy", "fwd", run_copy, 8, 0, 0},
+    {"add", "fwd", run_add, 12, 0, 0},
+    {"dyt", "fwd", run_dyt_f, 8, 0, 8},
+    {"dyt", "bwd", run_dyt_b, 12, 0, 16},
+    {"rmsnorm", "fwd", run_rms_f, 8, 4, 4},
+    {"rmsnorm", "bwd", run_rms_b, 12, 4, 8},
+    {"layernorm", "fwd", run_ln_f, 8, 8, 8},
+    {"layernorm", "bwd", run_ln_b, 12, 8, 16},
+    {"derf", "fwd", run_derf_f, 8, 0, 8},
+    {"derf", "bwd", run_derf_b, 12, 0, 16},
+    {"add+dyt", "fwd", run_add_dyt, 20, 0, 8},
+    {"residual_dyt", "fwd", run_res_dyt_f, 16, 0, 8},
+    {"residual_dyt", "bwd", run_res_dyt_b, 16, 0, 16},
+    {"add+rmsnorm", "fwd", run_add_rms, 20, 4, 4},
+    {"residual_rmsnorm", "fwd", run_res_rms_f, 16, 4, 4},
+    {"residual_rmsnorm", "bwd", run_res_rms_b, 16, 4, 8},
+};
+#define NCASES (int)(sizeof cases / sizeof cases[0])
+
+static void shape_free(shape_bufs *sb)
+{
+    for (int i = 0; i < sb->nbufs; i++) dytcl_buf_free(sb->bufs[i]);
+    memset(sb, 0, sizeof *sb);
+}
+
+/* A random buffer of n floats in [lo, hi), viewed as [rows, cols]. */
+static dytcl_status tensor_new(dytcl_ctx *ctx, shape_bufs *sb, int64_t rows, int64_t cols, float lo,
+                               float hi, dytcl_tensor *t)
+{
+    dytcl_buf *b = NULL;
+    dytcl_status s = bench_random_buf(ctx, (size_t)(rows * cols), lo, hi, (unsigned)sb->nbufs + 1, &b);
+    if (s != DYTCL_OK) return s;
+    sb->bufs[sb->nbufs++] = b;
+    *t = dytcl_tensor_2d(b, 0, rows, cols);
+    return DYTCL_OK;
+}
+
+static dytcl_status shape_alloc(dytcl_ctx *ctx, shape_bufs *sb, int64_t rows, int64_t cols)
+{
+    memset(sb, 0, sizeof *sb);
+    sb->rows = rows, sb->cols = cols;
+    dytcl_status s;
+    if ((s = tensor_new(ctx, sb, rows, cols, -4, 4, &sb->x)) || (s = tensor_new(ctx, sb, rows, cols, -1, 1, &sb->y)) ||
+        (s = tensor_new(ctx, sb, rows, cols, -1, 1, &sb->r)) || (s = tensor_new(ctx, sb, rows, cols, -1, 1, &sb->h)) ||
+        (s = tensor_new(ctx, sb, rows, cols, -1, 1, &sb->dy)) || (s = tensor_new(ctx, sb, rows, cols, -1, 1, &sb->dx)) ||
+        (s = tensor_new(ctx, sb, rows, 1, 0.5f, 1, &sb->rstd)) || (s = tensor_new(ctx, sb, rows, 1, -1, 1, &sb->mean)) ||
+        (s = tensor_new(ctx, sb, 1, 1, 0.5f, 0.5f, &sb->p.alpha)) || (s = tensor_new(ctx, sb, 1, 1, 0.1f, 0.1f, &sb->p.shift)) ||
+        (s = tensor_new(ctx, sb, 1, cols, 0.5f, 1.5f, &sb->p.weight)) || (s = tensor_new(ctx, sb, 1, cols, -0.1f, 0.1f, &sb->p.bias)) ||
+        (s = tensor_new(ctx, sb, 1, 1, 0, 0, &sb->g.dalpha)) || (s = tensor_new(ctx, sb, 1, 1, 0, 0, &sb->g.dshift)) ||
+        (s = tensor_new(ctx, sb, 1, cols, 0, 0, &sb->dw)) || (s = tensor_new(ctx, sb, 1, cols, 0, 0, &sb->db)))
+        return s;
+    sb->p.weight = dytcl_tensor_1d(sb->p.weight.buf, 0, cols);
+    sb->p.bias = dytcl_tensor_1d(sb->p.bias.buf, 0, cols);
+    sb->p.alpha = dytcl_tensor_1d(sb->p.alpha.buf, 0, 1);
+    sb->p.shift = dytcl_tensor_1d(sb->p.shift.buf, 0, 1);
+    sb->rstd = dytcl_tensor_1d(sb->rstd.buf, 0, rows);
+    sb->mean = dytcl_tensor_1d(sb->mean.buf, 0, rows);
+    sb->dw = dytcl_tensor_1d(sb->dw.buf, 0, cols);
+    sb->db = dytcl_tensor_1d(sb->db.buf, 0, cols);
+    sb->g.dalpha = dytcl_tensor_1d(sb->g.dalpha.buf, 0, 1);
+    sb->g.dshift = dytcl_tensor_1d(sb->g.dshift.buf, 0, 1);
+    sb->g.dweight = sb->dw;
+    sb->g.dbias = sb->db;
+    return DYTCL_OK;
+}
+
+static double wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* The paper's protocol: every norm layer of LLaMA-7B (65 of them, 4096 tokens
+ * x 4096 channels) `iters` times forward, then forward + backward; wall time
+ * with one synchronisation at the end, as a training step would have. */
+static dytcl_status protocol(dytcl_ctx *ctx, shape_bufs *sb, int iters, json_t *records)
+{
+    const int layers = 65;
+    const struct {
+        const char *op;
+        bench_fn fwd, bwd;
+    } ops[] = {{"dyt", run_dyt_f, run_dyt_b}, {"rmsnorm", run_rms_f, run_rms_b}};
+    printf("\nLLaMA-7B norm layers (%d x [%lld, %lld]), %d iterations, wall time:\n", layers,
+           (long long)sb->rows, (long long)sb->cols, iters);
+    for (int o = 0; o < 2; o++) {
+        for (int pass = 0; pass < 2; pass++) {
+            dytcl_status s = ops[o].fwd(ctx, sb); /* warm */
+            if (s || (s = dytcl_finish(ctx))) return s;
+            double t0 = wall_ms();
+            for (int it = 0; it < iters && !s; it++)
+                for (int l = 0; l < layers && !s; l++) {
+                    s = ops[o].fwd(ctx, sb);
+                    if (!s && pass) s = ops[o].bwd(ctx, sb);
+                }
+            if (s || (s = dytcl_finish(ctx))) return s;
+            double ms = wall_ms() - t0;
+            const char *pname = pass ? "fwd+bwd" : "fwd";
+            printf("  %-8s %-8s total %9.1f ms   per layer %8.1f us\n", ops[o].op, pname, ms,
+                   ms * 1e3 / (iters * layers));
+            json_array_append_new(records, json_pack("{s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:f, s:f}",
+                "op", ops[o].op, "pass", pname, "kind", "llama7b_protocol", "layers", layers,
+                "iterations", iters, "rows", (json_int_t)sb->rows, "cols", (json_int_t)sb->cols,
+                "total_ms", ms, "per_layer_us", ms * 1e3 / (iters * layers)));
+        }
+    }
+    return DYTCL_OK;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: dytcl bench norms [--quick] [--reps N] [--iters N] [--json FILE] [--device SPEC]\n"
+        "  Times DyT, Derf, RMSNorm, LayerNorm (forward, backward, fused with the\n"
+        "  residual add) at rows x C in {1,16,512,4096,16384} x {768,4096} against a copy\n"
+        "  kernel in the same run, then all 65 norm layers of LLaMA-7B (4096 x 4096)\n"
+        "  for --iters forward and forward+backward passes (default 100).\n"
+        "  --quick: rows {1, 512, 4096} x C 4096, 5 reps, 2 protocol iterations.\n");
+}
+
+int bench_norms(int argc, char **argv)
+{
+    int quick = 0, reps = 21, iters = 100;
+    const char *json_path = NULL, *spec = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--quick")) {
+            quick = 1;
+        } else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
+            reps = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--iters") && i + 1 < argc) {
+            iters = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--json") && i + 1 < argc) {
+            json_path = argv[++i];
+        } else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
+            spec = argv[++i];
+        } else {
+            usage(stderr);
+            fprintf(stderr, "dytcl bench norms: unknown or incomplete option '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (reps < 1 || iters < 1) {
+        usage(stderr);
+        fprintf(stderr, "dytcl bench norms: --reps and --iters must be positive\n");
+        return 2;
+    }
+    if (quick) reps = 5, iters = 2;
+
+    dytcl_ctx *ctx = NULL;
+    dytcl_ctx_options opt = {.device = spec};
+    if (dytcl_ctx_create(&ctx, &opt) != DYTCL_OK) {
+        fprintf(stderr, "dytcl bench norms: %s\n", dytcl_last_error(NULL));
+        return 1;
+    }
+    dytcl_device_info dev;
+    dytcl_ctx_device(ctx, &dev);
+    printf("device: %s (%s, driver %s)\n", dev.name, dev.platform, dev.driver_version);
+
+    const int64_t all_rows[] = {1, 16, 512, 4096, 16384}, quick_rows[] = {1, 512, 4096};
+    const int64_t all_cols[] = {768, 4096}, quick_cols[] = {4096};
+    const int64_t *rows = quick ? quick_rows : all_rows, *cols = quick ? quick_cols : all_cols;
+    int nrows = quick ? 3 : 5, ncols = quick ? 1 : 2;
+
+    json_t *records = json_array();
+    dytcl_status s = DYTCL_OK;
+    shape_bufs sb = {0};
+    double empty_us = 0;
+    printf("\n%-17s %-4s %6s %5s %11s %9s %8s\n", "op", "pass", "rows", "C", "median_us", "GB/s", "of_copy");
+    for (int ci = 0; ci < ncols && !s; ci++) {
+        for (int ri = 0; ri < nrows && !s; ri++) {
+            if ((s = shape_alloc(ctx, &sb, rows[ri], cols[ci]))) break;
+            if (!empty_us) { /* a one-element fill: the latency of a near-empty kernel */
+                shape_bufs one = sb;
+                one.y = dytcl_tensor_1d(sb.y.buf, 0, 1);
+                one.x = dytcl_tensor_1d(sb.x.buf, 0, 1);
+                if ((s = bench_median_us(ctx, run_copy, &one, 3, reps, &empty_us))) break;
+                printf("%-17s %-4s %6d %5d %11.1f\n", "empty(1 float)", "fwd", 1, 1, empty_us);
+            }
+            double copy_gbps = 0;
+            for (int k = 0; k < NCASES && !s; k++) {
+                const norm_case *c = &cases[k];
+                double us = 0;
+                if ((s = bench_median_us(ctx, c->fn, &sb, 2, reps, &us))) break;
+                double bytes = c->bytes_per_elem * sb.rows * sb.cols + c->bytes_per_row * sb.rows +
+                               c->bytes_per_col * sb.cols;
+                double gbps = bytes / (us * 1e3);
+                if (k == 0) copy_gbps = gbps;
+                double frac = gbps / copy_gbps;
+                printf("%-17s %-4s %6lld %5lld %11.1f %9.2f %8.3f\n", c->op, c->pass, (long long)sb.rows,
+                       (long long)sb.cols, us, gbps, frac);
+                json_array_append_new(records, json_pack("{s:s, s:s, s:I, s:I, s:s, s:f, s:f, s:f}",
+                    "op", c->op, "pass", c->pass, "rows", (json_int_t)sb.rows, "cols", (json_int_t)sb.cols,
+                    "dtype", "f32", "median_us", us, "gbps", gbps, "frac_of_copy", frac));
+            }
+            int keep = !s && sb.rows == 4096 && sb.cols == 4096;
+            if (keep) s = protocol(ctx, &sb, iters, records);
+            shape_free(&sb);
+        }
+    }
+    json_array_append_new(records, json_pack("{s:s, s:s, s:f}", "op", "empty", "pass", "fwd", "median_us", empty_us));
+    int code = 0;
+    if (s) {
+        fprintf(stderr, "dytcl bench norms: %s: %s\n", dytcl_status_name(s), dytcl_last_error(ctx));
+        code = 1;
+    } else if (json_path) {
+        json_t *d = bench_device_json(&dev);
+        code = bench_write_json(json_path, d, records);
+        json_decref(d);
+    }
+    shape_free(&sb);
+    json_decref(records);
+    dytcl_ctx_free(ctx);
+    return code;
+}

@@ -1,0 +1,37 @@
+/* cmd_bench.c -- `dytcl bench <what>`: the benchmarks in bench/. */
+#include <stdio.h>
+#include <string.h>
+
+#include "bench_norms.h"
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} benches[] = {
+    {"norms", bench_norms, "DyT, Derf, RMSNorm, LayerNorm vs a copy kernel; LLaMA-7B protocol"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: dytcl bench <what> [options]   (dytcl bench <what> --help)\n");
+    for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++)
+        fprintf(f, "  %-8s %s\n", benches[i].name, benches[i].help);
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++)
+        if (!strcmp(argv[1], benches[i].name)) return benches[i].run(argc - 1, argv + 1);
+    usage(stderr);
+    return cli_error("bench", 2, "unknown benchmark '%s'", argv[1]);
+}
