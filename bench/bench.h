@@ -27,4 +27,10 @@ int bench_write_json(const char *path, json_t *device, json_t *records);
 dytcl_status bench_random_buf(dytcl_ctx *ctx, size_t n, float lo, float hi, unsigned seed,
                               dytcl_buf **out);
 
+/* Draws one line per (op, pass) in `series` of GB/s against rows, for the
+ * records of width `cols`, with gnuplot into a PNG. Returns 0 on success, 1
+ * (with a message) when gnuplot is missing or fails. */
+int bench_plot_gbps(const char *png, const char *title, json_t *records, long long cols,
+                    const char *const *series, int nseries);
+
 #endif

@@ -211,18 +211,20 @@ static dytcl_status protocol(dytcl_ctx *ctx, shape_bufs *sb, int iters, json_t *
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: dytcl bench norms [--quick] [--reps N] [--iters N] [--json FILE] [--device SPEC]\n"
+        "usage: dytcl bench norms [--quick] [--reps N] [--iters N] [--json FILE] [--png FILE]\n"
+        "                         [--device SPEC]\n"
         "  Times DyT, Derf, RMSNorm, LayerNorm (forward, backward, fused with the\n"
         "  residual add) at rows x C in {1,16,512,4096,16384} x {768,4096} against a copy\n"
         "  kernel in the same run, then all 65 norm layers of LLaMA-7B (4096 x 4096)\n"
         "  for --iters forward and forward+backward passes (default 100).\n"
-        "  --quick: rows {1, 512, 4096} x C 4096, 5 reps, 2 protocol iterations.\n");
+        "  --quick: rows {1, 512, 4096} x C 4096, 5 reps, 2 protocol iterations.\n"
+        "  --png: GB/s against rows at C = 4096, drawn with gnuplot.\n");
 }
 
 int bench_norms(int argc, char **argv)
 {
     int quick = 0, reps = 21, iters = 100;
-    const char *json_path = NULL, *spec = NULL;
+    const char *json_path = NULL, *png_path = NULL, *spec = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -235,6 +237,8 @@ int bench_norms(int argc, char **argv)
             iters = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--json") && i + 1 < argc) {
             json_path = argv[++i];
+        } else if (!strcmp(argv[i], "--png") && i + 1 < argc) {
+            png_path = argv[++i];
         } else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
             spec = argv[++i];
         } else {
@@ -310,6 +314,14 @@ int bench_norms(int argc, char **argv)
         json_t *d = bench_device_json(&dev);
         code = bench_write_json(json_path, d, records);
         json_decref(d);
+    }
+    if (!s && png_path) {
+        static const char *const series[] = {"copy/fwd", "dyt/fwd", "rmsnorm/fwd", "layernorm/fwd",
+                                             "dyt/bwd", "rmsnorm/bwd", "residual_dyt/fwd",
+                                             "residual_rmsnorm/fwd"};
+        char title[256];
+        snprintf(title, sizeof title, "dytcl norms, fp32, %s", dev.name);
+        code |= bench_plot_gbps(png_path, title, records, 4096, series, 8);
     }
     shape_free(&sb);
     json_decref(records);
