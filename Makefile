@@ -4,7 +4,7 @@ BUILD   ?= build
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?= -DDYTCL_WERROR=ON
 
-.PHONY: all deps configure build demo test clean
+.PHONY: all deps configure build demo test test-asan test-oclgrind clean
 
 all: build
 
@@ -25,5 +25,17 @@ demo: build
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# The library and tests built with AddressSanitizer and UBSan.
+test-asan: deps
+	cmake -S . -B $(BUILD)-asan -DDYTCL_WERROR=ON -DDYTCL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+	cmake --build $(BUILD)-asan -j $(JOBS)
+	cd $(BUILD)-asan && ctest --output-on-failure -j $(JOBS) -LE oclgrind
+
+# The kernel tests at small shapes under oclgrind (races, out of bounds, uninitialised reads).
+test-oclgrind: deps
+	cmake -S . -B $(BUILD)-oclgrind -DDYTCL_WERROR=ON -DDYTCL_OCLGRIND_TESTS=ON
+	cmake --build $(BUILD)-oclgrind -j $(JOBS)
+	cd $(BUILD)-oclgrind && ctest --output-on-failure -j $(JOBS) -L oclgrind
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-oclgrind

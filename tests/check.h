@@ -38,6 +38,13 @@ static inline int check_done(const char *name)
     return 0;
 }
 
+/* 1 when the test should keep to small shapes (under oclgrind). */
+static inline int check_small(void)
+{
+    const char *v = getenv("DYTCL_TEST_SMALL");
+    return v && *v && *v != '0';
+}
+
 /* Deterministic uniform floats in [lo, hi) (xorshift64*). */
 static inline double check_rand(unsigned long long *state, double lo, double hi)
 {

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Runs a test program under oclgrind, which simulates an OpenCL device and
+# checks every kernel for out-of-bounds accesses, data races and reads of
+# uninitialised memory. Fails when the test fails or oclgrind reports any of
+# those. DYTCL_TEST_SMALL=1 asks the test for its small shapes only.
+set -u
+log=$(mktemp)
+DYTCL_TEST_SMALL=1 DYTCL_NO_CACHE=1 oclgrind --data-races --uninitialized --check-api "$@" 2>"$log"
+rc=$?
+cat "$log" >&2
+if grep -Eq 'Invalid (read|write)|data race|Uninitiali[sz]ed|runtime error detected' "$log"; then
+    echo "run_oclgrind: oclgrind reported errors in $1" >&2
+    rc=1
+fi
+rm -f "$log"
+exit $rc
