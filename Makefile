@@ -4,7 +4,7 @@ BUILD   ?= build
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?= -DDYTCL_WERROR=ON
 
-.PHONY: all deps configure build demo test test-asan test-oclgrind clean
+.PHONY: all deps configure build demo test test-asan test-oclgrind fuzz clean
 
 all: build
 
@@ -37,5 +37,16 @@ test-oclgrind: deps
 	cmake --build $(BUILD)-oclgrind -j $(JOBS)
 	cd $(BUILD)-oclgrind && ctest --output-on-failure -j $(JOBS) -L oclgrind
 
+# libFuzzer on the safetensors reader, from the committed seed corpus.
+# FUZZ_SECONDS=600 make fuzz for a longer run.
+FUZZ_SECONDS ?= 30
+fuzz: build
+	mkdir -p $(BUILD)-fuzz/corpus
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L \
+	    -Ihost -I$(BUILD)/generated tests/fuzz/fuzz_safetensors.c host/safetensors.c host/error.c \
+	    $$(pkg-config --cflags --libs jansson) -o $(BUILD)-fuzz/fuzz_safetensors
+	$(BUILD)-fuzz/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    $(BUILD)-fuzz/corpus tests/fuzz/safetensors
+
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-oclgrind
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-oclgrind $(BUILD)-fuzz

@@ -198,6 +198,40 @@ DYTCL_API dytcl_status dytcl_fill(dytcl_ctx *ctx, dytcl_tensor dst, float value)
  * host: a short self-test for `dytcl devices`. */
 DYTCL_API dytcl_status dytcl_selftest(dytcl_ctx *ctx);
 
+/* ------------------------------------------- safetensors files (host/safetensors.c)
+ *
+ * Checkpoints and weights are .safetensors files of float32 tensors, with
+ * string metadata. Loading checks everything against the file and refuses a
+ * corrupt, truncated or hostile file with DYTCL_ERR_FORMAT (the message,
+ * from dytcl_last_error(NULL), names the problem). Saving is atomic: a
+ * temporary file, flushed to disk, renamed over the target. These calls use
+ * no device and no context.
+ */
+typedef struct dytcl_st_file dytcl_st_file;
+
+typedef struct {
+    const char *name;
+    int ndim;
+    int64_t shape[DYTCL_MAX_DIMS];
+    size_t numel;
+    const float *data;   /* loading: points into the dytcl_st_file (may be unaligned
+                            only if the file is; copy before SIMD use) */
+    size_t bytes;
+} dytcl_st_tensor;
+
+DYTCL_API dytcl_status dytcl_st_load(const char *path, dytcl_st_file **out);
+DYTCL_API dytcl_status dytcl_st_parse(const void *bytes, size_t size, dytcl_st_file **out);
+DYTCL_API void dytcl_st_free(dytcl_st_file *f);
+DYTCL_API int dytcl_st_count(const dytcl_st_file *f);
+DYTCL_API dytcl_status dytcl_st_tensor_at(const dytcl_st_file *f, int i, dytcl_st_tensor *out);
+DYTCL_API dytcl_status dytcl_st_get(const dytcl_st_file *f, const char *name, dytcl_st_tensor *out);
+/* The metadata string for key, or NULL. */
+DYTCL_API const char *dytcl_st_metadata(const dytcl_st_file *f, const char *key);
+/* Writes n tensors (name, ndim, shape, numel, data) and nmeta key/value
+ * pairs (meta[2i], meta[2i+1]). */
+DYTCL_API dytcl_status dytcl_st_save(const char *path, const dytcl_st_tensor *tensors, int n,
+                                     const char *const *meta, int nmeta);
+
 /* ------------------------------------------ normalisation layers (host/ops_norm.c)
  *
  * x, y: [rows, C], rows = every dimension but the last (channels last), or,

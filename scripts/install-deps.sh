@@ -4,7 +4,7 @@
 # exact command to run and exits 1.
 set -eu
 
-PACKAGES="build-essential cmake pkg-config ocl-icd-opencl-dev opencl-headers \
+PACKAGES="build-essential clang libclang-rt-dev cmake pkg-config ocl-icd-opencl-dev opencl-headers \
 ocl-icd-libopencl1 pocl-opencl-icd libclblast-dev clinfo libjansson-dev \
 valgrind oclgrind"
 

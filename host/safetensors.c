@@ -1,0 +1,344 @@
+/* safetensors.c -- reading and writing .safetensors files (float32).
+ *
+ * The format: an 8-byte little-endian header length N, N bytes of JSON, then
+ * the tensor bytes. The JSON maps each tensor name to
+ * {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]} (offsets
+ * into the bytes after the header) and may hold "__metadata__": a map of
+ * strings to strings.
+ *
+ * Reading trusts nothing: the header length, every offset, shape and dtype
+ * are checked against the file; tensors must exactly tile the data area (no
+ * overlap, no gap, nothing past the end). Writing goes to a temporary file
+ * that is flushed to disk and renamed over the target, so a crash or a full
+ * disk leaves either the old file or the new one, never half of one.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define ST_MAX_HEADER (100u << 20) /* 100 MiB of JSON is hostile, not a model */
+
+struct dytcl_st_file {
+    unsigned char *bytes;      /* the whole file */
+    size_t size;
+    const unsigned char *data; /* the byte area after the header */
+    size_t data_size;
+    dytcl_st_tensor *tensors;  /* sorted by data offset */
+    int count;
+    json_t *meta;              /* "__metadata__" or NULL */
+    json_t *header;            /* owns the names */
+};
+
+#define ST_FAIL(...) dy_fail(NULL, DYTCL_ERR_FORMAT, "safetensors: " __VA_ARGS__)
+
+static int cmp_offset(const void *a, const void *b)
+{
+    const dytcl_st_tensor *x = a, *y = b;
+    return (x->data > y->data) - (x->data < y->data);
+}
+
+/* Checks one header entry and fills t from it. */
+static dytcl_status parse_entry(dytcl_st_file *f, const char *name, json_t *v, dytcl_st_tensor *t)
+{
+    if (!json_is_object(v)) return ST_FAIL("entry \"%s\" is not an object", name);
+    const char *dtype = json_string_value(json_object_get(v, "dtype"));
+    json_t *shape = json_object_get(v, "shape"), *offs = json_object_get(v, "data_offsets");
+    if (!dtype || !json_is_array(shape) || !json_is_array(offs) || json_array_size(offs) != 2)
+        return ST_FAIL("entry \"%s\" lacks dtype, shape or data_offsets", name);
+    if (strcmp(dtype, "F32") != 0)
+        return ST_FAIL("tensor \"%s\" has dtype %s; only F32 is supported", name, dtype);
+    size_t ndim = json_array_size(shape);
+    if (ndim > DYTCL_MAX_DIMS)
+        return ST_FAIL("tensor \"%s\" has more than 4 dimensions", name);
+    memset(t, 0, sizeof *t);
+    t->name = name;
+    t->ndim = (int)ndim;
+    uint64_t numel = 1;
+    for (size_t i = 0; i < ndim; i++) {
+        json_t *d = json_array_get(shape, i);
+        json_int_t n = json_is_integer(d) ? json_integer_value(d) : -1;
+        if (n < 0 || (n > 0 && numel > (uint64_t)INT64_MAX / 4 / (uint64_t)n))
+            return ST_FAIL("tensor \"%s\" has a bad shape", name);
+        t->shape[i] = n;
+        numel *= (uint64_t)n;
+    }
+    json_t *jb = json_array_get(offs, 0), *je = json_array_get(offs, 1);
+    json_int_t b = json_is_integer(jb) ? json_integer_value(jb) : -1;
+    json_int_t e = json_is_integer(je) ? json_integer_value(je) : -1;
+    if (b < 0 || e < b || (uint64_t)e > f->data_size)
+        return ST_FAIL("tensor \"%s\" has data_offsets outside the file", name);
+    if ((uint64_t)(e - b) != numel * 4)
+        return ST_FAIL("tensor \"%s\": data_offsets do not match its shape", name);
+    t->numel = (size_t)numel;
+    t->data = (const float *)(const void *)(f->data + b);
+    t->bytes = (size_t)(e - b);
+    return DYTCL_OK;
+}
+
+dytcl_status dytcl_st_parse(const void *bytes, size_t size, dytcl_st_file **out)
+{
+    dy_clear_error(NULL);
+    if (!out || (!bytes && size)) return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_st_parse: NULL argument");
+    *out = NULL;
+    if (size < 8) return dy_fail(NULL, DYTCL_ERR_FORMAT, "safetensors: %zu bytes is shorter than the header length", size);
+    const unsigned char *p = bytes;
+    uint64_t n = 0;
+    for (int i = 7; i >= 0; i--) n = (n << 8) | p[i];
+    if (n == 0 || n > ST_MAX_HEADER || n > size - 8)
+        return dy_fail(NULL, DYTCL_ERR_FORMAT, "safetensors: header length %llu does not fit a %zu-byte file",
+                       (unsigned long long)n, size);
+
+    dytcl_st_file *f = calloc(1, sizeof *f);
+    if (!f || !(f->bytes = malloc(size ? size : 1))) {
+        free(f);
+        return dy_fail(NULL, DYTCL_ERR_HOST_MEMORY, "safetensors: out of host memory (%zu bytes)", size);
+    }
+    memcpy(f->bytes, bytes, size);
+    f->size = size;
+    f->data = f->bytes + 8 + n;
+    f->data_size = size - 8 - (size_t)n;
+
+    dytcl_status s = DYTCL_OK;
+    json_error_t jerr;
+    f->header = json_loadb((const char *)f->bytes + 8, (size_t)n, JSON_REJECT_DUPLICATES, &jerr);
+    if (!f->header || !json_is_object(f->header)) {
+        s = dy_fail(NULL, DYTCL_ERR_FORMAT, "safetensors: the header is not a JSON object (%s)",
+                    f->header ? "not an object" : jerr.text);
+        goto fail;
+    }
+    size_t nkeys = json_object_size(f->header);
+    f->tensors = calloc(nkeys ? nkeys : 1, sizeof *f->tensors);
+    if (!f->tensors) {
+        s = dy_fail(NULL, DYTCL_ERR_HOST_MEMORY, "safetensors: out of host memory");
+        goto fail;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(f->header, key, v) {
+        if (!strcmp(key, "__metadata__")) {
+            const char *mk;
+            json_t *mv;
+            if (!json_is_object(v)) {
+                s = ST_FAIL("__metadata__ is not an object");
+                goto fail;
+            }
+            json_object_foreach(v, mk, mv) if (!json_is_string(mv)) {
+                s = ST_FAIL("metadata \"%s\" is not a string", mk);
+                goto fail;
+            }
+            f->meta = v;
+            continue;
+        }
+        if ((s = parse_entry(f, key, v, &f->tensors[f->count]))) goto fail;
+        f->count++;
+    }
+    /* The tensors must tile the data area exactly. */
+    qsort(f->tensors, (size_t)f->count, sizeof *f->tensors, cmp_offset);
+    size_t at = 0;
+    for (int i = 0; i < f->count; i++) {
+        size_t b = (size_t)((const unsigned char *)f->tensors[i].data - f->data);
+        if (b != at) {
+            s = ST_FAIL("tensor \"%s\" %s another tensor or leaves a gap", f->tensors[i].name,
+                        b < at ? "overlaps" : "follows a gap after");
+            goto fail;
+        }
+        at = b + f->tensors[i].bytes;
+    }
+    if (at != f->data_size) {
+        s = dy_fail(NULL, DYTCL_ERR_FORMAT, "safetensors: %zu bytes after the last tensor (file truncated or padded)",
+                    f->data_size - at);
+        goto fail;
+    }
+    *out = f;
+    return DYTCL_OK;
+fail:
+    dytcl_st_free(f);
+    return s;
+}
+
+dytcl_status dytcl_st_load(const char *path, dytcl_st_file **out)
+{
+    dy_clear_error(NULL);
+    if (!path || !out) return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_st_load: NULL argument");
+    *out = NULL;
+    FILE *fp = fopen(path, "rb");
+    if (!fp) return dy_fail(NULL, DYTCL_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    unsigned char *buf = NULL;
+    size_t size = 0, cap = 0;
+    dytcl_status s = DYTCL_OK;
+    for (;;) {
+        if (size == cap) {
+            size_t ncap = cap ? cap * 2 : (1u << 20);
+            unsigned char *nb = realloc(buf, ncap);
+            if (!nb) {
+                s = dy_fail(NULL, DYTCL_ERR_HOST_MEMORY, "reading %s: out of host memory", path);
+                break;
+            }
+            buf = nb, cap = ncap;
+        }
+        size_t got = fread(buf + size, 1, cap - size, fp);
+        size += got;
+        if (got == 0) {
+            if (ferror(fp)) s = dy_fail(NULL, DYTCL_ERR_IO, "reading %s: %s", path, strerror(errno));
+            break;
+        }
+    }
+    fclose(fp);
+    if (s == DYTCL_OK) {
+        s = dytcl_st_parse(buf, size, out);
+        if (s != DYTCL_OK) {
+            char msg[DY_ERRLEN];
+            snprintf(msg, sizeof msg, "%s", dytcl_last_error(NULL));
+            dy_fail(NULL, s, "%s: %s", path, msg);
+        }
+    }
+    free(buf);
+    return s;
+}
+
+void dytcl_st_free(dytcl_st_file *f)
+{
+    if (!f) return;
+    json_decref(f->header);
+    free(f->tensors);
+    free(f->bytes);
+    free(f);
+}
+
+int dytcl_st_count(const dytcl_st_file *f)
+{
+    return f ? f->count : 0;
+}
+
+dytcl_status dytcl_st_tensor_at(const dytcl_st_file *f, int i, dytcl_st_tensor *out)
+{
+    if (!f || !out || i < 0 || i >= f->count)
+        return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_st_tensor_at: no tensor %d", i);
+    *out = f->tensors[i];
+    return DYTCL_OK;
+}
+
+dytcl_status dytcl_st_get(const dytcl_st_file *f, const char *name, dytcl_st_tensor *out)
+{
+    if (!f || !name || !out) return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_st_get: NULL argument");
+    for (int i = 0; i < f->count; i++)
+        if (!strcmp(f->tensors[i].name, name)) return *out = f->tensors[i], DYTCL_OK;
+    return dy_fail(NULL, DYTCL_ERR_FORMAT, "safetensors: no tensor named \"%s\"", name);
+}
+
+const char *dytcl_st_metadata(const dytcl_st_file *f, const char *key)
+{
+    if (!f || !f->meta || !key) return NULL;
+    return json_string_value(json_object_get(f->meta, key));
+}
+
+/* ---------------------------------------------------------------- writing */
+
+static dytcl_status header_json(const dytcl_st_tensor *t, int n, const char *const *meta, int nmeta,
+                                char **out)
+{
+    json_t *h = json_object(), *m = nmeta ? json_object() : NULL;
+    int bad = !h || (nmeta && !m);
+    for (int i = 0; i < nmeta && !bad; i++) {
+        if (!meta[2 * i] || !meta[2 * i + 1]) bad = 1;
+        else bad = json_object_set_new(m, meta[2 * i], json_string(meta[2 * i + 1])) != 0;
+    }
+    if (m && !bad) bad = json_object_set_new(h, "__metadata__", m) != 0, m = NULL;
+    size_t at = 0;
+    for (int i = 0; i < n && !bad; i++) {
+        json_t *shape = json_array();
+        for (int d = 0; d < t[i].ndim; d++) json_array_append_new(shape, json_integer(t[i].shape[d]));
+        json_t *e = json_pack("{s:s, s:o, s:[I,I]}", "dtype", "F32", "shape", shape, "data_offsets",
+                              (json_int_t)at, (json_int_t)(at + t[i].numel * 4));
+        bad = !e || json_object_get(h, t[i].name) || json_object_set_new(h, t[i].name, e) != 0;
+        at += t[i].numel * 4;
+    }
+    json_decref(m);
+    *out = bad ? NULL : json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(h);
+    return *out ? DYTCL_OK
+                : dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "safetensors: cannot encode the header "
+                                                       "(a NULL or repeated name or metadata string)");
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        c += w, n -= (size_t)w;
+    }
+    return 0;
+}
+
+dytcl_status dytcl_st_save(const char *path, const dytcl_st_tensor *t, int n, const char *const *meta,
+                           int nmeta)
+{
+    dy_clear_error(NULL);
+    if (!path || (n && !t) || n < 0 || nmeta < 0 || (nmeta && !meta))
+        return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_st_save: bad arguments");
+    for (int i = 0; i < n; i++) {
+        uint64_t numel = 1;
+        for (int d = 0; d < t[i].ndim; d++) numel *= (uint64_t)(t[i].shape[d] < 0 ? 0 : t[i].shape[d]);
+        if (!t[i].name || t[i].ndim < 0 || t[i].ndim > DYTCL_MAX_DIMS || numel != t[i].numel ||
+            (t[i].numel && !t[i].data))
+            return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_st_save: tensor %d (%s) has a bad shape or data",
+                           i, t[i].name ? t[i].name : "NULL");
+    }
+    char *json = NULL;
+    dytcl_status s = header_json(t, n, meta, nmeta, &json);
+    if (s) return s;
+    size_t hlen = strlen(json), padded = (hlen + 7) / 8 * 8; /* keep the data 8-byte aligned */
+    unsigned char len8[8];
+    for (int i = 0; i < 8; i++) len8[i] = (unsigned char)(((uint64_t)padded >> (8 * i)) & 0xff);
+
+    size_t plen = strlen(path);
+    char *tmp = malloc(plen + 32);
+    if (!tmp) {
+        free(json);
+        return dy_fail(NULL, DYTCL_ERR_HOST_MEMORY, "dytcl_st_save: out of host memory");
+    }
+    snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int bad = fd < 0;
+    const char spaces[8] = "        ";
+    bad = bad || write_all(fd, len8, 8) || write_all(fd, json, hlen) || write_all(fd, spaces, padded - hlen);
+    for (int i = 0; i < n && !bad; i++) bad = write_all(fd, t[i].data, t[i].numel * 4);
+    int err = errno;
+    if (fd >= 0) {
+        bad = bad || fsync(fd) != 0;
+        if (bad && !err) err = errno;
+        bad = (close(fd) != 0) || bad;
+    }
+    if (!bad && rename(tmp, path) != 0) bad = 1, err = errno;
+    if (bad) {
+        unlink(tmp);
+        s = dy_fail(NULL, DYTCL_ERR_IO, "cannot write %s: %s (the previous file, if any, is untouched)", path,
+                    strerror(err ? err : EIO));
+    } else {
+        /* Make the rename itself durable. */
+        char *dir = strdup(path);
+        char *slash = dir ? strrchr(dir, '/') : NULL;
+        if (dir) {
+            if (slash) *slash = '\0';
+            int dfd = open(slash ? (*dir ? dir : "/") : ".", O_RDONLY);
+            if (dfd >= 0) {
+                fsync(dfd);
+                close(dfd);
+            }
+        }
+        free(dir);
+    }
+    free(tmp);
+    free(json);
+    return s;
+}
