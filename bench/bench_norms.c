@@ -19,7 +19,7 @@ typedef struct {
     int64_t rows, cols;
     dytcl_tensor x, y, r, h, dy, dx, rstd, mean;
     dytcl_dyt_params p;
-    dytcl_dyt_grads g;
+    dytcl_dyt_grads g, gd; /* gd: with dshift, for Derf */
     dytcl_tensor dw, db;
     dytcl_buf *bufs[16];
     int nbufs;
@@ -46,7 +46,7 @@ static dytcl_status run_dyt_b(dytcl_ctx *c, void *a)
 static dytcl_status run_derf_f(dytcl_ctx *c, void *a) { return dytcl_derf_forward(c, B(a)->y, B(a)->x, &B(a)->p); }
 static dytcl_status run_derf_b(dytcl_ctx *c, void *a)
 {
-    return dytcl_derf_backward(c, B(a)->dx, &B(a)->g, B(a)->dy, B(a)->x, &B(a)->p);
+    return dytcl_derf_backward(c, B(a)->dx, &B(a)->gd, B(a)->dy, B(a)->x, &B(a)->p);
 }
 static dytcl_status run_rms_f(dytcl_ctx *c, void *a)
 {
@@ -162,6 +162,8 @@ static dytcl_status shape_alloc(dytcl_ctx *ctx, shape_bufs *sb, int64_t rows, in
     sb->g.dshift = dytcl_tensor_1d(sb->g.dshift.buf, 0, 1);
     sb->g.dweight = sb->dw;
     sb->g.dbias = sb->db;
+    sb->gd = sb->g;
+    sb->g.dshift.buf = NULL;
     return DYTCL_OK;
 }
 

@@ -1,6 +1,7 @@
 # Turns cl/*.cl into C: kernels_src.h (an enum of programs) and kernels_src.c
 # (their sources as NUL-terminated byte arrays, and their names).
-# Run as: cmake -DOUT_DIR=<dir> -DSOURCES="a.cl;b.cl" -P embed_cl.cmake
+# Run as: cmake -DOUT_DIR=<dir> -DSOURCES="a.cl|b.cl" -P embed_cl.cmake
+string(REPLACE "|" ";" SOURCES "${SOURCES}")
 set(enum "")
 set(arrays "")
 set(names "")

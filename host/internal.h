@@ -109,6 +109,16 @@ dytcl_status dy_arg(dytcl_ctx *ctx, dy_kernel *k, cl_uint i, size_t size, const 
  * then a local size is chosen from device and kernel queries. */
 dytcl_status dy_launch(dytcl_ctx *ctx, dy_kernel *k, cl_uint dims, const size_t *global,
                        const size_t *local);
+/* The same, starting at a global offset (NULL: 0). */
+dytcl_status dy_launch_at(dytcl_ctx *ctx, dy_kernel *k, cl_uint dims, const size_t *offset,
+                          const size_t *global, const size_t *local);
+/* Launches `body` (a kernel without a bounds check in dimension 0) over the
+ * whole work-groups that fit in global[0], and `tail` (the same kernel with
+ * the check) over the rest. PoCL vectorises the work-item loop only when a
+ * kernel has no bounds check; GPUs do not mind either way. Both kernels must
+ * have the same arguments set. */
+dytcl_status dy_launch_split(dytcl_ctx *ctx, dy_kernel *body, dy_kernel *tail, cl_uint dims,
+                             const size_t *global, const size_t *local);
 /* The local size for a streaming 1-D kernel on this device. */
 size_t dy_local_1d(const dytcl_ctx *ctx, const dy_kernel *k);
 

@@ -22,6 +22,31 @@ size_t dy_local_1d(const dytcl_ctx *ctx, const dy_kernel *k)
 dytcl_status dy_launch(dytcl_ctx *ctx, dy_kernel *k, cl_uint dims, const size_t *global,
                        const size_t *local)
 {
+    return dy_launch_at(ctx, k, dims, NULL, global, local);
+}
+
+dytcl_status dy_launch_split(dytcl_ctx *ctx, dy_kernel *body, dy_kernel *tail, cl_uint dims,
+                             const size_t *global, const size_t *local)
+{
+    size_t g[3], off[3] = {0, 0, 0};
+    for (cl_uint d = 0; d < dims; d++) g[d] = global[d];
+    size_t whole = global[0] / local[0] * local[0];
+    dytcl_status s = DYTCL_OK;
+    if (whole > 0) {
+        g[0] = whole;
+        s = dy_launch_at(ctx, body, dims, NULL, g, local);
+    }
+    if (s == DYTCL_OK && whole < global[0]) {
+        g[0] = global[0] - whole; /* rounded up to the local size by dy_launch_at */
+        off[0] = whole;
+        s = dy_launch_at(ctx, tail, dims, off, g, local);
+    }
+    return s;
+}
+
+dytcl_status dy_launch_at(dytcl_ctx *ctx, dy_kernel *k, cl_uint dims, const size_t *offset,
+                          const size_t *global, const size_t *local)
+{
     size_t loc[3] = {1, 1, 1}, glob[3] = {1, 1, 1};
     if (dims < 1 || dims > 3) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "dy_launch: %u dims", dims);
     for (cl_uint d = 0; d < dims; d++) {
@@ -32,7 +57,7 @@ dytcl_status dy_launch(dytcl_ctx *ctx, dy_kernel *k, cl_uint dims, const size_t 
     cl_event ev = NULL, *evp = NULL;
     if (ctx->profiling && ctx->nevents < DY_MAX_EVENTS) evp = &ev;
     else if (ctx->profiling) ctx->events_dropped = 1;
-    cl_int err = clEnqueueNDRangeKernel(ctx->queue, k->kernel, dims, NULL, glob, loc, 0, NULL, evp);
+    cl_int err = clEnqueueNDRangeKernel(ctx->queue, k->kernel, dims, offset, glob, loc, 0, NULL, evp);
     if (err != CL_SUCCESS) {
         return dy_fail(ctx, err == CL_OUT_OF_RESOURCES ? DYTCL_ERR_DEVICE_MEMORY : DYTCL_ERR_OPENCL,
                        "clEnqueueNDRangeKernel(%s, global %zux%zux%zu, local %zux%zux%zu) failed: %s",

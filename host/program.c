@@ -44,31 +44,44 @@ dytcl_status dy_program_build_source(dytcl_ctx *ctx, const char *src, const char
     return DYTCL_OK;
 }
 
+/* The full source of program `id`: cl/common.cl, then its own file. */
+static char *program_source(dy_prog_id id)
+{
+    const char *common = dy_prog_source[DY_PROG_COMMON], *own = dy_prog_source[id];
+    size_t a = strlen(common), b = strlen(own);
+    char *src = malloc(a + b + 2);
+    if (!src) return NULL;
+    memcpy(src, common, a);
+    src[a] = '\n';
+    memcpy(src + a + 1, own, b + 1);
+    return src;
+}
+
 /* Builds program `id` from the cache when a valid entry exists, else from source. */
 static dytcl_status program_ensure(dytcl_ctx *ctx, dy_prog_id id)
 {
     dy_prog *pg = &ctx->progs[id];
     if (pg->program) return DYTCL_OK;
     double t0 = now_ms();
-    dy_cache_key(ctx, dy_prog_source[id], build_options, pg->key);
+    char *src = program_source(id);
+    if (!src) return dy_fail(ctx, DYTCL_ERR_HOST_MEMORY, "program cl/%s.cl: out of host memory", dy_prog_name[id]);
+    dy_cache_key(ctx, src, build_options, pg->key);
+    dytcl_status s = DYTCL_OK;
     if (dy_cache_load(ctx, pg->key, &pg->program, &pg->cached_size)) {
         pg->from_cache = 1;
         ctx->stats.programs_from_cache++;
+    } else if ((s = dy_program_build_source(ctx, src, build_options, &pg->program)) != DYTCL_OK) {
+        /* Say which of our programs failed, keeping the log after it. */
+        char tmp[DY_ERRLEN];
+        snprintf(tmp, sizeof tmp, "%s", ctx->err);
+        dy_fail(ctx, s, "program cl/%s.cl: %s", dy_prog_name[id], tmp);
     } else {
-        cl_program p;
-        dytcl_status s = dy_program_build_source(ctx, dy_prog_source[id], build_options, &p);
-        if (s != DYTCL_OK) {
-            /* Say which of our programs failed, keeping the log after it. */
-            char tmp[DY_ERRLEN];
-            snprintf(tmp, sizeof tmp, "%s", ctx->err);
-            return dy_fail(ctx, s, "program cl/%s.cl: %s", dy_prog_name[id], tmp);
-        }
-        pg->program = p;
         pg->dirty = 1;
         ctx->stats.programs_compiled++;
     }
+    free(src);
     ctx->stats.build_ms += now_ms() - t0;
-    return DYTCL_OK;
+    return s;
 }
 
 dytcl_status dy_kernel_get(dytcl_ctx *ctx, dy_prog_id id, const char *name, dy_kernel **out)

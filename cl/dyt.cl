@@ -1,0 +1,283 @@
+/* dyt.cl -- Dynamic Tanh and Dynamic erf, forward and backward; the residual
+ * add, and the residual add fused with DyT.
+ *
+ *   DyT   y = w[c] * tanh(alpha * x) + b[c]
+ *   Derf  y = w[c] * erf(alpha * x + shift) + b[c]
+ *
+ * Layout. x is viewed as [outer, inner]: channels last, [rows, C] with the
+ * channel c = column (inner = C); channels first, [N*C, HW] with c = row % C
+ * (inner = HW). alpha and shift are device scalars (learnable). `flags` bit 0:
+ * w present (else 1), bit 1: b present (else 0).
+ *
+ * Forward NDRange: 2-D, global (inner, outer), local (L, 1). One element per
+ * work-item: on GPUs consecutive work-items touch consecutive addresses, and
+ * on CPUs (PoCL) the work-item loop vectorises -- but only when the kernel
+ * has no bounds check, which costs 5x there (4.3 vs 23 GB/s at 4096x4096).
+ * So each kernel comes twice: NAME, with no check, launched over the whole
+ * work-groups that fit in `inner`, and NAME_tail, with the check, launched
+ * over the rest (a global offset). The host does both (dy_launch_split).
+ */
+
+#define GUARDED(out_of_range) if (out_of_range) return;
+#define UNGUARDED(out_of_range)
+
+#define HAS_W 1
+#define HAS_B 2
+
+/* The activation and its derivative with respect to its input x. SHIFT is 0
+ * for DyT. */
+#define DYT_ACT(a, s, x) dy_tanh((a) * (x))
+#define DERF_ACT(a, s, x) dy_erf(fma((a), (x), (s)))
+
+/* ---------------------------------------------------------------- forward */
+
+/* CHANNEL: i for channels last, o % C for channels first. */
+#define DEFINE_FORWARD(NAME, ACT, CHANNEL, GUARD)                                               \
+__kernel void NAME(__global float *y, const int y_off, __global const float *x, const int x_off, \
+                   __global const float *alpha, const int alpha_off,                            \
+                   __global const float *shift, const int shift_off,                            \
+                   __global const float *w, const int w_off, __global const float *b, const int b_off, \
+                   const int flags, const int inner, const int C)                               \
+{                                                                                               \
+    const int i = get_global_id(0), o = get_global_id(1);                                       \
+    GUARD(i >= inner)                                                                           \
+    const int c = CHANNEL, idx = o * inner + i;                                                 \
+    const float a = alpha[alpha_off], s = shift[shift_off];                                     \
+    const float wc = (flags & HAS_W) ? w[w_off + c] : 1.0f;                                     \
+    const float bc = (flags & HAS_B) ? b[b_off + c] : 0.0f;                                     \
+    y[y_off + idx] = fma(wc, ACT(a, s, x[x_off + idx]), bc);                                    \
+}
+
+DEFINE_FORWARD(dyt_forward, DYT_ACT, i, UNGUARDED)
+DEFINE_FORWARD(dyt_forward_tail, DYT_ACT, i, GUARDED)
+DEFINE_FORWARD(dyt_forward_nchw, DYT_ACT, o % C, UNGUARDED)
+DEFINE_FORWARD(dyt_forward_nchw_tail, DYT_ACT, o % C, GUARDED)
+DEFINE_FORWARD(derf_forward, DERF_ACT, i, UNGUARDED)
+DEFINE_FORWARD(derf_forward_tail, DERF_ACT, i, GUARDED)
+DEFINE_FORWARD(derf_forward_nchw, DERF_ACT, o % C, UNGUARDED)
+DEFINE_FORWARD(derf_forward_nchw_tail, DERF_ACT, o % C, GUARDED)
+
+/* Residual stream and DyT in one pass (channels last):
+ *   r_out = r + h;  y = w[c] * tanh(alpha * r_out) + b[c]
+ * r_out may alias r. NDRange 2-D: global (C, rows), local (L, 1); _tail as above. */
+#define DEFINE_RESIDUAL_FORWARD(NAME, GUARD)                                                     \
+__kernel void NAME(__global float *r_out, const int r_out_off, __global float *y, const int y_off, \
+                   __global const float *r, const int r_off, __global const float *h, const int h_off, \
+                   __global const float *alpha, const int alpha_off,                            \
+                   __global const float *w, const int w_off, __global const float *b, const int b_off, \
+                   const int flags, const int C)                                                \
+{                                                                                               \
+    const int c = get_global_id(0), row = get_global_id(1);                                     \
+    GUARD(c >= C)                                                                               \
+    const int idx = row * C + c;                                                                \
+    const float v = r[r_off + idx] + h[h_off + idx];                                            \
+    const float wc = (flags & HAS_W) ? w[w_off + c] : 1.0f;                                     \
+    const float bc = (flags & HAS_B) ? b[b_off + c] : 0.0f;                                     \
+    r_out[r_out_off + idx] = v;                                                                 \
+    y[y_off + idx] = fma(wc, dy_tanh(alpha[alpha_off] * v), bc);                                \
+}
+
+DEFINE_RESIDUAL_FORWARD(residual_dyt_forward, UNGUARDED)
+DEFINE_RESIDUAL_FORWARD(residual_dyt_forward_tail, GUARDED)
+
+/* out = a + b over n elements, four per work-item as in copy_f32.
+ * NDRange: 1-D, global >= ceil(n / 4). */
+__kernel void add(__global float *out, const int out_off, __global const float *a, const int a_off,
+                  __global const float *b, const int b_off, const int n)
+{
+    const int i = get_global_id(0) * 4;
+    out += out_off, a += a_off, b += b_off;
+    if (i + 4 <= n) {
+        vstore4(vload4(0, a + i) + vload4(0, b + i), 0, out + i);
+    } else {
+        for (int j = i; j < n; j++) out[j] = a[j] + b[j];
+    }
+}
+
+/* --------------------------------------------------------------- backward
+ *
+ * With u = alpha*x + shift, t = act(u), g = dy * w[c], and act' = 1 - t^2
+ * (tanh) or 2/sqrt(pi) * exp(-u^2) (erf):
+ *   dx      = g * alpha * act'      (plus dres, the residual stream's own
+ *                                    gradient, in the fused variant)
+ *   dalpha  = sum over all elements of g * x * act'
+ *   dshift  = sum over all elements of g * act'          (Derf)
+ *   dw[c]   = sum over the rows of dy * t
+ *   db[c]   = sum over the rows of dy
+ *
+ * Channels last. Pass 1, NDRange 2-D: global (ceil(C / 8), nblocks), local
+ * (L, 1). Work-item (j, k) owns columns [8j, 8j+8) and walks rows
+ * [k*R, min(rows, (k+1)*R)), writes dx, and leaves its column sums in parts,
+ * four planes of [nblocks, C]: dw, db, dalpha, dshift. The eight columns are
+ * one float8, so the row loop is vector code on every device (PoCL cannot
+ * vectorise across work-items around a loop); the last group, when C is not
+ * a multiple of 8, goes column by column. Pass 2 (colsum, sum_all in
+ * common.cl) adds the planes over blocks in order: no atomics, fixed order.
+ */
+#define ERF_DERIV(u, t) (1.1283791671f * exp(-(u) * (u)))
+#define TANH_DERIV(u, t) (1.0f - (t) * (t))
+#define DYT_ACT8(a, s, x) dy_tanh8((a) * (x))
+#define DERF_ACT8(a, s, x) dy_erf8(fma((float8)(a), (x), (float8)(s)))
+
+/* One step of the row loop, for T = float8 (VLOAD vload8) or float. */
+#define BACKWARD_STEP(T, LOAD, STORE, ACT, DERIV, wc, at)                                        \
+    {                                                                                           \
+        const T xv = LOAD(x + (at)), g = LOAD(dy + (at));                                       \
+        const T u = fma((T)(a), xv, (T)(s)), t = ACT(a, s, xv), gd = g * (wc) * DERIV(u, t);     \
+        dw = fma(g, t, dw);                                                                     \
+        db += g;                                                                                \
+        da = fma(gd, xv, da);                                                                   \
+        ds += gd;                                                                               \
+        STORE(fma(gd, (T)(a), has_dres ? LOAD(dres + (at)) : (T)(0.0f)), dx + (at));            \
+    }
+#define LOAD8(p) vload8(0, (p))
+#define STORE8(v, p) vstore8((v), 0, (p))
+#define LOAD1(p) (*(p))
+#define STORE1(v, p) (*(p) = (v))
+
+#define DEFINE_BACKWARD(NAME, ACT, ACT8, DERIV)                                                 \
+__kernel void NAME(__global float *dx, const int dx_off, __global const float *dy, const int dy_off, \
+                   __global const float *dres, const int dres_off,                              \
+                   __global const float *x, const int x_off,                                    \
+                   __global const float *alpha, const int alpha_off,                            \
+                   __global const float *shift, const int shift_off,                            \
+                   __global const float *w, const int w_off, const int flags, const int has_dres, \
+                   const int C, const int rows, const int R, __global float *parts)             \
+{                                                                                               \
+    const int c0 = get_global_id(0) * 8, k = get_global_id(1), nblocks = get_global_size(1);   \
+    if (c0 >= C) return;                                                                        \
+    dx += dx_off, dy += dy_off, dres += dres_off, x += x_off;                                   \
+    const float a = alpha[alpha_off], s = shift[shift_off];                                     \
+    const int end = min(rows, (k + 1) * R), plane = nblocks * C;                                \
+    __global float *part = parts + k * C;                                                       \
+    if (c0 + 8 <= C) {                                                                          \
+        const float8 wc = (flags & HAS_W) ? vload8(0, w + w_off + c0) : (float8)(1.0f);         \
+        float8 dw = 0.0f, db = 0.0f, da = 0.0f, ds = 0.0f;                                      \
+        for (int row = k * R; row < end; row++)                                                 \
+            BACKWARD_STEP(float8, LOAD8, STORE8, ACT8, DERIV, wc, row * C + c0)                 \
+        vstore8(dw, 0, part + c0);                                                              \
+        vstore8(db, 0, part + plane + c0);                                                      \
+        vstore8(da, 0, part + 2 * plane + c0);                                                  \
+        vstore8(ds, 0, part + 3 * plane + c0);                                                  \
+    } else {                                                                                    \
+        for (int c = c0; c < C; c++) {                                                          \
+            const float wc = (flags & HAS_W) ? w[w_off + c] : 1.0f;                             \
+            float dw = 0.0f, db = 0.0f, da = 0.0f, ds = 0.0f;                                   \
+            for (int row = k * R; row < end; row++)                                             \
+                BACKWARD_STEP(float, LOAD1, STORE1, ACT, DERIV, wc, row * C + c)                \
+            part[c] = dw;                                                                       \
+            part[plane + c] = db;                                                               \
+            part[2 * plane + c] = da;                                                           \
+            part[3 * plane + c] = ds;                                                           \
+        }                                                                                       \
+    }                                                                                           \
+}
+
+DEFINE_BACKWARD(dyt_backward, DYT_ACT, DYT_ACT8, TANH_DERIV)
+DEFINE_BACKWARD(derf_backward, DERF_ACT, DERF_ACT8, ERF_DERIV)
+
+/* Channels last, the CPU variant: the same sums, but each work-item walks
+ * whole rows [k*R, min(rows, (k+1)*R)) front to back and keeps its column
+ * sums in its own slice of parts (parts[plane*j + k*C + c], resident in
+ * cache), so memory is read as one sequential stream; walking a column
+ * instead is strided and runs at half the speed on a CPU. NDRange: 1-D,
+ * global nblocks, any local size. */
+#define ROWWISE_SUMS(T, LOAD, STORE, at)                                                         \
+    STORE(LOAD(part + (at)) + dw, part + (at));                                                 \
+    STORE(LOAD(part + plane + (at)) + db, part + plane + (at));
+
+#define DEFINE_BACKWARD_ROWWISE(NAME, ACT, ACT8, DERIV)                                         \
+__kernel void NAME(__global float *dx, const int dx_off, __global const float *dy, const int dy_off, \
+                   __global const float *dres, const int dres_off,                              \
+                   __global const float *x, const int x_off,                                    \
+                   __global const float *alpha, const int alpha_off,                            \
+                   __global const float *shift, const int shift_off,                            \
+                   __global const float *w, const int w_off, const int flags, const int has_dres, \
+                   const int C, const int rows, const int R, __global float *parts)             \
+{                                                                                               \
+    const int k = get_global_id(0), nblocks = (rows + R - 1) / R;                               \
+    if (k >= nblocks) return;                                                                   \
+    const float a = alpha[alpha_off], s = shift[shift_off];                                     \
+    const int end = min(rows, (k + 1) * R), plane = nblocks * C, C8 = C / 8 * 8;               \
+    __global float *part = parts + k * C;                                                       \
+    for (int c = 0; c < C; c++)                                                                 \
+        part[c] = part[plane + c] = part[2 * plane + c] = part[3 * plane + c] = 0.0f;           \
+    float8 da8 = 0.0f, ds8 = 0.0f; /* dalpha and dshift need no columns */                      \
+    for (int row = k * R; row < end; row++) {                                                   \
+        __global float *dxr = dx + dx_off + row * C;                                            \
+        __global const float *dyr = dy + dy_off + row * C, *xr = x + x_off + row * C;           \
+        __global const float *dresr = dres + dres_off + row * C;                                \
+        for (int c = 0; c < C8; c += 8) {                                                       \
+            const float8 wc = (flags & HAS_W) ? vload8(0, w + w_off + c) : (float8)(1.0f);      \
+            float8 dw, db;                                                                      \
+            ROW_STEP(float8, LOAD8, STORE8, ACT8, DERIV, wc, c, da8, ds8)                       \
+            ROWWISE_SUMS(float8, LOAD8, STORE8, c)                                              \
+        }                                                                                       \
+        for (int c = C8; c < C; c++) {                                                          \
+            const float wc = (flags & HAS_W) ? w[w_off + c] : 1.0f;                             \
+            float dw, db;                                                                       \
+            ROW_STEP(float, LOAD1, STORE1, ACT, DERIV, wc, c, da8.s0, ds8.s0)                   \
+            ROWWISE_SUMS(float, LOAD1, STORE1, c)                                               \
+        }                                                                                       \
+    }                                                                                           \
+    vstore8(da8, 0, part + 2 * plane); /* the rest of these planes stays 0 */                   \
+    vstore8(ds8, 0, part + 3 * plane);                                                          \
+}
+
+/* BACKWARD_STEP on row pointers xr, dyr, dresr, dxr; dalpha and dshift
+ * accumulate into da, ds. */
+#define ROW_STEP(T, LOAD, STORE, ACT, DERIV, wc, at, da, ds)                                     \
+    {                                                                                           \
+        const T xv = LOAD(xr + (at)), g = LOAD(dyr + (at));                                     \
+        const T u = fma((T)(a), xv, (T)(s)), t = ACT(a, s, xv), gd = g * (wc) * DERIV(u, t);     \
+        dw = g * t;                                                                             \
+        db = g;                                                                                 \
+        da = fma(gd, xv, da);                                                                   \
+        ds += gd;                                                                               \
+        STORE(fma(gd, (T)(a), has_dres ? LOAD(dresr + (at)) : (T)(0.0f)), dxr + (at));          \
+    }
+
+DEFINE_BACKWARD_ROWWISE(dyt_backward_rowwise, DYT_ACT, DYT_ACT8, TANH_DERIV)
+DEFINE_BACKWARD_ROWWISE(derf_backward_rowwise, DERF_ACT, DERF_ACT8, ERF_DERIV)
+
+/* Channels first: the parameters belong to rows of [N*C, HW], so each
+ * work-group reduces one row. NDRange 2-D: global (L, N*C), local (L, 1), L a
+ * power of two; scratch holds 4*L floats. Work-group o writes dx for its row
+ * and its sums to parts[plane * j + o] (j = dw, db, dalpha, dshift; plane =
+ * N*C); the host then sums rows o = n*C + c over n for each c. */
+#define DEFINE_BACKWARD_NCHW(NAME, ACT, DERIV)                                                  \
+__kernel void NAME(__global float *dx, const int dx_off, __global const float *dy, const int dy_off, \
+                   __global const float *x, const int x_off,                                    \
+                   __global const float *alpha, const int alpha_off,                            \
+                   __global const float *shift, const int shift_off,                            \
+                   __global const float *w, const int w_off, const int flags,                   \
+                   const int HW, const int C, __global float *parts, __local float *scratch)     \
+{                                                                                               \
+    const int lid = get_local_id(0), L = get_local_size(0), o = get_global_id(1);              \
+    const int plane = get_global_size(1);                                                       \
+    const float a = alpha[alpha_off], s = shift[shift_off];                                     \
+    const float wc = (flags & HAS_W) ? w[w_off + o % C] : 1.0f;                                 \
+    float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};                                                    \
+    for (int i = lid; i < HW; i += L) {                                                         \
+        const int idx = o * HW + i;                                                             \
+        const float xv = x[x_off + idx], g = dy[dy_off + idx];                                  \
+        const float u = fma(a, xv, s), t = ACT(a, s, xv), gd = g * wc * DERIV(u, t);            \
+        acc[0] = fma(g, t, acc[0]);                                                             \
+        acc[1] += g;                                                                            \
+        acc[2] = fma(gd, xv, acc[2]);                                                           \
+        acc[3] += gd;                                                                           \
+        dx[dx_off + idx] = gd * a;                                                              \
+    }                                                                                           \
+    for (int j = 0; j < 4; j++) scratch[j * L + lid] = acc[j];                                  \
+    barrier(CLK_LOCAL_MEM_FENCE);                                                               \
+    for (int step = L / 2; step > 0; step /= 2) {                                               \
+        if (lid < step)                                                                         \
+            for (int j = 0; j < 4; j++) scratch[j * L + lid] += scratch[j * L + lid + step];    \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                           \
+    }                                                                                           \
+    if (lid == 0)                                                                               \
+        for (int j = 0; j < 4; j++) parts[j * plane + o] = scratch[j * L];                      \
+}
+
+DEFINE_BACKWARD_NCHW(dyt_backward_nchw, DYT_ACT, TANH_DERIV)
+DEFINE_BACKWARD_NCHW(derf_backward_nchw, DERF_ACT, ERF_DERIV)

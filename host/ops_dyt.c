@@ -1,0 +1,278 @@
+/* ops_dyt.c -- DyT and Derf, forward and backward, the residual add, and
+ * the residual add fused with DyT (kernels in cl/dyt.cl). */
+#include "ops_norm_util.h"
+
+enum { HAS_W = 1, HAS_B = 2 };
+
+static dytcl_status check_params(dytcl_ctx *ctx, const dytcl_dyt_params *p, int C, int derf)
+{
+    if (!p) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "params is NULL");
+    dytcl_status s;
+    if ((s = norm_check_vec(ctx, p->alpha, "alpha", 1, 1)) || (s = norm_check_vec(ctx, p->weight, "weight", C, 0)) ||
+        (s = norm_check_vec(ctx, p->bias, "bias", C, 0)) || (s = norm_check_vec(ctx, p->shift, "shift", 1, derf)))
+        return s;
+    return DYTCL_OK;
+}
+
+static int param_flags(const dytcl_dyt_params *p)
+{
+    return (p->weight.buf ? HAS_W : 0) | (p->bias.buf ? HAS_B : 0);
+}
+
+/* A local size for a kernel whose dimension 0 spans `inner` items. */
+static size_t local_for(const dytcl_ctx *ctx, const dy_kernel *k, int inner)
+{
+    return pow2_local(ctx, k, inner < 256 ? (size_t)inner : 256);
+}
+
+/* ---------------------------------------------------------------- forward */
+
+/* The forward kernel of each activation and layout, and its _tail twin. */
+static const char *const fwd_names[2][2][2] = {
+    {{"dyt_forward", "dyt_forward_tail"}, {"dyt_forward_nchw", "dyt_forward_nchw_tail"}},
+    {{"derf_forward", "derf_forward_tail"}, {"derf_forward_nchw", "derf_forward_nchw_tail"}},
+};
+
+static dytcl_status forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, const dytcl_dyt_params *p, int derf)
+{
+    DY_CHECK_CTX(ctx);
+    norm_dims d;
+    dytcl_status s;
+    if ((s = p ? norm_dims_of(ctx, x, p->layout, &d) : dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "params is NULL")) ||
+        (s = norm_check_like(ctx, y, "y", x)) || (s = check_params(ctx, p, d.C, derf)))
+        return s;
+    dy_kernel *k[2];
+    for (int v = 0; v < 2; v++) {
+        if ((s = dy_kernel_get(ctx, DY_PROG_DYT, fwd_names[derf][d.channels_first][v], &k[v]))) return s;
+        cl_mem dummy = x.buf->mem;
+        int i = arg_tensor(ctx, k[v], 0, y, dummy);
+        i = arg_tensor(ctx, k[v], i, x, dummy);
+        i = arg_tensor(ctx, k[v], i, p->alpha, dummy);
+        i = arg_tensor(ctx, k[v], i, derf ? p->shift : p->alpha, dummy); /* DyT ignores the shift */
+        i = arg_tensor(ctx, k[v], i, p->weight, dummy);
+        i = arg_tensor(ctx, k[v], i, p->bias, dummy);
+        i = arg_int(ctx, k[v], i, param_flags(p));
+        i = arg_int(ctx, k[v], i, d.inner);
+        i = arg_int(ctx, k[v], i, d.C);
+        if (i < 0) return DYTCL_ERR_OPENCL;
+    }
+    size_t global[2] = {(size_t)d.inner, (size_t)d.outer}, local[2] = {local_for(ctx, k[0], d.inner), 1};
+    return dy_launch_split(ctx, k[0], k[1], 2, global, local);
+}
+
+dytcl_status dytcl_dyt_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, const dytcl_dyt_params *p)
+{
+    return forward(ctx, y, x, p, 0);
+}
+
+dytcl_status dytcl_derf_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, const dytcl_dyt_params *p)
+{
+    return forward(ctx, y, x, p, 1);
+}
+
+/* --------------------------------------------------------------- backward */
+
+static dytcl_status check_grads(dytcl_ctx *ctx, const dytcl_dyt_grads *g, int C, int derf)
+{
+    if (!g) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "grads is NULL");
+    dytcl_status s;
+    if ((s = norm_check_vec(ctx, g->dalpha, "dalpha", 1, 0)) || (s = norm_check_vec(ctx, g->dweight, "dweight", C, 0)) ||
+        (s = norm_check_vec(ctx, g->dbias, "dbias", C, 0)) || (s = norm_check_vec(ctx, g->dshift, "dshift", 1, 0)))
+        return s;
+    if (g->dshift.buf && !derf) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "dshift is for Derf only");
+    return DYTCL_OK;
+}
+
+/* Rows per block of the backward's first pass. Walking columns (GPUs):
+ * enough blocks for 8 work-groups per compute unit, at most 64 rows so a
+ * block's tile stays in cache. Walking rows (CPUs): 4 blocks per compute
+ * unit (measured best on PoCL, 2 cores: 512 rows of 4096). */
+static int rows_per_block(const dytcl_ctx *ctx, int rows, int colgroups, int rowwise)
+{
+    int want = (int)((rowwise ? 4 : 8) * ctx->info.compute_units) / (colgroups > 0 ? colgroups : 1);
+    if (want < 1) want = 1;
+    int R = (rows + want - 1) / want;
+    return R < 1 ? 1 : (!rowwise && R > 64) ? 64 : R;
+}
+
+/* The parameter gradients from the planes of partial sums: dw, db, dalpha,
+ * dshift, each [nblocks, C]. */
+static dytcl_status reduce_planes(dytcl_ctx *ctx, const dytcl_dyt_grads *g, cl_mem parts, int nblocks, int C)
+{
+    int plane = nblocks * C, acc = g->accumulate != 0;
+    dytcl_status s;
+    if ((s = launch_colsum(ctx, DY_PROG_DYT, g->dweight, parts, 0, nblocks, C, acc)) ||
+        (s = launch_colsum(ctx, DY_PROG_DYT, g->dbias, parts, plane, nblocks, C, acc)) ||
+        (s = launch_sum_all(ctx, DY_PROG_DYT, g->dalpha, parts, 2 * plane, plane, acc)) ||
+        (s = launch_sum_all(ctx, DY_PROG_DYT, g->dshift, parts, 3 * plane, plane, acc)))
+        return s;
+    return DYTCL_OK;
+}
+
+/* Channels last; dres (may be absent) is added into dx: the fused residual. */
+static dytcl_status backward_rows(dytcl_ctx *ctx, int derf, dytcl_tensor dx, const dytcl_dyt_grads *g,
+                                  dytcl_tensor dy, dytcl_tensor dres, dytcl_tensor x, const dytcl_dyt_params *p,
+                                  norm_dims d)
+{
+    /* CPUs stream whole rows; GPUs walk columns, a float8 per work-item. */
+    static const char *const names[2][2] = {{"dyt_backward", "dyt_backward_rowwise"},
+                                            {"derf_backward", "derf_backward_rowwise"}};
+    const int rowwise = ctx->info.is_cpu;
+    dy_kernel *k;
+    dytcl_status s;
+    if ((s = dy_kernel_get(ctx, DY_PROG_DYT, names[derf][rowwise], &k))) return s;
+    int groups8 = (d.C + 7) / 8; /* columns: a work-item per 8 */
+    size_t L = rowwise ? 1 : local_for(ctx, k, groups8);
+    int colgroups = rowwise ? 1 : (int)((groups8 + L - 1) / L);
+    int R = rows_per_block(ctx, d.outer, colgroups, rowwise), nblocks = (d.outer + R - 1) / R;
+    cl_mem parts;
+    if ((s = dy_workspace(ctx, 0, (size_t)4 * nblocks * d.C * sizeof(float), &parts))) return s;
+    cl_mem dummy = x.buf->mem;
+    int i = arg_tensor(ctx, k, 0, dx, dummy);
+    i = arg_tensor(ctx, k, i, dy, dummy);
+    i = arg_tensor(ctx, k, i, dres, dummy);
+    i = arg_tensor(ctx, k, i, x, dummy);
+    i = arg_tensor(ctx, k, i, p->alpha, dummy);
+    i = arg_tensor(ctx, k, i, derf ? p->shift : p->alpha, dummy); /* unused by DyT */
+    i = arg_tensor(ctx, k, i, p->weight, dummy);
+    i = arg_int(ctx, k, i, param_flags(p));
+    i = arg_int(ctx, k, i, dres.buf != NULL);
+    i = arg_int(ctx, k, i, d.C);
+    i = arg_int(ctx, k, i, d.outer);
+    i = arg_int(ctx, k, i, R);
+    i = arg_mem(ctx, k, i, parts);
+    if (i < 0) return DYTCL_ERR_OPENCL;
+    size_t global[2] = {rowwise ? (size_t)nblocks : (size_t)groups8, (size_t)nblocks}, local[2] = {L, 1};
+    if ((s = dy_launch(ctx, k, rowwise ? 1 : 2, global, local))) return s;
+    return reduce_planes(ctx, g, parts, nblocks, d.C);
+}
+
+/* Channels first: one work-group per row of [N*C, HW]. */
+static dytcl_status backward_nchw(dytcl_ctx *ctx, const char *kname, dytcl_tensor dx, const dytcl_dyt_grads *g,
+                                  dytcl_tensor dy, dytcl_tensor x, const dytcl_dyt_params *p, norm_dims d, int derf)
+{
+    dy_kernel *k;
+    dytcl_status s;
+    if ((s = dy_kernel_get(ctx, DY_PROG_DYT, kname, &k))) return s;
+    size_t L = local_for(ctx, k, d.inner);
+    cl_mem parts;
+    if ((s = dy_workspace(ctx, 0, (size_t)4 * d.outer * sizeof(float), &parts))) return s;
+    cl_mem dummy = x.buf->mem;
+    int i = arg_tensor(ctx, k, 0, dx, dummy);
+    i = arg_tensor(ctx, k, i, dy, dummy);
+    i = arg_tensor(ctx, k, i, x, dummy);
+    i = arg_tensor(ctx, k, i, p->alpha, dummy);
+    i = arg_tensor(ctx, k, i, derf ? p->shift : p->alpha, dummy);
+    i = arg_tensor(ctx, k, i, p->weight, dummy);
+    i = arg_int(ctx, k, i, param_flags(p));
+    i = arg_int(ctx, k, i, d.inner);
+    i = arg_int(ctx, k, i, d.C);
+    i = arg_mem(ctx, k, i, parts);
+    i = arg_local(ctx, k, i, 4 * L * sizeof(float));
+    if (i < 0) return DYTCL_ERR_OPENCL;
+    size_t global[2] = {L, (size_t)d.outer}, local[2] = {L, 1};
+    if ((s = dy_launch(ctx, k, 2, global, local))) return s;
+    /* rows o = n*C + c: the planes are [N, C], summed over n */
+    return reduce_planes(ctx, g, parts, d.outer / d.C, d.C);
+}
+
+static dytcl_status backward(dytcl_ctx *ctx, int derf, dytcl_tensor dx, const dytcl_dyt_grads *g, dytcl_tensor dy,
+                             dytcl_tensor x, const dytcl_dyt_params *p)
+{
+    DY_CHECK_CTX(ctx);
+    norm_dims d;
+    dytcl_status s;
+    if ((s = p ? norm_dims_of(ctx, x, p->layout, &d) : dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "params is NULL")) ||
+        (s = norm_check_like(ctx, dx, "dx", x)) || (s = norm_check_like(ctx, dy, "dy", x)) ||
+        (s = check_params(ctx, p, d.C, derf)) || (s = check_grads(ctx, g, d.C, derf)))
+        return s;
+    if (d.channels_first)
+        return backward_nchw(ctx, derf ? "derf_backward_nchw" : "dyt_backward_nchw", dx, g, dy, x, p, d, derf);
+    dytcl_tensor none = {0};
+    return backward_rows(ctx, derf, dx, g, dy, none, x, p, d);
+}
+
+dytcl_status dytcl_dyt_backward(dytcl_ctx *ctx, dytcl_tensor dx, const dytcl_dyt_grads *g, dytcl_tensor dy,
+                                dytcl_tensor x, const dytcl_dyt_params *p)
+{
+    return backward(ctx, 0, dx, g, dy, x, p);
+}
+
+dytcl_status dytcl_derf_backward(dytcl_ctx *ctx, dytcl_tensor dx, const dytcl_dyt_grads *g, dytcl_tensor dy,
+                                 dytcl_tensor x, const dytcl_dyt_params *p)
+{
+    return backward(ctx, 1, dx, g, dy, x, p);
+}
+
+/* --------------------------------------------------- residual add and fusion */
+
+dytcl_status dytcl_add(dytcl_ctx *ctx, dytcl_tensor out, dytcl_tensor a, dytcl_tensor b)
+{
+    DY_CHECK_CTX(ctx);
+    dytcl_status s;
+    if ((s = dy_check_tensor(ctx, a, "a")) || (s = norm_check_like(ctx, b, "b", a)) ||
+        (s = norm_check_like(ctx, out, "out", a)))
+        return s;
+    dy_kernel *k;
+    if ((s = dy_kernel_get(ctx, DY_PROG_DYT, "add", &k))) return s;
+    int n = (int)dytcl_tensor_numel(a);
+    int i = arg_tensor(ctx, k, 0, out, NULL);
+    i = arg_tensor(ctx, k, i, a, NULL);
+    i = arg_tensor(ctx, k, i, b, NULL);
+    i = arg_int(ctx, k, i, n);
+    if (i < 0) return DYTCL_ERR_OPENCL;
+    size_t global = ((size_t)n + 3) / 4;
+    return dy_launch(ctx, k, 1, &global, NULL);
+}
+
+static dytcl_status check_residual(dytcl_ctx *ctx, const dytcl_dyt_params *p, dytcl_tensor x, norm_dims *d)
+{
+    dytcl_status s = p ? norm_dims_of(ctx, x, DYTCL_CHANNELS_LAST, d)
+                       : dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "params is NULL");
+    if (!s && p->layout != DYTCL_CHANNELS_LAST)
+        s = dy_fail(ctx, DYTCL_ERR_UNSUPPORTED, "the residual fusion is channels-last only");
+    return s ? s : check_params(ctx, p, d->C, 0);
+}
+
+dytcl_status dytcl_residual_dyt_forward(dytcl_ctx *ctx, dytcl_tensor r_out, dytcl_tensor y, dytcl_tensor r,
+                                        dytcl_tensor h, const dytcl_dyt_params *p)
+{
+    DY_CHECK_CTX(ctx);
+    norm_dims d;
+    dytcl_status s;
+    if ((s = check_residual(ctx, p, r, &d)) || (s = norm_check_like(ctx, h, "h", r)) ||
+        (s = norm_check_like(ctx, r_out, "r_out", r)) || (s = norm_check_like(ctx, y, "y", r)))
+        return s;
+    static const char *const names[2] = {"residual_dyt_forward", "residual_dyt_forward_tail"};
+    dy_kernel *k[2];
+    cl_mem dummy = r.buf->mem;
+    for (int v = 0; v < 2; v++) {
+        if ((s = dy_kernel_get(ctx, DY_PROG_DYT, names[v], &k[v]))) return s;
+        int i = arg_tensor(ctx, k[v], 0, r_out, dummy);
+        i = arg_tensor(ctx, k[v], i, y, dummy);
+        i = arg_tensor(ctx, k[v], i, r, dummy);
+        i = arg_tensor(ctx, k[v], i, h, dummy);
+        i = arg_tensor(ctx, k[v], i, p->alpha, dummy);
+        i = arg_tensor(ctx, k[v], i, p->weight, dummy);
+        i = arg_tensor(ctx, k[v], i, p->bias, dummy);
+        i = arg_int(ctx, k[v], i, param_flags(p));
+        i = arg_int(ctx, k[v], i, d.C);
+        if (i < 0) return DYTCL_ERR_OPENCL;
+    }
+    size_t global[2] = {(size_t)d.C, (size_t)d.outer}, local[2] = {local_for(ctx, k[0], d.C), 1};
+    return dy_launch_split(ctx, k[0], k[1], 2, global, local);
+}
+
+dytcl_status dytcl_residual_dyt_backward(dytcl_ctx *ctx, dytcl_tensor dres, const dytcl_dyt_grads *g,
+                                         dytcl_tensor dy, dytcl_tensor dr_out, dytcl_tensor r_out,
+                                         const dytcl_dyt_params *p)
+{
+    DY_CHECK_CTX(ctx);
+    norm_dims d;
+    dytcl_status s;
+    if ((s = check_residual(ctx, p, r_out, &d)) || (s = norm_check_like(ctx, dres, "d", r_out)) ||
+        (s = norm_check_like(ctx, dy, "dy", r_out)) || (s = norm_check_like(ctx, dr_out, "dr_out", r_out)) ||
+        (s = check_grads(ctx, g, d.C, 0)))
+        return s;
+    return backward_rows(ctx, 0, dres, g, dy, dr_out, r_out, p, d);
+}

@@ -1,0 +1,41 @@
+/* ops_norm_util.h -- argument checks and launch sizes the norm ops share
+ * (ops_dyt.c, ops_rmsnorm.c). */
+#ifndef DYTCL_OPS_NORM_UTIL_H
+#define DYTCL_OPS_NORM_UTIL_H
+
+#include "internal.h"
+
+/* x viewed as [outer, inner] with C channels: channels last is [rows, C]
+ * (inner = C); channels first is [N*C, HW] (inner = HW). */
+typedef struct {
+    int inner, outer, C;
+    int channels_first;
+} norm_dims;
+
+dytcl_status norm_dims_of(dytcl_ctx *ctx, dytcl_tensor x, dytcl_layout layout, norm_dims *d);
+/* t must be a valid tensor with as many elements as x has. */
+dytcl_status norm_check_like(dytcl_ctx *ctx, dytcl_tensor t, const char *name, dytcl_tensor x);
+/* t must hold n elements; when it is absent (buf NULL) that is fine unless
+ * required. */
+dytcl_status norm_check_vec(dytcl_ctx *ctx, dytcl_tensor t, const char *name, int64_t n, int required);
+
+/* Argument setting in order: a tensor (cl_mem + int offset; an absent tensor
+ * passes `dummy`), an int, a float. Each returns the next argument index,
+ * or -1 after recording an error. */
+int arg_tensor(dytcl_ctx *ctx, dy_kernel *k, int i, dytcl_tensor t, cl_mem dummy);
+int arg_int(dytcl_ctx *ctx, dy_kernel *k, int i, int v);
+int arg_float(dytcl_ctx *ctx, dy_kernel *k, int i, float v);
+int arg_mem(dytcl_ctx *ctx, dy_kernel *k, int i, cl_mem m);
+int arg_local(dytcl_ctx *ctx, dy_kernel *k, int i, size_t bytes);
+
+/* The largest power of two <= min(cap, the kernel's and device's limits). */
+size_t pow2_local(const dytcl_ctx *ctx, const dy_kernel *k, size_t cap);
+
+/* out[c] (+)= sum over blocks of parts[b*C + c]; out[0] (+)= sum of in[0..n).
+ * No-ops when out is absent. */
+dytcl_status launch_colsum(dytcl_ctx *ctx, dy_prog_id prog, dytcl_tensor out, cl_mem parts, int parts_off,
+                           int nblocks, int C, int accumulate);
+dytcl_status launch_sum_all(dytcl_ctx *ctx, dy_prog_id prog, dytcl_tensor out, cl_mem in, int in_off, int n,
+                            int accumulate);
+
+#endif
