@@ -44,6 +44,14 @@ inline T NAME(T x)                                                              
 DEFINE_ERF(dy_erf, float, int)
 DEFINE_ERF(dy_erf8, float8, int8)
 
+/* The lanes of v added in a fixed order. */
+inline float hsum8(float8 v)
+{
+    const float4 h = v.lo + v.hi;
+    const float2 q = h.lo + h.hi;
+    return q.x + q.y;
+}
+
 /* Sums parts[b * C + c] over b = 0..nblocks-1 in order, for each column c:
  *   out[c] = (accumulate ? out[c] : 0) + sum
  * NDRange: 1-D, global >= C. */

@@ -220,8 +220,9 @@ __kernel void NAME(__global float *dx, const int dx_off, __global const float *d
             ROWWISE_SUMS(float, LOAD1, STORE1, c)                                               \
         }                                                                                       \
     }                                                                                           \
-    vstore8(da8, 0, part + 2 * plane); /* the rest of these planes stays 0 */                   \
-    vstore8(ds8, 0, part + 3 * plane);                                                          \
+    /* one sum per block; the rest of these two planes stays 0 */                               \
+    part[2 * plane] = hsum8(da8);                                                               \
+    part[3 * plane] = hsum8(ds8);                                                               \
 }
 
 /* BACKWARD_STEP on row pointers xr, dyr, dresr, dxr; dalpha and dshift

@@ -1,0 +1,70 @@
+/* dev_util.h -- moving float64 test data to and from device tensors, and
+ * comparing results; shared by the kernel tests. */
+#ifndef DYTCL_DEV_UTIL_H
+#define DYTCL_DEV_UTIL_H
+
+#include <math.h>
+#include <string.h>
+
+#include "check.h"
+
+/* A device buffer of n floats holding v (as float), or NaN when v is NULL:
+ * poison, so that an element a kernel forgot to write fails the check. */
+static inline dytcl_buf *dev_from(dytcl_ctx *ctx, const double *v, size_t n)
+{
+    dytcl_buf *b = NULL;
+    float *h = malloc(n * sizeof *h);
+    for (size_t i = 0; i < n; i++) h[i] = v ? (float)v[i] : NAN;
+    CHECK_OK(ctx, dytcl_buf_create(ctx, n * sizeof *h, &b));
+    if (b) CHECK_OK(ctx, dytcl_buf_write(ctx, b, 0, h, n * sizeof *h));
+    free(h);
+    return b;
+}
+
+/* Reads n floats from a device buffer into doubles. */
+static inline void dev_to(dytcl_ctx *ctx, const dytcl_buf *b, double *out, size_t n)
+{
+    float *h = malloc(n * sizeof *h);
+    for (size_t i = 0; i < n; i++) h[i] = NAN;
+    if (b) CHECK_OK(ctx, dytcl_buf_read(ctx, b, 0, h, n * sizeof *h));
+    for (size_t i = 0; i < n; i++) out[i] = h[i];
+    free(h);
+}
+
+/* ||got - want|| / ||want|| (absolute when want is all zeros); NaN anywhere
+ * gives infinity. */
+static inline double rel_err(const double *got, const double *want, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(got[i]) != isnan(want[i])) return INFINITY;
+        if (isnan(want[i])) continue;
+        num += (got[i] - want[i]) * (got[i] - want[i]);
+        den += want[i] * want[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+/* Checks a device buffer against a float64 reference. */
+#define CHECK_CLOSE(ctx, buf, want, n, tol, what, ...)                                        \
+    do {                                                                                      \
+        double *got_ = malloc((n) * sizeof(double));                                          \
+        dev_to((ctx), (buf), got_, (n));                                                      \
+        double e_ = rel_err(got_, (want), (n));                                               \
+        CHECK(e_ <= (tol), "%s: relative error %.3g > %.1g (" what ")", #buf, e_, (double)(tol), \
+              __VA_ARGS__);                                                                   \
+        free(got_);                                                                           \
+    } while (0)
+
+static inline void rand_fill(double *v, size_t n, unsigned long long *rng, double lo, double hi)
+{
+    for (size_t i = 0; i < n; i++) v[i] = check_rand(rng, lo, hi);
+}
+
+/* Rounds through float, so that the reference sees exactly the device's inputs. */
+static inline void round_float(double *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) v[i] = (float)v[i];
+}
+
+#endif
