@@ -118,6 +118,8 @@ dytcl_status dytcl_ctx_create(dytcl_ctx **out, const dytcl_ctx_options *opt)
     ctx->device = devs[pick];
     ctx->info = info[pick];
     cache_dir_choose(opt, ctx->cache_dir, sizeof ctx->cache_dir);
+    const char *shape = getenv("DYTCL_KERNEL_SHAPE");
+    ctx->row_shape = shape && !strcmp(shape, "rows") ? 1 : shape && !strcmp(shape, "groups") ? 0 : ctx->info.is_cpu;
 
     cl_int err;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform, 0};

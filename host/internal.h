@@ -47,6 +47,10 @@ struct dytcl_ctx {
     dytcl_buf *workspace[DY_WORKSPACES]; /* grown on demand; see dy_workspace */
 
     char cache_dir[1024];       /* "" when the cache is off */
+    /* Kernels that come in a CPU shape (a row per work-item) and a GPU shape
+     * (columns or a row per work-group) pick by device type; DYTCL_KERNEL_SHAPE
+     * = rows | groups forces one (tests run both on any device). */
+    int row_shape;
     uint64_t allocated;         /* bytes of live buffers */
     dytcl_ctx_stats stats;
 

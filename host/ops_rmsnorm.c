@@ -1,11 +1,210 @@
-/* ops_rmsnorm.c -- RMSNorm and LayerNorm (cl/rmsnorm.cl). In progress. */
-#include "internal.h"
+/* ops_rmsnorm.c -- RMSNorm and LayerNorm, forward and backward, and RMSNorm
+ * fused with the residual add (kernels in cl/rmsnorm.cl). One kernel pair
+ * serves both norms: `centered` says whether the mean is subtracted. */
+#include "ops_norm_util.h"
 
-#define NOT_YET(fn) return dy_fail(ctx, DYTCL_ERR_UNSUPPORTED, "%s: not implemented yet", fn)
+enum { HAS_W = 1, HAS_B = 2 };
 
-dytcl_status dytcl_rmsnorm_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor rstd, dytcl_tensor x, dytcl_tensor weight, float eps) { NOT_YET(__func__); }
-dytcl_status dytcl_rmsnorm_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor dweight, int accumulate, dytcl_tensor dy, dytcl_tensor x, dytcl_tensor rstd, dytcl_tensor weight) { NOT_YET(__func__); }
-dytcl_status dytcl_layernorm_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor mean, dytcl_tensor rstd, dytcl_tensor x, dytcl_tensor weight, dytcl_tensor bias, float eps) { NOT_YET(__func__); }
-dytcl_status dytcl_layernorm_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor dweight, dytcl_tensor dbias, int accumulate, dytcl_tensor dy, dytcl_tensor x, dytcl_tensor mean, dytcl_tensor rstd, dytcl_tensor weight) { NOT_YET(__func__); }
-dytcl_status dytcl_residual_rmsnorm_forward(dytcl_ctx *ctx, dytcl_tensor r_out, dytcl_tensor y, dytcl_tensor rstd, dytcl_tensor r, dytcl_tensor h, dytcl_tensor weight, float eps) { NOT_YET(__func__); }
-dytcl_status dytcl_residual_rmsnorm_backward(dytcl_ctx *ctx, dytcl_tensor d, dytcl_tensor dweight, int accumulate, dytcl_tensor dy, dytcl_tensor dr_out, dytcl_tensor r_out, dytcl_tensor rstd, dytcl_tensor weight) { NOT_YET(__func__); }
+/* CPUs run a row per work-item; other devices a row per work-group. */
+static int rowwise(const dytcl_ctx *ctx)
+{
+    return ctx->row_shape;
+}
+
+/* The work-group size for a row of C columns. */
+static size_t wg_local(const dytcl_ctx *ctx, const dy_kernel *k, int C)
+{
+    return pow2_local(ctx, k, C < 256 ? (size_t)C : 256);
+}
+
+typedef struct {
+    dytcl_tensor y, x, r, h;      /* r, h: the residual inputs (fused forward) */
+    dytcl_tensor w, b, mean, rstd;
+    int centered;
+    float eps;
+} fwd_args;
+
+static dytcl_status forward(dytcl_ctx *ctx, const fwd_args *a, int rows, int C)
+{
+    const int rw = rowwise(ctx);
+    dy_kernel *k;
+    dytcl_status s = dy_kernel_get(ctx, DY_PROG_RMSNORM, rw ? "norm_forward_rows" : "norm_forward_wg", &k);
+    if (s) return s;
+    cl_mem dummy = a->x.buf->mem;
+    int flags = (a->w.buf ? HAS_W : 0) | (a->b.buf ? HAS_B : 0);
+    int i = arg_tensor(ctx, k, 0, a->y, dummy);
+    i = arg_tensor(ctx, k, i, a->x, dummy);
+    i = arg_tensor(ctx, k, i, a->r, dummy);
+    i = arg_tensor(ctx, k, i, a->h, dummy);
+    i = arg_int(ctx, k, i, a->r.buf != NULL);
+    i = arg_tensor(ctx, k, i, a->w, dummy);
+    i = arg_tensor(ctx, k, i, a->b, dummy);
+    i = arg_int(ctx, k, i, flags);
+    i = arg_tensor(ctx, k, i, a->mean, dummy);
+    i = arg_tensor(ctx, k, i, a->rstd, dummy);
+    i = arg_int(ctx, k, i, a->centered);
+    i = arg_float(ctx, k, i, a->eps);
+    i = arg_int(ctx, k, i, C);
+    i = arg_int(ctx, k, i, rows);
+    size_t L = rw ? 1 : wg_local(ctx, k, C);
+    if (!rw) i = arg_local(ctx, k, i, L * sizeof(float));
+    if (i < 0) return DYTCL_ERR_OPENCL;
+    size_t global = (size_t)rows * L;
+    return dy_launch(ctx, k, 1, &global, &L);
+}
+
+typedef struct {
+    dytcl_tensor dx, dy, dres, x, w, mean, rstd, dw, db;
+    int centered, accumulate;
+} bwd_args;
+
+static dytcl_status backward(dytcl_ctx *ctx, const bwd_args *a, int rows, int C)
+{
+    const int rw = rowwise(ctx);
+    dy_kernel *k;
+    dytcl_status s = dy_kernel_get(ctx, DY_PROG_RMSNORM, rw ? "norm_backward_rows" : "norm_backward_wg", &k);
+    if (s) return s;
+    size_t L = rw ? 1 : wg_local(ctx, k, C);
+    /* Row blocks: 4 per compute unit on a CPU (each streams its rows); on a
+     * GPU enough work-groups to fill it, at least 8 rows each. */
+    int want = (int)ctx->info.compute_units * (rw ? 4 : 4);
+    int R = (rows + want - 1) / want;
+    if (!rw && R < 8) R = 8;
+    if (R < 1) R = 1;
+    int nblocks = (rows + R - 1) / R;
+    cl_mem parts;
+    if ((s = dy_workspace(ctx, 0, (size_t)2 * nblocks * C * sizeof(float), &parts))) return s;
+    cl_mem dummy = a->x.buf->mem;
+    int i = arg_tensor(ctx, k, 0, a->dx, dummy);
+    i = arg_tensor(ctx, k, i, a->dy, dummy);
+    i = arg_tensor(ctx, k, i, a->dres, dummy);
+    i = arg_int(ctx, k, i, a->dres.buf != NULL);
+    i = arg_tensor(ctx, k, i, a->x, dummy);
+    i = arg_tensor(ctx, k, i, a->w, dummy);
+    i = arg_int(ctx, k, i, a->w.buf ? HAS_W : 0);
+    i = arg_tensor(ctx, k, i, a->mean, dummy);
+    i = arg_tensor(ctx, k, i, a->rstd, dummy);
+    i = arg_int(ctx, k, i, a->centered);
+    i = arg_int(ctx, k, i, C);
+    i = arg_int(ctx, k, i, rows);
+    i = arg_int(ctx, k, i, R);
+    i = arg_mem(ctx, k, i, parts);
+    if (!rw) i = arg_local(ctx, k, i, L * sizeof(float));
+    if (i < 0) return DYTCL_ERR_OPENCL;
+    size_t global = (size_t)nblocks * L;
+    if ((s = dy_launch(ctx, k, 1, &global, &L))) return s;
+    int acc = a->accumulate != 0;
+    if ((s = launch_colsum(ctx, DY_PROG_RMSNORM, a->dw, parts, 0, nblocks, C, acc)) ||
+        (s = launch_colsum(ctx, DY_PROG_RMSNORM, a->db, parts, nblocks * C, nblocks, C, acc)))
+        return s;
+    return DYTCL_OK;
+}
+
+/* x is [rows, C] (C = the last dimension); stats are [rows]. */
+static dytcl_status check_rows(dytcl_ctx *ctx, dytcl_tensor x, int *rows, int *C)
+{
+    norm_dims d;
+    dytcl_status s = norm_dims_of(ctx, x, DYTCL_CHANNELS_LAST, &d);
+    *rows = d.outer, *C = d.inner;
+    return s;
+}
+
+static dytcl_status check_eps(dytcl_ctx *ctx, float eps)
+{
+    if (!(eps >= 0.0f) || eps > 1e30f) /* also refuses NaN */
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "eps = %g must be finite and >= 0", eps);
+    return DYTCL_OK;
+}
+
+dytcl_status dytcl_rmsnorm_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor rstd, dytcl_tensor x,
+                                   dytcl_tensor weight, float eps)
+{
+    DY_CHECK_CTX(ctx);
+    int rows, C;
+    dytcl_status s;
+    if ((s = check_rows(ctx, x, &rows, &C)) || (s = norm_check_like(ctx, y, "y", x)) ||
+        (s = norm_check_vec(ctx, rstd, "rstd", rows, 1)) || (s = norm_check_vec(ctx, weight, "weight", C, 0)) ||
+        (s = check_eps(ctx, eps)))
+        return s;
+    fwd_args a = {.y = y, .x = x, .w = weight, .rstd = rstd, .centered = 0, .eps = eps};
+    return forward(ctx, &a, rows, C);
+}
+
+dytcl_status dytcl_layernorm_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor mean, dytcl_tensor rstd,
+                                     dytcl_tensor x, dytcl_tensor weight, dytcl_tensor bias, float eps)
+{
+    DY_CHECK_CTX(ctx);
+    int rows, C;
+    dytcl_status s;
+    if ((s = check_rows(ctx, x, &rows, &C)) || (s = norm_check_like(ctx, y, "y", x)) ||
+        (s = norm_check_vec(ctx, mean, "mean", rows, 1)) || (s = norm_check_vec(ctx, rstd, "rstd", rows, 1)) ||
+        (s = norm_check_vec(ctx, weight, "weight", C, 0)) || (s = norm_check_vec(ctx, bias, "bias", C, 0)) ||
+        (s = check_eps(ctx, eps)))
+        return s;
+    fwd_args a = {.y = y, .x = x, .w = weight, .b = bias, .mean = mean, .rstd = rstd, .centered = 1, .eps = eps};
+    return forward(ctx, &a, rows, C);
+}
+
+dytcl_status dytcl_residual_rmsnorm_forward(dytcl_ctx *ctx, dytcl_tensor r_out, dytcl_tensor y,
+                                            dytcl_tensor rstd, dytcl_tensor r, dytcl_tensor h,
+                                            dytcl_tensor weight, float eps)
+{
+    DY_CHECK_CTX(ctx);
+    int rows, C;
+    dytcl_status s;
+    if ((s = check_rows(ctx, r, &rows, &C)) || (s = norm_check_like(ctx, h, "h", r)) ||
+        (s = norm_check_like(ctx, r_out, "r_out", r)) || (s = norm_check_like(ctx, y, "y", r)) ||
+        (s = norm_check_vec(ctx, rstd, "rstd", rows, 1)) || (s = norm_check_vec(ctx, weight, "weight", C, 0)) ||
+        (s = check_eps(ctx, eps)))
+        return s;
+    fwd_args a = {.y = y, .x = r_out, .r = r, .h = h, .w = weight, .rstd = rstd, .centered = 0, .eps = eps};
+    return forward(ctx, &a, rows, C);
+}
+
+dytcl_status dytcl_rmsnorm_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor dweight, int accumulate,
+                                    dytcl_tensor dy, dytcl_tensor x, dytcl_tensor rstd, dytcl_tensor weight)
+{
+    DY_CHECK_CTX(ctx);
+    int rows, C;
+    dytcl_status s;
+    if ((s = check_rows(ctx, x, &rows, &C)) || (s = norm_check_like(ctx, dx, "dx", x)) ||
+        (s = norm_check_like(ctx, dy, "dy", x)) || (s = norm_check_vec(ctx, rstd, "rstd", rows, 1)) ||
+        (s = norm_check_vec(ctx, weight, "weight", C, 0)) || (s = norm_check_vec(ctx, dweight, "dweight", C, 0)))
+        return s;
+    bwd_args a = {.dx = dx, .dy = dy, .x = x, .w = weight, .rstd = rstd, .dw = dweight, .accumulate = accumulate};
+    return backward(ctx, &a, rows, C);
+}
+
+dytcl_status dytcl_layernorm_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor dweight, dytcl_tensor dbias,
+                                      int accumulate, dytcl_tensor dy, dytcl_tensor x, dytcl_tensor mean,
+                                      dytcl_tensor rstd, dytcl_tensor weight)
+{
+    DY_CHECK_CTX(ctx);
+    int rows, C;
+    dytcl_status s;
+    if ((s = check_rows(ctx, x, &rows, &C)) || (s = norm_check_like(ctx, dx, "dx", x)) ||
+        (s = norm_check_like(ctx, dy, "dy", x)) || (s = norm_check_vec(ctx, mean, "mean", rows, 1)) ||
+        (s = norm_check_vec(ctx, rstd, "rstd", rows, 1)) || (s = norm_check_vec(ctx, weight, "weight", C, 0)) ||
+        (s = norm_check_vec(ctx, dweight, "dweight", C, 0)) || (s = norm_check_vec(ctx, dbias, "dbias", C, 0)))
+        return s;
+    bwd_args a = {.dx = dx, .dy = dy, .x = x, .w = weight, .mean = mean, .rstd = rstd, .dw = dweight,
+                  .db = dbias, .centered = 1, .accumulate = accumulate};
+    return backward(ctx, &a, rows, C);
+}
+
+dytcl_status dytcl_residual_rmsnorm_backward(dytcl_ctx *ctx, dytcl_tensor d, dytcl_tensor dweight,
+                                             int accumulate, dytcl_tensor dy, dytcl_tensor dr_out,
+                                             dytcl_tensor r_out, dytcl_tensor rstd, dytcl_tensor weight)
+{
+    DY_CHECK_CTX(ctx);
+    int rows, C;
+    dytcl_status s;
+    if ((s = check_rows(ctx, r_out, &rows, &C)) || (s = norm_check_like(ctx, d, "d", r_out)) ||
+        (s = norm_check_like(ctx, dy, "dy", r_out)) || (s = norm_check_like(ctx, dr_out, "dr_out", r_out)) ||
+        (s = norm_check_vec(ctx, rstd, "rstd", rows, 1)) || (s = norm_check_vec(ctx, weight, "weight", C, 0)) ||
+        (s = norm_check_vec(ctx, dweight, "dweight", C, 0)))
+        return s;
+    bwd_args a = {.dx = d, .dy = dy, .dres = dr_out, .x = r_out, .w = weight, .rstd = rstd, .dw = dweight,
+                  .accumulate = accumulate};
+    return backward(ctx, &a, rows, C);
+}

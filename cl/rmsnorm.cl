@@ -1,0 +1,232 @@
+/* rmsnorm.cl -- RMSNorm and LayerNorm, forward and backward, and RMSNorm
+ * fused with the residual add: the baselines DyT is measured against, built
+ * as carefully as DyT.
+ *
+ *   RMSNorm    y = x * rstd * w[c],                 rstd = 1 / sqrt(mean(x^2) + eps)
+ *   LayerNorm  y = (x - mean) * rstd * w[c] + b[c], rstd = 1 / sqrt(var(x) + eps)
+ *
+ * x, y: [rows, C]; mean, rstd: [rows], saved for the backward pass. w and b
+ * are optional (flags bit 0, bit 1). Every row needs a reduction, so each
+ * kernel comes in two shapes, chosen by the host from the device type:
+ *
+ *   _rows  one work-item per row (or block of rows), float8 loops: a CPU
+ *          streams the row from memory once and re-reads it from cache.
+ *          NDRange 1-D, global = rows (or blocks), any local size.
+ *   _wg    one work-group per row (or block of rows), a tree in local
+ *          memory: GPUs. NDRange 1-D, global = L * rows (or blocks), local
+ *          L a power of two; scratch holds L floats (2L for two sums).
+ *
+ * Backward: g = dy * w[c], xhat = (x - mean) * rstd (mean = 0 for RMSNorm),
+ *   RMSNorm    dx = rstd * (g - xhat * mean(g * xhat))
+ *   LayerNorm  dx = rstd * (g - mean(g) - xhat * mean(g * xhat))
+ *   dw[c] = sum over rows of dy * xhat,  db[c] = sum over rows of dy
+ * plus dres (the residual stream's gradient) when has_dres. Each row block
+ * k keeps its column sums in parts (planes [nblocks, C]: dw, then db), which
+ * colsum (common.cl) adds up in order.
+ */
+
+#define HAS_W 1
+#define HAS_B 2
+#define W_AT(c) ((flags & HAS_W) ? w[(c)] : 1.0f)
+#define B_AT(c) ((flags & HAS_B) ? b[(c)] : 0.0f)
+#define W8_AT(c) ((flags & HAS_W) ? vload8(0, w + (c)) : (float8)(1.0f))
+#define B8_AT(c) ((flags & HAS_B) ? vload8(0, b + (c)) : (float8)(0.0f))
+
+/* sum of v[0..C) (or of v[c] * u[c] when u is given) in a fixed order. */
+inline float row_sum(__global const float *v, const int C)
+{
+    const int C8 = C / 8 * 8;
+    float8 acc = 0.0f;
+    for (int c = 0; c < C8; c += 8) acc += vload8(0, v + c);
+    float s = hsum8(acc);
+    for (int c = C8; c < C; c++) s += v[c];
+    return s;
+}
+
+/* sum of (v[c] - m)^2 */
+inline float row_sumsq(__global const float *v, const float m, const int C)
+{
+    const int C8 = C / 8 * 8;
+    float8 acc = 0.0f;
+    for (int c = 0; c < C8; c += 8) {
+        const float8 d = vload8(0, v + c) - m;
+        acc = fma(d, d, acc);
+    }
+    float s = hsum8(acc);
+    for (int c = C8; c < C; c++) s = fma(v[c] - m, v[c] - m, s);
+    return s;
+}
+
+/* Tree sum of scratch[0..L) by the work-group; every work-item gets it. */
+inline float wg_sum(__local float *scratch, const float mine)
+{
+    const int lid = get_local_id(0), L = get_local_size(0);
+    barrier(CLK_LOCAL_MEM_FENCE); /* the previous use of scratch is over */
+    scratch[lid] = mine;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int step = L / 2; step > 0; step /= 2) {
+        if (lid < step) scratch[lid] += scratch[lid + step];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    return scratch[0];
+}
+
+/* ---------------------------------------------------------------- forward */
+
+/* Normalises one row given its mean and rstd: y = (x - m) * rstd * w + b. */
+inline void row_write(__global float *y, __global const float *x, __global const float *w,
+                      __global const float *b, const int flags, const float m, const float rstd,
+                      const int C)
+{
+    const int C8 = C / 8 * 8;
+    for (int c = 0; c < C8; c += 8)
+        vstore8(fma((vload8(0, x + c) - m) * rstd, W8_AT(c), B8_AT(c)), 0, y + c);
+    for (int c = C8; c < C; c++) y[c] = fma((x[c] - m) * rstd, W_AT(c), B_AT(c));
+}
+
+/* RMSNorm (centered = 0) or LayerNorm (centered = 1); mean may be absent
+ * (has_mean = 0) for RMSNorm. With has_res, x is first formed as r + h and
+ * written to x (the residual stream, r_out). */
+__kernel void norm_forward_rows(__global float *y, const int y_off, __global float *x, const int x_off,
+                                __global const float *r, const int r_off, __global const float *h,
+                                const int h_off, const int has_res,
+                                __global const float *w, const int w_off, __global const float *b,
+                                const int b_off, const int flags, __global float *mean, const int mean_off,
+                                __global float *rstd, const int rstd_off, const int centered,
+                                const float eps, const int C, const int rows)
+{
+    const int row = get_global_id(0);
+    if (row >= rows) return;
+    __global float *xr = x + x_off + row * C;
+    if (has_res) {
+        __global const float *rr = r + r_off + row * C, *hr = h + h_off + row * C;
+        const int C8 = C / 8 * 8;
+        for (int c = 0; c < C8; c += 8) vstore8(vload8(0, rr + c) + vload8(0, hr + c), 0, xr + c);
+        for (int c = C8; c < C; c++) xr[c] = rr[c] + hr[c];
+    }
+    const float m = centered ? row_sum(xr, C) / C : 0.0f;
+    const float rs = rsqrt(row_sumsq(xr, m, C) / C + eps);
+    if (centered) mean[mean_off + row] = m;
+    rstd[rstd_off + row] = rs;
+    row_write(y + y_off + row * C, xr, w + w_off, b + b_off, flags, m, rs, C);
+}
+
+__kernel void norm_forward_wg(__global float *y, const int y_off, __global float *x, const int x_off,
+                              __global const float *r, const int r_off, __global const float *h,
+                              const int h_off, const int has_res,
+                              __global const float *w, const int w_off, __global const float *b,
+                              const int b_off, const int flags, __global float *mean, const int mean_off,
+                              __global float *rstd, const int rstd_off, const int centered,
+                              const float eps, const int C, const int rows, __local float *scratch)
+{
+    const int row = get_group_id(0), lid = get_local_id(0), L = get_local_size(0);
+    __global float *xr = x + x_off + row * C, *yr = y + y_off + row * C;
+    w += w_off, b += b_off;
+    float s = 0.0f;
+    for (int c = lid; c < C; c += L) {
+        float v;
+        if (has_res) {
+            v = r[r_off + row * C + c] + h[h_off + row * C + c];
+            xr[c] = v;
+        } else {
+            v = xr[c];
+        }
+        s += v;
+    }
+    const float m = centered ? wg_sum(scratch, s) / C : 0.0f;
+    float q = 0.0f;
+    for (int c = lid; c < C; c += L) q = fma(xr[c] - m, xr[c] - m, q);
+    const float rs = rsqrt(wg_sum(scratch, q) / C + eps);
+    if (lid == 0) {
+        if (centered) mean[mean_off + row] = m;
+        rstd[rstd_off + row] = rs;
+    }
+    for (int c = lid; c < C; c += L) yr[c] = fma((xr[c] - m) * rs, W_AT(c), B_AT(c));
+}
+
+/* --------------------------------------------------------------- backward */
+
+__kernel void norm_backward_rows(__global float *dx, const int dx_off, __global const float *dy,
+                                 const int dy_off, __global const float *dres, const int dres_off,
+                                 const int has_dres, __global const float *x, const int x_off,
+                                 __global const float *w, const int w_off, const int flags,
+                                 __global const float *mean, const int mean_off,
+                                 __global const float *rstd, const int rstd_off, const int centered,
+                                 const int C, const int rows, const int R, __global float *parts)
+{
+    const int k = get_global_id(0), nblocks = (rows + R - 1) / R;
+    if (k >= nblocks) return;
+    const int end = min(rows, (k + 1) * R), plane = nblocks * C, C8 = C / 8 * 8;
+    __global float *pw = parts + k * C, *pb = parts + plane + k * C;
+    w += w_off;
+    for (int c = 0; c < C; c++) pw[c] = pb[c] = 0.0f;
+    for (int row = k * R; row < end; row++) {
+        __global const float *xr = x + x_off + row * C, *gr = dy + dy_off + row * C;
+        __global const float *rr = dres + dres_off + row * C;
+        __global float *dxr = dx + dx_off + row * C;
+        const float m = centered ? mean[mean_off + row] : 0.0f, rs = rstd[rstd_off + row];
+        /* mean(g) and mean(g * xhat) */
+        float8 sg8 = 0.0f, sgx8 = 0.0f;
+        for (int c = 0; c < C8; c += 8) {
+            const float8 g = vload8(0, gr + c) * W8_AT(c), xh = (vload8(0, xr + c) - m) * rs;
+            sg8 += g;
+            sgx8 = fma(g, xh, sgx8);
+        }
+        float sg = hsum8(sg8), sgx = hsum8(sgx8);
+        for (int c = C8; c < C; c++) {
+            const float g = gr[c] * W_AT(c), xh = (xr[c] - m) * rs;
+            sg += g;
+            sgx = fma(g, xh, sgx);
+        }
+        const float mg = centered ? sg / C : 0.0f, mgx = sgx / C;
+        for (int c = 0; c < C8; c += 8) {
+            const float8 dyv = vload8(0, gr + c), xh = (vload8(0, xr + c) - m) * rs;
+            const float8 d = rs * (dyv * W8_AT(c) - mg - xh * mgx);
+            vstore8(has_dres ? d + vload8(0, rr + c) : d, 0, dxr + c);
+            vstore8(fma(dyv, xh, vload8(0, pw + c)), 0, pw + c);
+            vstore8(vload8(0, pb + c) + dyv, 0, pb + c);
+        }
+        for (int c = C8; c < C; c++) {
+            const float xh = (xr[c] - m) * rs, d = rs * (gr[c] * W_AT(c) - mg - xh * mgx);
+            dxr[c] = has_dres ? d + rr[c] : d;
+            pw[c] = fma(gr[c], xh, pw[c]);
+            pb[c] += gr[c];
+        }
+    }
+}
+
+__kernel void norm_backward_wg(__global float *dx, const int dx_off, __global const float *dy,
+                               const int dy_off, __global const float *dres, const int dres_off,
+                               const int has_dres, __global const float *x, const int x_off,
+                               __global const float *w, const int w_off, const int flags,
+                               __global const float *mean, const int mean_off,
+                               __global const float *rstd, const int rstd_off, const int centered,
+                               const int C, const int rows, const int R, __global float *parts,
+                               __local float *scratch)
+{
+    const int k = get_group_id(0), lid = get_local_id(0), L = get_local_size(0);
+    const int nblocks = (rows + R - 1) / R, end = min(rows, (k + 1) * R), plane = nblocks * C;
+    __global float *pw = parts + k * C, *pb = parts + plane + k * C;
+    w += w_off;
+    /* Each work-item owns columns lid, lid + L, ...: its sums need no sharing. */
+    for (int c = lid; c < C; c += L) pw[c] = pb[c] = 0.0f;
+    for (int row = k * R; row < end; row++) {
+        const int base = row * C;
+        const float m = centered ? mean[mean_off + row] : 0.0f, rs = rstd[rstd_off + row];
+        float sg = 0.0f, sgx = 0.0f;
+        for (int c = lid; c < C; c += L) {
+            const float g = dy[dy_off + base + c] * W_AT(c), xh = (x[x_off + base + c] - m) * rs;
+            sg += g;
+            sgx = fma(g, xh, sgx);
+        }
+        const float mg = centered ? wg_sum(scratch, sg) / C : 0.0f;
+        const float mgx = wg_sum(scratch, sgx) / C;
+        for (int c = lid; c < C; c += L) {
+            const float dyv = dy[dy_off + base + c], xh = (x[x_off + base + c] - m) * rs;
+            const float d = rs * (dyv * W_AT(c) - mg - xh * mgx);
+            dx[dx_off + base + c] = has_dres ? d + dres[dres_off + base + c] : d;
+            pw[c] = fma(dyv, xh, pw[c]);
+            pb[c] += dyv;
+        }
+    }
+}
