@@ -17,9 +17,11 @@ configure: deps
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The main job: every device, a kernel self-test on the chosen one.
+# The main job: every device, a kernel self-test on the chosen one, and a
+# short DyT vs RMSNorm benchmark (the full one: dytcl bench norms).
 demo: build
 	$(BUILD)/dytcl devices
+	$(BUILD)/dytcl bench norms --quick --json $(BUILD)/norms-quick.json
 
 # Every test, on the default device (PoCL on a machine without a GPU).
 test: build

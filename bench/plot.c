@@ -12,7 +12,7 @@ int bench_plot_gbps(const char *png, const char *title, json_t *records, long lo
         fprintf(stderr, "bench: cannot run gnuplot; no chart\n");
         return 1;
     }
-    fprintf(g, "set terminal pngcairo size 900,560\nset output '%s'\n", png);
+    fprintf(g, "set terminal pngcairo size 900,560 noenhanced\nset output '%s'\n", png);
     fprintf(g, "set title '%s'\nset logscale x 2\nset xlabel 'rows (C = %lld)'\n", title, cols);
     fprintf(g, "set ylabel 'GB/s (bytes that must move)'\nset key left top\nset grid\n");
     /* one datablock per series: rows, GB/s */
