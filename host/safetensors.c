@@ -257,7 +257,12 @@ static dytcl_status header_json(const dytcl_st_tensor *t, int n, const char *con
         for (int d = 0; d < t[i].ndim; d++) json_array_append_new(shape, json_integer(t[i].shape[d]));
         json_t *e = json_pack("{s:s, s:o, s:[I,I]}", "dtype", "F32", "shape", shape, "data_offsets",
                               (json_int_t)at, (json_int_t)(at + t[i].numel * 4));
-        bad = !e || json_object_get(h, t[i].name) || json_object_set_new(h, t[i].name, e) != 0;
+        if (!e || json_object_get(h, t[i].name)) { /* a repeated name */
+            json_decref(e);
+            bad = 1;
+        } else {
+            bad = json_object_set_new(h, t[i].name, e) != 0;
+        }
         at += t[i].numel * 4;
     }
     json_decref(m);
