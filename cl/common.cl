@@ -22,7 +22,7 @@ inline T NAME(T x)                                                              
                             (T)(3.495667130e-03f)), t, (T)(1.338109374e-01f)), t, (T)(1.0f));    \
     const T q = fma(fma(fma(fma((T)(7.777246083e-07f), t, (T)(3.285761923e-04f)), t,            \
                             (T)(2.587728575e-02f)), t, (T)(4.671441019e-01f)), t, (T)(1.0f));    \
-    return select(clamp(z * p / q, (T)(-1.0f), (T)(1.0f)), x, (ITYPE)isnan(x));                 \
+    return select(clamp(z * p / q, (T)(-1.0f), (T)(1.0f)), x, (ITYPE)(x != x));                  \
 }
 DEFINE_TANH(dy_tanh, float, int)
 DEFINE_TANH(dy_tanh8, float8, int8)
@@ -39,7 +39,7 @@ inline T NAME(T x)                                                              
                         (T)(3.583672941e-01f)), t, (T)(1.128379941e+00f));                       \
     const T q = fma(fma(fma(fma((T)(2.293721307e-03f), t, (T)(2.769136615e-02f)), t,            \
                             (T)(1.807040721e-01f)), t, (T)(6.509363651e-01f)), t, (T)(1.0f));    \
-    return select(clamp(z * p / q, (T)(-1.0f), (T)(1.0f)), x, (ITYPE)isnan(x));                 \
+    return select(clamp(z * p / q, (T)(-1.0f), (T)(1.0f)), x, (ITYPE)(x != x));                  \
 }
 DEFINE_ERF(dy_erf, float, int)
 DEFINE_ERF(dy_erf8, float8, int8)
