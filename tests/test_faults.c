@@ -68,6 +68,7 @@ int main(void)
     const int kills = check_small() ? 10 : 60;
     int last = 0, mid_save = 0;
     srand((unsigned)time(NULL));
+    fflush(stdout); /* a child must not print the parent's buffered output again */
     for (int k = 0; k < kills; k++) {
         pid_t pid = fork();
         if (pid == 0) {
@@ -94,6 +95,7 @@ int main(void)
     CHECK(mid_save > 0, "no kill landed during a save: the test did not test anything");
 
     /* Out of space: a child limited to 64 KiB files tries to save 1 MiB. */
+    fflush(stdout);
     pid_t pid = fork();
     if (pid == 0) {
         struct rlimit rl = {64 * 1024, 64 * 1024};
