@@ -314,6 +314,35 @@ DYTCL_API dytcl_status dytcl_residual_rmsnorm_backward(dytcl_ctx *ctx, dytcl_ten
 /* out = a + b, elementwise (out may alias a or b). */
 DYTCL_API dytcl_status dytcl_add(dytcl_ctx *ctx, dytcl_tensor out, dytcl_tensor a, dytcl_tensor b);
 
+/* ------------------------------------------------ GEMM and linear layers (host/ops_linear.c)
+ *
+ * Row-major throughout. dytcl_gemm computes C = alpha * op(A) * op(B) + beta * C
+ * through CLBlast, in place on the tensors' buffers at their offsets:
+ *   A is [M, K], or [K, M] when trans_a;  B is [K, N], or [N, K] when trans_b;
+ *   C is [M, N].
+ * The batched form repeats it `batch` times, the i-th matrices starting
+ * stride_a, stride_b, stride_c elements after the (i-1)-th (attention heads).
+ *
+ * Linear layers follow torch.nn.Linear: W is [out, in], b is [out] or absent,
+ *   forward   y [rows, out] = x [rows, in] . W^T + b
+ *   backward  dx [rows, in] = dy . W             (skipped when dx is absent)
+ *             dW [out, in] (+)= dy^T . x,  db (+)= the column sums of dy
+ * with accumulate = 1 adding into dW and db. On PoCL CPU devices, which
+ * CLBlast's tuning database does not know, dytcl applies CPU-shaped GEMM
+ * parameters. A shape's first GEMM compiles CLBlast kernels (seconds on a
+ * cold cache): warm up before timing.
+ */
+DYTCL_API dytcl_status dytcl_gemm(dytcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                                  dytcl_tensor A, dytcl_tensor B, float beta, dytcl_tensor C);
+DYTCL_API dytcl_status dytcl_gemm_batched(dytcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K,
+                                          float alpha, dytcl_tensor A, int64_t stride_a, dytcl_tensor B,
+                                          int64_t stride_b, float beta, dytcl_tensor C, int64_t stride_c,
+                                          int batch);
+DYTCL_API dytcl_status dytcl_linear_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, dytcl_tensor W,
+                                            dytcl_tensor b);
+DYTCL_API dytcl_status dytcl_linear_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor dW, dytcl_tensor db,
+                                             int accumulate, dytcl_tensor dy, dytcl_tensor x, dytcl_tensor W);
+
 #ifdef __cplusplus
 }
 #endif

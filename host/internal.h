@@ -2,7 +2,9 @@
 #ifndef DYTCL_INTERNAL_H
 #define DYTCL_INTERNAL_H
 
+#ifndef CL_TARGET_OPENCL_VERSION
 #define CL_TARGET_OPENCL_VERSION 120
+#endif
 #include <CL/cl.h>
 #include <stdarg.h>
 
@@ -51,6 +53,7 @@ struct dytcl_ctx {
      * (columns or a row per work-group) pick by device type; DYTCL_KERNEL_SHAPE
      * = rows | groups forces one (tests run both on any device). */
     int row_shape;
+    int gemm_ready;             /* CLBlast parameters applied (ops_linear.c) */
     uint64_t allocated;         /* bytes of live buffers */
     dytcl_ctx_stats stats;
 

@@ -13,7 +13,7 @@ static const struct {
     const char *help;
 } commands[] = {
     {"devices", cmd_devices, "list every OpenCL device and self-test the chosen one"},
-    {"bench", cmd_bench, "benchmarks: norms"},
+    {"bench", cmd_bench, "benchmarks: norms, gemm"},
 };
 
 static void usage(FILE *f)

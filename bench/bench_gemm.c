@@ -1,0 +1,139 @@
+/* bench_gemm.c -- `dytcl bench gemm`: SGEMM through CLBlast at the shapes of
+ * a GPT-2-small training step (1024 tokens, width 768, MLP 3072), in the
+ * three transposes a linear layer uses (NT forward, NN dx, TN dW), with
+ * OpenBLAS on the host beside it when the build found it. GFLOP/s = 2MNK/t;
+ * device times from profiling events, median of --reps after a warm-up. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#ifdef DYTCL_HAVE_OPENBLAS
+#include <cblas.h>
+#endif
+
+#include "bench.h"
+#include "bench_gemm.h"
+
+typedef struct {
+    int ta, tb, M, N, K;
+    dytcl_tensor A, B, C;
+} gemm_case;
+
+static dytcl_status run(dytcl_ctx *ctx, void *arg)
+{
+    gemm_case *g = arg;
+    return dytcl_gemm(ctx, g->ta, g->tb, g->M, g->N, g->K, 1.0f, g->A, g->B, 0.0f, g->C);
+}
+
+#ifdef DYTCL_HAVE_OPENBLAS
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The same product on the host, median wall time in us. */
+static double openblas_us(const gemm_case *g, int reps)
+{
+    size_t na = (size_t)g->M * g->K, nb = (size_t)g->K * g->N, nc = (size_t)g->M * g->N;
+    float *A = calloc(na, 4), *B = calloc(nb, 4), *C = calloc(nc, 4);
+    double t[64];
+    if (reps > 64) reps = 64;
+    for (int r = -1; r < reps; r++) {
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans, g->M,
+                    g->N, g->K, 1.0f, A, g->ta ? g->M : g->K, B, g->tb ? g->K : g->N, 0.0f, C, g->N);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        if (r >= 0) t[r] = (b.tv_sec - a.tv_sec) * 1e6 + (b.tv_nsec - a.tv_nsec) / 1e3;
+    }
+    qsort(t, (size_t)reps, sizeof t[0], cmp);
+    free(A), free(B), free(C);
+    return t[reps / 2];
+}
+#endif
+
+int bench_gemm(int argc, char **argv)
+{
+    int reps = 9;
+    const char *json_path = NULL, *spec = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: dytcl bench gemm [--reps N] [--json FILE] [--device SPEC]\n"
+                   "  SGEMM GFLOP/s at 1024x768x768, 1024x3072x768, 1024x768x3072 (NT, NN, TN),\n"
+                   "  with OpenBLAS beside it when the build found it.\n");
+            return 0;
+        } else if (!strcmp(argv[i], "--reps") && i + 1 < argc && atoi(argv[i + 1]) > 0) {
+            reps = atoi(argv[++i]);
+        } else if (!strcmp(argv[i], "--json") && i + 1 < argc) {
+            json_path = argv[++i];
+        } else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
+            spec = argv[++i];
+        } else {
+            fprintf(stderr, "dytcl bench gemm: unknown or incomplete option '%s' (see --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    dytcl_ctx *ctx = NULL;
+    dytcl_ctx_options opt = {.device = spec};
+    if (dytcl_ctx_create(&ctx, &opt) != DYTCL_OK) {
+        fprintf(stderr, "dytcl bench gemm: %s\n", dytcl_last_error(NULL));
+        return 1;
+    }
+    dytcl_device_info dev;
+    dytcl_ctx_device(ctx, &dev);
+    printf("device: %s (%s)\n\n%-6s %5s %5s %5s %11s %9s", dev.name, dev.platform, "op", "M", "N", "K", "median_us",
+           "GFLOP/s");
+#ifdef DYTCL_HAVE_OPENBLAS
+    printf(" %14s %9s", "OpenBLAS GF/s", "ratio");
+#endif
+    printf("\n");
+    const int shapes[][3] = {{1024, 768, 768}, {1024, 3072, 768}, {1024, 768, 3072}};
+    const int trans[][2] = {{0, 1}, {0, 0}, {1, 0}};
+    const char *names[] = {"NT", "NN", "TN"};
+    json_t *records = json_array();
+    dytcl_status s = DYTCL_OK;
+    for (int si = 0; si < 3 && !s; si++) {
+        gemm_case g = {0, 0, shapes[si][0], shapes[si][1], shapes[si][2], {0}, {0}, {0}};
+        dytcl_buf *a = NULL, *b = NULL, *c = NULL;
+        if ((s = bench_random_buf(ctx, (size_t)g.M * g.K, -1, 1, 1, &a)) ||
+            (s = bench_random_buf(ctx, (size_t)g.K * g.N, -1, 1, 2, &b)) ||
+            (s = bench_random_buf(ctx, (size_t)g.M * g.N, -1, 1, 3, &c))) {
+            dytcl_buf_free(a), dytcl_buf_free(b);
+            break;
+        }
+        g.A = dytcl_tensor_1d(a, 0, (int64_t)g.M * g.K);
+        g.B = dytcl_tensor_1d(b, 0, (int64_t)g.K * g.N);
+        g.C = dytcl_tensor_1d(c, 0, (int64_t)g.M * g.N);
+        for (int ti = 0; ti < 3 && !s; ti++) {
+            g.ta = trans[ti][0], g.tb = trans[ti][1];
+            double us = 0;
+            if ((s = bench_median_us(ctx, run, &g, 2, reps, &us))) break;
+            double gf = 2.0 * g.M * g.N * g.K / (us * 1e3);
+            printf("%-6s %5d %5d %5d %11.1f %9.1f", names[ti], g.M, g.N, g.K, us, gf);
+            json_t *r = json_pack("{s:s, s:s, s:i, s:i, s:i, s:f, s:f}", "op", "sgemm", "trans", names[ti], "M", g.M,
+                                  "N", g.N, "K", g.K, "median_us", us, "gflops", gf);
+#ifdef DYTCL_HAVE_OPENBLAS
+            double ob = 2.0 * g.M * g.N * g.K / (openblas_us(&g, reps) * 1e3);
+            printf(" %14.1f %9.2f", ob, gf / ob);
+            json_object_set_new(r, "openblas_gflops", json_real(ob));
+            json_object_set_new(r, "frac_of_openblas", json_real(gf / ob));
+#endif
+            printf("\n");
+            json_array_append_new(records, r);
+        }
+        dytcl_buf_free(a), dytcl_buf_free(b), dytcl_buf_free(c);
+    }
+    int code = 0;
+    if (s) {
+        fprintf(stderr, "dytcl bench gemm: %s: %s\n", dytcl_status_name(s), dytcl_last_error(ctx));
+        code = 1;
+    } else if (json_path) {
+        json_t *d = bench_device_json(&dev);
+        code = bench_write_json(json_path, d, records);
+        json_decref(d);
+    }
+    json_decref(records);
+    dytcl_ctx_free(ctx);
+    return code;
+}
