@@ -67,8 +67,23 @@ __kernel void colsum(__global float *out, const int out_off, __global const floa
     out[c] = accumulate ? out[c] + s : s;
 }
 
+/* The sum of every work-item's `mine`, added in a fixed tree order through
+ * scratch (L floats); every work-item gets it. Call it from all work-items. */
+inline float wg_sum(__local float *scratch, const float mine)
+{
+    const int lid = get_local_id(0), L = get_local_size(0);
+    barrier(CLK_LOCAL_MEM_FENCE); /* the previous use of scratch is over */
+    scratch[lid] = mine;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int step = L / 2; step > 0; step /= 2) {
+        if (lid < step) scratch[lid] += scratch[lid + step];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    return scratch[0];
+}
+
 /* Sums in[0..n) into out[0] (or adds it, when accumulate) in one work-group:
- * each work-item adds a strided slice in order, then a tree in local memory.
+ * each work-item adds a strided slice in order, then the tree above.
  * NDRange: 1-D, global = local = L, a power of two; scratch holds L floats. */
 __kernel void sum_all(__global float *out, const int out_off, __global const float *in, const int in_off,
                       const int n, const int accumulate, __local float *scratch)
@@ -77,14 +92,9 @@ __kernel void sum_all(__global float *out, const int out_off, __global const flo
     in += in_off;
     float s = 0.0f;
     for (int i = lid; i < n; i += L) s += in[i];
-    scratch[lid] = s;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int step = L / 2; step > 0; step /= 2) {
-        if (lid < step) scratch[lid] += scratch[lid + step];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
+    s = wg_sum(scratch, s);
     if (lid == 0) {
         out += out_off;
-        out[0] = accumulate ? out[0] + scratch[0] : scratch[0];
+        out[0] = accumulate ? out[0] + s : s;
     }
 }

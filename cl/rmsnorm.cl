@@ -57,20 +57,6 @@ inline float row_sumsq(__global const float *v, const float m, const int C)
     return s;
 }
 
-/* Tree sum of scratch[0..L) by the work-group; every work-item gets it. */
-inline float wg_sum(__local float *scratch, const float mine)
-{
-    const int lid = get_local_id(0), L = get_local_size(0);
-    barrier(CLK_LOCAL_MEM_FENCE); /* the previous use of scratch is over */
-    scratch[lid] = mine;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int step = L / 2; step > 0; step /= 2) {
-        if (lid < step) scratch[lid] += scratch[lid + step];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    return scratch[0];
-}
-
 /* ---------------------------------------------------------------- forward */
 
 /* Normalises one row given its mean and rstd: y = (x - m) * rstd * w + b. */

@@ -343,6 +343,64 @@ DYTCL_API dytcl_status dytcl_linear_forward(dytcl_ctx *ctx, dytcl_tensor y, dytc
 DYTCL_API dytcl_status dytcl_linear_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor dW, dytcl_tensor db,
                                              int accumulate, dytcl_tensor dy, dytcl_tensor x, dytcl_tensor W);
 
+/* -------------------------------------------- activations (host/ops_act.c)
+ *
+ *   GELU     y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))   (GPT-2's form)
+ *   SwiGLU   y = silu(a) * b, silu(a) = a / (1 + exp(-a))          (a, b, y alike)
+ *   RoPE     x is [B, T, H, D], D even; in every head the pair (x[2i], x[2i+1])
+ *            at position p = t + pos_offset turns by the angle p * theta^(-2i/D)
+ *            (the interleaved convention of the original RoFormer and of
+ *            LLaMA's complex-number code; theta is usually 10000). The
+ *            backward turns by the opposite angle. Angles are computed in
+ *            float32, as in PyTorch: at positions past ~1000 they carry an
+ *            absolute error of ~1e-4 radians.
+ * Outputs may alias inputs. */
+DYTCL_API dytcl_status dytcl_gelu_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x);
+DYTCL_API dytcl_status dytcl_gelu_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor dy, dytcl_tensor x);
+DYTCL_API dytcl_status dytcl_swiglu_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor a, dytcl_tensor b);
+DYTCL_API dytcl_status dytcl_swiglu_backward(dytcl_ctx *ctx, dytcl_tensor da, dytcl_tensor db, dytcl_tensor dy,
+                                             dytcl_tensor a, dytcl_tensor b);
+DYTCL_API dytcl_status dytcl_rope_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, int pos_offset,
+                                          float theta);
+DYTCL_API dytcl_status dytcl_rope_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor dy, int pos_offset,
+                                           float theta);
+
+/* ------------------------------------------ cross-entropy (host/ops_loss.c)
+ *
+ * logits [rows, V]; targets [rows] holds int32 token ids in its 4-byte
+ * elements (-1: ignore the row). One pass per row writes loss [rows] and,
+ * when dlogits is present, dlogits = (softmax - onehot) * grad_scale (0 for
+ * ignored rows); grad_scale is usually 1 / (number of rows not ignored).
+ * dlogits may alias logits. A target outside [0, V) other than -1 gives a
+ * NaN loss for its row: never an out-of-bounds read. */
+DYTCL_API dytcl_status dytcl_cross_entropy(dytcl_ctx *ctx, dytcl_tensor loss, dytcl_tensor dlogits,
+                                           dytcl_tensor logits, dytcl_tensor targets, float grad_scale);
+
+/* ---------------------------------------------- optimiser (host/ops_optim.c)
+ *
+ * dytcl_grad_norm writes norm[0] = ||grads||_2 (a fixed-order sum: the same
+ * bits every run) and, when scale is present, scale[0] = min(1, max_norm /
+ * (norm + 1e-6)) (1 when max_norm <= 0): the clipping factor dytcl_adamw
+ * reads from the device, so a training step needs no host round trip.
+ *
+ * dytcl_adamw updates params, m and v (all of one shape, usually the whole
+ * flat parameter buffer) at step >= 1 with
+ *   g = grads * grad_scale[0]  (grad_scale absent: 1)
+ *   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
+ *   p -= lr (m / (1 - b1^step) / (sqrt(v / (1 - b2^step)) + eps) + wd * mask * p)
+ * where mask (decay_mask, 1 or 0 per element; absent: 1) turns weight decay
+ * off for the parameters that should not decay. Non-finite hyperparameters
+ * are refused. */
+typedef struct {
+    float lr, beta1, beta2, eps, weight_decay;
+} dytcl_adamw_config;
+
+DYTCL_API dytcl_status dytcl_grad_norm(dytcl_ctx *ctx, dytcl_tensor norm, dytcl_tensor scale, dytcl_tensor grads,
+                                       float max_norm);
+DYTCL_API dytcl_status dytcl_adamw(dytcl_ctx *ctx, dytcl_tensor params, dytcl_tensor grads, dytcl_tensor m,
+                                   dytcl_tensor v, dytcl_tensor decay_mask, dytcl_tensor grad_scale,
+                                   const dytcl_adamw_config *cfg, int step);
+
 #ifdef __cplusplus
 }
 #endif

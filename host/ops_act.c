@@ -1,0 +1,105 @@
+/* ops_act.c -- GELU, SwiGLU and RoPE (cl/act.cl). */
+#include <math.h>
+
+#include "ops_norm_util.h"
+
+/* Up to five tensors then n: the argument list of every elementwise kernel
+ * here. Sets them on the body kernel and its _tail twin and launches both
+ * over n elements. */
+static dytcl_status elementwise(dytcl_ctx *ctx, const char *body, const char *tail, const dytcl_tensor *t, int nt,
+                                int n)
+{
+    const char *names[2] = {body, tail};
+    dy_kernel *k[2];
+    dytcl_status s;
+    for (int v = 0; v < 2; v++) {
+        if ((s = dy_kernel_get(ctx, DY_PROG_ACT, names[v], &k[v]))) return s;
+        int i = 0;
+        for (int j = 0; j < nt; j++) i = arg_tensor(ctx, k[v], i, t[j], NULL);
+        i = arg_int(ctx, k[v], i, n);
+        if (i < 0) return DYTCL_ERR_OPENCL;
+    }
+    size_t global = (size_t)n, local = pow2_local(ctx, k[0], 256);
+    return dy_launch_split(ctx, k[0], k[1], 1, &global, &local);
+}
+
+/* Every tensor of `t` must have as many elements as the first. */
+static dytcl_status check_same(dytcl_ctx *ctx, const dytcl_tensor *t, const char *const *names, int nt)
+{
+    dytcl_status s = dy_check_tensor(ctx, t[0], names[0]);
+    for (int j = 1; j < nt && !s; j++) s = norm_check_like(ctx, t[j], names[j], t[0]);
+    return s;
+}
+
+dytcl_status dytcl_gelu_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x)
+{
+    DY_CHECK_CTX(ctx);
+    dytcl_tensor t[2] = {y, x};
+    const char *names[2] = {"y", "x"};
+    dytcl_status s = check_same(ctx, t, names, 2);
+    return s ? s : elementwise(ctx, "gelu_forward", "gelu_forward_tail", t, 2, (int)dytcl_tensor_numel(x));
+}
+
+dytcl_status dytcl_gelu_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor dy, dytcl_tensor x)
+{
+    DY_CHECK_CTX(ctx);
+    dytcl_tensor t[3] = {dx, dy, x};
+    const char *names[3] = {"dx", "dy", "x"};
+    dytcl_status s = check_same(ctx, t, names, 3);
+    return s ? s : elementwise(ctx, "gelu_backward", "gelu_backward_tail", t, 3, (int)dytcl_tensor_numel(x));
+}
+
+dytcl_status dytcl_swiglu_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor a, dytcl_tensor b)
+{
+    DY_CHECK_CTX(ctx);
+    dytcl_tensor t[3] = {y, a, b};
+    const char *names[3] = {"y", "a", "b"};
+    dytcl_status s = check_same(ctx, t, names, 3);
+    return s ? s : elementwise(ctx, "swiglu_forward", "swiglu_forward_tail", t, 3, (int)dytcl_tensor_numel(a));
+}
+
+dytcl_status dytcl_swiglu_backward(dytcl_ctx *ctx, dytcl_tensor da, dytcl_tensor db, dytcl_tensor dy, dytcl_tensor a,
+                                   dytcl_tensor b)
+{
+    DY_CHECK_CTX(ctx);
+    dytcl_tensor t[5] = {da, db, dy, a, b};
+    const char *names[5] = {"da", "db", "dy", "a", "b"};
+    dytcl_status s = check_same(ctx, t, names, 5);
+    return s ? s : elementwise(ctx, "swiglu_backward", "swiglu_backward_tail", t, 5, (int)dytcl_tensor_numel(a));
+}
+
+static dytcl_status rope(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, int pos_offset, float theta, float sign)
+{
+    DY_CHECK_CTX(ctx);
+    dytcl_status s;
+    if ((s = dy_check_tensor(ctx, x, "x")) || (s = norm_check_like(ctx, y, "y", x))) return s;
+    if (x.ndim != 4 || x.shape[3] % 2 != 0)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "rope: x must be [B, T, H, D] with D even (ndim %d)", x.ndim);
+    if (!(theta > 1.0f) || isinf(theta) || pos_offset < 0)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "rope: theta = %g must be finite and > 1, pos_offset >= 0", theta);
+    int T = (int)x.shape[1], H = (int)x.shape[2], D = (int)x.shape[3];
+    int rows = (int)(dytcl_tensor_numel(x) / D);
+    dy_kernel *k;
+    if ((s = dy_kernel_get(ctx, DY_PROG_ACT, "rope", &k))) return s;
+    int i = arg_tensor(ctx, k, 0, y, NULL);
+    i = arg_tensor(ctx, k, i, x, NULL);
+    i = arg_int(ctx, k, i, T);
+    i = arg_int(ctx, k, i, H);
+    i = arg_int(ctx, k, i, D);
+    i = arg_int(ctx, k, i, pos_offset);
+    i = arg_float(ctx, k, i, log2f(theta));
+    i = arg_float(ctx, k, i, sign);
+    if (i < 0) return DYTCL_ERR_OPENCL;
+    size_t global[2] = {(size_t)D / 2, (size_t)rows}, local[2] = {pow2_local(ctx, k, D / 2 < 64 ? D / 2 : 64), 1};
+    return dy_launch(ctx, k, 2, global, local);
+}
+
+dytcl_status dytcl_rope_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, int pos_offset, float theta)
+{
+    return rope(ctx, y, x, pos_offset, theta, 1.0f);
+}
+
+dytcl_status dytcl_rope_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor dy, int pos_offset, float theta)
+{
+    return rope(ctx, dx, dy, pos_offset, theta, -1.0f);
+}

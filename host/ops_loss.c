@@ -1,0 +1,36 @@
+/* ops_loss.c -- softmax + cross-entropy in one pass (cl/loss.cl). */
+#include <math.h>
+
+#include "ops_norm_util.h"
+
+dytcl_status dytcl_cross_entropy(dytcl_ctx *ctx, dytcl_tensor loss, dytcl_tensor dlogits, dytcl_tensor logits,
+                                 dytcl_tensor targets, float grad_scale)
+{
+    DY_CHECK_CTX(ctx);
+    norm_dims d;
+    dytcl_status s;
+    if ((s = norm_dims_of(ctx, logits, DYTCL_CHANNELS_LAST, &d)) ||
+        (s = norm_check_vec(ctx, targets, "targets", d.outer, 1)) ||
+        (s = norm_check_vec(ctx, loss, "loss", d.outer, 1)) ||
+        (dlogits.buf && (s = norm_check_like(ctx, dlogits, "dlogits", logits))))
+        return s;
+    if (!isfinite(grad_scale))
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "cross_entropy: grad_scale = %g is not finite", grad_scale);
+    const int rw = ctx->row_shape;
+    dy_kernel *k;
+    if ((s = dy_kernel_get(ctx, DY_PROG_LOSS, rw ? "cross_entropy_rows" : "cross_entropy_wg", &k))) return s;
+    cl_mem dummy = logits.buf->mem;
+    int i = arg_tensor(ctx, k, 0, loss, dummy);
+    i = arg_tensor(ctx, k, i, dlogits, dummy);
+    i = arg_int(ctx, k, i, dlogits.buf != NULL);
+    i = arg_tensor(ctx, k, i, logits, dummy);
+    i = arg_tensor(ctx, k, i, targets, dummy);
+    i = arg_int(ctx, k, i, d.inner);
+    i = arg_int(ctx, k, i, d.outer);
+    i = arg_float(ctx, k, i, grad_scale);
+    size_t L = rw ? 1 : pow2_local(ctx, k, d.inner < 256 ? (size_t)d.inner : 256);
+    if (!rw) i = arg_local(ctx, k, i, L * sizeof(float));
+    if (i < 0) return DYTCL_ERR_OPENCL;
+    size_t global = (size_t)d.outer * L;
+    return dy_launch(ctx, k, 1, &global, &L);
+}

@@ -1,0 +1,84 @@
+/* ops_optim.c -- the global gradient norm (with the clipping scale) and AdamW
+ * over one flat parameter buffer (cl/optim.cl). Both stay on the device: the
+ * scale the norm writes is what AdamW reads, so a step needs no host sync. */
+#include <math.h>
+
+#include "ops_norm_util.h"
+
+dytcl_status dytcl_grad_norm(dytcl_ctx *ctx, dytcl_tensor norm, dytcl_tensor scale, dytcl_tensor grads, float max_norm)
+{
+    DY_CHECK_CTX(ctx);
+    dytcl_status s;
+    if ((s = dy_check_tensor(ctx, grads, "grads")) || (s = norm_check_vec(ctx, norm, "norm", 1, 1)) ||
+        (s = norm_check_vec(ctx, scale, "scale", 1, 0)))
+        return s;
+    if (!isfinite(max_norm)) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "grad_norm: max_norm %g is not finite", max_norm);
+    const int n = (int)dytcl_tensor_numel(grads), B = 8192;
+    const int nblocks = (n + B - 1) / B;
+    cl_mem parts;
+    dy_kernel *k1, *k2;
+    if ((s = dy_workspace(ctx, 0, (size_t)nblocks * sizeof(float), &parts)) ||
+        (s = dy_kernel_get(ctx, DY_PROG_OPTIM, "grad_sumsq", &k1)) ||
+        (s = dy_kernel_get(ctx, DY_PROG_OPTIM, "grad_norm_final", &k2)))
+        return s;
+    int i = arg_mem(ctx, k1, 0, parts);
+    i = arg_tensor(ctx, k1, i, grads, NULL);
+    i = arg_int(ctx, k1, i, n);
+    i = arg_int(ctx, k1, i, B);
+    size_t L = pow2_local(ctx, k2, 256);
+    int j = arg_tensor(ctx, k2, 0, norm, NULL);
+    j = arg_tensor(ctx, k2, j, scale, norm.buf->mem);
+    j = arg_int(ctx, k2, j, scale.buf != NULL);
+    j = arg_mem(ctx, k2, j, parts);
+    j = arg_int(ctx, k2, j, nblocks);
+    j = arg_float(ctx, k2, j, max_norm);
+    j = arg_local(ctx, k2, j, L * sizeof(float));
+    if (i < 0 || j < 0) return DYTCL_ERR_OPENCL;
+    size_t g1 = (size_t)nblocks, l1 = 1;
+    if ((s = dy_launch(ctx, k1, 1, &g1, &l1))) return s;
+    return dy_launch(ctx, k2, 1, &L, &L);
+}
+
+dytcl_status dytcl_adamw(dytcl_ctx *ctx, dytcl_tensor params, dytcl_tensor grads, dytcl_tensor m, dytcl_tensor v,
+                         dytcl_tensor decay_mask, dytcl_tensor grad_scale, const dytcl_adamw_config *cfg, int step)
+{
+    DY_CHECK_CTX(ctx);
+    dytcl_status s;
+    if ((s = dy_check_tensor(ctx, params, "params")) || (s = norm_check_like(ctx, grads, "grads", params)) ||
+        (s = norm_check_like(ctx, m, "m", params)) || (s = norm_check_like(ctx, v, "v", params)) ||
+        (decay_mask.buf && (s = norm_check_like(ctx, decay_mask, "decay_mask", params))) ||
+        (s = norm_check_vec(ctx, grad_scale, "grad_scale", 1, 0)))
+        return s;
+    if (!cfg) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "adamw: cfg is NULL");
+    const float h[5] = {cfg->lr, cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay};
+    for (int q = 0; q < 5; q++)
+        if (!isfinite(h[q]))
+            return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "adamw: hyperparameters must be finite (lr %g, betas %g %g, "
+                           "eps %g, weight decay %g)", h[0], h[1], h[2], h[3], h[4]);
+    if (!(cfg->beta1 >= 0 && cfg->beta1 < 1 && cfg->beta2 >= 0 && cfg->beta2 < 1) || step < 1 || cfg->eps < 0)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "adamw: betas must lie in [0, 1), eps >= 0, step >= 1 (step %d)", step);
+    const float corr1 = (float)(1.0 / (1.0 - pow(cfg->beta1, step)));
+    const float corr2 = (float)(1.0 / (1.0 - pow(cfg->beta2, step)));
+    const int n = (int)dytcl_tensor_numel(params);
+    static const char *const names[2] = {"adamw", "adamw_tail"};
+    dy_kernel *k[2];
+    cl_mem dummy = params.buf->mem;
+    for (int w = 0; w < 2; w++) {
+        if ((s = dy_kernel_get(ctx, DY_PROG_OPTIM, names[w], &k[w]))) return s;
+        int i = arg_tensor(ctx, k[w], 0, params, dummy);
+        i = arg_tensor(ctx, k[w], i, grads, dummy);
+        i = arg_tensor(ctx, k[w], i, m, dummy);
+        i = arg_tensor(ctx, k[w], i, v, dummy);
+        i = arg_tensor(ctx, k[w], i, decay_mask, dummy);
+        i = arg_int(ctx, k[w], i, decay_mask.buf != NULL);
+        i = arg_tensor(ctx, k[w], i, grad_scale, dummy);
+        i = arg_int(ctx, k[w], i, grad_scale.buf != NULL);
+        for (int q = 0; q < 5; q++) i = arg_float(ctx, k[w], i, h[q]);
+        i = arg_float(ctx, k[w], i, corr1);
+        i = arg_float(ctx, k[w], i, corr2);
+        i = arg_int(ctx, k[w], i, n);
+        if (i < 0) return DYTCL_ERR_OPENCL;
+    }
+    size_t global = (size_t)n, local = pow2_local(ctx, k[0], 256);
+    return dy_launch_split(ctx, k[0], k[1], 1, &global, &local);
+}
