@@ -401,6 +401,21 @@ DYTCL_API dytcl_status dytcl_adamw(dytcl_ctx *ctx, dytcl_tensor params, dytcl_te
                                    dytcl_tensor v, dytcl_tensor decay_mask, dytcl_tensor grad_scale,
                                    const dytcl_adamw_config *cfg, int step);
 
+/* ------------------------------------------- embeddings (host/ops_embed.c)
+ *
+ * tokens [B*T] holds int32 token ids in its 4-byte elements; wte is [V, C],
+ * wpe [T, C] or absent (LLaMA: no learned positions); out is [B*T, C].
+ *   forward   out[r] = wte[tokens[r]] (+ wpe[r % T])
+ *   backward  dwte[v] (+)= the sum of dout over the rows whose token is v,
+ *             dwpe[t] (+)= the sum of dout over the rows at position t
+ * The backward is deterministic (rows are bucketed by token with exact
+ * integer counts, then added in row order; no float atomics). A token id
+ * outside [0, V) gives a NaN row forward and is skipped backward. */
+DYTCL_API dytcl_status dytcl_embedding_forward(dytcl_ctx *ctx, dytcl_tensor out, dytcl_tensor tokens,
+                                               dytcl_tensor wte, dytcl_tensor wpe, int T);
+DYTCL_API dytcl_status dytcl_embedding_backward(dytcl_ctx *ctx, dytcl_tensor dwte, dytcl_tensor dwpe,
+                                                int accumulate, dytcl_tensor dout, dytcl_tensor tokens, int T);
+
 #ifdef __cplusplus
 }
 #endif

@@ -120,7 +120,7 @@ dytcl_status dytcl_rmsnorm_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor 
                                    dytcl_tensor weight, float eps)
 {
     DY_CHECK_CTX(ctx);
-    int rows, C;
+    int rows = 0, C = 0;
     dytcl_status s;
     if ((s = check_rows(ctx, x, &rows, &C)) || (s = norm_check_like(ctx, y, "y", x)) ||
         (s = norm_check_vec(ctx, rstd, "rstd", rows, 1)) || (s = norm_check_vec(ctx, weight, "weight", C, 0)) ||
@@ -134,7 +134,7 @@ dytcl_status dytcl_layernorm_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tenso
                                      dytcl_tensor x, dytcl_tensor weight, dytcl_tensor bias, float eps)
 {
     DY_CHECK_CTX(ctx);
-    int rows, C;
+    int rows = 0, C = 0;
     dytcl_status s;
     if ((s = check_rows(ctx, x, &rows, &C)) || (s = norm_check_like(ctx, y, "y", x)) ||
         (s = norm_check_vec(ctx, mean, "mean", rows, 1)) || (s = norm_check_vec(ctx, rstd, "rstd", rows, 1)) ||
@@ -150,7 +150,7 @@ dytcl_status dytcl_residual_rmsnorm_forward(dytcl_ctx *ctx, dytcl_tensor r_out, 
                                             dytcl_tensor weight, float eps)
 {
     DY_CHECK_CTX(ctx);
-    int rows, C;
+    int rows = 0, C = 0;
     dytcl_status s;
     if ((s = check_rows(ctx, r, &rows, &C)) || (s = norm_check_like(ctx, h, "h", r)) ||
         (s = norm_check_like(ctx, r_out, "r_out", r)) || (s = norm_check_like(ctx, y, "y", r)) ||
@@ -165,7 +165,7 @@ dytcl_status dytcl_rmsnorm_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tenso
                                     dytcl_tensor dy, dytcl_tensor x, dytcl_tensor rstd, dytcl_tensor weight)
 {
     DY_CHECK_CTX(ctx);
-    int rows, C;
+    int rows = 0, C = 0;
     dytcl_status s;
     if ((s = check_rows(ctx, x, &rows, &C)) || (s = norm_check_like(ctx, dx, "dx", x)) ||
         (s = norm_check_like(ctx, dy, "dy", x)) || (s = norm_check_vec(ctx, rstd, "rstd", rows, 1)) ||
@@ -180,7 +180,7 @@ dytcl_status dytcl_layernorm_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_ten
                                       dytcl_tensor rstd, dytcl_tensor weight)
 {
     DY_CHECK_CTX(ctx);
-    int rows, C;
+    int rows = 0, C = 0;
     dytcl_status s;
     if ((s = check_rows(ctx, x, &rows, &C)) || (s = norm_check_like(ctx, dx, "dx", x)) ||
         (s = norm_check_like(ctx, dy, "dy", x)) || (s = norm_check_vec(ctx, mean, "mean", rows, 1)) ||
@@ -197,7 +197,7 @@ dytcl_status dytcl_residual_rmsnorm_backward(dytcl_ctx *ctx, dytcl_tensor d, dyt
                                              dytcl_tensor r_out, dytcl_tensor rstd, dytcl_tensor weight)
 {
     DY_CHECK_CTX(ctx);
-    int rows, C;
+    int rows = 0, C = 0;
     dytcl_status s;
     if ((s = check_rows(ctx, r_out, &rows, &C)) || (s = norm_check_like(ctx, d, "d", r_out)) ||
         (s = norm_check_like(ctx, dy, "dy", r_out)) || (s = norm_check_like(ctx, dr_out, "dr_out", r_out)) ||

@@ -225,6 +225,59 @@ static void run_optim(dytcl_ctx *ctx, int n)
     free(p), free(g), free(m), free(v), free(mask);
 }
 
+/* Embedding forward and the deterministic backward, with a repeated token,
+ * an unused one and an out-of-range one. */
+static void run_embed(dytcl_ctx *ctx, int B, int T, int V, int C, int pos)
+{
+    int rows = B * T;
+    int *tok = malloc(rows * sizeof *tok);
+    for (int r = 0; r < rows; r++) tok[r] = r % 3 == 0 ? 1 : (int)check_rand(&rng, 0, V);
+    tok[rows - 1] = V + 3; /* out of range */
+    double *wte = malloc((size_t)V * C * 8), *wpe = malloc((size_t)T * C * 8), *dout = malloc((size_t)rows * C * 8);
+    double *out = malloc((size_t)rows * C * 8), *dwte = calloc((size_t)V * C, 8), *dwpe = calloc((size_t)T * C, 8);
+    rand_fill(wte, (size_t)V * C, &rng, -1, 1), rand_fill(wpe, (size_t)T * C, &rng, -1, 1);
+    rand_fill(dout, (size_t)rows * C, &rng, -1, 1);
+    round_float(wte, (size_t)V * C), round_float(wpe, (size_t)T * C), round_float(dout, (size_t)rows * C);
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < C; c++) {
+            int ok = tok[r] >= 0 && tok[r] < V;
+            out[(size_t)r * C + c] = ok ? (float)(wte[(size_t)tok[r] * C + c] + (pos ? wpe[(size_t)(r % T) * C + c] : 0)) : NAN;
+            if (ok) dwte[(size_t)tok[r] * C + c] += dout[(size_t)r * C + c];
+            dwpe[(size_t)(r % T) * C + c] += dout[(size_t)r * C + c];
+        }
+    dytcl_buf *bt = NULL, *bwte = dev_from(ctx, wte, (size_t)V * C), *bwpe = dev_from(ctx, wpe, (size_t)T * C);
+    dytcl_buf *bout = dev_from(ctx, NULL, (size_t)rows * C), *bdout = dev_from(ctx, dout, (size_t)rows * C);
+    dytcl_buf *bdwte = dev_from(ctx, NULL, (size_t)V * C), *bdwpe = dev_from(ctx, NULL, (size_t)T * C);
+    CHECK_OK(ctx, dytcl_buf_create(ctx, rows * sizeof *tok, &bt));
+    CHECK_OK(ctx, dytcl_buf_write(ctx, bt, 0, tok, rows * sizeof *tok));
+    dytcl_tensor tt = dytcl_tensor_1d(bt, 0, rows), tw = dytcl_tensor_2d(bwte, 0, V, C);
+    dytcl_tensor tp = pos ? dytcl_tensor_2d(bwpe, 0, T, C) : (dytcl_tensor){0};
+    CHECK_OK(ctx, dytcl_embedding_forward(ctx, dytcl_tensor_2d(bout, 0, rows, C), tt, tw, tp, T));
+    CHECK_CLOSE(ctx, bout, out, (size_t)rows * C, 0, "embedding B=%d T=%d V=%d C=%d", B, T, V, C);
+    for (int pass = 0; pass < 2; pass++) {
+        CHECK_OK(ctx, dytcl_embedding_backward(ctx, dytcl_tensor_2d(bdwte, 0, V, C),
+                                               pos ? dytcl_tensor_2d(bdwpe, 0, T, C) : (dytcl_tensor){0}, pass,
+                                               dytcl_tensor_2d(bdout, 0, rows, C), tt, T));
+        CHECK_CLOSE(ctx, bdwte, dwte, (size_t)V * C, 1e-6, "embedding dwte pass %d V=%d C=%d", pass, V, C);
+        if (pos) CHECK_CLOSE(ctx, bdwpe, dwpe, (size_t)T * C, 1e-6, "embedding dwpe pass %d", pass);
+        for (size_t i = 0; i < (size_t)V * C; i++) dwte[i] *= 2;
+        for (size_t i = 0; i < (size_t)T * C; i++) dwpe[i] *= 2;
+    }
+    /* the same bits twice */
+    float *a = malloc((size_t)V * C * 4), *b = malloc((size_t)V * C * 4);
+    for (int rep = 0; rep < 2; rep++) {
+        CHECK_OK(ctx, dytcl_embedding_backward(ctx, dytcl_tensor_2d(bdwte, 0, V, C), (dytcl_tensor){0}, 0,
+                                               dytcl_tensor_2d(bdout, 0, rows, C), tt, T));
+        CHECK_OK(ctx, dytcl_buf_read(ctx, bdwte, 0, rep ? b : a, (size_t)V * C * 4));
+    }
+    CHECK(!memcmp(a, b, (size_t)V * C * 4), "embedding backward differs between runs");
+    CHECK(dytcl_embedding_forward(ctx, dytcl_tensor_2d(bout, 0, rows, C), tt, tw, tp, T + 1) == DYTCL_ERR_INVALID_ARG,
+          "T that does not divide the tokens");
+    dytcl_buf *all[] = {bt, bwte, bwpe, bout, bdout, bdwte, bdwpe};
+    for (int i = 0; i < 7; i++) dytcl_buf_free(all[i]);
+    free(tok), free(wte), free(wpe), free(dout), free(out), free(dwte), free(dwpe), free(a), free(b);
+}
+
 int main(void)
 {
     check_fd();
@@ -240,6 +293,9 @@ int main(void)
             run_rope(ctx, 2, 7, 3, 16, 0);
             run_rope(ctx, 1, 5, 4, 128, 3);
             run_rope(ctx, 1, 9, 2, 64, 1000);
+            run_embed(ctx, 1, 1, 3, 1, 1);
+            run_embed(ctx, 2, 7, 11, 33, 1);
+            run_embed(ctx, 4, 64, 256, 48, 0);
         }
         run_ce(ctx, 1, 3);
         run_ce(ctx, 17, 257);
