@@ -148,8 +148,9 @@ inline float wg_sum(__local float *scratch, const float mine)
  *   dshift[0] (+)= sum_i parts[2*P + S + i]    if want & WANT_SHIFT
  * with += when accumulate != 0, = otherwise. Outputs not wanted are not
  * touched (they may be NULL).
- * NDRange: 1-D, global >= max(C, 1) rounded up to the local size, any local
- * size. Work-item c does column c; work-item 0 also does the two scalars.
+ * NDRange: 1-D, global >= ceil(C / 8) (at least 1) rounded up to the local
+ * size, any local size. Work-item j does columns [8j, 8j+8); work-item 0
+ * also does the two scalars.
  */
 #define WANT_GAMMA 1
 #define WANT_BETA 2
@@ -161,154 +162,257 @@ inline void put(__global float *out, const float v, const int accumulate)
     *out = accumulate ? *out + v : v;
 }
 
-inline float sum_strided(__global const float *p, const int n, const int stride)
+inline float sum_scalars(__global const float *p, const int n)
 {
     float s = 0.0f;
-    for (int i = 0; i < n; i++) s += p[i * stride];
+    for (int i = 0; i < n; i++) s += p[i];
     return s;
+}
+
+/* sum over k < nblocks of p[k*C .. k*C + n), n <= 8 */
+inline float8 sum_blocks8(__global const float *p, const int nblocks, const int C, const int n)
+{
+    float8 s = 0.0f;
+    for (int k = 0; k < nblocks; k++) s += load8(p + k * C, n);
+    return s;
+}
+
+inline void put8(__global float *out, const float8 v, const int n, const int accumulate)
+{
+    store8(out, accumulate ? v + load8(out, n) : v, n);
 }
 
 __kernel void params_reduce(__global float *dgamma, __global float *dbeta, __global float *dalpha,
                             __global float *dshift, __global const float *parts, const int nblocks,
                             const int S, const int C, const int want, const int accumulate)
 {
-    const int c = get_global_id(0), P = nblocks * C;
-    if (c < C && (want & WANT_GAMMA)) put(dgamma + c, sum_strided(parts + c, nblocks, C), accumulate);
-    if (c < C && (want & WANT_BETA)) put(dbeta + c, sum_strided(parts + P + c, nblocks, C), accumulate);
-    if (c == 0 && (want & WANT_ALPHA)) put(dalpha, sum_strided(parts + 2 * P, S, 1), accumulate);
-    if (c == 0 && (want & WANT_SHIFT)) put(dshift, sum_strided(parts + 2 * P + S, S, 1), accumulate);
+    const int j = get_global_id(0), c = 8 * j, n = C - c, P = nblocks * C;
+    if (c < C && (want & WANT_GAMMA)) put8(dgamma + c, sum_blocks8(parts + c, nblocks, C, n), n, accumulate);
+    if (c < C && (want & WANT_BETA)) put8(dbeta + c, sum_blocks8(parts + P + c, nblocks, C, n), n, accumulate);
+    if (j == 0 && (want & WANT_ALPHA)) put(dalpha, sum_scalars(parts + 2 * P, S), accumulate);
+    if (j == 0 && (want & WANT_SHIFT)) put(dshift, sum_scalars(parts + 2 * P + S, S), accumulate);
 }
 
 /* ------------------------------------------------------------ residual add */
 
 /* out = a + b, n elements (out may alias a or b).
  * NDRange: 1-D, global >= ceil(n / NORM_CHUNK), any local size. */
+inline void add_step(__global float *out, __global const float *a, __global const float *b, const int n)
+{
+    store8(out, load8(a, n) + load8(b, n), n);
+}
+
 __kernel void residual_add(__global float *out, __global const float *a, __global const float *b,
                            const int n)
 {
     const int i0 = get_global_id(0) * NORM_CHUNK;
-    if (i0 >= n) return;
-    const int end = min(i0 + NORM_CHUNK, n);
-    for (int i = i0; i < end; i += 8) store8(out + i, load8(a + i, end - i) + load8(b + i, end - i), end - i);
+    if (i0 + NORM_CHUNK <= n)
+        for (int i = i0; i < i0 + NORM_CHUNK; i += 8) add_step(out + i, a + i, b + i, 8);
+    else
+        for (int i = i0; i < n; i += 8) add_step(out + i, a + i, b + i, n - i);
 }
 
 /* ------------------------------------------------------ DyT / Derf forward */
 
-/* DyT (act = ACT_TANH) or Derf (act = ACT_ERF), channels last, optionally
- * behind the residual add:
- *   u = has_res ? x + h : x;   r_out = u  (only when has_res)
- *   y = gamma[c] * act(alpha * u + shift) + beta[c]
- * x, h, r_out, y: [rows, C]; gamma, beta: [C], each optional (has_gamma: else
- * 1; has_beta: else 0; unused pointers may be NULL, as may shift for DyT and
- * h, r_out without has_res). r_out may alias x (in place); y must not alias x.
- * NDRange: 2-D, global (ceil(C / NORM_CHUNK), rows), each rounded up to the
- * local size; any local size. Writes y (and r_out). */
-__kernel void dyt_forward(__global float *y, __global float *r_out, __global const float *x,
-                          __global const float *h, __global const float *alpha,
-                          __global const float *shift, __global const float *gamma,
-                          __global const float *beta, const int act, const int has_res,
-                          const int has_gamma, const int has_beta, const int rows, const int C)
+/* Every elementwise kernel walks its chunk [c0, c0 + NORM_CHUNK) of a row of
+ * length C the same way: whole float8s (n = 8, a constant, so load8 and
+ * store8 compile to plain vector moves) unless the chunk holds the row's
+ * end, which goes step by step with n = C - c. */
+
+/* One float8 of y = gamma * act(alpha * u + shift) + beta at column c, where
+ * u = x, or u = x + h written to r_out when has_res. */
+inline void dyt_step(__global float *y, __global float *r_out, __global const float *x,
+                     __global const float *h, const float a, const float s, __global const float *gamma,
+                     __global const float *beta, const int act, const int has_res, const int has_gamma,
+                     const int has_beta, const int c, const int n)
 {
-    const int c0 = get_global_id(0) * NORM_CHUNK, row = get_global_id(1);
-    if (c0 >= C || row >= rows) return;
-    const float a = alpha[0], s = act == ACT_ERF ? shift[0] : 0.0f;
-    const int o = row * C, end = min(c0 + NORM_CHUNK, C);
-    for (int c = c0; c < end; c += 8) {
-        const int n = end - c;
-        float8 u = load8(x + o + c, n);
-        if (has_res) {
-            u += load8(h + o + c, n);
-            store8(r_out + o + c, u, n);
-        }
-        const float8 g = has_gamma ? load8(gamma + c, n) : (float8)(1.0f);
-        const float8 b = has_beta ? load8(beta + c, n) : (float8)(0.0f);
-        store8(y + o + c, fma(g, act8(a * u + s, act), b), n);
+    float8 u = load8(x + c, n);
+    if (has_res) {
+        u += load8(h + c, n);
+        store8(r_out + c, u, n);
     }
+    const float8 g = has_gamma ? load8(gamma + c, n) : (float8)(1.0f);
+    const float8 b = has_beta ? load8(beta + c, n) : (float8)(0.0f);
+    store8(y + c, fma(g, act8(a * u + s, act), b), n);
 }
 
-/* The same, channels first: x, y: [N, C, HW], gamma, beta: [C]; no residual.
+/* The channels-last forward, shared by the three kernels below:
+ *   u = has_res ? x + h : x;   r_out = u  (only when has_res)
+ *   y = gamma[c] * act(alpha * u + shift) + beta[c]
+ * x, h, r_out, y: [rows, C]; gamma, beta: [C], optional (has_gamma, else 1;
+ * has_beta, else 0; pointers not used may be NULL). r_out may alias x (in
+ * place); y aliases nothing.
+ * NDRange: 2-D, global (ceil(C / NORM_CHUNK), rows), each rounded up to the
+ * local size; any local size. */
+inline void act_forward(__global float *y, __global float *r_out, __global const float *x,
+                        __global const float *h, const float a, const float s, __global const float *gamma,
+                        __global const float *beta, const int act, const int has_res, const int has_gamma,
+                        const int has_beta, const int rows, const int C)
+{
+    const int c0 = get_global_id(0) * NORM_CHUNK, row = get_global_id(1);
+    if (row >= rows) return;
+    const int o = row * C;
+    y += o, r_out += o, x += o, h += o;
+    if (c0 + NORM_CHUNK <= C)
+        for (int c = c0; c < c0 + NORM_CHUNK; c += 8)
+            dyt_step(y, r_out, x, h, a, s, gamma, beta, act, has_res, has_gamma, has_beta, c, 8);
+    else
+        for (int c = c0; c < C; c += 8)
+            dyt_step(y, r_out, x, h, a, s, gamma, beta, act, has_res, has_gamma, has_beta, c, C - c);
+}
+
+/* DyT: y = gamma[c] * tanh(alpha[0] * x) + beta[c]. Writes y. */
+__kernel void dyt_forward(__global float *y, __global const float *x, __global const float *alpha,
+                          __global const float *gamma, __global const float *beta, const int has_gamma,
+                          const int has_beta, const int rows, const int C)
+{
+    act_forward(y, 0, x, 0, alpha[0], 0.0f, gamma, beta, ACT_TANH, 0, has_gamma, has_beta, rows, C);
+}
+
+/* Derf: y = gamma[c] * erf(alpha[0] * x + shift[0]) + beta[c]. Writes y. */
+__kernel void derf_forward(__global float *y, __global const float *x, __global const float *alpha,
+                           __global const float *shift, __global const float *gamma,
+                           __global const float *beta, const int has_gamma, const int has_beta,
+                           const int rows, const int C)
+{
+    act_forward(y, 0, x, 0, alpha[0], shift[0], gamma, beta, ACT_ERF, 0, has_gamma, has_beta, rows, C);
+}
+
+/* Residual add fused with DyT: r_out = r + h; y = gamma[c] * tanh(alpha[0] *
+ * r_out) + beta[c]. r_out may alias r. Writes r_out and y. */
+__kernel void residual_dyt_forward(__global float *r_out, __global float *y, __global const float *r,
+                                   __global const float *h, __global const float *alpha,
+                                   __global const float *gamma, __global const float *beta,
+                                   const int has_gamma, const int has_beta, const int rows, const int C)
+{
+    act_forward(y, r_out, r, h, alpha[0], 0.0f, gamma, beta, ACT_TANH, 1, has_gamma, has_beta, rows, C);
+}
+
+/* DyT (act = ACT_TANH, shift unused, may be NULL) or Derf (ACT_ERF),
+ * channels first: x, y: [N, C, HW]; gamma, beta: [C], optional as above.
  * NDRange: 3-D, global (ceil(HW / NORM_CHUNK), C, N), dimension 0 rounded up
  * to the local size; local (L, 1, 1) for any L. Writes y. */
-__kernel void dyt_forward_nchw(__global float *y, __global const float *x, __global const float *alpha,
+inline void nchw_step(__global float *y, __global const float *x, const float a, const float s,
+                      const float g, const float b, const int act, const int i, const int n)
+{
+    store8(y + i, g * act8(a * load8(x + i, n) + s, act) + b, n);
+}
+
+__kernel void act_forward_nchw(__global float *y, __global const float *x, __global const float *alpha,
                                __global const float *shift, __global const float *gamma,
                                __global const float *beta, const int act, const int has_gamma,
                                const int has_beta, const int C, const int HW)
 {
-    const int i0 = get_global_id(0) * NORM_CHUNK, ch = get_global_id(1), n = get_global_id(2);
-    if (i0 >= HW) return;
+    const int i0 = get_global_id(0) * NORM_CHUNK, ch = get_global_id(1), o = (get_global_id(2) * C + ch) * HW;
     const float a = alpha[0], s = act == ACT_ERF ? shift[0] : 0.0f;
     const float g = has_gamma ? gamma[ch] : 1.0f, b = has_beta ? beta[ch] : 0.0f;
-    const int o = (n * C + ch) * HW, end = min(i0 + NORM_CHUNK, HW);
-    for (int i = i0; i < end; i += 8)
-        store8(y + o + i, g * act8(a * load8(x + o + i, end - i) + s, act) + b, end - i);
+    y += o, x += o;
+    if (i0 + NORM_CHUNK <= HW)
+        for (int i = i0; i < i0 + NORM_CHUNK; i += 8) nchw_step(y, x, a, s, g, b, act, i, 8);
+    else
+        for (int i = i0; i < HW; i += 8) nchw_step(y, x, a, s, g, b, act, i, HW - i);
 }
 
 /* ----------------------------------------------------- DyT / Derf backward
  *
  * With u = alpha*x + shift, t = act(u), gd = dy * gamma[c] * act'(u):
- *   dx       = alpha * gd  (+ dres)    act' = 1 - t^2 (tanh), 2/sqrt(pi) e^(-u^2) (erf)
- *   dalpha   = sum over all elements of gd * x
- *   dshift   = sum over all elements of gd
+ *   dx        = alpha * gd  (+ dres)   act' = 1 - t^2 (tanh), 2/sqrt(pi) e^(-u^2) (erf)
+ *   dalpha    = sum over all elements of gd * x
+ *   dshift    = sum over all elements of gd
  *   dgamma[c] = sum over rows of dy * t,   dbeta[c] = sum over rows of dy
  * For the fused residual + DyT, x is r_out and dres is the gradient flowing
  * back along the residual stream: dx is then the gradient with respect to
  * both r and h. dx may alias dres. t is recomputed from x.
+ * act: ACT_TANH (shift unused, may be NULL) or ACT_ERF.
  */
 
-/* One float8 of the backward pass: returns dx; sets t and gd for the sums.
- * Lanes past the row's end must have dy = 0 (load8 does that), so they add 0. */
-inline float8 dyt_grad8(const float8 x, const float8 dy, const float8 dres, const float8 g, const float a,
-                        const float s, const int act, float8 *t, float8 *gd)
+/* The sums of one work-item. */
+typedef struct {
+    float8 dg, db, da, ds;
+} dyt_sums;
+
+/* One float8 at offset i: writes dx and adds into the sums m. Lanes from n
+ * on have dy = 0 (load8), so they add nothing. */
+inline void dyt_grad_step(__global float *dx, __global const float *dy, __global const float *dres,
+                          __global const float *x, const float a, const float s, const float8 g,
+                          const int act, const int has_dres, const int i, const int n, dyt_sums *m)
 {
-    const float8 u = a * x + s;
-    *t = act8(u, act);
-    *gd = dy * g * act_grad8(u, *t, act);
-    return a * *gd + dres;
+    const float8 xv = load8(x + i, n), d = load8(dy + i, n), u = a * xv + s, t = act8(u, act);
+    const float8 gd = d * g * act_grad8(u, t, act);
+    store8(dx + i, a * gd + (has_dres ? load8(dres + i, n) : (float8)(0.0f)), n);
+    m->da = fma(gd, xv, m->da);
+    m->ds += gd;
+    m->dg = fma(d, t, m->dg);
+    m->db += d;
 }
 
 /* CPU shape: work-item k walks rows [k*R, min((k+1)*R, rows)) front to back
- * (one sequential stream) and keeps its column sums in its own rows of parts,
- * which stay in cache. x, dy, dres, dx: [rows, C].
+ * (one sequential stream) and adds its column sums into its own rows of
+ * parts, which stay in cache. x, dy, dres, dx: [rows, C].
  * NDRange: 1-D, global >= nblocks = ceil(rows / R), any local size.
  * parts: nblocks = ceil(rows / R), S = nblocks. Writes dx and parts. */
-__kernel void dyt_backward_rows(__global float *dx, __global const float *dy, __global const float *dres,
-                                __global const float *x, __global const float *alpha,
-                                __global const float *shift, __global const float *gamma, const int act,
-                                const int has_gamma, const int has_dres, const int rows, const int C,
-                                const int R, __global float *parts)
+inline void dyt_rows_step(__global float *dx, __global const float *dy, __global const float *dres,
+                          __global const float *x, const float a, const float s,
+                          __global const float *gamma, const int act, const int has_gamma,
+                          const int has_dres, const int first, __global float *pg, __global float *pb,
+                          const int c, const int n, dyt_sums *m)
+{
+    const float8 g = has_gamma ? load8(gamma + c, n) : (float8)(1.0f);
+    m->dg = m->db = 0.0f; /* this step's dy * t and dy */
+    dyt_grad_step(dx, dy, dres, x, a, s, g, act, has_dres, c, n, m);
+    store8(pg + c, first ? m->dg : m->dg + load8(pg + c, n), n);
+    store8(pb + c, first ? m->db : m->db + load8(pb + c, n), n);
+}
+
+inline void act_backward_rows(__global float *dx, __global const float *dy, __global const float *dres,
+                              __global const float *x, __global const float *alpha,
+                              __global const float *shift, __global const float *gamma, const int act,
+                              const int has_gamma, const int has_dres, const int rows, const int C,
+                              const int R, __global float *parts)
 {
     const int k = get_global_id(0), nblocks = (rows + R - 1) / R;
     if (k >= nblocks) return;
-    const int P = nblocks * C, S = nblocks, r0 = k * R, r1 = min(rows, r0 + R);
+    const int P = nblocks * C, r0 = k * R, r1 = min(rows, r0 + R), C8 = C / 8 * 8;
     const float a = alpha[0], s = act == ACT_ERF ? shift[0] : 0.0f;
     __global float *pg = parts + k * C, *pb = parts + P + k * C;
-    float8 da = 0.0f, ds = 0.0f;
+    dyt_sums m = {0.0f, 0.0f, 0.0f, 0.0f};
     for (int row = r0; row < r1; row++) {
         const int o = row * C;
-        for (int c = 0; c < C; c += 8) {
-            const int n = C - c;
-            const float8 g = has_gamma ? load8(gamma + c, n) : (float8)(1.0f);
-            const float8 xv = load8(x + o + c, n), d = load8(dy + o + c, n);
-            const float8 res = has_dres ? load8(dres + o + c, n) : (float8)(0.0f);
-            float8 t, gd;
-            store8(dx + o + c, dyt_grad8(xv, d, res, g, a, s, act, &t, &gd), n);
-            da = fma(gd, xv, da);
-            ds += gd;
-            store8(pg + c, row == r0 ? d * t : fma(d, t, load8(pg + c, n)), n);
-            store8(pb + c, row == r0 ? d : d + load8(pb + c, n), n);
-        }
+        for (int c = 0; c < C8; c += 8)
+            dyt_rows_step(dx + o, dy + o, dres + o, x + o, a, s, gamma, act, has_gamma, has_dres, row == r0,
+                          pg, pb, c, 8, &m);
+        if (C8 < C)
+            dyt_rows_step(dx + o, dy + o, dres + o, x + o, a, s, gamma, act, has_gamma, has_dres, row == r0,
+                          pg, pb, C8, C - C8, &m);
     }
-    parts[2 * P + k] = hsum8(da);
-    parts[2 * P + S + k] = hsum8(ds);
+    parts[2 * P + k] = hsum8(m.da);
+    parts[2 * P + nblocks + k] = hsum8(m.ds);
+}
+
+__kernel void dyt_backward_rows(__global float *dx, __global const float *dy, __global const float *dres,
+                                __global const float *x, __global const float *alpha,
+                                __global const float *gamma, const int has_gamma, const int has_dres,
+                                const int rows, const int C, const int R, __global float *parts)
+{
+    act_backward_rows(dx, dy, dres, x, alpha, alpha, gamma, ACT_TANH, has_gamma, has_dres, rows, C, R, parts);
+}
+
+__kernel void derf_backward_rows(__global float *dx, __global const float *dy, __global const float *dres,
+                                 __global const float *x, __global const float *alpha,
+                                 __global const float *shift, __global const float *gamma,
+                                 const int has_gamma, const int has_dres, const int rows, const int C,
+                                 const int R, __global float *parts)
+{
+    act_backward_rows(dx, dy, dres, x, alpha, shift, gamma, ACT_ERF, has_gamma, has_dres, rows, C, R, parts);
 }
 
 /* GPU shape: work-item (j, k) owns columns [8j, 8j+8) of rows [k*R,
  * min((k+1)*R, rows)) and keeps its sums in registers; neighbouring
- * work-items touch neighbouring addresses.
- * NDRange: 2-D, global (ceil(C / 8), nblocks = ceil(rows / R)), each rounded
- * up to the local size; any local size.
+ * work-items touch neighbouring addresses. Same arguments as _rows, act as
+ * above. NDRange: 2-D, global (ceil(C / 8), nblocks = ceil(rows / R)), each
+ * rounded up to the local size; any local size.
  * parts: nblocks = ceil(rows / R), S = nblocks * ceil(C / 8). Writes dx, parts. */
-__kernel void dyt_backward_cols(__global float *dx, __global const float *dy, __global const float *dres,
+__kernel void act_backward_cols(__global float *dx, __global const float *dy, __global const float *dres,
                                 __global const float *x, __global const float *alpha,
                                 __global const float *shift, __global const float *gamma, const int act,
                                 const int has_gamma, const int has_dres, const int rows, const int C,
@@ -316,26 +420,18 @@ __kernel void dyt_backward_cols(__global float *dx, __global const float *dy, __
 {
     const int j = get_global_id(0), k = get_global_id(1), c = 8 * j, nblocks = (rows + R - 1) / R;
     if (c >= C || k >= nblocks) return;
-    const int n = C - c, P = nblocks * C, S = nblocks * ((C + 7) / 8), r0 = k * R, r1 = min(rows, r0 + R);
+    const int n = C - c, nj = (C + 7) / 8, P = nblocks * C, S = nblocks * nj, r0 = k * R, r1 = min(rows, r0 + R);
     const float a = alpha[0], s = act == ACT_ERF ? shift[0] : 0.0f;
     const float8 g = has_gamma ? load8(gamma + c, n) : (float8)(1.0f);
-    float8 dg = 0.0f, db = 0.0f, da = 0.0f, ds = 0.0f;
+    dyt_sums m = {0.0f, 0.0f, 0.0f, 0.0f};
     for (int row = r0; row < r1; row++) {
-        const int o = row * C + c;
-        const float8 xv = load8(x + o, n), d = load8(dy + o, n);
-        const float8 res = has_dres ? load8(dres + o, n) : (float8)(0.0f);
-        float8 t, gd;
-        store8(dx + o, dyt_grad8(xv, d, res, g, a, s, act, &t, &gd), n);
-        dg = fma(d, t, dg);
-        db += d;
-        da = fma(gd, xv, da);
-        ds += gd;
+        const int o = row * C;
+        dyt_grad_step(dx + o, dy + o, dres + o, x + o, a, s, g, act, has_dres, c, n, &m);
     }
-    store8(parts + k * C + c, dg, n);
-    store8(parts + P + k * C + c, db, n);
-    const int i = k * ((C + 7) / 8) + j;
-    parts[2 * P + i] = hsum8(da);
-    parts[2 * P + S + i] = hsum8(ds);
+    store8(parts + k * C + c, m.dg, n);
+    store8(parts + P + k * C + c, m.db, n);
+    parts[2 * P + k * nj + j] = hsum8(m.da);
+    parts[2 * P + S + k * nj + j] = hsum8(m.ds);
 }
 
 /* Channels first: x, dy, dx: [N, C, HW]; no residual. Work-item (j, ch, n)
@@ -346,33 +442,26 @@ __kernel void dyt_backward_cols(__global float *dx, __global const float *dy, __
  * rounded up to the local size; local (L, 1, 1) for any L.
  * parts: nblocks = N * nchunks (block n*nchunks + j), S = nblocks * C.
  * Writes dx and parts. */
-__kernel void dyt_backward_nchw(__global float *dx, __global const float *dy, __global const float *x,
+__kernel void act_backward_nchw(__global float *dx, __global const float *dy, __global const float *x,
                                 __global const float *alpha, __global const float *shift,
                                 __global const float *gamma, const int act, const int has_gamma,
                                 const int N, const int C, const int HW, const int chunk,
                                 __global float *parts)
 {
-    const int j = get_global_id(0), ch = get_global_id(1), n = get_global_id(2);
+    const int j = get_global_id(0), ch = get_global_id(1), nn = get_global_id(2);
     const int nchunks = (HW + chunk - 1) / chunk, i0 = j * chunk;
     if (j >= nchunks) return;
-    const int o = (n * C + ch) * HW, end = min(i0 + chunk, HW), P = N * nchunks * C;
+    const int o = (nn * C + ch) * HW, end = min(i0 + chunk, HW), P = N * nchunks * C;
     const float a = alpha[0], s = act == ACT_ERF ? shift[0] : 0.0f;
     const float8 g = has_gamma ? gamma[ch] : 1.0f;
-    float8 dg = 0.0f, db = 0.0f, da = 0.0f, ds = 0.0f;
-    for (int i = i0; i < end; i += 8) {
-        const float8 xv = load8(x + o + i, end - i), d = load8(dy + o + i, end - i);
-        float8 t, gd;
-        store8(dx + o + i, dyt_grad8(xv, d, (float8)(0.0f), g, a, s, act, &t, &gd), end - i);
-        dg = fma(d, t, dg);
-        db += d;
-        da = fma(gd, xv, da);
-        ds += gd;
-    }
-    const int at = (n * nchunks + j) * C + ch;
-    parts[at] = hsum8(dg);
-    parts[P + at] = hsum8(db);
-    parts[2 * P + at] = hsum8(da);
-    parts[3 * P + at] = hsum8(ds);
+    dyt_sums m = {0.0f, 0.0f, 0.0f, 0.0f};
+    for (int i = i0; i < end; i += 8)
+        dyt_grad_step(dx + o, dy + o, dy + o, x + o, a, s, g, act, 0, i, end - i, &m);
+    const int at = (nn * nchunks + j) * C + ch;
+    parts[at] = hsum8(m.dg);
+    parts[P + at] = hsum8(m.db);
+    parts[2 * P + at] = hsum8(m.da);
+    parts[3 * P + at] = hsum8(m.ds);
 }
 
 /* -------------------------------------------- RMSNorm / LayerNorm forward
@@ -386,6 +475,33 @@ __kernel void dyt_backward_nchw(__global float *dx, __global const float *dy, __
  * passes, around the mean.
  */
 
+/* Steps of the row passes (CPU shape); c, n as in the elementwise kernels. */
+inline float8 norm_sum_step(float8 acc, __global float *r_out, __global const float *x,
+                            __global const float *h, const int has_res, const int centered, const int c,
+                            const int n)
+{
+    float8 u = load8(x + c, n);
+    if (has_res) {
+        u += load8(h + c, n);
+        store8(r_out + c, u, n);
+    }
+    return centered ? acc + u : fma(u, u, acc);
+}
+
+inline float8 norm_var_step(const float8 acc, __global const float *u, const float m, const int c, const int n)
+{
+    const float8 d = mask8(load8(u + c, n) - m, n);
+    return fma(d, d, acc);
+}
+
+inline void norm_write_step(__global float *y, __global const float *u, __global const float *w,
+                            __global const float *b, const int centered, const float m, const float rs,
+                            const int c, const int n)
+{
+    const float8 bc = centered ? load8(b + c, n) : (float8)(0.0f);
+    store8(y + c, fma((load8(u + c, n) - m) * rs, load8(w + c, n), bc), n);
+}
+
 /* CPU shape: one work-item per row; the row is read from memory once and
  * re-read from cache. NDRange: 1-D, global >= rows, any local size. */
 __kernel void norm_forward_rows(__global float *y, __global float *mean, __global float *rstd,
@@ -393,37 +509,25 @@ __kernel void norm_forward_rows(__global float *y, __global float *mean, __globa
                                 __global const float *w, __global const float *b, const int centered,
                                 const int has_res, const float eps, const int rows, const int C)
 {
-    const int row = get_global_id(0);
+    const int row = get_global_id(0), C8 = C / 8 * 8;
     if (row >= rows) return;
     const int o = row * C;
-    /* pass 1: form u, sum u (LayerNorm) or u^2 (RMSNorm) */
-    float8 acc = 0.0f;
-    for (int c = 0; c < C; c += 8) {
-        float8 u = load8(x + o + c, C - c);
-        if (has_res) {
-            u += load8(h + o + c, C - c);
-            store8(r_out + o + c, u, C - c);
-        }
-        acc = centered ? acc + u : fma(u, u, acc);
-    }
-    __global const float *u = has_res ? r_out + o : x + o;
+    y += o, r_out += o, x += o, h += o;
+    float8 acc = 0.0f; /* pass 1: form u; sum u (LayerNorm) or u^2 (RMSNorm) */
+    for (int c = 0; c < C8; c += 8) acc = norm_sum_step(acc, r_out, x, h, has_res, centered, c, 8);
+    if (C8 < C) acc = norm_sum_step(acc, r_out, x, h, has_res, centered, C8, C - C8);
+    __global const float *u = has_res ? r_out : x;
     const float m = centered ? hsum8(acc) / C : 0.0f;
-    /* pass 2 (LayerNorm): sum (u - m)^2 */
-    if (centered) {
+    if (centered) { /* pass 2, LayerNorm: sum (u - m)^2 */
         acc = 0.0f;
-        for (int c = 0; c < C; c += 8) {
-            const float8 d = mask8(load8(u + c, C - c) - m, C - c);
-            acc = fma(d, d, acc);
-        }
+        for (int c = 0; c < C8; c += 8) acc = norm_var_step(acc, u, m, c, 8);
+        if (C8 < C) acc = norm_var_step(acc, u, m, C8, C - C8);
     }
     const float rs = rsqrt(hsum8(acc) / C + eps);
     if (centered) mean[row] = m;
     rstd[row] = rs;
-    /* last pass: write y */
-    for (int c = 0; c < C; c += 8) {
-        const float8 bc = centered ? load8(b + c, C - c) : (float8)(0.0f);
-        store8(y + o + c, fma((load8(u + c, C - c) - m) * rs, load8(w + c, C - c), bc), C - c);
-    }
+    for (int c = 0; c < C8; c += 8) norm_write_step(y, u, w, b, centered, m, rs, c, 8);
+    if (C8 < C) norm_write_step(y, u, w, b, centered, m, rs, C8, C - C8);
 }
 
 /* GPU shape: work-group g normalises row g; its work-items stride over the
@@ -471,6 +575,30 @@ __kernel void norm_forward_wg(__global float *y, __global float *mean, __global 
  * Then params_reduce with want = WANT_GAMMA (| WANT_BETA for LayerNorm), S = 0.
  */
 
+/* Steps of the two passes over a row (CPU shape). Pass 1 sums g = dy * w
+ * and g * xhat (lanes from n on have dy = 0, so g = 0); pass 2 writes dx and
+ * adds dy * xhat, dy into the block's column sums pw, pb. */
+inline void norm_grad_sum_step(float8 *sg, float8 *sgx, __global const float *dy, __global const float *x,
+                               __global const float *w, const float m, const float rs, const int c,
+                               const int n)
+{
+    const float8 g = load8(dy + c, n) * load8(w + c, n);
+    *sg += g;
+    *sgx = fma(g, (load8(x + c, n) - m) * rs, *sgx);
+}
+
+inline void norm_grad_step(__global float *dx, __global const float *dy, __global const float *dres,
+                           __global const float *x, __global const float *w, const float m, const float rs,
+                           const float mg, const float mgx, const int centered, const int has_dres,
+                           const int first, __global float *pw, __global float *pb, const int c, const int n)
+{
+    const float8 d = load8(dy + c, n), xh = (load8(x + c, n) - m) * rs;
+    const float8 res = has_dres ? load8(dres + c, n) : (float8)(0.0f);
+    store8(dx + c, rs * (d * load8(w + c, n) - mg - xh * mgx) + res, n);
+    store8(pw + c, first ? d * xh : fma(d, xh, load8(pw + c, n)), n);
+    if (centered) store8(pb + c, first ? d : d + load8(pb + c, n), n);
+}
+
 /* CPU shape: work-item k walks rows [k*R, min((k+1)*R, rows)), writes dx and
  * keeps dw, db column sums in its rows of parts.
  * NDRange: 1-D, global >= nblocks = ceil(rows / R), any local size.
@@ -481,30 +609,23 @@ __kernel void norm_backward_rows(__global float *dx, __global const float *dy, _
                                  const int has_dres, const int rows, const int C, const int R,
                                  __global float *parts)
 {
-    const int k = get_global_id(0), nblocks = (rows + R - 1) / R;
+    const int k = get_global_id(0), nblocks = (rows + R - 1) / R, C8 = C / 8 * 8;
     if (k >= nblocks) return;
     const int r0 = k * R, r1 = min(rows, r0 + R);
     __global float *pw = parts + k * C, *pb = parts + nblocks * C + k * C;
     for (int row = r0; row < r1; row++) {
-        const int o = row * C;
+        const int o = row * C, first = row == r0;
         const float m = centered ? mean[row] : 0.0f, rs = rstd[row];
-        /* pass 1: sums of g and g * xhat (lanes past C: dy = 0, so g = 0) */
         float8 sg = 0.0f, sgx = 0.0f;
-        for (int c = 0; c < C; c += 8) {
-            const float8 g = load8(dy + o + c, C - c) * load8(w + c, C - c);
-            sg += g;
-            sgx = fma(g, (load8(x + o + c, C - c) - m) * rs, sgx);
-        }
+        for (int c = 0; c < C8; c += 8) norm_grad_sum_step(&sg, &sgx, dy + o, x + o, w, m, rs, c, 8);
+        if (C8 < C) norm_grad_sum_step(&sg, &sgx, dy + o, x + o, w, m, rs, C8, C - C8);
         const float mg = centered ? hsum8(sg) / C : 0.0f, mgx = hsum8(sgx) / C;
-        /* pass 2: dx, and the column sums */
-        for (int c = 0; c < C; c += 8) {
-            const int n = C - c;
-            const float8 d = load8(dy + o + c, n), xh = (load8(x + o + c, n) - m) * rs;
-            const float8 res = has_dres ? load8(dres + o + c, n) : (float8)(0.0f);
-            store8(dx + o + c, rs * (d * load8(w + c, n) - mg - xh * mgx) + res, n);
-            store8(pw + c, row == r0 ? d * xh : fma(d, xh, load8(pw + c, n)), n);
-            if (centered) store8(pb + c, row == r0 ? d : d + load8(pb + c, n), n);
-        }
+        for (int c = 0; c < C8; c += 8)
+            norm_grad_step(dx + o, dy + o, dres + o, x + o, w, m, rs, mg, mgx, centered, has_dres, first, pw, pb,
+                           c, 8);
+        if (C8 < C)
+            norm_grad_step(dx + o, dy + o, dres + o, x + o, w, m, rs, mg, mgx, centered, has_dres, first, pw, pb,
+                           C8, C - C8);
     }
 }
 

@@ -416,6 +416,29 @@ DYTCL_API dytcl_status dytcl_embedding_forward(dytcl_ctx *ctx, dytcl_tensor out,
 DYTCL_API dytcl_status dytcl_embedding_backward(dytcl_ctx *ctx, dytcl_tensor dwte, dytcl_tensor dwpe,
                                                 int accumulate, dytcl_tensor dout, dytcl_tensor tokens, int T);
 
+/* --------------------------------------------- attention (host/ops_attention.c)
+ *
+ * Causal multi-head attention: q, k, v, o are [B, H, T, D] (each head's rows
+ * contiguous), D <= 128; lse [B, H, T] receives each query's log-sum-exp of
+ * its scores (scale = 1/sqrt(D)) for the backward pass. Query t attends to
+ * keys 0..t.
+ *   DYTCL_ATTN_GEMM   scores through CLBlast's batched GEMM and a softmax
+ *                     kernel: fast for long rows, needs B*H*T*T floats of
+ *                     workspace (twice in the backward, which recomputes them)
+ *   DYTCL_ATTN_TILED  a work-item per query (per key in the backward) with an
+ *                     online softmax: O(T) memory per head
+ *   DYTCL_ATTN_AUTO   GEMM when T >= 64 and the scores fit a quarter of one
+ *                     allocation, else tiled
+ * Both paths give the same results to float rounding (the tests compare them
+ * with each other and with a float64 reference). */
+typedef enum { DYTCL_ATTN_AUTO = 0, DYTCL_ATTN_GEMM, DYTCL_ATTN_TILED } dytcl_attn_path;
+
+DYTCL_API dytcl_status dytcl_attention_forward(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tensor lse, dytcl_tensor q,
+                                               dytcl_tensor k, dytcl_tensor v, dytcl_attn_path path);
+DYTCL_API dytcl_status dytcl_attention_backward(dytcl_ctx *ctx, dytcl_tensor dq, dytcl_tensor dk, dytcl_tensor dv,
+                                                dytcl_tensor dout, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v,
+                                                dytcl_tensor o, dytcl_tensor lse, dytcl_attn_path path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,149 @@
+/* attention.cl -- causal multi-head attention, two ways.
+ *
+ * q, k, v, o: [BH, T, D] (B*H heads, each T rows of D); lse: [BH, T], the
+ * log-sum-exp of each query's scaled scores, saved for the backward pass.
+ * Query t sees keys 0..t; scale = 1/sqrt(D).
+ *
+ * The GEMM path: CLBlast forms S = scale Q K^T per head ([BH, T, T] in a
+ * workspace), attn_softmax turns it into P in place, CLBlast forms O = P V.
+ * The backward recomputes P and runs attn_softmax_backward between GEMMs.
+ *
+ * The tiled path: a work-item per query (forward, dQ) or per key (dK, dV)
+ * walks the other side with an online softmax, keeping O(T) memory per head:
+ * nothing of size T x T is ever stored. D is at most ATTN_DMAX.
+ *
+ * Row kernels: NDRange 2-D, global (T, BH), any local size (checked). */
+
+#define ATTN_DMAX 128
+
+/* P[t, j] = exp(S[t, j] - lse[t]) for j <= t, 0 after; lse[t] written.
+ * S holds scale * q.k already. */
+__kernel void attn_softmax(__global float *S, __global float *lse, const int lse_off, const int T)
+{
+    const int t = get_global_id(0), h = get_global_id(1);
+    if (t >= T) return;
+    __global float *s = S + ((size_t)h * T + t) * T;
+    float m = -INFINITY, sum = 0.0f;
+    for (int j = 0; j <= t; j++) m = fmax(m, s[j]);
+    for (int j = 0; j <= t; j++) sum += exp(s[j] - m);
+    const float l = m + log(sum);
+    for (int j = 0; j < T; j++) s[j] = j <= t ? exp(s[j] - l) : 0.0f;
+    lse[lse_off + h * T + t] = l;
+}
+
+/* Recomputes P from S and the saved lse (backward). */
+__kernel void attn_softmax_recompute(__global float *S, __global const float *lse, const int lse_off, const int T)
+{
+    const int t = get_global_id(0), h = get_global_id(1);
+    if (t >= T) return;
+    __global float *s = S + ((size_t)h * T + t) * T;
+    const float l = lse[lse_off + h * T + t];
+    for (int j = 0; j < T; j++) s[j] = j <= t ? exp(s[j] - l) : 0.0f;
+}
+
+/* dS = P * (dP - sum_j P dP) * scale, in place over dP. */
+__kernel void attn_softmax_backward(__global float *dP, __global const float *P, const int T, const float scale)
+{
+    const int t = get_global_id(0), h = get_global_id(1);
+    if (t >= T) return;
+    const size_t row = ((size_t)h * T + t) * T;
+    float dot = 0.0f;
+    for (int j = 0; j <= t; j++) dot += P[row + j] * dP[row + j];
+    for (int j = 0; j < T; j++) dP[row + j] = j <= t ? P[row + j] * (dP[row + j] - dot) * scale : 0.0f;
+}
+
+/* ------------------------------------------------------------ tiled path */
+
+inline float dotD(__global const float *a, __global const float *b, const int D)
+{
+    float s = 0.0f;
+    for (int d = 0; d < D; d++) s = fma(a[d], b[d], s);
+    return s;
+}
+
+__kernel void attn_forward_tiled(__global float *o, const int o_off, __global float *lse, const int lse_off,
+                                 __global const float *q, const int q_off, __global const float *k,
+                                 const int k_off, __global const float *v, const int v_off, const int T,
+                                 const int D, const float scale)
+{
+    const int t = get_global_id(0), h = get_global_id(1);
+    if (t >= T) return;
+    const size_t base = (size_t)h * T * D;
+    __global const float *qt = q + q_off + base + (size_t)t * D;
+    float acc[ATTN_DMAX];
+    for (int d = 0; d < D; d++) acc[d] = 0.0f;
+    float m = -INFINITY, l = 0.0f;
+    for (int j = 0; j <= t; j++) {
+        const float s = scale * dotD(qt, k + k_off + base + (size_t)j * D, D);
+        const float mn = fmax(m, s), corr = exp(m - mn), p = exp(s - mn);
+        __global const float *vj = v + v_off + base + (size_t)j * D;
+        for (int d = 0; d < D; d++) acc[d] = fma(p, vj[d], acc[d] * corr);
+        l = fma(l, corr, p);
+        m = mn;
+    }
+    __global float *ot = o + o_off + base + (size_t)t * D;
+    for (int d = 0; d < D; d++) ot[d] = acc[d] / l;
+    lse[lse_off + h * T + t] = m + log(l);
+}
+
+/* delta[t] = dO[t] . O[t], the row term of the softmax backward. */
+__kernel void attn_delta(__global float *delta, __global const float *dout, const int do_off,
+                         __global const float *o, const int o_off, const int T, const int D)
+{
+    const int t = get_global_id(0), h = get_global_id(1);
+    if (t >= T) return;
+    const size_t at = ((size_t)h * T + t) * D;
+    delta[h * T + t] = dotD(dout + do_off + at, o + o_off + at, D);
+}
+
+/* dQ[t] = scale * sum_{j <= t} P[t,j] (dO[t].v[j] - delta[t]) k[j] */
+__kernel void attn_backward_dq_tiled(__global float *dq, const int dq_off, __global const float *dout,
+                                     const int do_off, __global const float *q, const int q_off,
+                                     __global const float *k, const int k_off, __global const float *v,
+                                     const int v_off, __global const float *lse, const int lse_off,
+                                     __global const float *delta, const int T, const int D, const float scale)
+{
+    const int t = get_global_id(0), h = get_global_id(1);
+    if (t >= T) return;
+    const size_t base = (size_t)h * T * D, at = base + (size_t)t * D;
+    const float l = lse[lse_off + h * T + t], dl = delta[h * T + t];
+    float acc[ATTN_DMAX];
+    for (int d = 0; d < D; d++) acc[d] = 0.0f;
+    for (int j = 0; j <= t; j++) {
+        __global const float *kj = k + k_off + base + (size_t)j * D;
+        const float p = exp(scale * dotD(q + q_off + at, kj, D) - l);
+        const float ds = p * (dotD(dout + do_off + at, v + v_off + base + (size_t)j * D, D) - dl);
+        for (int d = 0; d < D; d++) acc[d] = fma(ds, kj[d], acc[d]);
+    }
+    for (int d = 0; d < D; d++) dq[dq_off + at + d] = acc[d] * scale;
+}
+
+/* For key i: dV[i] = sum_{t >= i} P[t,i] dO[t];
+ *            dK[i] = scale * sum_{t >= i} P[t,i] (dO[t].v[i] - delta[t]) q[t] */
+__kernel void attn_backward_dkdv_tiled(__global float *dk, const int dk_off, __global float *dv,
+                                       const int dv_off, __global const float *dout, const int do_off,
+                                       __global const float *q, const int q_off, __global const float *k,
+                                       const int k_off, __global const float *v, const int v_off,
+                                       __global const float *lse, const int lse_off,
+                                       __global const float *delta, const int T, const int D,
+                                       const float scale)
+{
+    const int i = get_global_id(0), h = get_global_id(1);
+    if (i >= T) return;
+    const size_t base = (size_t)h * T * D, at = base + (size_t)i * D;
+    float ak[ATTN_DMAX], av[ATTN_DMAX];
+    for (int d = 0; d < D; d++) ak[d] = av[d] = 0.0f;
+    for (int t = i; t < T; t++) {
+        __global const float *qt = q + q_off + base + (size_t)t * D, *dot = dout + do_off + base + (size_t)t * D;
+        const float p = exp(scale * dotD(qt, k + k_off + at, D) - lse[lse_off + h * T + t]);
+        const float ds = p * (dotD(dot, v + v_off + at, D) - delta[h * T + t]);
+        for (int d = 0; d < D; d++) {
+            av[d] = fma(p, dot[d], av[d]);
+            ak[d] = fma(ds, qt[d], ak[d]);
+        }
+    }
+    for (int d = 0; d < D; d++) {
+        dv[dv_off + at + d] = av[d];
+        dk[dk_off + at + d] = ak[d] * scale;
+    }
+}

@@ -1,0 +1,183 @@
+/* ops_attention.c -- causal multi-head attention (cl/attention.cl), through
+ * CLBlast's batched GEMM or through the tiled kernels. */
+#include <math.h>
+
+#include "ops_norm_util.h"
+
+enum { ATTN_DMAX = 128 };
+
+typedef struct {
+    int BH, T, D;
+    float scale;
+} attn_dims;
+
+static dytcl_status check_qkv(dytcl_ctx *ctx, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v, dytcl_tensor lse,
+                              attn_dims *a)
+{
+    dytcl_status s;
+    if ((s = dy_check_tensor(ctx, q, "q")) || (s = norm_check_like(ctx, k, "k", q)) ||
+        (s = norm_check_like(ctx, v, "v", q)))
+        return s;
+    if (q.ndim != 4)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "attention: q must be [B, H, T, D], got %d dims", q.ndim);
+    a->BH = (int)(q.shape[0] * q.shape[1]), a->T = (int)q.shape[2], a->D = (int)q.shape[3];
+    a->scale = 1.0f / sqrtf((float)a->D);
+    if (a->D > ATTN_DMAX)
+        return dy_fail(ctx, DYTCL_ERR_UNSUPPORTED, "attention: head size %d > %d", a->D, ATTN_DMAX);
+    return norm_check_vec(ctx, lse, "lse", (int64_t)a->BH * a->T, 1);
+}
+
+/* The GEMM path needs [BH, T, T] floats (twice for the backward). */
+static int use_gemm(const dytcl_ctx *ctx, dytcl_attn_path path, attn_dims a)
+{
+    if (path != DYTCL_ATTN_AUTO) return path == DYTCL_ATTN_GEMM;
+    /* Scores of up to a quarter of one allocation, and T large enough for
+     * GEMM to pay: measured on PoCL, the tiled kernels win for short rows. */
+    uint64_t bytes = (uint64_t)a.BH * a.T * a.T * 4;
+    return a.T >= 64 && bytes <= ctx->info.max_alloc / 4;
+}
+
+/* Launches a row kernel over (T, BH) after setting its arguments. */
+static dytcl_status launch_rows(dytcl_ctx *ctx, dy_kernel *k, attn_dims a)
+{
+    size_t global[2] = {(size_t)a.T, (size_t)a.BH}, local[2] = {pow2_local(ctx, k, a.T < 64 ? a.T : 64), 1};
+    return dy_launch(ctx, k, 2, global, local);
+}
+
+/* S = scale Q K^T for every head, into workspace slot `slot`. */
+static dytcl_status scores(dytcl_ctx *ctx, attn_dims a, dytcl_tensor q, dytcl_tensor k, int slot, dytcl_tensor *S)
+{
+    dytcl_buf **ws = &ctx->workspace[slot];
+    cl_mem mem;
+    dytcl_status st = dy_workspace(ctx, slot, (size_t)a.BH * a.T * a.T * 4, &mem);
+    if (st) return st;
+    *S = dytcl_tensor_1d(*ws, 0, (int64_t)a.BH * a.T * a.T);
+    const int64_t sd = (int64_t)a.T * a.D, ss = (int64_t)a.T * a.T;
+    return dytcl_gemm_batched(ctx, 0, 1, a.T, a.T, a.D, a.scale, q, sd, k, sd, 0.0f, *S, ss, a.BH);
+}
+
+static dytcl_status row_kernel(dytcl_ctx *ctx, const char *name, dy_kernel **k)
+{
+    return dy_kernel_get(ctx, DY_PROG_ATTENTION, name, k);
+}
+
+dytcl_status dytcl_attention_forward(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tensor lse, dytcl_tensor q,
+                                     dytcl_tensor k, dytcl_tensor v, dytcl_attn_path path)
+{
+    DY_CHECK_CTX(ctx);
+    attn_dims a;
+    dytcl_status s;
+    if ((s = check_qkv(ctx, q, k, v, lse, &a)) || (s = norm_check_like(ctx, o, "o", q))) return s;
+    dy_kernel *kr;
+    if (use_gemm(ctx, path, a)) {
+        dytcl_tensor S;
+        if ((s = scores(ctx, a, q, k, 0, &S)) || (s = row_kernel(ctx, "attn_softmax", &kr))) return s;
+        int i = arg_mem(ctx, kr, 0, S.buf->mem);
+        i = arg_tensor(ctx, kr, i, lse, NULL);
+        i = arg_int(ctx, kr, i, a.T);
+        if (i < 0) return DYTCL_ERR_OPENCL;
+        if ((s = launch_rows(ctx, kr, a))) return s;
+        const int64_t sd = (int64_t)a.T * a.D, ss = (int64_t)a.T * a.T;
+        return dytcl_gemm_batched(ctx, 0, 0, a.T, a.D, a.T, 1.0f, S, ss, v, sd, 0.0f, o, sd, a.BH);
+    }
+    if ((s = row_kernel(ctx, "attn_forward_tiled", &kr))) return s;
+    int i = arg_tensor(ctx, kr, 0, o, NULL);
+    i = arg_tensor(ctx, kr, i, lse, NULL);
+    i = arg_tensor(ctx, kr, i, q, NULL);
+    i = arg_tensor(ctx, kr, i, k, NULL);
+    i = arg_tensor(ctx, kr, i, v, NULL);
+    i = arg_int(ctx, kr, i, a.T);
+    i = arg_int(ctx, kr, i, a.D);
+    i = arg_float(ctx, kr, i, a.scale);
+    if (i < 0) return DYTCL_ERR_OPENCL;
+    return launch_rows(ctx, kr, a);
+}
+
+static dytcl_status backward_gemm(dytcl_ctx *ctx, attn_dims a, dytcl_tensor dq, dytcl_tensor dk, dytcl_tensor dv,
+                                  dytcl_tensor dout, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v, dytcl_tensor lse)
+{
+    const int64_t sd = (int64_t)a.T * a.D, ss = (int64_t)a.T * a.T;
+    dytcl_tensor P, dP;
+    dy_kernel *kr;
+    dytcl_status s;
+    /* P again from S and lse */
+    if ((s = scores(ctx, a, q, k, 0, &P)) || (s = row_kernel(ctx, "attn_softmax_recompute", &kr))) return s;
+    int i = arg_mem(ctx, kr, 0, P.buf->mem);
+    i = arg_tensor(ctx, kr, i, lse, NULL);
+    i = arg_int(ctx, kr, i, a.T);
+    if (i < 0) return DYTCL_ERR_OPENCL;
+    if ((s = launch_rows(ctx, kr, a))) return s;
+    /* dV = P^T dO;  dP = dO V^T */
+    if ((s = dytcl_gemm_batched(ctx, 1, 0, a.T, a.D, a.T, 1.0f, P, ss, dout, sd, 0.0f, dv, sd, a.BH))) return s;
+    cl_mem dpm;
+    if ((s = dy_workspace(ctx, 1, (size_t)ss * a.BH * 4, &dpm))) return s;
+    dP = dytcl_tensor_1d(ctx->workspace[1], 0, ss * a.BH);
+    if ((s = dytcl_gemm_batched(ctx, 0, 1, a.T, a.T, a.D, 1.0f, dout, sd, v, sd, 0.0f, dP, ss, a.BH))) return s;
+    /* dS = P (dP - rowsum(P dP)) scale, over dP */
+    if ((s = row_kernel(ctx, "attn_softmax_backward", &kr))) return s;
+    i = arg_mem(ctx, kr, 0, dpm);
+    i = arg_mem(ctx, kr, i, P.buf->mem);
+    i = arg_int(ctx, kr, i, a.T);
+    i = arg_float(ctx, kr, i, a.scale);
+    if (i < 0) return DYTCL_ERR_OPENCL;
+    if ((s = launch_rows(ctx, kr, a))) return s;
+    /* dQ = dS K;  dK = dS^T Q */
+    if ((s = dytcl_gemm_batched(ctx, 0, 0, a.T, a.D, a.T, 1.0f, dP, ss, k, sd, 0.0f, dq, sd, a.BH))) return s;
+    return dytcl_gemm_batched(ctx, 1, 0, a.T, a.D, a.T, 1.0f, dP, ss, q, sd, 0.0f, dk, sd, a.BH);
+}
+
+static dytcl_status backward_tiled(dytcl_ctx *ctx, attn_dims a, dytcl_tensor dq, dytcl_tensor dk, dytcl_tensor dv,
+                                   dytcl_tensor dout, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v, dytcl_tensor o,
+                                   dytcl_tensor lse)
+{
+    cl_mem delta;
+    dy_kernel *kd, *kq, *kkv;
+    dytcl_status s;
+    if ((s = dy_workspace(ctx, 0, (size_t)a.BH * a.T * 4, &delta)) || (s = row_kernel(ctx, "attn_delta", &kd)) ||
+        (s = row_kernel(ctx, "attn_backward_dq_tiled", &kq)) || (s = row_kernel(ctx, "attn_backward_dkdv_tiled", &kkv)))
+        return s;
+    int i = arg_mem(ctx, kd, 0, delta);
+    i = arg_tensor(ctx, kd, i, dout, NULL);
+    i = arg_tensor(ctx, kd, i, o, NULL);
+    i = arg_int(ctx, kd, i, a.T);
+    i = arg_int(ctx, kd, i, a.D);
+    int j = arg_tensor(ctx, kq, 0, dq, NULL);
+    j = arg_tensor(ctx, kq, j, dout, NULL);
+    j = arg_tensor(ctx, kq, j, q, NULL);
+    j = arg_tensor(ctx, kq, j, k, NULL);
+    j = arg_tensor(ctx, kq, j, v, NULL);
+    j = arg_tensor(ctx, kq, j, lse, NULL);
+    j = arg_mem(ctx, kq, j, delta);
+    j = arg_int(ctx, kq, j, a.T);
+    j = arg_int(ctx, kq, j, a.D);
+    j = arg_float(ctx, kq, j, a.scale);
+    int m = arg_tensor(ctx, kkv, 0, dk, NULL);
+    m = arg_tensor(ctx, kkv, m, dv, NULL);
+    m = arg_tensor(ctx, kkv, m, dout, NULL);
+    m = arg_tensor(ctx, kkv, m, q, NULL);
+    m = arg_tensor(ctx, kkv, m, k, NULL);
+    m = arg_tensor(ctx, kkv, m, v, NULL);
+    m = arg_tensor(ctx, kkv, m, lse, NULL);
+    m = arg_mem(ctx, kkv, m, delta);
+    m = arg_int(ctx, kkv, m, a.T);
+    m = arg_int(ctx, kkv, m, a.D);
+    m = arg_float(ctx, kkv, m, a.scale);
+    if (i < 0 || j < 0 || m < 0) return DYTCL_ERR_OPENCL;
+    if ((s = launch_rows(ctx, kd, a)) || (s = launch_rows(ctx, kq, a))) return s;
+    return launch_rows(ctx, kkv, a);
+}
+
+dytcl_status dytcl_attention_backward(dytcl_ctx *ctx, dytcl_tensor dq, dytcl_tensor dk, dytcl_tensor dv,
+                                      dytcl_tensor dout, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v,
+                                      dytcl_tensor o, dytcl_tensor lse, dytcl_attn_path path)
+{
+    DY_CHECK_CTX(ctx);
+    attn_dims a;
+    dytcl_status s;
+    if ((s = check_qkv(ctx, q, k, v, lse, &a)) || (s = norm_check_like(ctx, o, "o", q)) ||
+        (s = norm_check_like(ctx, dout, "dout", q)) || (s = norm_check_like(ctx, dq, "dq", q)) ||
+        (s = norm_check_like(ctx, dk, "dk", q)) || (s = norm_check_like(ctx, dv, "dv", q)))
+        return s;
+    if (use_gemm(ctx, path, a)) return backward_gemm(ctx, a, dq, dk, dv, dout, q, k, v, lse);
+    return backward_tiled(ctx, a, dq, dk, dv, dout, q, k, v, o, lse);
+}
