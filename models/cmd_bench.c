@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "bench_attention.h"
 #include "bench_gemm.h"
 #include "bench_norms.h"
 #include "cli.h"
@@ -12,6 +13,7 @@ static const struct {
     const char *help;
 } benches[] = {
     {"norms", bench_norms, "DyT, Derf, RMSNorm, LayerNorm vs a copy kernel; LLaMA-7B protocol"},
+    {"attention", bench_attention, "causal attention vs T: GEMM path vs tiled path, time and memory"},
     {"gemm", bench_gemm, "SGEMM through CLBlast at transformer shapes (OpenBLAS beside it)"},
 };
 
