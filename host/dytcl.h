@@ -343,6 +343,78 @@ DYTCL_API dytcl_status dytcl_linear_forward(dytcl_ctx *ctx, dytcl_tensor y, dytc
 DYTCL_API dytcl_status dytcl_linear_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor dW, dytcl_tensor db,
                                              int accumulate, dytcl_tensor dy, dytcl_tensor x, dytcl_tensor W);
 
+/* ------------------------------ linear layers: details, warm-up, GEMM tuning
+ *                                (host/ops_linear.c, host/gemm_params.c, host/gemm_tune.c)
+ *
+ * Shapes and arguments of the calls above:
+ *   - x may have any number of dimensions; its last is `in`, the others are
+ *     the rows. y, dy, dx are checked by element count against [rows, out]
+ *     and [rows, in]; b and db have `out` elements. Mismatches return
+ *     DYTCL_ERR_INVALID_ARG with the shapes in dytcl_last_error().
+ *   - dx is always overwritten; dx absent (.buf NULL) skips it; db absent
+ *     skips it; dW is required. accumulate = 1 adds into dW and db.
+ *   - A tensor a call writes must not overlap one it reads (same buffer,
+ *     overlapping elements): DYTCL_ERR_INVALID_ARG.
+ *   - db is reduced in a fixed order (sums over blocks of rows into the
+ *     context's workspace, then over blocks): the same bits on every run.
+ *     CLBlast allocates its own temporaries inside a GEMM when it pads.
+ *   - CLBlast failures return DYTCL_ERR_OPENCL (or the OpenCL error CLBlast
+ *     passed through) with the CLBlast status name in the message.
+ *
+ * Warm-up. The first GEMM of a process compiles CLBlast's GEMM program, and
+ * the first launch of each kernel and size class compiles again on drivers
+ * that specialise (PoCL: seconds). dytcl_gemm_warmup runs every transpose,
+ * single and batched, at a size CLBlast gives its direct kernel and at one
+ * it gives its tiled kernel; call it before timing. It is not called for
+ * you: a program that does not time pays the compile at its first GEMM.
+ */
+DYTCL_API dytcl_status dytcl_gemm_warmup(dytcl_ctx *ctx);
+
+/* Which parameters CLBlast's SGEMM uses on this context's device, decided at
+ * its first GEMM (or by this call), in this order:
+ *   DYTCL_GEMM_DEFAULTS=1           CLBlast's own (its database or generic values)
+ *   the device's tuning file        written by dytcl_gemm_tune / `dytcl tune gemm`
+ *   a PoCL CPU device               parameters built into dytcl
+ *   else                            CLBlast's own
+ * The tuning file is <cache dir>/gemm-<digest>.txt, the digest covering the
+ * platform, device and driver version (the cache directory follows the
+ * program cache's rules: no file is read or written with DYTCL_NO_CACHE=1).
+ * CLBlast keeps parameters per device for the whole process, so contexts on
+ * one device share them. Writes a one-line description to out. */
+DYTCL_API dytcl_status dytcl_gemm_config(dytcl_ctx *ctx, char *out, size_t cap);
+
+/* A bounded search for faster SGEMM parameters on this device (each
+ * candidate costs a CLBlast compile: seconds on PoCL). It starts from the
+ * device's tuning file, or built-in parameters for its type, tries one change
+ * at a time (tiles, work-items, vector widths, K step, local memory, the
+ * direct kernel), checks each candidate's results against float64 and times
+ * it at the given shape in NN, NT and TN, and keeps a change that is 2%
+ * faster. It stops starting candidates after budget_seconds. The best set
+ * stays in effect in this process and is written to the tuning file, unless
+ * CLBlast's own parameters (measured first when this process has not yet
+ * overridden them) were faster or no_save is set. */
+typedef struct {
+    double budget_seconds;     /* <= 0: 120 */
+    int M, N, K;               /* the timed shape; 0: 1024, 3072, 768 */
+    int reps;                  /* timed runs per transpose (the best counts); 0: 2 */
+    int no_save;               /* 1: do not write the tuning file */
+    void (*progress)(void *user, const char *line); /* one line per candidate; may be NULL */
+    void *user;
+} dytcl_gemm_tune_options;
+
+typedef struct {
+    double defaults_gflops;    /* CLBlast's own; 0 when not measured */
+    double start_gflops;       /* the starting point */
+    double best_gflops;
+    int tried;                 /* candidates evaluated, including the start */
+    double seconds;            /* the search's wall time */
+    char best[1024];           /* "GEMMK=0 MWG=64 ... XGEMM_MIN_INDIRECT_SIZE=128" */
+    char path[1200];           /* the tuning file written; "" when none */
+} dytcl_gemm_tune_result;
+
+DYTCL_API dytcl_status dytcl_gemm_tune(dytcl_ctx *ctx, const dytcl_gemm_tune_options *opt,
+                                       dytcl_gemm_tune_result *res);
+
 /* -------------------------------------------- activations (host/ops_act.c)
  *
  *   GELU     y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))   (GPT-2's form)

@@ -1,50 +1,18 @@
 /* ops_linear.c -- GEMM through CLBlast, and linear layers built on it.
  *
  * Everything is row-major, as in the header. CLBlast reads and writes our
- * buffers in place at element offsets: no copies. Its kernels are compiled
- * at a shape's first call (seconds on PoCL with a cold cache), so a
- * benchmark warms up before it times. */
+ * buffers in place at element offsets: no copies (CLBlast allocates its own
+ * padding temporaries inside a call when a shape needs them). Which kernel
+ * parameters CLBlast uses is decided at a context's first GEMM
+ * (gemm_params.c). The bias add and the bias gradient are ours
+ * (cl/linear.cl, and colsum in cl/common.cl). */
 #include "ops_norm_util.h" /* first: it sets the OpenCL target version */
 #include <clblast_c.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* CPU-shaped Xgemm parameters for PoCL, which CLBlast's database does not
- * know: 8-wide vectors along both tiles, 64x64 work-group tiles. On a 2-core
- * Zen 3 guest they give 54-72 GFLOP/s at GPT-2-small training shapes against
- * 12-24 with CLBlast's defaults (`dytcl bench gemm`; DYTCL_GEMM_DEFAULTS=1
- * keeps the defaults). */
-static const char *const pocl_xgemm_names[] = {"GEMMK", "MWG", "NWG", "KWG", "MDIMC", "NDIMC", "MDIMA",
-                                               "NDIMB", "KWI", "VWM", "VWN", "STRM", "STRN", "SA", "SB",
-                                               "KREG"};
-static const size_t pocl_xgemm_values[] = {0, 64, 64, 32, 8, 4, 8, 4, 2, 8, 8, 0, 0, 1, 1, 1};
-/* Shapes below 128 go to CLBlast's direct kernel (untuned here); from 128
- * on, to the tuned Xgemm. */
-static const char *const pocl_routine_names[] = {"XGEMM_MIN_INDIRECT_SIZE"};
-static const size_t pocl_routine_values[] = {128};
-
-static dytcl_status blas_fail(dytcl_ctx *ctx, CLBlastStatusCode st, const char *what)
-{
-    if (st > -1000) return dy_cl_fail(ctx, (cl_int)st, what); /* an OpenCL error passed through */
-    return dy_fail(ctx, DYTCL_ERR_OPENCL, "%s failed: CLBlast status %d", what, (int)st);
-}
-
-/* Applies the built-in parameters once per context on devices that need them. */
-static dytcl_status gemm_setup(dytcl_ctx *ctx)
-{
-    if (ctx->gemm_ready) return DYTCL_OK;
-    ctx->gemm_ready = 1;
-    if (!(ctx->info.is_cpu && strstr(ctx->info.platform, "Portable Computing Language"))) return DYTCL_OK;
-    const char *off = getenv("DYTCL_GEMM_DEFAULTS"); /* 1: keep CLBlast's own parameters */
-    if (off && *off && strcmp(off, "0") != 0) return DYTCL_OK;
-    CLBlastStatusCode st = CLBlastOverrideParameters(ctx->device, "Xgemm", CLBlastPrecisionSingle,
-                                                     sizeof pocl_xgemm_values / sizeof pocl_xgemm_values[0],
-                                                     (const char **)pocl_xgemm_names, pocl_xgemm_values);
-    if (st == CLBlastSuccess)
-        st = CLBlastOverrideParameters(ctx->device, "GemmRoutine", CLBlastPrecisionSingle, 1,
-                                       (const char **)pocl_routine_names, pocl_routine_values);
-    return st == CLBlastSuccess ? DYTCL_OK : blas_fail(ctx, st, "CLBlastOverrideParameters");
-}
+#include "gemm_tune.h"
 
 /* Keeps CLBlast's event for profiling, like dy_launch does for ours. */
 static void keep_event(dytcl_ctx *ctx, cl_event ev)
@@ -58,17 +26,33 @@ static void keep_event(dytcl_ctx *ctx, cl_event ev)
     clReleaseEvent(ev);
 }
 
-/* A must hold `rows` x `cols` elements from its offset. */
+/* t must hold `batch` rows x cols matrices, `stride` elements apart. */
 static dytcl_status check_matrix(dytcl_ctx *ctx, dytcl_tensor t, const char *name, int64_t rows, int64_t cols,
                                  int64_t batch, int64_t stride)
 {
     dytcl_status s = dy_check_tensor(ctx, t, name);
     if (s) return s;
     int64_t need = (batch - 1) * stride + rows * cols;
-    if (rows < 1 || cols < 1 || dytcl_tensor_numel(t) < need)
-        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "%s: a %lld x %lld matrix (x%lld, stride %lld) needs %lld "
-                       "elements, the tensor has %lld", name, (long long)rows, (long long)cols, (long long)batch,
-                       (long long)stride, (long long)need, (long long)dytcl_tensor_numel(t));
+    if (dytcl_tensor_numel(t) < need && batch == 1)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "gemm: %s is %lld x %lld = %lld elements, but the tensor has %lld",
+                       name, (long long)rows, (long long)cols, (long long)need, (long long)dytcl_tensor_numel(t));
+    if (dytcl_tensor_numel(t) < need)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "gemm: %s must hold %lld matrices of %lld x %lld, %lld apart: "
+                       "%lld elements, but the tensor has %lld", name, (long long)batch, (long long)rows,
+                       (long long)cols, (long long)stride, (long long)need, (long long)dytcl_tensor_numel(t));
+    return DYTCL_OK;
+}
+
+/* The elements [off, off + n) of a and b's buffers must not overlap when
+ * one of them is written. */
+static dytcl_status check_apart(dytcl_ctx *ctx, dytcl_tensor w, int64_t nw, const char *wname, dytcl_tensor r,
+                                int64_t nr, const char *rname)
+{
+    if (!w.buf || !r.buf || w.buf != r.buf) return DYTCL_OK;
+    int64_t w0 = (int64_t)w.offset, r0 = (int64_t)r.offset;
+    if (w0 < r0 + nr && r0 < w0 + nw)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "%s (elements %lld..%lld) overlaps %s (%lld..%lld) in one buffer",
+                       wname, (long long)w0, (long long)(w0 + nw - 1), rname, (long long)r0, (long long)(r0 + nr - 1));
     return DYTCL_OK;
 }
 
@@ -78,15 +62,24 @@ dytcl_status dytcl_gemm_batched(dytcl_ctx *ctx, int trans_a, int trans_b, int M,
 {
     DY_CHECK_CTX(ctx);
     if (M < 1 || N < 1 || K < 1 || batch < 1)
-        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "gemm: M=%d N=%d K=%d batch=%d must be positive", M, N, K, batch);
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "gemm: M=%d N=%d K=%d batch=%d must all be positive", M, N, K, batch);
     if (!(alpha == alpha && beta == beta) || alpha - alpha != 0 || beta - beta != 0)
-        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "gemm: alpha and beta must be finite");
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "gemm: alpha (%g) and beta (%g) must be finite", alpha, beta);
     if (batch > 1 && (stride_a < 0 || stride_b < 0 || stride_c < (int64_t)M * N))
-        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "gemm: bad batch strides (C's must be >= M*N)");
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "gemm: strides A %lld, B %lld, C %lld: A's and B's must be >= 0, "
+                       "C's >= M*N = %lld (the C matrices must not overlap)", (long long)stride_a,
+                       (long long)stride_b, (long long)stride_c, (long long)M * N);
+    if (batch == 1) stride_a = stride_b = stride_c = 0;
+    const int64_t na = (batch - 1) * stride_a + (int64_t)M * K, nb = (batch - 1) * stride_b + (int64_t)K * N;
+    const int64_t nc = (batch - 1) * stride_c + (int64_t)M * N;
     dytcl_status s;
-    if ((s = check_matrix(ctx, A, "A", trans_a ? K : M, trans_a ? M : K, batch, stride_a)) ||
-        (s = check_matrix(ctx, B, "B", trans_b ? N : K, trans_b ? K : N, batch, stride_b)) ||
-        (s = check_matrix(ctx, C, "C", M, N, batch, stride_c)) || (s = gemm_setup(ctx)))
+    if ((s = check_matrix(ctx, A, trans_a ? "A (transposed: [K, M])" : "A ([M, K])", trans_a ? K : M,
+                          trans_a ? M : K, batch, stride_a)) ||
+        (s = check_matrix(ctx, B, trans_b ? "B (transposed: [N, K])" : "B ([K, N])", trans_b ? N : K,
+                          trans_b ? K : N, batch, stride_b)) ||
+        (s = check_matrix(ctx, C, "C ([M, N])", M, N, batch, stride_c)) ||
+        (s = check_apart(ctx, C, nc, "C", A, na, "A")) || (s = check_apart(ctx, C, nc, "C", B, nb, "B")) ||
+        (s = dy_gemm_setup(ctx)))
         return s;
     const CLBlastTranspose ta = trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
     const CLBlastTranspose tb = trans_b ? CLBlastTransposeYes : CLBlastTransposeNo;
@@ -107,7 +100,7 @@ dytcl_status dytcl_gemm_batched(dytcl_ctx *ctx, int trans_a, int trans_b, int M,
                                         (size_t)stride_a, B.buf->mem, B.offset, ldb, (size_t)stride_b, beta,
                                         C.buf->mem, C.offset, ldc, (size_t)stride_c, (size_t)batch, &ctx->queue,
                                         &ev);
-    if (st != CLBlastSuccess) return blas_fail(ctx, st, batch == 1 ? "CLBlastSgemm" : "CLBlastSgemmStridedBatched");
+    if (st != CLBlastSuccess) return dy_blas_fail(ctx, st, batch == 1 ? "CLBlastSgemm" : "CLBlastSgemmStridedBatched");
     keep_event(ctx, ev);
     ctx->stats.kernels_launched++;
     return DYTCL_OK;
@@ -119,19 +112,61 @@ dytcl_status dytcl_gemm(dytcl_ctx *ctx, int trans_a, int trans_b, int M, int N, 
     return dytcl_gemm_batched(ctx, trans_a, trans_b, M, N, K, alpha, A, 0, B, 0, beta, C, 0, 1);
 }
 
+/* Every transpose, at a size CLBlast gives its direct kernel and one it
+ * gives the tiled kernel (with padding), single and batched: afterwards no
+ * GEMM compiles anything. */
+dytcl_status dytcl_gemm_warmup(dytcl_ctx *ctx)
+{
+    DY_CHECK_CTX(ctx);
+    enum { BIG = 512 };
+    const int sizes[2] = {16, BIG - 3};
+    dytcl_buf *buf = NULL;
+    dytcl_status s = dytcl_buf_create(ctx, sizeof(float) * 3 * BIG * BIG, &buf);
+    if (s) return s;
+    dytcl_tensor A = dytcl_tensor_1d(buf, 0, BIG * BIG), B = dytcl_tensor_1d(buf, BIG * BIG, BIG * BIG);
+    dytcl_tensor C = dytcl_tensor_1d(buf, 2 * BIG * BIG, BIG * BIG);
+    s = dytcl_fill(ctx, dytcl_tensor_1d(buf, 0, 3 * BIG * BIG), 0.0f);
+    for (int i = 0; i < 2 && !s; i++) {
+        const int n = sizes[i], h = n / 2;
+        for (int t = 0; t < 4 && !s; t++) s = dytcl_gemm(ctx, t & 1, t >> 1, n, n, n, 1, A, B, 0, C);
+        for (int t = 0; t < 4 && !s; t++)
+            s = dytcl_gemm_batched(ctx, t & 1, t >> 1, h, h, h, 1, A, h * h, B, h * h, 0, C, h * h, 2);
+    }
+    if (!s) s = dytcl_finish(ctx);
+    dytcl_buf_free(buf);
+    return s;
+}
+
 /* ------------------------------------------------------------ linear layers */
 
-/* x [rows, in], W [out, in]: the shapes every linear call checks. */
+/* x [rows, in], W [out, in]: the shapes every linear call checks. Our
+ * kernels index with int: everything must stay below 2^31 elements. */
 static dytcl_status linear_dims(dytcl_ctx *ctx, dytcl_tensor x, dytcl_tensor W, int *rows, int *in, int *out)
 {
     dytcl_status s;
     if ((s = dy_check_tensor(ctx, x, "x")) || (s = dy_check_tensor(ctx, W, "W"))) return s;
-    if (W.ndim != 2) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "W must be [out, in], got %d dims", W.ndim);
-    *out = (int)W.shape[0], *in = (int)W.shape[1];
-    if (x.shape[x.ndim - 1] != *in)
-        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "x's last dimension is %lld but W is [%d, %d]",
-                       (long long)x.shape[x.ndim - 1], *out, *in);
-    *rows = (int)(dytcl_tensor_numel(x) / *in);
+    if (W.ndim != 2) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "linear: W must be [out, in], got %d dims", W.ndim);
+    if (x.shape[x.ndim - 1] != W.shape[1])
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "linear: x's last dimension is %lld but W is [%lld, %lld] ([out, in])",
+                       (long long)x.shape[x.ndim - 1], (long long)W.shape[0], (long long)W.shape[1]);
+    int64_t r = dytcl_tensor_numel(x) / W.shape[1];
+    if (r * W.shape[0] + (int64_t)x.offset > INT_MAX || dytcl_tensor_numel(x) + (int64_t)x.offset > INT_MAX ||
+        dytcl_tensor_numel(W) + (int64_t)W.offset > INT_MAX)
+        return dy_fail(ctx, DYTCL_ERR_UNSUPPORTED, "linear: %lld rows x %lld -> %lld is beyond 2^31 elements",
+                       (long long)r, (long long)W.shape[1], (long long)W.shape[0]);
+    *rows = (int)r, *in = (int)W.shape[1], *out = (int)W.shape[0];
+    return DYTCL_OK;
+}
+
+/* t (absent allowed unless required) must be [rows, cols] worth of elements. */
+static dytcl_status check_2d(dytcl_ctx *ctx, dytcl_tensor t, const char *name, int rows, int cols, int required)
+{
+    if (!t.buf && !required) return DYTCL_OK;
+    dytcl_status s = dy_check_tensor(ctx, t, name);
+    if (s) return s;
+    if (dytcl_tensor_numel(t) != (int64_t)rows * cols || (int64_t)t.offset + (int64_t)rows * cols > INT_MAX)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "linear: %s has %lld elements but must be [%d, %d]", name,
+                       (long long)dytcl_tensor_numel(t), rows, cols);
     return DYTCL_OK;
 }
 
@@ -140,8 +175,9 @@ dytcl_status dytcl_linear_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x
     DY_CHECK_CTX(ctx);
     int rows = 0, in = 0, out = 0;
     dytcl_status s;
-    if ((s = linear_dims(ctx, x, W, &rows, &in, &out)) || (s = norm_check_vec(ctx, y, "y", (int64_t)rows * out, 1)) ||
-        (s = norm_check_vec(ctx, b, "b", out, 0)))
+    if ((s = linear_dims(ctx, x, W, &rows, &in, &out)) || (s = check_2d(ctx, y, "y", rows, out, 1)) ||
+        (s = check_2d(ctx, b, "b", 1, out, 0)) ||
+        (s = check_apart(ctx, y, (int64_t)rows * out, "y", b, b.buf ? out : 0, "b")))
         return s;
     if (b.buf) { /* y = b in every row, then y += x W^T */
         static const char *const names[2] = {"bias_rows", "bias_rows_tail"};
@@ -156,7 +192,35 @@ dytcl_status dytcl_linear_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x
         size_t global[2] = {(size_t)out, (size_t)rows}, local[2] = {pow2_local(ctx, k[0], out < 256 ? out : 256), 1};
         if ((s = dy_launch_split(ctx, k[0], k[1], 2, global, local))) return s;
     }
+    /* y [rows, out] (+)= x [rows, in] . W^T, W [out, in] */
     return dytcl_gemm(ctx, 0, 1, rows, out, in, 1.0f, x, W, b.buf ? 1.0f : 0.0f, y);
+}
+
+/* db [out] (+)= the column sums of dy [rows, out], in a fixed order: sums
+ * over blocks of RB rows into the workspace, then those sums in block
+ * order (a single block of `rows` rows when there are few). */
+static dytcl_status bias_grad(dytcl_ctx *ctx, dytcl_tensor db, dytcl_tensor dy, int rows, int out, int accumulate)
+{
+    if (!db.buf) return DYTCL_OK;
+    const int RB = rows <= 64 ? 1 : rows <= 64 * 256 ? 64 : (rows + 255) / 256; /* nblk <= 256 */
+    if (RB == 1) return launch_colsum(ctx, DY_PROG_LINEAR, db, dy.buf->mem, (int)dy.offset, rows, out, accumulate);
+    const int nblk = (rows + RB - 1) / RB;
+    cl_mem parts;
+    dy_kernel *k;
+    dytcl_status s;
+    if ((s = dy_workspace(ctx, 0, (size_t)nblk * out * sizeof(float), &parts)) ||
+        (s = dy_kernel_get(ctx, DY_PROG_LINEAR, "colsum_blocks", &k)))
+        return s;
+    int i = arg_mem(ctx, k, 0, parts);
+    i = arg_tensor(ctx, k, i, dy, NULL);
+    i = arg_int(ctx, k, i, rows);
+    i = arg_int(ctx, k, i, out);
+    i = arg_int(ctx, k, i, RB);
+    if (i < 0) return DYTCL_ERR_OPENCL;
+    size_t local[2] = {pow2_local(ctx, k, out < 64 ? out : 64), 1};
+    size_t global[2] = {((size_t)out + local[0] - 1) / local[0] * local[0], (size_t)nblk};
+    if ((s = dy_launch(ctx, k, 2, global, local))) return s;
+    return launch_colsum(ctx, DY_PROG_LINEAR, db, parts, 0, nblk, out, accumulate);
 }
 
 dytcl_status dytcl_linear_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor dW, dytcl_tensor db, int accumulate,
@@ -165,15 +229,23 @@ dytcl_status dytcl_linear_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor
     DY_CHECK_CTX(ctx);
     int rows = 0, in = 0, out = 0;
     dytcl_status s;
-    if ((s = linear_dims(ctx, x, W, &rows, &in, &out)) || (s = norm_check_vec(ctx, dy, "dy", (int64_t)rows * out, 1)) ||
-        (s = norm_check_vec(ctx, dx, "dx", (int64_t)rows * in, 0)) ||
-        (s = norm_check_vec(ctx, dW, "dW", (int64_t)out * in, 1)) || (s = norm_check_vec(ctx, db, "db", out, 0)))
+    if ((s = linear_dims(ctx, x, W, &rows, &in, &out)) || (s = check_2d(ctx, dy, "dy", rows, out, 1)) ||
+        (s = check_2d(ctx, dx, "dx", rows, in, 0)) || (s = check_2d(ctx, dW, "dW", out, in, 1)) ||
+        (s = check_2d(ctx, db, "db", 1, out, 0)))
         return s;
-    const float keep = accumulate ? 1.0f : 0.0f;
+    /* Written tensors must not overlap what the same call reads afterwards. */
+    const int64_t n_x = (int64_t)rows * in, n_y = (int64_t)rows * out, n_w = (int64_t)out * in;
+    if ((s = check_apart(ctx, dx, n_x, "dx", dy, n_y, "dy")) || (s = check_apart(ctx, dx, n_x, "dx", W, n_w, "W")) ||
+        (s = check_apart(ctx, dx, n_x, "dx", x, n_x, "x")) ||
+        (s = check_apart(ctx, dW, n_w, "dW", dy, n_y, "dy")) || (s = check_apart(ctx, dW, n_w, "dW", x, n_x, "x")) ||
+        (s = check_apart(ctx, dW, n_w, "dW", dx, dx.buf ? n_x : 0, "dx")) ||
+        (s = check_apart(ctx, db, out, "db", dy, n_y, "dy")) ||
+        (s = check_apart(ctx, db, out, "db", dW, n_w, "dW")) ||
+        (s = check_apart(ctx, db, out, "db", dx, dx.buf ? n_x : 0, "dx")))
+        return s;
     /* dx [rows, in] = dy [rows, out] . W [out, in] */
     if (dx.buf && (s = dytcl_gemm(ctx, 0, 0, rows, in, out, 1.0f, dy, W, 0.0f, dx))) return s;
     /* dW [out, in] (+)= dy^T [out, rows] . x [rows, in] */
-    if ((s = dytcl_gemm(ctx, 1, 0, out, in, rows, 1.0f, dy, x, keep, dW))) return s;
-    /* db [out] (+)= the column sums of dy, row by row in order */
-    return launch_colsum(ctx, DY_PROG_LINEAR, db, dy.buf->mem, (int)dy.offset, rows, out, accumulate != 0);
+    if ((s = dytcl_gemm(ctx, 1, 0, out, in, rows, 1.0f, dy, x, accumulate ? 1.0f : 0.0f, dW))) return s;
+    return bias_grad(ctx, db, dy, rows, out, accumulate != 0);
 }

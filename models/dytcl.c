@@ -14,6 +14,7 @@ static const struct {
 } commands[] = {
     {"devices", cmd_devices, "list every OpenCL device and self-test the chosen one"},
     {"bench", cmd_bench, "benchmarks: norms, gemm"},
+    {"tune", cmd_tune, "tune gemm: search CLBlast SGEMM parameters for this device and cache them"},
 };
 
 static void usage(FILE *f)
