@@ -147,3 +147,41 @@ __kernel void attn_backward_dkdv_tiled(__global float *dk, const int dk_off, __g
         dk[dk_off + at + d] = ak[d] * scale;
     }
 }
+
+/* ------------------------------------------------------------ head layout */
+
+/* The QKV projection gives [B, T, 3, H, D]; attention wants each of q, k, v
+ * as [B, H, T, D]; its output goes back as [B, T, H, D].
+ *   split (back = 0):  q/k/v[b, h, t, d] = qkv[b, t, which, h, d]
+ *   merge (back = 0):  y[b, t, h, d] = o[b, h, t, d]
+ * and the same mappings the other way round for the backward (back = 1).
+ * NDRange 2-D: global (D, B*H*T), any local size (checked). */
+__kernel void heads_split(__global float *q, const int q_off, __global float *k, const int k_off,
+                          __global float *v, const int v_off, __global float *qkv, const int qkv_off,
+                          const int T, const int H, const int D, const int back)
+{
+    const int d = get_global_id(0), r = get_global_id(1); /* r = (b*H + h)*T + t */
+    if (d >= D) return;
+    const int t = r % T, h = (r / T) % H, b = r / (T * H);
+    const int C = H * D, src = ((b * T + t) * 3) * C + h * D + d, dst = r * D + d;
+    if (back) {
+        qkv[qkv_off + src] = q[q_off + dst];
+        qkv[qkv_off + src + C] = k[k_off + dst];
+        qkv[qkv_off + src + 2 * C] = v[v_off + dst];
+    } else {
+        q[q_off + dst] = qkv[qkv_off + src];
+        k[k_off + dst] = qkv[qkv_off + src + C];
+        v[v_off + dst] = qkv[qkv_off + src + 2 * C];
+    }
+}
+
+__kernel void heads_merge(__global float *y, const int y_off, __global float *o, const int o_off, const int T,
+                          const int H, const int D, const int back)
+{
+    const int d = get_global_id(0), r = get_global_id(1);
+    if (d >= D) return;
+    const int t = r % T, h = (r / T) % H, b = r / (T * H);
+    const int at_y = ((b * T + t) * H + h) * D + d, at_o = r * D + d;
+    if (back) o[o_off + at_o] = y[y_off + at_y];
+    else y[y_off + at_y] = o[o_off + at_o];
+}

@@ -507,6 +507,16 @@ typedef enum { DYTCL_ATTN_AUTO = 0, DYTCL_ATTN_GEMM, DYTCL_ATTN_TILED } dytcl_at
 
 DYTCL_API dytcl_status dytcl_attention_forward(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tensor lse, dytcl_tensor q,
                                                dytcl_tensor k, dytcl_tensor v, dytcl_attn_path path);
+/* Head layout. The QKV projection writes qkv [B, T, 3, H, D] (q, k, v side
+ * by side in each row); attention reads q, k, v as [B, H, T, D] (the shape of
+ * q gives B, H, T, D) and its output o goes back to y [B, T, H, D] for the
+ * output projection. The _backward calls map the gradients the other way. */
+DYTCL_API dytcl_status dytcl_heads_split(dytcl_ctx *ctx, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v,
+                                         dytcl_tensor qkv);
+DYTCL_API dytcl_status dytcl_heads_split_backward(dytcl_ctx *ctx, dytcl_tensor dqkv, dytcl_tensor dq,
+                                                  dytcl_tensor dk, dytcl_tensor dv);
+DYTCL_API dytcl_status dytcl_heads_merge(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor o);
+DYTCL_API dytcl_status dytcl_heads_merge_backward(dytcl_ctx *ctx, dytcl_tensor dout, dytcl_tensor dy);
 DYTCL_API dytcl_status dytcl_attention_backward(dytcl_ctx *ctx, dytcl_tensor dq, dytcl_tensor dk, dytcl_tensor dv,
                                                 dytcl_tensor dout, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v,
                                                 dytcl_tensor o, dytcl_tensor lse, dytcl_attn_path path);

@@ -181,3 +181,74 @@ dytcl_status dytcl_attention_backward(dytcl_ctx *ctx, dytcl_tensor dq, dytcl_ten
     if (use_gemm(ctx, path, a)) return backward_gemm(ctx, a, dq, dk, dv, dout, q, k, v, lse);
     return backward_tiled(ctx, a, dq, dk, dv, dout, q, k, v, o, lse);
 }
+
+/* ------------------------------------------------------------ head layout */
+
+/* qkv [B, T, 3*H*D] <-> q, k, v [B, H, T, D]; back = 1 goes from q, k, v to qkv. */
+static dytcl_status split(dytcl_ctx *ctx, dytcl_tensor qkv, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v, int back)
+{
+    DY_CHECK_CTX(ctx);
+    dytcl_status s;
+    if ((s = dy_check_tensor(ctx, q, "q")) || (s = norm_check_like(ctx, k, "k", q)) ||
+        (s = norm_check_like(ctx, v, "v", q)) || (s = dy_check_tensor(ctx, qkv, "qkv")))
+        return s;
+    if (q.ndim != 4) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "q must be [B, H, T, D], got %d dims", q.ndim);
+    if (dytcl_tensor_numel(qkv) != 3 * dytcl_tensor_numel(q))
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "qkv has %lld elements, expected 3 x %lld",
+                       (long long)dytcl_tensor_numel(qkv), (long long)dytcl_tensor_numel(q));
+    int H = (int)q.shape[1], T = (int)q.shape[2], D = (int)q.shape[3];
+    dy_kernel *k1;
+    if ((s = dy_kernel_get(ctx, DY_PROG_ATTENTION, "heads_split", &k1))) return s;
+    int i = arg_tensor(ctx, k1, 0, q, NULL);
+    i = arg_tensor(ctx, k1, i, k, NULL);
+    i = arg_tensor(ctx, k1, i, v, NULL);
+    i = arg_tensor(ctx, k1, i, qkv, NULL);
+    i = arg_int(ctx, k1, i, T);
+    i = arg_int(ctx, k1, i, H);
+    i = arg_int(ctx, k1, i, D);
+    i = arg_int(ctx, k1, i, back);
+    if (i < 0) return DYTCL_ERR_OPENCL;
+    size_t global[2] = {(size_t)D, (size_t)(dytcl_tensor_numel(q) / D)}, local[2] = {pow2_local(ctx, k1, D), 1};
+    return dy_launch(ctx, k1, 2, global, local);
+}
+
+static dytcl_status merge(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor o, int back)
+{
+    DY_CHECK_CTX(ctx);
+    dytcl_status s;
+    if ((s = dy_check_tensor(ctx, o, "o")) || (s = norm_check_like(ctx, y, "y", o))) return s;
+    if (o.ndim != 4) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "o must be [B, H, T, D], got %d dims", o.ndim);
+    int H = (int)o.shape[1], T = (int)o.shape[2], D = (int)o.shape[3];
+    dy_kernel *k1;
+    if ((s = dy_kernel_get(ctx, DY_PROG_ATTENTION, "heads_merge", &k1))) return s;
+    int i = arg_tensor(ctx, k1, 0, y, NULL);
+    i = arg_tensor(ctx, k1, i, o, NULL);
+    i = arg_int(ctx, k1, i, T);
+    i = arg_int(ctx, k1, i, H);
+    i = arg_int(ctx, k1, i, D);
+    i = arg_int(ctx, k1, i, back);
+    if (i < 0) return DYTCL_ERR_OPENCL;
+    size_t global[2] = {(size_t)D, (size_t)(dytcl_tensor_numel(o) / D)}, local[2] = {pow2_local(ctx, k1, D), 1};
+    return dy_launch(ctx, k1, 2, global, local);
+}
+
+dytcl_status dytcl_heads_split(dytcl_ctx *ctx, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v, dytcl_tensor qkv)
+{
+    return split(ctx, qkv, q, k, v, 0);
+}
+
+dytcl_status dytcl_heads_split_backward(dytcl_ctx *ctx, dytcl_tensor dqkv, dytcl_tensor dq, dytcl_tensor dk,
+                                        dytcl_tensor dv)
+{
+    return split(ctx, dqkv, dq, dk, dv, 1);
+}
+
+dytcl_status dytcl_heads_merge(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor o)
+{
+    return merge(ctx, y, o, 0);
+}
+
+dytcl_status dytcl_heads_merge_backward(dytcl_ctx *ctx, dytcl_tensor dout, dytcl_tensor dy)
+{
+    return merge(ctx, dy, dout, 1);
+}

@@ -111,10 +111,49 @@ static void run_case(dytcl_ctx *ctx, int B, int H, int T, int D)
     free(q), free(k), free(v), free(dout), free(o), free(lse), free(dq), free(dk), free(dv);
 }
 
+/* The head layout round trip: split, merge and their backward mappings. */
+static void run_heads(dytcl_ctx *ctx, int B, int T, int H, int D)
+{
+    size_t n = (size_t)B * T * H * D;
+    double *qkv = malloc(3 * n * 8), *want = malloc(n * 8);
+    rand_fill(qkv, 3 * n, &rng, -1, 1), round_float(qkv, 3 * n);
+    dytcl_buf *bqkv = dev_from(ctx, qkv, 3 * n), *bq = dev_from(ctx, NULL, n), *bk = dev_from(ctx, NULL, n);
+    dytcl_buf *bv = dev_from(ctx, NULL, n), *by = dev_from(ctx, NULL, n), *back = dev_from(ctx, NULL, 3 * n);
+    dytcl_tensor tq = {bq, 0, 4, {B, H, T, D}}, tk = {bk, 0, 4, {B, H, T, D}}, tv = {bv, 0, 4, {B, H, T, D}};
+    CHECK_OK(ctx, dytcl_heads_split(ctx, tq, tk, tv, dytcl_tensor_1d(bqkv, 0, (int64_t)3 * n)));
+    dytcl_buf *parts[3] = {bq, bk, bv};
+    for (int w = 0; w < 3; w++) {
+        for (int b = 0; b < B; b++)
+            for (int h = 0; h < H; h++)
+                for (int t = 0; t < T; t++)
+                    for (int d = 0; d < D; d++)
+                        want[(((size_t)b * H + h) * T + t) * D + d] = qkv[(((size_t)b * T + t) * 3 + w) * H * D + h * D + d];
+        CHECK_CLOSE(ctx, parts[w], want, n, 0, "heads_split part %d [%d,%d,%d,%d]", w, B, T, H, D);
+    }
+    /* merge o = q into y [B, T, H, D] and back; split backward rebuilds qkv */
+    CHECK_OK(ctx, dytcl_heads_merge(ctx, dytcl_tensor_1d(by, 0, (int64_t)n), tq));
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++)
+            for (int h = 0; h < H; h++)
+                for (int d = 0; d < D; d++)
+                    want[(((size_t)b * T + t) * H + h) * D + d] = qkv[(((size_t)b * T + t) * 3) * H * D + h * D + d];
+    CHECK_CLOSE(ctx, by, want, n, 0, "heads_merge [%d,%d,%d,%d]", B, T, H, D);
+    CHECK_OK(ctx, dytcl_heads_merge_backward(ctx, tk, dytcl_tensor_1d(by, 0, (int64_t)n))); /* k := q again */
+    CHECK_OK(ctx, dytcl_heads_split_backward(ctx, dytcl_tensor_1d(back, 0, (int64_t)3 * n), tk, tk, tv));
+    for (size_t r = 0; r < (size_t)B * T; r++) /* q and k parts now both hold q */
+        for (size_t j = 0; j < (size_t)H * D; j++) qkv[r * 3 * H * D + H * D + j] = qkv[r * 3 * H * D + j];
+    CHECK_CLOSE(ctx, back, qkv, 3 * n, 0, "heads round trip [%d,%d,%d,%d]", B, T, H, D);
+    dytcl_buf *all[] = {bqkv, bq, bk, bv, by, back};
+    for (int i = 0; i < 6; i++) dytcl_buf_free(all[i]);
+    free(qkv), free(want);
+}
+
 int main(void)
 {
     check_reference_gradients();
     dytcl_ctx *ctx = check_ctx(getenv("DYTCL_TEST_CACHE"));
+    run_heads(ctx, 1, 1, 1, 2);
+    run_heads(ctx, 2, 7, 3, 16);
     run_case(ctx, 1, 1, 1, 16);
     run_case(ctx, 2, 3, 7, 32);
     run_case(ctx, 1, 2, 33, 64);
