@@ -1,8 +1,12 @@
 /* bench_gemm.c -- `dytcl bench gemm`: SGEMM through CLBlast at the shapes of
  * a GPT-2-small training step (1024 tokens, width 768, MLP 3072), in the
- * three transposes a linear layer uses (NT forward, NN dx, TN dW), with
- * OpenBLAS on the host beside it when the build found it. GFLOP/s = 2MNK/t;
- * device times from profiling events, median of --reps after a warm-up. */
+ * three transposes a linear layer uses (NT forward, NN dx, TN dW), twice in
+ * one run: first with CLBlast's own parameters (DYTCL_GEMM_DEFAULTS=1; CLBlast
+ * keeps parameters per process, so these must come first), then with the
+ * ones dytcl applies (the device's tuning file from `dytcl tune gemm`, else
+ * the built-in PoCL set), with OpenBLAS on the host beside it when the build
+ * found it. GFLOP/s = 2MNK/t; device times from profiling events, median of
+ * --reps after dytcl_gemm_warmup and two more warm-up calls per case. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,15 +57,58 @@ static double openblas_us(const gemm_case *g, int reps)
 }
 #endif
 
+enum { NSHAPES = 3, NTRANS = 3 };
+static const int shapes[NSHAPES][3] = {{1024, 768, 768}, {1024, 3072, 768}, {1024, 768, 3072}};
+static const int trans[NTRANS][2] = {{0, 1}, {0, 0}, {1, 0}};
+static const char *const names[NTRANS] = {"NT", "NN", "TN"};
+
+/* GFLOP/s of every case on a new context; desc gets its parameters. */
+static dytcl_status measure_all(const char *spec, int reps, double gf[NSHAPES][NTRANS], char *desc, size_t cap,
+                                dytcl_device_info *dev)
+{
+    dytcl_ctx *ctx = NULL;
+    dytcl_ctx_options opt = {.device = spec};
+    if (dytcl_ctx_create(&ctx, &opt) != DYTCL_OK) {
+        fprintf(stderr, "dytcl bench gemm: %s\n", dytcl_last_error(NULL));
+        return DYTCL_ERR_NO_DEVICE;
+    }
+    dytcl_ctx_device(ctx, dev);
+    dytcl_status s = dytcl_gemm_config(ctx, desc, cap);
+    if (!s) s = dytcl_gemm_warmup(ctx);
+    for (int si = 0; si < NSHAPES && !s; si++) {
+        gemm_case g = {0, 0, shapes[si][0], shapes[si][1], shapes[si][2], {0}, {0}, {0}};
+        dytcl_buf *a = NULL, *b = NULL, *c = NULL;
+        if (!(s = bench_random_buf(ctx, (size_t)g.M * g.K, -1, 1, 1, &a)) &&
+            !(s = bench_random_buf(ctx, (size_t)g.K * g.N, -1, 1, 2, &b)) &&
+            !(s = bench_random_buf(ctx, (size_t)g.M * g.N, -1, 1, 3, &c))) {
+            g.A = dytcl_tensor_1d(a, 0, (int64_t)g.M * g.K);
+            g.B = dytcl_tensor_1d(b, 0, (int64_t)g.K * g.N);
+            g.C = dytcl_tensor_1d(c, 0, (int64_t)g.M * g.N);
+            for (int ti = 0; ti < NTRANS && !s; ti++) {
+                g.ta = trans[ti][0], g.tb = trans[ti][1];
+                double us = 0;
+                s = bench_median_us(ctx, run, &g, 2, reps, &us);
+                gf[si][ti] = s ? 0 : 2.0 * g.M * g.N * g.K / (us * 1e3);
+            }
+        }
+        dytcl_buf_free(a), dytcl_buf_free(b), dytcl_buf_free(c);
+    }
+    if (s) fprintf(stderr, "dytcl bench gemm: %s: %s\n", dytcl_status_name(s), dytcl_last_error(ctx));
+    dytcl_ctx_free(ctx);
+    return s;
+}
+
 int bench_gemm(int argc, char **argv)
 {
-    int reps = 9;
+    int reps = 9, defaults = 1;
     const char *json_path = NULL, *spec = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: dytcl bench gemm [--reps N] [--json FILE] [--device SPEC]\n"
-                   "  SGEMM GFLOP/s at 1024x768x768, 1024x3072x768, 1024x768x3072 (NT, NN, TN),\n"
-                   "  with OpenBLAS beside it when the build found it.\n");
+            printf("usage: dytcl bench gemm [--reps N] [--json FILE] [--device SPEC] [--no-defaults]\n"
+                   "  SGEMM GFLOP/s at 1024x768x768, 1024x3072x768, 1024x768x3072 (NT, NN, TN):\n"
+                   "  CLBlast's own parameters (skipped with --no-defaults), then dytcl's (the\n"
+                   "  tuning file of `dytcl tune gemm`, else built-in for PoCL), with OpenBLAS\n"
+                   "  beside them when the build found it.\n");
             return 0;
         } else if (!strcmp(argv[i], "--reps") && i + 1 < argc && atoi(argv[i + 1]) > 0) {
             reps = atoi(argv[++i]);
@@ -69,71 +116,58 @@ int bench_gemm(int argc, char **argv)
             json_path = argv[++i];
         } else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
             spec = argv[++i];
+        } else if (!strcmp(argv[i], "--no-defaults")) {
+            defaults = 0;
         } else {
             fprintf(stderr, "dytcl bench gemm: unknown or incomplete option '%s' (see --help)\n", argv[i]);
             return 2;
         }
     }
-    dytcl_ctx *ctx = NULL;
-    dytcl_ctx_options opt = {.device = spec};
-    if (dytcl_ctx_create(&ctx, &opt) != DYTCL_OK) {
-        fprintf(stderr, "dytcl bench gemm: %s\n", dytcl_last_error(NULL));
-        return 1;
-    }
+    double def[NSHAPES][NTRANS] = {{0}}, ours[NSHAPES][NTRANS] = {{0}};
+    char def_desc[2048] = "", desc[2048] = "";
     dytcl_device_info dev;
-    dytcl_ctx_device(ctx, &dev);
-    printf("device: %s (%s)\n\n%-6s %5s %5s %5s %11s %9s", dev.name, dev.platform, "op", "M", "N", "K", "median_us",
-           "GFLOP/s");
+    if (defaults) { /* before anything in this process overrides CLBlast's parameters */
+        const char *was = getenv("DYTCL_GEMM_DEFAULTS");
+        char keep[64];
+        snprintf(keep, sizeof keep, "%s", was ? was : "");
+        setenv("DYTCL_GEMM_DEFAULTS", "1", 1);
+        dytcl_status s = measure_all(spec, reps < 5 ? reps : 5, def, def_desc, sizeof def_desc, &dev);
+        if (was) setenv("DYTCL_GEMM_DEFAULTS", keep, 1);
+        else unsetenv("DYTCL_GEMM_DEFAULTS");
+        if (s) return 1;
+    }
+    if (measure_all(spec, reps, ours, desc, sizeof desc, &dev)) return 1;
+
+    printf("device: %s (%s, driver %s)\n", dev.name, dev.platform, dev.driver_version);
+    if (defaults) printf("defaults: %s\n", def_desc);
+    printf("dytcl:    %s\n\n%-4s %5s %5s %5s %14s %9s", desc, "op", "M", "N", "K", "CLBlast own", "dytcl");
 #ifdef DYTCL_HAVE_OPENBLAS
-    printf(" %14s %9s", "OpenBLAS GF/s", "ratio");
+    printf(" %9s %14s", "OpenBLAS", "dytcl/OpenBLAS");
 #endif
-    printf("\n");
-    const int shapes[][3] = {{1024, 768, 768}, {1024, 3072, 768}, {1024, 768, 3072}};
-    const int trans[][2] = {{0, 1}, {0, 0}, {1, 0}};
-    const char *names[] = {"NT", "NN", "TN"};
+    printf("   (GFLOP/s)\n");
     json_t *records = json_array();
-    dytcl_status s = DYTCL_OK;
-    for (int si = 0; si < 3 && !s; si++) {
-        gemm_case g = {0, 0, shapes[si][0], shapes[si][1], shapes[si][2], {0}, {0}, {0}};
-        dytcl_buf *a = NULL, *b = NULL, *c = NULL;
-        if ((s = bench_random_buf(ctx, (size_t)g.M * g.K, -1, 1, 1, &a)) ||
-            (s = bench_random_buf(ctx, (size_t)g.K * g.N, -1, 1, 2, &b)) ||
-            (s = bench_random_buf(ctx, (size_t)g.M * g.N, -1, 1, 3, &c))) {
-            dytcl_buf_free(a), dytcl_buf_free(b);
-            break;
-        }
-        g.A = dytcl_tensor_1d(a, 0, (int64_t)g.M * g.K);
-        g.B = dytcl_tensor_1d(b, 0, (int64_t)g.K * g.N);
-        g.C = dytcl_tensor_1d(c, 0, (int64_t)g.M * g.N);
-        for (int ti = 0; ti < 3 && !s; ti++) {
-            g.ta = trans[ti][0], g.tb = trans[ti][1];
-            double us = 0;
-            if ((s = bench_median_us(ctx, run, &g, 2, reps, &us))) break;
-            double gf = 2.0 * g.M * g.N * g.K / (us * 1e3);
-            printf("%-6s %5d %5d %5d %11.1f %9.1f", names[ti], g.M, g.N, g.K, us, gf);
+    for (int si = 0; si < NSHAPES; si++)
+        for (int ti = 0; ti < NTRANS; ti++) {
+            gemm_case g = {trans[ti][0], trans[ti][1], shapes[si][0], shapes[si][1], shapes[si][2], {0}, {0}, {0}};
+            printf("%-4s %5d %5d %5d %14.1f %9.1f", names[ti], g.M, g.N, g.K, def[si][ti], ours[si][ti]);
             json_t *r = json_pack("{s:s, s:s, s:i, s:i, s:i, s:f, s:f}", "op", "sgemm", "trans", names[ti], "M", g.M,
-                                  "N", g.N, "K", g.K, "median_us", us, "gflops", gf);
+                                  "N", g.N, "K", g.K, "gflops", ours[si][ti], "clblast_defaults_gflops", def[si][ti]);
 #ifdef DYTCL_HAVE_OPENBLAS
             double ob = 2.0 * g.M * g.N * g.K / (openblas_us(&g, reps) * 1e3);
-            printf(" %14.1f %9.2f", ob, gf / ob);
+            printf(" %9.1f %14.2f", ob, ours[si][ti] / ob);
             json_object_set_new(r, "openblas_gflops", json_real(ob));
-            json_object_set_new(r, "frac_of_openblas", json_real(gf / ob));
+            json_object_set_new(r, "frac_of_openblas", json_real(ours[si][ti] / ob));
 #endif
             printf("\n");
             json_array_append_new(records, r);
         }
-        dytcl_buf_free(a), dytcl_buf_free(b), dytcl_buf_free(c);
-    }
     int code = 0;
-    if (s) {
-        fprintf(stderr, "dytcl bench gemm: %s: %s\n", dytcl_status_name(s), dytcl_last_error(ctx));
-        code = 1;
-    } else if (json_path) {
+    if (json_path) {
         json_t *d = bench_device_json(&dev);
+        json_object_set_new(d, "gemm_parameters", json_string(desc));
         code = bench_write_json(json_path, d, records);
         json_decref(d);
     }
     json_decref(records);
-    dytcl_ctx_free(ctx);
     return code;
 }
