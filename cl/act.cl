@@ -39,31 +39,39 @@ __kernel void NAME(__global float *dx, const int dx_off, __global const float *d
 DEFINE_GELU_BACKWARD(gelu_backward, UNGUARDED)
 DEFINE_GELU_BACKWARD(gelu_backward_tail, GUARDED)
 
-/* SwiGLU: y = silu(a) * b, silu(a) = a * sigmoid(a). */
+/* SwiGLU: y = silu(a) * b, silu(a) = a * sigmoid(a), on [rows, H] views with
+ * row strides (in elements), so that a and b may be the two halves of one
+ * [rows, 2H] tensor (a = ab[:, :H], b = ab[:, H:], both with stride 2H).
+ * NDRange 2-D: global (H, rows), local (L, 1); NAME has no bounds check in
+ * dimension 0 (whole work-groups), NAME_tail has one. */
 #define DEFINE_SWIGLU_FORWARD(NAME, GUARD)                                                     \
-__kernel void NAME(__global float *y, const int y_off, __global const float *a, const int a_off, \
-                   __global const float *b, const int b_off, const int n)                      \
+__kernel void NAME(__global float *y, const int y_off, const int y_ld, __global const float *a, \
+                   const int a_off, const int a_ld, __global const float *b, const int b_off,  \
+                   const int b_ld, const int H)                                                \
 {                                                                                              \
-    const int i = get_global_id(0);                                                            \
-    GUARD(i >= n)                                                                              \
-    const float av = a[a_off + i], s = 1.0f / (1.0f + exp(-av));                               \
-    y[y_off + i] = av * s * b[b_off + i];                                                      \
+    const int c = get_global_id(0), r = get_global_id(1);                                     \
+    GUARD(c >= H)                                                                              \
+    const float av = a[a_off + r * a_ld + c], s = 1.0f / (1.0f + exp(-av));                    \
+    y[y_off + r * y_ld + c] = av * s * b[b_off + r * b_ld + c];                                \
 }
 DEFINE_SWIGLU_FORWARD(swiglu_forward, UNGUARDED)
 DEFINE_SWIGLU_FORWARD(swiglu_forward_tail, GUARDED)
 
-/* da = dy * b * s (1 + a (1 - s)),  db = dy * a * s */
+/* da = dy * b * s (1 + a (1 - s)),  db = dy * a * s   (s = sigmoid(a));
+ * da, db may alias a, b (each element is read before it is written). */
 #define DEFINE_SWIGLU_BACKWARD(NAME, GUARD)                                                    \
-__kernel void NAME(__global float *da, const int da_off, __global float *db, const int db_off, \
-                   __global const float *dy, const int dy_off, __global const float *a,       \
-                   const int a_off, __global const float *b, const int b_off, const int n)     \
+__kernel void NAME(__global float *da, const int da_off, const int da_ld, __global float *db,  \
+                   const int db_off, const int db_ld, __global const float *dy, const int dy_off, \
+                   const int dy_ld, __global const float *a, const int a_off, const int a_ld,  \
+                   __global const float *b, const int b_off, const int b_ld, const int H)     \
 {                                                                                              \
-    const int i = get_global_id(0);                                                            \
-    GUARD(i >= n)                                                                              \
-    const float av = a[a_off + i], bv = b[b_off + i], g = dy[dy_off + i];                      \
+    const int c = get_global_id(0), r = get_global_id(1);                                     \
+    GUARD(c >= H)                                                                              \
+    const float av = a[a_off + r * a_ld + c], bv = b[b_off + r * b_ld + c];                    \
+    const float g = dy[dy_off + r * dy_ld + c];                                                \
     const float s = 1.0f / (1.0f + exp(-av));                                                  \
-    da[da_off + i] = g * bv * s * fma(av, 1.0f - s, 1.0f);                                     \
-    db[db_off + i] = g * av * s;                                                               \
+    da[da_off + r * da_ld + c] = g * bv * s * fma(av, 1.0f - s, 1.0f);                         \
+    db[db_off + r * db_ld + c] = g * av * s;                                                   \
 }
 DEFINE_SWIGLU_BACKWARD(swiglu_backward, UNGUARDED)
 DEFINE_SWIGLU_BACKWARD(swiglu_backward_tail, GUARDED)
@@ -71,19 +79,23 @@ DEFINE_SWIGLU_BACKWARD(swiglu_backward_tail, GUARDED)
 /* RoPE on x [B, T, H, D]: in each head, the pair (x[2i], x[2i+1]) at
  * position p = t + pos_offset turns by p * theta^(-2i/D); sign = -1 turns
  * back (the backward pass). y may alias x.
- * NDRange 2-D: global (D/2, B*T*H), any local size (checked). */
+ * A work-item owns one pair index i at one (b, t) and turns it in all H
+ * heads, so each sin/cos (scalar builtins: not vectorised on PoCL) serves
+ * H pairs. NDRange 2-D: global (D/2, B*T), any local size. */
 __kernel void rope(__global float *y, const int y_off, __global const float *x, const int x_off,
                    const int T, const int H, const int D, const int pos_offset, const float log2_theta,
-                   const float sign)
+                   const float sign, const int BT)
 {
-    const int i = get_global_id(0), row = get_global_id(1);
-    if (i >= D / 2) return;
-    const int pos = (row / H) % T + pos_offset;
+    const int i = get_global_id(0), bt = get_global_id(1);
+    if (i >= D / 2 || bt >= BT) return;
+    const int pos = bt % T + pos_offset;
     const float angle = (float)pos * exp2(-2.0f * i / D * log2_theta);
     float c;
     const float s = sincos(angle, &c) * sign;
-    const int at = row * D + 2 * i;
-    const float x0 = x[x_off + at], x1 = x[x_off + at + 1];
-    y[y_off + at] = x0 * c - x1 * s;
-    y[y_off + at + 1] = x0 * s + x1 * c;
+    for (int h = 0; h < H; h++) {
+        const int at = (bt * H + h) * D + 2 * i;
+        const float x0 = x[x_off + at], x1 = x[x_off + at + 1];
+        y[y_off + at] = x0 * c - x1 * s;
+        y[y_off + at + 1] = x0 * s + x1 * c;
+    }
 }

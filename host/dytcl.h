@@ -432,6 +432,12 @@ DYTCL_API dytcl_status dytcl_gelu_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytc
 DYTCL_API dytcl_status dytcl_swiglu_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor a, dytcl_tensor b);
 DYTCL_API dytcl_status dytcl_swiglu_backward(dytcl_ctx *ctx, dytcl_tensor da, dytcl_tensor db, dytcl_tensor dy,
                                              dytcl_tensor a, dytcl_tensor b);
+/* SwiGLU on the output of one fused gate|up projection: ab is [rows, 2H]
+ * with a = ab[:, :H] and b = ab[:, H:]; y and dy are [rows, H] (rows = all
+ * dimensions but the last). dab ([rows, 2H]) may alias ab. */
+DYTCL_API dytcl_status dytcl_swiglu_packed_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor ab);
+DYTCL_API dytcl_status dytcl_swiglu_packed_backward(dytcl_ctx *ctx, dytcl_tensor dab, dytcl_tensor dy,
+                                                    dytcl_tensor ab);
 DYTCL_API dytcl_status dytcl_rope_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, int pos_offset,
                                           float theta);
 DYTCL_API dytcl_status dytcl_rope_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor dy, int pos_offset,

@@ -3,8 +3,7 @@
 
 #include "ops_norm_util.h"
 
-/* Up to five tensors then n: the argument list of every elementwise kernel
- * here. Sets them on the body kernel and its _tail twin and launches both
+/* Tensors then n: the argument list of the GELU kernels. Sets them on the body kernel and its _tail twin and launches both
  * over n elements. */
 static dytcl_status elementwise(dytcl_ctx *ctx, const char *body, const char *tail, const dytcl_tensor *t, int nt,
                                 int n)
@@ -49,13 +48,45 @@ dytcl_status dytcl_gelu_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor d
     return s ? s : elementwise(ctx, "gelu_backward", "gelu_backward_tail", t, 3, (int)dytcl_tensor_numel(x));
 }
 
+/* One strided operand of a SwiGLU kernel: a view and its row stride. */
+typedef struct {
+    dytcl_tensor t;
+    int ld;
+} strided;
+
+/* SwiGLU over [rows, H] with row strides: forward (n = 3: y, a, b) or
+ * backward (n = 5: da, db, dy, a, b), 2-D NDRange (H, rows). */
+static dytcl_status swiglu_launch(dytcl_ctx *ctx, int backward, const strided *op, int n, int H, int rows)
+{
+    const char *names[2] = {backward ? "swiglu_backward" : "swiglu_forward",
+                            backward ? "swiglu_backward_tail" : "swiglu_forward_tail"};
+    dy_kernel *k[2];
+    dytcl_status s;
+    for (int v = 0; v < 2; v++) {
+        if ((s = dy_kernel_get(ctx, DY_PROG_ACT, names[v], &k[v]))) return s;
+        int i = 0;
+        for (int j = 0; j < n; j++) {
+            i = arg_tensor(ctx, k[v], i, op[j].t, NULL);
+            i = arg_int(ctx, k[v], i, op[j].ld);
+        }
+        i = arg_int(ctx, k[v], i, H);
+        if (i < 0) return DYTCL_ERR_OPENCL;
+    }
+    size_t global[2] = {(size_t)H, (size_t)rows}, local[2] = {pow2_local(ctx, k[0], H < 256 ? (size_t)H : 256), 1};
+    return dy_launch_split(ctx, k[0], k[1], 2, global, local);
+}
+
+/* Two tensors of n elements each: one row of n. */
 dytcl_status dytcl_swiglu_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor a, dytcl_tensor b)
 {
     DY_CHECK_CTX(ctx);
     dytcl_tensor t[3] = {y, a, b};
     const char *names[3] = {"y", "a", "b"};
     dytcl_status s = check_same(ctx, t, names, 3);
-    return s ? s : elementwise(ctx, "swiglu_forward", "swiglu_forward_tail", t, 3, (int)dytcl_tensor_numel(a));
+    if (s) return s;
+    const int n = (int)dytcl_tensor_numel(a);
+    const strided op[3] = {{y, n}, {a, n}, {b, n}};
+    return swiglu_launch(ctx, 0, op, 3, n, 1);
 }
 
 dytcl_status dytcl_swiglu_backward(dytcl_ctx *ctx, dytcl_tensor da, dytcl_tensor db, dytcl_tensor dy, dytcl_tensor a,
@@ -65,7 +96,59 @@ dytcl_status dytcl_swiglu_backward(dytcl_ctx *ctx, dytcl_tensor da, dytcl_tensor
     dytcl_tensor t[5] = {da, db, dy, a, b};
     const char *names[5] = {"da", "db", "dy", "a", "b"};
     dytcl_status s = check_same(ctx, t, names, 5);
-    return s ? s : elementwise(ctx, "swiglu_backward", "swiglu_backward_tail", t, 5, (int)dytcl_tensor_numel(a));
+    if (s) return s;
+    const int n = (int)dytcl_tensor_numel(a);
+    const strided op[5] = {{da, n}, {db, n}, {dy, n}, {a, n}, {b, n}};
+    return swiglu_launch(ctx, 1, op, 5, n, 1);
+}
+
+/* y [..., H] and ab [..., 2H] with the same leading dimensions; sets
+ * *H and *rows. */
+static dytcl_status check_packed(dytcl_ctx *ctx, dytcl_tensor y, const char *yname, dytcl_tensor ab,
+                                 const char *abname, int *H, int *rows)
+{
+    dytcl_status s;
+    if ((s = dy_check_tensor(ctx, y, yname)) || (s = dy_check_tensor(ctx, ab, abname))) return s;
+    *H = (int)y.shape[y.ndim - 1];
+    *rows = (int)(dytcl_tensor_numel(y) / *H);
+    if (ab.shape[ab.ndim - 1] != 2 * (int64_t)*H || dytcl_tensor_numel(ab) != 2 * dytcl_tensor_numel(y))
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG,
+                       "swiglu_packed: %s must be [rows, 2H] = [%d, %d] for %s [rows, H] = [%d, %d]; it has "
+                       "%lld elements, last dim %lld",
+                       abname, *rows, 2 * *H, yname, *rows, *H, (long long)dytcl_tensor_numel(ab),
+                       (long long)ab.shape[ab.ndim - 1]);
+    return DYTCL_OK;
+}
+
+/* The halves of ab as views: a = ab[:, :H], b = ab[:, H:], row stride 2H. */
+static void halves(dytcl_tensor ab, int H, strided *a, strided *b)
+{
+    a->t = ab, a->ld = 2 * H;
+    b->t = ab, b->t.offset += (size_t)H, b->ld = 2 * H;
+}
+
+dytcl_status dytcl_swiglu_packed_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor ab)
+{
+    DY_CHECK_CTX(ctx);
+    int H = 0, rows = 0;
+    dytcl_status s = check_packed(ctx, y, "y", ab, "ab", &H, &rows);
+    if (s) return s;
+    strided op[3] = {{y, H}};
+    halves(ab, H, &op[1], &op[2]);
+    return swiglu_launch(ctx, 0, op, 3, H, rows);
+}
+
+dytcl_status dytcl_swiglu_packed_backward(dytcl_ctx *ctx, dytcl_tensor dab, dytcl_tensor dy, dytcl_tensor ab)
+{
+    DY_CHECK_CTX(ctx);
+    int H = 0, rows = 0;
+    dytcl_status s = check_packed(ctx, dy, "dy", ab, "ab", &H, &rows);
+    if (s || (s = norm_check_like(ctx, dab, "dab", ab))) return s;
+    strided op[5];
+    halves(dab, H, &op[0], &op[1]);
+    op[2] = (strided){dy, H};
+    halves(ab, H, &op[3], &op[4]);
+    return swiglu_launch(ctx, 1, op, 5, H, rows);
 }
 
 static dytcl_status rope(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, int pos_offset, float theta, float sign)
@@ -78,7 +161,7 @@ static dytcl_status rope(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, int pos
     if (!(theta > 1.0f) || isinf(theta) || pos_offset < 0)
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "rope: theta = %g must be finite and > 1, pos_offset >= 0", theta);
     int T = (int)x.shape[1], H = (int)x.shape[2], D = (int)x.shape[3];
-    int rows = (int)(dytcl_tensor_numel(x) / D);
+    int BT = (int)x.shape[0] * T;
     dy_kernel *k;
     if ((s = dy_kernel_get(ctx, DY_PROG_ACT, "rope", &k))) return s;
     int i = arg_tensor(ctx, k, 0, y, NULL);
@@ -89,8 +172,9 @@ static dytcl_status rope(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, int pos
     i = arg_int(ctx, k, i, pos_offset);
     i = arg_float(ctx, k, i, log2f(theta));
     i = arg_float(ctx, k, i, sign);
+    i = arg_int(ctx, k, i, BT);
     if (i < 0) return DYTCL_ERR_OPENCL;
-    size_t global[2] = {(size_t)D / 2, (size_t)rows}, local[2] = {pow2_local(ctx, k, D / 2 < 64 ? D / 2 : 64), 1};
+    size_t global[2] = {(size_t)D / 2, (size_t)BT}, local[2] = {pow2_local(ctx, k, D / 2 < 64 ? D / 2 : 64), 1};
     return dy_launch(ctx, k, 2, global, local);
 }
 
