@@ -10,7 +10,8 @@
  * The backward is deterministic without float atomics: the rows of each token
  * are gathered into a bucket (a counting sort with integer atomics, whose
  * counts are exact), each bucket is sorted by row, and each (token, channel)
- * adds its bucket's rows in that order. */
+ * adds its bucket's rows in that order. Cost: O(rows * C) adds, O(V) for
+ * the serial scan, O(V * C) writes only when dwte is overwritten (a fill). */
 
 /* NDRange 2-D: global (C, rows), local (L, 1); _tail checks bounds. */
 #define DEFINE_EMBED_FORWARD(NAME, GUARD)                                                      \
@@ -38,16 +39,22 @@ __kernel void embed_count(__global int *counts, __global const int *tokens, cons
     if (tok >= 0 && tok < V) atomic_inc(&counts[tok]);
 }
 
-/* starts[v] = counts[0] + ... + counts[v-1]; cursor[v] = 0. One work-item. */
+/* starts[v] = counts[0] + ... + counts[v-1]; cursor[v] = 0; and the tokens
+ * that occur, in order, right after cursor: present = cursor + V,
+ * present[0] = how many, present[1..] = which. One work-item (a serial pass
+ * over V ints). */
 __kernel void embed_scan(__global int *starts, __global int *cursor, __global const int *counts, const int V)
 {
     if (get_global_id(0) != 0) return;
-    int at = 0;
+    __global int *present = cursor + V;
+    int at = 0, np = 0;
     for (int v = 0; v < V; v++) {
         starts[v] = at;
         cursor[v] = 0;
         at += counts[v];
+        if (counts[v]) present[1 + np++] = v;
     }
+    present[0] = np;
 }
 
 /* Puts each row into its token's bucket (in any order). NDRange 1-D over rows. */
@@ -60,8 +67,23 @@ __kernel void embed_scatter(__global int *bucket_rows, __global int *cursor, __g
     if (tok >= 0 && tok < V) bucket_rows[starts[tok] + atomic_inc(&cursor[tok])] = r;
 }
 
-/* Sorts each bucket by row (insertion sort: buckets are short, and already
- * nearly sorted). NDRange 1-D over V. */
+/* Sorts each bucket by row: insertion sort for short buckets (the usual
+ * case, and on a CPU the scatter leaves them nearly sorted), heapsort past
+ * 32 rows, so that one token filling the batch costs O(n log n), not
+ * O(n^2), on a device whose atomics scatter in random order.
+ * NDRange 1-D over V. */
+inline void sift_down(__global int *b, int at, const int n)
+{
+    const int key = b[at];
+    for (int child = 2 * at + 1; child < n; child = 2 * at + 1) {
+        if (child + 1 < n && b[child + 1] > b[child]) child++;
+        if (b[child] <= key) break;
+        b[at] = b[child];
+        at = child;
+    }
+    b[at] = key;
+}
+
 __kernel void embed_sort(__global int *bucket_rows, __global const int *starts, __global const int *counts,
                          const int V)
 {
@@ -69,6 +91,16 @@ __kernel void embed_sort(__global int *bucket_rows, __global const int *starts, 
     if (v >= V) return;
     __global int *b = bucket_rows + starts[v];
     const int n = counts[v];
+    if (n > 32) {
+        for (int i = n / 2 - 1; i >= 0; i--) sift_down(b, i, n);
+        for (int end = n - 1; end > 0; end--) {
+            const int top = b[0];
+            b[0] = b[end];
+            b[end] = top;
+            sift_down(b, 0, end);
+        }
+        return;
+    }
     for (int i = 1; i < n; i++) {
         const int key = b[i];
         int j = i - 1;
@@ -80,17 +112,21 @@ __kernel void embed_sort(__global int *bucket_rows, __global const int *starts, 
     }
 }
 
-/* dwte[v, c] (+)= the bucket's rows of dout, in row order.
- * NDRange 2-D: global (C, V), local (L, 1). */
+/* dwte[v, c] += the bucket's rows of dout, in row order, for the tokens
+ * that occur (the host zeroes dwte first when not accumulating): the work
+ * is the rows, not the vocabulary. NDRange 2-D: global (C, an upper bound
+ * on the tokens present), local (L, 1). */
 __kernel void embed_accumulate(__global float *dwte, const int dwte_off, __global const float *dout,
                                const int dout_off, __global const int *bucket_rows, __global const int *starts,
-                               __global const int *counts, const int C, const int V, const int accumulate)
+                               __global const int *counts, __global const int *present, const int present_off,
+                               const int C)
 {
-    const int c = get_global_id(0), v = get_global_id(1);
-    if (c >= C || v >= V) return;
+    present += present_off;
+    const int c = get_global_id(0), k = get_global_id(1);
+    if (c >= C || k >= present[0]) return;
+    const int v = present[1 + k];
     __global const int *b = bucket_rows + starts[v];
     float s = 0.0f;
     for (int i = 0; i < counts[v]; i++) s += dout[dout_off + b[i] * C + c];
-    __global float *d = dwte + dwte_off + v * C + c;
-    *d = accumulate ? *d + s : s;
+    dwte[dwte_off + v * C + c] += s;
 }

@@ -107,3 +107,30 @@ __kernel void cross_entropy_wg(__global float *loss, const int loss_off, __globa
             dz[v] = ignore ? 0.0f : exp(z[v] - m) * inv - (v == t ? scale : 0.0f);
     }
 }
+
+/* mean[0] = the sum of loss[r] over the rows whose target is not -1, divided
+ * by their count (0 when every row is ignored). One work-group: work-item j
+ * adds a contiguous slice of rows in order, then trees over the work-group:
+ * the same bits every run. NDRange: global = local = L, a power of two;
+ * scratch of L floats, counts of L ints. */
+__kernel void loss_mean(__global float *mean, const int mean_off, __global const float *loss, const int loss_off,
+                        __global const int *targets, const int tg_off, const int rows, __local float *scratch,
+                        __local int *counts)
+{
+    const int lid = get_local_id(0), L = get_local_size(0);
+    const int chunk = (rows + L - 1) / L, start = min(rows, lid * chunk), end = min(rows, start + chunk);
+    float s = 0.0f;
+    int c = 0;
+    for (int r = start; r < end; r++)
+        if (targets[tg_off + r] != -1) {
+            s += loss[loss_off + r];
+            c++;
+        }
+    counts[lid] = c;
+    s = wg_sum(scratch, s); /* its barriers also publish counts */
+    for (int step = L / 2; step > 0; step /= 2) {
+        if (lid < step) counts[lid] += counts[lid + step];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (lid == 0) mean[mean_off] = counts[0] ? s / (float)counts[0] : 0.0f;
+}

@@ -453,6 +453,11 @@ DYTCL_API dytcl_status dytcl_rope_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytc
  * NaN loss for its row: never an out-of-bounds read. */
 DYTCL_API dytcl_status dytcl_cross_entropy(dytcl_ctx *ctx, dytcl_tensor loss, dytcl_tensor dlogits,
                                            dytcl_tensor logits, dytcl_tensor targets, float grad_scale);
+/* mean[0] = the mean of loss [rows] over the rows whose target is not -1
+ * (0 when all are ignored), summed in a fixed order in one work-group: the
+ * same bits every run. It stays on the device; read it when you need it. */
+DYTCL_API dytcl_status dytcl_cross_entropy_mean(dytcl_ctx *ctx, dytcl_tensor mean, dytcl_tensor loss,
+                                                dytcl_tensor targets);
 
 /* ---------------------------------------------- optimiser (host/ops_optim.c)
  *

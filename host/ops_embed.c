@@ -65,13 +65,22 @@ dytcl_status dytcl_embedding_backward(dytcl_ctx *ctx, dytcl_tensor dwte, dytcl_t
     int rows = 0, V = 0, C = 0;
     dytcl_status s = check_embed(ctx, dout, tokens, dwte, dwpe, T, &rows, &V, &C);
     if (s) return s;
-    /* workspace: counts [V], starts [V], cursor [V] (int32), bucket rows [rows] */
+    /* workspace: counts [V], starts [V], cursor [V] + present [1 + min(V, rows)]
+     * (int32), bucket rows [rows] */
+    const int most = V < rows ? V : rows;
     cl_mem counts, starts, cursor, bucket;
     if ((s = dy_workspace(ctx, 0, (size_t)V * 4, &counts)) || (s = dy_workspace(ctx, 1, (size_t)V * 4, &starts)) ||
-        (s = dy_workspace(ctx, 2, (size_t)V * 4, &cursor)) || (s = dy_workspace(ctx, 3, (size_t)rows * 4, &bucket)))
+        (s = dy_workspace(ctx, 2, ((size_t)V + 1 + most) * 4, &cursor)) ||
+        (s = dy_workspace(ctx, 3, (size_t)rows * 4, &bucket)))
         return s;
     cl_int zero = 0, err = clEnqueueFillBuffer(ctx->queue, counts, &zero, sizeof zero, 0, (size_t)V * 4, 0, NULL, NULL);
     if (err != CL_SUCCESS) return dy_cl_fail(ctx, err, "clEnqueueFillBuffer");
+    if (!accumulate) { /* write mode: zeros, then add the tokens that occur */
+        const float fzero = 0.0f;
+        err = clEnqueueFillBuffer(ctx->queue, dwte.buf->mem, &fzero, sizeof fzero, dwte.offset * 4,
+                                  (size_t)V * C * 4, 0, NULL, NULL);
+        if (err != CL_SUCCESS) return dy_cl_fail(ctx, err, "clEnqueueFillBuffer");
+    }
     dytcl_tensor none = {0};
     const int vr[2] = {V, rows};
     if ((s = run_1d(ctx, "embed_count", (cl_mem[]){counts}, 1, tokens, vr, 2, (size_t)rows)) ||
@@ -86,11 +95,11 @@ dytcl_status dytcl_embedding_backward(dytcl_ctx *ctx, dytcl_tensor dwte, dytcl_t
     i = arg_mem(ctx, k, i, bucket);
     i = arg_mem(ctx, k, i, starts);
     i = arg_mem(ctx, k, i, counts);
-    i = arg_int(ctx, k, i, C);
+    i = arg_mem(ctx, k, i, cursor); /* present = cursor + V */
     i = arg_int(ctx, k, i, V);
-    i = arg_int(ctx, k, i, accumulate != 0);
+    i = arg_int(ctx, k, i, C);
     if (i < 0) return DYTCL_ERR_OPENCL;
-    size_t global[2] = {(size_t)C, (size_t)V}, local[2] = {pow2_local(ctx, k, C < 256 ? C : 256), 1};
+    size_t global[2] = {(size_t)C, (size_t)most}, local[2] = {pow2_local(ctx, k, C < 256 ? C : 256), 1};
     if ((s = dy_launch(ctx, k, 2, global, local))) return s;
     /* dwpe [T, C]: dout viewed as [B, T*C], summed over B in order */
     return launch_colsum(ctx, DY_PROG_EMBED, dwpe, dout.buf->mem, (int)dout.offset, rows / T, T * C, accumulate != 0);

@@ -34,3 +34,24 @@ dytcl_status dytcl_cross_entropy(dytcl_ctx *ctx, dytcl_tensor loss, dytcl_tensor
     size_t global = (size_t)d.outer * L;
     return dy_launch(ctx, k, 1, &global, &L);
 }
+
+dytcl_status dytcl_cross_entropy_mean(dytcl_ctx *ctx, dytcl_tensor mean, dytcl_tensor loss, dytcl_tensor targets)
+{
+    DY_CHECK_CTX(ctx);
+    dytcl_status s;
+    if ((s = dy_check_tensor(ctx, loss, "loss"))) return s;
+    const int rows = (int)dytcl_tensor_numel(loss);
+    if ((s = norm_check_vec(ctx, targets, "targets", rows, 1)) || (s = norm_check_vec(ctx, mean, "mean", 1, 1)))
+        return s;
+    dy_kernel *k;
+    if ((s = dy_kernel_get(ctx, DY_PROG_LOSS, "loss_mean", &k))) return s;
+    size_t L = pow2_local(ctx, k, 256);
+    int i = arg_tensor(ctx, k, 0, mean, NULL);
+    i = arg_tensor(ctx, k, i, loss, NULL);
+    i = arg_tensor(ctx, k, i, targets, NULL);
+    i = arg_int(ctx, k, i, rows);
+    i = arg_local(ctx, k, i, L * sizeof(float));
+    i = arg_local(ctx, k, i, L * sizeof(cl_int));
+    if (i < 0) return DYTCL_ERR_OPENCL;
+    return dy_launch(ctx, k, 1, &L, &L);
+}
