@@ -15,7 +15,8 @@
 
 /* exp(x) for x <= 0 on float8, in plain arithmetic so that it vectorises
  * (PoCL's builtin exp is a scalar call): x = n ln2 + r with |r| <= ln2/2,
- * exp(r) by a degree-7 polynomial (Taylor-fitted, relative error < 2e-7),
+ * exp(r) by its degree-7 Taylor polynomial (max relative error 1.2e-7 over
+ * [-87, 0] against float64, measured on the float32 evaluation),
  * times 2^n built in the exponent bits. Below -87 (2^n would be subnormal)
  * it returns 0; NaN stays NaN. Only for x <= 0 (logits minus the row max). */
 inline float8 ce_exp8(const float8 x)
