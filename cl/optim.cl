@@ -44,7 +44,10 @@ __kernel void grad_norm_final(__global float *norm, const int norm_off, __global
  *   g = grad * gscale            (gscale: a device scalar, or 1)
  *   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
  *   p -= lr * (m / (1 - b1^t) / (sqrt(v / (1 - b2^t)) + eps) + wd * decay * p)
- * decay: a per-element float mask (1 or 0), or all ones when absent.
+ * decay: a per-element float mask (1 or 0), or all ones when absent. decay
+ * and gscale are loaded even when absent (the host then passes a buffer
+ * of at least n floats, offset 0) and the flag selects: a conditional load
+ * keeps PoCL from vectorising the body (4.4x slower on a 2-core EPYC).
  * corr1 = 1 / (1 - b1^t), corr2 = 1 / (1 - b2^t) come from the host.
  * NDRange 1-D over n; adamw has no bounds check, adamw_tail has one. */
 #define DEFINE_ADAMW(NAME, GUARD)                                                              \
@@ -57,11 +60,12 @@ __kernel void NAME(__global float *p, const int p_off, __global const float *gra
 {                                                                                              \
     const int i = get_global_id(0);                                                            \
     GUARD                                                                                      \
-    const float g = grad[g_off + i] * (has_gscale ? gscale[s_off] : 1.0f);                     \
+    const float gs = gscale[s_off], dl = decay[d_off + i];                                     \
+    const float g = grad[g_off + i] * (has_gscale ? gs : 1.0f);                                \
     const float mi = fma(b1, m[m_off + i], (1.0f - b1) * g);                                   \
     const float vi = fma(b2, v[v_off + i], (1.0f - b2) * g * g);                               \
     const float pi = p[p_off + i];                                                             \
-    const float d = has_decay ? decay[d_off + i] : 1.0f;                                        \
+    const float d = has_decay ? dl : 1.0f;                                                     \
     m[m_off + i] = mi;                                                                         \
     v[v_off + i] = vi;                                                                         \
     p[p_off + i] = pi - lr * (mi * corr1 / (sqrt(vi * corr2) + eps) + wd * d * pi);            \

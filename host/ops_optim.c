@@ -62,7 +62,7 @@ dytcl_status dytcl_adamw(dytcl_ctx *ctx, dytcl_tensor params, dytcl_tensor grads
     const int n = (int)dytcl_tensor_numel(params);
     static const char *const names[2] = {"adamw", "adamw_tail"};
     dy_kernel *k[2];
-    cl_mem dummy = params.buf->mem;
+    cl_mem dummy = params.buf->mem; /* absent mask or scale: read, not used (n floats at offset 0) */
     for (int w = 0; w < 2; w++) {
         if ((s = dy_kernel_get(ctx, DY_PROG_OPTIM, names[w], &k[w]))) return s;
         int i = arg_tensor(ctx, k[w], 0, params, dummy);
