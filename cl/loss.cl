@@ -85,6 +85,9 @@ __kernel void cross_entropy_wg(__global float *loss, const int loss_off, __globa
     __global const float *z = logits + lg_off + r * V;
     __global float *dz = dlogits + dl_off + r * V;
     const int t = targets[tg_off + r];
+    const int ignore = t == -1, ok = t >= 0 && t < V;
+    /* z[t] now: with dlogits = logits, other work-items overwrite it below */
+    const float zt = ok ? z[t] : 0.0f;
     /* row maximum */
     float m = -INFINITY;
     for (int v = lid; v < V; v += L) m = fmax(m, z[v]);
@@ -100,8 +103,7 @@ __kernel void cross_entropy_wg(__global float *loss, const int loss_off, __globa
     float s = 0.0f;
     for (int v = lid; v < V; v += L) s += exp(z[v] - m);
     const float sum = wg_sum(scratch, s);
-    const int ignore = t == -1, ok = t >= 0 && t < V;
-    if (lid == 0) loss[loss_off + r] = ignore ? 0.0f : ok ? log(sum) + m - z[t] : NAN;
+    if (lid == 0) loss[loss_off + r] = ignore ? 0.0f : ok ? log(sum) + m - zt : NAN;
     if (want_grad) {
         const float inv = scale / sum;
         for (int v = lid; v < V; v += L)
