@@ -86,7 +86,8 @@ __kernel void cross_entropy_wg(__global float *loss, const int loss_off, __globa
     __global float *dz = dlogits + dl_off + r * V;
     const int t = targets[tg_off + r];
     const int ignore = t == -1, ok = t >= 0 && t < V;
-    /* z[t] now: with dlogits = logits, other work-items overwrite it below */
+    /* z[t] now: with dlogits = logits another work-item overwrites it below,
+     * after the global-memory barrier before the gradient */
     const float zt = ok ? z[t] : 0.0f;
     /* row maximum */
     float m = -INFINITY;
@@ -105,6 +106,7 @@ __kernel void cross_entropy_wg(__global float *loss, const int loss_off, __globa
     const float sum = wg_sum(scratch, s);
     if (lid == 0) loss[loss_off + r] = ignore ? 0.0f : ok ? log(sum) + m - zt : NAN;
     if (want_grad) {
+        barrier(CLK_GLOBAL_MEM_FENCE); /* every read of z[t] is done (uniform branch) */
         const float inv = scale / sum;
         for (int v = lid; v < V; v += L)
             dz[v] = ignore ? 0.0f : exp(z[v] - m) * inv - (v == t ? scale : 0.0f);

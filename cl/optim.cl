@@ -2,7 +2,10 @@
  *
  * grad_sumsq: per-block sums of squares. NDRange 1-D, global nblocks; block
  * k covers [k*B, min(n, (k+1)*B)) and writes parts[k]; the sums run in a
- * fixed order (float8 lanes, then the lanes).
+ * fixed order (float8 lanes, then the lanes). A work-item per block: CPUs.
+ * grad_sumsq_wg: the same parts, a work-group per block (GPUs: neighbouring
+ * work-items read neighbouring floats), then a tree. NDRange 1-D, global
+ * nblocks * L, local L a power of two; scratch of L floats.
  * grad_norm_final: one work-group adds the nblocks parts in a fixed order
  * (strided, then a tree), writes norm = sqrt(total) and the clipping scale
  * min(1, max_norm / (norm + 1e-6)) (1 when max_norm <= 0). NDRange: global =
@@ -23,6 +26,18 @@ __kernel void grad_sumsq(__global float *parts, __global const float *g, const i
     float s = hsum8(acc);
     for (; i < end; i++) s = fma(g[i], g[i], s);
     parts[k] = s;
+}
+
+__kernel void grad_sumsq_wg(__global float *parts, __global const float *g, const int g_off, const int n,
+                            const int B, __local float *scratch)
+{
+    const int k = get_group_id(0), lid = get_local_id(0), L = get_local_size(0);
+    const int start = k * B, end = min(n, start + B);
+    g += g_off;
+    float s = 0.0f;
+    for (int i = start + lid; i < end; i += L) s = fma(g[i], g[i], s);
+    s = wg_sum(scratch, s);
+    if (lid == 0) parts[k] = s;
 }
 
 __kernel void grad_norm_final(__global float *norm, const int norm_off, __global float *scale,
@@ -46,8 +61,9 @@ __kernel void grad_norm_final(__global float *norm, const int norm_off, __global
  *   p -= lr * (m / (1 - b1^t) / (sqrt(v / (1 - b2^t)) + eps) + wd * decay * p)
  * decay: a per-element float mask (1 or 0), or all ones when absent. decay
  * and gscale are loaded even when absent (the host then passes a buffer
- * of at least n floats, offset 0) and the flag selects: a conditional load
- * keeps PoCL from vectorising the body (4.4x slower on a 2-core EPYC).
+ * of at least n floats that the kernel does not write: grads, offset 0)
+ * and the flag selects: a conditional load kept PoCL from vectorising the
+ * body (4.4x slower on a 2-core EPYC).
  * corr1 = 1 / (1 - b1^t), corr2 = 1 / (1 - b2^t) come from the host.
  * NDRange 1-D over n; adamw has no bounds check, adamw_tail has one. */
 #define DEFINE_ADAMW(NAME, GUARD)                                                              \

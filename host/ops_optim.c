@@ -18,13 +18,15 @@ dytcl_status dytcl_grad_norm(dytcl_ctx *ctx, dytcl_tensor norm, dytcl_tensor sca
     cl_mem parts;
     dy_kernel *k1, *k2;
     if ((s = dy_workspace(ctx, 0, (size_t)nblocks * sizeof(float), &parts)) ||
-        (s = dy_kernel_get(ctx, DY_PROG_OPTIM, "grad_sumsq", &k1)) ||
+        (s = dy_kernel_get(ctx, DY_PROG_OPTIM, ctx->row_shape ? "grad_sumsq" : "grad_sumsq_wg", &k1)) ||
         (s = dy_kernel_get(ctx, DY_PROG_OPTIM, "grad_norm_final", &k2)))
         return s;
     int i = arg_mem(ctx, k1, 0, parts);
     i = arg_tensor(ctx, k1, i, grads, NULL);
     i = arg_int(ctx, k1, i, n);
     i = arg_int(ctx, k1, i, B);
+    size_t l1 = ctx->row_shape ? 1 : pow2_local(ctx, k1, 256);
+    if (!ctx->row_shape) i = arg_local(ctx, k1, i, l1 * sizeof(float));
     size_t L = pow2_local(ctx, k2, 256);
     int j = arg_tensor(ctx, k2, 0, norm, NULL);
     j = arg_tensor(ctx, k2, j, scale, norm.buf->mem);
@@ -34,7 +36,7 @@ dytcl_status dytcl_grad_norm(dytcl_ctx *ctx, dytcl_tensor norm, dytcl_tensor sca
     j = arg_float(ctx, k2, j, max_norm);
     j = arg_local(ctx, k2, j, L * sizeof(float));
     if (i < 0 || j < 0) return DYTCL_ERR_OPENCL;
-    size_t g1 = (size_t)nblocks, l1 = 1;
+    size_t g1 = (size_t)nblocks * l1;
     if ((s = dy_launch(ctx, k1, 1, &g1, &l1))) return s;
     return dy_launch(ctx, k2, 1, &L, &L);
 }
@@ -62,7 +64,9 @@ dytcl_status dytcl_adamw(dytcl_ctx *ctx, dytcl_tensor params, dytcl_tensor grads
     const int n = (int)dytcl_tensor_numel(params);
     static const char *const names[2] = {"adamw", "adamw_tail"};
     dy_kernel *k[2];
-    cl_mem dummy = params.buf->mem; /* absent mask or scale: read, not used (n floats at offset 0) */
+    /* An absent mask or scale is read but not used: the kernel then reads the
+     * gradient buffer (n floats at offset 0, never written here, so no race). */
+    cl_mem dummy = grads.buf->mem;
     for (int w = 0; w < 2; w++) {
         if ((s = dy_kernel_get(ctx, DY_PROG_OPTIM, names[w], &k[w]))) return s;
         int i = arg_tensor(ctx, k[w], 0, params, dummy);

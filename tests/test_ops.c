@@ -68,7 +68,7 @@ static void check_fd(void)
 
 static void run_act(dytcl_ctx *ctx, int n)
 {
-    double *a = malloc(n * 8), *b = malloc(n * 8), *dy = malloc(n * 8), *y = malloc(n * 8), *da = malloc(n * 8);
+    double *a = calloc(n, 8), *b = calloc(n, 8), *dy = calloc(n, 8), *y = malloc(n * 8), *da = malloc(n * 8);
     double *db = malloc(n * 8);
     rand_fill(a, (size_t)n, &rng, -6, 6), rand_fill(b, (size_t)n, &rng, -2, 2), rand_fill(dy, (size_t)n, &rng, -1, 1);
     round_float(a, n), round_float(b, n), round_float(dy, n);
@@ -375,6 +375,7 @@ int main(void)
             run_embed(ctx, 4, 64, 256, 48, 0);
             if (!check_small()) run_embed(ctx, 1, 5, 50257, 16, 1);
         }
+        run_optim(ctx, 8192 * 3 + 5); /* grad norm in both shapes: blocks and a tail */
         run_ce(ctx, 1, 3);
         run_ce(ctx, 3, 1);
         run_ce(ctx, 17, 257);
