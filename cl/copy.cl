@@ -33,3 +33,42 @@ __kernel void fill_f32(__global float *dst, const int dst_off, const float value
         for (int j = i; j < n; j++) dst[j] = value;
     }
 }
+
+/* y = s[0] * x for i in [0, n) (y may alias x): a learnable scalar.
+ * NDRange: 1-D, global >= ceil(n / 4), any local size. */
+__kernel void scale_f32(__global float *y, const int y_off, __global const float *x, const int x_off,
+                        __global const float *s, const int s_off, const int n)
+{
+    const int i = get_global_id(0) * VEC;
+    const float a = s[s_off];
+    y += y_off;
+    x += x_off;
+    if (i + VEC <= n) {
+        vstore4(a * vload4(0, x + i), 0, y + i);
+    } else {
+        for (int j = i; j < n; j++) y[j] = a * x[j];
+    }
+}
+
+/* The backward of y = s x over one chunk of `chunk` elements per work-group:
+ *   dx = s[0] * dy           (dx may alias dy; dx absent when has_dx = 0)
+ *   parts[group] = the sum of dy * x over the group's chunk (fixed order)
+ * NDRange: 1-D, one work-group per chunk, local size a power of two. */
+__kernel void scale_backward(__global float *dx, const int dx_off, const int has_dx,
+                             __global const float *dy, const int dy_off,
+                             __global const float *x, const int x_off,
+                             __global const float *s, const int s_off, const int n, const int chunk,
+                             __global float *parts, __local float *scratch)
+{
+    const int g = get_group_id(0), lid = get_local_id(0), L = get_local_size(0);
+    const float a = s[s_off];
+    const int end = min(n, (g + 1) * chunk);
+    float acc = 0.0f;
+    for (int i = g * chunk + lid; i < end; i += L) {
+        const float d = dy[dy_off + i];
+        acc += d * x[x_off + i];
+        if (has_dx) dx[dx_off + i] = a * d;
+    }
+    acc = wg_sum(scratch, acc);
+    if (lid == 0) parts[g] = acc;
+}

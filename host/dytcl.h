@@ -314,6 +314,14 @@ DYTCL_API dytcl_status dytcl_residual_rmsnorm_backward(dytcl_ctx *ctx, dytcl_ten
 /* out = a + b, elementwise (out may alias a or b). */
 DYTCL_API dytcl_status dytcl_add(dytcl_ctx *ctx, dytcl_tensor out, dytcl_tensor a, dytcl_tensor b);
 
+/* Multiplication by a learnable scalar s [1] on the device (host/ops_scale.c):
+ *   forward   y = s[0] * x                      (y may alias x)
+ *   backward  dx = s[0] * dy (skipped when dx is absent; dx may alias dy),
+ *             ds (+)= the sum of dy * x, in a fixed order (the same bits every run) */
+DYTCL_API dytcl_status dytcl_scale_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, dytcl_tensor s);
+DYTCL_API dytcl_status dytcl_scale_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor ds, int accumulate,
+                                            dytcl_tensor dy, dytcl_tensor x, dytcl_tensor s);
+
 /* ------------------------------------------------ GEMM and linear layers (host/ops_linear.c)
  *
  * Row-major throughout. dytcl_gemm computes C = alpha * op(A) * op(B) + beta * C

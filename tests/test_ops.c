@@ -99,6 +99,38 @@ static void run_act(dytcl_ctx *ctx, int n)
     free(a), free(b), free(dy), free(y), free(da), free(db);
 }
 
+/* y = s x and its backward (dx = s dy, ds = sum dy x), then ds accumulated
+ * and the backward in place (dx = dy); a zero-length view is refused. */
+static void run_scale(dytcl_ctx *ctx, int n)
+{
+    double *x = malloc(n * 8), *dy = malloc(n * 8), *y = malloc(n * 8), *dx = malloc(n * 8), s = 1.7, ds = 0;
+    rand_fill(x, (size_t)n, &rng, -3, 3), rand_fill(dy, (size_t)n, &rng, -1, 1);
+    round_float(x, n), round_float(dy, n);
+    for (int i = 0; i < n; i++) y[i] = (double)(float)s * x[i], dx[i] = (double)(float)s * dy[i], ds += dy[i] * x[i];
+    dytcl_buf *bx = dev_from(ctx, x, n), *bdy = dev_from(ctx, dy, n), *by = dev_from(ctx, NULL, n);
+    dytcl_buf *bdx = dev_from(ctx, NULL, n), *bs = dev_from(ctx, &s, 1), *bds = dev_from(ctx, NULL, 1);
+#define T(buf) dytcl_tensor_1d(buf, 0, n)
+    CHECK_OK(ctx, dytcl_scale_forward(ctx, T(by), T(bx), dytcl_tensor_1d(bs, 0, 1)));
+    CHECK_CLOSE(ctx, by, y, (size_t)n, 1e-7, "scale n=%d", n);
+    CHECK_OK(ctx, dytcl_scale_backward(ctx, T(bdx), dytcl_tensor_1d(bds, 0, 1), 0, T(bdy), T(bx),
+                                       dytcl_tensor_1d(bs, 0, 1)));
+    CHECK_CLOSE(ctx, bdx, dx, (size_t)n, 1e-7, "scale dx n=%d", n);
+    CHECK_CLOSE(ctx, bds, &ds, 1, 1e-5, "scale ds n=%d", n);
+    double ds2 = 2 * ds;
+    CHECK_OK(ctx, dytcl_scale_backward(ctx, T(bdy), dytcl_tensor_1d(bds, 0, 1), 1, T(bdy), T(bx),
+                                       dytcl_tensor_1d(bs, 0, 1)));
+    CHECK_CLOSE(ctx, bds, &ds2, 1, 1e-5, "scale ds accumulated n=%d", n);
+    CHECK_CLOSE(ctx, bdy, dx, (size_t)n, 1e-7, "scale dx in place n=%d", n);
+    CHECK(dytcl_scale_forward(ctx, T(by), T(bx), dytcl_tensor_1d(bx, 0, 2)) == DYTCL_ERR_INVALID_ARG,
+          "scale with s of 2 elements");
+    CHECK(dytcl_scale_forward(ctx, dytcl_tensor_1d(by, 0, n + 1), T(bx), dytcl_tensor_1d(bs, 0, 1)) ==
+              DYTCL_ERR_INVALID_ARG, "scale with y of another size");
+#undef T
+    dytcl_buf *all[] = {bx, bdy, by, bdx, bs, bds};
+    for (int i = 0; i < 6; i++) dytcl_buf_free(all[i]);
+    free(x), free(dy), free(y), free(dx);
+}
+
 /* SwiGLU on a fused [rows, 2H] gate|up tensor, forward and backward, then
  * the backward in place (dab = ab). */
 static void run_swiglu_packed(dytcl_ctx *ctx, int rows, int H)
@@ -359,7 +391,7 @@ int main(void)
         if (sh == 0) { /* kernels with one shape */
             const int ns[] = {1, 3, 255, 256, 257, 4097, 100003};
             for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
-                if (!check_small() || ns[i] < 5000) run_act(ctx, ns[i]), run_optim(ctx, ns[i]);
+                if (!check_small() || ns[i] < 5000) run_act(ctx, ns[i]), run_optim(ctx, ns[i]), run_scale(ctx, ns[i]);
             run_swiglu_packed(ctx, 1, 1);
             run_swiglu_packed(ctx, 3, 5);
             run_swiglu_packed(ctx, 17, 257);

@@ -1,0 +1,384 @@
+/* model.c -- a model's buffers: parameters, gradients, AdamW state and
+ * activations on the device, initialisation, host copies and the optimiser
+ * step. The passes are in model_pass.c. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_internal.h"
+
+dytcl_tensor at(dytcl_buf *b, size_t off, int64_t n)
+{
+    if (off == NONE) return (dytcl_tensor){0};
+    return dytcl_tensor_1d(b, off, n);
+}
+
+dytcl_tensor at2(dytcl_buf *b, size_t off, int64_t rows, int64_t cols)
+{
+    if (off == NONE) return (dytcl_tensor){0};
+    return dytcl_tensor_2d(b, off, rows, cols);
+}
+
+dytcl_tensor at4(dytcl_buf *b, size_t off, int64_t d0, int64_t d1, int64_t d2, int64_t d3)
+{
+    dytcl_tensor t = {b, off, 4, {d0, d1, d2, d3}};
+    return t;
+}
+
+dytcl_status model_fail(model *m, dytcl_status s, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->err, sizeof m->err, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+dytcl_status lib_fail(model *m, dytcl_status s, const char *what)
+{
+    if (s) snprintf(m->err, sizeof m->err, "%s: %s", what, dytcl_last_error(m->ctx));
+    return s;
+}
+
+const char *model_error(const model *m) { return m->err; }
+const model_config *model_cfg(const model *m) { return &m->c; }
+dytcl_ctx *model_ctx(model *m) { return m->ctx; }
+
+/* ------------------------------------------------------------ the table */
+
+static size_t find(const model *m, const char *name)
+{
+    for (int i = 0; i < m->ntab; i++)
+        if (!strcmp(m->tab[i].name, name)) return m->tab[i].offset;
+    return NONE;
+}
+
+static norm_off find_norm(const model *m, const char *prefix)
+{
+    char name[MODEL_NAME_MAX + 16];
+    norm_off n;
+#define F(field) (snprintf(name, sizeof name, "%s." #field, prefix), n.field = find(m, name))
+    F(alpha), F(shift), F(weight), F(bias);
+#undef F
+    return n;
+}
+
+static size_t find_l(const model *m, int l, const char *suffix)
+{
+    char name[MODEL_NAME_MAX + 16];
+    snprintf(name, sizeof name, "h.%d.%s", l, suffix);
+    return find(m, name);
+}
+
+static void locate_params(model *m)
+{
+    m->wte = find(m, "wte");
+    m->wpe = find(m, "wpe");
+    m->emb_scale = find(m, "emb_scale");
+    m->lm_head = m->c.arch == ARCH_GPT ? m->wte : find(m, "lm_head.weight");
+    m->nf = find_norm(m, "normf");
+    int gpt = m->c.arch == ARCH_GPT;
+    for (int l = 0; l < m->L; l++) {
+        layer_off *o = &m->layer[l];
+        char p[32];
+        snprintf(p, sizeof p, "h.%d.norm1", l);
+        o->n1 = find_norm(m, p);
+        snprintf(p, sizeof p, "h.%d.norm2", l);
+        o->n2 = find_norm(m, p);
+        o->qkv_w = find_l(m, l, "attn.qkv.weight");
+        o->qkv_b = find_l(m, l, "attn.qkv.bias");
+        o->proj_w = find_l(m, l, "attn.proj.weight");
+        o->proj_b = find_l(m, l, "attn.proj.bias");
+        o->fc_w = find_l(m, l, gpt ? "mlp.fc.weight" : "mlp.gate_up.weight");
+        o->fc_b = find_l(m, l, "mlp.fc.bias");
+        o->out_w = find_l(m, l, gpt ? "mlp.proj.weight" : "mlp.down.weight");
+        o->out_b = find_l(m, l, "mlp.proj.bias");
+    }
+}
+
+/* ------------------------------------------------------- initialisation */
+
+/* splitmix64: the same stream on every machine. */
+static uint64_t next_u64(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static double uniform01(uint64_t *s) { return ((next_u64(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0); }
+
+static void init_params(const model *m, uint64_t seed, float *p)
+{
+    uint64_t s = seed;
+    for (int i = 0; i < m->ntab; i++) {
+        const model_tensor *t = &m->tab[i];
+        for (size_t j = 0; j < t->numel; j++) {
+            if (t->init == INIT_CONST) {
+                p[t->offset + j] = t->value;
+            } else { /* Box-Muller, one normal per pair of uniforms */
+                double u1 = uniform01(&s), u2 = uniform01(&s);
+                p[t->offset + j] = (float)(t->value * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+            }
+        }
+    }
+}
+
+/* ------------------------------------------------------------ lifecycle */
+
+static dytcl_status make_buf(model *m, size_t floats, dytcl_buf **out, const char *what)
+{
+    return lib_fail(m, dytcl_buf_create(m->ctx, floats * sizeof(float), out), what);
+}
+
+/* Parameters, gradients, m, v and the mask: 5 * n floats, each buffer in one
+ * allocation. Checked before anything is allocated. */
+static dytcl_status check_fits(model *m)
+{
+    dytcl_device_info d;
+    dytcl_status s = dytcl_ctx_device(m->ctx, &d);
+    if (s) return lib_fail(m, s, "model");
+    double bytes = (double)m->n * sizeof(float);
+    if (bytes > (double)d.max_alloc || 5.0 * bytes > (double)d.global_mem)
+        return model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
+                          "model of %zu parameters needs 5 buffers of %.1f MiB (parameters, gradients, AdamW m "
+                          "and v, decay mask: %.1f MiB in all); %s allows %.1f MiB per buffer and has %.1f MiB",
+                          m->n, bytes / 1048576.0, 5.0 * bytes / 1048576.0, d.name, d.max_alloc / 1048576.0,
+                          d.global_mem / 1048576.0);
+    return DYTCL_OK;
+}
+
+dytcl_status model_create(dytcl_ctx *ctx, const model_config *cfg, uint64_t seed, model **out, char *err, size_t cap)
+{
+    if (!ctx || !cfg || !out) {
+        if (err && cap) snprintf(err, cap, "model_create: ctx, config and out are required");
+        return DYTCL_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    char why[512];
+    if (model_config_check(cfg, why, sizeof why)) {
+        if (err && cap) snprintf(err, cap, "%s", why);
+        return DYTCL_ERR_INVALID_ARG;
+    }
+    model *m = calloc(1, sizeof *m);
+    if (!m) return DYTCL_ERR_HOST_MEMORY;
+    m->ctx = ctx;
+    m->c = *cfg;
+    m->C = cfg->d_model, m->H = cfg->n_head, m->D = cfg->d_model / cfg->n_head;
+    m->F = cfg->d_ff, m->F2 = cfg->arch == ARCH_GPT ? cfg->d_ff : 2 * cfg->d_ff;
+    m->V = cfg->vocab, m->L = cfg->n_layer;
+    m->mask_decay_norm = -1;
+    m->ntab = model_param_table(cfg, NULL, 0);
+    m->n = model_param_count(cfg);
+    m->tab = calloc((size_t)m->ntab, sizeof *m->tab);
+    m->layer = calloc((size_t)m->L, sizeof *m->layer);
+    float *host = NULL;
+    dytcl_status s = DYTCL_ERR_HOST_MEMORY;
+    if (!m->tab || !m->layer) goto fail;
+    model_param_table(cfg, m->tab, m->ntab);
+    locate_params(m);
+    if ((s = check_fits(m))) goto fail;
+    if ((s = make_buf(m, m->n, &m->params, "parameters")) || (s = make_buf(m, m->n, &m->grads, "gradients")) ||
+        (s = make_buf(m, m->n, &m->m, "AdamW m")) || (s = make_buf(m, m->n, &m->v, "AdamW v")) ||
+        (s = make_buf(m, m->n, &m->mask, "decay mask")) || (s = make_buf(m, 2 + LOSS_SLOTS, &m->stats, "stats")))
+        goto fail;
+    s = DYTCL_ERR_HOST_MEMORY;
+    if (!(host = malloc(m->n * sizeof(float)))) goto fail;
+    init_params(m, seed, host);
+    if ((s = lib_fail(m, dytcl_buf_write(ctx, m->params, 0, host, m->n * sizeof(float)), "parameters")) ||
+        (s = lib_fail(m, dytcl_fill(ctx, at(m->grads, 0, (int64_t)m->n), 0.0f), "gradients")) ||
+        (s = lib_fail(m, dytcl_fill(ctx, at(m->m, 0, (int64_t)m->n), 0.0f), "AdamW m")) ||
+        (s = lib_fail(m, dytcl_fill(ctx, at(m->v, 0, (int64_t)m->n), 0.0f), "AdamW v")) ||
+        (s = lib_fail(m, dytcl_fill(ctx, at(m->stats, 0, 2 + LOSS_SLOTS), 0.0f), "stats")))
+        goto fail;
+    free(host);
+    *out = m;
+    return DYTCL_OK;
+fail:
+    if (err && cap) snprintf(err, cap, "%s", m->err[0] ? m->err : "model_create: out of host memory");
+    free(host);
+    model_free(m);
+    return s;
+}
+
+void model_free(model *m)
+{
+    if (!m) return;
+    dytcl_buf *bufs[] = {m->params, m->grads, m->m, m->v, m->mask, m->stats, m->acts, m->io, m->kv};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dytcl_buf_free(bufs[i]);
+    free(m->tab);
+    free(m->layer);
+    free(m);
+}
+
+/* ----------------------------------------------------------- activations */
+
+/* Lays out the activations for B, T (see act_off). */
+static act_off plan_acts(const model *m, int B, int T)
+{
+    size_t BT = (size_t)B * T, C = m->C, L = m->L, F = m->F, F2 = m->F2, V = m->V;
+    size_t BHT = (size_t)B * m->H * T;
+    act_off a;
+    size_t o = 0;
+#define TAKE(field, n) (a.field = o, o += (n))
+    TAKE(res, (L + 1) * BT * C);
+    TAKE(mid, L * BT * C);
+    TAKE(emb, BT * C);
+    TAKE(ln1, L * BT * C);
+    TAKE(ln2, L * BT * C);
+    TAKE(mean1, L * BT);
+    TAKE(rstd1, L * BT);
+    TAKE(mean2, L * BT);
+    TAKE(rstd2, L * BT);
+    TAKE(q, L * BT * C);
+    TAKE(k, L * BT * C);
+    TAKE(v, L * BT * C);
+    TAKE(o, L * BT * C);
+    TAKE(lse, L * BHT);
+    TAKE(atty, L * BT * C);
+    TAKE(fch, L * BT * F2);
+    TAKE(fcact, L * BT * F);
+    TAKE(lnf, BT * C);
+    TAKE(meanf, BT);
+    TAKE(rstdf, BT);
+    TAKE(logits, BT * V);
+    TAKE(losses, BT);
+    TAKE(h, BT * C);
+    TAKE(qkv, BT * 3 * C);
+    TAKE(dres, BT * C);
+    TAKE(dln, BT * C);
+    TAKE(dq, BT * C);
+    TAKE(dk, BT * C);
+    TAKE(dv, BT * C);
+    TAKE(dout, BT * C);
+    TAKE(dfch, BT * F2);
+    TAKE(dfcact, BT * F);
+#undef TAKE
+    a.total = o;
+    return a;
+}
+
+dytcl_status model_set_batch(model *m, int B, int T)
+{
+    if (!m) return DYTCL_ERR_INVALID_ARG;
+    if (B < 1 || T < 1 || T > m->c.max_seq)
+        return model_fail(m, DYTCL_ERR_INVALID_ARG, "model_set_batch: B = %d, T = %d (need B >= 1, 1 <= T <= max_seq %d)",
+                          B, T, m->c.max_seq);
+    if (m->acts && m->B == B && m->T == T) return DYTCL_OK;
+    dytcl_buf_free(m->acts);
+    dytcl_buf_free(m->io);
+    m->acts = m->io = NULL;
+    m->B = m->T = 0;
+    act_off a = plan_acts(m, B, T);
+    if (a.total > 0x7fffffff)
+        return model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
+                          "activations for B = %d, T = %d need %.1f MiB (%zu floats, more than 2^31 - 1 elements); "
+                          "lower the batch or the sequence length", B, T, a.total * 4.0 / 1048576.0, a.total);
+    dytcl_status s = make_buf(m, a.total, &m->acts, "activations");
+    if (!s) s = make_buf(m, 2 * (size_t)B * T, &m->io, "tokens");
+    if (s) {
+        char why[1024];
+        snprintf(why, sizeof why, "%s", m->err);
+        return model_fail(m, s, "activations for B = %d, T = %d (%.1f MiB): %s", B, T, a.total * 4.0 / 1048576.0, why);
+    }
+    m->a = a;
+    m->B = B, m->T = T;
+    return DYTCL_OK;
+}
+
+/* ------------------------------------------------------------ host copies */
+
+static dytcl_status rw(model *m, dytcl_buf *b, void *host, int write, const char *what)
+{
+    if (!m || !host) return DYTCL_ERR_INVALID_ARG;
+    size_t bytes = m->n * sizeof(float);
+    return lib_fail(m, write ? dytcl_buf_write(m->ctx, b, 0, host, bytes) : dytcl_buf_read(m->ctx, b, 0, host, bytes),
+                    what);
+}
+
+dytcl_status model_read_params(model *m, float *out) { return rw(m, m->params, out, 0, "read parameters"); }
+dytcl_status model_write_params(model *m, const float *in) { return rw(m, m->params, (void *)in, 1, "write parameters"); }
+dytcl_status model_read_grads(model *m, float *out) { return rw(m, m->grads, out, 0, "read gradients"); }
+
+dytcl_status model_read_opt(model *m, float *mom, float *var)
+{
+    dytcl_status s = rw(m, m->m, mom, 0, "read AdamW m");
+    return s ? s : rw(m, m->v, var, 0, "read AdamW v");
+}
+
+dytcl_status model_write_opt(model *m, const float *mom, const float *var)
+{
+    dytcl_status s = rw(m, m->m, (void *)mom, 1, "write AdamW m");
+    return s ? s : rw(m, m->v, (void *)var, 1, "write AdamW v");
+}
+
+dytcl_status model_read_logits(model *m, float *out)
+{
+    if (!m || !out || !m->acts) return DYTCL_ERR_INVALID_ARG;
+    return lib_fail(m, dytcl_buf_read(m->ctx, m->acts, m->a.logits * sizeof(float), out,
+                                      (size_t)m->B * m->T * m->V * sizeof(float)),
+                    "read logits");
+}
+
+dytcl_status model_read_loss(model *m, float *loss)
+{
+    if (!m || !loss) return DYTCL_ERR_INVALID_ARG;
+    int last = (m->slot + LOSS_SLOTS - 1) % LOSS_SLOTS;
+    return lib_fail(m, dytcl_buf_read(m->ctx, m->stats, (2 + (size_t)last) * sizeof(float), loss, sizeof(float)),
+                    "read loss");
+}
+
+/* -------------------------------------------------------------- optimiser */
+
+dytcl_status model_zero_grad(model *m)
+{
+    if (!m) return DYTCL_ERR_INVALID_ARG;
+    m->slot = 0;
+    return lib_fail(m, dytcl_fill(m->ctx, at(m->grads, 0, (int64_t)m->n), 0.0f), "zero gradients");
+}
+
+/* The weight-decay mask for decay_norm (uploaded when it changes). */
+static dytcl_status ensure_mask(model *m, int decay_norm)
+{
+    if (m->mask_decay_norm == decay_norm) return DYTCL_OK;
+    float *h = malloc(m->n * sizeof(float));
+    if (!h) return model_fail(m, DYTCL_ERR_HOST_MEMORY, "decay mask: out of host memory");
+    for (int i = 0; i < m->ntab; i++) {
+        const model_tensor *t = &m->tab[i];
+        float on = (float)(t->decays || (t->is_norm && decay_norm));
+        for (size_t j = 0; j < t->numel; j++) h[t->offset + j] = on;
+    }
+    dytcl_status s = rw(m, m->mask, h, 1, "decay mask");
+    free(h);
+    if (!s) m->mask_decay_norm = decay_norm;
+    return s;
+}
+
+dytcl_status model_step(model *m, const model_optim *o, int step)
+{
+    if (!m || !o) return DYTCL_ERR_INVALID_ARG;
+    dytcl_status s = ensure_mask(m, o->decay_norm);
+    if (s) return s;
+    dytcl_tensor all = at(m->grads, 0, (int64_t)m->n);
+    dytcl_tensor norm = at(m->stats, 0, 1), scale = at(m->stats, 1, 1);
+    dytcl_adamw_config cfg = {o->lr, o->beta1, o->beta2, o->eps, o->weight_decay};
+    if ((s = lib_fail(m, dytcl_grad_norm(m->ctx, norm, scale, all, o->clip), "gradient norm"))) return s;
+    return lib_fail(m,
+                    dytcl_adamw(m->ctx, at(m->params, 0, (int64_t)m->n), all, at(m->m, 0, (int64_t)m->n),
+                                at(m->v, 0, (int64_t)m->n), at(m->mask, 0, (int64_t)m->n), scale, &cfg, step),
+                    "AdamW");
+}
+
+dytcl_status model_step_stats(model *m, float *losses, int n, float *grad_norm)
+{
+    if (!m || n < 0 || n > LOSS_SLOTS || (n && !losses) || !grad_norm) return DYTCL_ERR_INVALID_ARG;
+    float h[2 + LOSS_SLOTS];
+    dytcl_status s = dytcl_buf_read(m->ctx, m->stats, 0, h, (2 + (size_t)n) * sizeof(float));
+    if (s) return lib_fail(m, s, "read step stats");
+    *grad_norm = h[0];
+    memcpy(losses, h + 2, (size_t)n * sizeof(float));
+    return DYTCL_OK;
+}

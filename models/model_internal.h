@@ -1,0 +1,88 @@
+/* model_internal.h -- the model's struct, shared by model.c (buffers,
+ * parameters, optimiser), model_pass.c (forward and backward) and
+ * model_infer.c (KV-cache decoding). */
+#ifndef DYTCL_MODEL_INTERNAL_H
+#define DYTCL_MODEL_INTERNAL_H
+
+#include "model.h"
+
+#define NONE ((size_t)-1)
+#define LOSS_SLOTS 64
+
+/* Offsets (in floats) of one norm's parameters; NONE when absent. */
+typedef struct {
+    size_t alpha, shift, weight, bias;
+} norm_off;
+
+/* Offsets of one layer's parameters (biases NONE in llama; fc is gate_up
+ * and out is down in llama). */
+typedef struct {
+    norm_off n1, n2;
+    size_t qkv_w, qkv_b, proj_w, proj_b, fc_w, fc_b, out_w, out_b;
+} layer_off;
+
+/* Offsets (in floats) of the activations in the one activation buffer, for
+ * B, T. Per-layer arrays start at the offset and step by the size. */
+typedef struct {
+    size_t res;       /* [L+1][BT, C]  residual stream entering layer l; res[L] enters normf */
+    size_t mid;       /* [L][BT, C]    residual stream after attention */
+    size_t emb;       /* [BT, C]       embedding before emb_scale (llama dyt/derf) */
+    size_t ln1, ln2;  /* [L][BT, C]    norm outputs */
+    size_t mean1, rstd1, mean2, rstd2; /* [L][BT] norm statistics */
+    size_t q, k, v;   /* [L][B, H, T, D] (llama: after RoPE) */
+    size_t o;         /* [L][B, H, T, D] attention output */
+    size_t lse;       /* [L][B, H, T] */
+    size_t atty;      /* [L][BT, C]    heads merged */
+    size_t fch;       /* [L][BT, F2]   F2 = F (gpt) or 2F (llama, gate | up) */
+    size_t fcact;     /* [L][BT, F]    gelu / swiglu output */
+    size_t lnf, meanf, rstdf; /* [BT, C], [BT], [BT] */
+    size_t logits;    /* [BT, V]  (dlogits in place in the backward) */
+    size_t losses;    /* [BT] */
+    /* scratch, reused across layers */
+    size_t h;         /* [BT, C]   a branch output before its residual add / datty */
+    size_t qkv;       /* [BT, 3C]  qkv, then dqkv */
+    size_t dres;      /* [BT, C] */
+    size_t dln;       /* [BT, C] */
+    size_t dq, dk, dv, dout; /* [B, H, T, D] */
+    size_t dfch;      /* [BT, F2] */
+    size_t dfcact;    /* [BT, F] */
+    size_t total;
+} act_off;
+
+struct model {
+    dytcl_ctx *ctx;
+    model_config c;
+    int C, H, D, F, F2, V, L;
+    model_tensor *tab;
+    int ntab;
+    size_t n;                     /* parameter count */
+    size_t wte, wpe, emb_scale, lm_head;
+    norm_off nf;
+    layer_off *layer;
+    dytcl_buf *params, *grads, *m, *v, *mask; /* [n] each */
+    int mask_decay_norm;          /* which mask is in `mask` (-1: none yet) */
+    dytcl_buf *stats;             /* [2 + LOSS_SLOTS]: grad norm, clip scale, losses */
+    int slot;                     /* the next loss slot */
+    int B, T, valid;              /* batch shape; targets not ignored in the last forward */
+    int has_targets;
+    act_off a;
+    dytcl_buf *acts;              /* [a.total] */
+    dytcl_buf *io;                /* int32 tokens [BT], targets [BT] */
+    /* inference (model_infer.c) */
+    dytcl_buf *kv;                /* [L][2][H, max_seq, D] for batch 1 */
+    char err[1024];
+};
+
+/* Views. at(b, off, n): a 1-D view, absent (.buf NULL) when off is NONE. */
+dytcl_tensor at(dytcl_buf *b, size_t off, int64_t n);
+dytcl_tensor at2(dytcl_buf *b, size_t off, int64_t rows, int64_t cols);
+dytcl_tensor at4(dytcl_buf *b, size_t off, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
+/* Records the library's last error on m (when s is not OK) and returns s. */
+dytcl_status lib_fail(model *m, dytcl_status s, const char *what);
+dytcl_status model_fail(model *m, dytcl_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+#endif
