@@ -382,3 +382,39 @@ dytcl_status model_step_stats(model *m, float *losses, int n, float *grad_norm)
     memcpy(losses, h + 2, (size_t)n * sizeof(float));
     return DYTCL_OK;
 }
+
+/* ------------------------------------------------------------ diagnostics */
+
+/* The fraction of x [n] with |alpha x + shift| > 2. */
+static float saturated(const float *x, size_t n, float alpha, float shift)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) k += fabsf(alpha * x[i] + shift) > 2.0f;
+    return n ? (float)k / (float)n : 0.0f;
+}
+
+dytcl_status model_saturation(model *m, float *frac, float *alpha)
+{
+    if (!m || !frac || !alpha) return DYTCL_ERR_INVALID_ARG;
+    if (m->c.norm != NORM_DYT && m->c.norm != NORM_DERF)
+        return model_fail(m, DYTCL_ERR_INVALID_ARG, "model_saturation: the model's norm is %s, not dyt or derf",
+                          model_norm_name(m->c.norm));
+    if (!m->acts) return model_fail(m, DYTCL_ERR_INVALID_ARG, "model_saturation: no forward pass yet");
+    size_t n = (size_t)m->B * m->T * m->C;
+    float *x = malloc(n * sizeof *x);
+    if (!x) return model_fail(m, DYTCL_ERR_HOST_MEMORY, "model_saturation: out of host memory");
+    dytcl_status s = DYTCL_OK;
+    for (int i = 0; i < 2 * m->L + 1 && !s; i++) {
+        /* the norm's input: res[l] (norm1), mid[l] (norm2), res[L] (normf) */
+        int l = i / 2;
+        const norm_off *no = i == 2 * m->L ? &m->nf : i % 2 ? &m->layer[l].n2 : &m->layer[l].n1;
+        size_t in = i == 2 * m->L ? m->a.res + (size_t)m->L * n : i % 2 ? m->a.mid + (size_t)l * n : m->a.res + (size_t)l * n;
+        float ab[2] = {0, 0};
+        s = dytcl_buf_read(m->ctx, m->params, no->alpha * sizeof(float), &ab[0], sizeof(float));
+        if (!s && no->shift != NONE) s = dytcl_buf_read(m->ctx, m->params, no->shift * sizeof(float), &ab[1], sizeof(float));
+        if (!s) s = dytcl_buf_read(m->ctx, m->acts, in * sizeof(float), x, n * sizeof(float));
+        if (!s) frac[i] = saturated(x, n, ab[0], ab[1]), alpha[i] = ab[0];
+    }
+    free(x);
+    return lib_fail(m, s, "model_saturation");
+}

@@ -1,0 +1,224 @@
+/* data.c -- byte-level text data: load, split, batches (see data.h). */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* fileno, fstat */
+#endif
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "data.h"
+
+#define DEFAULT_MAX_BYTES ((size_t)1 << 30)
+
+struct text_data {
+    uint8_t *bytes; /* train split, then val split */
+    size_t n_train;
+    size_t n_val;
+};
+
+static int fail(char *err, size_t cap, const char *fmt, ...)
+{
+    if (err && cap) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, cap, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* Checks the arguments and the split sizes of n bytes; 0 when usable. */
+static int check_split(const char *name, size_t n, double val_fraction, int T, size_t *n_val, char *err,
+                       size_t cap)
+{
+    if (!(val_fraction > 0.0 && val_fraction <= 0.5))
+        return fail(err, cap, "%s: val_fraction %g is outside (0, 0.5]", name, val_fraction);
+    if (T < 1) return fail(err, cap, "%s: T = %d, needs T >= 1", name, T);
+    size_t v = (size_t)floor((double)n * val_fraction);
+    size_t need = (size_t)T + 1;
+    if (n - v < need || v < need)
+        return fail(err, cap,
+                    "%s: %zu bytes give a train split of %zu and a val split of %zu bytes "
+                    "(val_fraction %g); each needs at least T+1 = %zu",
+                    name, n, n - v, v, val_fraction, need);
+    *n_val = v;
+    return 0;
+}
+
+static text_data *make(uint8_t *bytes, size_t n, size_t n_val)
+{
+    text_data *d = malloc(sizeof *d);
+    if (!d) return NULL;
+    d->bytes = bytes;
+    d->n_train = n - n_val;
+    d->n_val = n_val;
+    return d;
+}
+
+int text_data_from_memory(const uint8_t *bytes, size_t n, double val_fraction, int T, text_data **out, char *err,
+                          size_t cap)
+{
+    const char *name = "<memory>";
+    *out = NULL;
+    if (n > DEFAULT_MAX_BYTES)
+        return fail(err, cap, "%s: %zu bytes, more than the limit of %zu (1 GiB)", name, n, DEFAULT_MAX_BYTES);
+    if (!bytes && n) return fail(err, cap, "%s: NULL bytes with n = %zu", name, n);
+    size_t n_val = 0;
+    if (check_split(name, n, val_fraction, T, &n_val, err, cap)) return -1;
+    uint8_t *copy = malloc(n);
+    if (!copy) return fail(err, cap, "%s: out of memory for %zu bytes", name, n);
+    memcpy(copy, bytes, n);
+    text_data *d = make(copy, n, n_val);
+    if (!d) {
+        free(copy);
+        return fail(err, cap, "%s: out of memory", name);
+    }
+    *out = d;
+    return 0;
+}
+
+/* Reads exactly n bytes of f into a new block; NULL on a short read or no memory. */
+static uint8_t *read_all(FILE *f, size_t n)
+{
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf) return NULL;
+    if (fread(buf, 1, n, f) != n || fgetc(f) != EOF) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+int text_data_load(const char *path, double val_fraction, int T, size_t max_bytes, text_data **out, char *err,
+                   size_t cap)
+{
+    *out = NULL;
+    if (!path) return fail(err, cap, "text data: NULL path");
+    if (max_bytes == 0) max_bytes = DEFAULT_MAX_BYTES;
+    FILE *f = fopen(path, "rb");
+    if (!f) return fail(err, cap, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0) {
+        int e = errno;
+        fclose(f);
+        return fail(err, cap, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        fclose(f);
+        return fail(err, cap, "%s: %s, not a regular file", path, S_ISDIR(st.st_mode) ? "a directory" : "a special file");
+    }
+    if (st.st_size < 0 || (uintmax_t)st.st_size > max_bytes) {
+        fclose(f);
+        return fail(err, cap, "%s: %jd bytes, more than max_bytes = %zu", path, (intmax_t)st.st_size, max_bytes);
+    }
+    size_t n = (size_t)st.st_size, n_val = 0;
+    if (check_split(path, n, val_fraction, T, &n_val, err, cap)) {
+        fclose(f);
+        return -1;
+    }
+    uint8_t *bytes = read_all(f, n);
+    int read_err = ferror(f);
+    fclose(f);
+    if (!bytes)
+        return fail(err, cap, "%s: cannot read %zu bytes%s", path, n,
+                    read_err ? " (read error)" : " (out of memory, or the file changed size)");
+    text_data *d = make(bytes, n, n_val);
+    if (!d) {
+        free(bytes);
+        return fail(err, cap, "%s: out of memory", path);
+    }
+    *out = d;
+    return 0;
+}
+
+void text_data_free(text_data *d)
+{
+    if (!d) return;
+    free(d->bytes);
+    free(d);
+}
+
+size_t text_data_size(const text_data *d, int split)
+{
+    if (!d) return 0;
+    return split == 0 ? d->n_train : split == 1 ? d->n_val : 0;
+}
+
+uint64_t text_data_rng_next(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [0, n), n >= 1: rejects the top partial range, so no modulo bias. */
+static uint64_t rng_below(uint64_t *state, uint64_t n)
+{
+    uint64_t limit = UINT64_MAX - UINT64_MAX % n; /* a multiple of n: [0, limit) maps evenly */
+    uint64_t x;
+    do x = text_data_rng_next(state);
+    while (x >= limit);
+    return x % n;
+}
+
+/* Row b of a batch: tokens src[0..len-1], targets src[1..len], and the
+ * positions from len to T-1 ignored. len <= T; src has len+1 bytes. */
+static void fill_row(const uint8_t *src, size_t len, int T, int32_t *tokens, int32_t *targets)
+{
+    for (size_t t = 0; t < (size_t)T; t++) {
+        tokens[t] = t < len ? src[t] : 0;
+        targets[t] = t < len ? src[t + 1] : -1;
+    }
+}
+
+void text_data_train_batch(const text_data *d, int B, int T, uint64_t *rng, int32_t *tokens, int32_t *targets)
+{
+    if (B < 1 || T < 1) return;
+    for (int b = 0; b < B; b++) {
+        int32_t *tk = tokens + (size_t)b * T, *tg = targets + (size_t)b * T;
+        if (d->n_train < (size_t)T + 1) {
+            fill_row(NULL, 0, T, tk, tg);
+            continue;
+        }
+        uint64_t off = rng_below(rng, (uint64_t)(d->n_train - (size_t)T));
+        fill_row(d->bytes + off, (size_t)T, T, tk, tg);
+    }
+}
+
+/* Windows in the val split: one per T targets, the last maybe partial. */
+static size_t val_windows(const text_data *d, int T)
+{
+    if (d->n_val < 2 || T < 1) return 0;
+    return (d->n_val - 1 + (size_t)T - 1) / (size_t)T;
+}
+
+int text_data_val_batches(const text_data *d, int B, int T)
+{
+    if (B < 1 || T < 1) return 0;
+    size_t n = (val_windows(d, T) + (size_t)B - 1) / (size_t)B;
+    return n > (size_t)INT_MAX ? INT_MAX : (int)n;
+}
+
+void text_data_val_batch(const text_data *d, int i, int B, int T, int32_t *tokens, int32_t *targets)
+{
+    if (B < 1 || T < 1) return;
+    const uint8_t *val = d->bytes + d->n_train;
+    size_t windows = val_windows(d, T), n_targets = d->n_val ? d->n_val - 1 : 0;
+    int valid_i = i >= 0 && i < text_data_val_batches(d, B, T);
+    for (int b = 0; b < B; b++) {
+        int32_t *tk = tokens + (size_t)b * T, *tg = targets + (size_t)b * T;
+        size_t w = (size_t)i * (size_t)B + (size_t)b;
+        if (!valid_i || w >= windows) {
+            fill_row(NULL, 0, T, tk, tg);
+            continue;
+        }
+        size_t start = w * (size_t)T, len = n_targets - start;
+        fill_row(val + start, len < (size_t)T ? len : (size_t)T, T, tk, tg);
+    }
+}

@@ -1,0 +1,25 @@
+/* train_opts.h -- the options of `dytcl train`, from the command line and,
+ * when resuming, from the checkpoint's metadata (so a resumed run continues
+ * with the same settings unless a flag overrides them). */
+#ifndef DYTCL_TRAIN_OPTS_H
+#define DYTCL_TRAIN_OPTS_H
+
+#include "checkpoint.h"
+
+typedef struct {
+    model_config model;
+    char data[1024], out[1024], resume[1024], log[1024];
+    int batch, seq, accum, steps, warmup, eval_every, eval_batches, diag_every, save_every, decay_norm;
+    float lr, min_lr_frac, weight_decay, clip, beta2, val_fraction;
+    double time_limit;            /* seconds; 0: none */
+    unsigned long long seed;
+} train_opts;
+
+/* Parses argv (argv[0] = "train"). Returns -1 when training should go on,
+ * else the exit status (0 after --help, 2 for a usage error). When resuming,
+ * md receives the checkpoint's metadata. */
+int train_opts_parse(int argc, char **argv, train_opts *o, ckpt_meta *md);
+/* The options that matter for resuming, as metadata pairs. */
+void train_opts_to_meta(const train_opts *o, ckpt_meta *md);
+
+#endif
