@@ -39,7 +39,8 @@ test-oclgrind: deps
 	cmake --build $(BUILD)-oclgrind -j $(JOBS)
 	cd $(BUILD)-oclgrind && ctest --output-on-failure -j $(JOBS) -L oclgrind
 
-# libFuzzer on the safetensors reader, from the committed seed corpus.
+# libFuzzer on the safetensors reader and the text data loader, each from its
+# committed seed corpus, FUZZ_SECONDS each.
 # FUZZ_SECONDS=600 make fuzz for a longer run.
 FUZZ_SECONDS ?= 30
 fuzz: build
@@ -49,6 +50,11 @@ fuzz: build
 	    $$(pkg-config --cflags --libs jansson) -o $(BUILD)-fuzz/fuzz_safetensors
 	$(BUILD)-fuzz/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    $(BUILD)-fuzz/corpus tests/fuzz/safetensors
+	mkdir -p $(BUILD)-fuzz/corpus-text
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L \
+	    -Imodels tests/fuzz/fuzz_text.c models/data.c -lm -o $(BUILD)-fuzz/fuzz_text
+	$(BUILD)-fuzz/fuzz_text -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    $(BUILD)-fuzz/corpus-text tests/fuzz/text
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-oclgrind $(BUILD)-fuzz

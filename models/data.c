@@ -167,7 +167,7 @@ static uint64_t rng_below(uint64_t *state, uint64_t n)
     return x % n;
 }
 
-/* Row b of a batch: tokens src[0..len-1], targets src[1..len], and the
+/* One row of a batch: tokens src[0..len-1], targets src[1..len], and the
  * positions from len to T-1 ignored. len <= T; src has len+1 bytes. */
 static void fill_row(const uint8_t *src, size_t len, int T, int32_t *tokens, int32_t *targets)
 {
