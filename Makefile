@@ -17,11 +17,21 @@ configure: deps
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The main job: every device, a kernel self-test on the chosen one, and a
-# short DyT vs RMSNorm benchmark (the full one: dytcl bench norms).
+# The main job: every device, a kernel self-test on the chosen one, a short
+# DyT vs RMSNorm benchmark (the full one: dytcl bench norms), then a small
+# LLaMA-DyT trained for DEMO_SECONDS on the fortunes package's English text,
+# and a sample from it.
+DEMO_SECONDS ?= 150
+FORTUNES ?= /usr/share/games/fortunes
 demo: build
 	$(BUILD)/dytcl devices
 	$(BUILD)/dytcl bench norms --quick --json $(BUILD)/norms-quick.json
+	find $(FORTUNES) -maxdepth 1 -type f ! -name '*.*' | sort | xargs cat > $(BUILD)/fortunes.txt
+	$(BUILD)/dytcl train --data $(BUILD)/fortunes.txt --arch llama --norm dyt --layers 4 --dim 128 --heads 4 \
+	    --seq 128 --batch 16 --lr 3e-3 --steps 200 --time-limit $(DEMO_SECONDS) --eval-every 100 \
+	    --out $(BUILD)/demo.safetensors --log $(BUILD)/demo.csv
+	$(BUILD)/dytcl generate --model $(BUILD)/demo.safetensors --prompt "The meaning of life is" \
+	    --tokens 400 --temperature 0.8 --top-k 40
 
 # Every test, on the default device (PoCL on a machine without a GPU).
 test: build

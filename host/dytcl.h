@@ -539,6 +539,16 @@ DYTCL_API dytcl_status dytcl_heads_merge_backward(dytcl_ctx *ctx, dytcl_tensor d
 DYTCL_API dytcl_status dytcl_attention_backward(dytcl_ctx *ctx, dytcl_tensor dq, dytcl_tensor dk, dytcl_tensor dv,
                                                 dytcl_tensor dout, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v,
                                                 dytcl_tensor o, dytcl_tensor lse, dytcl_attn_path path);
+/* Attention for Tq new positions pos..pos+Tq-1 against a KV cache (generation,
+ * forward only). q, k_new, v_new, o: [B, H, Tq, D]; kcache, vcache: [B, H, Tmax, D]
+ * with pos + Tq <= Tmax. First writes k_new, v_new into the caches at rows
+ * pos..pos+Tq-1 of every head (the rows past them are not touched), then
+ * query i (position pos+i) attends to cached keys 0..pos+i (causal), scale
+ * 1/sqrt(D), D <= 128. o must not overlap any other argument, nor the caches
+ * the inputs or each other. Matches the last Tq rows of dytcl_attention_forward
+ * over the whole prefix to float rounding. */
+DYTCL_API dytcl_status dytcl_attention_decode(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tensor q, dytcl_tensor k_new,
+                                              dytcl_tensor v_new, dytcl_tensor kcache, dytcl_tensor vcache, int pos);
 
 #ifdef __cplusplus
 }

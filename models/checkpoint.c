@@ -37,7 +37,7 @@ static void config_to_meta(const model_config *c, ckpt_meta *md)
     ckpt_meta_set(md, "norm", model_norm_name(c->norm));
 #define INT(field) (snprintf(v, sizeof v, "%d", c->field), ckpt_meta_set(md, #field, v))
 #define FLT(field) (snprintf(v, sizeof v, "%.9g", (double)c->field), ckpt_meta_set(md, #field, v))
-    INT(vocab), INT(max_seq), INT(n_layer), INT(n_head), INT(d_model), INT(d_ff);
+    INT(vocab), INT(max_seq), INT(n_layer), INT(n_head), INT(d_model), INT(d_ff), INT(folded);
     FLT(alpha_attn), FLT(alpha_ffn), FLT(alpha_final), FLT(norm_eps), FLT(rope_theta);
 #undef INT
 #undef FLT
@@ -75,6 +75,10 @@ static int config_from_file(const dytcl_st_file *f, model_config *c, char *err, 
         if (fields[i].i) *fields[i].i = (int)x;
         else *fields[i].f = (float)x;
     }
+    const char *folded = dytcl_st_metadata(f, "folded"); /* absent: 0 */
+    if (folded && strcmp(folded, "0") && strcmp(folded, "1"))
+        return snprintf(err, cap, "bad \"folded\" in the metadata"), -1;
+    c->folded = folded && !strcmp(folded, "1");
     char why[512];
     if (model_config_check(c, why, sizeof why)) return snprintf(err, cap, "%s", why), -1;
     return 0;

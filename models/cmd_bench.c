@@ -6,6 +6,7 @@
 #include "bench_gemm.h"
 #include "bench_norms.h"
 #include "bench_step.h"
+#include "bench_train.h"
 #include "cli.h"
 
 static const struct {
@@ -16,6 +17,7 @@ static const struct {
     {"norms", bench_norms, "DyT, Derf, RMSNorm, LayerNorm vs a copy kernel; LLaMA-7B protocol"},
     {"attention", bench_attention, "causal attention vs T: GEMM path vs tiled path, time and memory"},
     {"step", bench_step, "share of a training step per op: one GPT-2-small block, DyT vs RMSNorm"},
+    {"train", bench_train, "training and generation tokens/s, DyT vs RMSNorm vs LayerNorm, norm share"},
     {"gemm", bench_gemm, "SGEMM through CLBlast at transformer shapes (OpenBLAS beside it)"},
 };
 

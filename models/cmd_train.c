@@ -110,6 +110,12 @@ static int diagnose(model *m, const logs *lg, int step)
 
 static int save(model *m, const train_opts *o, int step, uint64_t rng)
 {
+    float norm;
+    if (model_param_norm(m, &norm)) return cli_error("train", 1, "%s", model_error(m)), -1;
+    if (!isfinite(norm))
+        return cli_error("train", 1,
+                         "step %d: the parameters are no longer finite (norm %g); not saving over %s, which "
+                         "keeps the last good checkpoint", step, norm, o->out), -1;
     ckpt_meta md = {0};
     char v[64];
     train_opts_to_meta(o, &md);
@@ -160,7 +166,7 @@ static int train(model *m, const text_data *d, const train_opts *o, int step0, u
             goto done;
         }
         double val = NAN;
-        int last = step == o->steps || (o->time_limit > 0 && elapsed >= o->time_limit);
+        int last = step == o->steps || step == o->stop_at || (o->time_limit > 0 && elapsed >= o->time_limit);
         if ((o->eval_every > 0 && step % o->eval_every == 0) || last) {
             if (evaluate(m, d, o, tok, tgt, &val)) goto fail;
             say(lg, "step %d: train loss %.4f, val loss %.4f, %.0f tok/s\n", step, loss, val, tok_s);

@@ -45,6 +45,14 @@ dytcl_status lib_fail(model *m, dytcl_status s, const char *what)
 const char *model_error(const model *m) { return m->err; }
 const model_config *model_cfg(const model *m) { return &m->c; }
 dytcl_ctx *model_ctx(model *m) { return m->ctx; }
+void model_profile_norms(model *m, int on) { m->profile_norms = on; }
+
+double model_norm_ns(model *m)
+{
+    double ns = m->norm_ns;
+    m->norm_ns = 0;
+    return ns;
+}
 
 /* ------------------------------------------------------------ the table */
 
@@ -77,7 +85,8 @@ static void locate_params(model *m)
     m->wte = find(m, "wte");
     m->wpe = find(m, "wpe");
     m->emb_scale = find(m, "emb_scale");
-    m->lm_head = m->c.arch == ARCH_GPT ? m->wte : find(m, "lm_head.weight");
+    m->lm_head = m->c.arch == ARCH_GPT && !m->c.folded ? m->wte : find(m, "lm_head.weight");
+    m->lm_head_b = find(m, "lm_head.bias");
     m->nf = find_norm(m, "normf");
     int gpt = m->c.arch == ARCH_GPT;
     for (int l = 0; l < m->L; l++) {
@@ -142,6 +151,9 @@ static dytcl_status check_fits(model *m)
     dytcl_status s = dytcl_ctx_device(m->ctx, &d);
     if (s) return lib_fail(m, s, "model");
     double bytes = (double)m->n * sizeof(float);
+    if (m->n > 0x7fffffff)
+        return model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
+                          "model of %zu parameters: dytcl's kernels address at most 2^31 - 1 floats per buffer", m->n);
     if (bytes > (double)d.max_alloc || 5.0 * bytes > (double)d.global_mem)
         return model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
                           "model of %zu parameters needs 5 buffers of %.1f MiB (parameters, gradients, AdamW m "
@@ -370,6 +382,14 @@ dytcl_status model_step(model *m, const model_optim *o, int step)
                     dytcl_adamw(m->ctx, at(m->params, 0, (int64_t)m->n), all, at(m->m, 0, (int64_t)m->n),
                                 at(m->v, 0, (int64_t)m->n), at(m->mask, 0, (int64_t)m->n), scale, &cfg, step),
                     "AdamW");
+}
+
+dytcl_status model_param_norm(model *m, float *norm)
+{
+    if (!m || !norm) return DYTCL_ERR_INVALID_ARG;
+    dytcl_status s = dytcl_grad_norm(m->ctx, at(m->stats, 0, 1), (dytcl_tensor){0}, at(m->params, 0, (int64_t)m->n), 0);
+    if (!s) s = dytcl_buf_read(m->ctx, m->stats, 0, norm, sizeof(float));
+    return lib_fail(m, s, "parameter norm");
 }
 
 dytcl_status model_step_stats(model *m, float *losses, int n, float *grad_norm)

@@ -48,6 +48,10 @@ typedef struct {
     float alpha_attn, alpha_ffn, alpha_final;
     float norm_eps;   /* RMSNorm / LayerNorm */
     float rope_theta;
+    /* 1: the inference form model_fold makes: DyT/Derf without weight and
+     * bias (folded into the next linear layer) and an untied lm head, with
+     * a bias in gpt */
+    int folded;
 } model_config;
 
 /* Fills the fields a user does not set, from arch, norm and d_model:
@@ -120,7 +124,8 @@ dytcl_status model_read_loss(model *m, float *loss);
  * the gradient buffer. Call model_zero_grad before the first micro-batch. */
 dytcl_status model_backward(model *m, float grad_scale);
 dytcl_status model_zero_grad(model *m);
-/* The last forward's logits [B*T, V] into host memory. */
+/* The last forward's logits [B*T, V] into host memory; call it before
+ * model_backward, which turns them into their gradient in place. */
 dytcl_status model_read_logits(model *m, float *out);
 
 /* Global-norm clipping and one AdamW step (step >= 1) over every parameter;
@@ -134,6 +139,10 @@ dytcl_status model_step(model *m, const model_optim *o, int step);
 /* After model_step: the mean losses of the step's micro-batches (n of them)
  * and the gradient norm before clipping, in one device read. */
 dytcl_status model_step_stats(model *m, float *losses, int n, float *grad_norm);
+
+/* The L2 norm of all parameters (a device reduction and one read): a
+ * non-finite value means the model is no longer worth saving. */
+dytcl_status model_param_norm(model *m, float *norm);
 
 /* Host copies of whole buffers (floats: model_param_count each). */
 dytcl_status model_read_params(model *m, float *out);
@@ -149,5 +158,29 @@ dytcl_status model_write_opt(model *m, const float *mom, const float *var);
 dytcl_status model_saturation(model *m, float *frac, float *alpha);
 
 dytcl_ctx *model_ctx(model *m);
+
+/* Benchmarks: with on = 1 every norm layer's forward and backward is timed
+ * by profiling events (a synchronisation each: time steps separately);
+ * model_norm_ns returns the device time summed since the last call. */
+void model_profile_norms(model *m, int on);
+double model_norm_ns(model *m);
+
+/* ----------------------------------------------------- inference (model_infer.c)
+ *
+ * Folding. Every norm here feeds only linear layers (norm1 -> qkv, norm2 ->
+ * MLP up projection, normf -> lm head), so y = w * t + b (t = tanh(alpha x),
+ * or erf) gives  W y + c = (W diag(w)) t + (W b + c): model_fold makes a
+ * model whose norms keep only alpha (and shift) and whose following weights
+ * and biases absorb w and b. The logits are the same up to float rounding;
+ * the inference pass skips two vector reads per norm. DyT and Derf only. */
+dytcl_status model_fold(model *src, model **out);
+
+/* Decoding with a KV cache on the device (batch 1): model_decode runs n new
+ * tokens at positions pos..pos+n-1 (pos = the tokens already decoded) and
+ * writes the last position's logits [V] to host memory. model_forward is
+ * refused between begin and end. */
+dytcl_status model_decode_begin(model *m);
+dytcl_status model_decode(model *m, const int32_t *tokens, int n, int pos, float *logits);
+void model_decode_end(model *m);
 
 #endif

@@ -56,7 +56,7 @@ struct model {
     model_tensor *tab;
     int ntab;
     size_t n;                     /* parameter count */
-    size_t wte, wpe, emb_scale, lm_head;
+    size_t wte, wpe, emb_scale, lm_head, lm_head_b;
     norm_off nf;
     layer_off *layer;
     dytcl_buf *params, *grads, *m, *v, *mask; /* [n] each */
@@ -70,6 +70,8 @@ struct model {
     dytcl_buf *io;                /* int32 tokens [BT], targets [BT] */
     /* inference (model_infer.c) */
     dytcl_buf *kv;                /* [L][2][H, max_seq, D] for batch 1 */
+    int profile_norms;            /* time each norm call (benchmarks) */
+    double norm_ns;
     char err[1024];
 };
 

@@ -59,6 +59,7 @@ int model_config_check(const model_config *c, char *err, size_t cap)
         why = "vocab >= 2, max_seq, n_layer, n_head, d_model >= 1 and d_ff >= 1 are required";
     else if (c->d_model % c->n_head) why = "d_model must be a multiple of n_head";
     else if (c->d_model / c->n_head > 128 || (c->d_model / c->n_head) % 2) why = "head_dim (d_model / n_head) must be even and <= 128";
+    else if (c->folded && c->norm != NORM_DYT && c->norm != NORM_DERF) why = "only DyT and Derf models fold";
     else if (!isfinite(c->alpha_attn) || !isfinite(c->alpha_ffn) || !isfinite(c->alpha_final) ||
              !(c->norm_eps > 0) || !(c->rope_theta > 1))
         why = "alpha values must be finite, norm_eps > 0, rope_theta > 1";
@@ -104,6 +105,7 @@ static void add_norm(table *t, const model_config *c, const char *prefix, float 
 #define NAME(suffix) (snprintf(name, sizeof name, "%s." suffix, prefix), name)
     if (c->norm == NORM_DYT || c->norm == NORM_DERF) add(t, NAME("alpha"), 1, 0, 1, 0, INIT_CONST, alpha0);
     if (c->norm == NORM_DERF) add(t, NAME("shift"), 1, 0, 1, 0, INIT_CONST, 0.0f);
+    if (c->folded) return;
     add(t, NAME("weight"), c->d_model, 0, 1, 0, INIT_CONST, 1.0f);
     if (bias && c->norm != NORM_RMSNORM) add(t, NAME("bias"), c->d_model, 0, 1, 0, INIT_CONST, 0.0f);
 #undef NAME
@@ -130,7 +132,9 @@ static void build(table *tp, const model_config *c)
     float std = 0.02f, std_res = 0.02f / sqrtf(2.0f * (float)L); /* GPT-2: residual projections scaled */
     char p[32];
 
-    add(&t, "wte", V, C, 0, 1, INIT_NORMAL, std);
+    /* llama-DyT: the embedding times emb_scale = sqrt(C) starts at unit
+     * scale, as RMSNorm's output does (std 1/sqrt(C) before the scale) */
+    add(&t, "wte", V, C, 0, 1, INIT_NORMAL, dyt_like ? 1.0f / sqrtf((float)C) : std);
     if (c->arch == ARCH_GPT) add(&t, "wpe", c->max_seq, C, 0, 1, INIT_NORMAL, std);
     if (c->arch == ARCH_LLAMA && dyt_like) add(&t, "emb_scale", 1, 0, 1, 0, INIT_CONST, sqrtf((float)C));
     for (int l = 0; l < L; l++) {
@@ -155,7 +159,8 @@ static void build(table *tp, const model_config *c)
         }
     }
     add_norm(&t, c, "normf", c->alpha_final);
-    if (c->arch == ARCH_LLAMA) add(&t, "lm_head.weight", V, C, 0, 1, INIT_NORMAL, std);
+    if (c->arch == ARCH_LLAMA || c->folded) add(&t, "lm_head.weight", V, C, 0, 1, INIT_NORMAL, std);
+    if (c->arch == ARCH_GPT && c->folded) add(&t, "lm_head.bias", V, 0, 0, 0, INIT_CONST, 0.0f);
     *tp = t;
 }
 

@@ -34,7 +34,7 @@ static dytcl_dyt_grads dyt_grads(const model *m, const norm_off *n)
 /* y = norm(x) [rows, C], saving mean/rstd [rows] where the norm has them.
  * With h present the residual add comes first: x = r + h is written to x
  * (fused into the norm's pass for DyT and RMSNorm). */
-static dytcl_status norm_forward(model *m, const norm_off *n, dytcl_tensor y, dytcl_tensor mean, dytcl_tensor rstd,
+static dytcl_status norm_forward_ops(model *m, const norm_off *n, dytcl_tensor y, dytcl_tensor mean, dytcl_tensor rstd,
                                  dytcl_tensor x, dytcl_tensor r, dytcl_tensor h)
 {
     dytcl_ctx *ctx = m->ctx;
@@ -61,7 +61,7 @@ static dytcl_status norm_forward(model *m, const norm_off *n, dytcl_tensor y, dy
 
 /* The backward of y = norm(x): dres += dnorm/dx (dy), parameter gradients
  * accumulated. dy is overwritten (Derf and LayerNorm use it as dx). */
-static dytcl_status norm_backward(model *m, const norm_off *n, dytcl_tensor dres, dytcl_tensor dy, dytcl_tensor x,
+static dytcl_status norm_backward_ops(model *m, const norm_off *n, dytcl_tensor dres, dytcl_tensor dy, dytcl_tensor x,
                                   dytcl_tensor mean, dytcl_tensor rstd)
 {
     dytcl_ctx *ctx = m->ctx;
@@ -83,6 +83,50 @@ static dytcl_status norm_backward(model *m, const norm_off *n, dytcl_tensor dres
     }
     TRY(dytcl_add(ctx, dres, dres, dy), "residual gradient add");
     return DYTCL_OK;
+}
+
+/* The same, timed for benchmarks when m->profile_norms is set. */
+static dytcl_status timed(model *m, dytcl_status (*run)(model *, void *), void *arg)
+{
+    if (!m->profile_norms) return run(m, arg);
+    double ns = 0;
+    dytcl_status s = dytcl_profile_begin(m->ctx);
+    if (!s) s = run(m, arg);
+    dytcl_status e = dytcl_profile_end(m->ctx, &ns);
+    m->norm_ns += ns;
+    return s ? s : lib_fail(m, e, "profiling");
+}
+
+/* One norm call's arguments (forward: y, x, r, h; backward: dres, dy, x). */
+typedef struct {
+    const norm_off *n;
+    dytcl_tensor y, mean, rstd, x, r, h, dres, dy;
+} norm_call;
+
+static dytcl_status run_forward(model *m, void *arg)
+{
+    norm_call *c = arg;
+    return norm_forward_ops(m, c->n, c->y, c->mean, c->rstd, c->x, c->r, c->h);
+}
+
+static dytcl_status run_backward(model *m, void *arg)
+{
+    norm_call *c = arg;
+    return norm_backward_ops(m, c->n, c->dres, c->dy, c->x, c->mean, c->rstd);
+}
+
+static dytcl_status norm_forward(model *m, const norm_off *n, dytcl_tensor y, dytcl_tensor mean, dytcl_tensor rstd,
+                                 dytcl_tensor x, dytcl_tensor r, dytcl_tensor h)
+{
+    norm_call c = {n, y, mean, rstd, x, r, h, {0}, {0}};
+    return timed(m, run_forward, &c);
+}
+
+static dytcl_status norm_backward(model *m, const norm_off *n, dytcl_tensor dres, dytcl_tensor dy, dytcl_tensor x,
+                                  dytcl_tensor mean, dytcl_tensor rstd)
+{
+    norm_call c = {n, {0}, mean, rstd, x, {0}, {0}, dres, dy};
+    return timed(m, run_backward, &c);
 }
 
 /* --------------------------------------------------------------- forward */
@@ -124,13 +168,15 @@ static dytcl_tensor rope_view(dytcl_tensor t)
     return r;
 }
 
-/* Token (and position) embeddings into res[0]; llama-DyT scales them. */
-static dytcl_status embed_forward(model *m, dytcl_tensor tokens)
+/* Token (and position) embeddings into res[0], positions from pos on;
+ * llama-DyT scales them. */
+static dytcl_status embed_forward(model *m, dytcl_tensor tokens, int pos)
 {
     int64_t BT = (int64_t)m->B * m->T;
     dytcl_tensor res0 = A2(res, 0, BT, m->C);
     dytcl_tensor wte = at2(m->params, m->wte, m->V, m->C);
-    dytcl_tensor wpe = at2(m->params, m->wpe, m->c.max_seq, m->C);
+    /* row r takes wpe[r % T]: the view is rows pos..pos+T-1 */
+    dytcl_tensor wpe = at2(m->params, m->wpe == NONE ? NONE : m->wpe + (size_t)pos * m->C, m->T, m->C);
     if (m->emb_scale == NONE) {
         TRY(dytcl_embedding_forward(m->ctx, res0, tokens, wte, wpe, m->T), "embedding forward");
         return DYTCL_OK;
@@ -141,8 +187,9 @@ static dytcl_status embed_forward(model *m, dytcl_tensor tokens)
     return DYTCL_OK;
 }
 
-/* Attention sub-block of layer l: ln1 -> q, k, v -> o -> atty -> h. */
-static dytcl_status attn_forward(model *m, int l, const layer_acts *a)
+/* Attention sub-block of layer l: ln1 -> q, k, v -> o -> atty -> h, for
+ * positions pos.. (with the KV cache when m->kv is set: batch 1). */
+static dytcl_status attn_forward(model *m, int l, const layer_acts *a, int pos)
 {
     dytcl_ctx *ctx = m->ctx;
     const layer_off *p = &m->layer[l];
@@ -152,10 +199,17 @@ static dytcl_status attn_forward(model *m, int l, const layer_acts *a)
         "qkv projection");
     TRY(dytcl_heads_split(ctx, a->q, a->k, a->v, qkv), "heads split");
     if (m->c.arch == ARCH_LLAMA) {
-        TRY(dytcl_rope_forward(ctx, rope_view(a->q), rope_view(a->q), 0, m->c.rope_theta), "RoPE q");
-        TRY(dytcl_rope_forward(ctx, rope_view(a->k), rope_view(a->k), 0, m->c.rope_theta), "RoPE k");
+        TRY(dytcl_rope_forward(ctx, rope_view(a->q), rope_view(a->q), pos, m->c.rope_theta), "RoPE q");
+        TRY(dytcl_rope_forward(ctx, rope_view(a->k), rope_view(a->k), pos, m->c.rope_theta), "RoPE k");
     }
-    TRY(dytcl_attention_forward(ctx, a->o, a->lse, a->q, a->k, a->v, DYTCL_ATTN_AUTO), "attention");
+    if (m->kv) {
+        size_t plane = (size_t)m->H * m->c.max_seq * m->D;
+        dytcl_tensor kc = at4(m->kv, (size_t)(2 * l) * plane, 1, m->H, m->c.max_seq, m->D);
+        dytcl_tensor vc = at4(m->kv, (size_t)(2 * l + 1) * plane, 1, m->H, m->c.max_seq, m->D);
+        TRY(dytcl_attention_decode(ctx, a->o, a->q, a->k, a->v, kc, vc, pos), "attention with the KV cache");
+    } else {
+        TRY(dytcl_attention_forward(ctx, a->o, a->lse, a->q, a->k, a->v, DYTCL_ATTN_AUTO), "attention");
+    }
     TRY(dytcl_heads_merge(ctx, a->atty, a->o), "heads merge");
     TRY(dytcl_linear_forward(ctx, A2(h, 0, BT, C), a->atty, at2(m->params, p->proj_w, C, C),
                              at(m->params, p->proj_b, C)),
@@ -190,23 +244,21 @@ static dytcl_status upload_batch(model *m, const int32_t *tokens, const int32_t 
     return DYTCL_OK;
 }
 
-dytcl_status model_forward(model *m, const int32_t *tokens, const int32_t *targets)
+/* The forward pass over the uploaded batch at positions pos.. (pos > 0
+ * only with the KV cache), to the logits. */
+static dytcl_status forward_to_logits(model *m, int pos)
 {
-    if (!m || !tokens) return DYTCL_ERR_INVALID_ARG;
-    if (!m->acts) return model_fail(m, DYTCL_ERR_INVALID_ARG, "model_forward: call model_set_batch first");
     dytcl_ctx *ctx = m->ctx;
     int64_t BT = (int64_t)m->B * m->T, C = m->C;
     dytcl_status s;
-    if ((s = upload_batch(m, tokens, targets))) return s;
-    dytcl_tensor tok = at(m->io, 0, BT), tgt = at(m->io, (size_t)BT, BT);
-    if ((s = embed_forward(m, tok))) return s;
+    if ((s = embed_forward(m, at(m->io, 0, BT), pos))) return s;
 
     dytcl_tensor none = {0}, h = A2(h, 0, BT, C);
     for (int l = 0; l < m->L; l++) {
         layer_acts a = acts_of(m, l);
         /* layer 0's norm1 has no residual add; the others' came at the end of the layer before */
         if (l == 0 && (s = norm_forward(m, &m->layer[0].n1, a.ln1, a.mean1, a.rstd1, a.res, none, none))) return s;
-        if ((s = attn_forward(m, l, &a))) return s;
+        if ((s = attn_forward(m, l, &a, pos))) return s;
         /* mid = res + h; ln2 = norm2(mid) */
         if ((s = norm_forward(m, &m->layer[l].n2, a.ln2, a.mean2, a.rstd2, a.mid, a.res, h))) return s;
         if ((s = mlp_forward(m, l, &a))) return s;
@@ -219,9 +271,23 @@ dytcl_status model_forward(model *m, const int32_t *tokens, const int32_t *targe
         }
         if (s) return s;
     }
-    dytcl_tensor logits = A2(logits, 0, BT, m->V);
-    TRY(dytcl_linear_forward(ctx, logits, A2(lnf, 0, BT, C), at2(m->params, m->lm_head, m->V, C), none), "lm head");
+    TRY(dytcl_linear_forward(ctx, A2(logits, 0, BT, m->V), A2(lnf, 0, BT, C), at2(m->params, m->lm_head, m->V, C),
+                             at(m->params, m->lm_head_b, m->V)),
+        "lm head");
+    return DYTCL_OK;
+}
+
+dytcl_status model_forward(model *m, const int32_t *tokens, const int32_t *targets)
+{
+    if (!m || !tokens) return DYTCL_ERR_INVALID_ARG;
+    if (!m->acts) return model_fail(m, DYTCL_ERR_INVALID_ARG, "model_forward: call model_set_batch first");
+    if (m->kv) return model_fail(m, DYTCL_ERR_INVALID_ARG, "model_forward: the model is decoding (model_decode_end first)");
+    dytcl_ctx *ctx = m->ctx;
+    int64_t BT = (int64_t)m->B * m->T;
+    dytcl_status s;
+    if ((s = upload_batch(m, tokens, targets)) || (s = forward_to_logits(m, 0))) return s;
     if (!targets) return DYTCL_OK;
+    dytcl_tensor logits = A2(logits, 0, BT, m->V), tgt = at(m->io, (size_t)BT, BT), none = {0};
     TRY(dytcl_cross_entropy(ctx, A(losses, 0, BT), none, logits, tgt, 1.0f), "cross-entropy");
     TRY(dytcl_cross_entropy_mean(ctx, at(m->stats, 2 + (size_t)m->slot, 1), A(losses, 0, BT), tgt), "mean loss");
     m->slot = (m->slot + 1) % LOSS_SLOTS;
@@ -285,7 +351,7 @@ static dytcl_status embed_backward(model *m, dytcl_tensor tokens)
                                  at(m->params, m->emb_scale, 1)),
             "embedding scale backward");
     TRY(dytcl_embedding_backward(m->ctx, at2(m->grads, m->wte, m->V, m->C),
-                                 at2(m->grads, m->wpe, m->c.max_seq, m->C), 1, dres, tokens, m->T),
+                                 at2(m->grads, m->wpe, m->T, m->C), 1, dres, tokens, m->T),
         "embedding backward");
     return DYTCL_OK;
 }
@@ -320,4 +386,24 @@ dytcl_status model_backward(model *m, float grad_scale)
         if ((s = norm_backward(m, &m->layer[l].n1, dres, dln, a.res, a.mean1, a.rstd1))) return s;
     }
     return embed_backward(m, tok);
+}
+
+/* ------------------------------------------------------------- decoding */
+
+dytcl_status model_decode(model *m, const int32_t *tokens, int n, int pos, float *logits)
+{
+    if (!m || !tokens || !logits || n < 1 || pos < 0) return DYTCL_ERR_INVALID_ARG;
+    if (!m->kv) return model_fail(m, DYTCL_ERR_INVALID_ARG, "model_decode: call model_decode_begin first");
+    if (pos + n > m->c.max_seq)
+        return model_fail(m, DYTCL_ERR_INVALID_ARG, "model_decode: positions %d..%d are past max_seq %d", pos,
+                          pos + n - 1, m->c.max_seq);
+    dytcl_buf *kv = m->kv;
+    m->kv = NULL; /* set_batch must not see a cache: it only sizes activations */
+    dytcl_status s = model_set_batch(m, 1, n);
+    m->kv = kv;
+    if (s || (s = upload_batch(m, tokens, NULL)) || (s = forward_to_logits(m, pos))) return s;
+    TRY(dytcl_buf_read(m->ctx, m->acts, (m->a.logits + (size_t)(n - 1) * m->V) * sizeof(float), logits,
+                       (size_t)m->V * sizeof(float)),
+        "read logits");
+    return DYTCL_OK;
 }

@@ -42,6 +42,7 @@ static const opt_spec specs[] = {
     {"--accum", K_INT, OFF(accum), 0, 1, "N     micro-batches per step (default 1, at most 64)"},
     {"--steps", K_INT, OFF(steps), 0, 1, "N     total optimiser steps (default 1000)"},
     {"--time-limit", K_DOUBLE, OFF(time_limit), 0, 0, "S stop (evaluate, save) after S seconds of training"},
+    {"--stop-at", K_INT, OFF(stop_at), 0, 0, "N   stop (evaluate, save) after step N, to resume later"},
     {"--lr", K_FLOAT, OFF(lr), 0, 1, "X        peak learning rate (default 1e-3)"},
     {"--min-lr-frac", K_FLOAT, OFF(min_lr_frac), 0, 1, "X cosine decays to lr * X (default 0.1)"},
     {"--warmup", K_INT, OFF(warmup), 0, 1, "N    linear warm-up steps (default steps / 20)"},

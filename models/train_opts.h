@@ -12,6 +12,7 @@ typedef struct {
     int batch, seq, accum, steps, warmup, eval_every, eval_batches, diag_every, save_every, decay_norm;
     float lr, min_lr_frac, weight_decay, clip, beta2, val_fraction;
     double time_limit;            /* seconds; 0: none */
+    int stop_at;                  /* stop after this step as if interrupted; 0: none */
     unsigned long long seed;
 } train_opts;
 

@@ -1,0 +1,216 @@
+/* decode.cl -- attention for new positions against a KV cache (generation).
+ *
+ * q, k_new, v_new, o: [BH, Tq, D] (B*H heads, each Tq rows of D), the
+ * queries and keys/values of positions pos..pos+Tq-1; kcache, vcache:
+ * [BH, Tmax, D]. Query i (position pos+i) attends to keys 0..pos+i with
+ * scale = 1/sqrt(D): keys below pos come from the cache, the others from
+ * k_new / v_new, so that no work-group waits for rows another one writes.
+ * Each work-group also copies its own row i of k_new / v_new into row
+ * pos+i of the caches.
+ *
+ * NDRange 3-D: global (L, Tq, BH), local (L, 1, 1): one work-group per
+ * (head, query). L is a power of two with D <= L <= DECODE_WG_MAX.
+ *
+ * Per chunk of L keys:
+ *   1. work-item l scores key c+l (a dot product over D with q in local
+ *      memory);
+ *   2. a tree in local memory gives the chunk's maximum, and the running
+ *      maximum m of the whole group follows (the same in every work-item);
+ *   3. work-item l writes p = exp(score - m) to local memory;
+ *   4. the work-items, as S = L/D sub-groups of D (work-item = (sub, d)),
+ *      add p * v[key][d] over keys c+sub, c+sub+S, ... into their own
+ *      accumulator, first scaled by exp(m_old - m) (online softmax), and
+ *      keep the sum of those p likewise.
+ * At the end the S partial accumulators and sums (sharing m) are added in
+ * sub-group order: o[d] = sum acc / sum l.
+ * Every local exchange sits between barriers that all work-items reach. */
+
+#define DECODE_DMAX 128
+#define DECODE_WG_MAX 256
+
+/* scale * q[0..D) . k[0..D), q in local memory, k anywhere in global. */
+inline float decode_dot(__local const float *q, __global const float *k, const int D)
+{
+    float4 s4 = (float4)(0.0f);
+    int d = 0;
+    for (; d + 4 <= D; d += 4) s4 = fma(vload4(0, q + d), vload4(0, k + d), s4);
+    float s = (s4.x + s4.y) + (s4.z + s4.w);
+    for (; d < D; d++) s = fma(q[d], k[d], s);
+    return s;
+}
+
+__kernel void attn_decode(__global float *o, const int o_off, __global const float *q, const int q_off,
+                          __global const float *k_new, const int kn_off, __global const float *v_new,
+                          const int vn_off, __global float *kcache, const int kc_off, __global float *vcache,
+                          const int vc_off, const int Tq, const int Tmax, const int D, const int pos,
+                          const float scale)
+{
+    __local float qs[DECODE_DMAX];    /* scale * q of this query */
+    __local float red[DECODE_WG_MAX]; /* the max tree; at the end, the sums l per sub-group */
+    __local float ps[DECODE_WG_MAX];  /* p of the chunk's keys; at the end, the accumulators */
+
+    const int lid = get_local_id(0), L = get_local_size(0);
+    const int i = get_group_id(1), bh = get_group_id(2);
+    const int nkeys = pos + i + 1;
+    /* this head's rows */
+    const size_t new_row = ((size_t)bh * Tq + i) * D, head_new = (size_t)bh * Tq * D;
+    const size_t head_cache = (size_t)bh * Tmax * D;
+    __global const float *kn = k_new + kn_off + head_new, *vn = v_new + vn_off + head_new;
+    __global const float *kc = kcache + kc_off + head_cache, *vc = vcache + vc_off + head_cache;
+
+    /* the new row into the caches; q into local memory */
+    for (int d = lid; d < D; d += L) {
+        kcache[kc_off + head_cache + (size_t)(pos + i) * D + d] = k_new[kn_off + new_row + d];
+        vcache[vc_off + head_cache + (size_t)(pos + i) * D + d] = v_new[vn_off + new_row + d];
+        qs[d] = scale * q[q_off + new_row + d];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    const int S = L / D, sub = lid / D, d0 = lid % D; /* work-item = (sub, d0) while sub < S */
+    float m = -INFINITY, acc = 0.0f, l = 0.0f;
+    for (int c = 0; c < nkeys; c += L) {
+        /* 1. the score of key c + lid */
+        const int j = c + lid;
+        float s = -INFINITY;
+        if (j < nkeys) s = decode_dot(qs, j < pos ? kc + (size_t)j * D : kn + (size_t)(j - pos) * D, D);
+        red[lid] = s;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        /* 2. the chunk's maximum */
+        for (int step = L / 2; step > 0; step /= 2) {
+            if (lid < step) red[lid] = fmax(red[lid], red[lid + step]);
+            barrier(CLK_LOCAL_MEM_FENCE);
+        }
+        const float mn = fmax(m, red[0]), corr = exp(m - mn);
+        m = mn;
+        /* 3. p (0 past the last key) */
+        ps[lid] = exp(s - mn);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        /* 4. p * v for this work-item's keys and column */
+        if (sub < S) {
+            const int nc = min(L, nkeys - c);
+            float a = 0.0f, ls = 0.0f;
+            for (int jj = sub; jj < nc; jj += S) {
+                const int jk = c + jj;
+                __global const float *vrow = jk < pos ? vc + (size_t)jk * D : vn + (size_t)(jk - pos) * D;
+                const float p = ps[jj];
+                a = fma(p, vrow[d0], a);
+                ls += p;
+            }
+            acc = fma(acc, corr, a);
+            l = fma(l, corr, ls);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE); /* red and ps are rewritten next */
+    }
+
+    /* the sub-groups' partials, added in order */
+    if (sub < S) {
+        ps[lid] = acc; /* = ps[sub * D + d0] */
+        if (d0 == 0) red[sub] = l;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (lid < D) {
+        float a = 0.0f, ls = 0.0f;
+        for (int u = 0; u < S; u++) {
+            a += ps[u * D + lid];
+            ls += red[u];
+        }
+        o[o_off + new_row + lid] = a / ls;
+    }
+}
+
+/* ------------------------------------------------------------ CPU shape
+ * A work-item per (head, query) walks its keys four at a time with an
+ * online softmax: on CPU devices a work-group is a loop on one core, and
+ * this keeps one query's work in one core's registers and caches, with
+ * four independent dot products in flight.
+ * NDRange 2-D: global (Tq, BH), any local size (checked). Same arguments. */
+
+/* Row j of one head's keys or values: the cache below pos, the new rows from pos. */
+inline __global const float *decode_row(__global const float *cache, __global const float *fresh, const int j,
+                                        const int pos, const int D)
+{
+    return j < pos ? cache + (size_t)j * D : fresh + (size_t)(j - pos) * D;
+}
+
+/* (q.k0, q.k1, q.k2, q.k3), q private. */
+inline float4 decode_dot4(const float *q, __global const float *k0, __global const float *k1,
+                          __global const float *k2, __global const float *k3, const int D)
+{
+    float4 a0 = (float4)(0.0f), a1 = a0, a2 = a0, a3 = a0;
+    int d = 0;
+    for (; d + 4 <= D; d += 4) {
+        const float4 qv = vload4(0, q + d);
+        a0 = fma(qv, vload4(0, k0 + d), a0);
+        a1 = fma(qv, vload4(0, k1 + d), a1);
+        a2 = fma(qv, vload4(0, k2 + d), a2);
+        a3 = fma(qv, vload4(0, k3 + d), a3);
+    }
+    float4 s = (float4)((a0.x + a0.y) + (a0.z + a0.w), (a1.x + a1.y) + (a1.z + a1.w),
+                        (a2.x + a2.y) + (a2.z + a2.w), (a3.x + a3.y) + (a3.z + a3.w));
+    for (; d < D; d++) s = fma((float4)(q[d]), (float4)(k0[d], k1[d], k2[d], k3[d]), s);
+    return s;
+}
+
+/* Online softmax: a score above the running maximum m rescales acc and l. */
+inline void decode_raise_max(float *acc, float *l, float *m, const float mx, const int D)
+{
+    if (mx > *m) {
+        const float corr = exp(*m - mx);
+        for (int d = 0; d < D; d++) acc[d] *= corr;
+        *l *= corr;
+        *m = mx;
+    }
+}
+
+__kernel void attn_decode_rows(__global float *o, const int o_off, __global const float *q, const int q_off,
+                               __global const float *k_new, const int kn_off, __global const float *v_new,
+                               const int vn_off, __global float *kcache, const int kc_off, __global float *vcache,
+                               const int vc_off, const int Tq, const int Tmax, const int D, const int pos,
+                               const float scale)
+{
+    const int i = get_global_id(0), bh = get_global_id(1);
+    if (i < Tq) {
+        const size_t new_row = ((size_t)bh * Tq + i) * D, head_new = (size_t)bh * Tq * D;
+        const size_t head_cache = (size_t)bh * Tmax * D;
+        __global const float *kn = k_new + kn_off + head_new, *vn = v_new + vn_off + head_new;
+        __global const float *kc = kcache + kc_off + head_cache, *vc = vcache + vc_off + head_cache;
+        /* the new row into the caches (this work-item reads the new rows from k_new, v_new) */
+        for (int d = 0; d < D; d++) {
+            kcache[kc_off + head_cache + (size_t)(pos + i) * D + d] = kn[(size_t)i * D + d];
+            vcache[vc_off + head_cache + (size_t)(pos + i) * D + d] = vn[(size_t)i * D + d];
+        }
+        float qs[DECODE_DMAX], acc[DECODE_DMAX];
+        for (int d = 0; d < D; d++) qs[d] = scale * q[q_off + new_row + d], acc[d] = 0.0f;
+        float m = -INFINITY, l = 0.0f;
+        const int nkeys = pos + i + 1;
+        int j = 0;
+        for (; j + 4 <= nkeys; j += 4) {
+            const float4 s = decode_dot4(qs, decode_row(kc, kn, j, pos, D), decode_row(kc, kn, j + 1, pos, D),
+                                         decode_row(kc, kn, j + 2, pos, D), decode_row(kc, kn, j + 3, pos, D), D);
+            decode_raise_max(acc, &l, &m, fmax(fmax(s.x, s.y), fmax(s.z, s.w)), D);
+            const float4 p = exp(s - (float4)(m));
+            l += (p.x + p.y) + (p.z + p.w);
+            __global const float *v0 = decode_row(vc, vn, j, pos, D), *v1 = decode_row(vc, vn, j + 1, pos, D);
+            __global const float *v2 = decode_row(vc, vn, j + 2, pos, D), *v3 = decode_row(vc, vn, j + 3, pos, D);
+            int d = 0;
+            for (; d + 4 <= D; d += 4) {
+                float4 a = vload4(0, acc + d);
+                a = fma((float4)(p.x), vload4(0, v0 + d), a);
+                a = fma((float4)(p.y), vload4(0, v1 + d), a);
+                a = fma((float4)(p.z), vload4(0, v2 + d), a);
+                vstore4(fma((float4)(p.w), vload4(0, v3 + d), a), 0, acc + d);
+            }
+            for (; d < D; d++) acc[d] = fma(p.w, v3[d], fma(p.z, v2[d], fma(p.y, v1[d], fma(p.x, v0[d], acc[d]))));
+        }
+        for (; j < nkeys; j++) { /* the last 0..3 keys */
+            __global const float *kr = decode_row(kc, kn, j, pos, D), *vr = decode_row(vc, vn, j, pos, D);
+            float s = 0.0f;
+            for (int d = 0; d < D; d++) s = fma(qs[d], kr[d], s);
+            decode_raise_max(acc, &l, &m, s, D);
+            const float p = exp(s - m);
+            l += p;
+            for (int d = 0; d < D; d++) acc[d] = fma(p, vr[d], acc[d]);
+        }
+        for (int d = 0; d < D; d++) o[o_off + new_row + d] = acc[d] / l;
+    }
+}

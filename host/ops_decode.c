@@ -1,0 +1,127 @@
+/* ops_decode.c -- attention for new positions against a KV cache
+ * (cl/decode.cl): the forward pass of autoregressive generation. */
+#include <math.h>
+#include <stdio.h>
+
+#include "ops_norm_util.h"
+
+enum { DECODE_DMAX = 128, DECODE_WG_MAX = 256 };
+
+/* "[2, 3, 5, 64]" */
+static const char *shape_str(dytcl_tensor t, char buf[96])
+{
+    int n = snprintf(buf, 96, "[");
+    for (int i = 0; i < t.ndim && n < 80; i++)
+        n += snprintf(buf + n, (size_t)(96 - n), i ? ", %lld" : "%lld", (long long)t.shape[i]);
+    snprintf(buf + n, (size_t)(96 - n), "]");
+    return buf;
+}
+
+/* t must be 4-D and, in the dimensions where `mask` has a 1 bit (bit i for
+ * dimension i), the same as `like`. */
+static dytcl_status check_shape(dytcl_ctx *ctx, dytcl_tensor t, const char *name, dytcl_tensor like,
+                                const char *like_name, unsigned mask)
+{
+    char a[96], b[96];
+    if (t.ndim != 4)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "attention_decode: %s must be 4-D, got %s", name, shape_str(t, a));
+    for (int i = 0; i < 4; i++)
+        if ((mask >> i & 1) && t.shape[i] != like.shape[i])
+            return dy_fail(ctx, DYTCL_ERR_INVALID_ARG,
+                           "attention_decode: %s %s does not match %s %s (q, k_new, v_new, o: [B, H, Tq, D]; "
+                           "kcache, vcache: [B, H, Tmax, D])",
+                           name, shape_str(t, a), like_name, shape_str(like, b));
+    return DYTCL_OK;
+}
+
+/* A tensor the call writes (o, kcache, vcache) must not share elements with
+ * any other of its tensors. */
+static dytcl_status check_apart(dytcl_ctx *ctx, const dytcl_tensor *t, const char *const *names, int n)
+{
+    for (int w = 0; w < n; w++) {
+        if (w != 0 && w != 4 && w != 5) continue; /* o, kcache, vcache */
+        int64_t w0 = (int64_t)t[w].offset, w1 = w0 + dytcl_tensor_numel(t[w]);
+        for (int r = 0; r < n; r++) {
+            if (r == w || t[r].buf != t[w].buf) continue;
+            int64_t r0 = (int64_t)t[r].offset, r1 = r0 + dytcl_tensor_numel(t[r]);
+            if (w0 < r1 && r0 < w1)
+                return dy_fail(ctx, DYTCL_ERR_INVALID_ARG,
+                               "attention_decode: %s (elements %lld..%lld) overlaps %s (%lld..%lld) in one buffer",
+                               names[w], (long long)w0, (long long)(w1 - 1), names[r], (long long)r0,
+                               (long long)(r1 - 1));
+        }
+    }
+    return DYTCL_OK;
+}
+
+/* All checks; t = {o, q, k_new, v_new, kcache, vcache}. */
+static dytcl_status check_decode(dytcl_ctx *ctx, const dytcl_tensor *t, int pos)
+{
+    static const char *const names[6] = {"o", "q", "k_new", "v_new", "kcache", "vcache"};
+    dytcl_status s;
+    for (int i = 0; i < 6; i++)
+        if ((s = dy_check_tensor(ctx, t[i], names[i]))) return s;
+    const dytcl_tensor q = t[1];
+    if ((s = check_shape(ctx, q, "q", q, "q", 0)) || (s = check_shape(ctx, t[2], "k_new", q, "q", 0xf)) ||
+        (s = check_shape(ctx, t[3], "v_new", q, "q", 0xf)) || (s = check_shape(ctx, t[0], "o", q, "q", 0xf)) ||
+        (s = check_shape(ctx, t[4], "kcache", q, "q", 0xb)) ||
+        (s = check_shape(ctx, t[5], "vcache", t[4], "kcache", 0xf)))
+        return s;
+    char a[96], b[96];
+    const int64_t Tq = q.shape[2], Tmax = t[4].shape[2];
+    if (pos < 0 || pos + Tq > Tmax)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG,
+                       "attention_decode: positions %d..%lld do not fit the cache: q is %s, kcache %s (Tmax = %lld)",
+                       pos, (long long)(pos + Tq - 1), shape_str(q, a), shape_str(t[4], b), (long long)Tmax);
+    if (q.shape[3] > DECODE_DMAX)
+        return dy_fail(ctx, DYTCL_ERR_UNSUPPORTED, "attention_decode: head size %lld > %d (q is %s)",
+                       (long long)q.shape[3], DECODE_DMAX, shape_str(q, a));
+    return check_apart(ctx, t, names, 6);
+}
+
+/* The work-group size: a power of two from D up to DECODE_WG_MAX, as the
+ * kernel and device allow. */
+static dytcl_status local_size(dytcl_ctx *ctx, const dy_kernel *k, int D, size_t *L)
+{
+    *L = pow2_local(ctx, k, DECODE_WG_MAX);
+    if (*L < (size_t)D)
+        return dy_fail(ctx, DYTCL_ERR_UNSUPPORTED,
+                       "attention_decode: head size %d needs work-groups of %d, but attn_decode allows %zu on %s", D,
+                       D, *L, ctx->info.name);
+    return DYTCL_OK;
+}
+
+dytcl_status dytcl_attention_decode(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tensor q, dytcl_tensor k_new,
+                                    dytcl_tensor v_new, dytcl_tensor kcache, dytcl_tensor vcache, int pos)
+{
+    DY_CHECK_CTX(ctx);
+    const dytcl_tensor t[6] = {o, q, k_new, v_new, kcache, vcache};
+    dytcl_status s = check_decode(ctx, t, pos);
+    if (s) return s;
+    const int BH = (int)(q.shape[0] * q.shape[1]), Tq = (int)q.shape[2], D = (int)q.shape[3];
+    const int Tmax = (int)kcache.shape[2];
+    const int rows = ctx->row_shape;
+    dy_kernel *k;
+    size_t L = 1;
+    if ((s = dy_kernel_get(ctx, DY_PROG_DECODE, rows ? "attn_decode_rows" : "attn_decode", &k)) ||
+        (!rows && (s = local_size(ctx, k, D, &L))))
+        return s;
+    int i = arg_tensor(ctx, k, 0, o, NULL);
+    i = arg_tensor(ctx, k, i, q, NULL);
+    i = arg_tensor(ctx, k, i, k_new, NULL);
+    i = arg_tensor(ctx, k, i, v_new, NULL);
+    i = arg_tensor(ctx, k, i, kcache, NULL);
+    i = arg_tensor(ctx, k, i, vcache, NULL);
+    i = arg_int(ctx, k, i, Tq);
+    i = arg_int(ctx, k, i, Tmax);
+    i = arg_int(ctx, k, i, D);
+    i = arg_int(ctx, k, i, pos);
+    i = arg_float(ctx, k, i, 1.0f / sqrtf((float)D));
+    if (i < 0) return DYTCL_ERR_OPENCL;
+    if (rows) {
+        size_t global[2] = {(size_t)Tq, (size_t)BH}, local[2] = {1, 1};
+        return dy_launch(ctx, k, 2, global, local);
+    }
+    size_t global[3] = {L, (size_t)Tq, (size_t)BH}, local[3] = {L, 1, 1};
+    return dy_launch(ctx, k, 3, global, local);
+}

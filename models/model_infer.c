@@ -1,0 +1,134 @@
+/* model_infer.c -- inference helpers: folding DyT's weight and bias into
+ * the following linear layers, and the KV cache's lifetime (the decoding
+ * pass itself is model_pass.c's forward with the cache). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_internal.h"
+
+static const model_tensor *lookup(const model *m, const char *name)
+{
+    for (int i = 0; i < m->ntab; i++)
+        if (!strcmp(m->tab[i].name, name)) return &m->tab[i];
+    return NULL;
+}
+
+/* dst W' = W diag(w) [out, in] and b' = c + W b [out], in float64: the
+ * linear layer W (bias c, may be NULL) after a norm with weight w and bias b
+ * (NULL: 0). */
+static void fold_linear(const float *W, const float *c, const float *w, const float *b, int out, int in, float *Wd,
+                        float *bd)
+{
+    for (int o = 0; o < out; o++) {
+        double acc = c ? c[o] : 0.0;
+        for (int i = 0; i < in; i++) {
+            Wd[(size_t)o * in + i] = (float)((double)W[(size_t)o * in + i] * w[i]);
+            if (b) acc += (double)W[(size_t)o * in + i] * b[i];
+        }
+        if (bd) bd[o] = (float)acc;
+    }
+}
+
+/* The folds of one model: which norm feeds which linear layer. */
+typedef struct {
+    char norm[MODEL_NAME_MAX], weight[MODEL_NAME_MAX], bias[MODEL_NAME_MAX];
+    char dst_weight[MODEL_NAME_MAX], dst_bias[MODEL_NAME_MAX];
+} fold_pair;
+
+static int fold_pairs(const model *m, fold_pair *p)
+{
+    int n = 0, gpt = m->c.arch == ARCH_GPT;
+    for (int l = 0; l < m->L; l++)
+        for (int k = 0; k < 2; k++, n++) {
+            const char *lin = k == 0 ? "attn.qkv" : gpt ? "mlp.fc" : "mlp.gate_up";
+            snprintf(p[n].norm, MODEL_NAME_MAX, "h.%d.norm%d", l, k + 1);
+            snprintf(p[n].weight, MODEL_NAME_MAX, "h.%d.%s.weight", l, lin);
+            snprintf(p[n].bias, MODEL_NAME_MAX, "h.%d.%s.bias", l, lin);
+            snprintf(p[n].dst_weight, MODEL_NAME_MAX, "%s", p[n].weight);
+            snprintf(p[n].dst_bias, MODEL_NAME_MAX, "%s", p[n].bias);
+        }
+    snprintf(p[n].norm, MODEL_NAME_MAX, "normf");
+    snprintf(p[n].weight, MODEL_NAME_MAX, "%s", gpt ? "wte" : "lm_head.weight");
+    snprintf(p[n].bias, MODEL_NAME_MAX, "lm_head.bias"); /* absent in the source */
+    snprintf(p[n].dst_weight, MODEL_NAME_MAX, "lm_head.weight");
+    snprintf(p[n].dst_bias, MODEL_NAME_MAX, "lm_head.bias");
+    return n + 1;
+}
+
+static const float *src_of(const model *m, const float *p, const char *name)
+{
+    const model_tensor *t = lookup(m, name);
+    return t ? p + t->offset : NULL;
+}
+
+dytcl_status model_fold(model *src, model **out)
+{
+    if (!src || !out) return DYTCL_ERR_INVALID_ARG;
+    *out = NULL;
+    if (src->c.folded) return model_fail(src, DYTCL_ERR_INVALID_ARG, "model_fold: the model is already folded");
+    if (src->c.norm != NORM_DYT && src->c.norm != NORM_DERF)
+        return model_fail(src, DYTCL_ERR_INVALID_ARG, "model_fold: only DyT and Derf models fold (this one is %s)",
+                          model_norm_name(src->c.norm));
+    model_config c = src->c;
+    c.folded = 1;
+    model *dst = NULL;
+    char err[1024];
+    dytcl_status s = model_create(src->ctx, &c, 0, &dst, err, sizeof err);
+    if (s) return model_fail(src, s, "model_fold: %s", err);
+    float *ps = malloc(src->n * sizeof(float)), *pd = malloc(dst->n * sizeof(float));
+    fold_pair *pairs = malloc(sizeof *pairs * (2 * (size_t)src->L + 1));
+    s = DYTCL_ERR_HOST_MEMORY;
+    if (!ps || !pd || !pairs || (s = model_read_params(src, ps))) goto done;
+    /* everything that keeps its name and shape is copied ... */
+    for (int i = 0; i < dst->ntab; i++) {
+        const model_tensor *t = &dst->tab[i], *o = lookup(src, t->name);
+        if (o && o->numel == t->numel) memcpy(pd + t->offset, ps + o->offset, t->numel * sizeof(float));
+    }
+    /* ... then each linear layer after a norm absorbs the norm's affine */
+    int np = fold_pairs(src, pairs);
+    for (int i = 0; i < np; i++) {
+        char wn[MODEL_NAME_MAX + 8], bn[MODEL_NAME_MAX + 8];
+        snprintf(wn, sizeof wn, "%s.weight", pairs[i].norm);
+        snprintf(bn, sizeof bn, "%s.bias", pairs[i].norm);
+        const model_tensor *W = lookup(src, pairs[i].weight), *Wd = lookup(dst, pairs[i].dst_weight);
+        const model_tensor *bd = lookup(dst, pairs[i].dst_bias);
+        fold_linear(ps + W->offset, src_of(src, ps, pairs[i].bias), src_of(src, ps, wn), src_of(src, ps, bn),
+                    (int)W->shape[0], (int)W->shape[1], pd + Wd->offset, bd ? pd + bd->offset : NULL);
+    }
+    s = model_write_params(dst, pd);
+    if (s) snprintf(src->err, sizeof src->err, "model_fold: %.900s", dst->err);
+done:
+    free(ps), free(pd), free(pairs);
+    if (s) {
+        model_free(dst);
+        if (s == DYTCL_ERR_HOST_MEMORY) model_fail(src, s, "model_fold: out of host memory");
+        return s;
+    }
+    *out = dst;
+    return DYTCL_OK;
+}
+
+/* --------------------------------------------------------------- KV cache */
+
+dytcl_status model_decode_begin(model *m)
+{
+    if (!m) return DYTCL_ERR_INVALID_ARG;
+    if (m->kv) return DYTCL_OK;
+    size_t floats = (size_t)m->L * 2 * m->H * m->c.max_seq * m->D;
+    dytcl_status s = dytcl_buf_create(m->ctx, floats * sizeof(float), &m->kv);
+    if (!s) s = dytcl_fill(m->ctx, at(m->kv, 0, (int64_t)floats), 0.0f);
+    if (s) {
+        lib_fail(m, s, "KV cache");
+        dytcl_buf_free(m->kv);
+        m->kv = NULL;
+    }
+    return s;
+}
+
+void model_decode_end(model *m)
+{
+    if (!m) return;
+    dytcl_buf_free(m->kv);
+    m->kv = NULL;
+}

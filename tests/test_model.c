@@ -1,0 +1,204 @@
+/* test_model.c -- the whole model against an independent float64 reference
+ * (ref_model.c), for every arch x norm: a tiny model with every parameter
+ * set to random values (so that no norm weight is 1, no bias 0), one
+ * forward and backward on the default device, then
+ *   - logits and the mean loss against the reference's,
+ *   - every parameter's gradient against central finite differences of the
+ *     reference's loss (float64, so the differences are far more accurate
+ *     than the float32 device),
+ *   - a second backward without zeroing adds the same gradient again,
+ *   - a second run from zeroed gradients gives the same bits.
+ * T is odd and below max_seq (wpe rows past T get no gradient), and one
+ * target is -1 (ignored, and not counted in the mean). */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "dev_util.h"
+#include "model.h"
+#include "ref_model.h"
+
+enum { V = 13, MAX_SEQ = 7, B = 2, T = 5, ROWS = B * T };
+
+#define TOL_LOGITS 1e-4 /* relative, by norm */
+#define TOL_LOSS 1e-5   /* relative */
+#define TOL_GRAD 1e-3   /* relative by tensor norm, with a floor (see grad_error) */
+#define TOL_ACCUM 1e-6  /* g after two backwards vs 2 g: float rounding of one addition */
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* Random values for every tensor, by kind, rounded to float (the device's
+ * values exactly):  norm weights 1 +- 0.3, biases +-0.2, alpha 0.5..1.5,
+ * shift +-0.2, emb_scale 1.7..2.3, matrices and embeddings +-0.3. */
+static void random_params(const model_tensor *tab, int n, double *p, unsigned long long *rng)
+{
+    for (int i = 0; i < n; i++) {
+        const model_tensor *t = &tab[i];
+        double lo = -0.3, hi = 0.3;
+        if (ends_with(t->name, ".alpha")) lo = 0.5, hi = 1.5;
+        else if (ends_with(t->name, ".shift")) lo = -0.2, hi = 0.2;
+        else if (!strcmp(t->name, "emb_scale")) lo = 1.7, hi = 2.3;
+        else if (ends_with(t->name, ".bias")) lo = -0.2, hi = 0.2;
+        else if (t->is_norm && ends_with(t->name, ".weight")) lo = 0.7, hi = 1.3;
+        rand_fill(p + t->offset, t->numel, rng, lo, hi);
+        round_float(p + t->offset, t->numel);
+    }
+}
+
+/* d loss / d p by central differences of the float64 reference. */
+static void finite_diff_grads(const model_config *c, double *p, size_t np, const int32_t *tok, const int32_t *tgt,
+                              double *g)
+{
+    for (size_t i = 0; i < np; i++) {
+        double p0 = p[i], h = 1e-6 * fmax(1.0, fabs(p0));
+        p[i] = p0 + h;
+        double up = ref_model_loss(c, p, tok, tgt, B, T, NULL);
+        p[i] = p0 - h;
+        double down = ref_model_loss(c, p, tok, tgt, B, T, NULL);
+        p[i] = p0;
+        g[i] = (up - down) / (2 * h);
+    }
+}
+
+/* ||got - want|| / max(||want||, floor) over n elements. The floor (a small
+ * fraction of the whole gradient's norm) keeps a tensor whose true gradient
+ * is ~0 from asking float32 for a relative accuracy it cannot have. */
+static double grad_error(const float *got, const double *want, size_t n, double floor)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)got[i] - want[i];
+        num += isfinite(d) ? d * d : INFINITY;
+        den += want[i] * want[i];
+    }
+    return sqrt(num) / fmax(sqrt(den), floor);
+}
+
+static void run_config(dytcl_ctx *ctx, model_arch arch, model_norm norm, unsigned long long seed)
+{
+    char what[64];
+    snprintf(what, sizeof what, "%s-%s", model_arch_name(arch), model_norm_name(norm));
+    model_config c = {0};
+    c.arch = arch, c.norm = norm, c.vocab = V, c.max_seq = MAX_SEQ, c.n_layer = 2, c.n_head = 2, c.d_model = 16;
+    c.d_ff = 24;
+    model_config_defaults(&c);
+
+    model *m = NULL;
+    char err[1024] = "";
+    dytcl_status s = model_create(ctx, &c, 1, &m, err, sizeof err);
+    CHECK(s == DYTCL_OK, "%s: model_create: %s", what, err);
+    if (s) return;
+    CHECK(model_set_batch(m, B, T) == DYTCL_OK, "%s: model_set_batch: %s", what, model_error(m));
+
+    /* random parameters, tokens and targets (one ignored) */
+    int ntab = model_param_table(&c, NULL, 0);
+    model_tensor *tab = malloc((size_t)ntab * sizeof *tab);
+    model_param_table(&c, tab, ntab);
+    size_t np = model_param_count(&c);
+    double *p = malloc(np * sizeof *p);
+    float *pf = malloc(np * sizeof *pf);
+    unsigned long long rng = seed;
+    random_params(tab, ntab, p, &rng);
+    for (size_t i = 0; i < np; i++) pf[i] = (float)p[i];
+    int32_t tok[ROWS], tgt[ROWS];
+    for (int r = 0; r < ROWS; r++) {
+        tok[r] = (int32_t)check_rand(&rng, 0, V);
+        tgt[r] = (int32_t)check_rand(&rng, 0, V);
+    }
+    tgt[ROWS / 2 + 1] = -1;
+
+    /* the device: forward and backward */
+    float *logits = malloc((size_t)ROWS * V * sizeof *logits), *logits2 = malloc((size_t)ROWS * V * sizeof *logits2);
+    float *g1 = malloc(np * sizeof *g1), *g2 = malloc(np * sizeof *g2), *g3 = malloc(np * sizeof *g3);
+    float loss = NAN, loss2 = NAN;
+    for (size_t i = 0; i < np; i++) g1[i] = g2[i] = g3[i] = NAN;
+    for (size_t i = 0; i < (size_t)ROWS * V; i++) logits[i] = logits2[i] = NAN;
+#define DEV(call) CHECK((s = (call)) == DYTCL_OK, "%s: %s: %s", what, #call, model_error(m))
+    DEV(model_write_params(m, pf));
+    DEV(model_zero_grad(m));
+    DEV(model_forward(m, tok, tgt));
+    DEV(model_read_logits(m, logits));
+    DEV(model_read_loss(m, &loss));
+    DEV(model_backward(m, 1.0f));
+    DEV(model_read_grads(m, g1));
+
+    /* the reference */
+    double *zref = malloc((size_t)ROWS * V * sizeof *zref), *zgot = malloc((size_t)ROWS * V * sizeof *zgot);
+    double lref = ref_model_loss(&c, p, tok, tgt, B, T, zref);
+    for (size_t i = 0; i < (size_t)ROWS * V; i++) zgot[i] = logits[i];
+    double e_logits = rel_err(zgot, zref, (size_t)ROWS * V), e_loss = fabs(loss - lref) / fabs(lref);
+    CHECK(e_logits <= TOL_LOGITS, "%s: logits: relative error %.3g > %.0e", what, e_logits, TOL_LOGITS);
+    CHECK(e_loss <= TOL_LOSS, "%s: loss %.8f, reference %.8f: relative error %.3g > %.0e", what, loss, lref,
+          e_loss, TOL_LOSS);
+
+    /* gradients, tensor by tensor */
+    double *gref = malloc(np * sizeof *gref);
+    finite_diff_grads(&c, p, np, tok, tgt, gref);
+    double total = 0;
+    for (size_t i = 0; i < np; i++) total += gref[i] * gref[i];
+    double flr = 1e-3 * sqrt(total), worst = -1;
+    int worst_i = 0;
+    for (int t = 0; t < ntab; t++) {
+        double e = grad_error(g1 + tab[t].offset, gref + tab[t].offset, tab[t].numel, flr);
+        CHECK(e <= TOL_GRAD, "%s: gradient of %s: error %.3g > %.0e", what, tab[t].name, e, TOL_GRAD);
+        if (!(e <= worst)) worst = e, worst_i = t;
+    }
+    /* rows of wpe past T see no token: exactly zero */
+    for (int t = 0; t < ntab; t++)
+        if (!strcmp(tab[t].name, "wpe"))
+            for (size_t i = (size_t)T * c.d_model; i < tab[t].numel; i++)
+                CHECK(g1[tab[t].offset + i] == 0.0f, "%s: wpe gradient [%zu] = %g past T", what, i,
+                      g1[tab[t].offset + i]);
+
+    /* accumulation: a second forward + backward without zeroing doubles it */
+    DEV(model_forward(m, tok, tgt));
+    DEV(model_backward(m, 1.0f));
+    DEV(model_read_grads(m, g2));
+    double num = 0, den = 0;
+    for (size_t i = 0; i < np; i++) {
+        double d = (double)g2[i] - 2.0 * g1[i];
+        num += isfinite(d) ? d * d : INFINITY;
+        den += 4.0 * (double)g1[i] * g1[i];
+    }
+    double e_accum = sqrt(num / den);
+    CHECK(e_accum <= TOL_ACCUM, "%s: two backwards vs twice one: relative error %.3g > %.0e", what, e_accum,
+          TOL_ACCUM);
+
+    /* determinism: the same run again gives the same bits */
+    DEV(model_zero_grad(m));
+    DEV(model_forward(m, tok, tgt));
+    DEV(model_read_logits(m, logits2));
+    DEV(model_read_loss(m, &loss2));
+    DEV(model_backward(m, 1.0f));
+    DEV(model_read_grads(m, g3));
+#undef DEV
+    CHECK(!memcmp(g1, g3, np * sizeof *g1), "%s: a second run's gradients differ in their bits", what);
+    CHECK(!memcmp(logits, logits2, (size_t)ROWS * V * sizeof *logits), "%s: a second run's logits differ", what);
+    CHECK(!memcmp(&loss, &loss2, sizeof loss), "%s: a second run's loss differs: %.9g vs %.9g", what, loss, loss2);
+
+    printf("%-15s loss %.6f (ref %.6f, err %.1e)  logits err %.1e  worst gradient %s %.1e  (%d tensors, %zu "
+           "params)  accumulate err %.1e\n",
+           what, loss, lref, e_loss, e_logits, tab[worst_i].name, worst, ntab, np, e_accum);
+
+    free(tab), free(p), free(pf), free(logits), free(logits2), free(g1), free(g2), free(g3);
+    free(zref), free(zgot), free(gref);
+    model_free(m);
+}
+
+int main(void)
+{
+    dytcl_ctx *ctx = check_ctx(getenv("DYTCL_TEST_CACHE"));
+    const model_arch arch[] = {ARCH_GPT, ARCH_LLAMA};
+    const model_norm norm[] = {NORM_DYT, NORM_DERF, NORM_RMSNORM, NORM_LAYERNORM};
+    for (int a = 0; a < 2; a++)
+        for (int n = 0; n < 4; n++) run_config(ctx, arch[a], norm[n], 1234567ull + 100ull * (unsigned)(4 * a + n));
+    dytcl_ctx_free(ctx);
+    return check_done("test_model");
+}
