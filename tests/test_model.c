@@ -81,6 +81,55 @@ static double grad_error(const float *got, const double *want, size_t n, double 
     return sqrt(num) / fmax(sqrt(den), floor);
 }
 
+/* Inference paths against the training forward's logits [ROWS, V]: the
+ * folded model (DyT/Derf) over the whole batch, and decoding sequence 0
+ * with the KV cache, first its first two tokens at once, then one at a
+ * time, each position's logits compared. Returns the worst error. */
+static double check_inference(model *m, const int32_t *tok, const float *logits, const char *what)
+{
+    model *f = NULL, *use = m;
+    const model_config *c = model_cfg(m);
+    double worst = 0;
+    float *got = malloc((size_t)ROWS * V * sizeof *got);
+    double *a = malloc((size_t)V * sizeof *a), *b = malloc((size_t)V * sizeof *b);
+    dytcl_status s;
+#define INF(call) CHECK((s = (call)) == DYTCL_OK, "%s: %s: %s", what, #call, model_error(use))
+    if (c->norm == NORM_DYT || c->norm == NORM_DERF) {
+        INF(model_fold(m, &f));
+        if (f) {
+            use = f;
+            INF(model_set_batch(f, B, T));
+            INF(model_forward(f, tok, NULL));
+            INF(model_read_logits(f, got));
+            double *x = malloc((size_t)ROWS * V * sizeof *x), *y = malloc((size_t)ROWS * V * sizeof *y);
+            for (size_t i = 0; i < (size_t)ROWS * V; i++) x[i] = got[i], y[i] = logits[i];
+            double e = rel_err(x, y, (size_t)ROWS * V);
+            CHECK(e <= 1e-5, "%s: folded model's logits: relative error %.3g > 1e-5", what, e);
+            worst = fmax(worst, e);
+            free(x), free(y);
+        }
+    } else {
+        CHECK(model_fold(m, &f) == DYTCL_ERR_INVALID_ARG, "%s: model_fold of a %s model must be refused", what,
+              model_norm_name(c->norm));
+    }
+    INF(model_decode_begin(use));
+    for (int pos = 0; pos < T;) {
+        int n = pos == 0 ? 2 : 1; /* a prompt of two, then one at a time */
+        INF(model_decode(use, tok + pos, n, pos, got));
+        pos += n;
+        for (int v = 0; v < V; v++) a[v] = got[v], b[v] = logits[(size_t)(pos - 1) * V + v];
+        double e = rel_err(a, b, V);
+        CHECK(e <= 1e-5, "%s: decoding position %d with the KV cache: relative error %.3g > 1e-5", what, pos - 1, e);
+        worst = fmax(worst, e);
+    }
+    CHECK(model_forward(use, tok, NULL) == DYTCL_ERR_INVALID_ARG, "%s: model_forward while decoding is refused", what);
+    model_decode_end(use);
+#undef INF
+    model_free(f);
+    free(got), free(a), free(b);
+    return worst;
+}
+
 static void run_config(dytcl_ctx *ctx, model_arch arch, model_norm norm, unsigned long long seed)
 {
     char what[64];
@@ -179,13 +228,14 @@ static void run_config(dytcl_ctx *ctx, model_arch arch, model_norm norm, unsigne
     DEV(model_backward(m, 1.0f));
     DEV(model_read_grads(m, g3));
 #undef DEV
+    double e_infer = check_inference(m, tok, logits, what);
     CHECK(!memcmp(g1, g3, np * sizeof *g1), "%s: a second run's gradients differ in their bits", what);
     CHECK(!memcmp(logits, logits2, (size_t)ROWS * V * sizeof *logits), "%s: a second run's logits differ", what);
     CHECK(!memcmp(&loss, &loss2, sizeof loss), "%s: a second run's loss differs: %.9g vs %.9g", what, loss, loss2);
 
     printf("%-15s loss %.6f (ref %.6f, err %.1e)  logits err %.1e  worst gradient %s %.1e  (%d tensors, %zu "
-           "params)  accumulate err %.1e\n",
-           what, loss, lref, e_loss, e_logits, tab[worst_i].name, worst, ntab, np, e_accum);
+           "params)  accumulate err %.1e  folded/KV-cache err %.1e\n",
+           what, loss, lref, e_loss, e_logits, tab[worst_i].name, worst, ntab, np, e_accum, e_infer);
 
     free(tab), free(p), free(pf), free(logits), free(logits2), free(g1), free(g2), free(g3);
     free(zref), free(zgot), free(gref);
