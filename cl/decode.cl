@@ -6,10 +6,14 @@
  * scale = 1/sqrt(D): keys below pos come from the cache, the others from
  * k_new / v_new, so that no work-group waits for rows another one writes.
  * Each work-group also copies its own row i of k_new / v_new into row
- * pos+i of the caches.
+ * pos+i of the caches. One launch does it all.
  *
- * NDRange 3-D: global (L, Tq, BH), local (L, 1, 1): one work-group per
- * (head, query). L is a power of two with D <= L <= DECODE_WG_MAX.
+ * Two shapes: attn_decode (GPUs), a work-group per query, below; and
+ * attn_decode_rows (CPUs), a work-item per query, at the end of the file.
+ * The host picks by device type (DYTCL_KERNEL_SHAPE = rows | groups forces).
+ *
+ * attn_decode: NDRange 3-D, global (L, Tq, BH), local (L, 1, 1): one
+ * work-group per (head, query). L is a power of two with D <= L <= DECODE_WG_MAX.
  *
  * Per chunk of L keys:
  *   1. work-item l scores key c+l (a dot product over D with q in local
