@@ -4,7 +4,7 @@ BUILD   ?= build
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?= -DDYTCL_WERROR=ON
 
-.PHONY: all deps configure build demo test test-asan test-oclgrind fuzz clean
+.PHONY: all deps configure build demo test test-asan test-valgrind test-oclgrind fuzz clean
 
 all: build
 
@@ -42,6 +42,13 @@ test-asan: deps
 	cmake -S . -B $(BUILD)-asan -DDYTCL_WERROR=ON -DDYTCL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 	cmake --build $(BUILD)-asan -j $(JOBS)
 	cd $(BUILD)-asan && ctest --output-on-failure -j $(JOBS) -LE oclgrind
+
+# The host-only tests (checkpoint reader/writer, text data) under valgrind's
+# leak checker: any definite or indirect leak or memory error fails.
+VALGRIND = valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=1
+test-valgrind: build
+	$(VALGRIND) $(BUILD)/tests/test_safetensors
+	$(VALGRIND) $(BUILD)/tests/test_data
 
 # The kernel tests at small shapes under oclgrind (races, out of bounds, uninitialised reads).
 test-oclgrind: deps
