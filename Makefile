@@ -28,7 +28,7 @@ demo: build
 	$(BUILD)/dytcl bench norms --quick --json $(BUILD)/norms-quick.json
 	find $(FORTUNES) -maxdepth 1 -type f ! -name '*.*' | sort | xargs cat > $(BUILD)/fortunes.txt
 	$(BUILD)/dytcl train --data $(BUILD)/fortunes.txt --arch llama --norm dyt --layers 4 --dim 128 --heads 4 \
-	    --seq 128 --batch 16 --lr 3e-3 --steps 200 --time-limit $(DEMO_SECONDS) --eval-every 100 \
+	    --seq 128 --batch 16 --lr 1e-3 --steps 200 --time-limit $(DEMO_SECONDS) --eval-every 50 \
 	    --out $(BUILD)/demo.safetensors --log $(BUILD)/demo.csv
 	$(BUILD)/dytcl generate --model $(BUILD)/demo.safetensors --prompt "The meaning of life is" \
 	    --tokens 400 --temperature 0.8 --top-k 40

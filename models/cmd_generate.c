@@ -1,6 +1,7 @@
 /* cmd_generate.c -- `dytcl generate`: text from a checkpoint, streamed as it
  * is sampled. The prompt goes through the model once (filling the KV cache
- * on the device), then one token per step. DyT/Derf models are folded first
+ * on the device), then one token per step. When the context reaches the
+ * model's max_seq, its last half becomes the new context (read again). DyT/Derf models are folded first
  * (their norms' weight and bias moved into the next linear layers). */
 #include <errno.h>
 #include <math.h>
@@ -24,7 +25,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: dytcl generate --model CKPT [options]\n\n"
                "  --model FILE       checkpoint written by dytcl train (required)\n"
                "  --prompt TEXT      text to continue (default: a newline)\n"
-               "  --tokens N         bytes to generate (default 200; stops at the model's max_seq)\n"
+               "  --tokens N         bytes to generate (default 200; past max_seq the context slides)\n"
                "  --temperature X    0: greedy (default 0.8)\n"
                "  --top-k N          sample among the N most likely (default 0: all)\n"
                "  --top-p X          nucleus: the smallest set with mass X (default 1: all)\n"
@@ -148,9 +149,10 @@ int cmd_generate(int argc, char **argv)
     uint64_t rng = o.seed;
     int len = plen, cached = 0;
     for (int i = 0; i < o.tokens; i++) {
-        if (len == max) {
-            fprintf(stderr, "\n[dytcl generate: stopped at the model's max_seq, %d tokens]\n", max);
-            break;
+        if (len == max) { /* slide: keep the last half as the new context, re-read it */
+            int keep = max / 2;
+            memmove(seq, seq + len - keep, (size_t)keep * sizeof *seq);
+            len = keep, cached = 0;
         }
         if (next_logits(m, &o, seq, len, &cached, logits)) {
             cli_error("generate", 1, "%s", model_error(m));

@@ -159,7 +159,11 @@ static void build(table *tp, const model_config *c)
         }
     }
     add_norm(&t, c, "normf", c->alpha_final);
-    if (c->arch == ARCH_LLAMA || c->folded) add(&t, "lm_head.weight", V, C, 0, 1, INIT_NORMAL, std);
+    /* DyT/Derf: the head starts at 1/sqrt(C) too (like the tied GPT head):
+     * with 0.02 the loss pushes the residual stream up until every DyT
+     * input saturates (see the README) */
+    if (c->arch == ARCH_LLAMA || c->folded)
+        add(&t, "lm_head.weight", V, C, 0, 1, INIT_NORMAL, dyt_like ? 1.0f / sqrtf((float)C) : std);
     if (c->arch == ARCH_GPT && c->folded) add(&t, "lm_head.bias", V, 0, 0, 0, INIT_CONST, 0.0f);
     *tp = t;
 }
