@@ -104,7 +104,7 @@ static int measure(dytcl_ctx *ctx, const opts *o, model_norm norm, result *r)
     rc = 0;
     goto done;
 fail:
-    cli_error("bench train", 1, "%s", model_error(m));
+    cli_error("bench train", 1, "%s", model_error(m)[0] ? model_error(m) : dytcl_last_error(ctx));
 done:
     free(tok), free(tgt), free(ms);
     model_free(m);

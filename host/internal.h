@@ -32,7 +32,6 @@ typedef struct {
     size_t wg_max;              /* CL_KERNEL_WORK_GROUP_SIZE */
 } dy_kernel;
 
-#define DY_MAX_EVENTS 256
 #define DY_WORKSPACES 4
 
 struct dytcl_ctx {
@@ -58,9 +57,8 @@ struct dytcl_ctx {
     dytcl_ctx_stats stats;
 
     int profiling;              /* between profile_begin and profile_end */
-    cl_event events[DY_MAX_EVENTS];
+    cl_event events[2];         /* the span's first and latest kernel */
     int nevents;
-    int events_dropped;
 
     char err[DY_ERRLEN];
 };
@@ -135,6 +133,8 @@ size_t dy_local_1d(const dytcl_ctx *ctx, const dy_kernel *k);
  * holds at least `bytes`. The memory is reused by the next op, so an op must
  * not expect it to survive. */
 dytcl_status dy_workspace(dytcl_ctx *ctx, int slot, size_t bytes, cl_mem *out);
+/* Keeps a kernel's event for the profiling span (takes ownership). */
+void dy_keep_event(dytcl_ctx *ctx, cl_event ev);
 
 /* ---- argument checks shared by ops */
 

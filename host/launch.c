@@ -54,9 +54,7 @@ dytcl_status dy_launch_at(dytcl_ctx *ctx, dy_kernel *k, cl_uint dims, const size
         if (global[d] == 0) return DYTCL_OK; /* nothing to do */
         glob[d] = (global[d] + loc[d] - 1) / loc[d] * loc[d];
     }
-    cl_event ev = NULL, *evp = NULL;
-    if (ctx->profiling && ctx->nevents < DY_MAX_EVENTS) evp = &ev;
-    else if (ctx->profiling) ctx->events_dropped = 1;
+    cl_event ev = NULL, *evp = ctx->profiling ? &ev : NULL;
     cl_int err = clEnqueueNDRangeKernel(ctx->queue, k->kernel, dims, offset, glob, loc, 0, NULL, evp);
     if (err != CL_SUCCESS) {
         return dy_fail(ctx, err == CL_OUT_OF_RESOURCES ? DYTCL_ERR_DEVICE_MEMORY : DYTCL_ERR_OPENCL,
@@ -64,16 +62,28 @@ dytcl_status dy_launch_at(dytcl_ctx *ctx, dy_kernel *k, cl_uint dims, const size
                        k->name, glob[0], glob[1], glob[2], loc[0], loc[1], loc[2],
                        dy_cl_error_name(err));
     }
-    if (evp) ctx->events[ctx->nevents++] = ev;
+    if (evp) dy_keep_event(ctx, ev);
     ctx->stats.kernels_launched++;
     return DYTCL_OK;
+}
+
+void dy_keep_event(dytcl_ctx *ctx, cl_event ev)
+{
+    if (!ev) return;
+    if (!ctx->profiling) {
+        clReleaseEvent(ev);
+    } else if (ctx->nevents < 2) { /* the span needs only the first and the latest */
+        ctx->events[ctx->nevents++] = ev;
+    } else {
+        clReleaseEvent(ctx->events[1]);
+        ctx->events[1] = ev;
+    }
 }
 
 static void release_events(dytcl_ctx *ctx)
 {
     for (int i = 0; i < ctx->nevents; i++) clReleaseEvent(ctx->events[i]);
     ctx->nevents = 0;
-    ctx->events_dropped = 0;
 }
 
 dytcl_status dytcl_profile_begin(dytcl_ctx *ctx)
@@ -93,9 +103,6 @@ dytcl_status dytcl_profile_end(dytcl_ctx *ctx, double *ns)
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "dytcl_profile_end without dytcl_profile_begin");
     ctx->profiling = 0;
     dytcl_status s = dytcl_finish(ctx);
-    if (s == DYTCL_OK && ctx->events_dropped)
-        s = dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "profiling: more than %d kernels between begin and end",
-                    DY_MAX_EVENTS);
     cl_ulong first = ~(cl_ulong)0, last = 0;
     for (int i = 0; s == DYTCL_OK && i < ctx->nevents; i++) {
         cl_ulong a = 0, b = 0;

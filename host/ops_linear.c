@@ -14,18 +14,6 @@
 
 #include "gemm_tune.h"
 
-/* Keeps CLBlast's event for profiling, like dy_launch does for ours. */
-static void keep_event(dytcl_ctx *ctx, cl_event ev)
-{
-    if (!ev) return;
-    if (ctx->profiling && ctx->nevents < DY_MAX_EVENTS) {
-        ctx->events[ctx->nevents++] = ev;
-        return;
-    }
-    if (ctx->profiling) ctx->events_dropped = 1;
-    clReleaseEvent(ev);
-}
-
 /* t must hold `batch` rows x cols matrices, `stride` elements apart. */
 static dytcl_status check_matrix(dytcl_ctx *ctx, dytcl_tensor t, const char *name, int64_t rows, int64_t cols,
                                  int64_t batch, int64_t stride)
@@ -89,7 +77,7 @@ dytcl_status dytcl_gemm_batched(dytcl_ctx *ctx, int trans_a, int trans_b, int M,
         /* CLBlast may run several kernels and returns the last one's event: a
          * marker before them lets the profiled span cover all of them. */
         cl_event mark = NULL;
-        if (clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &mark) == CL_SUCCESS) keep_event(ctx, mark);
+        if (clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &mark) == CL_SUCCESS) dy_keep_event(ctx, mark);
     }
     CLBlastStatusCode st;
     if (batch == 1)
@@ -101,7 +89,7 @@ dytcl_status dytcl_gemm_batched(dytcl_ctx *ctx, int trans_a, int trans_b, int M,
                                         C.buf->mem, C.offset, ldc, (size_t)stride_c, (size_t)batch, &ctx->queue,
                                         &ev);
     if (st != CLBlastSuccess) return dy_blas_fail(ctx, st, batch == 1 ? "CLBlastSgemm" : "CLBlastSgemmStridedBatched");
-    keep_event(ctx, ev);
+    dy_keep_event(ctx, ev);
     ctx->stats.kernels_launched++;
     return DYTCL_OK;
 }

@@ -87,6 +87,13 @@ int main(void)
     CHECK_OK(ctx, dytcl_fill(ctx, dytcl_tensor_1d(b, 0, 8), 1.0f));
     CHECK_OK(ctx, dytcl_profile_end(ctx, &ns));
     CHECK(ns > 0, "profiled time %g ns", ns);
+    /* ... and so does a span of many launches (a whole training step), which
+     * covers the single one */
+    double ns_many = 0;
+    CHECK_OK(ctx, dytcl_profile_begin(ctx));
+    for (int i = 0; i < 1000; i++) CHECK_OK(ctx, dytcl_fill(ctx, dytcl_tensor_1d(b, 0, 8), (float)i));
+    CHECK_OK(ctx, dytcl_profile_end(ctx, &ns_many));
+    CHECK(ns_many > ns, "1000 fills profiled as %g ns, one as %g ns", ns_many, ns);
     dytcl_buf_free(b);
 
     /* A syntax error: DYTCL_ERR_BUILD, and the compiler's log names the problem. */
