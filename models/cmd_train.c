@@ -4,7 +4,11 @@
  * gradient buffer), global-norm clipping and AdamW with warm-up then cosine
  * decay, and one device read (the step's losses and gradient norm). A live
  * line on a terminal, a CSV row per step, evaluation and DyT diagnostics
- * every N steps, checkpoints that resume bit-exactly. */
+ * every N steps, checkpoints that resume bit-exactly.
+ *
+ * Under mpirun each process is a rank (dist.h): every rank draws the same
+ * global batch and trains on its rows of it, the gradients are summed over
+ * the ranks before the optimiser step, and rank 0 alone logs and saves. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,7 +19,11 @@
 #include "checkpoint.h"
 #include "cli.h"
 #include "data.h"
+#include "dist.h"
 #include "train_opts.h"
+
+/* "train", or "train (rank 3)" on the ranks after the first */
+static char who[32] = "train";
 
 /* ----------------------------------------------------------- schedule */
 
@@ -32,14 +40,14 @@ static float lr_at(const train_opts *o, int step)
 /* ------------------------------------------------------------ logging */
 
 typedef struct {
-    FILE *csv, *diag;
+    FILE *csv, *diag;       /* rank 0 only */
     int tty;
-    double t0;
+    int quiet;              /* ranks after the first: no output but errors */
 } logs;
 
 static void progress(const logs *lg, const train_opts *o, int step, float loss, double tok_s, double elapsed)
 {
-    if (!lg->tty) return;
+    if (!lg->tty || lg->quiet) return;
     double left = o->steps - step, eta = step > 0 ? elapsed / step * left : 0;
     if (o->time_limit > 0 && o->time_limit - elapsed < eta) eta = o->time_limit - elapsed;
     fprintf(stderr, "\r\033[Kstep %d/%d  loss %.4f  %.0f tok/s  ETA %dm%02ds", step, o->steps, loss, tok_s,
@@ -56,6 +64,7 @@ static void say(const logs *lg, const char *fmt, ...)
 static void say(const logs *lg, const char *fmt, ...)
 {
     va_list ap;
+    if (lg->quiet) return;
     if (lg->tty) fprintf(stderr, "\r\033[K");
     va_start(ap, fmt);
     vfprintf(stdout, fmt, ap);
@@ -66,21 +75,27 @@ static void say(const logs *lg, const char *fmt, ...)
 /* ---------------------------------------------------------- evaluation */
 
 /* The mean loss over (at most max_batches of) the validation split,
- * weighting each batch by its targets. */
-static int evaluate(model *m, const text_data *d, const train_opts *o, int32_t *tok, int32_t *tgt, double *out)
+ * weighting each batch by its targets. Every rank evaluates its rows of
+ * each batch (`shard` is the offset of its first token) and the sums are
+ * added over the ranks. */
+static int evaluate(model *m, const text_data *d, const train_opts *o, size_t shard, int32_t *tok, int32_t *tgt,
+                    double *out)
 {
     int nb = text_data_val_batches(d, o->batch, o->seq);
     if (o->eval_batches > 0 && nb > o->eval_batches) nb = o->eval_batches;
-    double sum = 0, count = 0;
+    size_t BT = (size_t)o->batch * o->seq / dist_size();
+    double sum[2] = {0, 0}; /* loss x targets, targets */
     for (int i = 0; i < nb; i++) {
         text_data_val_batch(d, i, o->batch, o->seq, tok, tgt);
         int valid = 0;
-        for (int j = 0; j < o->batch * o->seq; j++) valid += tgt[j] != -1;
+        for (size_t j = 0; j < BT; j++) valid += tgt[shard + j] != -1;
         float loss;
-        if (model_forward(m, tok, tgt) || model_read_loss(m, &loss)) return -1;
-        sum += (double)loss * valid, count += valid;
+        /* a shard past the end of the split still runs, for the diagnostics of the last batch */
+        if (model_forward(m, tok + shard, tgt + shard) || (valid && model_read_loss(m, &loss))) return -1;
+        if (valid) sum[0] += (double)loss * valid, sum[1] += valid;
     }
-    *out = count ? sum / count : NAN;
+    dist_sum(sum, 2);
+    *out = sum[1] ? sum[0] / sum[1] : NAN;
     return 0;
 }
 
@@ -92,6 +107,12 @@ static int diagnose(model *m, const logs *lg, int step)
     int n = 2 * c->n_layer + 1;
     float frac[2 * 256 + 1], alpha[2 * 256 + 1];
     if (n > (int)(sizeof frac / sizeof frac[0]) || model_saturation(m, frac, alpha)) return -1;
+    if (dist_size() > 1) { /* over the whole batch: the mean of the ranks' equal shares */
+        double f[2 * 256 + 1];
+        for (int i = 0; i < n; i++) f[i] = frac[i];
+        dist_sum(f, n);
+        for (int i = 0; i < n; i++) frac[i] = (float)(f[i] / dist_size());
+    }
     double worst = 0;
     for (int i = 0; i < n; i++) {
         char name[32];
@@ -111,9 +132,9 @@ static int diagnose(model *m, const logs *lg, int step)
 static int save(model *m, const train_opts *o, int step, uint64_t rng)
 {
     float norm;
-    if (model_param_norm(m, &norm)) return cli_error("train", 1, "%s", model_error(m)), -1;
+    if (model_param_norm(m, &norm)) return cli_error(who, 1, "%s", model_error(m)), -1;
     if (!isfinite(norm))
-        return cli_error("train", 1,
+        return cli_error(who, 1,
                          "step %d: the parameters are no longer finite (norm %g); not saving over %s, which "
                          "keeps the last good checkpoint", step, norm, o->out), -1;
     ckpt_meta md = {0};
@@ -124,134 +145,237 @@ static int save(model *m, const train_opts *o, int step, uint64_t rng)
     snprintf(v, sizeof v, "%llu", (unsigned long long)rng);
     ckpt_meta_set(&md, "data_rng", v);
     char err[1200];
-    if (ckpt_save(m, o->out, 1, &md, err, sizeof err)) return cli_error("train", 1, "%s", err), -1;
+    if (ckpt_save(m, o->out, 1, &md, err, sizeof err)) return cli_error(who, 1, "%s", err), -1;
     return 0;
 }
 
 /* ----------------------------------------------------------------- main */
 
+/* The mean step time (forward, backward, all-reduce, AdamW, the stats read)
+ * and the all-reduce's share of it, over the steps after the run's first
+ * (which compiles kernels); and whether the ranks' parameters still agree
+ * bit for bit, as they should. */
+static int report(model *m, logs *lg, double step_ms, int timed, double tokens_per_step, dist_stats ar0)
+{
+    int N = dist_size();
+    if (timed > 0) {
+        double ms = step_ms / timed;
+        say(lg, "step time: %.1f ms/step, %.0f tok/s (mean of %d steps after the first)\n", ms,
+            tokens_per_step / ms * 1e3, timed);
+        if (N > 1) {
+            dist_stats s = dist_get_stats();
+            double ar = (s.total_ms - ar0.total_ms) / timed, in_mpi = (s.mpi_ms - ar0.mpi_ms) / timed;
+            say(lg, "all-reduce: %.2f ms/step (%.1f%% of the step; %.2f ms of it in MPI), %d ranks\n", ar,
+                100 * ar / ms, in_mpi, N);
+        }
+    }
+    if (N > 1) {
+        float norm;
+        if (model_param_norm(m, &norm)) return -1;
+        int32_t bits;
+        memcpy(&bits, &norm, sizeof bits);
+        int same = dist_max_int(bits) == ~dist_max_int(~bits); /* the largest equals the smallest */
+        say(lg, "%d ranks: the parameters are %s on every rank\n", N, same ? "identical" : "NOT identical");
+    }
+    return 0;
+}
+
 static int train(model *m, const text_data *d, const train_opts *o, int step0, uint64_t rng, logs *lg)
 {
-    size_t BT = (size_t)o->batch * o->seq;
+    int N = dist_size();
+    /* every rank draws the whole batch of B x T; rank r trains on rows [r B / N, (r + 1) B / N) */
+    size_t BT = (size_t)o->batch * o->seq, shard = BT / N * dist_rank();
     int32_t *tok = malloc(BT * sizeof *tok), *tgt = malloc(BT * sizeof *tgt);
     float losses[64];
     int rc = 1;
     if (!tok || !tgt) {
-        cli_error("train", 1, "out of host memory");
+        cli_error(who, 1, "out of host memory");
+        dist_abort(1);
         goto done;
     }
     model_optim opt = {o->lr, 0.9f, o->beta2, 1e-8f, o->weight_decay, o->clip, o->decay_norm};
-    double t_start = cli_now_ms(), tokens = 0;
-    int step = step0;
+    double t_start = cli_now_ms(), tokens = 0, step_ms = 0;
+    int step = step0, timed = 0;
+    dist_stats ar0 = dist_get_stats();
     while (step < o->steps) {
         step++;
+        double t_step = cli_now_ms();
         if (model_zero_grad(m)) goto fail;
         for (int a = 0; a < o->accum; a++) {
             text_data_train_batch(d, o->batch, o->seq, &rng, tok, tgt);
-            if (model_forward(m, tok, tgt) || model_backward(m, 1.0f / (float)o->accum)) goto fail;
+            /* each rank's mean over its rows, / N: the sum over the ranks is the batch's mean */
+            if (model_forward(m, tok + shard, tgt + shard) || model_backward(m, 1.0f / (float)(o->accum * N)))
+                goto fail;
         }
+        if (dist_allreduce_grads(m)) goto fail;
         opt.lr = lr_at(o, step);
         float gnorm;
         if (model_step(m, &opt, step) || model_step_stats(m, losses, o->accum, &gnorm)) goto fail;
         double loss = 0;
         for (int a = 0; a < o->accum; a++) loss += losses[a] / o->accum;
+        dist_sum(&loss, 1);
+        loss /= N;
+        if (step > step0 + 1) step_ms += cli_now_ms() - t_step, timed++;
+        else ar0 = dist_get_stats(); /* the run's first step (compiling kernels) is not timed */
         tokens += (double)BT * o->accum;
         double elapsed = (cli_now_ms() - t_start) / 1e3, tok_s = tokens / elapsed;
+        /* the loss and the gradient norm are the same on every rank: all stop together */
         if (!isfinite(loss) || !isfinite(gnorm)) {
             say(lg, "\n");
-            cli_error("train", 1,
-                      "step %d: the loss (%g) or gradient norm (%g) is not finite; stopping without saving "
-                      "(the last checkpoint, if any, is %s, from an earlier step)",
-                      step, loss, gnorm, o->out);
+            if (!lg->quiet)
+                cli_error(who, 1,
+                          "step %d: the loss (%g) or gradient norm (%g) is not finite; stopping without saving "
+                          "(the last checkpoint, if any, is %s, from an earlier step)",
+                          step, loss, gnorm, o->out);
             goto done;
         }
         double val = NAN;
         int last = step == o->steps || step == o->stop_at || (o->time_limit > 0 && elapsed >= o->time_limit);
+        if (o->time_limit > 0) last = dist_bcast_int(last); /* rank 0's clock decides */
         if ((o->eval_every > 0 && step % o->eval_every == 0) || last) {
-            if (evaluate(m, d, o, tok, tgt, &val)) goto fail;
+            if (evaluate(m, d, o, shard, tok, tgt, &val)) goto fail;
             say(lg, "step %d: train loss %.4f, val loss %.4f, %.0f tok/s\n", step, loss, val, tok_s);
         }
         if (o->diag_every > 0 && (step % o->diag_every == 0 || last) && diagnose(m, lg, step)) goto fail;
         char vs[32] = "";
         if (!isnan(val)) snprintf(vs, sizeof vs, "%.6f", val);
-        fprintf(lg->csv, "%d,%.6g,%.6f,%.6f,%s,%.1f,%.3f\n", step, opt.lr, loss, gnorm, vs, tok_s, elapsed);
-        fflush(lg->csv);
+        if (lg->csv) {
+            fprintf(lg->csv, "%d,%.6g,%.6f,%.6f,%s,%.1f,%.3f\n", step, opt.lr, loss, gnorm, vs, tok_s, elapsed);
+            fflush(lg->csv);
+        }
         progress(lg, o, step, (float)loss, tok_s, elapsed);
-        if (o->out[0] && ((o->save_every > 0 && step % o->save_every == 0) || last) && save(m, o, step, rng)) goto done;
+        if (o->out[0] && ((o->save_every > 0 && step % o->save_every == 0) || last)) {
+            int saved = dist_rank() > 0 || !save(m, o, step, rng); /* rank 0 writes */
+            if (!dist_all_ok(saved)) goto done;
+        }
         if (last) break;
     }
     say(lg, "trained to step %d%s%s\n", step, o->out[0] ? "; checkpoint " : "", o->out);
+    if (report(m, lg, step_ms, timed, (double)BT * o->accum, ar0)) goto fail;
     rc = 0;
     goto done;
 fail:
     say(lg, "\n");
-    cli_error("train", 1, "%s", model_error(m));
+    cli_error(who, 1, "%s", model_error(m));
+    dist_abort(1); /* the other ranks may be waiting for this one */
 done:
     free(tok), free(tgt);
     return rc;
 }
 
-int cmd_train(int argc, char **argv)
+/* "; 2 ranks x batch 8 on devices 0, 1" (every rank's device index), or
+ * nothing for a single process. */
+static void describe_ranks(char *out, size_t cap, int batch, int device)
+{
+    int N = dist_size();
+    if (N < 2) return;
+    int *devs = malloc((size_t)N * sizeof *devs);
+    if (!devs) {
+        cli_error(who, 1, "out of host memory");
+        dist_abort(1);
+        return;
+    }
+    dist_allgather_int(device, devs);
+    size_t k = (size_t)snprintf(out, cap, "; %d ranks x batch %d on devices", N, batch / N);
+    for (int r = 0; r < N && k + 16 < cap; r++)
+        k += (size_t)snprintf(out + k, cap - k, "%s%d", r ? ", " : " ", devs[r]);
+    free(devs);
+}
+
+/* Options, data, device, model and logs, then training. Every rank runs
+ * this; a failure anywhere in the set-up stops all of them. */
+static int run(int argc, char **argv)
 {
     train_opts o;
     ckpt_meta md = {0};
+    /* every rank reads the options (and a checkpoint's); what is wrong with them is said once, by rank 0 */
+    dist_mute(1);
     int rc = train_opts_parse(argc, argv, &o, &md);
-    if (rc >= 0) return rc;
+    dist_mute(0);
+    int worst = dist_max_int(rc); /* -1: go on, 0: --help, 1: failure, 2: usage */
+    if (worst >= 0) {
+        if (rc < 0 && dist_rank() == 0)
+            cli_error(who, worst, "another rank could not read the options or the checkpoint (run it there alone "
+                                  "to see why)");
+        return worst;
+    }
+    int N = dist_size();
+    if (o.batch % N) {
+        if (dist_rank() == 0)
+            cli_error(who, 2, "--batch %d does not divide among %d ranks: each rank takes batch / ranks of the "
+                              "sequences of every batch; make --batch a multiple of %d", o.batch, N, N);
+        return 2;
+    }
 
-    char err[1200];
+    char err[1200], dev[32];
     text_data *d = NULL;
-    if (text_data_load(o.data, o.val_fraction, o.seq, 0, &d, err, sizeof err)) return cli_error("train", 1, "%s", err);
-
     dytcl_ctx *ctx = NULL;
     model *m = NULL;
     logs lg = {0};
-    rc = 1;
-    if (dytcl_ctx_create(&ctx, NULL)) {
-        cli_error("train", 1, "%s", dytcl_last_error(NULL));
-        goto done;
-    }
-    int step0 = 0;
+    int ok = 0, step0 = 0;
     uint64_t rng = o.seed;
+    dytcl_ctx_options copt = {dist_device(dev, sizeof dev), NULL, 0};
+    lg.quiet = dist_rank() > 0;
+    rc = 1;
+    if (text_data_load(o.data, o.val_fraction, o.seq, 0, &d, err, sizeof err)) {
+        cli_error(who, 1, "%s", err);
+        goto ready;
+    }
+    if (dytcl_ctx_create(&ctx, &copt)) {
+        cli_error(who, 1, "%s", dytcl_last_error(NULL));
+        goto ready;
+    }
     if (o.resume[0]) {
         int has_opt = 0;
         if (ckpt_load(ctx, o.resume, &m, NULL, &has_opt, err, sizeof err)) {
-            cli_error("train", 1, "%s", err);
-            goto done;
+            cli_error(who, 1, "%s", err);
+            goto ready;
         }
         const char *s = ckpt_meta_get(&md, "step"), *r = ckpt_meta_get(&md, "data_rng");
         if (!has_opt || !s || !r) {
-            cli_error("train", 1, "%s: not a training checkpoint (no optimiser state, step or data_rng)", o.resume);
-            goto done;
+            cli_error(who, 1, "%s: not a training checkpoint (no optimiser state, step or data_rng)", o.resume);
+            goto ready;
         }
         step0 = atoi(s);
         rng = strtoull(r, NULL, 10);
     } else if (model_create(ctx, &o.model, o.seed, &m, err, sizeof err)) {
-        cli_error("train", 1, "%s", err);
-        goto done;
+        cli_error(who, 1, "%s", err);
+        goto ready;
     }
-    if (model_set_batch(m, o.batch, o.seq)) {
-        cli_error("train", 1, "%s", model_error(m));
-        goto done;
+    if (model_set_batch(m, o.batch / N, o.seq)) {
+        cli_error(who, 1, "%s", model_error(m));
+        goto ready;
     }
-    lg.tty = isatty(2);
-    lg.csv = fopen(o.log, step0 ? "a" : "w");
-    if (!lg.csv) {
-        cli_error("train", 1, "cannot write the log %s", o.log);
-        goto done;
+    if (dist_grads_init(model_param_count(model_cfg(m)))) {
+        cli_error(who, 1, "out of host memory for the all-reduce (%zu gradients)", model_param_count(model_cfg(m)));
+        goto ready;
     }
-    if (!step0) fprintf(lg.csv, "step,lr,loss,grad_norm,val_loss,tokens_per_s,elapsed_s\n");
-    if (o.diag_every > 0) {
-        char path[1100];
-        snprintf(path, sizeof path, "%s.diag.csv", o.log);
-        lg.diag = fopen(path, step0 ? "a" : "w");
-        if (lg.diag && !step0) fprintf(lg.diag, "step,norm,alpha,saturated_fraction\n");
+    if (!lg.quiet) { /* rank 0 logs */
+        lg.tty = isatty(2);
+        lg.csv = fopen(o.log, step0 ? "a" : "w");
+        if (!lg.csv) {
+            cli_error(who, 1, "cannot write the log %s", o.log);
+            goto ready;
+        }
+        if (!step0) fprintf(lg.csv, "step,lr,loss,grad_norm,val_loss,tokens_per_s,elapsed_s\n");
+        if (o.diag_every > 0) {
+            char path[1100];
+            snprintf(path, sizeof path, "%s.diag.csv", o.log);
+            lg.diag = fopen(path, step0 ? "a" : "w");
+            if (lg.diag && !step0) fprintf(lg.diag, "step,norm,alpha,saturated_fraction\n");
+        }
     }
+    ok = 1;
+ready:
+    if (!dist_all_ok(ok)) goto done;
     dytcl_device_info info;
     dytcl_ctx_device(ctx, &info);
     const model_config *c = model_cfg(m);
-    say(&lg, "%s-%s: %d layers, d_model %d, %d heads, d_ff %d, %zu parameters; %s; %zu train / %zu val bytes%s\n",
+    char ranks[256] = "";
+    describe_ranks(ranks, sizeof ranks, o.batch, info.index);
+    say(&lg, "%s-%s: %d layers, d_model %d, %d heads, d_ff %d, %zu parameters; %s; %zu train / %zu val bytes%s%s\n",
         model_arch_name(c->arch), model_norm_name(c->norm), c->n_layer, c->d_model, c->n_head, c->d_ff,
-        model_param_count(c), info.name, text_data_size(d, 0), text_data_size(d, 1), step0 ? "; resumed" : "");
+        model_param_count(c), info.name, text_data_size(d, 0), text_data_size(d, 1), ranks, step0 ? "; resumed" : "");
     rc = train(m, d, &o, step0, rng, &lg);
 done:
     if (lg.csv) fclose(lg.csv);
@@ -259,5 +383,14 @@ done:
     model_free(m);
     dytcl_ctx_free(ctx);
     text_data_free(d);
+    return rc;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    if (dist_init()) return 1;
+    if (dist_rank() > 0) snprintf(who, sizeof who, "train (rank %d)", dist_rank());
+    int rc = run(argc, argv);
+    dist_finalize();
     return rc;
 }

@@ -75,10 +75,19 @@ static void defaults(train_opts *o)
 
 static void usage(FILE *f)
 {
+#ifdef DYTCL_HAVE_MPI
+    const char *mpi = "";
+#else
+    const char *mpi = " (this build has no MPI)";
+#endif
     fprintf(f, "usage: dytcl train --data FILE [options]\n\n");
     for (int i = 0; i < NSPECS; i++) fprintf(f, "  %s %s\n", specs[i].flag, specs[i].help);
     fprintf(f, "\nWith --resume the model options come from the checkpoint and the training options\n"
-               "default to the checkpoint's; --steps sets the new total.\n");
+               "default to the checkpoint's; --steps sets the new total.\n"
+               "\nData-parallel: mpirun -np N dytcl train ... trains one model on N devices%s:\n"
+               "--batch is the global batch (a multiple of N), each rank takes batch / N of its\n"
+               "sequences, the gradients are summed over the ranks, rank 0 logs and saves.\n",
+            mpi);
 }
 
 /* Stores text into the field of spec s; non-zero when it does not parse. */
