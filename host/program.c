@@ -7,7 +7,7 @@
 #include "internal.h"
 
 /* OpenCL C 1.2 everywhere; per-device choices arrive as -D options later. */
-static const char *build_options = "-cl-std=CL1.2";
+static const char *build_options = "-cl-std=CL1.2 -cl-denorms-are-zero";
 
 static double now_ms(void)
 {
