@@ -13,7 +13,7 @@ static const struct {
     const char *help;
 } commands[] = {
     {"devices", cmd_devices, "list every OpenCL device and self-test the chosen one"},
-    {"bench", cmd_bench, "benchmarks: norms, gemm"},
+    {"bench", cmd_bench, "benchmarks: norms, attention, step, train, gemm"},
     {"train", cmd_train, "train a GPT- or LLaMA-style model on a text file (DyT, Derf, RMSNorm or LayerNorm)"},
     {"generate", cmd_generate, "sample text from a checkpoint (KV cache on the device)"},
     {"tune", cmd_tune, "tune gemm: search CLBlast SGEMM parameters for this device and cache them"},
