@@ -10,6 +10,12 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+double bench_median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 dytcl_status bench_median_us(dytcl_ctx *ctx, bench_fn fn, void *arg, int warmup, int reps,
                              double *median_us)
 {
@@ -26,10 +32,7 @@ dytcl_status bench_median_us(dytcl_ctx *ctx, bench_fn fn, void *arg, int warmup,
         if (s == DYTCL_OK) s = e;
         t[i] = ns / 1e3;
     }
-    if (s == DYTCL_OK) {
-        qsort(t, (size_t)reps, sizeof *t, cmp_double);
-        *median_us = reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]);
-    }
+    if (s == DYTCL_OK) *median_us = bench_median(t, reps);
     free(t);
     return s;
 }

@@ -16,6 +16,9 @@ typedef dytcl_status (*bench_fn)(dytcl_ctx *ctx, void *arg);
 dytcl_status bench_median_us(dytcl_ctx *ctx, bench_fn fn, void *arg, int warmup, int reps,
                              double *median_us);
 
+/* The median of v [n] (n >= 1), sorting v in place. */
+double bench_median(double *v, int n);
+
 /* {"name": ..., "platform": ..., "driver": ..., ...} for the JSON output. */
 json_t *bench_device_json(const dytcl_device_info *d);
 

@@ -30,12 +30,6 @@ static dytcl_status run(dytcl_ctx *ctx, void *arg)
 }
 
 #ifdef DYTCL_HAVE_OPENBLAS
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* The same product on the host, median wall time in us. */
 static double openblas_us(const gemm_case *g, int reps)
 {
@@ -51,9 +45,8 @@ static double openblas_us(const gemm_case *g, int reps)
         clock_gettime(CLOCK_MONOTONIC, &b);
         if (r >= 0) t[r] = (b.tv_sec - a.tv_sec) * 1e6 + (b.tv_nsec - a.tv_nsec) / 1e3;
     }
-    qsort(t, (size_t)reps, sizeof t[0], cmp);
     free(A), free(B), free(C);
-    return t[reps / 2];
+    return bench_median(t, reps);
 }
 #endif
 

@@ -23,12 +23,6 @@ typedef struct {
     const char *json;
 } opts;
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 typedef struct {
     double step_ms, train_tok_s, norm_share, step_device_ms, norm_ms, gen_tok_s;
 } result;
@@ -69,8 +63,7 @@ static int measure(dytcl_ctx *ctx, const opts *o, model_norm norm, result *r)
         if (step(m, tok, tgt, 3 + i)) goto fail;
         ms[i] = cli_now_ms() - t0;
     }
-    qsort(ms, (size_t)o->steps, sizeof *ms, cmp_double);
-    r->step_ms = ms[o->steps / 2];
+    r->step_ms = bench_median(ms, o->steps);
     r->train_tok_s = BT / (r->step_ms / 1e3);
     /* device time of a step, then of its norm layers */
     double ns = 0;

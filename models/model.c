@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data.h"
 #include "model_internal.h"
 
 dytcl_tensor at(dytcl_buf *b, size_t off, int64_t n)
@@ -109,16 +110,9 @@ static void locate_params(model *m)
 
 /* ------------------------------------------------------- initialisation */
 
-/* splitmix64: the same stream on every machine. */
-static uint64_t next_u64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static double uniform01(uint64_t *s) { return ((next_u64(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0); }
+/* Uniform in (0, 1) from the data generator (splitmix64): the same numbers
+ * on every machine. */
+static double uniform01(uint64_t *s) { return ((text_data_rng_next(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0); }
 
 static void init_params(const model *m, uint64_t seed, float *p)
 {
@@ -399,7 +393,7 @@ dytcl_status model_step_stats(model *m, float *losses, int n, float *grad_norm)
     dytcl_status s = dytcl_buf_read(m->ctx, m->stats, 0, h, (2 + (size_t)n) * sizeof(float));
     if (s) return lib_fail(m, s, "read step stats");
     *grad_norm = h[0];
-    memcpy(losses, h + 2, (size_t)n * sizeof(float));
+    if (n) memcpy(losses, h + 2, (size_t)n * sizeof(float));
     return DYTCL_OK;
 }
 

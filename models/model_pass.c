@@ -397,10 +397,7 @@ dytcl_status model_decode(model *m, const int32_t *tokens, int n, int pos, float
     if (pos + n > m->c.max_seq)
         return model_fail(m, DYTCL_ERR_INVALID_ARG, "model_decode: positions %d..%d are past max_seq %d", pos,
                           pos + n - 1, m->c.max_seq);
-    dytcl_buf *kv = m->kv;
-    m->kv = NULL; /* set_batch must not see a cache: it only sizes activations */
     dytcl_status s = model_set_batch(m, 1, n);
-    m->kv = kv;
     if (s || (s = upload_batch(m, tokens, NULL)) || (s = forward_to_logits(m, pos))) return s;
     TRY(dytcl_buf_read(m->ctx, m->acts, (m->a.logits + (size_t)(n - 1) * m->V) * sizeof(float), logits,
                        (size_t)m->V * sizeof(float)),

@@ -10,9 +10,9 @@ set -u
 DYTCL=$1
 MPIEXEC=$2
 W=$3
+HERE=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$W" && mkdir -p "$W" && cd "$W" || exit 1
-fail=0
-check() { if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi; }
+. "$HERE/cli_common.sh"
 
 # Under AddressSanitizer (make test-asan) Open MPI's own allocations, many in
 # components it unloads at MPI_Finalize, read as leaks: leak checking stays on
@@ -23,12 +23,6 @@ if [ "$(id -u)" -eq 0 ]; then
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
 
-i=0; : > text.txt
-while [ $i -lt 300 ]; do
-  echo "the quick brown fox $i jumps over the lazy dog; pack my box with five dozen liquor jugs." >> text.txt
-  i=$((i + 1))
-done
-A="--data text.txt --batch 4 --seq 32 --dim 32 --layers 2 --heads 2 --eval-every 5 --eval-batches 4 --diag-every 10 --save-every 7 --steps 20"
 
 "$DYTCL" train $A --out one.st --log one.csv > one.out 2>&1
 check "one-process run" "[ $? -eq 0 ]"

@@ -7,17 +7,9 @@
 set -u
 DYTCL=$1
 W=$2
+HERE=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$W" && mkdir -p "$W" && cd "$W" || exit 1
-fail=0
-check() { if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi; }
-
-# A text: the README-sized lorem of repeated sentences, enough bytes for both splits.
-i=0; : > text.txt
-while [ $i -lt 300 ]; do
-  echo "the quick brown fox $i jumps over the lazy dog; pack my box with five dozen liquor jugs." >> text.txt
-  i=$((i + 1))
-done
-A="--data text.txt --batch 4 --seq 32 --dim 32 --layers 2 --heads 2 --eval-every 5 --eval-batches 4 --diag-every 10 --save-every 7 --steps 20"
+. "$HERE/cli_common.sh"
 
 "$DYTCL" train $A --out full.st --log full.csv > full.out 2>&1
 check "uninterrupted run" "[ $? -eq 0 ]"

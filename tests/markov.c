@@ -2,18 +2,11 @@
 #include <math.h>
 #include <string.h>
 
+#include "data.h"
 #include "markov.h"
 
-/* splitmix64: 64 random bits; uniform doubles in (0, 1]. */
-static uint64_t mk_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
-static double mk_unit(uint64_t *s) { return ((mk_next(s) >> 11) + 1) * (1.0 / 9007199254740992.0); }
+/* Uniform doubles in (0, 1] from the data generator (splitmix64). */
+static double mk_unit(uint64_t *s) { return ((text_data_rng_next(s) >> 11) + 1) * (1.0 / 9007199254740992.0); }
 
 /* Index drawn from the n probabilities p (summing to ~1). */
 static int mk_draw(const double *p, int n, uint64_t *s)
