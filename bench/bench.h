@@ -11,16 +11,34 @@
  * device time of everything it enqueued. */
 typedef dytcl_status (*bench_fn)(dytcl_ctx *ctx, void *arg);
 
-/* Runs fn `warmup` times, then `reps` times, each timed with profiling
- * events; *median_us is the median. */
+/* Runs fn `warmup` times, then `reps` times, each timed with a profiling
+ * span (events, or the host clock where the driver's events failed the
+ * check: see bench_batch); *median_us is the median. */
 dytcl_status bench_median_us(dytcl_ctx *ctx, bench_fn fn, void *arg, int warmup, int reps,
                              double *median_us);
+
+/* How many runs of fn one sample should take: 1 with event timing; with the
+ * host clock, enough runs for about a millisecond (at most 64), so that the
+ * synchronisation around the span does not dominate. */
+int bench_batch(dytcl_ctx *ctx, bench_fn fn, void *arg);
+
+/* One sample: `batch` runs of fn in one profiling span, per run in us. */
+dytcl_status bench_sample_us(dytcl_ctx *ctx, bench_fn fn, void *arg, int batch, double *us);
+
+/* The q-quantile (0..1) of v [n], sorting v in place. */
+double bench_quantile(double *v, int n, double q);
+
+/* Copy bandwidth by the host clock: a 64 MiB copy (or the largest the
+ * device allows), median of 5; the ceiling no memory-bound figure can pass
+ * by much. */
+dytcl_status bench_host_copy_gbps(dytcl_ctx *ctx, double *gbps);
 
 /* The median of v [n] (n >= 1), sorting v in place. */
 double bench_median(double *v, int n);
 
-/* {"name": ..., "platform": ..., "driver": ..., ...} for the JSON output. */
-json_t *bench_device_json(const dytcl_device_info *d);
+/* {"name": ..., "platform": ..., "driver": ..., "timer": "events"|"host",
+ * "timer_reason": ..., ...} for the JSON output. */
+json_t *bench_device_json(dytcl_ctx *ctx, const dytcl_device_info *d);
 
 /* Writes {"device": {...}, "records": [...]} to path; returns 0 on success
  * and prints the reason on failure. Steals neither reference. */

@@ -55,6 +55,8 @@ static const int shapes[NSHAPES][3] = {{1024, 768, 768}, {1024, 3072, 768}, {102
 static const int trans[NTRANS][2] = {{0, 1}, {0, 0}, {1, 0}};
 static const char *const names[NTRANS] = {"NT", "NN", "TN"};
 
+static char timer_used[16] = "events"; /* the clock of the last measure_all */
+
 /* GFLOP/s of every case on a new context; desc gets its parameters. */
 static dytcl_status measure_all(const char *spec, int reps, double gf[NSHAPES][NTRANS], char *desc, size_t cap,
                                 dytcl_device_info *dev)
@@ -87,6 +89,7 @@ static dytcl_status measure_all(const char *spec, int reps, double gf[NSHAPES][N
         dytcl_buf_free(a), dytcl_buf_free(b), dytcl_buf_free(c);
     }
     if (s) fprintf(stderr, "dytcl bench gemm: %s: %s\n", dytcl_status_name(s), dytcl_last_error(ctx));
+    snprintf(timer_used, sizeof timer_used, "%s", dytcl_timer_name(ctx));
     dytcl_ctx_free(ctx);
     return s;
 }
@@ -156,8 +159,9 @@ int bench_gemm(int argc, char **argv)
         }
     int code = 0;
     if (json_path) {
-        json_t *d = bench_device_json(&dev);
+        json_t *d = bench_device_json(NULL, &dev);
         json_object_set_new(d, "gemm_parameters", json_string(desc));
+        json_object_set_new(d, "timer", json_string(timer_used));
         code = bench_write_json(json_path, d, records);
         json_decref(d);
     }

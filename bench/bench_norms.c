@@ -4,8 +4,12 @@
  *
  * GB/s counts the bytes an op must move (inputs read once, outputs written
  * once, parameters included); frac_of_copy divides by the copy kernel's GB/s
- * at the same shape. Times are device times from OpenCL profiling events:
- * warm-up, then the median of --reps runs. */
+ * at the same shape. The cases of one shape are measured interleaved: --reps
+ * rounds, each timing every case once, so that a noisy machine slows all of
+ * them alike; a case's time is its median over rounds, and its fraction of
+ * copy is the median of the per-round fractions, with the quartiles beside
+ * it. Times come from profiling events, or from the host clock (batches of
+ * runs around clFinish) where the driver's events fail dytcl_timer_check. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,9 +178,25 @@ static double wall_ms(void)
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* One pass of the protocol: every layer forward (and backward), one sync. */
+static dytcl_status protocol_pass(dytcl_ctx *ctx, shape_bufs *sb, bench_fn fwd, bench_fn bwd, int layers,
+                                  double *ms)
+{
+    dytcl_status s = dytcl_finish(ctx);
+    double t0 = wall_ms();
+    for (int l = 0; l < layers && !s; l++) {
+        s = fwd(ctx, sb);
+        if (!s && bwd) s = bwd(ctx, sb);
+    }
+    if (!s) s = dytcl_finish(ctx);
+    *ms = wall_ms() - t0;
+    return s;
+}
+
 /* The paper's protocol: every norm layer of LLaMA-7B (65 of them, 4096 tokens
- * x 4096 channels) `iters` times forward, then forward + backward; wall time
- * with one synchronisation at the end, as a training step would have. */
+ * x 4096 channels) forward, then forward + backward; wall time. `iters`
+ * rounds, each running all 65 layers once for DyT and for RMSNorm in turn,
+ * so the DyT/RMSNorm ratio is the median of per-round ratios. */
 static dytcl_status protocol(dytcl_ctx *ctx, shape_bufs *sb, int iters, json_t *records)
 {
     const int layers = 65;
@@ -184,30 +204,93 @@ static dytcl_status protocol(dytcl_ctx *ctx, shape_bufs *sb, int iters, json_t *
         const char *op;
         bench_fn fwd, bwd;
     } ops[] = {{"dyt", run_dyt_f, run_dyt_b}, {"rmsnorm", run_rms_f, run_rms_b}};
-    printf("\nLLaMA-7B norm layers (%d x [%lld, %lld]), %d iterations, wall time:\n", layers,
+    printf("\nLLaMA-7B norm layers (%d x [%lld, %lld]), %d interleaved rounds, wall time:\n", layers,
            (long long)sb->rows, (long long)sb->cols, iters);
-    for (int o = 0; o < 2; o++) {
-        for (int pass = 0; pass < 2; pass++) {
-            dytcl_status s = ops[o].fwd(ctx, sb); /* warm */
-            if (s || (s = dytcl_finish(ctx))) return s;
-            double t0 = wall_ms();
-            for (int it = 0; it < iters && !s; it++)
-                for (int l = 0; l < layers && !s; l++) {
-                    s = ops[o].fwd(ctx, sb);
-                    if (!s && pass) s = ops[o].bwd(ctx, sb);
-                }
-            if (s || (s = dytcl_finish(ctx))) return s;
-            double ms = wall_ms() - t0;
-            const char *pname = pass ? "fwd+bwd" : "fwd";
-            printf("  %-8s %-8s total %9.1f ms   per layer %8.1f us\n", ops[o].op, pname, ms,
-                   ms * 1e3 / (iters * layers));
-            json_array_append_new(records, json_pack("{s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:f, s:f}",
-                "op", ops[o].op, "pass", pname, "kind", "llama7b_protocol", "layers", layers,
-                "iterations", iters, "rows", (json_int_t)sb->rows, "cols", (json_int_t)sb->cols,
-                "total_ms", ms, "per_layer_us", ms * 1e3 / (iters * layers)));
+    double *t = calloc((size_t)iters * 4, sizeof *t), *ratio = calloc((size_t)iters, sizeof *ratio);
+    if (!t || !ratio) {
+        free(t), free(ratio);
+        return DYTCL_ERR_HOST_MEMORY;
+    }
+    dytcl_status s = DYTCL_OK;
+    for (int o = 0; o < 2 && !s; o++) /* warm */
+        if (!(s = ops[o].fwd(ctx, sb))) s = ops[o].bwd(ctx, sb);
+    double t_start = wall_ms();
+    for (int it = 0; it < iters && !s; it++) {
+        for (int pass = 0; pass < 2 && !s; pass++)
+            for (int o = 0; o < 2 && !s; o++)
+                s = protocol_pass(ctx, sb, ops[o].fwd, pass ? ops[o].bwd : NULL, layers, &t[(pass * 2 + o) * iters + it]);
+        if (wall_ms() - t_start > 2000) fprintf(stderr, "bench norms: protocol round %d/%d\r", it + 1, iters);
+    }
+    if (wall_ms() - t_start > 2000) fprintf(stderr, "\n");
+    for (int pass = 0; pass < 2 && !s; pass++) {
+        const char *pname = pass ? "fwd+bwd" : "fwd";
+        for (int it = 0; it < iters; it++) ratio[it] = t[(pass * 2) * iters + it] / t[(pass * 2 + 1) * iters + it];
+        const double r50 = bench_quantile(ratio, iters, 0.5), r25 = bench_quantile(ratio, iters, 0.25),
+                     r75 = bench_quantile(ratio, iters, 0.75);
+        for (int o = 0; o < 2; o++) {
+            double total = 0;
+            for (int it = 0; it < iters; it++) total += t[(pass * 2 + o) * iters + it];
+            const double per_layer_us = total * 1e3 / ((double)iters * layers);
+            printf("  %-8s %-8s total %9.1f ms   per layer %8.1f us", ops[o].op, pname, total, per_layer_us);
+            if (o == 0) printf("   dyt/rmsnorm %.3f (quartiles %.3f-%.3f)", r50, r25, r75);
+            printf("\n");
+            json_t *r = json_pack("{s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:f, s:f, s:s}", "op", ops[o].op, "pass",
+                                  pname, "kind", "llama7b_protocol", "layers", layers, "iterations", iters, "rows",
+                                  (json_int_t)sb->rows, "cols", (json_int_t)sb->cols, "total_ms", total,
+                                  "per_layer_us", per_layer_us, "timer", "host");
+            if (o == 0) {
+                json_object_set_new(r, "ratio_to_rmsnorm", json_real(r50));
+                json_object_set_new(r, "ratio_p25", json_real(r25));
+                json_object_set_new(r, "ratio_p75", json_real(r75));
+            }
+            json_array_append_new(records, r);
         }
     }
-    return DYTCL_OK;
+    free(t), free(ratio);
+    return s;
+}
+
+/* Every case of one shape, interleaved over `reps` rounds; one table row and
+ * one record per case. */
+static dytcl_status measure_shape(dytcl_ctx *ctx, shape_bufs *sb, int reps, double host_copy_gbps,
+                                  const char *timer, json_t *records, int *suspect)
+{
+    double *t = calloc((size_t)NCASES * reps, sizeof *t), *frac = calloc((size_t)reps, sizeof *frac);
+    double bytes[NCASES];
+    int batch[NCASES];
+    dytcl_status s = t && frac ? DYTCL_OK : DYTCL_ERR_HOST_MEMORY;
+    for (int k = 0; k < NCASES && !s; k++) {
+        const norm_case *c = &cases[k];
+        bytes[k] = c->bytes_per_elem * sb->rows * sb->cols + c->bytes_per_row * sb->rows + c->bytes_per_col * sb->cols;
+        for (int w = 0; w < 2 && !s; w++) s = c->fn(ctx, sb); /* warm: compiles, touches the pages */
+        if (!s) batch[k] = bench_batch(ctx, c->fn, sb);
+    }
+    double t_start = wall_ms();
+    for (int r = 0; r < reps && !s; r++) {
+        for (int k = 0; k < NCASES && !s; k++) s = bench_sample_us(ctx, cases[k].fn, sb, batch[k], &t[k * reps + r]);
+        if (wall_ms() - t_start > 2000)
+            fprintf(stderr, "bench norms: [%lld, %lld] round %d/%d\r", (long long)sb->rows, (long long)sb->cols, r + 1,
+                    reps);
+    }
+    if (wall_ms() - t_start > 2000) fprintf(stderr, "\n");
+    for (int k = 0; k < NCASES && !s; k++) {
+        const norm_case *c = &cases[k];
+        for (int r = 0; r < reps; r++) frac[r] = (bytes[k] / t[k * reps + r]) / (bytes[0] / t[r]);
+        const double f50 = bench_quantile(frac, reps, 0.5), f25 = bench_quantile(frac, reps, 0.25),
+                     f75 = bench_quantile(frac, reps, 0.75);
+        double *tk = t + (size_t)k * reps;
+        const double us = bench_median(tk, reps), gbps = bytes[k] / (us * 1e3);
+        const int odd = gbps > 1.5 * host_copy_gbps; /* in cache, or a timer that lies */
+        *suspect |= odd;
+        printf("%-17s %-4s %6lld %5lld %11.1f %9.2f%s %7.3f  %.3f-%.3f\n", c->op, c->pass, (long long)sb->rows,
+               (long long)sb->cols, us, gbps, odd ? "!" : " ", f50, f25, f75);
+        json_array_append_new(records, json_pack("{s:s, s:s, s:I, s:I, s:s, s:f, s:f, s:f, s:f, s:f, s:i, s:s, s:b}",
+            "op", c->op, "pass", c->pass, "rows", (json_int_t)sb->rows, "cols", (json_int_t)sb->cols, "dtype", "f32",
+            "median_us", us, "gbps", gbps, "frac_of_copy", f50, "frac_p25", f25, "frac_p75", f75, "rounds", reps,
+            "timer", timer, "above_host_copy", odd));
+    }
+    free(t), free(frac);
+    return s;
 }
 
 static void usage(FILE *f)
@@ -218,8 +301,9 @@ static void usage(FILE *f)
         "  Times DyT, Derf, RMSNorm, LayerNorm (forward, backward, fused with the\n"
         "  residual add) at rows x C in {1,16,512,4096,16384} x {768,4096} against a copy\n"
         "  kernel in the same run, then all 65 norm layers of LLaMA-7B (4096 x 4096)\n"
-        "  for --iters forward and forward+backward passes (default 100).\n"
-        "  --quick: rows {1, 512, 4096} x C 4096, 5 reps, 2 protocol iterations.\n"
+        "  for --iters rounds of forward and forward+backward (default 100).\n"
+        "  Cases are measured interleaved over --reps rounds (default 21).\n"
+        "  --quick: rows {1, 512, 4096} x C 4096, 7 rounds, 3 protocol rounds.\n"
         "  --png: GB/s against rows at C = 4096, drawn with gnuplot.\n");
 }
 
@@ -254,7 +338,7 @@ int bench_norms(int argc, char **argv)
         fprintf(stderr, "dytcl bench norms: --reps and --iters must be positive\n");
         return 2;
     }
-    if (quick) reps = 5, iters = 2;
+    if (quick) reps = 7, iters = 3;
 
     dytcl_ctx *ctx = NULL;
     dytcl_ctx_options opt = {.device = spec};
@@ -271,49 +355,52 @@ int bench_norms(int argc, char **argv)
     const int64_t *rows = quick ? quick_rows : all_rows, *cols = quick ? quick_cols : all_cols;
     int nrows = quick ? 3 : 5, ncols = quick ? 1 : 2;
 
+    dytcl_timer_info ti = {0};
+    double host_copy = 0;
+    dytcl_status s = dytcl_timer_check(ctx, &ti);
+    if (!s) s = bench_host_copy_gbps(ctx, &host_copy);
+    const char *timer = ti.host ? "host" : "events";
+    printf("timer:  %s\n", ti.reason);
+    printf("copy bandwidth by the host clock (64 MiB): %.2f GB/s\n", host_copy);
+
     json_t *records = json_array();
-    dytcl_status s = DYTCL_OK;
     shape_bufs sb = {0};
     double empty_us = 0;
-    printf("\n%-17s %-4s %6s %5s %11s %9s %8s\n", "op", "pass", "rows", "C", "median_us", "GB/s", "of_copy");
+    int suspect = 0;
+    printf("\n%-17s %-4s %6s %5s %11s %9s  %7s  %s\n", "op", "pass", "rows", "C", "median_us", "GB/s", "of_copy",
+           "quartiles");
+    fflush(stdout);
     for (int ci = 0; ci < ncols && !s; ci++) {
         for (int ri = 0; ri < nrows && !s; ri++) {
             if ((s = shape_alloc(ctx, &sb, rows[ri], cols[ci]))) break;
-            if (!empty_us) { /* a one-element fill: the latency of a near-empty kernel */
+            if (!empty_us) { /* a one-element copy: the latency of a near-empty kernel */
                 shape_bufs one = sb;
                 one.y = dytcl_tensor_1d(sb.y.buf, 0, 1);
                 one.x = dytcl_tensor_1d(sb.x.buf, 0, 1);
                 if ((s = bench_median_us(ctx, run_copy, &one, 3, reps, &empty_us))) break;
                 printf("%-17s %-4s %6d %5d %11.1f\n", "empty(1 float)", "fwd", 1, 1, empty_us);
             }
-            double copy_gbps = 0;
-            for (int k = 0; k < NCASES && !s; k++) {
-                const norm_case *c = &cases[k];
-                double us = 0;
-                if ((s = bench_median_us(ctx, c->fn, &sb, 2, reps, &us))) break;
-                double bytes = c->bytes_per_elem * sb.rows * sb.cols + c->bytes_per_row * sb.rows +
-                               c->bytes_per_col * sb.cols;
-                double gbps = bytes / (us * 1e3);
-                if (k == 0) copy_gbps = gbps;
-                double frac = gbps / copy_gbps;
-                printf("%-17s %-4s %6lld %5lld %11.1f %9.2f %8.3f\n", c->op, c->pass, (long long)sb.rows,
-                       (long long)sb.cols, us, gbps, frac);
-                json_array_append_new(records, json_pack("{s:s, s:s, s:I, s:I, s:s, s:f, s:f, s:f}",
-                    "op", c->op, "pass", c->pass, "rows", (json_int_t)sb.rows, "cols", (json_int_t)sb.cols,
-                    "dtype", "f32", "median_us", us, "gbps", gbps, "frac_of_copy", frac));
-            }
+            s = measure_shape(ctx, &sb, reps, host_copy, timer, records, &suspect);
+            fflush(stdout);
             int keep = !s && sb.rows == 4096 && sb.cols == 4096;
             if (keep) s = protocol(ctx, &sb, iters, records);
             shape_free(&sb);
         }
     }
-    json_array_append_new(records, json_pack("{s:s, s:s, s:f}", "op", "empty", "pass", "fwd", "median_us", empty_us));
+    if (suspect)
+        printf("\n! above 1.5x the host-timed copy bandwidth: the data fit in a cache, or the timer is wrong\n");
+    if (ti.host)
+        printf("\nTimes are host wall time over batches of runs (the driver's profiling events failed the check):\n"
+               "they include launch and synchronisation costs that event times leave out.\n");
+    json_array_append_new(records, json_pack("{s:s, s:s, s:f, s:s}", "op", "empty", "pass", "fwd", "median_us", empty_us,
+                                             "timer", timer));
     int code = 0;
     if (s) {
         fprintf(stderr, "dytcl bench norms: %s: %s\n", dytcl_status_name(s), dytcl_last_error(ctx));
         code = 1;
     } else if (json_path) {
-        json_t *d = bench_device_json(&dev);
+        json_t *d = bench_device_json(ctx, &dev);
+        json_object_set_new(d, "host_copy_gbps", json_real(host_copy));
         code = bench_write_json(json_path, d, records);
         json_decref(d);
     }

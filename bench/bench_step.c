@@ -202,7 +202,7 @@ int bench_step(int argc, char **argv)
         fprintf(stderr, "dytcl bench step: %s: %s\n", dytcl_status_name(s), dytcl_last_error(ctx));
         code = 1;
     } else if (json_path) {
-        json_t *d = bench_device_json(&dev);
+        json_t *d = bench_device_json(ctx, &dev);
         code = bench_write_json(json_path, d, records);
         json_decref(d);
     }

@@ -168,7 +168,7 @@ int bench_train(int argc, char **argv)
     }
     printf("(step: wall clock, median; norm share: device time of the norm layers / of the whole step)\n");
     if (!rc && o.json) {
-        json_t *d = bench_device_json(&dev);
+        json_t *d = bench_device_json(ctx, &dev);
         rc = bench_write_json(o.json, d, records);
         json_decref(d);
     }

@@ -72,3 +72,15 @@ __kernel void scale_backward(__global float *dx, const int dx_off, const int has
     acc = wg_sum(scratch, acc);
     if (lid == 0) parts[g] = acc;
 }
+
+/* out[0] = the number of iterations a loop of n runs, reading ones[i & 7]
+ * (all 1) so that no compiler can fold it. Some drivers end every loop of a
+ * work-item after a fixed total (Mesa's llvmpipe: 65535, shared by all the
+ * loops of a kernel) without an error; this finds the limit (probe.c).
+ * NDRange: 1-D, one work-item. */
+__kernel void loop_probe(__global int *out, __global const int *ones, const int n)
+{
+    int c = 0;
+    for (int i = 0; i < n; i++) c += ones[i & 7];
+    out[0] = c;
+}

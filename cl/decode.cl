@@ -13,7 +13,8 @@
  * The host picks by device type (DYTCL_KERNEL_SHAPE = rows | groups forces).
  *
  * attn_decode: NDRange 3-D, global (L, Tq, BH), local (L, 1, 1): one
- * work-group per (head, query). L is a power of two with D <= L <= DECODE_WG_MAX.
+ * work-group per (head, query). L is a power of two, L <= DECODE_WG_MAX and
+ * D <= L * DECODE_COLS (the host checks; it takes attn_decode_rows otherwise).
  *
  * Per chunk of L keys:
  *   1. work-item l scores key c+l (a dot product over D with q in local
@@ -21,16 +22,19 @@
  *   2. a tree in local memory gives the chunk's maximum, and the running
  *      maximum m of the whole group follows (the same in every work-item);
  *   3. work-item l writes p = exp(score - m) to local memory;
- *   4. the work-items, as S = L/D sub-groups of D (work-item = (sub, d)),
- *      add p * v[key][d] over keys c+sub, c+sub+S, ... into their own
- *      accumulator, first scaled by exp(m_old - m) (online softmax), and
- *      keep the sum of those p likewise.
+ *   4. the work-items, as S = L/W sub-groups of W = min(L, D) (work-item
+ *      = (sub, d0)), add p * v[key][d] over keys c+sub, c+sub+S, ... into
+ *      their own accumulators, one per column d = d0, d0+W, ... < D (one
+ *      column when L >= D; up to DECODE_COLS when a device allows fewer
+ *      work-items than D), first scaled by exp(m_old - m) (online softmax),
+ *      and keep the sum of those p likewise.
  * At the end the S partial accumulators and sums (sharing m) are added in
  * sub-group order: o[d] = sum acc / sum l.
  * Every local exchange sits between barriers that all work-items reach. */
 
 #define DECODE_DMAX 128
 #define DECODE_WG_MAX 256
+#define DECODE_COLS 8 /* columns per work-item at most: D <= 8 L */
 
 /* scale * q[0..D) . k[0..D), q in local memory, k anywhere in global. */
 inline float decode_dot(__local const float *q, __global const float *k, const int D)
@@ -70,8 +74,10 @@ __kernel void attn_decode(__global float *o, const int o_off, __global const flo
     }
     barrier(CLK_LOCAL_MEM_FENCE);
 
-    const int S = L / D, sub = lid / D, d0 = lid % D; /* work-item = (sub, d0) while sub < S */
-    float m = -INFINITY, acc = 0.0f, l = 0.0f;
+    const int W = min(L, D), S = L / W, sub = lid / W, d0 = lid % W; /* work-item = (sub, d0) while sub < S */
+    const int ncols = (D - d0 + W - 1) / W;                             /* columns d0, d0 + W, ... < D */
+    float m = -INFINITY, l = 0.0f, acc[DECODE_COLS];
+    for (int u = 0; u < DECODE_COLS; u++) acc[u] = 0.0f;
     for (int c = 0; c < nkeys; c += L) {
         /* 1. the score of key c + lid */
         const int j = c + lid;
@@ -89,36 +95,36 @@ __kernel void attn_decode(__global float *o, const int o_off, __global const flo
         /* 3. p (0 past the last key) */
         ps[lid] = exp(s - mn);
         barrier(CLK_LOCAL_MEM_FENCE);
-        /* 4. p * v for this work-item's keys and column */
+        /* 4. p * v for this work-item's keys and columns */
         if (sub < S) {
             const int nc = min(L, nkeys - c);
-            float a = 0.0f, ls = 0.0f;
+            float ls = 0.0f;
+            for (int u = 0; u < ncols; u++) acc[u] *= corr;
             for (int jj = sub; jj < nc; jj += S) {
                 const int jk = c + jj;
                 __global const float *vrow = jk < pos ? vc + (size_t)jk * D : vn + (size_t)(jk - pos) * D;
                 const float p = ps[jj];
-                a = fma(p, vrow[d0], a);
+                for (int u = 0; u < ncols; u++) acc[u] = fma(p, vrow[d0 + u * W], acc[u]);
                 ls += p;
             }
-            acc = fma(acc, corr, a);
             l = fma(l, corr, ls);
         }
         barrier(CLK_LOCAL_MEM_FENCE); /* red and ps are rewritten next */
     }
 
-    /* the sub-groups' partials, added in order */
+    /* the sub-groups' partials, added in order (S * D <= max(L, D) floats) */
     if (sub < S) {
-        ps[lid] = acc; /* = ps[sub * D + d0] */
+        for (int u = 0; u < ncols; u++) ps[sub * D + d0 + u * W] = acc[u];
         if (d0 == 0) red[sub] = l;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-    if (lid < D) {
+    for (int d = lid; d < D; d += L) {
         float a = 0.0f, ls = 0.0f;
         for (int u = 0; u < S; u++) {
-            a += ps[u * D + lid];
+            a += ps[u * D + d];
             ls += red[u];
         }
-        o[o_off + new_row + lid] = a / ls;
+        o[o_off + new_row + d] = a / ls;
     }
 }
 

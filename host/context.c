@@ -1,5 +1,7 @@
 /* context.c -- choosing a device, creating and freeing a context. */
 #include <ctype.h>
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +94,35 @@ static void cache_dir_choose(const dytcl_ctx_options *opt, char *out, size_t cap
     if ((dir = getenv("HOME")) && *dir) snprintf(out, cap, "%s/.cache/dytcl", dir);
 }
 
+/* One cap: the option when set, else the environment variable (a positive
+ * integer), else none (0). */
+static dytcl_status cap_choose(size_t opt, const char *env, size_t *out)
+{
+    *out = opt;
+    const char *v = getenv(env);
+    if (opt || !v || !*v) return DYTCL_OK;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (!all_digits(v) || errno || n == 0 || n > SIZE_MAX)
+        return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "%s=\"%s\": expected a positive integer", env, v);
+    *out = (size_t)n;
+    return DYTCL_OK;
+}
+
+/* Applies the work-group and local-memory caps to the context's device facts,
+ * which every launch size is computed from. */
+static dytcl_status caps_apply(const dytcl_ctx_options *opt, dytcl_device_info *info)
+{
+    size_t wg = 0, lm = 0;
+    dytcl_status s = cap_choose(opt ? opt->max_work_group : 0, "DYTCL_MAX_WORK_GROUP", &wg);
+    if (!s) s = cap_choose(opt ? opt->max_local_mem : 0, "DYTCL_MAX_LOCAL_MEM", &lm);
+    if (s) return s;
+    if (wg && wg < info->max_work_group) info->max_work_group = wg;
+    if (lm && lm < info->local_mem) info->local_mem = lm;
+    return DYTCL_OK;
+}
+
 dytcl_status dytcl_ctx_create(dytcl_ctx **out, const dytcl_ctx_options *opt)
 {
     dy_clear_error(NULL);
@@ -111,6 +142,7 @@ dytcl_status dytcl_ctx_create(dytcl_ctx **out, const dytcl_ctx_options *opt)
     if (!spec || !*spec) spec = getenv("DYTCL_DEVICE"), origin = "DYTCL_DEVICE";
     int pick = 0;
     if ((s = pick_device(spec, origin, info, n, &pick)) != DYTCL_OK) return s;
+    if ((s = caps_apply(opt, &info[pick])) != DYTCL_OK) return s;
 
     dytcl_ctx *ctx = calloc(1, sizeof *ctx);
     if (!ctx) return dy_fail(NULL, DYTCL_ERR_HOST_MEMORY, "dytcl_ctx_create: out of host memory");
@@ -119,7 +151,7 @@ dytcl_status dytcl_ctx_create(dytcl_ctx **out, const dytcl_ctx_options *opt)
     ctx->info = info[pick];
     cache_dir_choose(opt, ctx->cache_dir, sizeof ctx->cache_dir);
     const char *shape = getenv("DYTCL_KERNEL_SHAPE");
-    ctx->row_shape = shape && !strcmp(shape, "rows") ? 1 : shape && !strcmp(shape, "groups") ? 0 : ctx->info.is_cpu;
+    ctx->row_shape = shape && !strcmp(shape, "rows") ? 1 : shape && !strcmp(shape, "groups") ? 0 : -1;
 
     cl_int err;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform, 0};

@@ -99,6 +99,9 @@ void dy_device_query(cl_platform_id p, cl_device_id d, int index, dytcl_device_i
     size_t wg = 0;
     clGetDeviceInfo(d, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
     o->max_work_group = wg;
+    size_t res = 0;
+    clGetDeviceInfo(d, CL_DEVICE_PROFILING_TIMER_RESOLUTION, sizeof res, &res, NULL);
+    o->timer_resolution_ns = res;
 
     char ext[8192];
     str_info(d, CL_DEVICE_EXTENSIONS, ext, sizeof ext);

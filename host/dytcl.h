@@ -72,13 +72,14 @@ typedef struct {
     unsigned compute_units;
     unsigned clock_mhz;
     uint64_t global_mem;        /* bytes */
-    uint64_t local_mem;         /* bytes */
+    uint64_t local_mem;         /* bytes; in a context, capped like max_work_group */
     int local_mem_is_scratchpad;/* 1: dedicated on-chip memory; 0: emulated in global */
     uint64_t max_alloc;         /* bytes: CL_DEVICE_MAX_MEM_ALLOC_SIZE */
-    size_t max_work_group;
+    size_t max_work_group;      /* in a context: the smaller of this and any cap set (see options) */
     unsigned mem_base_align;    /* bytes: CL_DEVICE_MEM_BASE_ADDR_ALIGN / 8 */
     int fp16, fp64, subgroups;  /* extensions present */
     unsigned preferred_vector_float;
+    uint64_t timer_resolution_ns; /* CL_DEVICE_PROFILING_TIMER_RESOLUTION (0 on some drivers) */
 } dytcl_device_info;
 
 /* Lists every device of every platform as one flat list. Fills at most `cap`
@@ -103,6 +104,13 @@ typedef struct {
     const char *cache_dir;
     /* 1: do not read or write the program cache (also DYTCL_NO_CACHE=1). */
     int no_cache;
+    /* Caps below the device's own limits on the work-group size and local
+     * memory (bytes) that the library's kernels may use; 0: none, unless
+     * DYTCL_MAX_WORK_GROUP / DYTCL_MAX_LOCAL_MEM are set. Every op then picks
+     * a kernel shape that fits, as it does on a device with such limits;
+     * tests use this to run every op as a small device would. */
+    size_t max_work_group;
+    size_t max_local_mem;
 } dytcl_ctx_options;
 
 /* Creates a context on one device with one in-order, profiling-enabled queue.
@@ -179,11 +187,29 @@ DYTCL_API int64_t dytcl_tensor_numel(dytcl_tensor t);
 
 /* ---------------------------------------------------------- profiling */
 
-/* Everything enqueued between begin and end is timed with OpenCL profiling
- * events: *ns is the span from the first kernel's start to the last kernel's
- * end, as the device saw it. end waits for the work. */
+/* Everything enqueued between begin and end is timed: *ns is the span from
+ * the first kernel's start to the last kernel's end, as the device's
+ * profiling events saw it. end waits for the work. Some drivers report
+ * impossible event times (every command 1 ns); the first begin checks the
+ * events against the host clock (dytcl_timer_check), and where they fail,
+ * begin and end wait for the queue and *ns is host wall time instead. */
 DYTCL_API dytcl_status dytcl_profile_begin(dytcl_ctx *ctx);
 DYTCL_API dytcl_status dytcl_profile_end(dytcl_ctx *ctx, double *ns);
+
+typedef struct {
+    int host;                   /* 1: profiling spans use the host clock */
+    double events_ns, host_ns;  /* the check: one batch of kernels timed both ways */
+    char reason[192];           /* why the clock was chosen, for tables and logs */
+} dytcl_timer_info;
+
+/* Which clock profiling spans use, and why. The first call on a context
+ * times a batch of fills (a few ms) with events and with the host clock;
+ * events are trusted when their span is at least 0.3x and at most 1.05x
+ * the host's (plus 0.5 ms). DYTCL_TIMER=events|host forces one. */
+DYTCL_API dytcl_status dytcl_timer_check(dytcl_ctx *ctx, dytcl_timer_info *out);
+
+/* "events" or "host": the clock of the next profiling span (runs the check). */
+DYTCL_API const char *dytcl_timer_name(dytcl_ctx *ctx);
 
 /* ------------------------------------------------------------ basic ops */
 

@@ -312,6 +312,12 @@ dytcl_status dy_gemm_setup(dytcl_ctx *ctx)
         ctx->gemm_ready = DY_GEMM_CLBLAST;
         return DYTCL_OK;
     }
+    if (!dy_gemm_params_valid(ctx, &p, NULL, 0)) {
+        /* limits capped below the device's (dytcl_ctx_options): CLBlast's
+         * own choice, made for the device itself */
+        ctx->gemm_ready = DY_GEMM_CLBLAST;
+        return DYTCL_OK;
+    }
     dytcl_status s = dy_gemm_apply(ctx, &p);
     if (s) ctx->gemm_ready = DY_GEMM_UNSET; /* try again at the next GEMM */
     return s;

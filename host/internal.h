@@ -51,7 +51,8 @@ struct dytcl_ctx {
     /* Kernels that come in a CPU shape (a row per work-item) and a GPU shape
      * (columns or a row per work-group) pick by device type; DYTCL_KERNEL_SHAPE
      * = rows | groups forces one (tests run both on any device). */
-    int row_shape;
+    int row_shape;              /* -1 until dy_row_shape decides */
+    int probed, loop_limit;     /* probe.c: 0 = loops run to the end */
     int gemm_ready;             /* CLBlast parameters applied (ops_linear.c) */
     uint64_t allocated;         /* bytes of live buffers */
     dytcl_ctx_stats stats;
@@ -59,6 +60,11 @@ struct dytcl_ctx {
     int profiling;              /* between profile_begin and profile_end */
     cl_event events[2];         /* the span's first and latest kernel */
     int nevents;
+    /* Profiling clock (timer.c): events unless the check found them
+     * implausible (or DYTCL_TIMER=host): then the host clock around clFinish. */
+    int timer_checked, timer_host;
+    dytcl_timer_info timer;
+    double span_t0_ms;          /* host clock at profile_begin */
 
     char err[DY_ERRLEN];
 };
@@ -126,6 +132,21 @@ dytcl_status dy_launch_split(dytcl_ctx *ctx, dy_kernel *body, dy_kernel *tail, c
                              const size_t *global, const size_t *local);
 /* The local size for a streaming 1-D kernel on this device. */
 size_t dy_local_1d(const dytcl_ctx *ctx, const dy_kernel *k);
+
+/* ---- run-time probes (probe.c) */
+
+/* The number of loop iterations after which the device silently ends a
+ * work-item's loops (all of them together), 0 when there is none. */
+int dy_loop_limit(dytcl_ctx *ctx);
+/* 1: kernels that come in two shapes take the row-per-work-item one. */
+int dy_row_shape(dytcl_ctx *ctx);
+/* 1 when a work-item may run `iterations` loop iterations on this device. */
+int dy_loops_fit(dytcl_ctx *ctx, double iterations);
+
+/* ---- clocks (timer.c) */
+
+/* CLOCK_MONOTONIC in milliseconds. */
+double dy_now_ms(void);
 
 /* ---- workspace (buffer.c) */
 

@@ -1,4 +1,4 @@
-/* launch.c -- kernel arguments, NDRange sizes, and profiling events. */
+/* launch.c -- kernel arguments, NDRange sizes, and keeping profiling events. */
 #include <string.h>
 
 #include "internal.h"
@@ -54,7 +54,7 @@ dytcl_status dy_launch_at(dytcl_ctx *ctx, dy_kernel *k, cl_uint dims, const size
         if (global[d] == 0) return DYTCL_OK; /* nothing to do */
         glob[d] = (global[d] + loc[d] - 1) / loc[d] * loc[d];
     }
-    cl_event ev = NULL, *evp = ctx->profiling ? &ev : NULL;
+    cl_event ev = NULL, *evp = ctx->profiling && !ctx->timer_host ? &ev : NULL;
     cl_int err = clEnqueueNDRangeKernel(ctx->queue, k->kernel, dims, offset, glob, loc, 0, NULL, evp);
     if (err != CL_SUCCESS) {
         return dy_fail(ctx, err == CL_OUT_OF_RESOURCES ? DYTCL_ERR_DEVICE_MEMORY : DYTCL_ERR_OPENCL,
@@ -70,7 +70,7 @@ dytcl_status dy_launch_at(dytcl_ctx *ctx, dy_kernel *k, cl_uint dims, const size
 void dy_keep_event(dytcl_ctx *ctx, cl_event ev)
 {
     if (!ev) return;
-    if (!ctx->profiling) {
+    if (!ctx->profiling || ctx->timer_host) {
         clReleaseEvent(ev);
     } else if (ctx->nevents < 2) { /* the span needs only the first and the latest */
         ctx->events[ctx->nevents++] = ev;
@@ -78,42 +78,4 @@ void dy_keep_event(dytcl_ctx *ctx, cl_event ev)
         clReleaseEvent(ctx->events[1]);
         ctx->events[1] = ev;
     }
-}
-
-static void release_events(dytcl_ctx *ctx)
-{
-    for (int i = 0; i < ctx->nevents; i++) clReleaseEvent(ctx->events[i]);
-    ctx->nevents = 0;
-}
-
-dytcl_status dytcl_profile_begin(dytcl_ctx *ctx)
-{
-    DY_CHECK_CTX(ctx);
-    release_events(ctx);
-    ctx->profiling = 1;
-    return DYTCL_OK;
-}
-
-dytcl_status dytcl_profile_end(dytcl_ctx *ctx, double *ns)
-{
-    DY_CHECK_CTX(ctx);
-    if (!ns) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "dytcl_profile_end: ns is NULL");
-    *ns = 0;
-    if (!ctx->profiling)
-        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "dytcl_profile_end without dytcl_profile_begin");
-    ctx->profiling = 0;
-    dytcl_status s = dytcl_finish(ctx);
-    cl_ulong first = ~(cl_ulong)0, last = 0;
-    for (int i = 0; s == DYTCL_OK && i < ctx->nevents; i++) {
-        cl_ulong a = 0, b = 0;
-        cl_int err = clGetEventProfilingInfo(ctx->events[i], CL_PROFILING_COMMAND_START, sizeof a, &a, NULL);
-        if (err == CL_SUCCESS)
-            err = clGetEventProfilingInfo(ctx->events[i], CL_PROFILING_COMMAND_END, sizeof b, &b, NULL);
-        if (err != CL_SUCCESS) s = dy_cl_fail(ctx, err, "clGetEventProfilingInfo");
-        if (a < first) first = a;
-        if (b > last) last = b;
-    }
-    if (s == DYTCL_OK && ctx->nevents > 0) *ns = (double)(last - first);
-    release_events(ctx);
-    return s;
 }

@@ -27,9 +27,13 @@ static dytcl_status check_qkv(dytcl_ctx *ctx, dytcl_tensor q, dytcl_tensor k, dy
     return norm_check_vec(ctx, lse, "lse", (int64_t)a->BH * a->T, 1);
 }
 
-/* The GEMM path needs [BH, T, T] floats (twice for the backward). */
-static int use_gemm(const dytcl_ctx *ctx, dytcl_attn_path path, attn_dims a)
+/* The GEMM path needs [BH, T, T] floats (twice for the backward). The tiled
+ * kernels loop about T * 4D times per work-item: on a device that ends long
+ * loops early (dy_loop_limit) they would return garbage, so long rows take
+ * the GEMM path there even when the tiled one was asked for. */
+static int use_gemm(dytcl_ctx *ctx, dytcl_attn_path path, attn_dims a)
 {
+    if (!dy_loops_fit(ctx, (double)a.T * (4.0 * a.D + 4))) return 1;
     if (path != DYTCL_ATTN_AUTO) return path == DYTCL_ATTN_GEMM;
     /* Scores of up to a quarter of one allocation, and T large enough for
      * GEMM to pay: measured on PoCL, the tiled kernels win for short rows. */

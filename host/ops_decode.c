@@ -5,7 +5,7 @@
 
 #include "ops_norm_util.h"
 
-enum { DECODE_DMAX = 128, DECODE_WG_MAX = 256 };
+enum { DECODE_DMAX = 128, DECODE_WG_MAX = 256, DECODE_COLS = 8 };
 
 /* "[2, 3, 5, 64]" */
 static const char *shape_str(dytcl_tensor t, char buf[96])
@@ -79,16 +79,14 @@ static dytcl_status check_decode(dytcl_ctx *ctx, const dytcl_tensor *t, int pos)
     return check_apart(ctx, t, names, 6);
 }
 
-/* The work-group size: a power of two from D up to DECODE_WG_MAX, as the
- * kernel and device allow. */
-static dytcl_status local_size(dytcl_ctx *ctx, const dy_kernel *k, int D, size_t *L)
+/* The work-group size of attn_decode: a power of two up to DECODE_WG_MAX, as
+ * the kernel and device allow. Each work-item keeps up to DECODE_COLS
+ * columns of a head, so L >= D / DECODE_COLS; 0 when no such size fits,
+ * and the caller takes the work-item-per-query shape instead. */
+static size_t group_size(const dytcl_ctx *ctx, const dy_kernel *k, int D)
 {
-    *L = pow2_local(ctx, k, DECODE_WG_MAX);
-    if (*L < (size_t)D)
-        return dy_fail(ctx, DYTCL_ERR_UNSUPPORTED,
-                       "attention_decode: head size %d needs work-groups of %d, but attn_decode allows %zu on %s", D,
-                       D, *L, ctx->info.name);
-    return DYTCL_OK;
+    size_t L = pow2_local(ctx, k, DECODE_WG_MAX);
+    return L * DECODE_COLS >= (size_t)D ? L : 0;
 }
 
 dytcl_status dytcl_attention_decode(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tensor q, dytcl_tensor k_new,
@@ -100,12 +98,16 @@ dytcl_status dytcl_attention_decode(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tensor
     if (s) return s;
     const int BH = (int)(q.shape[0] * q.shape[1]), Tq = (int)q.shape[2], D = (int)q.shape[3];
     const int Tmax = (int)kcache.shape[2];
-    const int rows = ctx->row_shape;
-    dy_kernel *k;
+    /* a work-item per query loops about (pos + Tq) * 3D/8 + 4D times */
+    int rows = dy_row_shape(ctx) && dy_loops_fit(ctx, (double)(pos + Tq) * (3.0 * D / 8 + 1) + 4.0 * D);
+    dy_kernel *k = NULL;
     size_t L = 1;
-    if ((s = dy_kernel_get(ctx, DY_PROG_DECODE, rows ? "attn_decode_rows" : "attn_decode", &k)) ||
-        (!rows && (s = local_size(ctx, k, D, &L))))
-        return s;
+    if (!rows) {
+        if ((s = dy_kernel_get(ctx, DY_PROG_DECODE, "attn_decode", &k))) return s;
+        L = group_size(ctx, k, D);
+        rows = L == 0; /* the device allows too few work-items: a slower shape that always fits */
+    }
+    if (rows && (s = dy_kernel_get(ctx, DY_PROG_DECODE, "attn_decode_rows", &k))) return s;
     int i = arg_tensor(ctx, k, 0, o, NULL);
     i = arg_tensor(ctx, k, i, q, NULL);
     i = arg_tensor(ctx, k, i, k_new, NULL);

@@ -117,7 +117,7 @@ static dytcl_status backward_rows(dytcl_ctx *ctx, int derf, dytcl_tensor dx, con
     /* CPUs stream whole rows; GPUs walk columns, a float8 per work-item. */
     static const char *const names[2][2] = {{"dyt_backward", "dyt_backward_rowwise"},
                                             {"derf_backward", "derf_backward_rowwise"}};
-    const int rowwise = ctx->row_shape;
+    const int rowwise = dy_row_shape(ctx);
     dy_kernel *k;
     dytcl_status s;
     if ((s = dy_kernel_get(ctx, DY_PROG_DYT, names[derf][rowwise], &k))) return s;

@@ -16,7 +16,7 @@ dytcl_status dytcl_cross_entropy(dytcl_ctx *ctx, dytcl_tensor loss, dytcl_tensor
         return s;
     if (!isfinite(grad_scale))
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "cross_entropy: grad_scale = %g is not finite", grad_scale);
-    const int rw = ctx->row_shape;
+    const int rw = dy_row_shape(ctx);
     dy_kernel *k;
     if ((s = dy_kernel_get(ctx, DY_PROG_LOSS, rw ? "cross_entropy_rows" : "cross_entropy_wg", &k))) return s;
     cl_mem dummy = logits.buf->mem;

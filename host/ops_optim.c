@@ -18,15 +18,15 @@ dytcl_status dytcl_grad_norm(dytcl_ctx *ctx, dytcl_tensor norm, dytcl_tensor sca
     cl_mem parts;
     dy_kernel *k1, *k2;
     if ((s = dy_workspace(ctx, 0, (size_t)nblocks * sizeof(float), &parts)) ||
-        (s = dy_kernel_get(ctx, DY_PROG_OPTIM, ctx->row_shape ? "grad_sumsq" : "grad_sumsq_wg", &k1)) ||
+        (s = dy_kernel_get(ctx, DY_PROG_OPTIM, dy_row_shape(ctx) ? "grad_sumsq" : "grad_sumsq_wg", &k1)) ||
         (s = dy_kernel_get(ctx, DY_PROG_OPTIM, "grad_norm_final", &k2)))
         return s;
     int i = arg_mem(ctx, k1, 0, parts);
     i = arg_tensor(ctx, k1, i, grads, NULL);
     i = arg_int(ctx, k1, i, n);
     i = arg_int(ctx, k1, i, B);
-    size_t l1 = ctx->row_shape ? 1 : pow2_local(ctx, k1, 256);
-    if (!ctx->row_shape) i = arg_local(ctx, k1, i, l1 * sizeof(float));
+    size_t l1 = dy_row_shape(ctx) ? 1 : pow2_local(ctx, k1, 256);
+    if (!dy_row_shape(ctx)) i = arg_local(ctx, k1, i, l1 * sizeof(float));
     size_t L = pow2_local(ctx, k2, 256);
     int j = arg_tensor(ctx, k2, 0, norm, NULL);
     j = arg_tensor(ctx, k2, j, scale, norm.buf->mem);

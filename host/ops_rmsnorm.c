@@ -6,9 +6,9 @@
 enum { HAS_W = 1, HAS_B = 2 };
 
 /* CPUs run a row per work-item; other devices a row per work-group. */
-static int rowwise(const dytcl_ctx *ctx)
+static int rowwise(dytcl_ctx *ctx)
 {
-    return ctx->row_shape;
+    return dy_row_shape(ctx);
 }
 
 /* The work-group size for a row of C columns. */

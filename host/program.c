@@ -2,19 +2,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "internal.h"
 
 /* OpenCL C 1.2 everywhere; per-device choices arrive as -D options later. */
 static const char *build_options = "-cl-std=CL1.2 -cl-denorms-are-zero";
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 /* Compiles `src`; on failure the message carries the compiler's log. */
 dytcl_status dy_program_build_source(dytcl_ctx *ctx, const char *src, const char *options,
@@ -62,7 +54,7 @@ static dytcl_status program_ensure(dytcl_ctx *ctx, dy_prog_id id)
 {
     dy_prog *pg = &ctx->progs[id];
     if (pg->program) return DYTCL_OK;
-    double t0 = now_ms();
+    double t0 = dy_now_ms();
     char *src = program_source(id);
     if (!src) return dy_fail(ctx, DYTCL_ERR_HOST_MEMORY, "program cl/%s.cl: out of host memory", dy_prog_name[id]);
     dy_cache_key(ctx, src, build_options, pg->key);
@@ -80,7 +72,7 @@ static dytcl_status program_ensure(dytcl_ctx *ctx, dy_prog_id id)
         ctx->stats.programs_compiled++;
     }
     free(src);
-    ctx->stats.build_ms += now_ms() - t0;
+    ctx->stats.build_ms += dy_now_ms() - t0;
     return s;
 }
 

@@ -314,7 +314,7 @@ static int run(int argc, char **argv)
     logs lg = {0};
     int ok = 0, step0 = 0;
     uint64_t rng = o.seed;
-    dytcl_ctx_options copt = {dist_device(dev, sizeof dev), NULL, 0};
+    dytcl_ctx_options copt = {.device = dist_device(dev, sizeof dev)};
     lg.quiet = dist_rank() > 0;
     rc = 1;
     if (text_data_load(o.data, o.val_fraction, o.seq, 0, &d, err, sizeof err)) {

@@ -284,6 +284,28 @@ int main(void)
         printf("kernel shape: %s\n", shape_names[sh]);
         run_all(check_ctx(getenv("DYTCL_TEST_CACHE")));
     }
+    /* Devices that allow few work-items per group (the library's cap stands
+     * in for one): 16 leaves 8 columns of a 128-wide head per work-item; 4
+     * fits no head size past 32, and decoding takes the per-query shape. */
+    setenv("DYTCL_KERNEL_SHAPE", "groups", 1);
+    const size_t caps[] = {16, 4};
+    for (int i = 0; i < 2; i++) {
+        dytcl_ctx *ctx = NULL;
+        const char *dir = getenv("DYTCL_TEST_CACHE");
+        dytcl_ctx_options opt = {.cache_dir = dir, .no_cache = dir == NULL, .max_work_group = caps[i]};
+        CHECK_OK(NULL, dytcl_ctx_create(&ctx, &opt));
+        if (!ctx) break;
+        dytcl_device_info d;
+        CHECK_OK(ctx, dytcl_ctx_device(ctx, &d));
+        CHECK(d.max_work_group == caps[i], "cap %zu: the context reports %zu", caps[i], d.max_work_group);
+        printf("work-groups capped at %zu\n", caps[i]);
+        run_case(ctx, 1, 3, 3, 128, 45, 1);
+        run_case(ctx, 1, 2, 1, 96, 77, 76);
+        run_case(ctx, 1, 3, 3, 64, 270, 255);
+        run_case(ctx, 1, 2, 7, 5, 40, 30);
+        run_sequence(ctx, 1, 2, 32, 23);
+        dytcl_ctx_free(ctx);
+    }
     unsetenv("DYTCL_KERNEL_SHAPE");
     return check_done("test_decode");
 }
