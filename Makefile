@@ -4,7 +4,7 @@ BUILD   ?= build
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?= -DDYTCL_WERROR=ON
 
-.PHONY: all deps configure build demo test test-asan test-valgrind test-oclgrind fuzz clean
+.PHONY: all deps configure build demo test test-rusticl test-asan test-valgrind test-oclgrind fuzz clean
 
 all: build
 
@@ -36,6 +36,14 @@ demo: build
 # Every test, on the default device (PoCL on a machine without a GPU).
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Every test on Mesa's rusticl (llvmpipe), a second OpenCL implementation,
+# but for the three end-to-end training runs, which take over 3 minutes each
+# on that slower device (test_train, cli_train, cli_mpi; their models are
+# covered there by test_model and test_conformance).
+RUSTICL_SKIP ?= test_train|cli_train|cli_mpi
+test-rusticl: build
+	cd $(BUILD) && RUSTICL_ENABLE=llvmpipe DYTCL_DEVICE=rusticl ctest --output-on-failure -j $(JOBS) -E '$(RUSTICL_SKIP)'
 
 # The library and tests built with AddressSanitizer and UBSan.
 test-asan: deps

@@ -127,6 +127,11 @@ DYTCL_API const char *dytcl_last_error(const dytcl_ctx *ctx);
 
 DYTCL_API dytcl_status dytcl_ctx_device(const dytcl_ctx *ctx, dytcl_device_info *out);
 
+/* What the context adapts to on its device, as lines of text: the limits it
+ * uses, the loop limit found by its probe, the kernel shape each op family
+ * takes, the profiling clock and the GEMM parameters. Runs the probes. */
+DYTCL_API dytcl_status dytcl_ctx_describe(dytcl_ctx *ctx, char *out, size_t cap);
+
 /* Blocks until everything enqueued on the context has finished. */
 DYTCL_API dytcl_status dytcl_finish(dytcl_ctx *ctx);
 

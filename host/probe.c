@@ -1,5 +1,6 @@
 /* probe.c -- what a device does that no query reports, found by running a
  * kernel once per context: the loop limit, and the kernel shapes that follow. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,4 +52,34 @@ int dy_loops_fit(dytcl_ctx *ctx, double iterations)
 {
     const int limit = dy_loop_limit(ctx);
     return limit == 0 || iterations <= 0.9 * limit;
+}
+
+dytcl_status dytcl_ctx_describe(dytcl_ctx *ctx, char *out, size_t cap)
+{
+    DY_CHECK_CTX(ctx);
+    if (!out || cap == 0) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "dytcl_ctx_describe: no output buffer");
+    const int limit = dy_loop_limit(ctx), rows = dy_row_shape(ctx);
+    const char *forced = getenv("DYTCL_KERNEL_SHAPE");
+    dytcl_timer_info ti = {0};
+    dytcl_status s = dytcl_timer_check(ctx, &ti);
+    if (s) return s;
+    char gemm[2048] = "";
+    if (dytcl_gemm_config(ctx, gemm, sizeof gemm)) snprintf(gemm, sizeof gemm, "(not available: %.1000s)", ctx->err);
+    char lim[64] = "none";
+    if (limit) snprintf(lim, sizeof lim, "%d iterations per work-item", limit);
+    const double tiled_T = limit ? 0.9 * limit / (4.0 * 64 + 4) : 0;
+    char attn[96] = "tiled or GEMM by size";
+    if (limit) snprintf(attn, sizeof attn, "tiled only up to T = %d at head size 64, then GEMM", (int)tiled_T);
+    snprintf(out, cap,
+             "limits used   work-group %zu, local memory %llu KiB\n"
+             "loop limit    %s\n"
+             "row kernels   %s (norms, loss, gradient norm, decode)%s\n"
+             "attention     %s\n"
+             "timer         %s\n"
+             "gemm          %s",
+             ctx->info.max_work_group, (unsigned long long)(ctx->info.local_mem / 1024), lim,
+             rows ? "a row per work-item" : "a row per work-group",
+             forced && *forced ? " (DYTCL_KERNEL_SHAPE)" : limit ? " (loops are limited)" : "", attn, ti.reason,
+             gemm);
+    return DYTCL_OK;
 }

@@ -24,8 +24,9 @@ static void print_device(const dytcl_device_info *d)
            (unsigned long long)(d->local_mem / 1024), d->local_mem_is_scratchpad ? "on chip" : "in global memory");
     printf("    work-group    max %zu, preferred float vector %u\n", d->max_work_group,
            d->preferred_vector_float);
-    printf("    features      fp16 %s, fp64 %s, subgroups %s\n", d->fp16 ? "yes" : "no",
-           d->fp64 ? "yes" : "no", d->subgroups ? "yes" : "no");
+    printf("    features      fp16 %s, fp64 %s, subgroups %s; profiling timer resolution %llu ns\n",
+           d->fp16 ? "yes" : "no", d->fp64 ? "yes" : "no", d->subgroups ? "yes" : "no",
+           (unsigned long long)d->timer_resolution_ns);
     printf("    versions      %s; %s; driver %s\n", d->device_version, d->c_version, d->driver_version);
 }
 
@@ -73,6 +74,8 @@ int cmd_devices(int argc, char **argv)
         printf("\nself-test on [%d] %s: ok (copy of 1000003 floats checked)\n", d.index, d.name);
         printf("start to first checked result: %.1f ms (programs: %d compiled, %d from cache; build %.1f ms)\n",
                ms, st.programs_compiled, st.programs_from_cache, st.build_ms);
+        char desc[4096];
+        if (dytcl_ctx_describe(ctx, desc, sizeof desc) == DYTCL_OK) printf("\non this device dytcl uses:\n%s\n", desc);
     }
     dytcl_ctx_free(ctx);
     return code;

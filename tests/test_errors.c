@@ -106,5 +106,47 @@ int main(void)
     printf("build error message:\n%s\n", dytcl_last_error(ctx));
 
     dytcl_ctx_free(ctx);
+
+    /* The profiling clock: the check names its choice; forced to the host
+     * clock, spans still grow with the work (1000 fills > 1 fill). */
+    ctx = check_ctx(NULL);
+    dytcl_timer_info ti;
+    CHECK_OK(ctx, dytcl_timer_check(ctx, &ti));
+    CHECK(ti.reason[0] != '\0' && ti.host_ns > 0, "timer check: '%s', host %g ns", ti.reason, ti.host_ns);
+    printf("timer: %s\n", ti.reason);
+    dytcl_ctx_free(ctx);
+    setenv("DYTCL_TIMER", "host", 1);
+    ctx = check_ctx(NULL);
+    CHECK(strcmp(dytcl_timer_name(ctx), "host") == 0, "DYTCL_TIMER=host gave %s", dytcl_timer_name(ctx));
+    CHECK_OK(ctx, dytcl_buf_create(ctx, 64, &b));
+    double one = 0, many = 0;
+    CHECK_OK(ctx, dytcl_fill(ctx, dytcl_tensor_1d(b, 0, 8), 0.0f)); /* compiles: the host clock would see it */
+    for (int r = 0; r < 5; r++) { /* the fastest of 5: a first run may pay for more than the kernel */
+        double t = 0;
+        CHECK_OK(ctx, dytcl_profile_begin(ctx));
+        CHECK_OK(ctx, dytcl_fill(ctx, dytcl_tensor_1d(b, 0, 8), 1.0f));
+        CHECK_OK(ctx, dytcl_profile_end(ctx, &t));
+        if (r == 0 || t < one) one = t;
+    }
+    CHECK_OK(ctx, dytcl_profile_begin(ctx));
+    for (int i = 0; i < 1000; i++) CHECK_OK(ctx, dytcl_fill(ctx, dytcl_tensor_1d(b, 0, 8), (float)i));
+    CHECK_OK(ctx, dytcl_profile_end(ctx, &many));
+    CHECK(one > 0 && many > one, "host clock: 1000 fills %g ns, one %g ns", many, one);
+    dytcl_buf_free(b);
+    dytcl_ctx_free(ctx);
+    unsetenv("DYTCL_TIMER");
+
+    /* Caps that are not positive integers are refused by name. */
+    const char *bad_caps[] = {"abc", "0", "-3", "12x", "99999999999999999999999"};
+    for (int i = 0; i < 5; i++) {
+        setenv("DYTCL_MAX_WORK_GROUP", bad_caps[i], 1);
+        dytcl_ctx *c = NULL;
+        dytcl_ctx_options o = {.no_cache = 1};
+        CHECK(dytcl_ctx_create(&c, &o) == DYTCL_ERR_INVALID_ARG && c == NULL, "DYTCL_MAX_WORK_GROUP=%s accepted",
+              bad_caps[i]);
+        CHECK(strstr(dytcl_last_error(NULL), "DYTCL_MAX_WORK_GROUP") != NULL, "message: %s", dytcl_last_error(NULL));
+        dytcl_ctx_free(c);
+    }
+    unsetenv("DYTCL_MAX_WORK_GROUP");
     return check_done("test_errors");
 }
