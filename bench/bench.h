@@ -29,7 +29,7 @@ dytcl_status bench_sample_us(dytcl_ctx *ctx, bench_fn fn, void *arg, int batch, 
 double bench_quantile(double *v, int n, double q);
 
 /* Copy bandwidth by the host clock: a 64 MiB copy (or the largest the
- * device allows), median of 5; the ceiling no memory-bound figure can pass
+ * device allows), fastest of 5; the ceiling no memory-bound figure can pass
  * by much. */
 dytcl_status bench_host_copy_gbps(dytcl_ctx *ctx, double *gbps);
 
