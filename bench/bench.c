@@ -2,9 +2,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bench.h"
+#include "cli.h"
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -71,13 +71,6 @@ static dytcl_status run_copy(dytcl_ctx *ctx, void *arg)
     return dytcl_copy(ctx, c->dst, c->src);
 }
 
-static double wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 dytcl_status bench_host_copy_gbps(dytcl_ctx *ctx, double *gbps)
 {
     dytcl_device_info d;
@@ -92,8 +85,8 @@ dytcl_status bench_host_copy_gbps(dytcl_ctx *ctx, double *gbps)
     double t[5];
     for (int r = -1; r < 5 && !s; r++) {
         if ((s = dytcl_finish(ctx))) break;
-        double t0 = wall_ms();
-        if (!(s = run_copy(ctx, &c)) && !(s = dytcl_finish(ctx)) && r >= 0) t[r] = wall_ms() - t0;
+        double t0 = cli_now_ms();
+        if (!(s = run_copy(ctx, &c)) && !(s = dytcl_finish(ctx)) && r >= 0) t[r] = cli_now_ms() - t0;
     }
     if (!s) *gbps = 2.0 * n * sizeof(float) / (bench_quantile(t, 5, 0.0) * 1e6); /* the fastest: a ceiling */
     dytcl_buf_free(a);

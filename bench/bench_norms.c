@@ -13,9 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "bench.h"
+#include "cli.h"
 #include "bench_norms.h"
 
 /* Every tensor a case may touch, for one shape [rows, C]. */
@@ -171,25 +171,18 @@ static dytcl_status shape_alloc(dytcl_ctx *ctx, shape_bufs *sb, int64_t rows, in
     return DYTCL_OK;
 }
 
-static double wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* One pass of the protocol: every layer forward (and backward), one sync. */
 static dytcl_status protocol_pass(dytcl_ctx *ctx, shape_bufs *sb, bench_fn fwd, bench_fn bwd, int layers,
                                   double *ms)
 {
     dytcl_status s = dytcl_finish(ctx);
-    double t0 = wall_ms();
+    double t0 = cli_now_ms();
     for (int l = 0; l < layers && !s; l++) {
         s = fwd(ctx, sb);
         if (!s && bwd) s = bwd(ctx, sb);
     }
     if (!s) s = dytcl_finish(ctx);
-    *ms = wall_ms() - t0;
+    *ms = cli_now_ms() - t0;
     return s;
 }
 
@@ -214,14 +207,14 @@ static dytcl_status protocol(dytcl_ctx *ctx, shape_bufs *sb, int iters, json_t *
     dytcl_status s = DYTCL_OK;
     for (int o = 0; o < 2 && !s; o++) /* warm */
         if (!(s = ops[o].fwd(ctx, sb))) s = ops[o].bwd(ctx, sb);
-    double t_start = wall_ms();
+    double t_start = cli_now_ms();
     for (int it = 0; it < iters && !s; it++) {
         for (int pass = 0; pass < 2 && !s; pass++)
             for (int o = 0; o < 2 && !s; o++)
                 s = protocol_pass(ctx, sb, ops[o].fwd, pass ? ops[o].bwd : NULL, layers, &t[(pass * 2 + o) * iters + it]);
-        if (wall_ms() - t_start > 2000) fprintf(stderr, "bench norms: protocol round %d/%d\r", it + 1, iters);
+        if (cli_now_ms() - t_start > 2000) fprintf(stderr, "bench norms: protocol round %d/%d\r", it + 1, iters);
     }
-    if (wall_ms() - t_start > 2000) fprintf(stderr, "\n");
+    if (cli_now_ms() - t_start > 2000) fprintf(stderr, "\n");
     for (int pass = 0; pass < 2 && !s; pass++) {
         const char *pname = pass ? "fwd+bwd" : "fwd";
         for (int it = 0; it < iters; it++) ratio[it] = t[(pass * 2) * iters + it] / t[(pass * 2 + 1) * iters + it];
@@ -265,14 +258,14 @@ static dytcl_status measure_shape(dytcl_ctx *ctx, shape_bufs *sb, int reps, doub
         for (int w = 0; w < 2 && !s; w++) s = c->fn(ctx, sb); /* warm: compiles, touches the pages */
         if (!s) batch[k] = bench_batch(ctx, c->fn, sb);
     }
-    double t_start = wall_ms();
+    double t_start = cli_now_ms();
     for (int r = 0; r < reps && !s; r++) {
         for (int k = 0; k < NCASES && !s; k++) s = bench_sample_us(ctx, cases[k].fn, sb, batch[k], &t[k * reps + r]);
-        if (wall_ms() - t_start > 2000)
+        if (cli_now_ms() - t_start > 2000)
             fprintf(stderr, "bench norms: [%lld, %lld] round %d/%d\r", (long long)sb->rows, (long long)sb->cols, r + 1,
                     reps);
     }
-    if (wall_ms() - t_start > 2000) fprintf(stderr, "\n");
+    if (cli_now_ms() - t_start > 2000) fprintf(stderr, "\n");
     for (int k = 0; k < NCASES && !s; k++) {
         const norm_case *c = &cases[k];
         for (int r = 0; r < reps; r++) frac[r] = (bytes[k] / t[k * reps + r]) / (bytes[0] / t[r]);

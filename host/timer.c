@@ -62,22 +62,23 @@ static dytcl_status timer_run_check(dytcl_ctx *ctx)
         snprintf(t->reason, sizeof t->reason, "DYTCL_TIMER=%s", force);
         return DYTCL_OK;
     }
-    /* A batch long enough for the host clock to see (>= 2 ms), from 4 MiB
-     * fills up to the device's allocation limit. */
-    size_t elems = (size_t)1 << 20, cap = (size_t)(ctx->info.max_alloc / 4 / sizeof(float));
-    if (cap < elems) elems = cap > 0 ? cap : 1;
-    dytcl_buf *b = NULL;
-    size_t max_elems = (size_t)1 << 24;
-    if (max_elems > cap) max_elems = elems;
-    dytcl_status s = dytcl_buf_create(ctx, max_elems * sizeof(float), &b);
+    /* A batch long enough for the host clock to see (>= 2 ms): fills of
+     * 4 MiB, doubled up to 64 MiB or a quarter of the largest allocation. */
+    size_t cap = (size_t)(ctx->info.max_alloc / 4 / sizeof(float)), max_elems = (size_t)1 << 24;
+    if (max_elems > cap) max_elems = cap > 0 ? cap : 1;
+    size_t elems = (size_t)1 << 20;
+    if (elems > max_elems) elems = max_elems;
     double ev = 0, host = 0;
-    if (!s) s = time_fills(ctx, b, elems, 2, &ev, &host); /* warm: compiles, touches the pages */
-    for (int tries = 0; !s; tries++) {
-        if ((s = time_fills(ctx, b, elems, 8, &ev, &host))) break;
-        if (host >= 2e6 || elems * 2 > max_elems || tries >= 6) break;
+    dytcl_status s = DYTCL_OK;
+    for (;;) {
+        dytcl_buf *b = NULL;
+        if ((s = dytcl_buf_create(ctx, elems * sizeof(float), &b))) break;
+        s = time_fills(ctx, b, elems, 2, &ev, &host); /* warm: compiles, touches the pages */
+        if (!s) s = time_fills(ctx, b, elems, 8, &ev, &host);
+        dytcl_buf_free(b);
+        if (s || host >= 2e6 || elems * 2 > max_elems) break;
         elems *= 2;
     }
-    dytcl_buf_free(b);
     if (s) return s;
     t->events_ns = ev, t->host_ns = host;
     const int ok = ev >= 0.3 * host && ev <= 1.05 * host + 5e5;
