@@ -54,4 +54,12 @@ dytcl_status bench_random_buf(dytcl_ctx *ctx, size_t n, float lo, float hi, unsi
 int bench_plot_gbps(const char *png, const char *title, json_t *records, long long cols,
                     const char *const *series, int nseries);
 
+/* The benchmarks, each `dytcl bench <name> [options]`; each returns the exit
+ * status (0 success, 1 failure, 2 usage error). */
+int bench_norms(int argc, char **argv);     /* DyT, Derf, RMSNorm, LayerNorm vs copy */
+int bench_gemm(int argc, char **argv);      /* GEMM at transformer shapes vs the host BLAS */
+int bench_attention(int argc, char **argv); /* tiled vs GEMM attention */
+int bench_step(int argc, char **argv);      /* per-op share of one block's step */
+int bench_train(int argc, char **argv);     /* a model's training step and generation */
+
 #endif

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "bench.h"
-#include "bench_attention.h"
 
 typedef struct {
     dytcl_tensor q, k, v, o, lse, dq, dk, dv, dout;

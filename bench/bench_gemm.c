@@ -16,7 +16,6 @@
 #endif
 
 #include "bench.h"
-#include "bench_gemm.h"
 
 typedef struct {
     int ta, tb, M, N, K;

@@ -16,7 +16,6 @@
 
 #include "bench.h"
 #include "cli.h"
-#include "bench_norms.h"
 
 /* Every tensor a case may touch, for one shape [rows, C]. */
 typedef struct {

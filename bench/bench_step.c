@@ -10,7 +10,6 @@
 #include <time.h>
 
 #include "bench.h"
-#include "bench_step.h"
 
 enum { C = 768, H = 12, D = 64, F = 3072 };
 

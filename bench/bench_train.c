@@ -13,7 +13,6 @@
 #include <string.h>
 
 #include "bench.h"
-#include "bench_train.h"
 #include "cli.h"
 #include "model.h"
 

@@ -1,7 +1,7 @@
 /* ops_act.c -- GELU, SwiGLU and RoPE (cl/act.cl). */
 #include <math.h>
 
-#include "ops_norm_util.h"
+#include "ops_args.h"
 
 /* Tensors then n: the argument list of the GELU kernels. Sets them on the body kernel and its _tail twin and launches both
  * over n elements. */

@@ -1,6 +1,6 @@
-/* ops_norm_util.c -- what the norm ops share: shapes, checks, arguments,
- * and the final fixed-order reductions (colsum, sum_all in cl/common.cl). */
-#include "ops_norm_util.h"
+/* ops_args.c -- what every op shares: shapes, checks, arguments, and the
+ * final fixed-order reductions (colsum, sum_all in cl/common.cl). */
+#include "ops_args.h"
 
 dytcl_status norm_dims_of(dytcl_ctx *ctx, dytcl_tensor x, dytcl_layout layout, norm_dims *d)
 {

@@ -1,7 +1,7 @@
-/* ops_norm_util.h -- argument checks and launch sizes the norm ops share
- * (ops_dyt.c, ops_rmsnorm.c). */
-#ifndef DYTCL_OPS_NORM_UTIL_H
-#define DYTCL_OPS_NORM_UTIL_H
+/* ops_args.h -- what every op shares: argument checks (tensor views, shapes),
+ * kernel-argument setting, work-group sizing and the column-sum launches. */
+#ifndef DYTCL_OPS_ARGS_H
+#define DYTCL_OPS_ARGS_H
 
 #include "internal.h"
 

@@ -2,7 +2,7 @@
  * CLBlast's batched GEMM or through the tiled kernels. */
 #include <math.h>
 
-#include "ops_norm_util.h"
+#include "ops_args.h"
 
 enum { ATTN_DMAX = 128 };
 

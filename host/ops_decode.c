@@ -3,7 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "ops_norm_util.h"
+#include "ops_args.h"
 
 enum { DECODE_DMAX = 128, DECODE_WG_MAX = 256, DECODE_COLS = 8 };
 

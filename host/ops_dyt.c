@@ -1,6 +1,6 @@
 /* ops_dyt.c -- DyT and Derf, forward and backward, the residual add, and
  * the residual add fused with DyT (kernels in cl/dyt.cl). */
-#include "ops_norm_util.h"
+#include "ops_args.h"
 
 enum { HAS_W = 1, HAS_B = 2 };
 

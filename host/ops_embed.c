@@ -1,5 +1,5 @@
 /* ops_embed.c -- token and position embeddings (cl/embed.cl). */
-#include "ops_norm_util.h"
+#include "ops_args.h"
 
 /* tokens [rows] (int32), wte [V, C], wpe [T, C] or absent, out [rows, C]. */
 static dytcl_status check_embed(dytcl_ctx *ctx, dytcl_tensor out, dytcl_tensor tokens, dytcl_tensor wte,

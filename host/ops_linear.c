@@ -6,7 +6,7 @@
  * parameters CLBlast uses is decided at a context's first GEMM
  * (gemm_params.c). The bias add and the bias gradient are ours
  * (cl/linear.cl, and colsum in cl/common.cl). */
-#include "ops_norm_util.h" /* first: it sets the OpenCL target version */
+#include "ops_args.h" /* first: it sets the OpenCL target version */
 #include <clblast_c.h>
 #include <limits.h>
 #include <stdlib.h>

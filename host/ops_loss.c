@@ -1,7 +1,7 @@
 /* ops_loss.c -- softmax + cross-entropy in one pass (cl/loss.cl). */
 #include <math.h>
 
-#include "ops_norm_util.h"
+#include "ops_args.h"
 
 dytcl_status dytcl_cross_entropy(dytcl_ctx *ctx, dytcl_tensor loss, dytcl_tensor dlogits, dytcl_tensor logits,
                                  dytcl_tensor targets, float grad_scale)

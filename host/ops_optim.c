@@ -3,7 +3,7 @@
  * scale the norm writes is what AdamW reads, so a step needs no host sync. */
 #include <math.h>
 
-#include "ops_norm_util.h"
+#include "ops_args.h"
 
 dytcl_status dytcl_grad_norm(dytcl_ctx *ctx, dytcl_tensor norm, dytcl_tensor scale, dytcl_tensor grads, float max_norm)
 {

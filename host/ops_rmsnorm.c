@@ -1,7 +1,7 @@
 /* ops_rmsnorm.c -- RMSNorm and LayerNorm, forward and backward, and RMSNorm
  * fused with the residual add (kernels in cl/rmsnorm.cl). One kernel pair
  * serves both norms: `centered` says whether the mean is subtracted. */
-#include "ops_norm_util.h"
+#include "ops_args.h"
 
 enum { HAS_W = 1, HAS_B = 2 };
 

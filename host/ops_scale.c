@@ -1,6 +1,6 @@
 /* ops_scale.c -- multiplication by a learnable scalar on the device
  * (cl/copy.cl): LLaMA-DyT's scale after the token embedding. */
-#include "ops_norm_util.h"
+#include "ops_args.h"
 
 enum { SCALE_CHUNK = 16384 };
 

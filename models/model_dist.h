@@ -1,6 +1,6 @@
 /* model_dist.h -- the gradient buffer in pieces, for data-parallel training.
  *
- * models/dist.c (in the `dytcl` program, the only place that knows MPI)
+ * models/cli/dist.c (in the `dytcl` program, the only place that knows MPI)
  * all-reduces the gradients chunk by chunk: it reads a range to host
  * memory, hands it to MPI and writes the sum back, so that the transfer of
  * one chunk can overlap the device read of the next. These calls are the

@@ -2,11 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bench_attention.h"
-#include "bench_gemm.h"
-#include "bench_norms.h"
-#include "bench_step.h"
-#include "bench_train.h"
+#include "bench.h"
 #include "cli.h"
 
 static const struct {
