@@ -50,7 +50,7 @@ test-rusticl: build
 test-asan: deps
 	cmake -S . -B $(BUILD)-asan -DDYTCL_WERROR=ON -DDYTCL_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
 	cmake --build $(BUILD)-asan -j $(JOBS)
-	cd $(BUILD)-asan && LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:fast_unwind_on_malloc=0 ctest --output-on-failure -j $(JOBS) -LE oclgrind
+	cd $(BUILD)-asan && LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:fast_unwind_on_malloc=0:print_suppressions=0 ctest --output-on-failure -j $(JOBS) -LE oclgrind
 
 # The host-only tests (checkpoint reader/writer, text data) under valgrind's
 # leak checker: any definite or indirect leak or memory error fails.

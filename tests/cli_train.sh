@@ -27,14 +27,14 @@ for norm in dyt rmsnorm; do
   G="--model g-$norm.st --prompt the --tokens 70 --seed 3 --ids"  # past max_seq 32: the context slides
   "$DYTCL" generate $G > cache.txt 2> cache.err
   check "generate gpt-$norm with the KV cache" "[ $? -eq 0 ] && [ \$(wc -l < cache.txt) -eq 70 ]"
-  "$DYTCL" generate $G --no-cache > nocache.txt 2>&1
-  check "gpt-$norm: the same tokens without the KV cache" "cmp -s cache.txt nocache.txt"
-  "$DYTCL" generate $G --no-fold > nofold.txt 2>&1
-  check "gpt-$norm: the same tokens unfolded" "cmp -s cache.txt nofold.txt"
+  "$DYTCL" generate $G --no-cache > nocache.txt 2> nocache.err
+  check "gpt-$norm: the same tokens without the KV cache" "[ $? -eq 0 ] && cmp -s cache.txt nocache.txt"
+  "$DYTCL" generate $G --no-fold > nofold.txt 2> nofold.err
+  check "gpt-$norm: the same tokens unfolded" "[ $? -eq 0 ] && cmp -s cache.txt nofold.txt"
 done
-"$DYTCL" generate --model full.st --prompt "the " --tokens 20 --seed 3 --ids > l1.txt 2>&1
-"$DYTCL" generate --model full.st --prompt "the " --tokens 20 --seed 3 --ids --no-cache --no-fold > l2.txt 2>&1
-check "llama-dyt: cached+folded equals uncached+unfolded" "cmp -s l1.txt l2.txt && [ \$(wc -l < l1.txt) -eq 20 ]"
+"$DYTCL" generate --model full.st --prompt "the " --tokens 20 --seed 3 --ids > l1.txt 2> l1.err
+"$DYTCL" generate --model full.st --prompt "the " --tokens 20 --seed 3 --ids --no-cache --no-fold > l2.txt 2> l2.err
+check "llama-dyt: cached+folded equals uncached+unfolded" "[ $? -eq 0 ] && cmp -s l1.txt l2.txt && [ \$(wc -l < l1.txt) -eq 20 ]"
 
 # corrupt checkpoints are refused with a message naming the file
 head -c 1000 full.st > trunc.st
