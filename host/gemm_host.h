@@ -15,6 +15,14 @@ dytcl_status dy_gemm_host(dytcl_ctx *ctx, int trans_a, int trans_b, int M, int N
                           dytcl_tensor A, int64_t stride_a, dytcl_tensor B, int64_t stride_b, float beta,
                           dytcl_tensor C, int64_t stride_c, int batch);
 
+/* One-row products through the matrix-vector kernel (gemm_gemv.c): 1 when
+ * this product (M 1, B transposed, not batched) takes it on this device. */
+int dy_gemv_takes(dytcl_ctx *ctx, int trans_b, int M, int N, int K, int batch, dytcl_tensor A, dytcl_tensor B,
+                  dytcl_tensor C);
+/* c [N] = alpha * a [K] . B^T + beta * c, B [N, K]. */
+dytcl_status dy_gemv(dytcl_ctx *ctx, int N, int K, float alpha, dytcl_tensor A, dytcl_tensor B, float beta,
+                     dytcl_tensor C);
+
 /* "OpenBLAS 0.3.21 ... (2 threads)", or why there is none. */
 void dy_gemm_host_describe(char *out, size_t cap);
 

@@ -71,6 +71,8 @@ dytcl_status dytcl_gemm_batched(dytcl_ctx *ctx, int trans_a, int trans_b, int M,
         (s = check_apart(ctx, C, nc, "C", A, na, "A")) || (s = check_apart(ctx, C, nc, "C", B, nb, "B")) ||
         (s = dy_gemm_path_choose(ctx)))
         return s;
+    /* one-row products (decoding): a matrix-vector kernel on CPU devices (gemm_gemv.c) */
+    if (dy_gemv_takes(ctx, trans_b, M, N, K, batch, A, B, C)) return dy_gemv(ctx, N, K, alpha, A, B, beta, C);
     /* CPU devices with host memory: the host's BLAS (gemm_host.c) */
     if (ctx->gemm_path == DYTCL_GEMM_HOST)
         return dy_gemm_host(ctx, trans_a, trans_b, M, N, K, alpha, A, stride_a, B, stride_b, beta, C, stride_c, batch);

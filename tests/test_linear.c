@@ -405,8 +405,8 @@ static void run_path(dytcl_gemm_path_t path, int small)
 
     /* rows 1, 3, 17, 64 against in/out 1, 5, 33, 128, 257 */
     const int gemm_shapes[][3] = {{1, 1, 1}, {3, 5, 33}, {17, 33, 5}, {64, 128, 257}, {17, 257, 128}, {64, 1, 129},
-                                  {1, 130, 67}};
-    const int ng = small ? 3 : 7;
+                                  {1, 130, 67}, {1, 9, 8}, {1, 33, 300}};
+    const int ng = small ? 3 : 9;
     for (int i = 0; i < ng; i++)
         for (int t = 0; t < 4; t++)
             run_gemm(ctx, t & 1, t >> 1, gemm_shapes[i][0], gemm_shapes[i][1], gemm_shapes[i][2], 1, i % 2 ? 0.0 : 0.75);
@@ -430,8 +430,16 @@ int main(void)
     const int small = check_small();
     for (int i = 0; i < 3; i++) check_reference_fd(1 + 8 * i, 1 + 4 * i, 2 + 3 * i);
     run_path_choice();
-    run_path(DYTCL_GEMM_CLBLAST, small);
-    run_path(DYTCL_GEMM_HOST, small);
+    /* each path with the one-row matrix-vector kernel where the device takes
+     * it, then without it (DYTCL_GEMV=0) */
+    for (int gemv = 1; gemv >= 0; gemv--) {
+        if (!gemv) setenv("DYTCL_GEMV", "0", 1);
+        printf("one-row kernel: %s\n", gemv ? "where the device takes it" : "off");
+        run_path(DYTCL_GEMM_CLBLAST, small);
+        run_path(DYTCL_GEMM_HOST, small);
+        if (small) break;
+    }
+    unsetenv("DYTCL_GEMV");
     if (!small) run_tuning_file();
     return check_done("test_linear");
 }
