@@ -7,7 +7,9 @@
  *     backward, residual adds fused in where the norm has a fused kernel),
  *     from a separate step with each norm call timed by profiling events;
  *   - generation: tokens/s decoding one token at a time with the KV cache
- *     (DyT folded into the next linear layers, as dytcl generate runs);
+ *     (DyT folded into the next linear layers, as dytcl generate runs), and
+ *     its bandwidth limit: copy bandwidth (bench_host_copy_gbps, measured
+ *     before each norm) / the bytes of weights a token reads;
  *   - with --peer, the same model, step and decoding in PyTorch eager
  *     (bench/peers/train_peer.py, run right after each norm's dytcl run, on
  *     the same CPU) and the ratios dytcl / PyTorch; only where
@@ -28,6 +30,7 @@ typedef struct {
 
 typedef struct {
     double step_ms, train_tok_s, norm_share, step_device_ms, norm_ms, gen_tok_s;
+    double weight_bytes; /* read per generated token: every weight but the embedding table */
 } result;
 
 /* One training step on fixed random tokens; returns non-zero on failure. */
@@ -45,6 +48,7 @@ static int measure(dytcl_ctx *ctx, const opts *o, model_norm norm, result *r)
     c.arch = o->arch, c.norm = norm, c.max_seq = o->seq, c.n_layer = o->layers, c.n_head = o->heads;
     c.d_model = o->dim;
     model_config_defaults(&c);
+    r->weight_bytes = 4.0 * ((double)model_param_count(&c) - (double)c.vocab * c.d_model);
     model *m = NULL;
     char err[1024];
     if (model_create(ctx, &c, 1, &m, err, sizeof err)) return cli_error("bench train", 1, "%s", err);
@@ -207,7 +211,8 @@ int bench_train(int argc, char **argv)
         printf("peer: skipped (%s cannot import torch)\n", peer_python());
         o.peer = 0;
     }
-    printf("\n%-10s %10s %12s %14s %12s %12s", "norm", "step ms", "train tok/s", "norm share", "norm ms", "gen tok/s");
+    printf("\n%-10s %10s %12s %14s %12s %12s %10s", "norm", "step ms", "train tok/s", "norm share", "norm ms",
+           "gen tok/s", "of limit");
     if (o.peer) printf(" | %12s %12s %10s %10s", "torch step", "torch gen", "train x", "gen x");
     printf("\n");
     json_t *records = json_array();
@@ -215,14 +220,21 @@ int bench_train(int argc, char **argv)
     rc = 0;
     for (int i = 0; i < 3 && !rc; i++) {
         result r = {0};
+        double copy_gbps = 0;
+        if (bench_host_copy_gbps(ctx, &copy_gbps)) copy_gbps = 0;
         if ((rc = measure(ctx, &o, norms[i], &r))) break;
-        printf("%-10s %10.2f %12.0f %13.1f%% %12.3f %12.1f", model_norm_name(norms[i]), r.step_ms, r.train_tok_s,
-               100 * r.norm_share, r.norm_ms, r.gen_tok_s);
+        const double limit = copy_gbps * 1e9 / r.weight_bytes;
+        printf("%-10s %10.2f %12.0f %13.1f%% %12.3f %12.1f %9.2f", model_norm_name(norms[i]), r.step_ms,
+               r.train_tok_s, 100 * r.norm_share, r.norm_ms, r.gen_tok_s, limit > 0 ? r.gen_tok_s / limit : 0);
         json_t *rec = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f}", "arch",
                                 model_arch_name(o.arch), "norm", model_norm_name(norms[i]), "layers", o.layers,
                                 "dim", o.dim, "heads", o.heads, "batch", o.batch, "seq", o.seq, "step_ms", r.step_ms,
                                 "train_tokens_per_s", r.train_tok_s, "step_device_ms", r.step_device_ms, "norm_ms",
                                 r.norm_ms, "norm_share", r.norm_share, "generate_tokens_per_s", r.gen_tok_s);
+        json_object_set_new(rec, "copy_gbps", json_real(copy_gbps));
+        json_object_set_new(rec, "weight_bytes_per_token", json_real(r.weight_bytes));
+        json_object_set_new(rec, "generate_limit_tokens_per_s", json_real(limit));
+        json_object_set_new(rec, "generate_of_limit", json_real(limit > 0 ? r.gen_tok_s / limit : 0));
         json_t *peer = o.peer ? peer_run(&o, norms[i]) : NULL;
         if (peer) {
             const double ps = json_number_value(json_object_get(peer, "step_ms"));
@@ -236,7 +248,8 @@ int bench_train(int argc, char **argv)
         printf("\n");
         json_array_append_new(records, rec);
     }
-    printf("(step: wall clock, median; norm share: device time of the norm layers / of the whole step)\n");
+    printf("(step: wall clock, median; norm share: device time of the norm layers / of the whole step;\n"
+           " of limit: gen tok/s / (copy bandwidth / bytes of weights read per token))\n");
     if (o.peer) printf("(train x, gen x: dytcl's tokens/s / PyTorch eager's, measured one after the other)\n");
     if (!rc && o.json) {
         json_t *d = bench_device_json(ctx, &dev);
