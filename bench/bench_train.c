@@ -13,7 +13,8 @@
  *   - with --peer, the same model, step and decoding in PyTorch eager
  *     (bench/peers/train_peer.py, run right after each norm's dytcl run, on
  *     the same CPU) and the ratios dytcl / PyTorch; only where
- *     `python3 -c "import torch"` works (DYTCL_PYTHON names another Python). */
+ *     `python3 -c "import torch"` works (DYTCL_PYTHON names another Python;
+ *     DYTCL_PEER_THREADS sets PyTorch's threads, default one per CPU). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,11 +177,14 @@ static json_t *peer_run(const opts *o, model_norm norm)
 {
     const char *script = getenv("DYTCL_PEER_SCRIPT");
     if (!script || !*script) script = DYTCL_PEER_SCRIPT;
+    const char *threads = getenv("DYTCL_PEER_THREADS"); /* default: the peer's, one per CPU */
+    const int nthreads = threads ? atoi(threads) : 0;
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
-             "'%s' '%s' --norm %s --layers %d --dim %d --heads %d --batch %d --seq %d --steps %d --gen %d",
+             "'%s' '%s' --norm %s --layers %d --dim %d --heads %d --batch %d --seq %d --steps %d --gen %d "
+             "--threads %d",
              peer_python(), script, model_norm_name(norm), o->layers, o->dim, o->heads, o->batch, o->seq, o->steps,
-             o->gen);
+             o->gen, nthreads > 0 ? nthreads : 0);
     FILE *f = popen(cmd, "r");
     if (!f) return NULL;
     char buf[1 << 16];
