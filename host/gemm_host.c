@@ -16,6 +16,7 @@
  * products: sgemv reads W once, at memory bandwidth. */
 #include "gemm_host.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
