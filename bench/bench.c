@@ -102,6 +102,9 @@ json_t *bench_device_json(dytcl_ctx *ctx, const dytcl_device_info *d)
                           "opencl_c", d->c_version, "compute_units", (int)d->compute_units,
                           "global_mem", (json_int_t)d->global_mem, "max_alloc", (json_int_t)d->max_alloc,
                           "max_work_group", (json_int_t)d->max_work_group, "local_mem", (json_int_t)d->local_mem);
+    dytcl_gemm_path_t gp;
+    if (j && ctx && dytcl_gemm_path(ctx, &gp) == DYTCL_OK)
+        json_object_set_new(j, "gemm", json_string(dytcl_gemm_path_name(gp)));
     dytcl_timer_info ti = {0};
     if (j && ctx && dytcl_timer_check(ctx, &ti) == DYTCL_OK) {
         json_object_set_new(j, "timer", json_string(ti.host ? "host" : "events"));

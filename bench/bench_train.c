@@ -7,7 +7,14 @@
  *     backward, residual adds fused in where the norm has a fused kernel),
  *     from a separate step with each norm call timed by profiling events;
  *   - generation: tokens/s decoding one token at a time with the KV cache
- *     (DyT folded into the next linear layers, as dytcl generate runs). */
+ *     (DyT folded into the next linear layers, as dytcl generate runs), and
+ *     its bandwidth limit: copy bandwidth (bench_host_copy_gbps, measured
+ *     before each norm) / the bytes of weights a token reads;
+ *   - with --peer, the same model, step and decoding in PyTorch eager
+ *     (bench/peers/train_peer.py, run right after each norm's dytcl run, on
+ *     the same CPU) and the ratios dytcl / PyTorch; only where
+ *     `python3 -c "import torch"` works (DYTCL_PYTHON names another Python;
+ *     DYTCL_PEER_THREADS sets PyTorch's threads, default one per CPU). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,12 +25,13 @@
 
 typedef struct {
     model_arch arch;
-    int layers, dim, heads, batch, seq, steps, gen;
+    int layers, dim, heads, batch, seq, steps, gen, peer;
     const char *json;
 } opts;
 
 typedef struct {
     double step_ms, train_tok_s, norm_share, step_device_ms, norm_ms, gen_tok_s;
+    double weight_bytes; /* read per generated token: every weight but the embedding table */
 } result;
 
 /* One training step on fixed random tokens; returns non-zero on failure. */
@@ -41,6 +49,7 @@ static int measure(dytcl_ctx *ctx, const opts *o, model_norm norm, result *r)
     c.arch = o->arch, c.norm = norm, c.max_seq = o->seq, c.n_layer = o->layers, c.n_head = o->heads;
     c.d_model = o->dim;
     model_config_defaults(&c);
+    r->weight_bytes = 4.0 * ((double)model_param_count(&c) - (double)c.vocab * c.d_model);
     model *m = NULL;
     char err[1024];
     if (model_create(ctx, &c, 1, &m, err, sizeof err)) return cli_error("bench train", 1, "%s", err);
@@ -105,14 +114,19 @@ done:
 
 static int parse(int argc, char **argv, opts *o)
 {
-    *o = (opts){ARCH_LLAMA, 4, 256, 4, 8, 128, 10, 64, NULL};
+    *o = (opts){ARCH_LLAMA, 4, 256, 4, 8, 128, 10, 64, 0, NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             printf("usage: dytcl bench train [--arch gpt|llama] [--layers N] [--dim N] [--heads N] [--batch B]\n"
-                   "                         [--seq T] [--steps N] [--gen N] [--quick] [--json FILE]\n"
-                   "defaults: llama, 4 layers, dim 256, 4 heads, 8 x 128 tokens, 10 timed steps, 64 generated\n");
+                   "                         [--seq T] [--steps N] [--gen N] [--quick] [--peer] [--json FILE]\n"
+                   "defaults: llama, 4 layers, dim 256, 4 heads, 8 x 128 tokens, 10 timed steps, 64 generated\n"
+                   "--peer: also PyTorch eager on the CPU (bench/peers/train_peer.py; llama only), and ratios\n");
             return 0;
+        }
+        if (!strcmp(a, "--peer")) {
+            o->peer = 1;
+            continue;
         }
         if (!strcmp(a, "--quick")) {
             o->layers = 2, o->dim = 128, o->seq = 64, o->batch = 4, o->steps = 3, o->gen = 16;
@@ -134,7 +148,53 @@ static int parse(int argc, char **argv, opts *o)
         else *field = (int)n;
     }
     if (o->seq < 10) return cli_error("bench train", 2, "--seq must be at least 10");
+    if (o->peer && o->arch != ARCH_LLAMA) return cli_error("bench train", 2, "--peer: the PyTorch peer is llama only");
     return -1;
+}
+
+/* ------------------------------------------------------------ the PyTorch peer */
+
+#ifndef DYTCL_PEER_SCRIPT
+#define DYTCL_PEER_SCRIPT "bench/peers/train_peer.py"
+#endif
+
+static const char *peer_python(void)
+{
+    const char *py = getenv("DYTCL_PYTHON");
+    return py && *py ? py : "python3";
+}
+
+/* 1 when the Python interpreter imports torch. */
+static int peer_available(void)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "'%s' -c 'import torch' >/dev/null 2>&1", peer_python());
+    return system(cmd) == 0;
+}
+
+/* Runs the peer for one norm; returns its JSON object (NULL on failure). */
+static json_t *peer_run(const opts *o, model_norm norm)
+{
+    const char *script = getenv("DYTCL_PEER_SCRIPT");
+    if (!script || !*script) script = DYTCL_PEER_SCRIPT;
+    const char *threads = getenv("DYTCL_PEER_THREADS"); /* default: the peer's, one per CPU */
+    const int nthreads = threads ? atoi(threads) : 0;
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "'%s' '%s' --norm %s --layers %d --dim %d --heads %d --batch %d --seq %d --steps %d --gen %d "
+             "--threads %d",
+             peer_python(), script, model_norm_name(norm), o->layers, o->dim, o->heads, o->batch, o->seq, o->steps,
+             o->gen, nthreads > 0 ? nthreads : 0);
+    FILE *f = popen(cmd, "r");
+    if (!f) return NULL;
+    char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    int rc = pclose(f);
+    json_error_t e;
+    json_t *j = rc == 0 ? json_loads(buf, 0, &e) : NULL;
+    if (!j) fprintf(stderr, "dytcl bench train: the peer failed (exit %d): %s\n", rc, cmd);
+    return j;
 }
 
 int bench_train(int argc, char **argv)
@@ -148,24 +208,53 @@ int bench_train(int argc, char **argv)
     dytcl_ctx_device(ctx, &dev);
     printf("device: %s; %s, %d layers, d_model %d, %d heads, %d x %d tokens per step\n", dev.name,
            model_arch_name(o.arch), o.layers, o.dim, o.heads, o.batch, o.seq);
-    printf("\n%-10s %10s %12s %14s %12s %12s\n", "norm", "step ms", "train tok/s", "norm share", "norm ms", "gen tok/s");
+    dytcl_gemm_path_t gp = DYTCL_GEMM_AUTO;
+    dytcl_gemm_path(ctx, &gp);
+    printf("GEMM: %s\n", dytcl_gemm_path_name(gp));
+    if (o.peer && !peer_available()) {
+        printf("peer: skipped (%s cannot import torch)\n", peer_python());
+        o.peer = 0;
+    }
+    printf("\n%-10s %10s %12s %14s %12s %12s %10s", "norm", "step ms", "train tok/s", "norm share", "norm ms",
+           "gen tok/s", "of limit");
+    if (o.peer) printf(" | %12s %12s %10s %10s", "torch step", "torch gen", "train x", "gen x");
+    printf("\n");
     json_t *records = json_array();
     const model_norm norms[] = {NORM_DYT, NORM_RMSNORM, NORM_LAYERNORM};
     rc = 0;
     for (int i = 0; i < 3 && !rc; i++) {
         result r = {0};
+        double copy_gbps = 0;
+        if (bench_host_copy_gbps(ctx, &copy_gbps)) copy_gbps = 0;
         if ((rc = measure(ctx, &o, norms[i], &r))) break;
-        printf("%-10s %10.2f %12.0f %13.1f%% %12.3f %12.1f\n", model_norm_name(norms[i]), r.step_ms, r.train_tok_s,
-               100 * r.norm_share, r.norm_ms, r.gen_tok_s);
-        json_array_append_new(records,
-                              json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f}", "arch",
-                                        model_arch_name(o.arch), "norm", model_norm_name(norms[i]), "layers",
-                                        o.layers, "dim", o.dim, "heads", o.heads, "batch", o.batch, "seq", o.seq,
-                                        "step_ms", r.step_ms, "train_tokens_per_s", r.train_tok_s, "step_device_ms",
-                                        r.step_device_ms, "norm_ms", r.norm_ms, "norm_share", r.norm_share,
-                                        "generate_tokens_per_s", r.gen_tok_s));
+        const double limit = copy_gbps * 1e9 / r.weight_bytes;
+        printf("%-10s %10.2f %12.0f %13.1f%% %12.3f %12.1f %9.2f", model_norm_name(norms[i]), r.step_ms,
+               r.train_tok_s, 100 * r.norm_share, r.norm_ms, r.gen_tok_s, limit > 0 ? r.gen_tok_s / limit : 0);
+        json_t *rec = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f}", "arch",
+                                model_arch_name(o.arch), "norm", model_norm_name(norms[i]), "layers", o.layers,
+                                "dim", o.dim, "heads", o.heads, "batch", o.batch, "seq", o.seq, "step_ms", r.step_ms,
+                                "train_tokens_per_s", r.train_tok_s, "step_device_ms", r.step_device_ms, "norm_ms",
+                                r.norm_ms, "norm_share", r.norm_share, "generate_tokens_per_s", r.gen_tok_s);
+        json_object_set_new(rec, "copy_gbps", json_real(copy_gbps));
+        json_object_set_new(rec, "weight_bytes_per_token", json_real(r.weight_bytes));
+        json_object_set_new(rec, "generate_limit_tokens_per_s", json_real(limit));
+        json_object_set_new(rec, "generate_of_limit", json_real(limit > 0 ? r.gen_tok_s / limit : 0));
+        json_t *peer = o.peer ? peer_run(&o, norms[i]) : NULL;
+        if (peer) {
+            const double ps = json_number_value(json_object_get(peer, "step_ms"));
+            const double pg = json_number_value(json_object_get(peer, "generate_tokens_per_s"));
+            const double tx = r.step_ms > 0 ? ps / r.step_ms : 0, gx = pg > 0 ? r.gen_tok_s / pg : 0;
+            printf(" | %12.2f %12.1f %9.2fx %9.2fx", ps, pg, tx, gx);
+            json_object_set_new(rec, "peer", peer);
+            json_object_set_new(rec, "train_vs_peer", json_real(tx));
+            json_object_set_new(rec, "generate_vs_peer", json_real(gx));
+        }
+        printf("\n");
+        json_array_append_new(records, rec);
     }
-    printf("(step: wall clock, median; norm share: device time of the norm layers / of the whole step)\n");
+    printf("(step: wall clock, median; norm share: device time of the norm layers / of the whole step;\n"
+           " of limit: gen tok/s / (copy bandwidth / bytes of weights read per token))\n");
+    if (o.peer) printf("(train x, gen x: dytcl's tokens/s / PyTorch eager's, measured one after the other)\n");
     if (!rc && o.json) {
         json_t *d = bench_device_json(ctx, &dev);
         rc = bench_write_json(o.json, d, records);

@@ -34,3 +34,23 @@ __kernel void colsum_blocks(__global float *parts, __global const float *dy, con
     for (int r = r0; r < r1; r++, p += C) s += *p;
     parts[(size_t)blk * C + c] = s;
 }
+
+/* gemv_nt: one-row products, as decoding a token makes them:
+ *   c[n] = alpha * sum_k a[k] B[n, k] + beta * c[n]   (beta 0: c is not read)
+ * a [K], B [N, K], c [N]. NDRange 1-D over N (rounded up; the tail returns).
+ * A work-item reads its row of B once, 8 floats at a time, the whole of a
+ * staying in cache: the product runs at the speed B streams from memory. */
+__kernel void gemv_nt(__global float *c, const int c_off, __global const float *a, const int a_off,
+                      __global const float *B, const int b_off, const int N, const int K, const float alpha,
+                      const float beta)
+{
+    const int n = get_global_id(0);
+    if (n >= N) return;
+    __global const float *b = B + b_off + (size_t)n * K, *x = a + a_off;
+    float8 acc = (float8)(0.0f);
+    int k = 0;
+    for (; k + 8 <= K; k += 8) acc = mad(vload8(0, b + k), vload8(0, x + k), acc);
+    float s = ((acc.s0 + acc.s4) + (acc.s1 + acc.s5)) + ((acc.s2 + acc.s6) + (acc.s3 + acc.s7));
+    for (; k < K; k++) s = mad(b[k], x[k], s);
+    c[c_off + n] = beta == 0.0f ? alpha * s : mad(beta, c[c_off + n], alpha * s);
+}

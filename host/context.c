@@ -150,6 +150,7 @@ dytcl_status dytcl_ctx_create(dytcl_ctx **out, const dytcl_ctx_options *opt)
     ctx->device = devs[pick];
     ctx->info = info[pick];
     cache_dir_choose(opt, ctx->cache_dir, sizeof ctx->cache_dir);
+    ctx->gemm_path_opt = opt ? opt->gemm_path : DYTCL_GEMM_AUTO;
     const char *shape = getenv("DYTCL_KERNEL_SHAPE");
     ctx->row_shape = shape && !strcmp(shape, "rows") ? 1 : shape && !strcmp(shape, "groups") ? 0 : -1;
 

@@ -111,6 +111,10 @@ typedef struct {
      * tests use this to run every op as a small device would. */
     size_t max_work_group;
     size_t max_local_mem;
+    /* Who computes GEMMs (dytcl_gemm_path): AUTO (0) means the environment
+     * variable DYTCL_GEMM=clblast|host, and when that is unset too, the host
+     * BLAS on CPU devices whose buffers are host memory, CLBlast elsewhere. */
+    int gemm_path;
 } dytcl_ctx_options;
 
 /* Creates a context on one device with one in-order, profiling-enabled queue.
@@ -356,7 +360,7 @@ DYTCL_API dytcl_status dytcl_scale_backward(dytcl_ctx *ctx, dytcl_tensor dx, dyt
 /* ------------------------------------------------ GEMM and linear layers (host/ops_linear.c)
  *
  * Row-major throughout. dytcl_gemm computes C = alpha * op(A) * op(B) + beta * C
- * through CLBlast, in place on the tensors' buffers at their offsets:
+ * through CLBlast (or the host's BLAS on CPU devices: dytcl_gemm_path), in place on the tensors' buffers at their offsets:
  *   A is [M, K], or [K, M] when trans_a;  B is [K, N], or [N, K] when trans_b;
  *   C is [M, N].
  * The batched form repeats it `batch` times, the i-th matrices starting
@@ -409,7 +413,22 @@ DYTCL_API dytcl_status dytcl_linear_backward(dytcl_ctx *ctx, dytcl_tensor dx, dy
  */
 DYTCL_API dytcl_status dytcl_gemm_warmup(dytcl_ctx *ctx);
 
-/* Which parameters CLBlast's SGEMM uses on this context's device, decided at
+/* Where GEMMs run (host/gemm_host.c). DYTCL_GEMM_HOST: the host's BLAS
+ * (OpenBLAS through CBLAS, when the build found it) on the buffers mapped
+ * into host memory, in queue order: the call waits for the queue to drain,
+ * computes, and unmaps. On a CPU device with host-unified memory (PoCL) the
+ * map copies nothing; on other devices it copies both ways (correct, slow).
+ * DYTCL_GEMM_CLBLAST: CLBlast kernels on the device. A context decides at its
+ * first GEMM (see dytcl_ctx_options.gemm_path); forcing the host path in a
+ * build without a host BLAS returns DYTCL_ERR_UNSUPPORTED there. */
+typedef enum { DYTCL_GEMM_AUTO = 0, DYTCL_GEMM_CLBLAST = 1, DYTCL_GEMM_HOST = 2 } dytcl_gemm_path_t;
+/* The path this context's GEMMs take (decided now if not yet). */
+DYTCL_API dytcl_status dytcl_gemm_path(dytcl_ctx *ctx, dytcl_gemm_path_t *out);
+/* "auto", "clblast", "host". */
+DYTCL_API const char *dytcl_gemm_path_name(dytcl_gemm_path_t p);
+
+/* On the host path (dytcl_gemm_path): a line naming the host BLAS. Else
+ * which parameters CLBlast's SGEMM uses on this context's device, decided at
  * its first GEMM (or by this call), in this order:
  *   DYTCL_GEMM_DEFAULTS=1           CLBlast's own (its database or generic values)
  *   the device's tuning file        written by dytcl_gemm_tune / `dytcl tune gemm`

@@ -33,6 +33,7 @@
 
 #include <clblast_c.h>
 
+#include "gemm_host.h"
 #include "gemm_tune.h"
 
 static const char *const xgemm_names[DY_XGEMM_N] = {"GEMMK", "MWG", "NWG", "KWG", "MDIMC", "NDIMC", "MDIMA", "NDIMB",
@@ -327,8 +328,13 @@ dytcl_status dytcl_gemm_config(dytcl_ctx *ctx, char *out, size_t cap)
 {
     DY_CHECK_CTX(ctx);
     if (!out || cap == 0) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "dytcl_gemm_config: no output buffer");
-    dytcl_status s = dy_gemm_setup(ctx);
+    dytcl_status s = dy_gemm_path_choose(ctx);
     if (s) return s;
+    if (ctx->gemm_path == DYTCL_GEMM_HOST) { /* gemm_host.c */
+        dy_gemm_host_describe(out, cap);
+        return DYTCL_OK;
+    }
+    if ((s = dy_gemm_setup(ctx))) return s;
     char params[1024] = "", path[1200] = "";
     dy_gemm_params p;
     if (ctx->gemm_ready == DY_GEMM_TUNED && dy_gemm_file_load(ctx, &p)) dy_gemm_params_str(&p, params, sizeof params);

@@ -250,6 +250,8 @@ dytcl_status dytcl_gemm_tune(dytcl_ctx *ctx, const dytcl_gemm_tune_options *opti
     dytcl_status s = tuner_init(&t);
     const int pristine = !dy_gemm_overridden(ctx->device);
     ctx->gemm_ready = DY_GEMM_SEARCH; /* dytcl_gemm: leave the parameters to us */
+    const int path = ctx->gemm_path;
+    ctx->gemm_path = DYTCL_GEMM_CLBLAST; /* the search times CLBlast, whatever the context's GEMMs use */
     say(&t, "tuning SGEMM on %s (%s) at %dx%dx%d, budget %.0f s", ctx->info.name, ctx->info.platform, t.M, t.N, t.K,
         opt.budget_seconds);
 
@@ -289,5 +291,6 @@ dytcl_status dytcl_gemm_tune(dytcl_ctx *ctx, const dytcl_gemm_tune_options *opti
     if (!s && best_gf < res->defaults_gflops)
         say(&t, "CLBlast's own parameters were the fastest: nothing saved (this process keeps the best tried)");
     tuner_free(&t);
+    ctx->gemm_path = path;
     return s;
 }

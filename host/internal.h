@@ -54,6 +54,8 @@ struct dytcl_ctx {
     int row_shape;              /* -1 until dy_row_shape decides */
     int probed, loop_limit;     /* probe.c: 0 = loops run to the end */
     int gemm_ready;             /* CLBlast parameters applied (ops_linear.c) */
+    int gemm_path_opt;          /* dytcl_ctx_options.gemm_path */
+    int gemm_path;              /* DYTCL_GEMM_*: 0 until the first GEMM decides (gemm_host.c) */
     uint64_t allocated;         /* bytes of live buffers */
     dytcl_ctx_stats stats;
 

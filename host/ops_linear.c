@@ -1,4 +1,5 @@
-/* ops_linear.c -- GEMM through CLBlast, and linear layers built on it.
+/* ops_linear.c -- GEMM through CLBlast (or the host's BLAS on CPU devices,
+ * gemm_host.c), and linear layers built on it.
  *
  * Everything is row-major, as in the header. CLBlast reads and writes our
  * buffers in place at element offsets: no copies (CLBlast allocates its own
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gemm_host.h"
 #include "gemm_tune.h"
 
 /* t must hold `batch` rows x cols matrices, `stride` elements apart. */
@@ -67,8 +69,15 @@ dytcl_status dytcl_gemm_batched(dytcl_ctx *ctx, int trans_a, int trans_b, int M,
                           trans_b ? K : N, batch, stride_b)) ||
         (s = check_matrix(ctx, C, "C ([M, N])", M, N, batch, stride_c)) ||
         (s = check_apart(ctx, C, nc, "C", A, na, "A")) || (s = check_apart(ctx, C, nc, "C", B, nb, "B")) ||
-        (s = dy_gemm_setup(ctx)))
+        (s = dy_gemm_path_choose(ctx)))
         return s;
+    /* one-row products (decoding): a matrix-vector kernel on CPU devices (gemm_gemv.c) */
+    if (dy_gemv_takes(ctx, trans_b, M, N, K, batch, A, B, C)) return dy_gemv(ctx, N, K, alpha, A, B, beta, C);
+    /* CPU devices with host memory: the host's BLAS (gemm_host.c) */
+    if (ctx->gemm_path == DYTCL_GEMM_HOST)
+        return dy_gemm_host(ctx, trans_a, trans_b, M, N, K, alpha, A, stride_a, B, stride_b, beta, C, stride_c, batch);
+    /* elsewhere CLBlast */
+    if ((s = dy_gemm_setup(ctx))) return s;
     const CLBlastTranspose ta = trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
     const CLBlastTranspose tb = trans_b ? CLBlastTransposeYes : CLBlastTransposeNo;
     const size_t lda = trans_a ? M : K, ldb = trans_b ? K : N, ldc = N;

@@ -63,8 +63,12 @@ dytcl_status dytcl_ctx_describe(dytcl_ctx *ctx, char *out, size_t cap)
     dytcl_timer_info ti = {0};
     dytcl_status s = dytcl_timer_check(ctx, &ti);
     if (s) return s;
-    char gemm[2048] = "";
-    if (dytcl_gemm_config(ctx, gemm, sizeof gemm)) snprintf(gemm, sizeof gemm, "(not available: %.1000s)", ctx->err);
+    char gemm[2048] = "", conf[1900] = "";
+    dytcl_gemm_path_t path = DYTCL_GEMM_AUTO;
+    if (dytcl_gemm_config(ctx, conf, sizeof conf) || dytcl_gemm_path(ctx, &path))
+        snprintf(gemm, sizeof gemm, "(not available: %.1000s)", ctx->err);
+    else if (path == DYTCL_GEMM_CLBLAST) snprintf(gemm, sizeof gemm, "CLBlast, %s", conf);
+    else snprintf(gemm, sizeof gemm, "%s", conf);
     char lim[64] = "none";
     if (limit) snprintf(lim, sizeof lim, "%d iterations per work-item", limit);
     const double tiled_T = limit ? 0.9 * limit / (4.0 * 64 + 4) : 0;

@@ -265,6 +265,12 @@ static void run_all(dytcl_ctx *ctx)
     run_case(ctx, 1, 3, 3, 64, 270, 255);  /* keys in one and in two chunks of 256 */
     run_case(ctx, 1, 2, 7, 5, 40, 30);     /* D not a multiple of 4 */
     run_sequence(ctx, 1, 2, 32, 23);
+    /* every head size a model allows (even, <= 128): one new token at
+     * position 9, and a prompt-then-tokens sequence at some of them */
+    for (int D = 2; D <= 128; D += 2) {
+        run_case(ctx, 1, 2, 1, D, 12, 9);
+        if (D % 26 == 0) run_sequence(ctx, 1, 1, D, 13);
+    }
     if (!check_small()) {
         run_case(ctx, 2, 5, 1, 128, 1031, 1023);
         run_case(ctx, 1, 4, 7, 96, 613, 517);

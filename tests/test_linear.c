@@ -282,6 +282,8 @@ static void run_bad_args(dytcl_ctx *ctx)
 
 /* ------------------------------------------------------------ parameters and the tuning file */
 
+static dytcl_ctx *path_ctx(const char *cache_dir, dytcl_gemm_path_t path);
+
 static void run_tuning_file(void)
 {
     char dir[] = "/tmp/dytcl-test-linear-XXXXXX", desc[2048];
@@ -289,7 +291,7 @@ static void run_tuning_file(void)
         CHECK(0, "mkdtemp failed");
         return;
     }
-    dytcl_ctx *ctx = check_ctx(dir);
+    dytcl_ctx *ctx = path_ctx(dir, DYTCL_GEMM_CLBLAST);
     dytcl_gemm_tune_options o = {.budget_seconds = 0.001, .M = 192, .N = 160, .K = 136, .reps = 1};
     dytcl_gemm_tune_result r;
     CHECK_OK(ctx, dytcl_gemm_tune(ctx, &o, &r));
@@ -312,7 +314,7 @@ static void run_tuning_file(void)
     dytcl_ctx_free(ctx);
 
     /* A new context reads the file and still computes correctly. */
-    ctx = check_ctx(dir);
+    ctx = path_ctx(dir, DYTCL_GEMM_CLBLAST);
     CHECK_OK(ctx, dytcl_gemm_config(ctx, desc, sizeof desc));
     CHECK(!strncmp(desc, "tuned (", 7), "with a tuning file: %s", desc);
     run_gemm(ctx, 0, 1, 33, 130, 129, 1, 0.0);
@@ -330,7 +332,7 @@ static void run_tuning_file(void)
     for (int i = 0; i < 2; i++) {
         f = fopen(path, "w");
         if (f) fputs(bad[i], f), fclose(f);
-        ctx = check_ctx(dir);
+        ctx = path_ctx(dir, DYTCL_GEMM_CLBLAST);
         CHECK_OK(ctx, dytcl_gemm_config(ctx, desc, sizeof desc));
         CHECK(strncmp(desc, "tuned", 5) != 0, "bad tuning file %d was used: %s", i, desc);
         dytcl_ctx_free(ctx);
@@ -339,22 +341,72 @@ static void run_tuning_file(void)
     rmdir(dir);
 }
 
-int main(void)
+/* A context whose GEMMs take `path`; NULL when this build or device has no
+ * such path. */
+static dytcl_ctx *path_ctx(const char *cache_dir, dytcl_gemm_path_t path)
 {
-    const int small = check_small();
-    for (int i = 0; i < 3; i++) check_reference_fd(1 + 8 * i, 1 + 4 * i, 2 + 3 * i);
-    dytcl_ctx *ctx = check_ctx(getenv("DYTCL_TEST_CACHE"));
+    dytcl_ctx *ctx = NULL;
+    dytcl_ctx_options opt = {.cache_dir = cache_dir, .no_cache = cache_dir == NULL, .gemm_path = path};
+    if (dytcl_ctx_create(&ctx, &opt) != DYTCL_OK) {
+        fprintf(stderr, "cannot create a context: %s\n", dytcl_last_error(NULL));
+        exit(1);
+    }
+    dytcl_gemm_path_t got;
+    dytcl_status s = dytcl_gemm_path(ctx, &got);
+    if (s == DYTCL_ERR_UNSUPPORTED) {
+        printf("no %s GEMM path here: %s\n", dytcl_gemm_path_name(path), dytcl_last_error(ctx));
+        dytcl_ctx_free(ctx);
+        return NULL;
+    }
+    CHECK(s == DYTCL_OK && got == path, "asked for the %s path, got %s", dytcl_gemm_path_name(path),
+          dytcl_gemm_path_name(got));
+    return ctx;
+}
+
+/* The path's choice: the option wins over DYTCL_GEMM; a bad value is refused. */
+static void run_path_choice(void)
+{
+    dytcl_ctx *ctx = NULL;
+    dytcl_gemm_path_t got;
+    const char *was = getenv("DYTCL_GEMM");
+    char keep[64];
+    snprintf(keep, sizeof keep, "%s", was ? was : "");
+    setenv("DYTCL_GEMM", "bogus", 1);
+    CHECK(dytcl_ctx_create(&ctx, NULL) == DYTCL_OK, "context: %s", dytcl_last_error(NULL));
+    expect_invalid(ctx, dytcl_gemm_path(ctx, &got), "DYTCL_GEMM=bogus", "DYTCL_GEMM=\"bogus\"");
+    dytcl_ctx_free(ctx);
+    dytcl_ctx_options opt = {.gemm_path = DYTCL_GEMM_CLBLAST};
+    CHECK(dytcl_ctx_create(&ctx, &opt) == DYTCL_OK, "context: %s", dytcl_last_error(NULL));
+    CHECK_OK(ctx, dytcl_gemm_path(ctx, &got));
+    CHECK(got == DYTCL_GEMM_CLBLAST, "the option overrides DYTCL_GEMM: got %s", dytcl_gemm_path_name(got));
+    dytcl_ctx_free(ctx);
+    opt.gemm_path = 7;
+    CHECK(dytcl_ctx_create(&ctx, &opt) == DYTCL_OK, "context: %s", dytcl_last_error(NULL));
+    expect_invalid(ctx, dytcl_gemm_path(ctx, &got), "gemm_path 7", "gemm_path option 7");
+    dytcl_ctx_free(ctx);
+    if (was) setenv("DYTCL_GEMM", keep, 1);
+    else unsetenv("DYTCL_GEMM");
+}
+
+/* Every GEMM and linear case on one path. */
+static void run_path(dytcl_gemm_path_t path, int small)
+{
+    dytcl_ctx *ctx = path_ctx(getenv("DYTCL_TEST_CACHE"), path);
+    if (!ctx) return;
+    printf("GEMM path: %s\n", dytcl_gemm_path_name(path));
     CHECK_OK(ctx, dytcl_gemm_warmup(ctx));
     char desc[2048];
     CHECK_OK(ctx, dytcl_gemm_config(ctx, desc, sizeof desc));
     dytcl_device_info dev;
     dytcl_ctx_device(ctx, &dev);
-    if (dev.is_cpu && strstr(dev.platform, "Portable Computing Language"))
+    if (path == DYTCL_GEMM_CLBLAST && dev.is_cpu && strstr(dev.platform, "Portable Computing Language"))
         CHECK(!strncmp(desc, "built-in", 8), "PoCL CPU GEMM parameters: %s", desc);
+    if (path == DYTCL_GEMM_HOST) CHECK(!strncmp(desc, "host BLAS", 9), "host GEMM description: %s", desc);
 
     /* rows 1, 3, 17, 64 against in/out 1, 5, 33, 128, 257 */
-    const int gemm_shapes[][3] = {{1, 1, 1}, {3, 5, 33}, {17, 33, 5}, {64, 128, 257}, {17, 257, 128}, {64, 1, 129}};
-    const int ng = small ? 3 : 6;
+    const int gemm_shapes[][3] = {{1, 1, 1}, {3, 5, 33}, {17, 33, 5}, {64, 128, 257}, {17, 257, 128}, {64, 1, 129},
+                                  {1, 130, 67}, {1, 9, 8}, {1, 33, 300}};
+    const int ng = small ? 3 : 9;
     for (int i = 0; i < ng; i++)
         for (int t = 0; t < 4; t++)
             run_gemm(ctx, t & 1, t >> 1, gemm_shapes[i][0], gemm_shapes[i][1], gemm_shapes[i][2], 1, i % 2 ? 0.0 : 0.75);
@@ -362,6 +414,7 @@ int main(void)
     run_gemm(ctx, 0, 0, 7, 16, 7, 3, 1.0); /* P V per head, accumulating */
     run_gemm(ctx, 1, 0, 33, 5, 17, 2, 0.0);
     run_gemm(ctx, 1, 1, 130, 129, 131, 2, 0.5); /* big enough for the tiled kernel */
+    for (int t = 0; t < 4; t++) run_gemm(ctx, t & 1, t >> 1, 1, 37, 19, 3, t & 1 ? 0.0 : 0.5); /* one row, batched */
 
     const int lin[][3] = {{1, 1, 1}, {3, 5, 33}, {17, 33, 5}, {64, 128, 257}, {17, 257, 128}, {64, 1, 5}};
     const int nl = small ? 3 : 6;
@@ -370,6 +423,23 @@ int main(void)
     run_linear_partial(ctx);
     run_bad_args(ctx);
     dytcl_ctx_free(ctx);
+}
+
+int main(void)
+{
+    const int small = check_small();
+    for (int i = 0; i < 3; i++) check_reference_fd(1 + 8 * i, 1 + 4 * i, 2 + 3 * i);
+    run_path_choice();
+    /* each path with the one-row matrix-vector kernel where the device takes
+     * it, then without it (DYTCL_GEMV=0) */
+    for (int gemv = 1; gemv >= 0; gemv--) {
+        if (!gemv) setenv("DYTCL_GEMV", "0", 1);
+        printf("one-row kernel: %s\n", gemv ? "where the device takes it" : "off");
+        run_path(DYTCL_GEMM_CLBLAST, small);
+        run_path(DYTCL_GEMM_HOST, small);
+        if (small) break;
+    }
+    unsetenv("DYTCL_GEMV");
     if (!small) run_tuning_file();
     return check_done("test_linear");
 }

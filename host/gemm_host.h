@@ -1,0 +1,29 @@
+/* gemm_host.h -- GEMM on the host's BLAS over mapped buffers
+ * (host/gemm_host.c). Private to the library. */
+#ifndef DYTCL_GEMM_HOST_H
+#define DYTCL_GEMM_HOST_H
+
+#include "internal.h"
+
+/* Decides ctx->gemm_path once: the option, else DYTCL_GEMM, else the host
+ * BLAS on a CPU device with host-unified memory when the build has one. */
+dytcl_status dy_gemm_path_choose(dytcl_ctx *ctx);
+
+/* C = alpha op(A) op(B) + beta C, `batch` times, on the host (arguments as
+ * dytcl_gemm_batched has checked them; strides 0 when batch is 1). */
+dytcl_status dy_gemm_host(dytcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                          dytcl_tensor A, int64_t stride_a, dytcl_tensor B, int64_t stride_b, float beta,
+                          dytcl_tensor C, int64_t stride_c, int batch);
+
+/* One-row products through the matrix-vector kernel (gemm_gemv.c): 1 when
+ * this product (M 1, B transposed, not batched) takes it on this device. */
+int dy_gemv_takes(dytcl_ctx *ctx, int trans_b, int M, int N, int K, int batch, dytcl_tensor A, dytcl_tensor B,
+                  dytcl_tensor C);
+/* c [N] = alpha * a [K] . B^T + beta * c, B [N, K]. */
+dytcl_status dy_gemv(dytcl_ctx *ctx, int N, int K, float alpha, dytcl_tensor A, dytcl_tensor B, float beta,
+                     dytcl_tensor C);
+
+/* "OpenBLAS 0.3.21 ... (2 threads)", or why there is none. */
+void dy_gemm_host_describe(char *out, size_t cap);
+
+#endif
