@@ -65,7 +65,7 @@ test-oclgrind: deps
 	cmake --build $(BUILD)-oclgrind -j $(JOBS)
 	cd $(BUILD)-oclgrind && ctest --output-on-failure -j $(JOBS) -L oclgrind
 
-# libFuzzer on the safetensors reader and the text data loader, each from its
+# libFuzzer on the safetensors reader, the text data loader and the IDX reader, each from its
 # committed seed corpus, FUZZ_SECONDS each.
 # FUZZ_SECONDS=600 make fuzz for a longer run.
 FUZZ_SECONDS ?= 30
@@ -81,6 +81,11 @@ fuzz: build
 	    -Imodels tests/fuzz/fuzz_text.c models/data.c -lm -o $(BUILD)-fuzz/fuzz_text
 	$(BUILD)-fuzz/fuzz_text -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    $(BUILD)-fuzz/corpus-text tests/fuzz/text
+	mkdir -p $(BUILD)-fuzz/corpus-idx
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L \
+	    -Imodels tests/fuzz/fuzz_idx.c models/idx.c models/data.c -lz -lm -o $(BUILD)-fuzz/fuzz_idx
+	$(BUILD)-fuzz/fuzz_idx -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    $(BUILD)-fuzz/corpus-idx tests/fuzz/idx
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-oclgrind $(BUILD)-fuzz
