@@ -280,6 +280,8 @@ dytcl_status vit_set_batch(vit *v, int B)
     return DYTCL_OK;
 }
 
+int vit_batch(const vit *v) { return v ? v->B : 0; }
+
 /* ------------------------------------------------------------ optimiser */
 
 dytcl_status vit_step(vit *v, const dytcl_adamw_config *cfg, float max_norm, int step, float *grad_norm)

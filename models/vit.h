@@ -68,6 +68,8 @@ const vit_tensor *vit_tensor_at(const vit *v, int i);
 /* Sizes the activations for batches of B images (keeps them when B is
  * unchanged). */
 dytcl_status vit_set_batch(vit *v, int B);
+/* The batch size set (0: none yet). */
+int vit_batch(const vit *v);
 
 /* Forward over x [B, ch, H, W] floats; with labels y [B] (-1: ignored) also
  * the mean loss over the labelled images (vit_loss). */
