@@ -110,9 +110,10 @@ static int inflate_file(const char *path, size_t max, uint8_t **out, size_t *n, 
         int got = gzread(g, buf + have, want > INT_MAX ? INT_MAX : (unsigned)want);
         if (got <= 0) {
             msg = gzerror(g, &code);
-            if (got < 0 || code != Z_OK) {
+            if (got < 0 || code != Z_OK) { /* msg lives in g: the message first, then the close */
+                fail(err, cap, "%s: truncated or corrupt gzip stream (%s)", path, msg);
                 free(buf), gzclose(g);
-                return fail(err, cap, "%s: truncated or corrupt gzip stream (%s)", path, msg);
+                return -1;
             }
             gzclose(g);
             *out = buf, *n = have;
