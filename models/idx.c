@@ -25,7 +25,10 @@ static int fail(char *err, size_t cap, const char *fmt, ...)
 
 /* ------------------------------------------------------------ parsing */
 
-static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+static uint32_t be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
 
 /* Checks the header of an IDX block of n bytes with `ndim` dimensions and
  * fills dims; the values start at byte 4 + 4 ndim. */

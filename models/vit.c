@@ -364,7 +364,8 @@ dytcl_status vit_save(vit *v, const char *path, int with_opt, const char *const 
                 (dytcl_st_tensor){"opt.v", 1, {(int64_t)v->n}, v->n, host + 2 * v->n, v->n * sizeof(float)};
         }
         const vit_config *c = &v->c;
-        const int ints[] = {c->height, c->width, c->channels, c->patch, c->dim, c->heads, c->layers, c->mlp, c->classes};
+        const int ints[] = {c->height, c->width, c->channels, c->patch, c->dim,
+                            c->heads,  c->layers, c->mlp,     c->classes};
         const char *keys[] = {"height", "width", "channels", "patch", "dim", "heads", "layers", "mlp", "classes",
                               "alpha0", "eps", "seed"};
         int k = 0;
@@ -396,9 +397,11 @@ static int config_from_file(const dytcl_st_file *f, vit_config *c, char *err, si
                         fmt ? fmt : "missing"), -1;
     const char *norm = dytcl_st_metadata(f, "norm"), *pool = dytcl_st_metadata(f, "pool");
     if (!norm || vit_norm_parse(norm, &c->norm)) return snprintf(err, cap, "bad or missing \"norm\""), -1;
-    if (!pool || (strcmp(pool, "cls") && strcmp(pool, "mean"))) return snprintf(err, cap, "bad or missing \"pool\""), -1;
+    if (!pool || (strcmp(pool, "cls") && strcmp(pool, "mean")))
+        return snprintf(err, cap, "bad or missing \"pool\""), -1;
     c->pool = strcmp(pool, "cls") ? VIT_POOL_MEAN : VIT_POOL_CLS;
-    int *ints[] = {&c->height, &c->width, &c->channels, &c->patch, &c->dim, &c->heads, &c->layers, &c->mlp, &c->classes};
+    int *ints[] = {&c->height, &c->width,  &c->channels, &c->patch,  &c->dim,
+                   &c->heads,  &c->layers, &c->mlp,      &c->classes};
     const char *keys[] = {"height", "width", "channels", "patch", "dim", "heads", "layers", "mlp", "classes"};
     for (int i = 0; i < 9; i++) {
         const char *s = dytcl_st_metadata(f, keys[i]);
@@ -408,7 +411,8 @@ static int config_from_file(const dytcl_st_file *f, vit_config *c, char *err, si
             return snprintf(err, cap, "bad or missing \"%s\" in the metadata", keys[i]), -1;
         *ints[i] = (int)x;
     }
-    const char *a = dytcl_st_metadata(f, "alpha0"), *e = dytcl_st_metadata(f, "eps"), *sd = dytcl_st_metadata(f, "seed");
+    const char *a = dytcl_st_metadata(f, "alpha0"), *e = dytcl_st_metadata(f, "eps");
+    const char *sd = dytcl_st_metadata(f, "seed");
     if (!a || !e || !sd) return snprintf(err, cap, "missing \"alpha0\", \"eps\" or \"seed\" in the metadata"), -1;
     c->alpha0 = strtof(a, NULL), c->eps = strtof(e, NULL), c->seed = strtoull(sd, NULL, 10);
     return vit_config_check(c, err, cap);

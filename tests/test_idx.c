@@ -51,7 +51,8 @@ static void check_parse(void)
     size_t ni = make_idx(img, 3, (uint32_t[]){2, 2, 3}, pix, 12), nl = make_idx(lab, 1, (uint32_t[]){2}, labels, 2);
     image_set s;
     char err[256] = "";
-    CHECK(image_set_parse(img, ni, "img", lab, nl, "lab", 0, &s, err, sizeof err) == 0, "a valid pair refused: %s", err);
+    CHECK(image_set_parse(img, ni, "img", lab, nl, "lab", 0, &s, err, sizeof err) == 0, "a valid pair refused: %s",
+          err);
     CHECK(s.n == 2 && s.H == 2 && s.W == 3 && s.classes == 8 && !memcmp(s.pixels, pix, 12) && s.labels[1] == 7,
           "parsed n %d H %d W %d classes %d", s.n, s.H, s.W, s.classes);
     image_set_free(&s);

@@ -85,8 +85,8 @@ static double ref_forward(const vit *v, const double *p, int B, const float *img
             for (int i = 0; i < T * C; i++) x[i] += h[i];
             for (int t = 0; t < T; t++) ref_norm(v, &L->n2, p, x + t * C, ln + t * C);
             ref_linear(T, C, F, ln, p + L->fc_w, p + L->fc_b, f);
-            for (int i = 0; i < T * F; i++)
-                f[i] = 0.5 * f[i] * (1 + tanh(sqrt(2 / 3.14159265358979323846) * (f[i] + 0.044715 * f[i] * f[i] * f[i])));
+            for (int i = 0; i < T * F; i++) /* GELU, tanh form */
+                f[i] = 0.5 * f[i] * (1 + tanh(0.7978845608028654 * (f[i] + 0.044715 * f[i] * f[i] * f[i])));
             ref_linear(T, F, C, f, p + L->out_w, p + L->out_b, h);
             for (int i = 0; i < T * C; i++) x[i] += h[i];
         }

@@ -100,7 +100,8 @@ int cmd_classify(int argc, char **argv)
     if (!(norm.std > 0)) norm.std = 1.0f;
     double loss = 0, acc = 0;
     pred = malloc((size_t)s.n * sizeof *pred);
-    if (!pred || vit_set_batch(v, (int)(batch < s.n ? batch : s.n)) || cli_image_eval(v, &s, &norm, pred, &loss, &acc)) {
+    if (!pred || vit_set_batch(v, (int)(batch < s.n ? batch : s.n)) ||
+        cli_image_eval(v, &s, &norm, pred, &loss, &acc)) {
         cli_error("classify", 1, "%s", pred ? vit_error(v) : "out of memory");
         goto done;
     }

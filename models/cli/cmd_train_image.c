@@ -182,7 +182,10 @@ static float lr_at(const image_opts *o, long step, long total)
 }
 
 /* The seed of epoch e's shuffle: any epoch's order without replaying the others. */
-static uint64_t epoch_seed(const image_opts *o, int e) { return o->seed * 0x9E3779B97F4A7C15ull ^ (uint64_t)(e + 1) * 0xD1B54A32D192ED03ull; }
+static uint64_t epoch_seed(const image_opts *o, int e)
+{
+    return o->seed * 0x9E3779B97F4A7C15ull ^ (uint64_t)(e + 1) * 0xD1B54A32D192ED03ull;
+}
 
 static int save(vit *v, const image_opts *o, int epoch, long step, uint64_t aug_rng, double acc)
 {
@@ -258,7 +261,8 @@ int cmd_train_image(int argc, char **argv)
         goto done;
     }
     if (test.H != train.H || test.W != train.W) {
-        cli_error("train-image", 1, "training images are %d x %d, test images %d x %d", train.H, train.W, test.H, test.W);
+        cli_error("train-image", 1, "training images are %d x %d, test images %d x %d", train.H, train.W, test.H,
+                  test.W);
         goto done;
     }
     if (!v) {
