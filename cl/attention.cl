@@ -1,8 +1,9 @@
-/* attention.cl -- causal multi-head attention, two ways.
+/* attention.cl -- multi-head attention, causal or bidirectional, two ways.
  *
  * q, k, v, o: [BH, T, D] (B*H heads, each T rows of D); lse: [BH, T], the
  * log-sum-exp of each query's scaled scores, saved for the backward pass.
- * Query t sees keys 0..t; scale = 1/sqrt(D).
+ * With causal = 1 query t sees keys 0..t (language models); with causal = 0
+ * it sees every key 0..T-1 (vision encoders). scale = 1/sqrt(D).
  *
  * The GEMM path: CLBlast forms S = scale Q K^T per head ([BH, T, T] in a
  * workspace), attn_softmax turns it into P in place, CLBlast forms O = P V.
@@ -16,40 +17,49 @@
 
 #define ATTN_DMAX 128
 
-/* P[t, j] = exp(S[t, j] - lse[t]) for j <= t, 0 after; lse[t] written.
- * S holds scale * q.k already. */
-__kernel void attn_softmax(__global float *S, __global float *lse, const int lse_off, const int T)
+/* The keys query t sees: 0 .. seen(t) - 1. */
+inline int seen(const int t, const int T, const int causal) { return causal ? t + 1 : T; }
+
+/* P[t, j] = exp(S[t, j] - lse[t]) for the keys t sees, 0 for the others;
+ * lse[t] written. S holds scale * q.k already. */
+__kernel void attn_softmax(__global float *S, __global float *lse, const int lse_off, const int T,
+                           const int causal)
 {
     const int t = get_global_id(0), h = get_global_id(1);
     if (t >= T) return;
     __global float *s = S + ((size_t)h * T + t) * T;
+    const int n = seen(t, T, causal);
     float m = -INFINITY, sum = 0.0f;
-    for (int j = 0; j <= t; j++) m = fmax(m, s[j]);
-    for (int j = 0; j <= t; j++) sum += exp(s[j] - m);
+    for (int j = 0; j < n; j++) m = fmax(m, s[j]);
+    for (int j = 0; j < n; j++) sum += exp(s[j] - m);
     const float l = m + log(sum);
-    for (int j = 0; j < T; j++) s[j] = j <= t ? exp(s[j] - l) : 0.0f;
+    for (int j = 0; j < T; j++) s[j] = j < n ? exp(s[j] - l) : 0.0f;
     lse[lse_off + h * T + t] = l;
 }
 
 /* Recomputes P from S and the saved lse (backward). */
-__kernel void attn_softmax_recompute(__global float *S, __global const float *lse, const int lse_off, const int T)
+__kernel void attn_softmax_recompute(__global float *S, __global const float *lse, const int lse_off, const int T,
+                                     const int causal)
 {
     const int t = get_global_id(0), h = get_global_id(1);
     if (t >= T) return;
     __global float *s = S + ((size_t)h * T + t) * T;
     const float l = lse[lse_off + h * T + t];
-    for (int j = 0; j < T; j++) s[j] = j <= t ? exp(s[j] - l) : 0.0f;
+    const int n = seen(t, T, causal);
+    for (int j = 0; j < T; j++) s[j] = j < n ? exp(s[j] - l) : 0.0f;
 }
 
 /* dS = P * (dP - sum_j P dP) * scale, in place over dP. */
-__kernel void attn_softmax_backward(__global float *dP, __global const float *P, const int T, const float scale)
+__kernel void attn_softmax_backward(__global float *dP, __global const float *P, const int T, const float scale,
+                                    const int causal)
 {
     const int t = get_global_id(0), h = get_global_id(1);
     if (t >= T) return;
     const size_t row = ((size_t)h * T + t) * T;
+    const int n = seen(t, T, causal);
     float dot = 0.0f;
-    for (int j = 0; j <= t; j++) dot += P[row + j] * dP[row + j];
-    for (int j = 0; j < T; j++) dP[row + j] = j <= t ? P[row + j] * (dP[row + j] - dot) * scale : 0.0f;
+    for (int j = 0; j < n; j++) dot += P[row + j] * dP[row + j];
+    for (int j = 0; j < T; j++) dP[row + j] = j < n ? P[row + j] * (dP[row + j] - dot) * scale : 0.0f;
 }
 
 /* ------------------------------------------------------------ tiled path */
@@ -64,7 +74,7 @@ inline float dotD(__global const float *a, __global const float *b, const int D)
 __kernel void attn_forward_tiled(__global float *o, const int o_off, __global float *lse, const int lse_off,
                                  __global const float *q, const int q_off, __global const float *k,
                                  const int k_off, __global const float *v, const int v_off, const int T,
-                                 const int D, const float scale)
+                                 const int D, const float scale, const int causal)
 {
     const int t = get_global_id(0), h = get_global_id(1);
     if (t >= T) return;
@@ -73,7 +83,8 @@ __kernel void attn_forward_tiled(__global float *o, const int o_off, __global fl
     float acc[ATTN_DMAX];
     for (int d = 0; d < D; d++) acc[d] = 0.0f;
     float m = -INFINITY, l = 0.0f;
-    for (int j = 0; j <= t; j++) {
+    const int n = seen(t, T, causal);
+    for (int j = 0; j < n; j++) {
         const float s = scale * dotD(qt, k + k_off + base + (size_t)j * D, D);
         const float mn = fmax(m, s), corr = exp(m - mn), p = exp(s - mn);
         __global const float *vj = v + v_off + base + (size_t)j * D;
@@ -96,12 +107,13 @@ __kernel void attn_delta(__global float *delta, __global const float *dout, cons
     delta[h * T + t] = dotD(dout + do_off + at, o + o_off + at, D);
 }
 
-/* dQ[t] = scale * sum_{j <= t} P[t,j] (dO[t].v[j] - delta[t]) k[j] */
+/* dQ[t] = scale * sum_{j seen by t} P[t,j] (dO[t].v[j] - delta[t]) k[j] */
 __kernel void attn_backward_dq_tiled(__global float *dq, const int dq_off, __global const float *dout,
                                      const int do_off, __global const float *q, const int q_off,
                                      __global const float *k, const int k_off, __global const float *v,
                                      const int v_off, __global const float *lse, const int lse_off,
-                                     __global const float *delta, const int T, const int D, const float scale)
+                                     __global const float *delta, const int T, const int D, const float scale,
+                                     const int causal)
 {
     const int t = get_global_id(0), h = get_global_id(1);
     if (t >= T) return;
@@ -109,7 +121,8 @@ __kernel void attn_backward_dq_tiled(__global float *dq, const int dq_off, __glo
     const float l = lse[lse_off + h * T + t], dl = delta[h * T + t];
     float acc[ATTN_DMAX];
     for (int d = 0; d < D; d++) acc[d] = 0.0f;
-    for (int j = 0; j <= t; j++) {
+    const int n = seen(t, T, causal);
+    for (int j = 0; j < n; j++) {
         __global const float *kj = k + k_off + base + (size_t)j * D;
         const float p = exp(scale * dotD(q + q_off + at, kj, D) - l);
         const float ds = p * (dotD(dout + do_off + at, v + v_off + base + (size_t)j * D, D) - dl);
@@ -118,22 +131,22 @@ __kernel void attn_backward_dq_tiled(__global float *dq, const int dq_off, __glo
     for (int d = 0; d < D; d++) dq[dq_off + at + d] = acc[d] * scale;
 }
 
-/* For key i: dV[i] = sum_{t >= i} P[t,i] dO[t];
- *            dK[i] = scale * sum_{t >= i} P[t,i] (dO[t].v[i] - delta[t]) q[t] */
+/* For key i, over the queries t that see it (t >= i when causal, every t if not):
+ *   dV[i] = sum_t P[t,i] dO[t];  dK[i] = scale * sum_t P[t,i] (dO[t].v[i] - delta[t]) q[t] */
 __kernel void attn_backward_dkdv_tiled(__global float *dk, const int dk_off, __global float *dv,
                                        const int dv_off, __global const float *dout, const int do_off,
                                        __global const float *q, const int q_off, __global const float *k,
                                        const int k_off, __global const float *v, const int v_off,
                                        __global const float *lse, const int lse_off,
                                        __global const float *delta, const int T, const int D,
-                                       const float scale)
+                                       const float scale, const int causal)
 {
     const int i = get_global_id(0), h = get_global_id(1);
     if (i >= T) return;
     const size_t base = (size_t)h * T * D, at = base + (size_t)i * D;
     float ak[ATTN_DMAX], av[ATTN_DMAX];
     for (int d = 0; d < D; d++) ak[d] = av[d] = 0.0f;
-    for (int t = i; t < T; t++) {
+    for (int t = causal ? i : 0; t < T; t++) {
         __global const float *qt = q + q_off + base + (size_t)t * D, *dot = dout + do_off + base + (size_t)t * D;
         const float p = exp(scale * dotD(qt, k + k_off + at, D) - lse[lse_off + h * T + t]);
         const float ds = p * (dotD(dot, v + v_off + at, D) - delta[h * T + t]);

@@ -559,10 +559,12 @@ DYTCL_API dytcl_status dytcl_embedding_backward(dytcl_ctx *ctx, dytcl_tensor dwt
 
 /* --------------------------------------------- attention (host/ops_attention.c)
  *
- * Causal multi-head attention: q, k, v, o are [B, H, T, D] (each head's rows
+ * Multi-head attention: q, k, v, o are [B, H, T, D] (each head's rows
  * contiguous), D <= 128; lse [B, H, T] receives each query's log-sum-exp of
- * its scores (scale = 1/sqrt(D)) for the backward pass. Query t attends to
- * keys 0..t.
+ * its scores (scale = 1/sqrt(D)) for the backward pass. Causal by default:
+ * query t attends to keys 0..t. With DYTCL_ATTN_BIDIRECTIONAL or'ed into the
+ * path (e.g. DYTCL_ATTN_AUTO | DYTCL_ATTN_BIDIRECTIONAL) every query attends
+ * to all T keys, as in a vision encoder; pass the same mode to the backward.
  *   DYTCL_ATTN_GEMM   scores through CLBlast's batched GEMM and a softmax
  *                     kernel: fast for long rows, needs B*H*T*T floats of
  *                     workspace (twice in the backward, which recomputes them)
@@ -572,7 +574,12 @@ DYTCL_API dytcl_status dytcl_embedding_backward(dytcl_ctx *ctx, dytcl_tensor dwt
  *                     allocation, else tiled
  * Both paths give the same results to float rounding (the tests compare them
  * with each other and with a float64 reference). */
-typedef enum { DYTCL_ATTN_AUTO = 0, DYTCL_ATTN_GEMM, DYTCL_ATTN_TILED } dytcl_attn_path;
+typedef enum {
+    DYTCL_ATTN_AUTO = 0,
+    DYTCL_ATTN_GEMM = 1,
+    DYTCL_ATTN_TILED = 2,
+    DYTCL_ATTN_BIDIRECTIONAL = 16 /* a mode flag, or'ed into one of the paths above */
+} dytcl_attn_path;
 
 DYTCL_API dytcl_status dytcl_attention_forward(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tensor lse, dytcl_tensor q,
                                                dytcl_tensor k, dytcl_tensor v, dytcl_attn_path path);
@@ -589,6 +596,28 @@ DYTCL_API dytcl_status dytcl_heads_merge_backward(dytcl_ctx *ctx, dytcl_tensor d
 DYTCL_API dytcl_status dytcl_attention_backward(dytcl_ctx *ctx, dytcl_tensor dq, dytcl_tensor dk, dytcl_tensor dv,
                                                 dytcl_tensor dout, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v,
                                                 dytcl_tensor o, dytcl_tensor lse, dytcl_attn_path path);
+/* ------------------------------------------ patch embedding (host/ops_patch.c)
+ *
+ * A vision transformer's first layer: a linear map of each p x p patch.
+ * images [B, C, H, W] with p dividing H and W hold N = (H/p)(W/p) patches,
+ * numbered row by row, of F = C*p*p values each, ordered channel, row,
+ * column (the layout of a torch Conv2d weight [E, C, p, p] flattened to [E, F]).
+ *   dytcl_patchify           patches [B, N, F] <- images (a permutation)
+ *   dytcl_patchify_backward  dimages <- dpatches (its inverse)
+ *   forward   patches = patchify(images); y [B, N, E] = patches . W^T + b
+ *             (W [E, F], b [E] or absent; patches is kept for the backward)
+ *   backward  dW (+)= dy^T . patches, db (+)= the column sums of dy; when
+ *             dimages is given, dpatches = dy . W and dimages = its inverse
+ *             patchify (dpatches is then a required [B, N, F] scratch)
+ * images must be 4-D; the others are checked by element count. */
+DYTCL_API dytcl_status dytcl_patchify(dytcl_ctx *ctx, dytcl_tensor patches, dytcl_tensor images, int p);
+DYTCL_API dytcl_status dytcl_patchify_backward(dytcl_ctx *ctx, dytcl_tensor dimages, dytcl_tensor dpatches, int p);
+DYTCL_API dytcl_status dytcl_patch_embed_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor patches,
+                                                 dytcl_tensor images, dytcl_tensor W, dytcl_tensor b, int p);
+DYTCL_API dytcl_status dytcl_patch_embed_backward(dytcl_ctx *ctx, dytcl_tensor dimages, dytcl_tensor dpatches,
+                                                  dytcl_tensor dW, dytcl_tensor db, int accumulate, dytcl_tensor dy,
+                                                  dytcl_tensor patches, dytcl_tensor W, int p);
+
 /* Attention for Tq new positions pos..pos+Tq-1 against a KV cache (generation,
  * forward only). q, k_new, v_new, o: [B, H, Tq, D]; kcache, vcache: [B, H, Tmax, D]
  * with pos + Tq <= Tmax. First writes k_new, v_new into the caches at rows

@@ -1,5 +1,5 @@
-/* ops_attention.c -- causal multi-head attention (cl/attention.cl), through
- * CLBlast's batched GEMM or through the tiled kernels. */
+/* ops_attention.c -- multi-head attention, causal or bidirectional
+ * (cl/attention.cl), through CLBlast's batched GEMM or the tiled kernels. */
 #include <math.h>
 
 #include "ops_args.h"
@@ -9,12 +9,18 @@ enum { ATTN_DMAX = 128 };
 typedef struct {
     int BH, T, D;
     float scale;
+    int causal; /* 0 with DYTCL_ATTN_BIDIRECTIONAL */
 } attn_dims;
 
 static dytcl_status check_qkv(dytcl_ctx *ctx, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v, dytcl_tensor lse,
-                              attn_dims *a)
+                              dytcl_attn_path *path, attn_dims *a)
 {
     dytcl_status s;
+    const int p = (int)*path & ~DYTCL_ATTN_BIDIRECTIONAL;
+    if (p < DYTCL_ATTN_AUTO || p > DYTCL_ATTN_TILED)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "attention: unknown path/mode %d", (int)*path);
+    a->causal = !((int)*path & DYTCL_ATTN_BIDIRECTIONAL);
+    *path = (dytcl_attn_path)p;
     if ((s = dy_check_tensor(ctx, q, "q")) || (s = norm_check_like(ctx, k, "k", q)) ||
         (s = norm_check_like(ctx, v, "v", q)))
         return s;
@@ -69,9 +75,9 @@ dytcl_status dytcl_attention_forward(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tenso
                                      dytcl_tensor k, dytcl_tensor v, dytcl_attn_path path)
 {
     DY_CHECK_CTX(ctx);
-    attn_dims a;
+    attn_dims a = {0};
     dytcl_status s;
-    if ((s = check_qkv(ctx, q, k, v, lse, &a)) || (s = norm_check_like(ctx, o, "o", q))) return s;
+    if ((s = check_qkv(ctx, q, k, v, lse, &path, &a)) || (s = norm_check_like(ctx, o, "o", q))) return s;
     dy_kernel *kr;
     if (use_gemm(ctx, path, a)) {
         dytcl_tensor S;
@@ -79,6 +85,7 @@ dytcl_status dytcl_attention_forward(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tenso
         int i = arg_mem(ctx, kr, 0, S.buf->mem);
         i = arg_tensor(ctx, kr, i, lse, NULL);
         i = arg_int(ctx, kr, i, a.T);
+        i = arg_int(ctx, kr, i, a.causal);
         if (i < 0) return DYTCL_ERR_OPENCL;
         if ((s = launch_rows(ctx, kr, a))) return s;
         const int64_t sd = (int64_t)a.T * a.D, ss = (int64_t)a.T * a.T;
@@ -93,6 +100,7 @@ dytcl_status dytcl_attention_forward(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tenso
     i = arg_int(ctx, kr, i, a.T);
     i = arg_int(ctx, kr, i, a.D);
     i = arg_float(ctx, kr, i, a.scale);
+    i = arg_int(ctx, kr, i, a.causal);
     if (i < 0) return DYTCL_ERR_OPENCL;
     return launch_rows(ctx, kr, a);
 }
@@ -109,6 +117,7 @@ static dytcl_status backward_gemm(dytcl_ctx *ctx, attn_dims a, dytcl_tensor dq, 
     int i = arg_mem(ctx, kr, 0, P.buf->mem);
     i = arg_tensor(ctx, kr, i, lse, NULL);
     i = arg_int(ctx, kr, i, a.T);
+    i = arg_int(ctx, kr, i, a.causal);
     if (i < 0) return DYTCL_ERR_OPENCL;
     if ((s = launch_rows(ctx, kr, a))) return s;
     /* dV = P^T dO;  dP = dO V^T */
@@ -123,6 +132,7 @@ static dytcl_status backward_gemm(dytcl_ctx *ctx, attn_dims a, dytcl_tensor dq, 
     i = arg_mem(ctx, kr, i, P.buf->mem);
     i = arg_int(ctx, kr, i, a.T);
     i = arg_float(ctx, kr, i, a.scale);
+    i = arg_int(ctx, kr, i, a.causal);
     if (i < 0) return DYTCL_ERR_OPENCL;
     if ((s = launch_rows(ctx, kr, a))) return s;
     /* dQ = dS K;  dK = dS^T Q */
@@ -155,6 +165,7 @@ static dytcl_status backward_tiled(dytcl_ctx *ctx, attn_dims a, dytcl_tensor dq,
     j = arg_int(ctx, kq, j, a.T);
     j = arg_int(ctx, kq, j, a.D);
     j = arg_float(ctx, kq, j, a.scale);
+    j = arg_int(ctx, kq, j, a.causal);
     int m = arg_tensor(ctx, kkv, 0, dk, NULL);
     m = arg_tensor(ctx, kkv, m, dv, NULL);
     m = arg_tensor(ctx, kkv, m, dout, NULL);
@@ -166,6 +177,7 @@ static dytcl_status backward_tiled(dytcl_ctx *ctx, attn_dims a, dytcl_tensor dq,
     m = arg_int(ctx, kkv, m, a.T);
     m = arg_int(ctx, kkv, m, a.D);
     m = arg_float(ctx, kkv, m, a.scale);
+    m = arg_int(ctx, kkv, m, a.causal);
     if (i < 0 || j < 0 || m < 0) return DYTCL_ERR_OPENCL;
     if ((s = launch_rows(ctx, kd, a)) || (s = launch_rows(ctx, kq, a))) return s;
     return launch_rows(ctx, kkv, a);
@@ -176,9 +188,9 @@ dytcl_status dytcl_attention_backward(dytcl_ctx *ctx, dytcl_tensor dq, dytcl_ten
                                       dytcl_tensor o, dytcl_tensor lse, dytcl_attn_path path)
 {
     DY_CHECK_CTX(ctx);
-    attn_dims a;
+    attn_dims a = {0};
     dytcl_status s;
-    if ((s = check_qkv(ctx, q, k, v, lse, &a)) || (s = norm_check_like(ctx, o, "o", q)) ||
+    if ((s = check_qkv(ctx, q, k, v, lse, &path, &a)) || (s = norm_check_like(ctx, o, "o", q)) ||
         (s = norm_check_like(ctx, dout, "dout", q)) || (s = norm_check_like(ctx, dq, "dq", q)) ||
         (s = norm_check_like(ctx, dk, "dk", q)) || (s = norm_check_like(ctx, dv, "dv", q)))
         return s;

@@ -1,43 +1,46 @@
-/* test_attention.c -- causal attention, both paths, against a float64
- * reference whose backward is checked by finite differences. */
+/* test_attention.c -- causal and bidirectional attention, both paths, against
+ * a float64 reference whose backward is checked by finite differences. */
 #include "dev_util.h"
 
 static unsigned long long rng = 4242;
 
-/* o, lse and (with dout) dq, dk, dv for one head of T x D. */
-static void ref_head(int T, int D, const double *q, const double *k, const double *v, const double *dout, double *o,
-                     double *lse, double *dq, double *dk, double *dv)
+/* o, lse and (with dout) dq, dk, dv for one head of T x D; query t sees keys
+ * 0..n(t)-1, n(t) = t + 1 when causal, T when not. */
+static void ref_head(int causal, int T, int D, const double *q, const double *k, const double *v,
+                     const double *dout, double *o, double *lse, double *dq, double *dk, double *dv)
 {
     double sc = 1 / sqrt((double)D);
     double *P = calloc((size_t)T * T, 8), *dP = calloc((size_t)T * T, 8);
     for (int t = 0; t < T; t++) {
+        const int n = causal ? t + 1 : T;
         double m = -INFINITY, sum = 0;
-        for (int j = 0; j <= t; j++) {
+        for (int j = 0; j < n; j++) {
             double s = 0;
             for (int d = 0; d < D; d++) s += q[t * D + d] * k[j * D + d];
             P[t * T + j] = s * sc;
             m = fmax(m, s * sc);
         }
-        for (int j = 0; j <= t; j++) sum += exp(P[t * T + j] - m);
+        for (int j = 0; j < n; j++) sum += exp(P[t * T + j] - m);
         lse[t] = m + log(sum);
-        for (int j = 0; j <= t; j++) P[t * T + j] = exp(P[t * T + j] - lse[t]);
+        for (int j = 0; j < n; j++) P[t * T + j] = exp(P[t * T + j] - lse[t]);
         for (int d = 0; d < D; d++) {
             double s = 0;
-            for (int j = 0; j <= t; j++) s += P[t * T + j] * v[j * D + d];
+            for (int j = 0; j < n; j++) s += P[t * T + j] * v[j * D + d];
             o[t * D + d] = s;
         }
     }
     if (dout) {
         for (int i = 0; i < T * D; i++) dq[i] = dk[i] = dv[i] = 0;
         for (int t = 0; t < T; t++) {
+            const int n = causal ? t + 1 : T;
             double dot = 0;
-            for (int j = 0; j <= t; j++) {
+            for (int j = 0; j < n; j++) {
                 double s = 0;
                 for (int d = 0; d < D; d++) s += dout[t * D + d] * v[j * D + d];
                 dP[t * T + j] = s;
                 dot += P[t * T + j] * s;
             }
-            for (int j = 0; j <= t; j++) {
+            for (int j = 0; j < n; j++) {
                 double ds = P[t * T + j] * (dP[t * T + j] - dot) * sc;
                 for (int d = 0; d < D; d++) {
                     dq[t * D + d] += ds * k[j * D + d];
@@ -50,31 +53,33 @@ static void ref_head(int T, int D, const double *q, const double *k, const doubl
     free(P), free(dP);
 }
 
-static void check_reference_gradients(void)
+static void check_reference_gradients(int causal)
 {
     enum { T = 4, D = 3, N = T * D };
     double q[N], k[N], v[N], dout[N], o[N], lse[T], dq[N], dk[N], dv[N], worst = 0, h = 1e-6;
     rand_fill(q, N, &rng, -1, 1), rand_fill(k, N, &rng, -1, 1), rand_fill(v, N, &rng, -1, 1);
     rand_fill(dout, N, &rng, -1, 1);
-    ref_head(T, D, q, k, v, dout, o, lse, dq, dk, dv);
+    ref_head(causal, T, D, q, k, v, dout, o, lse, dq, dk, dv);
     double *vars[3] = {q, k, v}, *grads[3] = {dq, dk, dv};
     for (int w = 0; w < 3; w++)
         for (int i = 0; i < N; i++) {
             double keep = vars[w][i], lp = 0, lm = 0;
             vars[w][i] = keep + h;
-            ref_head(T, D, q, k, v, NULL, o, lse, NULL, NULL, NULL);
+            ref_head(causal, T, D, q, k, v, NULL, o, lse, NULL, NULL, NULL);
             for (int j = 0; j < N; j++) lp += o[j] * dout[j];
             vars[w][i] = keep - h;
-            ref_head(T, D, q, k, v, NULL, o, lse, NULL, NULL, NULL);
+            ref_head(causal, T, D, q, k, v, NULL, o, lse, NULL, NULL, NULL);
             for (int j = 0; j < N; j++) lm += o[j] * dout[j];
             vars[w][i] = keep;
             worst = fmax(worst, fabs((lp - lm) / (2 * h) - grads[w][i]));
         }
-    CHECK(worst < 1e-7, "attention reference backward vs finite differences: %.3g", worst);
+    CHECK(worst < 1e-7, "%s attention reference backward vs finite differences: %.3g",
+          causal ? "causal" : "bidirectional", worst);
 }
 
-static void run_case(dytcl_ctx *ctx, int B, int H, int T, int D)
+static void run_case(dytcl_ctx *ctx, int causal, int B, int H, int T, int D)
 {
+    const int mode = causal ? 0 : DYTCL_ATTN_BIDIRECTIONAL;
     size_t n = (size_t)B * H * T * D, hd = (size_t)T * D;
     double *q = malloc(n * 8), *k = malloc(n * 8), *v = malloc(n * 8), *dout = malloc(n * 8), *o = malloc(n * 8);
     double *lse = malloc((size_t)B * H * T * 8), *dq = malloc(n * 8), *dk = malloc(n * 8), *dv = malloc(n * 8);
@@ -82,21 +87,22 @@ static void run_case(dytcl_ctx *ctx, int B, int H, int T, int D)
     rand_fill(dout, n, &rng, -1, 1);
     round_float(q, n), round_float(k, n), round_float(v, n), round_float(dout, n);
     for (int h = 0; h < B * H; h++)
-        ref_head(T, D, q + h * hd, k + h * hd, v + h * hd, dout + h * hd, o + h * hd, lse + (size_t)h * T, dq + h * hd,
-                 dk + h * hd, dv + h * hd);
+        ref_head(causal, T, D, q + h * hd, k + h * hd, v + h * hd, dout + h * hd, o + h * hd, lse + (size_t)h * T,
+                 dq + h * hd, dk + h * hd, dv + h * hd);
     dytcl_buf *bq = dev_from(ctx, q, n), *bk = dev_from(ctx, k, n), *bv = dev_from(ctx, v, n);
     dytcl_buf *bdo = dev_from(ctx, dout, n);
 #define T4(b) ((dytcl_tensor){b, 0, 4, {B, H, T, D}})
     for (int path = DYTCL_ATTN_GEMM; path <= DYTCL_ATTN_TILED; path++) {
-        const char *name = path == DYTCL_ATTN_GEMM ? "gemm" : "tiled";
+        const char *name = path == DYTCL_ATTN_GEMM ? (causal ? "causal gemm" : "bidirectional gemm")
+                                                   : (causal ? "causal tiled" : "bidirectional tiled");
         dytcl_buf *bo = dev_from(ctx, NULL, n), *bl = dev_from(ctx, NULL, (size_t)B * H * T);
         dytcl_buf *bdq = dev_from(ctx, NULL, n), *bdk = dev_from(ctx, NULL, n), *bdv = dev_from(ctx, NULL, n);
         dytcl_tensor tl = dytcl_tensor_1d(bl, 0, (int64_t)B * H * T);
-        CHECK_OK(ctx, dytcl_attention_forward(ctx, T4(bo), tl, T4(bq), T4(bk), T4(bv), (dytcl_attn_path)path));
+        CHECK_OK(ctx, dytcl_attention_forward(ctx, T4(bo), tl, T4(bq), T4(bk), T4(bv), (dytcl_attn_path)(path | mode)));
         CHECK_CLOSE(ctx, bo, o, n, 1e-5, "%s attention o [%d,%d,%d,%d]", name, B, H, T, D);
         CHECK_CLOSE(ctx, bl, lse, (size_t)B * H * T, 1e-5, "%s attention lse [%d,%d,%d,%d]", name, B, H, T, D);
         CHECK_OK(ctx, dytcl_attention_backward(ctx, T4(bdq), T4(bdk), T4(bdv), T4(bdo), T4(bq), T4(bk), T4(bv), T4(bo),
-                                               tl, (dytcl_attn_path)path));
+                                               tl, (dytcl_attn_path)(path | mode)));
         CHECK_CLOSE(ctx, bdq, dq, n, 1e-4, "%s attention dq [%d,%d,%d,%d]", name, B, H, T, D);
         CHECK_CLOSE(ctx, bdk, dk, n, 1e-4, "%s attention dk [%d,%d,%d,%d]", name, B, H, T, D);
         CHECK_CLOSE(ctx, bdv, dv, n, 1e-5, "%s attention dv [%d,%d,%d,%d]", name, B, H, T, D);
@@ -106,6 +112,9 @@ static void run_case(dytcl_ctx *ctx, int B, int H, int T, int D)
     dytcl_buf *bad = dev_from(ctx, NULL, (size_t)B * H * T + 1);
     CHECK(dytcl_attention_forward(ctx, T4(bq), dytcl_tensor_1d(bad, 0, (int64_t)B * H * T + 1), T4(bq), T4(bk), T4(bv),
                                   DYTCL_ATTN_AUTO) == DYTCL_ERR_INVALID_ARG, "an lse of the wrong size accepted");
+    CHECK(dytcl_attention_forward(ctx, T4(bq), dytcl_tensor_1d(bad, 0, (int64_t)B * H * T), T4(bq), T4(bk), T4(bv),
+                                  (dytcl_attn_path)(DYTCL_ATTN_TILED + 1)) == DYTCL_ERR_INVALID_ARG,
+          "an unknown attention path accepted");
 #undef T4
     dytcl_buf_free(bad), dytcl_buf_free(bq), dytcl_buf_free(bk), dytcl_buf_free(bv), dytcl_buf_free(bdo);
     free(q), free(k), free(v), free(dout), free(o), free(lse), free(dq), free(dk), free(dv);
@@ -150,15 +159,19 @@ static void run_heads(dytcl_ctx *ctx, int B, int T, int H, int D)
 
 int main(void)
 {
-    check_reference_gradients();
+    check_reference_gradients(1);
+    check_reference_gradients(0);
     dytcl_ctx *ctx = check_ctx(getenv("DYTCL_TEST_CACHE"));
     run_heads(ctx, 1, 1, 1, 2);
     run_heads(ctx, 2, 7, 3, 16);
-    run_case(ctx, 1, 1, 1, 16);
-    run_case(ctx, 2, 3, 7, 32);
-    run_case(ctx, 1, 2, 33, 64);
-    run_case(ctx, 1, 1, 17, 128);
-    if (!check_small()) run_case(ctx, 2, 2, 129, 16);
+    for (int causal = 1; causal >= 0; causal--) {
+        run_case(ctx, causal, 1, 1, 1, 16);
+        run_case(ctx, causal, 2, 3, 7, 32);
+        run_case(ctx, causal, 1, 2, 33, 64);
+        run_case(ctx, causal, 1, 1, 17, 128);
+        run_case(ctx, causal, 3, 2, 17, 24); /* a ViT's shape: 16 patches and a class token */
+        if (!check_small()) run_case(ctx, causal, 2, 2, 129, 16);
+    }
     dytcl_ctx_free(ctx);
     return check_done("test_attention");
 }

@@ -1,0 +1,119 @@
+/* cmd_classify.c -- `dytcl classify --model CKPT IMAGES LABELS`: a
+ * train-image checkpoint's prediction for every image, and its accuracy;
+ * and the evaluation loop that train-image shares. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "idx.h"
+#include "image_eval.h"
+#include "vit.h"
+
+int cli_image_eval(vit *v, const image_set *s, const image_aug *norm, int *pred, double *loss, double *acc)
+{
+    if (!vit_batch(v) && vit_set_batch(v, s->n < 256 ? s->n : 256)) return -1;
+    const int B = vit_batch(v), K = vit_get_config(v)->classes;
+    float *x = malloc((size_t)B * s->H * s->W * sizeof *x), *logits = malloc((size_t)B * K * sizeof *logits);
+    int32_t *y = malloc((size_t)B * sizeof *y);
+    double sum = 0;
+    long right = 0;
+    int rc = !x || !logits || !y;
+    for (int start = 0; !rc && start < s->n; start += B) {
+        float l = 0;
+        image_set_batch(s, NULL, start, B, norm, NULL, x, y);
+        if (vit_forward(v, x, y) || vit_loss(v, &l) || vit_logits(v, logits)) {
+            rc = -1;
+            break;
+        }
+        const int rows = s->n - start < B ? s->n - start : B;
+        sum += (double)l * rows;
+        for (int b = 0; b < rows; b++) {
+            int best = 0;
+            for (int k = 1; k < K; k++)
+                if (logits[(size_t)b * K + k] > logits[(size_t)b * K + best]) best = k;
+            right += best == y[b];
+            if (pred) pred[start + b] = best;
+        }
+    }
+    free(x), free(logits), free(y);
+    if (rc) return -1;
+    *loss = sum / s->n, *acc = (double)right / s->n;
+    return 0;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: dytcl classify --model CKPT [--limit N] [--batch B] IMAGES LABELS\n\n"
+               "Prints the predicted class of every image in the IDX file IMAGES (one line:\n"
+               "index, prediction, label), then the accuracy against LABELS. CKPT is a\n"
+               "checkpoint of dytcl train-image.\n");
+}
+
+int cmd_classify(int argc, char **argv)
+{
+    const char *model = NULL, *files[2] = {NULL, NULL};
+    long limit = 0, batch = 256;
+    int nf = 0;
+    for (int a = 1; a < argc; a++) {
+        char *end = NULL;
+        if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) return usage(stdout), 0;
+        if (!strcmp(argv[a], "--model") && a + 1 < argc) model = argv[++a];
+        else if ((!strcmp(argv[a], "--limit") || !strcmp(argv[a], "--batch")) && a + 1 < argc) {
+            long val = strtol(argv[a + 1], &end, 10);
+            if (!*argv[a + 1] || *end || val < 0 || val > 1 << 24)
+                return cli_error("classify", 2, "%s: bad value '%s'", argv[a], argv[a + 1]);
+            *(!strcmp(argv[a], "--limit") ? &limit : &batch) = val, a++;
+        } else if (argv[a][0] != '-' && nf < 2) files[nf++] = argv[a];
+        else return usage(stderr), cli_error("classify", 2, "unexpected argument '%s'", argv[a]);
+    }
+    if (!model || nf != 2 || batch < 1 || batch > 65536)
+        return usage(stderr), cli_error("classify", 2, "needs --model CKPT, IMAGES and LABELS (and batch 1..65536)");
+    char err[1400];
+    image_set s = {0};
+    dytcl_ctx *ctx = NULL;
+    vit *v = NULL;
+    dytcl_st_file *f = NULL;
+    int *pred = NULL, rc = 1;
+    if (image_set_load(files[0], files[1], (int)limit, 0, &s, err, sizeof err)) {
+        cli_error("classify", 1, "%s", err);
+        goto done;
+    }
+    if (dytcl_ctx_create(&ctx, NULL)) {
+        cli_error("classify", 1, "%s", dytcl_last_error(NULL));
+        goto done;
+    }
+    if (vit_load(ctx, model, &v, NULL, &f, err, sizeof err)) {
+        cli_error("classify", 1, "%s", err);
+        goto done;
+    }
+    const vit_config *c = vit_get_config(v);
+    if (c->height != s.H || c->width != s.W || c->channels != 1 || s.classes > c->classes) {
+        cli_error("classify", 1, "%s takes %d x %d images of %d classes; %s has %d x %d images, labels up to %d", model,
+                  c->height, c->width, c->classes, files[0], s.H, s.W, s.classes - 1);
+        goto done;
+    }
+    /* the normalisation the model was trained with */
+    const char *mean = dytcl_st_metadata(f, "train.mean"), *std = dytcl_st_metadata(f, "train.std");
+    image_aug norm = {0, 0, mean ? strtof(mean, NULL) : 0.0f, std ? strtof(std, NULL) : 1.0f};
+    if (!(norm.std > 0)) norm.std = 1.0f;
+    double loss = 0, acc = 0;
+    pred = malloc((size_t)s.n * sizeof *pred);
+    if (!pred || vit_set_batch(v, (int)(batch < s.n ? batch : s.n)) ||
+        cli_image_eval(v, &s, &norm, pred, &loss, &acc)) {
+        cli_error("classify", 1, "%s", pred ? vit_error(v) : "out of memory");
+        goto done;
+    }
+    printf("index,prediction,label\n");
+    for (int i = 0; i < s.n; i++) printf("%d,%d,%d\n", i, pred[i], s.labels[i]);
+    printf("accuracy %.4f (%ld of %d), mean loss %.4f\n", acc, lround(acc * s.n), s.n, loss);
+    rc = 0;
+done:
+    free(pred);
+    image_set_free(&s);
+    dytcl_st_free(f);
+    vit_free(v);
+    dytcl_ctx_free(ctx);
+    return rc;
+}

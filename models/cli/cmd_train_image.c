@@ -1,0 +1,365 @@
+/* cmd_train_image.c -- `dytcl train-image`: a ViT classifier on IDX images
+ * (Fashion-MNIST by default).
+ *
+ * Each epoch: a seeded shuffle of the training set, batches with seeded
+ * augmentations (random crop with padding, horizontal flip), forward,
+ * backward, global-norm clipping and AdamW with warm-up then cosine decay;
+ * then the test set's loss and accuracy, a CSV row, a checkpoint. A
+ * checkpoint holds the AdamW state, the options and the augmentation RNG, so
+ * --resume continues bit-exactly from the end of its epoch. */
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "idx.h"
+#include "image_eval.h"
+#include "vit.h"
+
+#define FMNIST "/usr/share/datasets/fashion-mnist/"
+
+typedef struct {
+    vit_config model;
+    char train_images[1024], train_labels[1024], test_images[1024], test_labels[1024];
+    char out[1024], log[1024], resume[1024];
+    int epochs, batch, warmup, train_limit, test_limit, pad, flip, stop_after;
+    float lr, min_lr_frac, weight_decay, clip, beta2, mean, std;
+    unsigned long long seed;
+} image_opts;
+
+enum { O_INT, O_FLOAT, O_STR, O_U64, O_NORM, O_POOL };
+
+/* The options: name, type, where, and whether a checkpoint keeps it (the
+ * model's own settings travel in its config). */
+static const struct {
+    const char *name;
+    int type;
+    size_t at;
+    int saved;
+    const char *help;
+} opts[] = {
+#define F(f) offsetof(image_opts, f)
+    {"train-images", O_STR, F(train_images), 1, "IDX images to train on (.gz or plain)"},
+    {"train-labels", O_STR, F(train_labels), 1, "their labels"},
+    {"test-images", O_STR, F(test_images), 1, "IDX images to evaluate on every epoch"},
+    {"test-labels", O_STR, F(test_labels), 1, "their labels"},
+    {"train-limit", O_INT, F(train_limit), 1, "use the first N training images (0: all)"},
+    {"test-limit", O_INT, F(test_limit), 1, "use the first N test images (0: all)"},
+    {"norm", O_NORM, F(model.norm), 0, "dyt | derf | rmsnorm | layernorm"},
+    {"pool", O_POOL, F(model.pool), 0, "cls (a class token) | mean (the mean of all tokens)"},
+    {"patch", O_INT, F(model.patch), 0, "patch side p (divides the image side)"},
+    {"dim", O_INT, F(model.dim), 0, "width C"},
+    {"heads", O_INT, F(model.heads), 0, "attention heads"},
+    {"layers", O_INT, F(model.layers), 0, "encoder blocks"},
+    {"mlp", O_INT, F(model.mlp), 0, "MLP width"},
+    {"alpha0", O_FLOAT, F(model.alpha0), 0, "DyT/Derf's initial alpha"},
+    {"epochs", O_INT, F(epochs), 1, "passes over the training set"},
+    {"batch", O_INT, F(batch), 1, "images per step"},
+    {"lr", O_FLOAT, F(lr), 1, "peak learning rate"},
+    {"min-lr-frac", O_FLOAT, F(min_lr_frac), 1, "the cosine ends at lr times this"},
+    {"warmup", O_INT, F(warmup), 1, "warm-up steps"},
+    {"weight-decay", O_FLOAT, F(weight_decay), 1, "AdamW weight decay (matrices only)"},
+    {"beta2", O_FLOAT, F(beta2), 1, "AdamW beta2"},
+    {"clip", O_FLOAT, F(clip), 1, "global gradient-norm clip (0: none)"},
+    {"pad", O_INT, F(pad), 1, "random crop with this much padding (0: none)"},
+    {"flip", O_INT, F(flip), 1, "1: random horizontal flips"},
+    {"mean", O_FLOAT, F(mean), 1, "pixels become (p/255 - mean) / std"},
+    {"std", O_FLOAT, F(std), 1, "see mean"},
+    {"seed", O_U64, F(seed), 1, "weights, shuffles and augmentations"},
+    {"out", O_STR, F(out), 0, "checkpoint file, written every epoch"},
+    {"log", O_STR, F(log), 0, "CSV log, one row per epoch"},
+    {"resume", O_STR, F(resume), 0, "continue from a checkpoint of this command"},
+    {"stop-after", O_INT, F(stop_after), 0, "stop after this epoch, as if interrupted (0: no)"},
+#undef F
+};
+#define NOPTS ((int)(sizeof opts / sizeof opts[0]))
+
+static void defaults(image_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    vit_config_default(&o->model);
+    snprintf(o->train_images, sizeof o->train_images, FMNIST "train-images-idx3-ubyte.gz");
+    snprintf(o->train_labels, sizeof o->train_labels, FMNIST "train-labels-idx1-ubyte.gz");
+    snprintf(o->test_images, sizeof o->test_images, FMNIST "t10k-images-idx3-ubyte.gz");
+    snprintf(o->test_labels, sizeof o->test_labels, FMNIST "t10k-labels-idx1-ubyte.gz");
+    snprintf(o->out, sizeof o->out, "vit.safetensors");
+    o->epochs = 10, o->batch = 128, o->warmup = 200, o->pad = 2, o->flip = 1;
+    o->lr = 2e-3f, o->min_lr_frac = 0.05f, o->weight_decay = 0.05f, o->clip = 1.0f, o->beta2 = 0.99f;
+    o->mean = 0.2860f, o->std = 0.3530f, o->seed = 1;
+}
+
+/* Sets option i from text; non-zero when the text is not a valid value. */
+static int set_opt(image_opts *o, int i, const char *s)
+{
+    char *p = (char *)o + opts[i].at, *end = NULL;
+    switch (opts[i].type) {
+    case O_INT: {
+        long v = strtol(s, &end, 10);
+        if (!*s || *end || v < 0 || v > 1 << 30) return -1;
+        *(int *)(void *)p = (int)v;
+        return 0;
+    }
+    case O_FLOAT: {
+        double v = strtod(s, &end);
+        if (!*s || *end || !isfinite(v)) return -1;
+        *(float *)(void *)p = (float)v;
+        return 0;
+    }
+    case O_U64: {
+        unsigned long long v = strtoull(s, &end, 10);
+        if (!*s || *end || *s == '-') return -1;
+        *(unsigned long long *)(void *)p = v;
+        return 0;
+    }
+    case O_NORM: return vit_norm_parse(s, (vit_norm *)(void *)p);
+    case O_POOL:
+        if (strcmp(s, "cls") && strcmp(s, "mean")) return -1;
+        *(vit_pool *)(void *)p = strcmp(s, "cls") ? VIT_POOL_MEAN : VIT_POOL_CLS;
+        return 0;
+    default:
+        if (strlen(s) >= 1024) return -1;
+        snprintf(p, 1024, "%s", s);
+        return 0;
+    }
+}
+
+static void opt_text(const image_opts *o, int i, char *buf, size_t cap)
+{
+    const char *p = (const char *)o + opts[i].at;
+    switch (opts[i].type) {
+    case O_INT: snprintf(buf, cap, "%d", *(const int *)(const void *)p); break;
+    case O_FLOAT: snprintf(buf, cap, "%.9g", (double)*(const float *)(const void *)p); break;
+    case O_U64: snprintf(buf, cap, "%llu", *(const unsigned long long *)(const void *)p); break;
+    default: snprintf(buf, cap, "%s", p); break;
+    }
+}
+
+static void usage(FILE *f)
+{
+    image_opts d;
+    defaults(&d);
+    fprintf(f, "usage: dytcl train-image [options]\n\n"
+               "Trains a vision transformer on IDX images (default: Fashion-MNIST from the\n"
+               "dataset-fashion-mnist package), evaluating test accuracy every epoch.\n\n");
+    for (int i = 0; i < NOPTS; i++) {
+        char v[64] = "";
+        if (opts[i].type == O_NORM) snprintf(v, sizeof v, "%s", vit_norm_name(d.model.norm));
+        else if (opts[i].type == O_POOL) snprintf(v, sizeof v, "cls");
+        else if (opts[i].type != O_STR || !strcmp(opts[i].name, "out")) opt_text(&d, i, v, sizeof v);
+        fprintf(f, "  --%-13s %s%s%s%s\n", opts[i].name, opts[i].help, v[0] ? " [" : "", v, v[0] ? "]" : "");
+    }
+}
+
+/* -1: go on; else the exit status. */
+static int parse(int argc, char **argv, image_opts *o)
+{
+    for (int a = 1; a < argc; a++) {
+        if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) return usage(stdout), 0;
+        int i = 0;
+        while (i < NOPTS && (strncmp(argv[a], "--", 2) || strcmp(argv[a] + 2, opts[i].name))) i++;
+        if (i == NOPTS) return usage(stderr), cli_error("train-image", 2, "unknown option '%s'", argv[a]);
+        if (a + 1 >= argc) return cli_error("train-image", 2, "--%s needs a value", opts[i].name);
+        if (set_opt(o, i, argv[++a])) return cli_error("train-image", 2, "--%s: bad value '%s'", opts[i].name, argv[a]);
+    }
+    if (o->epochs < 1 || o->batch < 1 || o->batch > 65536 || !(o->lr > 0) || !(o->std > 0) || o->flip > 1 ||
+        o->pad > 64 || !(o->beta2 > 0 && o->beta2 < 1) || o->min_lr_frac < 0 || o->min_lr_frac > 1)
+        return cli_error("train-image", 2,
+                         "need epochs >= 1, batch 1..65536, lr > 0, std > 0, flip 0|1, pad <= 64, 0 < beta2 < 1, "
+                         "min-lr-frac in [0, 1]");
+    return -1;
+}
+
+/* Linear warm-up to lr over `warmup` steps, then cosine to lr * min_lr_frac. */
+static float lr_at(const image_opts *o, long step, long total)
+{
+    if (step <= o->warmup) return o->lr * (float)step / (float)(o->warmup > 0 ? o->warmup : 1);
+    double p = (double)(step - o->warmup) / (double)(total - o->warmup > 0 ? total - o->warmup : 1);
+    double lo = o->lr * o->min_lr_frac;
+    return (float)(lo + 0.5 * (o->lr - lo) * (1 + cos(3.141592653589793 * (p > 1 ? 1 : p))));
+}
+
+/* The seed of epoch e's shuffle: any epoch's order without replaying the others. */
+static uint64_t epoch_seed(const image_opts *o, int e)
+{
+    return o->seed * 0x9E3779B97F4A7C15ull ^ (uint64_t)(e + 1) * 0xD1B54A32D192ED03ull;
+}
+
+static int save(vit *v, const image_opts *o, int epoch, long step, uint64_t aug_rng, double acc)
+{
+    const char *meta[2 * (NOPTS + 4)];
+    char vals[NOPTS + 4][1100];
+    int k = 0;
+    for (int i = 0; i < NOPTS; i++) {
+        if (!opts[i].saved) continue;
+        char *key = vals[i];
+        opt_text(o, i, key + 64, 1000);
+        snprintf(key, 64, "train.%s", opts[i].name);
+        meta[2 * k] = key, meta[2 * k + 1] = key + 64, k++;
+    }
+    snprintf(vals[NOPTS], 64, "%d", epoch), snprintf(vals[NOPTS + 1], 64, "%ld", step);
+    snprintf(vals[NOPTS + 2], 64, "%llu", (unsigned long long)aug_rng), snprintf(vals[NOPTS + 3], 64, "%.6f", acc);
+    const char *keys[4] = {"train.epoch_done", "train.step", "train.aug_rng", "train.test_accuracy"};
+    for (int j = 0; j < 4; j++) meta[2 * k] = keys[j], meta[2 * k + 1] = vals[NOPTS + j], k++;
+    return vit_save(v, o->out, 1, meta, k) ? cli_error("train-image", 1, "%s", vit_error(v)) : 0;
+}
+
+int cmd_train_image(int argc, char **argv)
+{
+    image_opts o;
+    defaults(&o);
+    int rc = parse(argc, argv, &o);
+    if (rc >= 0) return rc;
+    char err[1400];
+    dytcl_ctx *ctx = NULL;
+    vit *v = NULL;
+    dytcl_st_file *f = NULL;
+    image_set train = {0}, test = {0};
+    float *x = NULL;
+    int32_t *y = NULL;
+    uint32_t *order = NULL;
+    FILE *csv = NULL;
+    int epoch0 = 0;
+    long step = 0;
+    uint64_t aug_rng = 0;
+    rc = 1;
+    if (dytcl_ctx_create(&ctx, NULL)) {
+        cli_error("train-image", 1, "%s", dytcl_last_error(NULL));
+        goto done;
+    }
+    if (o.resume[0]) { /* the checkpoint's options, then the flags again over them */
+        int has_opt = 0;
+        if (vit_load(ctx, o.resume, &v, &has_opt, &f, err, sizeof err)) {
+            cli_error("train-image", 1, "%s", err);
+            goto done;
+        }
+        const char *e = dytcl_st_metadata(f, "train.epoch_done"), *s = dytcl_st_metadata(f, "train.step");
+        const char *r = dytcl_st_metadata(f, "train.aug_rng");
+        if (!has_opt || !e || !s || !r) {
+            cli_error("train-image", 1, "%s: not a train-image checkpoint (no optimiser state or epoch)", o.resume);
+            goto done;
+        }
+        for (int i = 0; i < NOPTS; i++) {
+            char key[64];
+            snprintf(key, sizeof key, "train.%s", opts[i].name);
+            const char *val = opts[i].saved ? dytcl_st_metadata(f, key) : NULL;
+            if (val && set_opt(&o, i, val)) {
+                cli_error("train-image", 1, "%s: bad %s = '%s' in the metadata", o.resume, key, val);
+                goto done;
+            }
+        }
+        if ((rc = parse(argc, argv, &o)) >= 0) goto done;
+        rc = 1;
+        o.model = *vit_get_config(v);
+        epoch0 = atoi(e), step = atol(s), aug_rng = strtoull(r, NULL, 10);
+    }
+    if (image_set_load(o.train_images, o.train_labels, o.train_limit, 0, &train, err, sizeof err) ||
+        image_set_load(o.test_images, o.test_labels, o.test_limit, 0, &test, err, sizeof err)) {
+        cli_error("train-image", 1, "%s", err);
+        goto done;
+    }
+    if (test.H != train.H || test.W != train.W) {
+        cli_error("train-image", 1, "training images are %d x %d, test images %d x %d", train.H, train.W, test.H,
+                  test.W);
+        goto done;
+    }
+    if (!v) {
+        o.model.height = train.H, o.model.width = train.W, o.model.channels = 1, o.model.seed = o.seed;
+        o.model.classes = train.classes > test.classes ? train.classes : test.classes;
+        if (o.model.classes < 2) o.model.classes = 2;
+        aug_rng = o.seed ^ 0xA5A5A5A5A5A5A5A5ull;
+        if (vit_create(ctx, &o.model, &v, err, sizeof err)) {
+            cli_error("train-image", 1, "%s", err);
+            goto done;
+        }
+    } else if (o.model.height != train.H || o.model.width != train.W || train.classes > o.model.classes) {
+        cli_error("train-image", 1, "%s: the model takes %d x %d images of %d classes; the data do not fit", o.resume,
+                  o.model.height, o.model.width, o.model.classes);
+        goto done;
+    }
+    if (vit_set_batch(v, o.batch)) {
+        cli_error("train-image", 1, "%s", vit_error(v));
+        goto done;
+    }
+    const int B = o.batch, per_epoch = (train.n + B - 1) / B;
+    const long total = (long)per_epoch * o.epochs;
+    x = malloc((size_t)B * train.H * train.W * sizeof *x), y = malloc((size_t)B * sizeof *y);
+    order = malloc((size_t)train.n * sizeof *order);
+    if (!x || !y || !order) {
+        cli_error("train-image", 1, "out of memory");
+        goto done;
+    }
+    if (o.log[0] && !(csv = fopen(o.log, epoch0 ? "a" : "w"))) {
+        cli_error("train-image", 1, "%s: cannot write the log", o.log);
+        goto done;
+    }
+    if (csv && !epoch0) fprintf(csv, "epoch,step,lr,train_loss,test_loss,test_accuracy,images_per_s,seconds\n");
+    dytcl_device_info info;
+    dytcl_ctx_device(ctx, &info);
+    printf("train-image: ViT-%s (%s pooling), %d layers, dim %d, %d heads, patch %d: %zu parameters, on %s\n"
+           "  %d training images (%d steps of %d per epoch), %d test images, %d epochs%s\n",
+           vit_norm_name(o.model.norm), o.model.pool == VIT_POOL_CLS ? "cls" : "mean", o.model.layers, o.model.dim,
+           o.model.heads, o.model.patch, vit_num_params(v), info.name, train.n, per_epoch, B, test.n, o.epochs,
+           epoch0 ? " (resumed)" : "");
+    fflush(stdout);
+    const image_aug aug = {o.pad, o.flip, o.mean, o.std}, plain = {0, 0, o.mean, o.std};
+    const dytcl_adamw_config base = {o.lr, 0.9f, o.beta2, 1e-8f, o.weight_decay};
+    const int tty = isatty(2);
+    for (int epoch = epoch0; epoch < o.epochs; epoch++) {
+        uint64_t shuffle = epoch_seed(&o, epoch);
+        image_set_shuffle(order, train.n, &shuffle);
+        double t0 = cli_now_ms(), loss_sum = 0;
+        int counted = 0;
+        for (int i = 0; i < per_epoch; i++) {
+            image_set_batch(&train, order, i * B, B, &aug, &aug_rng, x, y);
+            dytcl_adamw_config cfg = base;
+            cfg.lr = lr_at(&o, ++step, total);
+            float loss = 0;
+            if (vit_forward(v, x, y) || vit_backward(v) || vit_step(v, &cfg, o.clip, (int)step, NULL) ||
+                vit_loss(v, &loss)) {
+                cli_error("train-image", 1, "epoch %d step %ld: %s", epoch + 1, step, vit_error(v));
+                goto done;
+            }
+            if (!isfinite(loss)) {
+                cli_error("train-image", 1, "epoch %d step %ld: the loss is %g", epoch + 1, step, (double)loss);
+                goto done;
+            }
+            loss_sum += loss, counted++;
+            if (tty) {
+                double s = (cli_now_ms() - t0) / 1e3, ips = (double)(i + 1) * B / s;
+                fprintf(stderr, "\r\033[Kepoch %d/%d  step %d/%d  loss %.4f  %.0f img/s  ETA %.0fs", epoch + 1,
+                        o.epochs, i + 1, per_epoch, (double)loss, ips, (per_epoch - i - 1) * (double)B / ips);
+                fflush(stderr);
+            }
+        }
+        const double secs = (cli_now_ms() - t0) / 1e3, ips = (double)train.n / secs;
+        double tloss = 0, acc = 0;
+        if (cli_image_eval(v, &test, &plain, NULL, &tloss, &acc)) {
+            cli_error("train-image", 1, "evaluation: %s", vit_error(v));
+            goto done;
+        }
+        if (tty) fprintf(stderr, "\r\033[K");
+        printf("epoch %d/%d  train loss %.4f  test loss %.4f  test accuracy %.2f%%  %.0f img/s  %.1fs\n", epoch + 1,
+               o.epochs, loss_sum / counted, tloss, 100 * acc, ips, secs);
+        fflush(stdout);
+        if (csv)
+            fprintf(csv, "%d,%ld,%.6g,%.6f,%.6f,%.6f,%.1f,%.2f\n", epoch + 1, step, (double)lr_at(&o, step, total),
+                    loss_sum / counted, tloss, acc, ips, secs), fflush(csv);
+        if (save(v, &o, epoch + 1, step, aug_rng, acc)) goto done;
+        if (o.stop_after && epoch + 1 >= o.stop_after && epoch + 1 < o.epochs) {
+            printf("stopped after epoch %d (--stop-after); continue with --resume %s\n", epoch + 1, o.out);
+            break;
+        }
+    }
+    rc = 0;
+done:
+    if (csv) fclose(csv);
+    free(x), free(y), free(order);
+    image_set_free(&train), image_set_free(&test);
+    dytcl_st_free(f);
+    vit_free(v);
+    dytcl_ctx_free(ctx);
+    return rc;
+}
