@@ -32,28 +32,40 @@
 #define W8_AT(c) ((flags & HAS_W) ? vload8(0, w + (c)) : (float8)(1.0f))
 #define B8_AT(c) ((flags & HAS_B) ? vload8(0, b + (c)) : (float8)(0.0f))
 
-/* sum of v[0..C) (or of v[c] * u[c] when u is given) in a fixed order. */
+/* Sums over a row, float8 at a time into four accumulators (so that the
+ * adds do not wait on each other: one chain of dependent adds would bound a
+ * CPU to one float8 per add latency), combined in a fixed order. */
+#define ROW_SUM4(EXPR, C, out)                                                                  \
+    {                                                                                           \
+        const int C32 = (C) / 32 * 32, C8 = (C) / 8 * 8;                                        \
+        float8 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;                                      \
+        int c = 0;                                                                              \
+        for (; c < C32; c += 32) {                                                              \
+            a0 += EXPR(c), a1 += EXPR(c + 8), a2 += EXPR(c + 16), a3 += EXPR(c + 24);           \
+        }                                                                                       \
+        for (; c < C8; c += 8) a0 += EXPR(c);                                                   \
+        out = hsum8((a0 + a1) + (a2 + a3));                                                     \
+    }
+
+/* sum of v[0..C) in a fixed order. */
 inline float row_sum(__global const float *v, const int C)
 {
-    const int C8 = C / 8 * 8;
-    float8 acc = 0.0f;
-    for (int c = 0; c < C8; c += 8) acc += vload8(0, v + c);
-    float s = hsum8(acc);
-    for (int c = C8; c < C; c++) s += v[c];
+    float s;
+#define V_AT(c) vload8(0, v + (c))
+    ROW_SUM4(V_AT, C, s)
+#undef V_AT
+    for (int c = C / 8 * 8; c < C; c++) s += v[c];
     return s;
 }
 
 /* sum of (v[c] - m)^2 */
 inline float row_sumsq(__global const float *v, const float m, const int C)
 {
-    const int C8 = C / 8 * 8;
-    float8 acc = 0.0f;
-    for (int c = 0; c < C8; c += 8) {
-        const float8 d = vload8(0, v + c) - m;
-        acc = fma(d, d, acc);
-    }
-    float s = hsum8(acc);
-    for (int c = C8; c < C; c++) s = fma(v[c] - m, v[c] - m, s);
+    float s;
+#define SQ_AT(c) ((vload8(0, v + (c)) - m) * (vload8(0, v + (c)) - m))
+    ROW_SUM4(SQ_AT, C, s)
+#undef SQ_AT
+    for (int c = C / 8 * 8; c < C; c++) s = fma(v[c] - m, v[c] - m, s);
     return s;
 }
 
@@ -151,14 +163,22 @@ __kernel void norm_backward_rows(__global float *dx, const int dx_off, __global 
         __global const float *rr = dres + dres_off + row * C;
         __global float *dxr = dx + dx_off + row * C;
         const float m = centered ? mean[mean_off + row] : 0.0f, rs = rstd[rstd_off + row];
-        /* mean(g) and mean(g * xhat) */
-        float8 sg8 = 0.0f, sgx8 = 0.0f;
-        for (int c = 0; c < C8; c += 8) {
-            const float8 g = vload8(0, gr + c) * W8_AT(c), xh = (vload8(0, xr + c) - m) * rs;
+        /* mean(g) and mean(g * xhat), two accumulators each (see ROW_SUM4) */
+        float8 sg8 = 0.0f, sgx8 = 0.0f, sg8b = 0.0f, sgx8b = 0.0f;
+        int c16 = 0;
+        for (; c16 < C / 16 * 16; c16 += 16) {
+            const float8 g = vload8(0, gr + c16) * W8_AT(c16), xh = (vload8(0, xr + c16) - m) * rs;
+            const float8 gb = vload8(0, gr + c16 + 8) * W8_AT(c16 + 8);
+            const float8 xhb = (vload8(0, xr + c16 + 8) - m) * rs;
+            sg8 += g, sg8b += gb;
+            sgx8 = fma(g, xh, sgx8), sgx8b = fma(gb, xhb, sgx8b);
+        }
+        for (; c16 < C8; c16 += 8) {
+            const float8 g = vload8(0, gr + c16) * W8_AT(c16), xh = (vload8(0, xr + c16) - m) * rs;
             sg8 += g;
             sgx8 = fma(g, xh, sgx8);
         }
-        float sg = hsum8(sg8), sgx = hsum8(sgx8);
+        float sg = hsum8(sg8 + sg8b), sgx = hsum8(sgx8 + sgx8b);
         for (int c = C8; c < C; c++) {
             const float g = gr[c] * W_AT(c), xh = (xr[c] - m) * rs;
             sg += g;
