@@ -201,6 +201,61 @@ __kernel void norm_backward_rows(__global float *dx, const int dx_off, __global 
     }
 }
 
+/* Few rows (decode, small batches): one work-group, one launch, no partial
+ * sums. Work-item lid owns the column groups [8j, 8j+8), j = lid, lid + L,
+ * ... (and the tail columns C8 + lid, C8 + lid + L, ...) in every row, so it
+ * adds each row's dy * xhat and dy into dw and db itself, in row order; the
+ * row means go through wg_sum. `outs`: bit 0 dw, bit 1 db exist; with
+ * accumulate they are added to. NDRange 1-D: global = local = L, a power
+ * of two; scratch holds L floats. */
+__kernel void norm_backward_few(__global float *dx, const int dx_off, __global const float *dy,
+                                const int dy_off, __global const float *dres, const int dres_off,
+                                const int has_dres, __global const float *x, const int x_off,
+                                __global const float *w, const int w_off, const int flags,
+                                __global const float *mean, const int mean_off,
+                                __global const float *rstd, const int rstd_off, const int centered,
+                                const int C, const int rows, __global float *gw, const int gw_off,
+                                __global float *gb, const int gb_off, const int outs, const int accumulate,
+                                __local float *scratch)
+{
+    const int lid = get_local_id(0), L = get_local_size(0), C8 = C / 8 * 8;
+    w += w_off, gw += gw_off, gb += gb_off;
+    for (int row = 0; row < rows; row++) {
+        __global const float *xr = x + x_off + row * C, *gr = dy + dy_off + row * C;
+        __global const float *rr = dres + dres_off + row * C;
+        __global float *dxr = dx + dx_off + row * C;
+        const float m = centered ? mean[mean_off + row] : 0.0f, rs = rstd[rstd_off + row];
+        const int add = accumulate || row > 0;
+        float8 sg8 = 0.0f, sgx8 = 0.0f;
+        for (int c = lid * 8; c < C8; c += L * 8) {
+            const float8 g = vload8(0, gr + c) * W8_AT(c), xh = (vload8(0, xr + c) - m) * rs;
+            sg8 += g;
+            sgx8 = fma(g, xh, sgx8);
+        }
+        float sg = hsum8(sg8), sgx = hsum8(sgx8);
+        for (int c = C8 + lid; c < C; c += L) {
+            const float g = gr[c] * W_AT(c), xh = (xr[c] - m) * rs;
+            sg += g;
+            sgx = fma(g, xh, sgx);
+        }
+        const float mg = centered ? wg_sum(scratch, sg) / C : 0.0f;
+        const float mgx = wg_sum(scratch, sgx) / C;
+        for (int c = lid * 8; c < C8; c += L * 8) {
+            const float8 dyv = vload8(0, gr + c), xh = (vload8(0, xr + c) - m) * rs;
+            const float8 d = rs * (dyv * W8_AT(c) - mg - xh * mgx);
+            vstore8(has_dres ? d + vload8(0, rr + c) : d, 0, dxr + c);
+            if (outs & 1) vstore8(fma(dyv, xh, add ? vload8(0, gw + c) : (float8)(0.0f)), 0, gw + c);
+            if (outs & 2) vstore8(add ? vload8(0, gb + c) + dyv : dyv, 0, gb + c);
+        }
+        for (int c = C8 + lid; c < C; c += L) {
+            const float xh = (xr[c] - m) * rs, d = rs * (gr[c] * W_AT(c) - mg - xh * mgx);
+            dxr[c] = has_dres ? d + rr[c] : d;
+            if (outs & 1) gw[c] = fma(gr[c], xh, add ? gw[c] : 0.0f);
+            if (outs & 2) gb[c] = add ? gb[c] + gr[c] : gr[c];
+        }
+    }
+}
+
 __kernel void norm_backward_wg(__global float *dx, const int dx_off, __global const float *dy,
                                const int dy_off, __global const float *dres, const int dres_off,
                                const int has_dres, __global const float *x, const int x_off,
