@@ -165,7 +165,10 @@ static dytcl_status backward_few(dytcl_ctx *ctx, int derf, dytcl_tensor dx, cons
     dytcl_status s = dy_kernel_get(ctx, DY_PROG_DYT, derf ? "derf_backward_few" : "dyt_backward_few", &k);
     if (s) return s;
     const int groups8 = (d.C + 7) / 8;
-    size_t L = pow2_local(ctx, k, groups8 < 256 ? (size_t)groups8 : 256);
+    /* a GPU fills a work-group; a CPU runs one on one thread, where fewer
+     * work-items (each with more columns) cost less to switch between */
+    const size_t cap = dy_row_shape(ctx) ? 16 : 256;
+    size_t L = pow2_local(ctx, k, (size_t)groups8 < cap ? (size_t)groups8 : cap);
     int outs = (g->dweight.buf ? OUT_DW : 0) | (g->dbias.buf ? OUT_DB : 0) | (g->dalpha.buf ? OUT_DA : 0) |
                (g->dshift.buf ? OUT_DS : 0);
     cl_mem dummy = x.buf->mem;

@@ -66,7 +66,10 @@ static dytcl_status backward_few(dytcl_ctx *ctx, const bwd_args *a, int rows, in
     dytcl_status s = dy_kernel_get(ctx, DY_PROG_RMSNORM, "norm_backward_few", &k);
     if (s) return s;
     const int groups8 = (C + 7) / 8;
-    size_t L = pow2_local(ctx, k, groups8 < 256 ? (size_t)groups8 : 256);
+    /* a GPU fills a work-group; a CPU runs one on one thread, where fewer
+     * work-items (each with more columns) cost less to switch between */
+    const size_t cap = dy_row_shape(ctx) ? 16 : 256;
+    size_t L = pow2_local(ctx, k, (size_t)groups8 < cap ? (size_t)groups8 : cap);
     cl_mem dummy = a->x.buf->mem;
     int i = arg_tensor(ctx, k, 0, a->dx, dummy);
     i = arg_tensor(ctx, k, i, a->dy, dummy);
