@@ -71,6 +71,15 @@ inline float row_sumsq(__global const float *v, const float m, const int C)
 
 /* ---------------------------------------------------------------- forward */
 
+/* x[c..c+8) = r + h; returns it (centered) or its square, for ROW_SUM4. */
+inline float8 res_step(__global float *x, __global const float *r, __global const float *h, const int c,
+                       const int centered)
+{
+    const float8 v = vload8(0, r + c) + vload8(0, h + c);
+    vstore8(v, 0, x + c);
+    return centered ? v : v * v;
+}
+
 /* Normalises one row given its mean and rstd: y = (x - m) * rstd * w + b. */
 inline void row_write(__global float *y, __global const float *x, __global const float *w,
                       __global const float *b, const int flags, const float m, const float rstd,
@@ -96,14 +105,25 @@ __kernel void norm_forward_rows(__global float *y, const int y_off, __global flo
     const int row = get_global_id(0);
     if (row >= rows) return;
     __global float *xr = x + x_off + row * C;
+    float m = 0.0f, ss;
     if (has_res) {
+        /* x = r + h, and on the way the sum (LayerNorm) or the sum of
+         * squares (RMSNorm) of x, in the order of ROW_SUM4: one pass less */
         __global const float *rr = r + r_off + row * C, *hr = h + h_off + row * C;
-        const int C8 = C / 8 * 8;
-        for (int c = 0; c < C8; c += 8) vstore8(vload8(0, rr + c) + vload8(0, hr + c), 0, xr + c);
-        for (int c = C8; c < C; c++) xr[c] = rr[c] + hr[c];
+#define RES_AT(c) res_step(xr, rr, hr, (c), centered)
+        ROW_SUM4(RES_AT, C, ss)
+#undef RES_AT
+        for (int c = C / 8 * 8; c < C; c++) {
+            const float v = rr[c] + hr[c];
+            xr[c] = v;
+            ss = centered ? ss + v : fma(v, v, ss);
+        }
+        if (centered) m = ss / C, ss = row_sumsq(xr, m, C);
+    } else {
+        if (centered) m = row_sum(xr, C) / C;
+        ss = row_sumsq(xr, m, C);
     }
-    const float m = centered ? row_sum(xr, C) / C : 0.0f;
-    const float rs = rsqrt(row_sumsq(xr, m, C) / C + eps);
+    const float rs = rsqrt(ss / C + eps);
     if (centered) mean[mean_off + row] = m;
     rstd[rstd_off + row] = rs;
     row_write(y + y_off + row * C, xr, w + w_off, b + b_off, flags, m, rs, C);
