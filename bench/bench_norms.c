@@ -374,6 +374,7 @@ int bench_norms(int argc, char **argv)
     dytcl_device_info dev;
     dytcl_ctx_device(ctx, &dev);
     printf("device: %s (%s, driver %s)\n", dev.name, dev.platform, dev.driver_version);
+    printf("        %s (PoCL names its LLVM target here)\n", dev.device_version);
 
     const int64_t all_rows[] = {1, 16, 512, 4096, 16384}, quick_rows[] = {1, 512, 4096};
     const int64_t all_cols[] = {768, 4096}, quick_cols[] = {4096};
@@ -428,6 +429,7 @@ int bench_norms(int argc, char **argv)
     } else if (json_path) {
         json_t *d = bench_device_json(ctx, &dev);
         json_object_set_new(d, "host_copy_gbps", json_real(host_copy));
+        json_object_set_new(d, "device_version", json_string(dev.device_version));
         code = bench_write_json(json_path, d, records);
         json_decref(d);
     }
