@@ -244,8 +244,25 @@ static dytcl_status protocol(dytcl_ctx *ctx, shape_bufs *sb, int iters, json_t *
 
 /* Every case of one shape, interleaved over `reps` rounds; one table row and
  * one record per case. */
+/* Whether case k runs: copy always (every fraction divides by it), the
+ * others when `only` (a comma-separated list of "op" or "op/pass") is NULL
+ * or names them. */
+static int case_wanted(int k, const char *only)
+{
+    if (k == 0 || !only) return 1;
+    char name[64];
+    snprintf(name, sizeof name, "%s/%s", cases[k].op, cases[k].pass);
+    for (const char *p = only; *p;) {
+        size_t n = strcspn(p, ",");
+        size_t opn = strlen(cases[k].op);
+        if ((n == opn && !strncmp(p, cases[k].op, n)) || (n == strlen(name) && !strncmp(p, name, n))) return 1;
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
 static dytcl_status measure_shape(dytcl_ctx *ctx, shape_bufs *sb, int reps, double host_copy_gbps,
-                                  const char *timer, json_t *records, int *suspect)
+                                  const char *timer, const char *only, json_t *records, int *suspect)
 {
     double *t = calloc((size_t)NCASES * reps, sizeof *t), *frac = calloc((size_t)reps, sizeof *frac);
     double bytes[NCASES];
@@ -253,13 +270,15 @@ static dytcl_status measure_shape(dytcl_ctx *ctx, shape_bufs *sb, int reps, doub
     dytcl_status s = t && frac ? DYTCL_OK : DYTCL_ERR_HOST_MEMORY;
     for (int k = 0; k < NCASES && !s; k++) {
         const norm_case *c = &cases[k];
+        if (!case_wanted(k, only)) continue;
         bytes[k] = c->bytes_per_elem * sb->rows * sb->cols + c->bytes_per_row * sb->rows + c->bytes_per_col * sb->cols;
         for (int w = 0; w < 2 && !s; w++) s = c->fn(ctx, sb); /* warm: compiles, touches the pages */
         if (!s) batch[k] = bench_batch(ctx, c->fn, sb);
     }
     double t_start = cli_now_ms();
     for (int r = 0; r < reps && !s; r++) {
-        for (int k = 0; k < NCASES && !s; k++) s = bench_sample_us(ctx, cases[k].fn, sb, batch[k], &t[k * reps + r]);
+        for (int k = 0; k < NCASES && !s; k++)
+            if (case_wanted(k, only)) s = bench_sample_us(ctx, cases[k].fn, sb, batch[k], &t[k * reps + r]);
         if (cli_now_ms() - t_start > 2000)
             fprintf(stderr, "bench norms: [%lld, %lld] round %d/%d\r", (long long)sb->rows, (long long)sb->cols, r + 1,
                     reps);
@@ -267,6 +286,7 @@ static dytcl_status measure_shape(dytcl_ctx *ctx, shape_bufs *sb, int reps, doub
     if (cli_now_ms() - t_start > 2000) fprintf(stderr, "\n");
     for (int k = 0; k < NCASES && !s; k++) {
         const norm_case *c = &cases[k];
+        if (!case_wanted(k, only)) continue;
         for (int r = 0; r < reps; r++) frac[r] = (bytes[k] / t[k * reps + r]) / (bytes[0] / t[r]);
         const double f50 = bench_quantile(frac, reps, 0.5), f25 = bench_quantile(frac, reps, 0.25),
                      f75 = bench_quantile(frac, reps, 0.75);
@@ -289,7 +309,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: dytcl bench norms [--quick] [--reps N] [--iters N] [--json FILE] [--png FILE]\n"
-        "                         [--device SPEC]\n"
+        "                         [--device SPEC] [--only OP[/PASS],...] [--shape ROWSxC]\n"
         "  Times DyT, Derf, RMSNorm, LayerNorm (forward, backward, fused with the\n"
         "  residual add) at rows x C in {1,16,512,4096,16384} x {768,4096} against a copy\n"
         "  kernel in the same run, then all 65 norm layers of LLaMA-7B (4096 x 4096)\n"
@@ -297,13 +317,16 @@ static void usage(FILE *f)
         "  Cases are measured interleaved over --reps rounds (default 21); --iters 0\n"
         "  skips the protocol (minutes on a slow device).\n"
         "  --quick: rows {1, 512, 4096} x C 4096, 7 rounds, 3 protocol rounds.\n"
-        "  --png: GB/s against rows at C = 4096, drawn with gnuplot.\n");
+        "  --png: GB/s against rows at C = 4096, drawn with gnuplot.\n"
+        "  --only: just these cases (e.g. dyt,rmsnorm/fwd) beside copy.\n"
+        "  --shape: just this shape (e.g. 4096x4096).\n");
 }
 
 int bench_norms(int argc, char **argv)
 {
     int quick = 0, reps = 21, iters = 100;
-    const char *json_path = NULL, *png_path = NULL, *spec = NULL;
+    const char *json_path = NULL, *png_path = NULL, *spec = NULL, *only = NULL;
+    long long one_rows = 0, one_cols = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -320,6 +343,15 @@ int bench_norms(int argc, char **argv)
             png_path = argv[++i];
         } else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
             spec = argv[++i];
+        } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
+            only = argv[++i];
+        } else if (!strcmp(argv[i], "--shape") && i + 1 < argc) {
+            if (sscanf(argv[++i], "%lldx%lld", &one_rows, &one_cols) != 2 || one_rows < 1 || one_cols < 1 ||
+                one_rows > (1 << 20) || one_cols > (1 << 20) || one_rows * one_cols > (1LL << 28)) {
+                fprintf(stderr, "dytcl bench norms: --shape wants ROWSxC, at most 2^28 elements, got '%s'\n",
+                        argv[i]);
+                return 2;
+            }
         } else {
             usage(stderr);
             fprintf(stderr, "dytcl bench norms: unknown or incomplete option '%s'\n", argv[i]);
@@ -342,11 +374,14 @@ int bench_norms(int argc, char **argv)
     dytcl_device_info dev;
     dytcl_ctx_device(ctx, &dev);
     printf("device: %s (%s, driver %s)\n", dev.name, dev.platform, dev.driver_version);
+    printf("        %s (PoCL names its LLVM target here)\n", dev.device_version);
 
     const int64_t all_rows[] = {1, 16, 512, 4096, 16384}, quick_rows[] = {1, 512, 4096};
     const int64_t all_cols[] = {768, 4096}, quick_cols[] = {4096};
     const int64_t *rows = quick ? quick_rows : all_rows, *cols = quick ? quick_cols : all_cols;
     int nrows = quick ? 3 : 5, ncols = quick ? 1 : 2;
+    const int64_t shape_rows[] = {one_rows}, shape_cols[] = {one_cols};
+    if (one_rows) rows = shape_rows, cols = shape_cols, nrows = ncols = 1;
 
     dytcl_timer_info ti = {0};
     double host_copy = 0;
@@ -373,7 +408,7 @@ int bench_norms(int argc, char **argv)
                 if ((s = bench_median_us(ctx, run_copy, &one, 3, reps, &empty_us))) break;
                 printf("%-17s %-4s %6d %5d %11.1f\n", "empty(1 float)", "fwd", 1, 1, empty_us);
             }
-            s = measure_shape(ctx, &sb, reps, host_copy, timer, records, &suspect);
+            s = measure_shape(ctx, &sb, reps, host_copy, timer, only, records, &suspect);
             fflush(stdout);
             int keep = !s && iters > 0 && sb.rows == 4096 && sb.cols == 4096;
             if (keep) s = protocol(ctx, &sb, iters, records);
@@ -394,6 +429,7 @@ int bench_norms(int argc, char **argv)
     } else if (json_path) {
         json_t *d = bench_device_json(ctx, &dev);
         json_object_set_new(d, "host_copy_gbps", json_real(host_copy));
+        json_object_set_new(d, "device_version", json_string(dev.device_version));
         code = bench_write_json(json_path, d, records);
         json_decref(d);
     }

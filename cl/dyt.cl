@@ -28,6 +28,8 @@
  * for DyT. */
 #define DYT_ACT(a, s, x) dy_tanh((a) * (x))
 #define DERF_ACT(a, s, x) dy_erf(fma((a), (x), (s)))
+#define DYT_ACT8(a, s, x) dy_tanh8((a) * (x))
+#define DERF_ACT8(a, s, x) dy_erf8(fma((float8)(a), (x), (float8)(s)))
 
 /* ---------------------------------------------------------------- forward */
 
@@ -56,6 +58,51 @@ DEFINE_FORWARD(derf_forward, DERF_ACT, i, UNGUARDED)
 DEFINE_FORWARD(derf_forward_tail, DERF_ACT, i, GUARDED)
 DEFINE_FORWARD(derf_forward_nchw, DERF_ACT, o % C, UNGUARDED)
 DEFINE_FORWARD(derf_forward_nchw_tail, DERF_ACT, o % C, GUARDED)
+
+/* Channels last, the CPU variant: work-item (j, row) owns the columns
+ * [j*chunk, min(C, (j+1)*chunk)) of its row, a float8 at a time (chunk is a
+ * multiple of 8), then column by column for the rest. A CPU runs the
+ * work-item loop around a loop, so the explicit vectors are what makes it
+ * vector code; and a contiguous chunk per work-item keeps the work-groups few
+ * and each one a sequential stream. NDRange 2-D: global (ceil(C / chunk),
+ * rows), any local size. With has_res, x is first formed as r + h and
+ * written to r_out (which may alias r): the fused residual. */
+#define DEFINE_FORWARD_CHUNK(NAME, ACT, ACT8)                                                   \
+__kernel void NAME(__global float *y, const int y_off, __global float *r_out, const int r_out_off, \
+                   __global const float *x, const int x_off, __global const float *h, const int h_off, \
+                   const int has_res, __global const float *alpha, const int alpha_off,        \
+                   __global const float *shift, const int shift_off,                            \
+                   __global const float *w, const int w_off, __global const float *b, const int b_off, \
+                   const int flags, const int C, const int chunk)                               \
+{                                                                                               \
+    const int c0 = get_global_id(0) * chunk, base = get_global_id(1) * C;                      \
+    if (c0 >= C) return;                                                                        \
+    const int c1 = min(C, c0 + chunk), c8 = c0 + (c1 - c0) / 8 * 8;                            \
+    const float a = alpha[alpha_off], s = shift[shift_off];                                     \
+    y += y_off + base, x += x_off + base, h += h_off + base, r_out += r_out_off + base;        \
+    w += w_off, b += b_off;                                                                     \
+    for (int c = c0; c < c8; c += 8) {                                                          \
+        float8 v = vload8(0, x + c);                                                            \
+        if (has_res) {                                                                          \
+            v += vload8(0, h + c);                                                              \
+            vstore8(v, 0, r_out + c);                                                           \
+        }                                                                                       \
+        const float8 t = ACT8(a, s, v);                                                         \
+        vstore8(fma(flags & HAS_W ? vload8(0, w + c) : (float8)(1.0f), t,                       \
+                    flags & HAS_B ? vload8(0, b + c) : (float8)(0.0f)), 0, y + c);              \
+    }                                                                                           \
+    for (int c = c8; c < c1; c++) {                                                             \
+        float v = x[c];                                                                         \
+        if (has_res) {                                                                          \
+            v += h[c];                                                                          \
+            r_out[c] = v;                                                                       \
+        }                                                                                       \
+        y[c] = fma(flags & HAS_W ? w[c] : 1.0f, ACT(a, s, v), flags & HAS_B ? b[c] : 0.0f);    \
+    }                                                                                           \
+}
+
+DEFINE_FORWARD_CHUNK(dyt_forward_chunk, DYT_ACT, DYT_ACT8)
+DEFINE_FORWARD_CHUNK(derf_forward_chunk, DERF_ACT, DERF_ACT8)
 
 /* Residual stream and DyT in one pass (channels last):
  *   r_out = r + h;  y = w[c] * tanh(alpha * r_out) + b[c]
@@ -116,8 +163,6 @@ __kernel void add(__global float *out, const int out_off, __global const float *
  */
 #define ERF_DERIV(u, t) (1.1283791671f * exp(-(u) * (u)))
 #define TANH_DERIV(u, t) (1.0f - (t) * (t))
-#define DYT_ACT8(a, s, x) dy_tanh8((a) * (x))
-#define DERF_ACT8(a, s, x) dy_erf8(fma((float8)(a), (x), (float8)(s)))
 
 /* One step of the row loop, for T = float8 (VLOAD vload8) or float. */
 #define BACKWARD_STEP(T, LOAD, STORE, ACT, DERIV, wc, at)                                        \
@@ -175,6 +220,67 @@ __kernel void NAME(__global float *dx, const int dx_off, __global const float *d
 
 DEFINE_BACKWARD(dyt_backward, DYT_ACT, DYT_ACT8, TANH_DERIV)
 DEFINE_BACKWARD(derf_backward, DERF_ACT, DERF_ACT8, ERF_DERIV)
+
+/* Channels last, few rows (decode, small batches): one work-group does it
+ * all in one launch, with no partial sums to add up afterwards. Work-item
+ * lid owns the column groups [8j, 8j+8) for j = lid, lid + L, ... (and the
+ * tail columns C8 + lid, C8 + lid + L, ...) over every row, so it writes dw
+ * and db itself; dalpha and dshift are summed over the work-group by
+ * wg_sum's fixed tree. `outs` says which gradients exist (OUT_*); with
+ * accumulate they are added to. NDRange 1-D: global = local = L, a power
+ * of two; scratch holds L floats. */
+#define OUT_DW 1
+#define OUT_DB 2
+#define OUT_DA 4
+#define OUT_DS 8
+#define PUT(p, v) ((p) = accumulate ? (p) + (v) : (v))
+
+#define DEFINE_BACKWARD_FEW(NAME, ACT, ACT8, DERIV)                                             \
+__kernel void NAME(__global float *dx, const int dx_off, __global const float *dy, const int dy_off, \
+                   __global const float *dres, const int dres_off,                              \
+                   __global const float *x, const int x_off,                                    \
+                   __global const float *alpha, const int alpha_off,                            \
+                   __global const float *shift, const int shift_off,                            \
+                   __global const float *w, const int w_off, const int flags, const int has_dres, \
+                   const int C, const int rows, __global float *gw, const int gw_off,           \
+                   __global float *gb, const int gb_off, __global float *ga, const int ga_off,  \
+                   __global float *gs, const int gs_off, const int outs, const int accumulate,  \
+                   __local float *scratch)                                                      \
+{                                                                                               \
+    const int lid = get_local_id(0), L = get_local_size(0), C8 = C / 8 * 8;                     \
+    dx += dx_off, dy += dy_off, dres += dres_off, x += x_off;                                   \
+    w += w_off, gw += gw_off, gb += gb_off;                                                     \
+    const float a = alpha[alpha_off], s = shift[shift_off];                                     \
+    float8 da8 = 0.0f, ds8 = 0.0f;                                                              \
+    for (int c0 = lid * 8; c0 < C8; c0 += L * 8) {                                              \
+        const float8 wc = (flags & HAS_W) ? vload8(0, w + c0) : (float8)(1.0f);                 \
+        float8 dw = 0.0f, db = 0.0f, da = 0.0f, ds = 0.0f;                                      \
+        for (int row = 0; row < rows; row++)                                                    \
+            BACKWARD_STEP(float8, LOAD8, STORE8, ACT8, DERIV, wc, row * C + c0)                 \
+        da8 += da, ds8 += ds;                                                                   \
+        if (outs & OUT_DW) vstore8(accumulate ? vload8(0, gw + c0) + dw : dw, 0, gw + c0);      \
+        if (outs & OUT_DB) vstore8(accumulate ? vload8(0, gb + c0) + db : db, 0, gb + c0);      \
+    }                                                                                           \
+    float sa = hsum8(da8), ss = hsum8(ds8);                                                     \
+    for (int c = C8 + lid; c < C; c += L) {                                                     \
+        const float wc = (flags & HAS_W) ? w[c] : 1.0f;                                         \
+        float dw = 0.0f, db = 0.0f, da = 0.0f, ds = 0.0f;                                       \
+        for (int row = 0; row < rows; row++)                                                    \
+            BACKWARD_STEP(float, LOAD1, STORE1, ACT, DERIV, wc, row * C + c)                    \
+        sa += da, ss += ds;                                                                     \
+        if (outs & OUT_DW) PUT(gw[c], dw);                                                      \
+        if (outs & OUT_DB) PUT(gb[c], db);                                                      \
+    }                                                                                           \
+    sa = wg_sum(scratch, sa);                                                                   \
+    ss = wg_sum(scratch, ss);                                                                   \
+    if (lid == 0) {                                                                             \
+        if (outs & OUT_DA) PUT(ga[ga_off], sa);                                                 \
+        if (outs & OUT_DS) PUT(gs[gs_off], ss);                                                 \
+    }                                                                                           \
+}
+
+DEFINE_BACKWARD_FEW(dyt_backward_few, DYT_ACT, DYT_ACT8, TANH_DERIV)
+DEFINE_BACKWARD_FEW(derf_backward_few, DERF_ACT, DERF_ACT8, ERF_DERIV)
 
 /* Channels last, the CPU variant: the same sums, but each work-item walks
  * whole rows [k*R, min(rows, (k+1)*R)) front to back and keeps its column

@@ -32,32 +32,53 @@
 #define W8_AT(c) ((flags & HAS_W) ? vload8(0, w + (c)) : (float8)(1.0f))
 #define B8_AT(c) ((flags & HAS_B) ? vload8(0, b + (c)) : (float8)(0.0f))
 
-/* sum of v[0..C) (or of v[c] * u[c] when u is given) in a fixed order. */
+/* Sums over a row, float8 at a time into four accumulators (so that the
+ * adds do not wait on each other: one chain of dependent adds would bound a
+ * CPU to one float8 per add latency), combined in a fixed order. */
+#define ROW_SUM4(EXPR, C, out)                                                                  \
+    {                                                                                           \
+        const int C32 = (C) / 32 * 32, C8 = (C) / 8 * 8;                                        \
+        float8 a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f;                                      \
+        int c = 0;                                                                              \
+        for (; c < C32; c += 32) {                                                              \
+            a0 += EXPR(c), a1 += EXPR(c + 8), a2 += EXPR(c + 16), a3 += EXPR(c + 24);           \
+        }                                                                                       \
+        for (; c < C8; c += 8) a0 += EXPR(c);                                                   \
+        out = hsum8((a0 + a1) + (a2 + a3));                                                     \
+    }
+
+/* sum of v[0..C) in a fixed order. */
 inline float row_sum(__global const float *v, const int C)
 {
-    const int C8 = C / 8 * 8;
-    float8 acc = 0.0f;
-    for (int c = 0; c < C8; c += 8) acc += vload8(0, v + c);
-    float s = hsum8(acc);
-    for (int c = C8; c < C; c++) s += v[c];
+    float s;
+#define V_AT(c) vload8(0, v + (c))
+    ROW_SUM4(V_AT, C, s)
+#undef V_AT
+    for (int c = C / 8 * 8; c < C; c++) s += v[c];
     return s;
 }
 
 /* sum of (v[c] - m)^2 */
 inline float row_sumsq(__global const float *v, const float m, const int C)
 {
-    const int C8 = C / 8 * 8;
-    float8 acc = 0.0f;
-    for (int c = 0; c < C8; c += 8) {
-        const float8 d = vload8(0, v + c) - m;
-        acc = fma(d, d, acc);
-    }
-    float s = hsum8(acc);
-    for (int c = C8; c < C; c++) s = fma(v[c] - m, v[c] - m, s);
+    float s;
+#define SQ_AT(c) ((vload8(0, v + (c)) - m) * (vload8(0, v + (c)) - m))
+    ROW_SUM4(SQ_AT, C, s)
+#undef SQ_AT
+    for (int c = C / 8 * 8; c < C; c++) s = fma(v[c] - m, v[c] - m, s);
     return s;
 }
 
 /* ---------------------------------------------------------------- forward */
+
+/* x[c..c+8) = r + h; returns it (centered) or its square, for ROW_SUM4. */
+inline float8 res_step(__global float *x, __global const float *r, __global const float *h, const int c,
+                       const int centered)
+{
+    const float8 v = vload8(0, r + c) + vload8(0, h + c);
+    vstore8(v, 0, x + c);
+    return centered ? v : v * v;
+}
 
 /* Normalises one row given its mean and rstd: y = (x - m) * rstd * w + b. */
 inline void row_write(__global float *y, __global const float *x, __global const float *w,
@@ -84,14 +105,25 @@ __kernel void norm_forward_rows(__global float *y, const int y_off, __global flo
     const int row = get_global_id(0);
     if (row >= rows) return;
     __global float *xr = x + x_off + row * C;
+    float m = 0.0f, ss;
     if (has_res) {
+        /* x = r + h, and on the way the sum (LayerNorm) or the sum of
+         * squares (RMSNorm) of x, in the order of ROW_SUM4: one pass less */
         __global const float *rr = r + r_off + row * C, *hr = h + h_off + row * C;
-        const int C8 = C / 8 * 8;
-        for (int c = 0; c < C8; c += 8) vstore8(vload8(0, rr + c) + vload8(0, hr + c), 0, xr + c);
-        for (int c = C8; c < C; c++) xr[c] = rr[c] + hr[c];
+#define RES_AT(c) res_step(xr, rr, hr, (c), centered)
+        ROW_SUM4(RES_AT, C, ss)
+#undef RES_AT
+        for (int c = C / 8 * 8; c < C; c++) {
+            const float v = rr[c] + hr[c];
+            xr[c] = v;
+            ss = centered ? ss + v : fma(v, v, ss);
+        }
+        if (centered) m = ss / C, ss = row_sumsq(xr, m, C);
+    } else {
+        if (centered) m = row_sum(xr, C) / C;
+        ss = row_sumsq(xr, m, C);
     }
-    const float m = centered ? row_sum(xr, C) / C : 0.0f;
-    const float rs = rsqrt(row_sumsq(xr, m, C) / C + eps);
+    const float rs = rsqrt(ss / C + eps);
     if (centered) mean[mean_off + row] = m;
     rstd[rstd_off + row] = rs;
     row_write(y + y_off + row * C, xr, w + w_off, b + b_off, flags, m, rs, C);
@@ -151,14 +183,22 @@ __kernel void norm_backward_rows(__global float *dx, const int dx_off, __global 
         __global const float *rr = dres + dres_off + row * C;
         __global float *dxr = dx + dx_off + row * C;
         const float m = centered ? mean[mean_off + row] : 0.0f, rs = rstd[rstd_off + row];
-        /* mean(g) and mean(g * xhat) */
-        float8 sg8 = 0.0f, sgx8 = 0.0f;
-        for (int c = 0; c < C8; c += 8) {
-            const float8 g = vload8(0, gr + c) * W8_AT(c), xh = (vload8(0, xr + c) - m) * rs;
+        /* mean(g) and mean(g * xhat), two accumulators each (see ROW_SUM4) */
+        float8 sg8 = 0.0f, sgx8 = 0.0f, sg8b = 0.0f, sgx8b = 0.0f;
+        int c16 = 0;
+        for (; c16 < C / 16 * 16; c16 += 16) {
+            const float8 g = vload8(0, gr + c16) * W8_AT(c16), xh = (vload8(0, xr + c16) - m) * rs;
+            const float8 gb = vload8(0, gr + c16 + 8) * W8_AT(c16 + 8);
+            const float8 xhb = (vload8(0, xr + c16 + 8) - m) * rs;
+            sg8 += g, sg8b += gb;
+            sgx8 = fma(g, xh, sgx8), sgx8b = fma(gb, xhb, sgx8b);
+        }
+        for (; c16 < C8; c16 += 8) {
+            const float8 g = vload8(0, gr + c16) * W8_AT(c16), xh = (vload8(0, xr + c16) - m) * rs;
             sg8 += g;
             sgx8 = fma(g, xh, sgx8);
         }
-        float sg = hsum8(sg8), sgx = hsum8(sgx8);
+        float sg = hsum8(sg8 + sg8b), sgx = hsum8(sgx8 + sgx8b);
         for (int c = C8; c < C; c++) {
             const float g = gr[c] * W_AT(c), xh = (xr[c] - m) * rs;
             sg += g;
@@ -177,6 +217,61 @@ __kernel void norm_backward_rows(__global float *dx, const int dx_off, __global 
             dxr[c] = has_dres ? d + rr[c] : d;
             pw[c] = fma(gr[c], xh, pw[c]);
             pb[c] += gr[c];
+        }
+    }
+}
+
+/* Few rows (decode, small batches): one work-group, one launch, no partial
+ * sums. Work-item lid owns the column groups [8j, 8j+8), j = lid, lid + L,
+ * ... (and the tail columns C8 + lid, C8 + lid + L, ...) in every row, so it
+ * adds each row's dy * xhat and dy into dw and db itself, in row order; the
+ * row means go through wg_sum. `outs`: bit 0 dw, bit 1 db exist; with
+ * accumulate they are added to. NDRange 1-D: global = local = L, a power
+ * of two; scratch holds L floats. */
+__kernel void norm_backward_few(__global float *dx, const int dx_off, __global const float *dy,
+                                const int dy_off, __global const float *dres, const int dres_off,
+                                const int has_dres, __global const float *x, const int x_off,
+                                __global const float *w, const int w_off, const int flags,
+                                __global const float *mean, const int mean_off,
+                                __global const float *rstd, const int rstd_off, const int centered,
+                                const int C, const int rows, __global float *gw, const int gw_off,
+                                __global float *gb, const int gb_off, const int outs, const int accumulate,
+                                __local float *scratch)
+{
+    const int lid = get_local_id(0), L = get_local_size(0), C8 = C / 8 * 8;
+    w += w_off, gw += gw_off, gb += gb_off;
+    for (int row = 0; row < rows; row++) {
+        __global const float *xr = x + x_off + row * C, *gr = dy + dy_off + row * C;
+        __global const float *rr = dres + dres_off + row * C;
+        __global float *dxr = dx + dx_off + row * C;
+        const float m = centered ? mean[mean_off + row] : 0.0f, rs = rstd[rstd_off + row];
+        const int add = accumulate || row > 0;
+        float8 sg8 = 0.0f, sgx8 = 0.0f;
+        for (int c = lid * 8; c < C8; c += L * 8) {
+            const float8 g = vload8(0, gr + c) * W8_AT(c), xh = (vload8(0, xr + c) - m) * rs;
+            sg8 += g;
+            sgx8 = fma(g, xh, sgx8);
+        }
+        float sg = hsum8(sg8), sgx = hsum8(sgx8);
+        for (int c = C8 + lid; c < C; c += L) {
+            const float g = gr[c] * W_AT(c), xh = (xr[c] - m) * rs;
+            sg += g;
+            sgx = fma(g, xh, sgx);
+        }
+        const float mg = centered ? wg_sum(scratch, sg) / C : 0.0f;
+        const float mgx = wg_sum(scratch, sgx) / C;
+        for (int c = lid * 8; c < C8; c += L * 8) {
+            const float8 dyv = vload8(0, gr + c), xh = (vload8(0, xr + c) - m) * rs;
+            const float8 d = rs * (dyv * W8_AT(c) - mg - xh * mgx);
+            vstore8(has_dres ? d + vload8(0, rr + c) : d, 0, dxr + c);
+            if (outs & 1) vstore8(fma(dyv, xh, add ? vload8(0, gw + c) : (float8)(0.0f)), 0, gw + c);
+            if (outs & 2) vstore8(add ? vload8(0, gb + c) + dyv : dyv, 0, gb + c);
+        }
+        for (int c = C8 + lid; c < C; c += L) {
+            const float xh = (xr[c] - m) * rs, d = rs * (gr[c] * W_AT(c) - mg - xh * mgx);
+            dxr[c] = has_dres ? d + rr[c] : d;
+            if (outs & 1) gw[c] = fma(gr[c], xh, add ? gw[c] : 0.0f);
+            if (outs & 2) gb[c] = add ? gb[c] + gr[c] : gr[c];
         }
     }
 }

@@ -33,6 +33,41 @@ static const char *const fwd_names[2][2][2] = {
     {{"derf_forward", "derf_forward_tail"}, {"derf_forward_nchw", "derf_forward_nchw_tail"}},
 };
 
+/* Columns per work-item of the chunked forward (CPUs): 512 (2 KiB, a
+ * sequential run the prefetcher follows; measured best on PoCL), or the
+ * whole row, rounded up to a float8, when it is shorter. */
+static int forward_chunk(int C)
+{
+    return C >= 512 ? 512 : (C + 7) / 8 * 8;
+}
+
+/* Channels last on a CPU: y = act(x) or, with r_out, r_out = x + h and
+ * y = act(r_out), by the chunked kernel. */
+static dytcl_status forward_chunked(dytcl_ctx *ctx, int derf, dytcl_tensor y, dytcl_tensor r_out, dytcl_tensor x,
+                                    dytcl_tensor h, const dytcl_dyt_params *p, norm_dims d)
+{
+    dy_kernel *k;
+    dytcl_status s = dy_kernel_get(ctx, DY_PROG_DYT, derf ? "derf_forward_chunk" : "dyt_forward_chunk", &k);
+    if (s) return s;
+    const int chunk = forward_chunk(d.C);
+    cl_mem dummy = x.buf->mem;
+    int i = arg_tensor(ctx, k, 0, y, dummy);
+    i = arg_tensor(ctx, k, i, r_out, dummy);
+    i = arg_tensor(ctx, k, i, x, dummy);
+    i = arg_tensor(ctx, k, i, h, dummy);
+    i = arg_int(ctx, k, i, h.buf != NULL);
+    i = arg_tensor(ctx, k, i, p->alpha, dummy);
+    i = arg_tensor(ctx, k, i, derf ? p->shift : p->alpha, dummy); /* DyT ignores the shift */
+    i = arg_tensor(ctx, k, i, p->weight, dummy);
+    i = arg_tensor(ctx, k, i, p->bias, dummy);
+    i = arg_int(ctx, k, i, param_flags(p));
+    i = arg_int(ctx, k, i, d.C);
+    i = arg_int(ctx, k, i, chunk);
+    if (i < 0) return DYTCL_ERR_OPENCL;
+    size_t global[2] = {(size_t)((d.C + chunk - 1) / chunk), (size_t)d.outer}, local[2] = {1, 1};
+    return dy_launch(ctx, k, 2, global, local);
+}
+
 static dytcl_status forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, const dytcl_dyt_params *p, int derf)
 {
     DY_CHECK_CTX(ctx);
@@ -41,6 +76,10 @@ static dytcl_status forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, cons
     if ((s = p ? norm_dims_of(ctx, x, p->layout, &d) : dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "params is NULL")) ||
         (s = norm_check_like(ctx, y, "y", x)) || (s = check_params(ctx, p, d.C, derf)))
         return s;
+    if (!d.channels_first && dy_row_shape(ctx)) {
+        dytcl_tensor none = {0};
+        return forward_chunked(ctx, derf, y, none, x, none, p, d);
+    }
     dy_kernel *k[2];
     for (int v = 0; v < 2; v++) {
         if ((s = dy_kernel_get(ctx, DY_PROG_DYT, fwd_names[derf][d.channels_first][v], &k[v]))) return s;
@@ -109,11 +148,58 @@ static dytcl_status reduce_planes(dytcl_ctx *ctx, const dytcl_dyt_grads *g, cl_m
     return DYTCL_OK;
 }
 
+/* Few rows: is one work-group (one launch, no partial sums) the faster
+ * path? A single row always is; otherwise while the work stays small. */
+static int few_rows(int rows, int C)
+{
+    return rows == 1 || (int64_t)rows * C <= 32768;
+}
+
+enum { OUT_DW = 1, OUT_DB = 2, OUT_DA = 4, OUT_DS = 8 };
+
+static dytcl_status backward_few(dytcl_ctx *ctx, int derf, dytcl_tensor dx, const dytcl_dyt_grads *g,
+                                 dytcl_tensor dy, dytcl_tensor dres, dytcl_tensor x, const dytcl_dyt_params *p,
+                                 norm_dims d)
+{
+    dy_kernel *k;
+    dytcl_status s = dy_kernel_get(ctx, DY_PROG_DYT, derf ? "derf_backward_few" : "dyt_backward_few", &k);
+    if (s) return s;
+    const int groups8 = (d.C + 7) / 8;
+    /* a GPU fills a work-group; a CPU runs one on one thread, where fewer
+     * work-items (each with more columns) cost less to switch between */
+    const size_t cap = dy_row_shape(ctx) ? 16 : 256;
+    size_t L = pow2_local(ctx, k, (size_t)groups8 < cap ? (size_t)groups8 : cap);
+    int outs = (g->dweight.buf ? OUT_DW : 0) | (g->dbias.buf ? OUT_DB : 0) | (g->dalpha.buf ? OUT_DA : 0) |
+               (g->dshift.buf ? OUT_DS : 0);
+    cl_mem dummy = x.buf->mem;
+    int i = arg_tensor(ctx, k, 0, dx, dummy);
+    i = arg_tensor(ctx, k, i, dy, dummy);
+    i = arg_tensor(ctx, k, i, dres, dummy);
+    i = arg_tensor(ctx, k, i, x, dummy);
+    i = arg_tensor(ctx, k, i, p->alpha, dummy);
+    i = arg_tensor(ctx, k, i, derf ? p->shift : p->alpha, dummy); /* unused by DyT */
+    i = arg_tensor(ctx, k, i, p->weight, dummy);
+    i = arg_int(ctx, k, i, param_flags(p));
+    i = arg_int(ctx, k, i, dres.buf != NULL);
+    i = arg_int(ctx, k, i, d.C);
+    i = arg_int(ctx, k, i, d.outer);
+    i = arg_tensor(ctx, k, i, g->dweight, dummy);
+    i = arg_tensor(ctx, k, i, g->dbias, dummy);
+    i = arg_tensor(ctx, k, i, g->dalpha, dummy);
+    i = arg_tensor(ctx, k, i, g->dshift, dummy);
+    i = arg_int(ctx, k, i, outs);
+    i = arg_int(ctx, k, i, g->accumulate != 0);
+    i = arg_local(ctx, k, i, L * sizeof(float));
+    if (i < 0) return DYTCL_ERR_OPENCL;
+    return dy_launch(ctx, k, 1, &L, &L);
+}
+
 /* Channels last; dres (may be absent) is added into dx: the fused residual. */
 static dytcl_status backward_rows(dytcl_ctx *ctx, int derf, dytcl_tensor dx, const dytcl_dyt_grads *g,
                                   dytcl_tensor dy, dytcl_tensor dres, dytcl_tensor x, const dytcl_dyt_params *p,
                                   norm_dims d)
 {
+    if (few_rows(d.outer, d.C)) return backward_few(ctx, derf, dx, g, dy, dres, x, p, d);
     /* CPUs stream whole rows; GPUs walk columns, a float8 per work-item. */
     static const char *const names[2][2] = {{"dyt_backward", "dyt_backward_rowwise"},
                                             {"derf_backward", "derf_backward_rowwise"}};
@@ -243,6 +329,7 @@ dytcl_status dytcl_residual_dyt_forward(dytcl_ctx *ctx, dytcl_tensor r_out, dytc
     if ((s = check_residual(ctx, p, r, &d)) || (s = norm_check_like(ctx, h, "h", r)) ||
         (s = norm_check_like(ctx, r_out, "r_out", r)) || (s = norm_check_like(ctx, y, "y", r)))
         return s;
+    if (dy_row_shape(ctx)) return forward_chunked(ctx, 0, y, r_out, r, h, p, d);
     static const char *const names[2] = {"residual_dyt_forward", "residual_dyt_forward_tail"};
     dy_kernel *k[2];
     cl_mem dummy = r.buf->mem;

@@ -58,8 +58,43 @@ typedef struct {
     int centered, accumulate;
 } bwd_args;
 
+/* Few rows: one work-group, one launch (norm_backward_few). A single row
+ * always; otherwise while the work stays small. */
+static dytcl_status backward_few(dytcl_ctx *ctx, const bwd_args *a, int rows, int C)
+{
+    dy_kernel *k;
+    dytcl_status s = dy_kernel_get(ctx, DY_PROG_RMSNORM, "norm_backward_few", &k);
+    if (s) return s;
+    const int groups8 = (C + 7) / 8;
+    /* a GPU fills a work-group; a CPU runs one on one thread, where fewer
+     * work-items (each with more columns) cost less to switch between */
+    const size_t cap = dy_row_shape(ctx) ? 16 : 256;
+    size_t L = pow2_local(ctx, k, (size_t)groups8 < cap ? (size_t)groups8 : cap);
+    cl_mem dummy = a->x.buf->mem;
+    int i = arg_tensor(ctx, k, 0, a->dx, dummy);
+    i = arg_tensor(ctx, k, i, a->dy, dummy);
+    i = arg_tensor(ctx, k, i, a->dres, dummy);
+    i = arg_int(ctx, k, i, a->dres.buf != NULL);
+    i = arg_tensor(ctx, k, i, a->x, dummy);
+    i = arg_tensor(ctx, k, i, a->w, dummy);
+    i = arg_int(ctx, k, i, a->w.buf ? HAS_W : 0);
+    i = arg_tensor(ctx, k, i, a->mean, dummy);
+    i = arg_tensor(ctx, k, i, a->rstd, dummy);
+    i = arg_int(ctx, k, i, a->centered);
+    i = arg_int(ctx, k, i, C);
+    i = arg_int(ctx, k, i, rows);
+    i = arg_tensor(ctx, k, i, a->dw, dummy);
+    i = arg_tensor(ctx, k, i, a->db, dummy);
+    i = arg_int(ctx, k, i, (a->dw.buf ? 1 : 0) | (a->db.buf ? 2 : 0));
+    i = arg_int(ctx, k, i, a->accumulate != 0);
+    i = arg_local(ctx, k, i, L * sizeof(float));
+    if (i < 0) return DYTCL_ERR_OPENCL;
+    return dy_launch(ctx, k, 1, &L, &L);
+}
+
 static dytcl_status backward(dytcl_ctx *ctx, const bwd_args *a, int rows, int C)
 {
+    if (rows == 1 || (int64_t)rows * C <= 32768) return backward_few(ctx, a, rows, C);
     const int rw = rowwise(ctx);
     dy_kernel *k;
     dytcl_status s = dy_kernel_get(ctx, DY_PROG_RMSNORM, rw ? "norm_backward_rows" : "norm_backward_wg", &k);
