@@ -9,15 +9,43 @@
 
 #define FORMAT "dytcl-checkpoint-1"
 
+static char *copy_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    return d ? memcpy(d, s, n) : NULL;
+}
+
 int ckpt_meta_set(ckpt_meta *md, const char *key, const char *value)
 {
     int i = 0;
     while (i < md->n && strcmp(md->key[i], key)) i++;
-    if (i == CKPT_MAX_META) return -1;
-    if (i == md->n) md->n++;
-    snprintf(md->key[i], sizeof md->key[i], "%s", key);
-    snprintf(md->value[i], sizeof md->value[i], "%s", value);
+    char *v = copy_str(value);
+    if (!v) return -1;
+    if (i < md->n) {
+        free(md->value[i]);
+        md->value[i] = v;
+        return 0;
+    }
+    if (md->n == md->cap) {
+        int cap = md->cap ? 2 * md->cap : 16;
+        char **k = realloc(md->key, (size_t)cap * sizeof *k);
+        if (k) md->key = k;
+        char **vs = k ? realloc(md->value, (size_t)cap * sizeof *vs) : NULL;
+        if (!vs) return free(v), -1;
+        md->value = vs, md->cap = cap;
+    }
+    if (!(md->key[i] = copy_str(key))) return free(v), -1;
+    md->value[i] = v;
+    md->n++;
     return 0;
+}
+
+void ckpt_meta_clear(ckpt_meta *md)
+{
+    for (int i = 0; i < md->n; i++) free(md->key[i]), free(md->value[i]);
+    free(md->key), free(md->value);
+    *md = (ckpt_meta){0};
 }
 
 const char *ckpt_meta_get(const ckpt_meta *md, const char *key)
@@ -29,18 +57,19 @@ const char *ckpt_meta_get(const ckpt_meta *md, const char *key)
 
 /* ------------------------------------------------------------ the config */
 
-static void config_to_meta(const model_config *c, ckpt_meta *md)
+/* Non-zero when out of host memory. */
+static int config_to_meta(const model_config *c, ckpt_meta *md)
 {
     char v[64];
-    ckpt_meta_set(md, "format", FORMAT);
-    ckpt_meta_set(md, "arch", model_arch_name(c->arch));
-    ckpt_meta_set(md, "norm", model_norm_name(c->norm));
-#define INT(field) (snprintf(v, sizeof v, "%d", c->field), ckpt_meta_set(md, #field, v))
-#define FLT(field) (snprintf(v, sizeof v, "%.9g", (double)c->field), ckpt_meta_set(md, #field, v))
+    int bad = ckpt_meta_set(md, "format", FORMAT) | ckpt_meta_set(md, "arch", model_arch_name(c->arch)) |
+              ckpt_meta_set(md, "norm", model_norm_name(c->norm));
+#define INT(field) (snprintf(v, sizeof v, "%d", c->field), bad |= ckpt_meta_set(md, #field, v))
+#define FLT(field) (snprintf(v, sizeof v, "%.9g", (double)c->field), bad |= ckpt_meta_set(md, #field, v))
     INT(vocab), INT(max_seq), INT(n_layer), INT(n_head), INT(d_model), INT(d_ff), INT(folded);
     FLT(alpha_attn), FLT(alpha_ffn), FLT(alpha_final), FLT(norm_eps), FLT(rope_theta);
 #undef INT
 #undef FLT
+    return bad;
 }
 
 /* Parses the config from a file's metadata; non-zero with a message when a
@@ -84,19 +113,39 @@ static int config_from_file(const dytcl_st_file *f, model_config *c, char *err, 
     return 0;
 }
 
-static void meta_from_file(const dytcl_st_file *f, ckpt_meta *md)
+/* Every pair the file lists under "keys" into md (emptied first); non-zero
+ * when out of host memory. */
+static int meta_from_file(const dytcl_st_file *f, ckpt_meta *md)
 {
-    /* the reader exposes metadata by key only: copy the keys dytcl writes
-     * plus the caller's, which it lists under "keys" */
+    /* the reader exposes metadata by key only: "keys" names them all */
+    ckpt_meta_clear(md);
     const char *keys = dytcl_st_metadata(f, "keys");
-    md->n = 0;
-    if (!keys) return;
-    char buf[2048];
-    snprintf(buf, sizeof buf, "%s", keys);
-    for (char *save = NULL, *k = strtok_r(buf, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
+    char *list = copy_str(keys ? keys : "");
+    int bad = !list;
+    for (char *save = NULL, *k = list ? strtok_r(list, ",", &save) : NULL; k && !bad; k = strtok_r(NULL, ",", &save)) {
         const char *v = dytcl_st_metadata(f, k);
-        if (v) ckpt_meta_set(md, k, v);
+        if (v) bad = ckpt_meta_set(md, k, v);
     }
+    free(list);
+    if (bad) ckpt_meta_clear(md);
+    return bad;
+}
+
+/* The keys of md joined by commas (malloc'd; NULL when out of memory). */
+static char *key_list(const ckpt_meta *md)
+{
+    size_t n = 1;
+    for (int i = 0; i < md->n; i++) n += strlen(md->key[i]) + 1;
+    char *s = malloc(n), *p = s;
+    if (!s) return NULL;
+    *p = '\0';
+    for (int i = 0; i < md->n; i++) {
+        size_t k = strlen(md->key[i]);
+        if (i) *p++ = ',';
+        memcpy(p, md->key[i], k + 1);
+        p += k;
+    }
+    return s;
 }
 
 /* ------------------------------------------------------------------ save */
@@ -109,10 +158,11 @@ dytcl_status ckpt_save(model *m, const char *path, int with_opt, const ckpt_meta
     model_tensor *tab = calloc((size_t)nt, sizeof *tab);
     dytcl_st_tensor *st = calloc((size_t)nt + 2, sizeof *st);
     float *host = malloc(n * sizeof(float) * (with_opt ? 3 : 1));
-    ckpt_meta *md = calloc(1, sizeof *md);
-    const char **kv = calloc(2 * CKPT_MAX_META + 2, sizeof *kv);
+    ckpt_meta md = {0};
+    const char **kv = NULL;
+    char *keys = NULL;
     dytcl_status s = DYTCL_ERR_HOST_MEMORY;
-    if (!tab || !st || !host || !md || !kv) {
+    if (!tab || !st || !host) {
         snprintf(err, cap, "checkpoint %s: out of host memory", path);
         goto done;
     }
@@ -140,19 +190,21 @@ dytcl_status ckpt_save(model *m, const char *path, int with_opt, const ckpt_meta
         }
     }
     /* the caller's pairs, then the config (which wins), then the key list */
-    char keys[2048] = "";
-    for (int i = 0; user && i < user->n; i++) ckpt_meta_set(md, user->key[i], user->value[i]);
-    config_to_meta(c, md);
-    for (int i = 0; i < md->n; i++) {
-        size_t used = strlen(keys);
-        snprintf(keys + used, sizeof keys - used, "%s%s", used ? "," : "", md->key[i]);
+    int bad = 0;
+    for (int i = 0; user && i < user->n; i++) bad |= ckpt_meta_set(&md, user->key[i], user->value[i]);
+    bad |= config_to_meta(c, &md);
+    if (bad || !(keys = key_list(&md)) || ckpt_meta_set(&md, "keys", keys) ||
+        !(kv = calloc(2 * (size_t)md.n, sizeof *kv))) {
+        s = DYTCL_ERR_HOST_MEMORY;
+        snprintf(err, cap, "checkpoint %s: out of host memory", path);
+        goto done;
     }
-    ckpt_meta_set(md, "keys", keys);
-    for (int i = 0; i < md->n; i++) kv[2 * i] = md->key[i], kv[2 * i + 1] = md->value[i];
-    if ((s = dytcl_st_save(path, st, count, kv, md->n)))
+    for (int i = 0; i < md.n; i++) kv[2 * i] = md.key[i], kv[2 * i + 1] = md.value[i];
+    if ((s = dytcl_st_save(path, st, count, kv, md.n)))
         snprintf(err, cap, "checkpoint %s: %s", path, dytcl_last_error(NULL));
 done:
-    free(tab), free(st), free(host), free(md), free(kv);
+    free(tab), free(st), free(host), free(kv), free(keys);
+    ckpt_meta_clear(&md);
     return s;
 }
 
@@ -169,8 +221,9 @@ dytcl_status ckpt_read_config(const char *path, model_config *c, ckpt_meta *md, 
         dytcl_st_free(f);
         return DYTCL_ERR_FORMAT;
     }
-    if (md) meta_from_file(f, md);
+    int bad = md && meta_from_file(f, md);
     dytcl_st_free(f);
+    if (bad) return snprintf(err, cap, "checkpoint %s: out of host memory", path), DYTCL_ERR_HOST_MEMORY;
     return DYTCL_OK;
 }
 
@@ -224,7 +277,10 @@ dytcl_status ckpt_load(dytcl_ctx *ctx, const char *path, model **out, ckpt_meta 
         snprintf(why, sizeof why, "%s", model_error(m));
         goto done;
     }
-    if (md) meta_from_file(f, md);
+    s = DYTCL_ERR_HOST_MEMORY;
+    snprintf(why, sizeof why, "out of host memory");
+    if (md && meta_from_file(f, md)) goto done;
+    s = DYTCL_OK;
     if (has_opt) *has_opt = opt;
     *out = m;
     m = NULL;

@@ -15,17 +15,18 @@
 
 #include "model.h"
 
-#define CKPT_MAX_META 64
-
+/* Metadata: string pairs of any length and number. Start from {0}; free
+ * with ckpt_meta_clear. */
 typedef struct {
-    int n;
-    char key[CKPT_MAX_META][48];
-    char value[CKPT_MAX_META][256];
+    int n, cap;
+    char **key, **value;
 } ckpt_meta;
 
-/* Adds or replaces key (returns non-zero when full). */
+/* Adds or replaces key (copies both strings; non-zero when out of memory). */
 int ckpt_meta_set(ckpt_meta *md, const char *key, const char *value);
 const char *ckpt_meta_get(const ckpt_meta *md, const char *key);
+/* Frees every pair; md is empty ({0}) afterwards. */
+void ckpt_meta_clear(ckpt_meta *md);
 
 /* Writes m's parameters (and AdamW state when with_opt) with the config and
  * md (may be NULL) as metadata. */

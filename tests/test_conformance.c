@@ -150,6 +150,7 @@ static void check_from_python(model *m, const char *name, const int32_t *tok, in
     ckpt_meta_set(&md, "step", "10");
     ckpt_meta_set(&md, "note", "test_conformance");
     dytcl_status s = ckpt_save(m, ckpt, 1, &md, err, sizeof err);
+    ckpt_meta_clear(&md);
     CHECK(s == DYTCL_OK, "ckpt_save: %s", err);
 
     size_t BT = (size_t)B * T;

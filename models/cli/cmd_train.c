@@ -145,7 +145,9 @@ static int save(model *m, const train_opts *o, int step, uint64_t rng)
     snprintf(v, sizeof v, "%llu", (unsigned long long)rng);
     ckpt_meta_set(&md, "data_rng", v);
     char err[1200];
-    if (ckpt_save(m, o->out, 1, &md, err, sizeof err)) return cli_error(who, 1, "%s", err), -1;
+    int bad = ckpt_save(m, o->out, 1, &md, err, sizeof err) != DYTCL_OK;
+    ckpt_meta_clear(&md);
+    if (bad) return cli_error(who, 1, "%s", err), -1;
     return 0;
 }
 
@@ -297,6 +299,7 @@ static int run(int argc, char **argv)
         if (rc < 0 && dist_rank() == 0)
             cli_error(who, worst, "another rank could not read the options or the checkpoint (run it there alone "
                                   "to see why)");
+        ckpt_meta_clear(&md);
         return worst;
     }
     int N = dist_size();
@@ -304,6 +307,7 @@ static int run(int argc, char **argv)
         if (dist_rank() == 0)
             cli_error(who, 2, "--batch %d does not divide among %d ranks: each rank takes batch / ranks of the "
                               "sequences of every batch; make --batch a multiple of %d", o.batch, N, N);
+        ckpt_meta_clear(&md);
         return 2;
     }
 
@@ -383,6 +387,7 @@ done:
     model_free(m);
     dytcl_ctx_free(ctx);
     text_data_free(d);
+    ckpt_meta_clear(&md);
     return rc;
 }
 
