@@ -14,10 +14,10 @@
 
 #include "bench.h"
 #include "cli.h"
-#include "model.h"
+#include "dytcl_model.h"
 
 typedef struct {
-    model_arch arch;
+    dytcl_arch arch;
     int layers, dim, heads, batch, seq, steps, gen;
     const char *json;
 } opts;
@@ -27,23 +27,22 @@ typedef struct {
 } result;
 
 /* One training step on fixed random tokens; returns non-zero on failure. */
-static int step(model *m, const int32_t *tok, const int32_t *tgt, int n)
+static int step(dytcl_model *m, const int32_t *tok, const int32_t *tgt, int n)
 {
-    model_optim o = {1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f, 0};
+    dytcl_model_optim o = {.lr = 1e-4f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f, .clip = 1.0f};
     float loss, gn;
-    return model_zero_grad(m) || model_forward(m, tok, tgt) || model_backward(m, 1.0f) || model_step(m, &o, n) ||
-           model_step_stats(m, &loss, 1, &gn);
+    return dytcl_model_zero_grad(m) || dytcl_model_forward(m, tok, tgt) || dytcl_model_backward(m, 1.0f) || dytcl_model_step(m, &o, n) ||
+           dytcl_model_step_stats(m, &loss, 1, &gn);
 }
 
-static int measure(dytcl_ctx *ctx, const opts *o, model_norm norm, result *r)
+static int measure(dytcl_ctx *ctx, const opts *o, dytcl_norm_kind norm, result *r)
 {
-    model_config c = {0};
+    dytcl_model_config c = {0};
     c.arch = o->arch, c.norm = norm, c.max_seq = o->seq, c.n_layer = o->layers, c.n_head = o->heads;
     c.d_model = o->dim;
-    model_config_defaults(&c);
-    model *m = NULL;
-    char err[1024];
-    if (model_create(ctx, &c, 1, &m, err, sizeof err)) return cli_error("bench train", 1, "%s", err);
+    dytcl_model_config_defaults(&c);
+    dytcl_model *m = NULL;
+    if (dytcl_model_create(ctx, &c, 1, &m)) return cli_error("bench train", 1, "%s", dytcl_last_error(ctx));
     size_t BT = (size_t)o->batch * o->seq;
     int32_t *tok = malloc(BT * sizeof *tok), *tgt = malloc(BT * sizeof *tgt);
     double *ms = malloc(sizeof(double) * (size_t)o->steps);
@@ -53,7 +52,7 @@ static int measure(dytcl_ctx *ctx, const opts *o, model_norm norm, result *r)
         seed = seed * 6364136223846793005ull + 1442695040888963407ull;
         tok[i] = (int32_t)(seed >> 56), tgt[i] = (int32_t)((seed >> 48) & 255);
     }
-    if (model_set_batch(m, o->batch, o->seq)) goto fail;
+    if (dytcl_model_set_batch(m, o->batch, o->seq)) goto fail;
     /* warm-up: compiles kernels for these shapes */
     for (int i = 1; i <= 2; i++)
         if (step(m, tok, tgt, i)) goto fail;
@@ -68,44 +67,44 @@ static int measure(dytcl_ctx *ctx, const opts *o, model_norm norm, result *r)
     double ns = 0;
     if (dytcl_profile_begin(ctx) || step(m, tok, tgt, 100) || dytcl_profile_end(ctx, &ns)) goto fail;
     r->step_device_ms = ns / 1e6;
-    model_profile_norms(m, 1);
-    model_norm_ns(m);
+    dytcl_model_profile_norms(m, 1);
+    dytcl_model_norm_ns(m);
     if (step(m, tok, tgt, 101)) goto fail;
-    r->norm_ms = model_norm_ns(m) / 1e6;
-    model_profile_norms(m, 0);
+    r->norm_ms = dytcl_model_norm_ns(m) / 1e6;
+    dytcl_model_profile_norms(m, 0);
     r->norm_share = r->norm_ms / r->step_device_ms;
     /* generation: prompt of 8 tokens, then o->gen single-token steps */
-    model *g = m;
-    if ((norm == NORM_DYT || norm == NORM_DERF) && model_fold(m, &g)) goto fail;
+    dytcl_model *g = m;
+    if ((norm == DYTCL_NORM_DYT || norm == DYTCL_NORM_DERF) && dytcl_model_fold(m, &g)) goto fail;
     float *logits = malloc(sizeof(float) * (size_t)c.vocab);
     int n = o->gen < o->seq - 8 ? o->gen : o->seq - 8;
     double t0 = 0;
-    int bad = model_decode_begin(g) || model_decode(g, tok, 8, 0, logits);
+    int bad = dytcl_model_decode_begin(g) || dytcl_model_decode(g, tok, 8, 0, logits);
     for (int i = 0; !bad && i < n; i++) {
         if (i == 1) t0 = cli_now_ms(); /* the first step compiles for T = 1 */
-        bad = model_decode(g, tok + 8 + i, 1, 8 + i, logits);
+        bad = dytcl_model_decode(g, tok + 8 + i, 1, 8 + i, logits);
     }
     r->gen_tok_s = n > 1 ? (n - 1) / ((cli_now_ms() - t0) / 1e3) : 0;
     free(logits);
     if (bad) {
-        cli_error("bench train", 1, "generation: %s", model_error(g));
-        if (g != m) model_free(g);
+        cli_error("bench train", 1, "generation: %s", dytcl_last_error(dytcl_model_ctx(g)));
+        if (g != m) dytcl_model_free(g);
         goto done;
     }
-    if (g != m) model_free(g);
+    if (g != m) dytcl_model_free(g);
     rc = 0;
     goto done;
 fail:
-    cli_error("bench train", 1, "%s", model_error(m)[0] ? model_error(m) : dytcl_last_error(ctx));
+    cli_error("bench train", 1, "%s", dytcl_last_error(ctx));
 done:
     free(tok), free(tgt), free(ms);
-    model_free(m);
+    dytcl_model_free(m);
     return rc;
 }
 
 static int parse(int argc, char **argv, opts *o)
 {
-    *o = (opts){ARCH_LLAMA, 4, 256, 4, 8, 128, 10, 64, NULL};
+    *o = (opts){DYTCL_ARCH_LLAMA, 4, 256, 4, 8, 128, 10, 64, NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -128,7 +127,7 @@ static int parse(int argc, char **argv, opts *o)
         long n = field ? strtol(v, &end, 10) : 0;
         if (!strcmp(a, "--json")) o->json = v;
         else if (!strcmp(a, "--arch")) {
-            if (model_arch_parse(v, &o->arch)) return cli_error("bench train", 2, "--arch gpt|llama, not %s", v);
+            if (dytcl_arch_parse(v, &o->arch)) return cli_error("bench train", 2, "--arch gpt|llama, not %s", v);
         } else if (!field || *end || end == v || n < 1 || n > 100000)
             return cli_error("bench train", 2, "bad option or value: %s %s", a, v);
         else *field = (int)n;
@@ -147,19 +146,19 @@ int bench_train(int argc, char **argv)
     dytcl_device_info dev;
     dytcl_ctx_device(ctx, &dev);
     printf("device: %s; %s, %d layers, d_model %d, %d heads, %d x %d tokens per step\n", dev.name,
-           model_arch_name(o.arch), o.layers, o.dim, o.heads, o.batch, o.seq);
+           dytcl_arch_name(o.arch), o.layers, o.dim, o.heads, o.batch, o.seq);
     printf("\n%-10s %10s %12s %14s %12s %12s\n", "norm", "step ms", "train tok/s", "norm share", "norm ms", "gen tok/s");
     json_t *records = json_array();
-    const model_norm norms[] = {NORM_DYT, NORM_RMSNORM, NORM_LAYERNORM};
+    const dytcl_norm_kind norms[] = {DYTCL_NORM_DYT, DYTCL_NORM_RMSNORM, DYTCL_NORM_LAYERNORM};
     rc = 0;
     for (int i = 0; i < 3 && !rc; i++) {
         result r = {0};
         if ((rc = measure(ctx, &o, norms[i], &r))) break;
-        printf("%-10s %10.2f %12.0f %13.1f%% %12.3f %12.1f\n", model_norm_name(norms[i]), r.step_ms, r.train_tok_s,
+        printf("%-10s %10.2f %12.0f %13.1f%% %12.3f %12.1f\n", dytcl_norm_kind_name(norms[i]), r.step_ms, r.train_tok_s,
                100 * r.norm_share, r.norm_ms, r.gen_tok_s);
         json_array_append_new(records,
                               json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f}", "arch",
-                                        model_arch_name(o.arch), "norm", model_norm_name(norms[i]), "layers",
+                                        dytcl_arch_name(o.arch), "norm", dytcl_norm_kind_name(norms[i]), "layers",
                                         o.layers, "dim", o.dim, "heads", o.heads, "batch", o.batch, "seq", o.seq,
                                         "step_ms", r.step_ms, "train_tokens_per_s", r.train_tok_s, "step_device_ms",
                                         r.step_device_ms, "norm_ms", r.norm_ms, "norm_share", r.norm_share,
