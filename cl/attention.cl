@@ -14,7 +14,7 @@
  *
  * Row kernels: NDRange 2-D, global (T, BH), any local size (checked). */
 
-#define ATTN_DMAX 128
+/* ATTN_DMAX: cl/shared.h */
 
 /* P[t, j] = exp(S[t, j] - lse[t]) for j <= t, 0 after; lse[t] written.
  * S holds scale * q.k already. */
