@@ -57,9 +57,9 @@ static int measure(dytcl_ctx *ctx, const opts *o, dytcl_norm_kind norm, result *
     for (int i = 1; i <= 2; i++)
         if (step(m, tok, tgt, i)) goto fail;
     for (int i = 0; i < o->steps; i++) {
-        double t0 = cli_now_ms();
+        double t0 = dytcl_now_ms();
         if (step(m, tok, tgt, 3 + i)) goto fail;
-        ms[i] = cli_now_ms() - t0;
+        ms[i] = dytcl_now_ms() - t0;
     }
     r->step_ms = bench_median(ms, o->steps);
     r->train_tok_s = BT / (r->step_ms / 1e3);
@@ -81,10 +81,10 @@ static int measure(dytcl_ctx *ctx, const opts *o, dytcl_norm_kind norm, result *
     double t0 = 0;
     int bad = dytcl_model_decode_begin(g) || dytcl_model_decode(g, tok, 8, 0, logits);
     for (int i = 0; !bad && i < n; i++) {
-        if (i == 1) t0 = cli_now_ms(); /* the first step compiles for T = 1 */
+        if (i == 1) t0 = dytcl_now_ms(); /* the first step compiles for T = 1 */
         bad = dytcl_model_decode(g, tok + 8 + i, 1, 8 + i, logits);
     }
-    r->gen_tok_s = n > 1 ? (n - 1) / ((cli_now_ms() - t0) / 1e3) : 0;
+    r->gen_tok_s = n > 1 ? (n - 1) / ((dytcl_now_ms() - t0) / 1e3) : 0;
     free(logits);
     if (bad) {
         cli_error("bench train", 1, "generation: %s", dytcl_last_error(dytcl_model_ctx(g)));
@@ -142,7 +142,7 @@ int bench_train(int argc, char **argv)
     int rc = parse(argc, argv, &o);
     if (rc >= 0) return rc;
     dytcl_ctx *ctx = NULL;
-    if (dytcl_ctx_create(&ctx, NULL)) return cli_error("bench train", 1, "%s", dytcl_last_error(NULL));
+    if (dytcl_ctx_create(NULL, &ctx)) return cli_error("bench train", 1, "%s", dytcl_last_error(NULL));
     dytcl_device_info dev;
     dytcl_ctx_device(ctx, &dev);
     printf("device: %s; %s, %d layers, d_model %d, %d heads, %d x %d tokens per step\n", dev.name,

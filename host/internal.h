@@ -161,10 +161,7 @@ int dy_row_shape(dytcl_ctx *ctx);
 /* 1 when a work-item may run `iterations` loop iterations on this device. */
 int dy_loops_fit(dytcl_ctx *ctx, double iterations);
 
-/* ---- clocks (timer.c) */
-
-/* CLOCK_MONOTONIC in milliseconds. */
-double dy_now_ms(void);
+/* ---- clocks: dytcl_now_ms (dytcl.h, timer.c) */
 
 /* ---- workspace (buffer.c) */
 

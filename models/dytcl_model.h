@@ -9,7 +9,7 @@
  * the calls that take no model or context.
  *
  *   dytcl_ctx *ctx;  dytcl_model *m;
- *   dytcl_ctx_create(&ctx, NULL);
+ *   dytcl_ctx_create(NULL, &ctx);
  *   dytcl_model_load(ctx, "model.safetensors", NULL, NULL, &m);
  *   dytcl_model_generate(m, prompt, n, 200, &(dytcl_sampling){0.8f, 0, 1, 1}, 1, print_token, NULL);
  *

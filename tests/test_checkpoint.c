@@ -16,7 +16,7 @@
 int main(void)
 {
     dytcl_ctx *ctx = NULL;
-    if (dytcl_ctx_create(&ctx, NULL)) {
+    if (dytcl_ctx_create(NULL, &ctx)) {
         fprintf(stderr, "test_checkpoint: %s\n", dytcl_last_error(NULL));
         return 1;
     }

@@ -90,7 +90,7 @@ int cmd_generate(int argc, char **argv)
     dytcl_model *m = NULL, *folded = NULL;
     int32_t *prompt = NULL;
     rc = 1;
-    if (dytcl_ctx_create(&ctx, NULL)) {
+    if (dytcl_ctx_create(NULL, &ctx)) {
         cli_error("generate", 1, "%s", dytcl_last_error(NULL));
         goto done;
     }

@@ -185,12 +185,12 @@ static int train(dytcl_model *m, const text_data *d, const train_opts *o, int st
     /* warm-up, then cosine decay: dytcl_model_step takes each step's rate from the schedule */
     dytcl_model_optim opt = {o->lr, o->min_lr_frac, o->warmup, o->steps, 0.9f, o->beta2, 1e-8f, o->weight_decay, o->clip,
                              o->decay_norm};
-    double t_start = cli_now_ms(), tokens = 0, step_ms = 0;
+    double t_start = dytcl_now_ms(), tokens = 0, step_ms = 0;
     int step = step0, timed = 0;
     dist_stats ar0 = dist_get_stats();
     while (step < o->steps) {
         step++;
-        double t_step = cli_now_ms();
+        double t_step = dytcl_now_ms();
         if (dytcl_model_zero_grad(m)) goto fail;
         for (int a = 0; a < o->accum; a++) {
             text_data_train_batch(d, o->batch, o->seq, &rng, tok, tgt);
@@ -205,10 +205,10 @@ static int train(dytcl_model *m, const text_data *d, const train_opts *o, int st
         for (int a = 0; a < o->accum; a++) loss += losses[a] / o->accum;
         dist_sum(&loss, 1);
         loss /= N;
-        if (step > step0 + 1) step_ms += cli_now_ms() - t_step, timed++;
+        if (step > step0 + 1) step_ms += dytcl_now_ms() - t_step, timed++;
         else ar0 = dist_get_stats(); /* the run's first step (compiling kernels) is not timed */
         tokens += (double)BT * o->accum;
-        double elapsed = (cli_now_ms() - t_start) / 1e3, tok_s = tokens / elapsed;
+        double elapsed = (dytcl_now_ms() - t_start) / 1e3, tok_s = tokens / elapsed;
         /* the loss and the gradient norm are the same on every rank: all stop together */
         if (!isfinite(loss) || !isfinite(gnorm)) {
             say(lg, "\n");
@@ -313,7 +313,7 @@ static int run(int argc, char **argv)
         cli_error(who, 1, "%s", err);
         goto ready;
     }
-    if (dytcl_ctx_create(&ctx, &copt)) {
+    if (dytcl_ctx_create(&copt, &ctx)) {
         cli_error(who, 1, "%s", dytcl_last_error(NULL));
         goto ready;
     }

@@ -17,7 +17,7 @@ int main(int argc, char **argv)
     for (int i = 0; prompt && i < n; i++) prompt[i] = (unsigned char)argv[2][i];
     dytcl_ctx *ctx = NULL;
     dytcl_model *m = NULL, *folded = NULL;
-    dytcl_status st = dytcl_ctx_create(&ctx, NULL);
+    dytcl_status st = dytcl_ctx_create(NULL, &ctx);
     if (!st) st = dytcl_model_load(ctx, argv[1], NULL, NULL, &m);
     if (!st && !dytcl_model_fold(m, &folded)) dytcl_model_free(m), m = folded; /* DyT: as dytcl generate */
     if (!st) fputs(argv[2], stdout);
