@@ -282,9 +282,10 @@ typedef int (*dytcl_token_fn)(int32_t token, void *user);
 
 /* Continues prompt [n_prompt] (1 <= n_prompt <= max_seq) by n_new tokens,
  * calling fn (may be NULL) with each. use_cache 1: the prompt once through
- * the model, then one token per step with the KV cache; 0: a full forward
- * pass per token. When the context reaches max_seq its last half becomes the
- * new context (read again). */
+ * the model, then one token per step with the KV cache (begun and ended
+ * here); 0: a full forward pass per token (the batch becomes 1 x length).
+ * When the context reaches max_seq its last half becomes the new context
+ * (read again). The same model, prompt and s give the same tokens. */
 DYTCL_API dytcl_status dytcl_model_generate(dytcl_model *m, const int32_t *prompt, int n_prompt, int n_new,
                                             const dytcl_sampling *s, int use_cache, dytcl_token_fn fn, void *user);
 
