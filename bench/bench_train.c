@@ -29,10 +29,11 @@ typedef struct {
 /* One training step on fixed random tokens; returns non-zero on failure. */
 static int step(dytcl_model *m, const int32_t *tok, const int32_t *tgt, int n)
 {
-    dytcl_model_optim o = {.lr = 1e-4f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f, .clip = 1.0f};
+    dytcl_model_optim o = {.lr = 1e-4f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f,
+                           .clip = 1.0f};
     float loss, gn;
-    return dytcl_model_zero_grad(m) || dytcl_model_forward(m, tok, tgt) || dytcl_model_backward(m, 1.0f) || dytcl_model_step(m, &o, n) ||
-           dytcl_model_step_stats(m, &loss, 1, &gn);
+    return dytcl_model_zero_grad(m) || dytcl_model_forward(m, tok, tgt) || dytcl_model_backward(m, 1.0f) ||
+           dytcl_model_step(m, &o, n) || dytcl_model_step_stats(m, &loss, 1, &gn);
 }
 
 static int measure(dytcl_ctx *ctx, const opts *o, dytcl_norm_kind norm, result *r)

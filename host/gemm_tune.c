@@ -217,7 +217,8 @@ static dytcl_status evaluate(tuner *t, const dy_gemm_params *p, const char *labe
         *gflops = 0;
         return DYTCL_OK;
     }
-    say(t, "  %-40s %7.1f GFLOP/s  (compile+check %.1f s, timing %.1f s)", label, *gflops, t1 - t0, (dytcl_now_ms() / 1e3) - t1);
+    say(t, "  %-40s %7.1f GFLOP/s  (compile+check %.1f s, timing %.1f s)", label, *gflops, t1 - t0,
+        (dytcl_now_ms() / 1e3) - t1);
     return DYTCL_OK;
 }
 

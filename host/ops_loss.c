@@ -18,8 +18,8 @@ dytcl_status dytcl_cross_entropy(dytcl_ctx *ctx, dytcl_tensor loss, dytcl_tensor
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "cross_entropy: grad_scale = %g is not finite", grad_scale);
     const int rw = dy_row_shape(ctx);
     dy_kernel *k;
-    if ((s = dy_kernel_get(ctx, DY_PROG_LOSS, rw ? DY_KNAME(LOSS, cross_entropy_rows) : DY_KNAME(LOSS, cross_entropy_wg),
-                           &k)))
+    if ((s = dy_kernel_get(ctx, DY_PROG_LOSS,
+                           rw ? DY_KNAME(LOSS, cross_entropy_rows) : DY_KNAME(LOSS, cross_entropy_wg), &k)))
         return s;
     cl_mem dummy = logits.buf->mem;
     int i = arg_tensor(ctx, k, 0, loss, dummy);

@@ -19,7 +19,8 @@ dytcl_status dytcl_grad_norm(dytcl_ctx *ctx, dytcl_tensor norm, dytcl_tensor sca
     dy_kernel *k1, *k2;
     if ((s = dy_workspace(ctx, DY_WS_PARTIALS, (size_t)nblocks * sizeof(float), &parts)) ||
         (s = dy_kernel_get(ctx, DY_PROG_OPTIM,
-                           dy_row_shape(ctx) ? DY_KNAME(OPTIM, grad_sumsq_rows) : DY_KNAME(OPTIM, grad_sumsq_wg), &k1)) ||
+                           dy_row_shape(ctx) ? DY_KNAME(OPTIM, grad_sumsq_rows) : DY_KNAME(OPTIM, grad_sumsq_wg),
+                           &k1)) ||
         (s = dy_kernel_get(ctx, DY_KERNEL(OPTIM, grad_norm_final), &k2)))
         return s;
     int i = arg_mem(ctx, k1, 0, parts);

@@ -62,8 +62,8 @@ static dytcl_status backward(dytcl_ctx *ctx, const bwd_args *a, int rows, int C)
 {
     const int rw = rowwise(ctx);
     dy_kernel *k;
-    dytcl_status s = dy_kernel_get(ctx, DY_PROG_RMSNORM,
-                                   rw ? DY_KNAME(RMSNORM, norm_backward_rows) : DY_KNAME(RMSNORM, norm_backward_wg), &k);
+    dytcl_status s = dy_kernel_get(
+        ctx, DY_PROG_RMSNORM, rw ? DY_KNAME(RMSNORM, norm_backward_rows) : DY_KNAME(RMSNORM, norm_backward_wg), &k);
     if (s) return s;
     size_t L = rw ? 1 : wg_local(ctx, k, C);
     /* Row blocks: 4 per compute unit on a CPU (each streams its rows); on a

@@ -87,7 +87,8 @@ static int config_from_file(const dytcl_st_file *f, dytcl_model_config *c, char 
                         fmt ? "\"" : "", fmt ? fmt : "missing", fmt ? "\"" : ""), -1;
     const char *a = dytcl_st_metadata(f, "arch"), *n = dytcl_st_metadata(f, "norm");
     if (!a || dytcl_arch_parse(a, &c->arch)) return snprintf(err, cap, "bad or missing \"arch\" in the metadata"), -1;
-    if (!n || dytcl_norm_kind_parse(n, &c->norm)) return snprintf(err, cap, "bad or missing \"norm\" in the metadata"), -1;
+    if (!n || dytcl_norm_kind_parse(n, &c->norm))
+        return snprintf(err, cap, "bad or missing \"norm\" in the metadata"), -1;
     struct {
         const char *key;
         int *i;
@@ -239,8 +240,8 @@ static dytcl_status read_config(const char *path, dytcl_model_config *c, dytcl_m
 }
 
 /* Copies tensor `name` of numel n (and shape, when tab is given) into dst. */
-static int take(const dytcl_st_file *f, const char *name, const dytcl_model_tensor *tab, size_t n, float *dst, char *why,
-                size_t cap)
+static int take(const dytcl_st_file *f, const char *name, const dytcl_model_tensor *tab, size_t n, float *dst,
+                char *why, size_t cap)
 {
     dytcl_st_tensor t;
     if (dytcl_st_get(f, name, &t)) return snprintf(why, cap, "tensor \"%s\" is missing", name), -1;
@@ -317,7 +318,8 @@ done:
 dytcl_status dytcl_model_load(dytcl_ctx *ctx, const char *path, dytcl_meta *md, int *has_opt, dytcl_model **out)
 {
     if (out) *out = NULL;
-    if (!ctx || !path || !out) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "dytcl_model_load: ctx, path and out are required");
+    if (!ctx || !path || !out)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "dytcl_model_load: ctx, path and out are required");
     char err[1200];
     dytcl_status s = load(ctx, path, out, md, has_opt, err, sizeof err);
     return s ? dy_fail(ctx, s, "%s", err) : s;

@@ -275,8 +275,9 @@ dytcl_status dytcl_model_set_batch(dytcl_model *m, int B, int T)
 {
     if (!m) return model_bad_arg(m, __func__);
     if (B < 1 || T < 1 || T > m->c.max_seq)
-        return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_set_batch: B = %d, T = %d (need B >= 1, 1 <= T <= max_seq %d)",
-                          B, T, m->c.max_seq);
+        return model_fail(m, DYTCL_ERR_INVALID_ARG,
+                          "dytcl_model_set_batch: B = %d, T = %d (need B >= 1, 1 <= T <= max_seq %d)", B, T,
+                          m->c.max_seq);
     if (m->acts && m->B == B && m->T == T) return DYTCL_OK;
     dytcl_buf_free(m->acts);
     dytcl_buf_free(m->io);
@@ -310,7 +311,10 @@ static dytcl_status rw(dytcl_model *m, dytcl_buf *b, void *host, int write, cons
 }
 
 dytcl_status dytcl_model_read_params(dytcl_model *m, float *out) { return rw(m, m->params, out, 0, "read parameters"); }
-dytcl_status dytcl_model_write_params(dytcl_model *m, const float *in) { return rw(m, m->params, (void *)in, 1, "write parameters"); }
+dytcl_status dytcl_model_write_params(dytcl_model *m, const float *in)
+{
+    return rw(m, m->params, (void *)in, 1, "write parameters");
+}
 dytcl_status dytcl_model_read_grads(dytcl_model *m, float *out) { return rw(m, m->grads, out, 0, "read gradients"); }
 
 dytcl_status dytcl_model_read_opt(dytcl_model *m, float *mom, float *var)
@@ -381,7 +385,8 @@ float dytcl_lr_at(const dytcl_model_optim *o, int step)
 dytcl_status dytcl_model_step(dytcl_model *m, const dytcl_model_optim *o, int step)
 {
     if (!m) return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_model_step: the model is NULL");
-    if (!o || step < 1) return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_step: needs an optimiser and step >= 1");
+    if (!o || step < 1)
+        return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_step: needs an optimiser and step >= 1");
     dytcl_status s = ensure_mask(m, o->decay_norm);
     if (s) return s;
     dytcl_tensor all = at(m->grads, 0, (int64_t)m->n);

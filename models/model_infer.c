@@ -68,7 +68,8 @@ dytcl_status dytcl_model_fold(dytcl_model *src, dytcl_model **out)
     *out = NULL;
     if (src->c.folded) return model_fail(src, DYTCL_ERR_INVALID_ARG, "dytcl_model_fold: the model is already folded");
     if (src->c.norm != DYTCL_NORM_DYT && src->c.norm != DYTCL_NORM_DERF)
-        return model_fail(src, DYTCL_ERR_INVALID_ARG, "dytcl_model_fold: only DyT and Derf models fold (this one is %s)",
+        return model_fail(src, DYTCL_ERR_INVALID_ARG,
+                          "dytcl_model_fold: only DyT and Derf models fold (this one is %s)",
                           dytcl_norm_kind_name(src->c.norm));
     dytcl_model_config c = src->c;
     c.folded = 1;

@@ -61,13 +61,16 @@ dytcl_status dytcl_model_config_check(const dytcl_model_config *c)
         why = "vocab >= 2, max_seq, n_layer, n_head, d_model >= 1 and d_ff >= 1 are required";
     else if (c->d_model % c->n_head) why = "d_model must be a multiple of n_head";
     else if (c->d_model / c->n_head > 128 || (c->d_model / c->n_head) % 2) why = "head_dim (d_model / n_head) must be even and <= 128";
-    else if (c->folded && c->norm != DYTCL_NORM_DYT && c->norm != DYTCL_NORM_DERF) why = "only DyT and Derf models fold";
+    else if (c->folded && c->norm != DYTCL_NORM_DYT && c->norm != DYTCL_NORM_DERF)
+        why = "only DyT and Derf models fold";
     else if (!isfinite(c->alpha_attn) || !isfinite(c->alpha_ffn) || !isfinite(c->alpha_final) ||
              !(c->norm_eps > 0) || !(c->rope_theta > 1))
         why = "alpha values must be finite, norm_eps > 0, rope_theta > 1";
     if (!why) return DYTCL_OK;
-    return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "model config: %s (arch %d, norm %d, vocab %d, max_seq %d, n_layer %d, n_head %d, d_model %d, d_ff %d)",
-             why, c->arch, c->norm, c->vocab, c->max_seq, c->n_layer, c->n_head, c->d_model, c->d_ff);
+    return dy_fail(
+        NULL, DYTCL_ERR_INVALID_ARG,
+        "model config: %s (arch %d, norm %d, vocab %d, max_seq %d, n_layer %d, n_head %d, d_model %d, d_ff %d)", why,
+        c->arch, c->norm, c->vocab, c->max_seq, c->n_layer, c->n_head, c->d_model, c->d_ff);
 }
 
 /* Appends tensors to a table while counting. */
@@ -104,7 +107,8 @@ static void add_norm(table *t, const dytcl_model_config *c, const char *prefix, 
     char name[DYTCL_MODEL_NAME_MAX];
     int bias = c->arch == DYTCL_ARCH_GPT;
 #define NAME(suffix) (snprintf(name, sizeof name, "%s." suffix, prefix), name)
-    if (c->norm == DYTCL_NORM_DYT || c->norm == DYTCL_NORM_DERF) add(t, NAME("alpha"), 1, 0, 1, 0, DYTCL_INIT_CONST, alpha0);
+    if (c->norm == DYTCL_NORM_DYT || c->norm == DYTCL_NORM_DERF)
+        add(t, NAME("alpha"), 1, 0, 1, 0, DYTCL_INIT_CONST, alpha0);
     if (c->norm == DYTCL_NORM_DERF) add(t, NAME("shift"), 1, 0, 1, 0, DYTCL_INIT_CONST, 0.0f);
     if (c->folded) return;
     add(t, NAME("weight"), c->d_model, 0, 1, 0, DYTCL_INIT_CONST, 1.0f);

@@ -34,8 +34,8 @@ static dytcl_dyt_grads dyt_grads(const dytcl_model *m, const norm_off *n)
 /* y = norm(x) [rows, C], saving mean/rstd [rows] where the norm has them.
  * With h present the residual add comes first: x = r + h is written to x
  * (fused into the norm's pass for DyT and RMSNorm). */
-static dytcl_status norm_forward_ops(dytcl_model *m, const norm_off *n, dytcl_tensor y, dytcl_tensor mean, dytcl_tensor rstd,
-                                 dytcl_tensor x, dytcl_tensor r, dytcl_tensor h)
+static dytcl_status norm_forward_ops(dytcl_model *m, const norm_off *n, dytcl_tensor y, dytcl_tensor mean,
+                                     dytcl_tensor rstd, dytcl_tensor x, dytcl_tensor r, dytcl_tensor h)
 {
     dytcl_ctx *ctx = m->ctx;
     dytcl_dyt_params p = dyt_params(m, n);
@@ -54,15 +54,17 @@ static dytcl_status norm_forward_ops(dytcl_model *m, const norm_off *n, dytcl_te
     case DYTCL_NORM_DYT: TRY(dytcl_dyt_forward(ctx, y, x, &p), "DyT forward"); break;
     case DYTCL_NORM_DERF: TRY(dytcl_derf_forward(ctx, y, x, &p), "Derf forward"); break;
     case DYTCL_NORM_RMSNORM: TRY(dytcl_rmsnorm_forward(ctx, y, rstd, x, w, eps), "RMSNorm forward"); break;
-    case DYTCL_NORM_LAYERNORM: TRY(dytcl_layernorm_forward(ctx, y, mean, rstd, x, w, b, eps), "LayerNorm forward"); break;
+    case DYTCL_NORM_LAYERNORM:
+        TRY(dytcl_layernorm_forward(ctx, y, mean, rstd, x, w, b, eps), "LayerNorm forward");
+        break;
     }
     return DYTCL_OK;
 }
 
 /* The backward of y = norm(x): dres += dnorm/dx (dy), parameter gradients
  * accumulated. dy is overwritten (Derf and LayerNorm use it as dx). */
-static dytcl_status norm_backward_ops(dytcl_model *m, const norm_off *n, dytcl_tensor dres, dytcl_tensor dy, dytcl_tensor x,
-                                  dytcl_tensor mean, dytcl_tensor rstd)
+static dytcl_status norm_backward_ops(dytcl_model *m, const norm_off *n, dytcl_tensor dres, dytcl_tensor dy,
+                                      dytcl_tensor x, dytcl_tensor mean, dytcl_tensor rstd)
 {
     dytcl_ctx *ctx = m->ctx;
     dytcl_dyt_params p = dyt_params(m, n);
@@ -115,8 +117,8 @@ static dytcl_status run_backward(dytcl_model *m, void *arg)
     return norm_backward_ops(m, c->n, c->dres, c->dy, c->x, c->mean, c->rstd);
 }
 
-static dytcl_status norm_forward(dytcl_model *m, const norm_off *n, dytcl_tensor y, dytcl_tensor mean, dytcl_tensor rstd,
-                                 dytcl_tensor x, dytcl_tensor r, dytcl_tensor h)
+static dytcl_status norm_forward(dytcl_model *m, const norm_off *n, dytcl_tensor y, dytcl_tensor mean,
+                                 dytcl_tensor rstd, dytcl_tensor x, dytcl_tensor r, dytcl_tensor h)
 {
     norm_call c = {n, y, mean, rstd, x, r, h, {0}, {0}};
     return timed(m, run_forward, &c);
@@ -281,7 +283,9 @@ dytcl_status dytcl_model_forward(dytcl_model *m, const int32_t *tokens, const in
 {
     if (!m || !tokens) return model_bad_arg(m, __func__);
     if (!m->acts) return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_forward: call dytcl_model_set_batch first");
-    if (m->kv) return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_forward: the model is decoding (dytcl_model_decode_end first)");
+    if (m->kv)
+        return model_fail(m, DYTCL_ERR_INVALID_ARG,
+                          "dytcl_model_forward: the model is decoding (dytcl_model_decode_end first)");
     dytcl_ctx *ctx = m->ctx;
     int64_t BT = (int64_t)m->B * m->T;
     dytcl_status s;

@@ -95,8 +95,8 @@ dytcl_status dytcl_model_generate(dytcl_model *m, const int32_t *prompt, int n_p
     if (!m || !prompt || !s || n_new < 0) return model_bad_arg(m, __func__);
     const int max = m->c.max_seq, V = m->c.vocab;
     if (n_prompt < 1 || n_prompt > max)
-        return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_generate: the prompt has %d tokens; 1 to max_seq %d fit",
-                          n_prompt, max);
+        return model_fail(m, DYTCL_ERR_INVALID_ARG,
+                          "dytcl_model_generate: the prompt has %d tokens; 1 to max_seq %d fit", n_prompt, max);
     for (int i = 0; i < n_prompt; i++)
         if (prompt[i] < 0 || prompt[i] >= V)
             return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_generate: prompt token %d is %d, outside [0, %d)",

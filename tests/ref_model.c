@@ -190,7 +190,8 @@ double ref_model_loss(const dytcl_model_config *c, const double *params, const i
     /* x0 = wte[tok] (+ wpe[t]), times emb_scale in llama with dyt/derf */
     const double *wte = need(&p, "wte", 0);
     const double *wpe = gpt ? need(&p, "wpe", 0) : NULL;                             /* [max_seq, C] */
-    const double *emb_scale = !gpt && (c->norm == DYTCL_NORM_DYT || c->norm == DYTCL_NORM_DERF) ? need(&p, "emb_scale", 0) : NULL;
+    const double *emb_scale =
+        !gpt && (c->norm == DYTCL_NORM_DYT || c->norm == DYTCL_NORM_DERF) ? need(&p, "emb_scale", 0) : NULL;
     for (int r = 0; r < R; r++)
         for (int i = 0; i < C; i++) {
             double v = wte[(size_t)tokens[r] * C + i] + (wpe ? wpe[(size_t)(r % T) * C + i] : 0.0);

@@ -75,7 +75,8 @@ int main(void)
             size_t n = dytcl_model_param_count(&c);
             float *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
             CHECK(has_opt, "the optimiser state was not found");
-            CHECK(dytcl_model_read_params(m, a) == DYTCL_OK && dytcl_model_read_params(m2, b) == DYTCL_OK, "read params");
+            CHECK(dytcl_model_read_params(m, a) == DYTCL_OK && dytcl_model_read_params(m2, b) == DYTCL_OK,
+                  "read params");
             CHECK(!memcmp(a, b, n * sizeof *a), "the parameters changed in the round trip");
             free(a), free(b);
         }

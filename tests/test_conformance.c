@@ -205,8 +205,9 @@ static void run_model(dytcl_ctx *ctx, const char *name, int torch)
 
     /* one forward and backward */
     float loss = NAN;
-    if ((s = dytcl_model_set_batch(m, B, T)) || (s = dytcl_model_zero_grad(m)) || (s = dytcl_model_forward(m, tok, tgt)) ||
-        (s = dytcl_model_read_loss(m, &loss)) || (s = dytcl_model_read_logits(m, logits)) || (s = dytcl_model_backward(m, 1.0f)) ||
+    if ((s = dytcl_model_set_batch(m, B, T)) || (s = dytcl_model_zero_grad(m)) ||
+        (s = dytcl_model_forward(m, tok, tgt)) || (s = dytcl_model_read_loss(m, &loss)) ||
+        (s = dytcl_model_read_logits(m, logits)) || (s = dytcl_model_backward(m, 1.0f)) ||
         (s = dytcl_model_read_grads(m, buf)))
         CHECK(0, "%s: forward/backward: %s", name, dytcl_last_error(dytcl_model_ctx(m)));
     worst wl = {0}, wloss = {0}, wg = {0}, ws = {0}, wn = {0}, wp = {0};
@@ -221,9 +222,12 @@ static void run_model(dytcl_ctx *ctx, const char *name, int torch)
     float losses[MAX_STEPS], norms[MAX_STEPS];
     for (int i = 0; i < MAX_STEPS; i++) losses[i] = norms[i] = NAN;
     for (int step = 1; !s && step <= steps; step++) {
-        if (step > 1 && ((s = dytcl_model_zero_grad(m)) || (s = dytcl_model_forward(m, tok, tgt)) || (s = dytcl_model_backward(m, 1.0f))))
+        if (step > 1 && ((s = dytcl_model_zero_grad(m)) || (s = dytcl_model_forward(m, tok, tgt)) ||
+                         (s = dytcl_model_backward(m, 1.0f))))
             break;
-        if ((s = dytcl_model_step(m, &o, step)) || (s = dytcl_model_step_stats(m, &losses[step - 1], 1, &norms[step - 1]))) break;
+        if ((s = dytcl_model_step(m, &o, step)) ||
+            (s = dytcl_model_step_stats(m, &losses[step - 1], 1, &norms[step - 1])))
+            break;
         snprintf(what, sizeof what, "step %d", step);
         note(&ws, rel_norm(&losses[step - 1], &want_losses[step - 1], 1), what);
         note(&wn, rel_norm(&norms[step - 1], &want_norms[step - 1], 1), what);

@@ -109,8 +109,8 @@ static double check_inference(dytcl_model *m, const int32_t *tok, const float *l
             free(x), free(y);
         }
     } else {
-        CHECK(dytcl_model_fold(m, &f) == DYTCL_ERR_INVALID_ARG, "%s: dytcl_model_fold of a %s model must be refused", what,
-              dytcl_norm_kind_name(c->norm));
+        CHECK(dytcl_model_fold(m, &f) == DYTCL_ERR_INVALID_ARG, "%s: dytcl_model_fold of a %s model must be refused",
+              what, dytcl_norm_kind_name(c->norm));
     }
     INF(dytcl_model_decode_begin(use));
     for (int pos = 0; pos < T;) {
@@ -122,7 +122,8 @@ static double check_inference(dytcl_model *m, const int32_t *tok, const float *l
         CHECK(e <= 1e-5, "%s: decoding position %d with the KV cache: relative error %.3g > 1e-5", what, pos - 1, e);
         worst = fmax(worst, e);
     }
-    CHECK(dytcl_model_forward(use, tok, NULL) == DYTCL_ERR_INVALID_ARG, "%s: dytcl_model_forward while decoding is refused", what);
+    CHECK(dytcl_model_forward(use, tok, NULL) == DYTCL_ERR_INVALID_ARG,
+          "%s: dytcl_model_forward while decoding is refused", what);
     dytcl_model_decode_end(use);
 #undef INF
     dytcl_model_free(f);
@@ -143,7 +144,8 @@ static void run_config(dytcl_ctx *ctx, dytcl_arch arch, dytcl_norm_kind norm, un
     dytcl_status s = dytcl_model_create(ctx, &c, 1, &m);
     CHECK(s == DYTCL_OK, "%s: dytcl_model_create: %s", what, dytcl_last_error(ctx));
     if (s) return;
-    CHECK(dytcl_model_set_batch(m, B, T) == DYTCL_OK, "%s: dytcl_model_set_batch: %s", what, dytcl_last_error(dytcl_model_ctx(m)));
+    CHECK(dytcl_model_set_batch(m, B, T) == DYTCL_OK, "%s: dytcl_model_set_batch: %s", what,
+          dytcl_last_error(dytcl_model_ctx(m)));
 
     /* random parameters, tokens and targets (one ignored) */
     int ntab = dytcl_model_param_table(&c, NULL, 0);

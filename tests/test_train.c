@@ -35,11 +35,12 @@ static double train_and_eval(dytcl_ctx *ctx, dytcl_arch arch, dytcl_norm_kind no
         dytcl_model_optim o = {.lr = 1e-2f, .min_lr_frac = 0.1f, .warmup = 20, .steps = STEPS, .beta1 = 0.9f,
                                .beta2 = 0.95f, .eps = 1e-8f, .clip = 1.0f};
         text_data_train_batch(d, B, T, &rng, tok, tgt);
-        if ((s = dytcl_model_zero_grad(m)) || (s = dytcl_model_forward(m, tok, tgt)) || (s = dytcl_model_backward(m, 1.0f)) ||
-            (s = dytcl_model_step(m, &o, step)))
+        if ((s = dytcl_model_zero_grad(m)) || (s = dytcl_model_forward(m, tok, tgt)) ||
+            (s = dytcl_model_backward(m, 1.0f)) || (s = dytcl_model_step(m, &o, step)))
             break;
     }
-    CHECK(s == DYTCL_OK, "training %s-%s: %s", dytcl_arch_name(arch), dytcl_norm_kind_name(norm), dytcl_last_error(dytcl_model_ctx(m)));
+    CHECK(s == DYTCL_OK, "training %s-%s: %s", dytcl_arch_name(arch), dytcl_norm_kind_name(norm),
+          dytcl_last_error(dytcl_model_ctx(m)));
     double sum = 0, count = 0;
     for (int i = 0; !s && i < text_data_val_batches(d, B, T); i++) {
         text_data_val_batch(d, i, B, T, tok, tgt);
@@ -70,7 +71,10 @@ int main(void)
     const struct {
         dytcl_arch a;
         dytcl_norm_kind n;
-    } runs[] = {{DYTCL_ARCH_LLAMA, DYTCL_NORM_DYT}, {DYTCL_ARCH_LLAMA, DYTCL_NORM_RMSNORM}, {DYTCL_ARCH_GPT, DYTCL_NORM_DYT}, {DYTCL_ARCH_GPT, DYTCL_NORM_RMSNORM}};
+    } runs[] = {{DYTCL_ARCH_LLAMA, DYTCL_NORM_DYT},
+                {DYTCL_ARCH_LLAMA, DYTCL_NORM_RMSNORM},
+                {DYTCL_ARCH_GPT, DYTCL_NORM_DYT},
+                {DYTCL_ARCH_GPT, DYTCL_NORM_RMSNORM}};
     for (size_t i = 0; d && ctx && i < sizeof runs / sizeof runs[0]; i++) {
         double val = train_and_eval(ctx, runs[i].a, runs[i].n, d);
         printf("%s-%s: val loss %.4f nats, entropy rate %.4f (%.2f%% above)\n", dytcl_arch_name(runs[i].a),

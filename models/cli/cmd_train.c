@@ -16,10 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "dytcl_model.h"
 #include "cli.h"
 #include "data.h"
 #include "dist.h"
+#include "dytcl_model.h"
 #include "train_opts.h"
 
 /* "train", or "train (rank 3)" on the ranks after the first */
@@ -183,8 +183,9 @@ static int train(dytcl_model *m, const text_data *d, const train_opts *o, int st
         goto done;
     }
     /* warm-up, then cosine decay: dytcl_model_step takes each step's rate from the schedule */
-    dytcl_model_optim opt = {o->lr, o->min_lr_frac, o->warmup, o->steps, 0.9f, o->beta2, 1e-8f, o->weight_decay, o->clip,
-                             o->decay_norm};
+    dytcl_model_optim opt = {.lr = o->lr, .min_lr_frac = o->min_lr_frac, .warmup = o->warmup, .steps = o->steps,
+                             .beta1 = 0.9f, .beta2 = o->beta2, .eps = 1e-8f, .weight_decay = o->weight_decay,
+                             .clip = o->clip, .decay_norm = o->decay_norm};
     double t_start = dytcl_now_ms(), tokens = 0, step_ms = 0;
     int step = step0, timed = 0;
     dist_stats ar0 = dist_get_stats();
@@ -195,7 +196,8 @@ static int train(dytcl_model *m, const text_data *d, const train_opts *o, int st
         for (int a = 0; a < o->accum; a++) {
             text_data_train_batch(d, o->batch, o->seq, &rng, tok, tgt);
             /* each rank's mean over its rows, / N: the sum over the ranks is the batch's mean */
-            if (dytcl_model_forward(m, tok + shard, tgt + shard) || dytcl_model_backward(m, 1.0f / (float)(o->accum * N)))
+            if (dytcl_model_forward(m, tok + shard, tgt + shard) ||
+                dytcl_model_backward(m, 1.0f / (float)(o->accum * N)))
                 goto fail;
         }
         if (dist_allreduce_grads(m)) goto fail;
@@ -230,7 +232,8 @@ static int train(dytcl_model *m, const text_data *d, const train_opts *o, int st
         char vs[32] = "";
         if (!isnan(val)) snprintf(vs, sizeof vs, "%.6f", val);
         if (lg->csv) {
-            fprintf(lg->csv, "%d,%.6g,%.6f,%.6f,%s,%.1f,%.3f\n", step, dytcl_lr_at(&opt, step), loss, gnorm, vs, tok_s, elapsed);
+            fprintf(lg->csv, "%d,%.6g,%.6f,%.6f,%s,%.1f,%.3f\n", step, dytcl_lr_at(&opt, step), loss, gnorm, vs, tok_s,
+                    elapsed);
             fflush(lg->csv);
         }
         progress(lg, o, step, (float)loss, tok_s, elapsed);
@@ -339,7 +342,8 @@ static int run(int argc, char **argv)
         goto ready;
     }
     if (dist_grads_init(dytcl_model_param_count(dytcl_model_get_config(m)))) {
-        cli_error(who, 1, "out of host memory for the all-reduce (%zu gradients)", dytcl_model_param_count(dytcl_model_get_config(m)));
+        cli_error(who, 1, "out of host memory for the all-reduce (%zu gradients)",
+                  dytcl_model_param_count(dytcl_model_get_config(m)));
         goto ready;
     }
     if (!lg.quiet) { /* rank 0 logs */
@@ -367,7 +371,8 @@ ready:
     describe_ranks(ranks, sizeof ranks, o.batch, info.index);
     say(&lg, "%s-%s: %d layers, d_model %d, %d heads, d_ff %d, %zu parameters; %s; %zu train / %zu val bytes%s%s\n",
         dytcl_arch_name(c->arch), dytcl_norm_kind_name(c->norm), c->n_layer, c->d_model, c->n_head, c->d_ff,
-        dytcl_model_param_count(c), info.name, text_data_size(d, 0), text_data_size(d, 1), ranks, step0 ? "; resumed" : "");
+        dytcl_model_param_count(c), info.name, text_data_size(d, 0), text_data_size(d, 1), ranks,
+        step0 ? "; resumed" : "");
     rc = train(m, d, &o, step0, rng, &lg);
 done:
     if (lg.csv) fclose(lg.csv);

@@ -110,7 +110,8 @@ int text_data_load(const char *path, double val_fraction, int T, size_t max_byte
     }
     if (!S_ISREG(st.st_mode)) {
         fclose(f);
-        return fail(err, cap, "%s: %s, not a regular file", path, S_ISDIR(st.st_mode) ? "a directory" : "a special file");
+        return fail(err, cap, "%s: %s, not a regular file", path,
+                    S_ISDIR(st.st_mode) ? "a directory" : "a special file");
     }
     if (st.st_size < 0 || (uintmax_t)st.st_size > max_bytes) {
         fclose(f);
