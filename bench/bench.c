@@ -85,8 +85,8 @@ dytcl_status bench_host_copy_gbps(dytcl_ctx *ctx, double *gbps)
     double t[5];
     for (int r = -1; r < 5 && !s; r++) {
         if ((s = dytcl_finish(ctx))) break;
-        double t0 = cli_now_ms();
-        if (!(s = run_copy(ctx, &c)) && !(s = dytcl_finish(ctx)) && r >= 0) t[r] = cli_now_ms() - t0;
+        double t0 = dytcl_now_ms();
+        if (!(s = run_copy(ctx, &c)) && !(s = dytcl_finish(ctx)) && r >= 0) t[r] = dytcl_now_ms() - t0;
     }
     if (!s) *gbps = 2.0 * n * sizeof(float) / (bench_quantile(t, 5, 0.0) * 1e6); /* the fastest: a ceiling */
     dytcl_buf_free(a);

@@ -48,7 +48,7 @@ int bench_attention(int argc, char **argv)
         }
     }
     dytcl_ctx *ctx = NULL;
-    if (dytcl_ctx_create(&ctx, NULL) != DYTCL_OK) {
+    if (dytcl_ctx_create(NULL, &ctx) != DYTCL_OK) {
         fprintf(stderr, "dytcl bench attention: %s\n", dytcl_last_error(NULL));
         return 1;
     }

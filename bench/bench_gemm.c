@@ -39,12 +39,10 @@ static double openblas_us(const gemm_case *g, int reps)
     double t[64];
     if (reps > 64) reps = 64;
     for (int r = -1; r < reps; r++) {
-        struct timespec a, b;
-        clock_gettime(CLOCK_MONOTONIC, &a);
+        double t0 = dytcl_now_ms();
         cblas_sgemm(CblasRowMajor, g->ta ? CblasTrans : CblasNoTrans, g->tb ? CblasTrans : CblasNoTrans, g->M,
                     g->N, g->K, 1.0f, A, g->ta ? g->M : g->K, B, g->tb ? g->K : g->N, 0.0f, C, g->N);
-        clock_gettime(CLOCK_MONOTONIC, &b);
-        if (r >= 0) t[r] = (b.tv_sec - a.tv_sec) * 1e6 + (b.tv_nsec - a.tv_nsec) / 1e3;
+        if (r >= 0) t[r] = (dytcl_now_ms() - t0) * 1e3; /* us */
     }
     free(A), free(B), free(C);
     return bench_median(t, reps);
@@ -67,7 +65,7 @@ static dytcl_status measure_all(const char *spec, dytcl_gemm_path_t path, int re
 {
     dytcl_ctx *ctx = NULL;
     dytcl_ctx_options opt = {.device = spec, .gemm_path = path};
-    if (dytcl_ctx_create(&ctx, &opt) != DYTCL_OK) {
+    if (dytcl_ctx_create(&opt, &ctx) != DYTCL_OK) {
         fprintf(stderr, "dytcl bench gemm: %s\n", dytcl_last_error(NULL));
         return DYTCL_ERR_NO_DEVICE;
     }

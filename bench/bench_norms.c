@@ -175,13 +175,13 @@ static dytcl_status protocol_pass(dytcl_ctx *ctx, shape_bufs *sb, bench_fn fwd, 
                                   double *ms)
 {
     dytcl_status s = dytcl_finish(ctx);
-    double t0 = cli_now_ms();
+    double t0 = dytcl_now_ms();
     for (int l = 0; l < layers && !s; l++) {
         s = fwd(ctx, sb);
         if (!s && bwd) s = bwd(ctx, sb);
     }
     if (!s) s = dytcl_finish(ctx);
-    *ms = cli_now_ms() - t0;
+    *ms = dytcl_now_ms() - t0;
     return s;
 }
 
@@ -206,14 +206,14 @@ static dytcl_status protocol(dytcl_ctx *ctx, shape_bufs *sb, int iters, json_t *
     dytcl_status s = DYTCL_OK;
     for (int o = 0; o < 2 && !s; o++) /* warm */
         if (!(s = ops[o].fwd(ctx, sb))) s = ops[o].bwd(ctx, sb);
-    double t_start = cli_now_ms();
+    double t_start = dytcl_now_ms();
     for (int it = 0; it < iters && !s; it++) {
         for (int pass = 0; pass < 2 && !s; pass++)
             for (int o = 0; o < 2 && !s; o++)
                 s = protocol_pass(ctx, sb, ops[o].fwd, pass ? ops[o].bwd : NULL, layers, &t[(pass * 2 + o) * iters + it]);
-        if (cli_now_ms() - t_start > 2000) fprintf(stderr, "bench norms: protocol round %d/%d\r", it + 1, iters);
+        if (dytcl_now_ms() - t_start > 2000) fprintf(stderr, "bench norms: protocol round %d/%d\r", it + 1, iters);
     }
-    if (cli_now_ms() - t_start > 2000) fprintf(stderr, "\n");
+    if (dytcl_now_ms() - t_start > 2000) fprintf(stderr, "\n");
     for (int pass = 0; pass < 2 && !s; pass++) {
         const char *pname = pass ? "fwd+bwd" : "fwd";
         for (int it = 0; it < iters; it++) ratio[it] = t[(pass * 2) * iters + it] / t[(pass * 2 + 1) * iters + it];
@@ -275,15 +275,15 @@ static dytcl_status measure_shape(dytcl_ctx *ctx, shape_bufs *sb, int reps, doub
         for (int w = 0; w < 2 && !s; w++) s = c->fn(ctx, sb); /* warm: compiles, touches the pages */
         if (!s) batch[k] = bench_batch(ctx, c->fn, sb);
     }
-    double t_start = cli_now_ms();
+    double t_start = dytcl_now_ms();
     for (int r = 0; r < reps && !s; r++) {
         for (int k = 0; k < NCASES && !s; k++)
             if (case_wanted(k, only)) s = bench_sample_us(ctx, cases[k].fn, sb, batch[k], &t[k * reps + r]);
-        if (cli_now_ms() - t_start > 2000)
+        if (dytcl_now_ms() - t_start > 2000)
             fprintf(stderr, "bench norms: [%lld, %lld] round %d/%d\r", (long long)sb->rows, (long long)sb->cols, r + 1,
                     reps);
     }
-    if (cli_now_ms() - t_start > 2000) fprintf(stderr, "\n");
+    if (dytcl_now_ms() - t_start > 2000) fprintf(stderr, "\n");
     for (int k = 0; k < NCASES && !s; k++) {
         const norm_case *c = &cases[k];
         if (!case_wanted(k, only)) continue;
@@ -367,7 +367,7 @@ int bench_norms(int argc, char **argv)
 
     dytcl_ctx *ctx = NULL;
     dytcl_ctx_options opt = {.device = spec};
-    if (dytcl_ctx_create(&ctx, &opt) != DYTCL_OK) {
+    if (dytcl_ctx_create(&opt, &ctx) != DYTCL_OK) {
         fprintf(stderr, "dytcl bench norms: %s\n", dytcl_last_error(NULL));
         return 1;
     }

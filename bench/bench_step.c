@@ -117,13 +117,6 @@ static dytcl_status block_alloc(dytcl_ctx *ctx, block *b, dytcl_buf **bufs, int 
     return s;
 }
 
-static double wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 int bench_step(int argc, char **argv)
 {
     int B = 4, T = 128, reps = 5;
@@ -149,7 +142,7 @@ int bench_step(int argc, char **argv)
         }
     }
     dytcl_ctx *ctx = NULL;
-    if (dytcl_ctx_create(&ctx, NULL) != DYTCL_OK) {
+    if (dytcl_ctx_create(NULL, &ctx) != DYTCL_OK) {
         fprintf(stderr, "dytcl bench step: %s\n", dytcl_last_error(NULL));
         return 1;
     }
@@ -170,10 +163,10 @@ int bench_step(int argc, char **argv)
             if (ops[i].is_norm) norm_total[rms] += times[rms][i];
         }
         for (int r = 0; r < 3 && !s; r++) { /* the whole block, one sync */
-            double t0 = wall_ms();
+            double t0 = dytcl_now_ms();
             for (int i = 0; i < NOPS && !s; i++) s = ops[i].fn(ctx, &b);
             if (!s) s = dytcl_finish(ctx);
-            double ms = wall_ms() - t0;
+            double ms = dytcl_now_ms() - t0;
             if (r == 0 || ms < step_ms[rms]) step_ms[rms] = ms;
         }
         for (int i = 0; i < nb; i++) dytcl_buf_free(bufs[i]);

@@ -21,10 +21,10 @@
 
 #include "bench.h"
 #include "cli.h"
-#include "model.h"
+#include "dytcl_model.h"
 
 typedef struct {
-    model_arch arch;
+    dytcl_arch arch;
     int layers, dim, heads, batch, seq, steps, gen, peer;
     const char *json;
 } opts;
@@ -35,24 +35,24 @@ typedef struct {
 } result;
 
 /* One training step on fixed random tokens; returns non-zero on failure. */
-static int step(model *m, const int32_t *tok, const int32_t *tgt, int n)
+static int step(dytcl_model *m, const int32_t *tok, const int32_t *tgt, int n)
 {
-    model_optim o = {1e-4f, 0.9f, 0.95f, 1e-8f, 0.1f, 1.0f, 0};
+    dytcl_model_optim o = {.lr = 1e-4f, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f, .weight_decay = 0.1f,
+                           .clip = 1.0f};
     float loss, gn;
-    return model_zero_grad(m) || model_forward(m, tok, tgt) || model_backward(m, 1.0f) || model_step(m, &o, n) ||
-           model_step_stats(m, &loss, 1, &gn);
+    return dytcl_model_zero_grad(m) || dytcl_model_forward(m, tok, tgt) || dytcl_model_backward(m, 1.0f) ||
+           dytcl_model_step(m, &o, n) || dytcl_model_step_stats(m, &loss, 1, &gn);
 }
 
-static int measure(dytcl_ctx *ctx, const opts *o, model_norm norm, result *r)
+static int measure(dytcl_ctx *ctx, const opts *o, dytcl_norm_kind norm, result *r)
 {
-    model_config c = {0};
+    dytcl_model_config c = {0};
     c.arch = o->arch, c.norm = norm, c.max_seq = o->seq, c.n_layer = o->layers, c.n_head = o->heads;
     c.d_model = o->dim;
-    model_config_defaults(&c);
-    r->weight_bytes = 4.0 * ((double)model_param_count(&c) - (double)c.vocab * c.d_model);
-    model *m = NULL;
-    char err[1024];
-    if (model_create(ctx, &c, 1, &m, err, sizeof err)) return cli_error("bench train", 1, "%s", err);
+    dytcl_model_config_defaults(&c);
+    r->weight_bytes = 4.0 * ((double)dytcl_model_param_count(&c) - (double)c.vocab * c.d_model);
+    dytcl_model *m = NULL;
+    if (dytcl_model_create(ctx, &c, 1, &m)) return cli_error("bench train", 1, "%s", dytcl_last_error(ctx));
     size_t BT = (size_t)o->batch * o->seq;
     int32_t *tok = malloc(BT * sizeof *tok), *tgt = malloc(BT * sizeof *tgt);
     double *ms = malloc(sizeof(double) * (size_t)o->steps);
@@ -62,14 +62,14 @@ static int measure(dytcl_ctx *ctx, const opts *o, model_norm norm, result *r)
         seed = seed * 6364136223846793005ull + 1442695040888963407ull;
         tok[i] = (int32_t)(seed >> 56), tgt[i] = (int32_t)((seed >> 48) & 255);
     }
-    if (model_set_batch(m, o->batch, o->seq)) goto fail;
+    if (dytcl_model_set_batch(m, o->batch, o->seq)) goto fail;
     /* warm-up: compiles kernels for these shapes */
     for (int i = 1; i <= 2; i++)
         if (step(m, tok, tgt, i)) goto fail;
     for (int i = 0; i < o->steps; i++) {
-        double t0 = cli_now_ms();
+        double t0 = dytcl_now_ms();
         if (step(m, tok, tgt, 3 + i)) goto fail;
-        ms[i] = cli_now_ms() - t0;
+        ms[i] = dytcl_now_ms() - t0;
     }
     r->step_ms = bench_median(ms, o->steps);
     r->train_tok_s = BT / (r->step_ms / 1e3);
@@ -77,44 +77,44 @@ static int measure(dytcl_ctx *ctx, const opts *o, model_norm norm, result *r)
     double ns = 0;
     if (dytcl_profile_begin(ctx) || step(m, tok, tgt, 100) || dytcl_profile_end(ctx, &ns)) goto fail;
     r->step_device_ms = ns / 1e6;
-    model_profile_norms(m, 1);
-    model_norm_ns(m);
+    dytcl_model_profile_norms(m, 1);
+    dytcl_model_norm_ns(m);
     if (step(m, tok, tgt, 101)) goto fail;
-    r->norm_ms = model_norm_ns(m) / 1e6;
-    model_profile_norms(m, 0);
+    r->norm_ms = dytcl_model_norm_ns(m) / 1e6;
+    dytcl_model_profile_norms(m, 0);
     r->norm_share = r->norm_ms / r->step_device_ms;
     /* generation: prompt of 8 tokens, then o->gen single-token steps */
-    model *g = m;
-    if ((norm == NORM_DYT || norm == NORM_DERF) && model_fold(m, &g)) goto fail;
+    dytcl_model *g = m;
+    if ((norm == DYTCL_NORM_DYT || norm == DYTCL_NORM_DERF) && dytcl_model_fold(m, &g)) goto fail;
     float *logits = malloc(sizeof(float) * (size_t)c.vocab);
     int n = o->gen < o->seq - 8 ? o->gen : o->seq - 8;
     double t0 = 0;
-    int bad = model_decode_begin(g) || model_decode(g, tok, 8, 0, logits);
+    int bad = dytcl_model_decode_begin(g) || dytcl_model_decode(g, tok, 8, 0, logits);
     for (int i = 0; !bad && i < n; i++) {
-        if (i == 1) t0 = cli_now_ms(); /* the first step compiles for T = 1 */
-        bad = model_decode(g, tok + 8 + i, 1, 8 + i, logits);
+        if (i == 1) t0 = dytcl_now_ms(); /* the first step compiles for T = 1 */
+        bad = dytcl_model_decode(g, tok + 8 + i, 1, 8 + i, logits);
     }
-    r->gen_tok_s = n > 1 ? (n - 1) / ((cli_now_ms() - t0) / 1e3) : 0;
+    r->gen_tok_s = n > 1 ? (n - 1) / ((dytcl_now_ms() - t0) / 1e3) : 0;
     free(logits);
     if (bad) {
-        cli_error("bench train", 1, "generation: %s", model_error(g));
-        if (g != m) model_free(g);
+        cli_error("bench train", 1, "generation: %s", dytcl_last_error(dytcl_model_ctx(g)));
+        if (g != m) dytcl_model_free(g);
         goto done;
     }
-    if (g != m) model_free(g);
+    if (g != m) dytcl_model_free(g);
     rc = 0;
     goto done;
 fail:
-    cli_error("bench train", 1, "%s", model_error(m)[0] ? model_error(m) : dytcl_last_error(ctx));
+    cli_error("bench train", 1, "%s", dytcl_last_error(ctx));
 done:
     free(tok), free(tgt), free(ms);
-    model_free(m);
+    dytcl_model_free(m);
     return rc;
 }
 
 static int parse(int argc, char **argv, opts *o)
 {
-    *o = (opts){ARCH_LLAMA, 4, 256, 4, 8, 128, 10, 64, 0, NULL};
+    *o = (opts){DYTCL_ARCH_LLAMA, 4, 256, 4, 8, 128, 10, 64, 0, NULL};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -142,13 +142,13 @@ static int parse(int argc, char **argv, opts *o)
         long n = field ? strtol(v, &end, 10) : 0;
         if (!strcmp(a, "--json")) o->json = v;
         else if (!strcmp(a, "--arch")) {
-            if (model_arch_parse(v, &o->arch)) return cli_error("bench train", 2, "--arch gpt|llama, not %s", v);
+            if (dytcl_arch_parse(v, &o->arch)) return cli_error("bench train", 2, "--arch gpt|llama, not %s", v);
         } else if (!field || *end || end == v || n < 1 || n > 100000)
             return cli_error("bench train", 2, "bad option or value: %s %s", a, v);
         else *field = (int)n;
     }
     if (o->seq < 10) return cli_error("bench train", 2, "--seq must be at least 10");
-    if (o->peer && o->arch != ARCH_LLAMA) return cli_error("bench train", 2, "--peer: the PyTorch peer is llama only");
+    if (o->peer && o->arch != DYTCL_ARCH_LLAMA) return cli_error("bench train", 2, "--peer: the PyTorch peer is llama only");
     return -1;
 }
 
@@ -173,7 +173,7 @@ static int peer_available(void)
 }
 
 /* Runs the peer for one norm; returns its JSON object (NULL on failure). */
-static json_t *peer_run(const opts *o, model_norm norm)
+static json_t *peer_run(const opts *o, dytcl_norm_kind norm)
 {
     const char *script = getenv("DYTCL_PEER_SCRIPT");
     if (!script || !*script) script = DYTCL_PEER_SCRIPT;
@@ -183,7 +183,7 @@ static json_t *peer_run(const opts *o, model_norm norm)
     snprintf(cmd, sizeof cmd,
              "'%s' '%s' --norm %s --layers %d --dim %d --heads %d --batch %d --seq %d --steps %d --gen %d "
              "--threads %d",
-             peer_python(), script, model_norm_name(norm), o->layers, o->dim, o->heads, o->batch, o->seq, o->steps,
+             peer_python(), script, dytcl_norm_kind_name(norm), o->layers, o->dim, o->heads, o->batch, o->seq, o->steps,
              o->gen, nthreads > 0 ? nthreads : 0);
     FILE *f = popen(cmd, "r");
     if (!f) return NULL;
@@ -203,11 +203,11 @@ int bench_train(int argc, char **argv)
     int rc = parse(argc, argv, &o);
     if (rc >= 0) return rc;
     dytcl_ctx *ctx = NULL;
-    if (dytcl_ctx_create(&ctx, NULL)) return cli_error("bench train", 1, "%s", dytcl_last_error(NULL));
+    if (dytcl_ctx_create(NULL, &ctx)) return cli_error("bench train", 1, "%s", dytcl_last_error(NULL));
     dytcl_device_info dev;
     dytcl_ctx_device(ctx, &dev);
     printf("device: %s; %s, %d layers, d_model %d, %d heads, %d x %d tokens per step\n", dev.name,
-           model_arch_name(o.arch), o.layers, o.dim, o.heads, o.batch, o.seq);
+           dytcl_arch_name(o.arch), o.layers, o.dim, o.heads, o.batch, o.seq);
     dytcl_gemm_path_t gp = DYTCL_GEMM_AUTO;
     dytcl_gemm_path(ctx, &gp);
     printf("GEMM: %s\n", dytcl_gemm_path_name(gp));
@@ -220,7 +220,7 @@ int bench_train(int argc, char **argv)
     if (o.peer) printf(" | %12s %12s %10s %10s", "torch step", "torch gen", "train x", "gen x");
     printf("\n");
     json_t *records = json_array();
-    const model_norm norms[] = {NORM_DYT, NORM_RMSNORM, NORM_LAYERNORM};
+    const dytcl_norm_kind norms[] = {DYTCL_NORM_DYT, DYTCL_NORM_RMSNORM, DYTCL_NORM_LAYERNORM};
     rc = 0;
     for (int i = 0; i < 3 && !rc; i++) {
         result r = {0};
@@ -228,10 +228,10 @@ int bench_train(int argc, char **argv)
         if (bench_host_copy_gbps(ctx, &copy_gbps)) copy_gbps = 0;
         if ((rc = measure(ctx, &o, norms[i], &r))) break;
         const double limit = copy_gbps * 1e9 / r.weight_bytes;
-        printf("%-10s %10.2f %12.0f %13.1f%% %12.3f %12.1f %9.2f", model_norm_name(norms[i]), r.step_ms,
+        printf("%-10s %10.2f %12.0f %13.1f%% %12.3f %12.1f %9.2f", dytcl_norm_kind_name(norms[i]), r.step_ms,
                r.train_tok_s, 100 * r.norm_share, r.norm_ms, r.gen_tok_s, limit > 0 ? r.gen_tok_s / limit : 0);
         json_t *rec = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f}", "arch",
-                                model_arch_name(o.arch), "norm", model_norm_name(norms[i]), "layers", o.layers,
+                                dytcl_arch_name(o.arch), "norm", dytcl_norm_kind_name(norms[i]), "layers", o.layers,
                                 "dim", o.dim, "heads", o.heads, "batch", o.batch, "seq", o.seq, "step_ms", r.step_ms,
                                 "train_tokens_per_s", r.train_tok_s, "step_device_ms", r.step_device_ms, "norm_ms",
                                 r.norm_ms, "norm_share", r.norm_share, "generate_tokens_per_s", r.gen_tok_s);

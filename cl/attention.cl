@@ -15,7 +15,7 @@
  *
  * Row kernels: NDRange 2-D, global (T, BH), any local size (checked). */
 
-#define ATTN_DMAX 128
+/* ATTN_DMAX: cl/shared.h */
 
 /* The keys query t sees: 0 .. seen(t) - 1. */
 inline int seen(const int t, const int T, const int causal) { return causal ? t + 1 : T; }

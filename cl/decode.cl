@@ -8,11 +8,11 @@
  * Each work-group also copies its own row i of k_new / v_new into row
  * pos+i of the caches. One launch does it all.
  *
- * Two shapes: attn_decode (GPUs), a work-group per query, below; and
+ * Two shapes: attn_decode_wg (GPUs), a work-group per query, below; and
  * attn_decode_rows (CPUs), a work-item per query, at the end of the file.
  * The host picks by device type (DYTCL_KERNEL_SHAPE = rows | groups forces).
  *
- * attn_decode: NDRange 3-D, global (L, Tq, BH), local (L, 1, 1): one
+ * attn_decode_wg: NDRange 3-D, global (L, Tq, BH), local (L, 1, 1): one
  * work-group per (head, query). L is a power of two, L <= DECODE_WG_MAX and
  * D <= L * DECODE_COLS (the host checks; it takes attn_decode_rows otherwise).
  *
@@ -32,9 +32,8 @@
  * sub-group order: o[d] = sum acc / sum l.
  * Every local exchange sits between barriers that all work-items reach. */
 
-#define DECODE_DMAX 128
-#define DECODE_WG_MAX 256
-#define DECODE_COLS 8 /* columns per work-item at most: D <= 8 L */
+/* DECODE_DMAX, DECODE_WG_MAX, DECODE_COLS (columns per work-item at most:
+ * D <= DECODE_COLS L): cl/shared.h */
 
 /* scale * q[0..D) . k[0..D), q in local memory, k anywhere in global. */
 inline float decode_dot(__local const float *q, __global const float *k, const int D)
@@ -47,7 +46,7 @@ inline float decode_dot(__local const float *q, __global const float *k, const i
     return s;
 }
 
-__kernel void attn_decode(__global float *o, const int o_off, __global const float *q, const int q_off,
+__kernel void attn_decode_wg(__global float *o, const int o_off, __global const float *q, const int q_off,
                           __global const float *k_new, const int kn_off, __global const float *v_new,
                           const int vn_off, __global float *kcache, const int kc_off, __global float *vcache,
                           const int vc_off, const int Tq, const int Tmax, const int D, const int pos,

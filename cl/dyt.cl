@@ -21,8 +21,7 @@
 #define GUARDED(out_of_range) if (out_of_range) return;
 #define UNGUARDED(out_of_range)
 
-#define HAS_W 1
-#define HAS_B 2
+/* HAS_W, HAS_B: cl/shared.h */
 
 /* The activation and its derivative with respect to its input x. SHIFT is 0
  * for DyT. */
@@ -218,8 +217,8 @@ __kernel void NAME(__global float *dx, const int dx_off, __global const float *d
     }                                                                                           \
 }
 
-DEFINE_BACKWARD(dyt_backward, DYT_ACT, DYT_ACT8, TANH_DERIV)
-DEFINE_BACKWARD(derf_backward, DERF_ACT, DERF_ACT8, ERF_DERIV)
+DEFINE_BACKWARD(dyt_backward_cols, DYT_ACT, DYT_ACT8, TANH_DERIV)
+DEFINE_BACKWARD(derf_backward_cols, DERF_ACT, DERF_ACT8, ERF_DERIV)
 
 /* Channels last, few rows (decode, small batches): one work-group does it
  * all in one launch, with no partial sums to add up afterwards. Work-item
@@ -344,8 +343,8 @@ __kernel void NAME(__global float *dx, const int dx_off, __global const float *d
         STORE(fma(gd, (T)(a), has_dres ? LOAD(dresr + (at)) : (T)(0.0f)), dxr + (at));          \
     }
 
-DEFINE_BACKWARD_ROWWISE(dyt_backward_rowwise, DYT_ACT, DYT_ACT8, TANH_DERIV)
-DEFINE_BACKWARD_ROWWISE(derf_backward_rowwise, DERF_ACT, DERF_ACT8, ERF_DERIV)
+DEFINE_BACKWARD_ROWWISE(dyt_backward_rows, DYT_ACT, DYT_ACT8, TANH_DERIV)
+DEFINE_BACKWARD_ROWWISE(derf_backward_rows, DERF_ACT, DERF_ACT8, ERF_DERIV)
 
 /* Channels first: the parameters belong to rows of [N*C, HW], so each
  * work-group reduces one row. NDRange 2-D: global (L, N*C), local (L, 1), L a

@@ -1,6 +1,6 @@
 /* optim.cl -- the global gradient norm and AdamW over one flat buffer.
  *
- * grad_sumsq: per-block sums of squares. NDRange 1-D, global nblocks; block
+ * grad_sumsq_rows: per-block sums of squares. NDRange 1-D, global nblocks; block
  * k covers [k*B, min(n, (k+1)*B)) and writes parts[k]; the sums run in a
  * fixed order (float8 lanes, then the lanes). A work-item per block: CPUs.
  * grad_sumsq_wg: the same parts, a work-group per block (GPUs: neighbouring
@@ -10,7 +10,7 @@
  * (strided, then a tree), writes norm = sqrt(total) and the clipping scale
  * min(1, max_norm / (norm + 1e-6)) (1 when max_norm <= 0). NDRange: global =
  * local = L, a power of two; scratch of L floats. */
-__kernel void grad_sumsq(__global float *parts, __global const float *g, const int g_off, const int n,
+__kernel void grad_sumsq_rows(__global float *parts, __global const float *g, const int g_off, const int n,
                          const int B)
 {
     const int k = get_global_id(0);

@@ -25,8 +25,7 @@
  * colsum (common.cl) adds up in order.
  */
 
-#define HAS_W 1
-#define HAS_B 2
+/* HAS_W, HAS_B: cl/shared.h */
 #define W_AT(c) ((flags & HAS_W) ? w[(c)] : 1.0f)
 #define B_AT(c) ((flags & HAS_B) ? b[(c)] : 0.0f)
 #define W8_AT(c) ((flags & HAS_W) ? vload8(0, w + (c)) : (float8)(1.0f))

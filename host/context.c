@@ -123,7 +123,7 @@ static dytcl_status caps_apply(const dytcl_ctx_options *opt, dytcl_device_info *
     return DYTCL_OK;
 }
 
-dytcl_status dytcl_ctx_create(dytcl_ctx **out, const dytcl_ctx_options *opt)
+dytcl_status dytcl_ctx_create(const dytcl_ctx_options *opt, dytcl_ctx **out)
 {
     dy_clear_error(NULL);
     if (!out) return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_ctx_create: out is NULL");

@@ -1,4 +1,5 @@
-/* dytcl.h -- the one public header of dytcl.
+/* dytcl.h -- the op library's public header (the model library's is
+ * dytcl_model.h, on top of this one).
  *
  * dytcl runs transformer training and inference on any OpenCL 1.2 device, with
  * Dynamic Tanh (DyT, y = gamma * tanh(alpha * x) + beta) as a first-class
@@ -15,6 +16,12 @@
  *   - Tensors are row-major float32 views (buffer, element offset, shape).
  *   - Work is enqueued asynchronously; dytcl_buf_read() and dytcl_finish()
  *     synchronise.
+ *   - Argument order: ctx first; then the tensors an op writes, then those it
+ *     reads (dst before src, as memcpy); a created handle or a value read
+ *     back to the host comes last, as a pointer (dytcl_buf_create(ctx,
+ *     bytes, &buf), dytcl_ctx_create(opt, &ctx), dytcl_profile_end(ctx, &ns)).
+ *   - A backward's `accumulate` (0: overwrite, 1: add into) follows the
+ *     gradient outputs it applies to (DyT: inside dytcl_dyt_grads with them).
  */
 #ifndef DYTCL_H
 #define DYTCL_H
@@ -36,6 +43,7 @@ extern "C" {
 #define DYTCL_VERSION_MAJOR 0
 #define DYTCL_VERSION_MINOR 1
 #define DYTCL_VERSION_PATCH 0
+/* The library version, "MAJOR.MINOR.PATCH". */
 DYTCL_API const char *dytcl_version(void);
 
 /* ---------------------------------------------------------------- status */
@@ -120,7 +128,7 @@ typedef struct {
 /* Creates a context on one device with one in-order, profiling-enabled queue.
  * `opt` may be NULL for defaults. On failure *out is NULL and
  * dytcl_last_error(NULL) holds the message (per thread). */
-DYTCL_API dytcl_status dytcl_ctx_create(dytcl_ctx **out, const dytcl_ctx_options *opt);
+DYTCL_API dytcl_status dytcl_ctx_create(const dytcl_ctx_options *opt, dytcl_ctx **out);
 
 /* Waits for queued work, saves newly compiled programs to the cache, frees. */
 DYTCL_API void dytcl_ctx_free(dytcl_ctx *ctx);
@@ -129,6 +137,7 @@ DYTCL_API void dytcl_ctx_free(dytcl_ctx *ctx);
  * failed dytcl_ctx_create / dytcl_devices on this thread). "" when none. */
 DYTCL_API const char *dytcl_last_error(const dytcl_ctx *ctx);
 
+/* The facts of the context's device into *out. */
 DYTCL_API dytcl_status dytcl_ctx_device(const dytcl_ctx *ctx, dytcl_device_info *out);
 
 /* What the context adapts to on its device, as lines of text: the limits it
@@ -147,6 +156,7 @@ typedef struct {
     double build_ms;            /* wall time spent creating + building programs */
     int kernels_launched;
 } dytcl_ctx_stats;
+/* The context's counters so far into *out. */
 DYTCL_API dytcl_status dytcl_ctx_get_stats(const dytcl_ctx *ctx, dytcl_ctx_stats *out);
 
 /* Writes every program compiled or extended since it was loaded to the cache
@@ -163,12 +173,15 @@ typedef struct dytcl_buf dytcl_buf;
  * naming the sizes, when one allocation exceeds the device's maximum or all
  * of the context's allocations would exceed its global memory. */
 DYTCL_API dytcl_status dytcl_buf_create(dytcl_ctx *ctx, size_t bytes, dytcl_buf **out);
+/* Frees a buffer (NULL is ignored); queued kernels keep it alive until they finish. */
 DYTCL_API void dytcl_buf_free(dytcl_buf *buf);
+/* The buffer's size in bytes. */
 DYTCL_API size_t dytcl_buf_size(const dytcl_buf *buf);
 
 /* Blocking host <-> device copies of `bytes` at byte `offset`. */
 DYTCL_API dytcl_status dytcl_buf_write(dytcl_ctx *ctx, dytcl_buf *buf, size_t offset,
                              const void *src, size_t bytes);
+/* Blocking copy of `bytes` at byte `offset` of buf into host memory dst. */
 DYTCL_API dytcl_status dytcl_buf_read(dytcl_ctx *ctx, const dytcl_buf *buf, size_t offset,
                             void *dst, size_t bytes);
 
@@ -191,10 +204,16 @@ typedef struct {
 
 /* dytcl_tensor_2d(buf, off, rows, cols) etc. build views. */
 DYTCL_API dytcl_tensor dytcl_tensor_1d(dytcl_buf *buf, size_t offset, int64_t n);
+/* A [rows, cols] view of buf from element offset. */
 DYTCL_API dytcl_tensor dytcl_tensor_2d(dytcl_buf *buf, size_t offset, int64_t rows, int64_t cols);
+/* The number of elements of a view (the product of its shape). */
 DYTCL_API int64_t dytcl_tensor_numel(dytcl_tensor t);
 
 /* ---------------------------------------------------------- profiling */
+
+/* The host clock (CLOCK_MONOTONIC) in milliseconds: the one every host-side
+ * timing in dytcl, its programs and its benchmarks reads. */
+DYTCL_API double dytcl_now_ms(void);
 
 /* Everything enqueued between begin and end is timed: *ns is the span from
  * the first kernel's start to the last kernel's end, as the device's
@@ -203,6 +222,7 @@ DYTCL_API int64_t dytcl_tensor_numel(dytcl_tensor t);
  * events against the host clock (dytcl_timer_check), and where they fail,
  * begin and end wait for the queue and *ns is host wall time instead. */
 DYTCL_API dytcl_status dytcl_profile_begin(dytcl_ctx *ctx);
+/* Waits for the span's work and writes its duration to *ns. */
 DYTCL_API dytcl_status dytcl_profile_end(dytcl_ctx *ctx, double *ns);
 
 typedef struct {
@@ -254,11 +274,17 @@ typedef struct {
     size_t bytes;
 } dytcl_st_tensor;
 
+/* Reads and checks a .safetensors file whole into *out. */
 DYTCL_API dytcl_status dytcl_st_load(const char *path, dytcl_st_file **out);
+/* The same from `size` bytes in memory. */
 DYTCL_API dytcl_status dytcl_st_parse(const void *bytes, size_t size, dytcl_st_file **out);
+/* Frees a loaded file (NULL is ignored). */
 DYTCL_API void dytcl_st_free(dytcl_st_file *f);
+/* The number of tensors in the file. */
 DYTCL_API int dytcl_st_count(const dytcl_st_file *f);
+/* Tensor number i (0 <= i < dytcl_st_count) into *out. */
 DYTCL_API dytcl_status dytcl_st_tensor_at(const dytcl_st_file *f, int i, dytcl_st_tensor *out);
+/* The tensor called name into *out; DYTCL_ERR_FORMAT when there is none. */
 DYTCL_API dytcl_status dytcl_st_get(const dytcl_st_file *f, const char *name, dytcl_st_tensor *out);
 /* The metadata string for key, or NULL. */
 DYTCL_API const char *dytcl_st_metadata(const dytcl_st_file *f, const char *key);
@@ -267,7 +293,7 @@ DYTCL_API const char *dytcl_st_metadata(const dytcl_st_file *f, const char *key)
 DYTCL_API dytcl_status dytcl_st_save(const char *path, const dytcl_st_tensor *tensors, int n,
                                      const char *const *meta, int nmeta);
 
-/* ------------------------------------------ normalisation layers (host/ops_norm.c)
+/* ------------------ normalisation layers (host/ops_dyt.c, host/ops_rmsnorm.c)
  *
  * x, y: [rows, C], rows = every dimension but the last (channels last), or,
  * with DYTCL_CHANNELS_FIRST, [N, C, H, W] with the channel in dim 1 (DyT and
@@ -303,24 +329,31 @@ typedef struct {
     int accumulate;       /* 1: add into the gradients instead of overwriting */
 } dytcl_dyt_grads;
 
+/* y = weight * tanh(alpha * x) + bias. */
 DYTCL_API dytcl_status dytcl_dyt_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x,
                                          const dytcl_dyt_params *p);
+/* DyT's dx, and its parameter gradients into g. */
 DYTCL_API dytcl_status dytcl_dyt_backward(dytcl_ctx *ctx, dytcl_tensor dx, const dytcl_dyt_grads *g,
                                           dytcl_tensor dy, dytcl_tensor x, const dytcl_dyt_params *p);
+/* y = weight * erf(alpha * x + shift) + bias. */
 DYTCL_API dytcl_status dytcl_derf_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x,
                                           const dytcl_dyt_params *p);
+/* Derf's dx, and its parameter gradients into g. */
 DYTCL_API dytcl_status dytcl_derf_backward(dytcl_ctx *ctx, dytcl_tensor dx, const dytcl_dyt_grads *g,
                                            dytcl_tensor dy, dytcl_tensor x, const dytcl_dyt_params *p);
 
 /* rstd (and mean): [rows], saved for the backward pass. */
 DYTCL_API dytcl_status dytcl_rmsnorm_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor rstd,
                                              dytcl_tensor x, dytcl_tensor weight, float eps);
+/* RMSNorm's dx and dweight (accumulate: add into dweight). */
 DYTCL_API dytcl_status dytcl_rmsnorm_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor dweight,
                                               int accumulate, dytcl_tensor dy, dytcl_tensor x,
                                               dytcl_tensor rstd, dytcl_tensor weight);
+/* y = weight * (x - mean) * rstd + bias, saving mean and rstd [rows]. */
 DYTCL_API dytcl_status dytcl_layernorm_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor mean,
                                                dytcl_tensor rstd, dytcl_tensor x, dytcl_tensor weight,
                                                dytcl_tensor bias, float eps);
+/* LayerNorm's dx, dweight and dbias (accumulate: add into them). */
 DYTCL_API dytcl_status dytcl_layernorm_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor dweight,
                                                 dytcl_tensor dbias, int accumulate, dytcl_tensor dy,
                                                 dytcl_tensor x, dytcl_tensor mean, dytcl_tensor rstd,
@@ -333,13 +366,16 @@ DYTCL_API dytcl_status dytcl_layernorm_backward(dytcl_ctx *ctx, dytcl_tensor dx,
 DYTCL_API dytcl_status dytcl_residual_dyt_forward(dytcl_ctx *ctx, dytcl_tensor r_out, dytcl_tensor y,
                                                   dytcl_tensor r, dytcl_tensor h,
                                                   const dytcl_dyt_params *p);
+/* d = dr_out + the DyT backward of dy at r_out; parameter gradients into g. */
 DYTCL_API dytcl_status dytcl_residual_dyt_backward(dytcl_ctx *ctx, dytcl_tensor d,
                                                    const dytcl_dyt_grads *g, dytcl_tensor dy,
                                                    dytcl_tensor dr_out, dytcl_tensor r_out,
                                                    const dytcl_dyt_params *p);
+/* r_out = r + h; y = rmsnorm(r_out), saving rstd. */
 DYTCL_API dytcl_status dytcl_residual_rmsnorm_forward(dytcl_ctx *ctx, dytcl_tensor r_out, dytcl_tensor y,
                                                       dytcl_tensor rstd, dytcl_tensor r, dytcl_tensor h,
                                                       dytcl_tensor weight, float eps);
+/* d = dr_out + the RMSNorm backward of dy at r_out; dweight (+)= its gradient. */
 DYTCL_API dytcl_status dytcl_residual_rmsnorm_backward(dytcl_ctx *ctx, dytcl_tensor d,
                                                        dytcl_tensor dweight, int accumulate,
                                                        dytcl_tensor dy, dytcl_tensor dr_out,
@@ -354,6 +390,7 @@ DYTCL_API dytcl_status dytcl_add(dytcl_ctx *ctx, dytcl_tensor out, dytcl_tensor 
  *   backward  dx = s[0] * dy (skipped when dx is absent; dx may alias dy),
  *             ds (+)= the sum of dy * x, in a fixed order (the same bits every run) */
 DYTCL_API dytcl_status dytcl_scale_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, dytcl_tensor s);
+/* dx = s * dy and ds (+)= sum(dy * x). */
 DYTCL_API dytcl_status dytcl_scale_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor ds, int accumulate,
                                             dytcl_tensor dy, dytcl_tensor x, dytcl_tensor s);
 
@@ -377,12 +414,15 @@ DYTCL_API dytcl_status dytcl_scale_backward(dytcl_ctx *ctx, dytcl_tensor dx, dyt
  */
 DYTCL_API dytcl_status dytcl_gemm(dytcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
                                   dytcl_tensor A, dytcl_tensor B, float beta, dytcl_tensor C);
+/* `batch` GEMMs, the i-th on A + i stride_a, B + i stride_b, C + i stride_c. */
 DYTCL_API dytcl_status dytcl_gemm_batched(dytcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K,
                                           float alpha, dytcl_tensor A, int64_t stride_a, dytcl_tensor B,
                                           int64_t stride_b, float beta, dytcl_tensor C, int64_t stride_c,
                                           int batch);
+/* y = x W^T + b (b may be absent); W is [out, in]. */
 DYTCL_API dytcl_status dytcl_linear_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, dytcl_tensor W,
                                             dytcl_tensor b);
+/* dx = dy W, dW (+)= dy^T x, db (+)= the column sums of dy. */
 DYTCL_API dytcl_status dytcl_linear_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor dW, dytcl_tensor db,
                                              int accumulate, dytcl_tensor dy, dytcl_tensor x, dytcl_tensor W);
 
@@ -470,6 +510,7 @@ typedef struct {
     char path[1200];           /* the tuning file written; "" when none */
 } dytcl_gemm_tune_result;
 
+/* Searches CLBlast GEMM parameters for this device; the best into *res and a tuning file. */
 DYTCL_API dytcl_status dytcl_gemm_tune(dytcl_ctx *ctx, const dytcl_gemm_tune_options *opt,
                                        dytcl_gemm_tune_result *res);
 
@@ -486,18 +527,24 @@ DYTCL_API dytcl_status dytcl_gemm_tune(dytcl_ctx *ctx, const dytcl_gemm_tune_opt
  *            absolute error of ~1e-4 radians.
  * Outputs may alias inputs. */
 DYTCL_API dytcl_status dytcl_gelu_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x);
+/* dx = dy * gelu'(x). */
 DYTCL_API dytcl_status dytcl_gelu_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor dy, dytcl_tensor x);
+/* y = silu(a) * b. */
 DYTCL_API dytcl_status dytcl_swiglu_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor a, dytcl_tensor b);
+/* da and db from dy, a and b. */
 DYTCL_API dytcl_status dytcl_swiglu_backward(dytcl_ctx *ctx, dytcl_tensor da, dytcl_tensor db, dytcl_tensor dy,
                                              dytcl_tensor a, dytcl_tensor b);
 /* SwiGLU on the output of one fused gate|up projection: ab is [rows, 2H]
  * with a = ab[:, :H] and b = ab[:, H:]; y and dy are [rows, H] (rows = all
  * dimensions but the last). dab ([rows, 2H]) may alias ab. */
 DYTCL_API dytcl_status dytcl_swiglu_packed_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor ab);
+/* dab = the gradient of ab from dy. */
 DYTCL_API dytcl_status dytcl_swiglu_packed_backward(dytcl_ctx *ctx, dytcl_tensor dab, dytcl_tensor dy,
                                                     dytcl_tensor ab);
+/* y = x with every pair turned by its position's angle (pos_offset: the first position). */
 DYTCL_API dytcl_status dytcl_rope_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, int pos_offset,
                                           float theta);
+/* dx = dy turned back by the same angles. */
 DYTCL_API dytcl_status dytcl_rope_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor dy, int pos_offset,
                                            float theta);
 
@@ -536,8 +583,10 @@ typedef struct {
     float lr, beta1, beta2, eps, weight_decay;
 } dytcl_adamw_config;
 
+/* norm[0] = ||grads||_2 and, when scale is present, the clipping factor into scale[0]. */
 DYTCL_API dytcl_status dytcl_grad_norm(dytcl_ctx *ctx, dytcl_tensor norm, dytcl_tensor scale, dytcl_tensor grads,
                                        float max_norm);
+/* One AdamW update of params, m and v at step >= 1. */
 DYTCL_API dytcl_status dytcl_adamw(dytcl_ctx *ctx, dytcl_tensor params, dytcl_tensor grads, dytcl_tensor m,
                                    dytcl_tensor v, dytcl_tensor decay_mask, dytcl_tensor grad_scale,
                                    const dytcl_adamw_config *cfg, int step);
@@ -554,6 +603,7 @@ DYTCL_API dytcl_status dytcl_adamw(dytcl_ctx *ctx, dytcl_tensor params, dytcl_te
  * outside [0, V) gives a NaN row forward and is skipped backward. */
 DYTCL_API dytcl_status dytcl_embedding_forward(dytcl_ctx *ctx, dytcl_tensor out, dytcl_tensor tokens,
                                                dytcl_tensor wte, dytcl_tensor wpe, int T);
+/* dwte and dwpe (+)= the sums of dout by token and by position. */
 DYTCL_API dytcl_status dytcl_embedding_backward(dytcl_ctx *ctx, dytcl_tensor dwte, dytcl_tensor dwpe,
                                                 int accumulate, dytcl_tensor dout, dytcl_tensor tokens, int T);
 
@@ -581,6 +631,7 @@ typedef enum {
     DYTCL_ATTN_BIDIRECTIONAL = 16 /* a mode flag, or'ed into one of the paths above */
 } dytcl_attn_path;
 
+/* o = causal softmax(q k^T / sqrt(D)) v, and lse for the backward. */
 DYTCL_API dytcl_status dytcl_attention_forward(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tensor lse, dytcl_tensor q,
                                                dytcl_tensor k, dytcl_tensor v, dytcl_attn_path path);
 /* Head layout. The QKV projection writes qkv [B, T, 3, H, D] (q, k, v side
@@ -589,10 +640,14 @@ DYTCL_API dytcl_status dytcl_attention_forward(dytcl_ctx *ctx, dytcl_tensor o, d
  * output projection. The _backward calls map the gradients the other way. */
 DYTCL_API dytcl_status dytcl_heads_split(dytcl_ctx *ctx, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v,
                                          dytcl_tensor qkv);
+/* dqkv from dq, dk, dv (the inverse of dytcl_heads_split). */
 DYTCL_API dytcl_status dytcl_heads_split_backward(dytcl_ctx *ctx, dytcl_tensor dqkv, dytcl_tensor dq,
                                                   dytcl_tensor dk, dytcl_tensor dv);
+/* y [B, T, H, D] from o [B, H, T, D]. */
 DYTCL_API dytcl_status dytcl_heads_merge(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor o);
+/* dout [B, H, T, D] from dy [B, T, H, D]. */
 DYTCL_API dytcl_status dytcl_heads_merge_backward(dytcl_ctx *ctx, dytcl_tensor dout, dytcl_tensor dy);
+/* dq, dk, dv from dout and the forward's q, k, v, o and lse. */
 DYTCL_API dytcl_status dytcl_attention_backward(dytcl_ctx *ctx, dytcl_tensor dq, dytcl_tensor dk, dytcl_tensor dv,
                                                 dytcl_tensor dout, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v,
                                                 dytcl_tensor o, dytcl_tensor lse, dytcl_attn_path path);

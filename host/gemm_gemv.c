@@ -32,7 +32,7 @@ dytcl_status dy_gemv(dytcl_ctx *ctx, int N, int K, float alpha, dytcl_tensor A, 
                      dytcl_tensor C)
 {
     dy_kernel *k;
-    dytcl_status s = dy_kernel_get(ctx, DY_PROG_LINEAR, "gemv_nt", &k);
+    dytcl_status s = dy_kernel_get(ctx, DY_KERNEL(LINEAR, gemv_nt), &k);
     if (s) return s;
     int i = arg_tensor(ctx, k, 0, C, NULL);
     i = arg_tensor(ctx, k, i, A, NULL);

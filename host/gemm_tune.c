@@ -83,13 +83,6 @@ static void say(const tuner *t, const char *fmt, ...)
     t->opt->progress(t->opt->user, line);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* A buffer of n floats, filled from a fixed pseudo-random sequence in [-1, 1]
  * (kept on the host when keep is not NULL). */
 static dytcl_status random_buf(dytcl_ctx *ctx, size_t n, unsigned seed, dytcl_buf **out, float **keep)
@@ -208,7 +201,7 @@ static dytcl_status evaluate(tuner *t, const dy_gemm_params *p, const char *labe
         say(t, "  %-40s skipped: %s", label, why);
         return DYTCL_OK;
     }
-    double t0 = now_s(), err = 0;
+    double t0 = (dytcl_now_ms() / 1e3), err = 0;
     dytcl_status s = p ? dy_gemm_apply(ctx, p) : DYTCL_OK;
     if (!s) s = check(t, &err);
     if (s == DYTCL_ERR_HOST_MEMORY) return s;
@@ -216,7 +209,7 @@ static dytcl_status evaluate(tuner *t, const dy_gemm_params *p, const char *labe
         say(t, "  %-40s rejected: relative error %.3g in the check", label, err);
         return DYTCL_OK;
     }
-    double t1 = now_s();
+    double t1 = (dytcl_now_ms() / 1e3);
     if (!s) s = measure(t, gflops);
     if (s == DYTCL_ERR_HOST_MEMORY) return s;
     if (s) {
@@ -224,7 +217,8 @@ static dytcl_status evaluate(tuner *t, const dy_gemm_params *p, const char *labe
         *gflops = 0;
         return DYTCL_OK;
     }
-    say(t, "  %-40s %7.1f GFLOP/s  (compile+check %.1f s, timing %.1f s)", label, *gflops, t1 - t0, now_s() - t1);
+    say(t, "  %-40s %7.1f GFLOP/s  (compile+check %.1f s, timing %.1f s)", label, *gflops, t1 - t0,
+        (dytcl_now_ms() / 1e3) - t1);
     return DYTCL_OK;
 }
 
@@ -246,7 +240,7 @@ dytcl_status dytcl_gemm_tune(dytcl_ctx *ctx, const dytcl_gemm_tune_options *opti
                .K = opt.K ? opt.K : 768, .reps = opt.reps ? opt.reps : 2};
     if (t.M < 1 || t.N < 1 || t.K < 1 || t.reps < 1 || t.reps > 100)
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "dytcl_gemm_tune: shape %dx%dx%d, reps %d", t.M, t.N, t.K, t.reps);
-    const double start = now_s();
+    const double start = (dytcl_now_ms() / 1e3);
     dytcl_status s = tuner_init(&t);
     const int pristine = !dy_gemm_overridden(ctx->device);
     ctx->gemm_ready = DY_GEMM_SEARCH; /* dytcl_gemm: leave the parameters to us */
@@ -264,7 +258,7 @@ dytcl_status dytcl_gemm_tune(dytcl_ctx *ctx, const dytcl_gemm_tune_options *opti
     double best_gf = res->start_gflops;
     res->tried = 1 + (pristine != 0);
     for (size_t i = 0; !s && i < sizeof moves / sizeof moves[0]; i++) {
-        if (now_s() - start > opt.budget_seconds) {
+        if ((dytcl_now_ms() / 1e3) - start > opt.budget_seconds) {
             say(&t, "  budget spent: %zu of %zu changes not tried", sizeof moves / sizeof moves[0] - i,
                 sizeof moves / sizeof moves[0]);
             break;
@@ -276,7 +270,7 @@ dytcl_status dytcl_gemm_tune(dytcl_ctx *ctx, const dytcl_gemm_tune_options *opti
         res->tried++;
         if (gf > best_gf * 1.02) best = cand, best_gf = gf; /* 2%: above the timing noise */
     }
-    res->seconds = now_s() - start;
+    res->seconds = (dytcl_now_ms() / 1e3) - start;
     res->best_gflops = best_gf;
     dy_gemm_params_str(&best, res->best, sizeof res->best);
 

@@ -15,6 +15,9 @@
 /* The programs, one per file in cl/: DY_PROG_COPY for cl/copy.cl, etc. The
  * build embeds their sources (cmake/embed_cl.cmake). */
 #include "kernels_src.h"
+/* Constants the kernels use too (HAS_W, head-size limits): cl/shared.h,
+ * which the build puts in front of every program. */
+#include "shared.h"
 
 typedef struct {
     cl_program program;
@@ -32,7 +35,19 @@ typedef struct {
     size_t wg_max;              /* CL_KERNEL_WORK_GROUP_SIZE */
 } dy_kernel;
 
-#define DY_WORKSPACES 4
+/* Workspace slots (dy_workspace). An op's scratch lives only during the
+ * call. A slot held while the op calls another public op is its own, so no
+ * op depends on what another one does with a slot. */
+enum {
+    DY_WS_PARTIALS = 0,     /* per-block partial sums of a reduction (most ops) */
+    DY_WS_EMBED_STARTS,     /* embedding backward's counting sort (counts: PARTIALS) */
+    DY_WS_EMBED_CURSOR,
+    DY_WS_EMBED_BUCKET,
+    DY_WS_ATTN_P,           /* attention: the scores / probabilities, [BH, T, T] ... */
+    DY_WS_ATTN_DP,          /* ... their gradient ... */
+    DY_WS_ATTN_DELTA,       /* ... and the rows' dot(dout, o), [BH, T] */
+    DY_WORKSPACES
+};
 
 struct dytcl_ctx {
     cl_platform_id platform;
@@ -101,7 +116,10 @@ void dy_device_query(cl_platform_id p, cl_device_id d, int index, dytcl_device_i
 /* ---- programs and kernels (program.c, cache.c) */
 
 /* Builds (or loads from the cache) program `id` and returns kernel `name`
- * from it, created once per context. */
+ * from it, created once per context. Name kernels through the build's list,
+ * dy_kernel_get(ctx, DY_KERNEL(COPY, copy_f32), &k) or DY_KNAME(COPY,
+ * copy_f32), never by a string: a name cl/copy.cl does not define then
+ * fails to compile. */
 dytcl_status dy_kernel_get(dytcl_ctx *ctx, dy_prog_id id, const char *name, dy_kernel **out);
 
 /* Builds arbitrary source (for tests and the tuner). The caller releases. */
@@ -145,10 +163,7 @@ int dy_row_shape(dytcl_ctx *ctx);
 /* 1 when a work-item may run `iterations` loop iterations on this device. */
 int dy_loops_fit(dytcl_ctx *ctx, double iterations);
 
-/* ---- clocks (timer.c) */
-
-/* CLOCK_MONOTONIC in milliseconds. */
-double dy_now_ms(void);
+/* ---- clocks: dytcl_now_ms (dytcl.h, timer.c) */
 
 /* ---- workspace (buffer.c) */
 

@@ -36,7 +36,9 @@ dytcl_status dytcl_gelu_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x)
     dytcl_tensor t[2] = {y, x};
     const char *names[2] = {"y", "x"};
     dytcl_status s = check_same(ctx, t, names, 2);
-    return s ? s : elementwise(ctx, "gelu_forward", "gelu_forward_tail", t, 2, (int)dytcl_tensor_numel(x));
+    return s ? s
+             : elementwise(ctx, DY_KNAME(ACT, gelu_forward), DY_KNAME(ACT, gelu_forward_tail), t, 2,
+                           (int)dytcl_tensor_numel(x));
 }
 
 dytcl_status dytcl_gelu_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor dy, dytcl_tensor x)
@@ -45,7 +47,9 @@ dytcl_status dytcl_gelu_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor d
     dytcl_tensor t[3] = {dx, dy, x};
     const char *names[3] = {"dx", "dy", "x"};
     dytcl_status s = check_same(ctx, t, names, 3);
-    return s ? s : elementwise(ctx, "gelu_backward", "gelu_backward_tail", t, 3, (int)dytcl_tensor_numel(x));
+    return s ? s
+             : elementwise(ctx, DY_KNAME(ACT, gelu_backward), DY_KNAME(ACT, gelu_backward_tail), t, 3,
+                           (int)dytcl_tensor_numel(x));
 }
 
 /* One strided operand of a SwiGLU kernel: a view and its row stride. */
@@ -58,8 +62,8 @@ typedef struct {
  * backward (n = 5: da, db, dy, a, b), 2-D NDRange (H, rows). */
 static dytcl_status swiglu_launch(dytcl_ctx *ctx, int backward, const strided *op, int n, int H, int rows)
 {
-    const char *names[2] = {backward ? "swiglu_backward" : "swiglu_forward",
-                            backward ? "swiglu_backward_tail" : "swiglu_forward_tail"};
+    const char *names[2] = {backward ? DY_KNAME(ACT, swiglu_backward) : DY_KNAME(ACT, swiglu_forward),
+                            backward ? DY_KNAME(ACT, swiglu_backward_tail) : DY_KNAME(ACT, swiglu_forward_tail)};
     dy_kernel *k[2];
     dytcl_status s;
     for (int v = 0; v < 2; v++) {
@@ -163,7 +167,7 @@ static dytcl_status rope(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, int pos
     int T = (int)x.shape[1], H = (int)x.shape[2], D = (int)x.shape[3];
     int BT = (int)x.shape[0] * T;
     dy_kernel *k;
-    if ((s = dy_kernel_get(ctx, DY_PROG_ACT, "rope", &k))) return s;
+    if ((s = dy_kernel_get(ctx, DY_KERNEL(ACT, rope), &k))) return s;
     int i = arg_tensor(ctx, k, 0, y, NULL);
     i = arg_tensor(ctx, k, i, x, NULL);
     i = arg_int(ctx, k, i, T);

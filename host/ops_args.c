@@ -83,7 +83,7 @@ dytcl_status launch_colsum(dytcl_ctx *ctx, dy_prog_id prog, dytcl_tensor out, cl
 {
     if (!out.buf) return DYTCL_OK;
     dy_kernel *k;
-    dytcl_status s = dy_kernel_get(ctx, prog, "colsum", &k);
+    dytcl_status s = dy_kernel_get(ctx, prog, DY_KNAME(COMMON, colsum), &k);
     if (s) return s;
     int i = arg_tensor(ctx, k, 0, out, NULL);
     i = arg_mem(ctx, k, i, parts);
@@ -101,7 +101,7 @@ dytcl_status launch_sum_all(dytcl_ctx *ctx, dy_prog_id prog, dytcl_tensor out, c
 {
     if (!out.buf) return DYTCL_OK;
     dy_kernel *k;
-    dytcl_status s = dy_kernel_get(ctx, prog, "sum_all", &k);
+    dytcl_status s = dy_kernel_get(ctx, prog, DY_KNAME(COMMON, sum_all), &k);
     if (s) return s;
     size_t L = pow2_local(ctx, k, 256);
     int i = arg_tensor(ctx, k, 0, out, NULL);

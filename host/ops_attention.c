@@ -4,7 +4,6 @@
 
 #include "ops_args.h"
 
-enum { ATTN_DMAX = 128 };
 
 typedef struct {
     int BH, T, D;
@@ -81,7 +80,9 @@ dytcl_status dytcl_attention_forward(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tenso
     dy_kernel *kr;
     if (use_gemm(ctx, path, a)) {
         dytcl_tensor S;
-        if ((s = scores(ctx, a, q, k, 0, &S)) || (s = row_kernel(ctx, "attn_softmax", &kr))) return s;
+        if ((s = scores(ctx, a, q, k, DY_WS_ATTN_P, &S)) ||
+            (s = row_kernel(ctx, DY_KNAME(ATTENTION, attn_softmax), &kr)))
+            return s;
         int i = arg_mem(ctx, kr, 0, S.buf->mem);
         i = arg_tensor(ctx, kr, i, lse, NULL);
         i = arg_int(ctx, kr, i, a.T);
@@ -91,7 +92,7 @@ dytcl_status dytcl_attention_forward(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tenso
         const int64_t sd = (int64_t)a.T * a.D, ss = (int64_t)a.T * a.T;
         return dytcl_gemm_batched(ctx, 0, 0, a.T, a.D, a.T, 1.0f, S, ss, v, sd, 0.0f, o, sd, a.BH);
     }
-    if ((s = row_kernel(ctx, "attn_forward_tiled", &kr))) return s;
+    if ((s = row_kernel(ctx, DY_KNAME(ATTENTION, attn_forward_tiled), &kr))) return s;
     int i = arg_tensor(ctx, kr, 0, o, NULL);
     i = arg_tensor(ctx, kr, i, lse, NULL);
     i = arg_tensor(ctx, kr, i, q, NULL);
@@ -113,7 +114,9 @@ static dytcl_status backward_gemm(dytcl_ctx *ctx, attn_dims a, dytcl_tensor dq, 
     dy_kernel *kr;
     dytcl_status s;
     /* P again from S and lse */
-    if ((s = scores(ctx, a, q, k, 0, &P)) || (s = row_kernel(ctx, "attn_softmax_recompute", &kr))) return s;
+    if ((s = scores(ctx, a, q, k, DY_WS_ATTN_P, &P)) ||
+        (s = row_kernel(ctx, DY_KNAME(ATTENTION, attn_softmax_recompute), &kr)))
+        return s;
     int i = arg_mem(ctx, kr, 0, P.buf->mem);
     i = arg_tensor(ctx, kr, i, lse, NULL);
     i = arg_int(ctx, kr, i, a.T);
@@ -123,11 +126,11 @@ static dytcl_status backward_gemm(dytcl_ctx *ctx, attn_dims a, dytcl_tensor dq, 
     /* dV = P^T dO;  dP = dO V^T */
     if ((s = dytcl_gemm_batched(ctx, 1, 0, a.T, a.D, a.T, 1.0f, P, ss, dout, sd, 0.0f, dv, sd, a.BH))) return s;
     cl_mem dpm;
-    if ((s = dy_workspace(ctx, 1, (size_t)ss * a.BH * 4, &dpm))) return s;
-    dP = dytcl_tensor_1d(ctx->workspace[1], 0, ss * a.BH);
+    if ((s = dy_workspace(ctx, DY_WS_ATTN_DP, (size_t)ss * a.BH * 4, &dpm))) return s;
+    dP = dytcl_tensor_1d(ctx->workspace[DY_WS_ATTN_DP], 0, ss * a.BH);
     if ((s = dytcl_gemm_batched(ctx, 0, 1, a.T, a.T, a.D, 1.0f, dout, sd, v, sd, 0.0f, dP, ss, a.BH))) return s;
     /* dS = P (dP - rowsum(P dP)) scale, over dP */
-    if ((s = row_kernel(ctx, "attn_softmax_backward", &kr))) return s;
+    if ((s = row_kernel(ctx, DY_KNAME(ATTENTION, attn_softmax_backward), &kr))) return s;
     i = arg_mem(ctx, kr, 0, dpm);
     i = arg_mem(ctx, kr, i, P.buf->mem);
     i = arg_int(ctx, kr, i, a.T);
@@ -147,8 +150,10 @@ static dytcl_status backward_tiled(dytcl_ctx *ctx, attn_dims a, dytcl_tensor dq,
     cl_mem delta;
     dy_kernel *kd, *kq, *kkv;
     dytcl_status s;
-    if ((s = dy_workspace(ctx, 0, (size_t)a.BH * a.T * 4, &delta)) || (s = row_kernel(ctx, "attn_delta", &kd)) ||
-        (s = row_kernel(ctx, "attn_backward_dq_tiled", &kq)) || (s = row_kernel(ctx, "attn_backward_dkdv_tiled", &kkv)))
+    if ((s = dy_workspace(ctx, DY_WS_ATTN_DELTA, (size_t)a.BH * a.T * 4, &delta)) ||
+        (s = row_kernel(ctx, DY_KNAME(ATTENTION, attn_delta), &kd)) ||
+        (s = row_kernel(ctx, DY_KNAME(ATTENTION, attn_backward_dq_tiled), &kq)) ||
+        (s = row_kernel(ctx, DY_KNAME(ATTENTION, attn_backward_dkdv_tiled), &kkv)))
         return s;
     int i = arg_mem(ctx, kd, 0, delta);
     i = arg_tensor(ctx, kd, i, dout, NULL);
@@ -214,7 +219,7 @@ static dytcl_status split(dytcl_ctx *ctx, dytcl_tensor qkv, dytcl_tensor q, dytc
                        (long long)dytcl_tensor_numel(qkv), (long long)dytcl_tensor_numel(q));
     int H = (int)q.shape[1], T = (int)q.shape[2], D = (int)q.shape[3];
     dy_kernel *k1;
-    if ((s = dy_kernel_get(ctx, DY_PROG_ATTENTION, "heads_split", &k1))) return s;
+    if ((s = dy_kernel_get(ctx, DY_KERNEL(ATTENTION, heads_split), &k1))) return s;
     int i = arg_tensor(ctx, k1, 0, q, NULL);
     i = arg_tensor(ctx, k1, i, k, NULL);
     i = arg_tensor(ctx, k1, i, v, NULL);
@@ -236,7 +241,7 @@ static dytcl_status merge(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor o, int ba
     if (o.ndim != 4) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "o must be [B, H, T, D], got %d dims", o.ndim);
     int H = (int)o.shape[1], T = (int)o.shape[2], D = (int)o.shape[3];
     dy_kernel *k1;
-    if ((s = dy_kernel_get(ctx, DY_PROG_ATTENTION, "heads_merge", &k1))) return s;
+    if ((s = dy_kernel_get(ctx, DY_KERNEL(ATTENTION, heads_merge), &k1))) return s;
     int i = arg_tensor(ctx, k1, 0, y, NULL);
     i = arg_tensor(ctx, k1, i, o, NULL);
     i = arg_int(ctx, k1, i, T);

@@ -14,7 +14,7 @@ dytcl_status dytcl_copy(dytcl_ctx *ctx, dytcl_tensor dst, dytcl_tensor src)
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "dytcl_copy: dst has %d elements, src %lld", n,
                        (long long)dytcl_tensor_numel(src));
     dy_kernel *k;
-    if ((s = dy_kernel_get(ctx, DY_PROG_COPY, "copy_f32", &k))) return s;
+    if ((s = dy_kernel_get(ctx, DY_KERNEL(COPY, copy_f32), &k))) return s;
     int doff = (int)dst.offset, soff = (int)src.offset;
     if ((s = dy_arg(ctx, k, 0, sizeof(cl_mem), &dst.buf->mem)) || (s = dy_arg(ctx, k, 1, sizeof doff, &doff)) ||
         (s = dy_arg(ctx, k, 2, sizeof(cl_mem), &src.buf->mem)) || (s = dy_arg(ctx, k, 3, sizeof soff, &soff)) ||
@@ -31,7 +31,7 @@ dytcl_status dytcl_fill(dytcl_ctx *ctx, dytcl_tensor dst, float value)
     if ((s = dy_check_tensor(ctx, dst, "dst"))) return s;
     int n = (int)dytcl_tensor_numel(dst), off = (int)dst.offset;
     dy_kernel *k;
-    if ((s = dy_kernel_get(ctx, DY_PROG_COPY, "fill_f32", &k))) return s;
+    if ((s = dy_kernel_get(ctx, DY_KERNEL(COPY, fill_f32), &k))) return s;
     if ((s = dy_arg(ctx, k, 0, sizeof(cl_mem), &dst.buf->mem)) || (s = dy_arg(ctx, k, 1, sizeof off, &off)) ||
         (s = dy_arg(ctx, k, 2, sizeof value, &value)) || (s = dy_arg(ctx, k, 3, sizeof n, &n)))
         return s;

@@ -5,7 +5,6 @@
 
 #include "ops_args.h"
 
-enum { DECODE_DMAX = 128, DECODE_WG_MAX = 256, DECODE_COLS = 8 };
 
 /* "[2, 3, 5, 64]" */
 static const char *shape_str(dytcl_tensor t, char buf[96])
@@ -79,7 +78,7 @@ static dytcl_status check_decode(dytcl_ctx *ctx, const dytcl_tensor *t, int pos)
     return check_apart(ctx, t, names, 6);
 }
 
-/* The work-group size of attn_decode: a power of two up to DECODE_WG_MAX, as
+/* The work-group size of attn_decode_wg: a power of two up to DECODE_WG_MAX, as
  * the kernel and device allow. Each work-item keeps up to DECODE_COLS
  * columns of a head, so L >= D / DECODE_COLS; 0 when no such size fits,
  * and the caller takes the work-item-per-query shape instead. */
@@ -103,11 +102,11 @@ dytcl_status dytcl_attention_decode(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tensor
     dy_kernel *k = NULL;
     size_t L = 1;
     if (!rows) {
-        if ((s = dy_kernel_get(ctx, DY_PROG_DECODE, "attn_decode", &k))) return s;
+        if ((s = dy_kernel_get(ctx, DY_KERNEL(DECODE, attn_decode_wg), &k))) return s;
         L = group_size(ctx, k, D);
         rows = L == 0; /* the device allows too few work-items: a slower shape that always fits */
     }
-    if (rows && (s = dy_kernel_get(ctx, DY_PROG_DECODE, "attn_decode_rows", &k))) return s;
+    if (rows && (s = dy_kernel_get(ctx, DY_KERNEL(DECODE, attn_decode_rows), &k))) return s;
     int i = arg_tensor(ctx, k, 0, o, NULL);
     i = arg_tensor(ctx, k, i, q, NULL);
     i = arg_tensor(ctx, k, i, k_new, NULL);

@@ -2,7 +2,6 @@
  * the residual add fused with DyT (kernels in cl/dyt.cl). */
 #include "ops_args.h"
 
-enum { HAS_W = 1, HAS_B = 2 };
 
 static dytcl_status check_params(dytcl_ctx *ctx, const dytcl_dyt_params *p, int C, int derf)
 {
@@ -29,8 +28,10 @@ static size_t local_for(const dytcl_ctx *ctx, const dy_kernel *k, int inner)
 
 /* The forward kernel of each activation and layout, and its _tail twin. */
 static const char *const fwd_names[2][2][2] = {
-    {{"dyt_forward", "dyt_forward_tail"}, {"dyt_forward_nchw", "dyt_forward_nchw_tail"}},
-    {{"derf_forward", "derf_forward_tail"}, {"derf_forward_nchw", "derf_forward_nchw_tail"}},
+    {{DY_KNAME(DYT, dyt_forward), DY_KNAME(DYT, dyt_forward_tail)},
+     {DY_KNAME(DYT, dyt_forward_nchw), DY_KNAME(DYT, dyt_forward_nchw_tail)}},
+    {{DY_KNAME(DYT, derf_forward), DY_KNAME(DYT, derf_forward_tail)},
+     {DY_KNAME(DYT, derf_forward_nchw), DY_KNAME(DYT, derf_forward_nchw_tail)}},
 };
 
 /* Columns per work-item of the chunked forward (CPUs): 512 (2 KiB, a
@@ -47,7 +48,7 @@ static dytcl_status forward_chunked(dytcl_ctx *ctx, int derf, dytcl_tensor y, dy
                                     dytcl_tensor h, const dytcl_dyt_params *p, norm_dims d)
 {
     dy_kernel *k;
-    dytcl_status s = dy_kernel_get(ctx, DY_PROG_DYT, derf ? "derf_forward_chunk" : "dyt_forward_chunk", &k);
+    dytcl_status s = dy_kernel_get(ctx, DY_PROG_DYT, derf ? DY_KNAME(DYT, derf_forward_chunk) : DY_KNAME(DYT, dyt_forward_chunk), &k);
     if (s) return s;
     const int chunk = forward_chunk(d.C);
     cl_mem dummy = x.buf->mem;
@@ -162,7 +163,7 @@ static dytcl_status backward_few(dytcl_ctx *ctx, int derf, dytcl_tensor dx, cons
                                  norm_dims d)
 {
     dy_kernel *k;
-    dytcl_status s = dy_kernel_get(ctx, DY_PROG_DYT, derf ? "derf_backward_few" : "dyt_backward_few", &k);
+    dytcl_status s = dy_kernel_get(ctx, DY_PROG_DYT, derf ? DY_KNAME(DYT, derf_backward_few) : DY_KNAME(DYT, dyt_backward_few), &k);
     if (s) return s;
     const int groups8 = (d.C + 7) / 8;
     /* a GPU fills a work-group; a CPU runs one on one thread, where fewer
@@ -201,8 +202,8 @@ static dytcl_status backward_rows(dytcl_ctx *ctx, int derf, dytcl_tensor dx, con
 {
     if (few_rows(d.outer, d.C)) return backward_few(ctx, derf, dx, g, dy, dres, x, p, d);
     /* CPUs stream whole rows; GPUs walk columns, a float8 per work-item. */
-    static const char *const names[2][2] = {{"dyt_backward", "dyt_backward_rowwise"},
-                                            {"derf_backward", "derf_backward_rowwise"}};
+    static const char *const names[2][2] = {{DY_KNAME(DYT, dyt_backward_cols), DY_KNAME(DYT, dyt_backward_rows)},
+                                            {DY_KNAME(DYT, derf_backward_cols), DY_KNAME(DYT, derf_backward_rows)}};
     const int rowwise = dy_row_shape(ctx);
     dy_kernel *k;
     dytcl_status s;
@@ -212,7 +213,7 @@ static dytcl_status backward_rows(dytcl_ctx *ctx, int derf, dytcl_tensor dx, con
     int colgroups = rowwise ? 1 : (int)((groups8 + L - 1) / L);
     int R = rows_per_block(ctx, d.outer, colgroups, rowwise), nblocks = (d.outer + R - 1) / R;
     cl_mem parts;
-    if ((s = dy_workspace(ctx, 0, (size_t)4 * nblocks * d.C * sizeof(float), &parts))) return s;
+    if ((s = dy_workspace(ctx, DY_WS_PARTIALS, (size_t)4 * nblocks * d.C * sizeof(float), &parts))) return s;
     cl_mem dummy = x.buf->mem;
     int i = arg_tensor(ctx, k, 0, dx, dummy);
     i = arg_tensor(ctx, k, i, dy, dummy);
@@ -242,7 +243,7 @@ static dytcl_status backward_nchw(dytcl_ctx *ctx, const char *kname, dytcl_tenso
     if ((s = dy_kernel_get(ctx, DY_PROG_DYT, kname, &k))) return s;
     size_t L = local_for(ctx, k, d.inner);
     cl_mem parts;
-    if ((s = dy_workspace(ctx, 0, (size_t)4 * d.outer * sizeof(float), &parts))) return s;
+    if ((s = dy_workspace(ctx, DY_WS_PARTIALS, (size_t)4 * d.outer * sizeof(float), &parts))) return s;
     cl_mem dummy = x.buf->mem;
     int i = arg_tensor(ctx, k, 0, dx, dummy);
     i = arg_tensor(ctx, k, i, dy, dummy);
@@ -273,7 +274,8 @@ static dytcl_status backward(dytcl_ctx *ctx, int derf, dytcl_tensor dx, const dy
         (s = check_params(ctx, p, d.C, derf)) || (s = check_grads(ctx, g, d.C, derf)))
         return s;
     if (d.channels_first)
-        return backward_nchw(ctx, derf ? "derf_backward_nchw" : "dyt_backward_nchw", dx, g, dy, x, p, d, derf);
+        return backward_nchw(ctx, derf ? DY_KNAME(DYT, derf_backward_nchw) : DY_KNAME(DYT, dyt_backward_nchw), dx, g,
+                             dy, x, p, d, derf);
     dytcl_tensor none = {0};
     return backward_rows(ctx, derf, dx, g, dy, none, x, p, d);
 }
@@ -300,7 +302,7 @@ dytcl_status dytcl_add(dytcl_ctx *ctx, dytcl_tensor out, dytcl_tensor a, dytcl_t
         (s = norm_check_like(ctx, out, "out", a)))
         return s;
     dy_kernel *k;
-    if ((s = dy_kernel_get(ctx, DY_PROG_DYT, "add", &k))) return s;
+    if ((s = dy_kernel_get(ctx, DY_KERNEL(DYT, add), &k))) return s;
     int n = (int)dytcl_tensor_numel(a);
     int i = arg_tensor(ctx, k, 0, out, NULL);
     i = arg_tensor(ctx, k, i, a, NULL);
@@ -330,7 +332,7 @@ dytcl_status dytcl_residual_dyt_forward(dytcl_ctx *ctx, dytcl_tensor r_out, dytc
         (s = norm_check_like(ctx, r_out, "r_out", r)) || (s = norm_check_like(ctx, y, "y", r)))
         return s;
     if (dy_row_shape(ctx)) return forward_chunked(ctx, 0, y, r_out, r, h, p, d);
-    static const char *const names[2] = {"residual_dyt_forward", "residual_dyt_forward_tail"};
+    static const char *const names[2] = {DY_KNAME(DYT, residual_dyt_forward), DY_KNAME(DYT, residual_dyt_forward_tail)};
     dy_kernel *k[2];
     cl_mem dummy = r.buf->mem;
     for (int v = 0; v < 2; v++) {

@@ -25,7 +25,7 @@ dytcl_status dytcl_embedding_forward(dytcl_ctx *ctx, dytcl_tensor out, dytcl_ten
     int rows = 0, V = 0, C = 0;
     dytcl_status s = check_embed(ctx, out, tokens, wte, wpe, T, &rows, &V, &C);
     if (s) return s;
-    static const char *const names[2] = {"embed_forward", "embed_forward_tail"};
+    static const char *const names[2] = {DY_KNAME(EMBED, embed_forward), DY_KNAME(EMBED, embed_forward_tail)};
     dy_kernel *k[2];
     for (int w = 0; w < 2; w++) {
         if ((s = dy_kernel_get(ctx, DY_PROG_EMBED, names[w], &k[w]))) return s;
@@ -69,9 +69,10 @@ dytcl_status dytcl_embedding_backward(dytcl_ctx *ctx, dytcl_tensor dwte, dytcl_t
      * (int32), bucket rows [rows] */
     const int most = V < rows ? V : rows;
     cl_mem counts, starts, cursor, bucket;
-    if ((s = dy_workspace(ctx, 0, (size_t)V * 4, &counts)) || (s = dy_workspace(ctx, 1, (size_t)V * 4, &starts)) ||
-        (s = dy_workspace(ctx, 2, ((size_t)V + 1 + most) * 4, &cursor)) ||
-        (s = dy_workspace(ctx, 3, (size_t)rows * 4, &bucket)))
+    if ((s = dy_workspace(ctx, DY_WS_PARTIALS, (size_t)V * 4, &counts)) ||
+        (s = dy_workspace(ctx, DY_WS_EMBED_STARTS, (size_t)V * 4, &starts)) ||
+        (s = dy_workspace(ctx, DY_WS_EMBED_CURSOR, ((size_t)V + 1 + most) * 4, &cursor)) ||
+        (s = dy_workspace(ctx, DY_WS_EMBED_BUCKET, (size_t)rows * 4, &bucket)))
         return s;
     cl_int zero = 0, err = clEnqueueFillBuffer(ctx->queue, counts, &zero, sizeof zero, 0, (size_t)V * 4, 0, NULL, NULL);
     if (err != CL_SUCCESS) return dy_cl_fail(ctx, err, "clEnqueueFillBuffer");
@@ -83,13 +84,14 @@ dytcl_status dytcl_embedding_backward(dytcl_ctx *ctx, dytcl_tensor dwte, dytcl_t
     }
     dytcl_tensor none = {0};
     const int vr[2] = {V, rows};
-    if ((s = run_1d(ctx, "embed_count", (cl_mem[]){counts}, 1, tokens, vr, 2, (size_t)rows)) ||
-        (s = run_1d(ctx, "embed_scan", (cl_mem[]){starts, cursor, counts}, 3, none, &V, 1, 1)) ||
-        (s = run_1d(ctx, "embed_scatter", (cl_mem[]){bucket, cursor, starts}, 3, tokens, vr, 2, (size_t)rows)) ||
-        (s = run_1d(ctx, "embed_sort", (cl_mem[]){bucket, starts, counts}, 3, none, &V, 1, (size_t)V)))
+    if ((s = run_1d(ctx, DY_KNAME(EMBED, embed_count), (cl_mem[]){counts}, 1, tokens, vr, 2, (size_t)rows)) ||
+        (s = run_1d(ctx, DY_KNAME(EMBED, embed_scan), (cl_mem[]){starts, cursor, counts}, 3, none, &V, 1, 1)) ||
+        (s = run_1d(ctx, DY_KNAME(EMBED, embed_scatter), (cl_mem[]){bucket, cursor, starts}, 3, tokens, vr, 2,
+                    (size_t)rows)) ||
+        (s = run_1d(ctx, DY_KNAME(EMBED, embed_sort), (cl_mem[]){bucket, starts, counts}, 3, none, &V, 1, (size_t)V)))
         return s;
     dy_kernel *k;
-    if ((s = dy_kernel_get(ctx, DY_PROG_EMBED, "embed_accumulate", &k))) return s;
+    if ((s = dy_kernel_get(ctx, DY_KERNEL(EMBED, embed_accumulate), &k))) return s;
     int i = arg_tensor(ctx, k, 0, dwte, NULL);
     i = arg_tensor(ctx, k, i, dout, NULL);
     i = arg_mem(ctx, k, i, bucket);

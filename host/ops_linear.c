@@ -177,7 +177,7 @@ dytcl_status dytcl_linear_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x
         (s = check_apart(ctx, y, (int64_t)rows * out, "y", b, b.buf ? out : 0, "b")))
         return s;
     if (b.buf) { /* y = b in every row, then y += x W^T */
-        static const char *const names[2] = {"bias_rows", "bias_rows_tail"};
+        static const char *const names[2] = {DY_KNAME(LINEAR, bias_rows), DY_KNAME(LINEAR, bias_rows_tail)};
         dy_kernel *k[2];
         for (int v = 0; v < 2; v++) {
             if ((s = dy_kernel_get(ctx, DY_PROG_LINEAR, names[v], &k[v]))) return s;
@@ -205,8 +205,8 @@ static dytcl_status bias_grad(dytcl_ctx *ctx, dytcl_tensor db, dytcl_tensor dy, 
     cl_mem parts;
     dy_kernel *k;
     dytcl_status s;
-    if ((s = dy_workspace(ctx, 0, (size_t)nblk * out * sizeof(float), &parts)) ||
-        (s = dy_kernel_get(ctx, DY_PROG_LINEAR, "colsum_blocks", &k)))
+    if ((s = dy_workspace(ctx, DY_WS_PARTIALS, (size_t)nblk * out * sizeof(float), &parts)) ||
+        (s = dy_kernel_get(ctx, DY_KERNEL(LINEAR, colsum_blocks), &k)))
         return s;
     int i = arg_mem(ctx, k, 0, parts);
     i = arg_tensor(ctx, k, i, dy, NULL);

@@ -18,7 +18,9 @@ dytcl_status dytcl_cross_entropy(dytcl_ctx *ctx, dytcl_tensor loss, dytcl_tensor
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "cross_entropy: grad_scale = %g is not finite", grad_scale);
     const int rw = dy_row_shape(ctx);
     dy_kernel *k;
-    if ((s = dy_kernel_get(ctx, DY_PROG_LOSS, rw ? "cross_entropy_rows" : "cross_entropy_wg", &k))) return s;
+    if ((s = dy_kernel_get(ctx, DY_PROG_LOSS,
+                           rw ? DY_KNAME(LOSS, cross_entropy_rows) : DY_KNAME(LOSS, cross_entropy_wg), &k)))
+        return s;
     cl_mem dummy = logits.buf->mem;
     int i = arg_tensor(ctx, k, 0, loss, dummy);
     i = arg_tensor(ctx, k, i, dlogits, dummy);
@@ -44,7 +46,7 @@ dytcl_status dytcl_cross_entropy_mean(dytcl_ctx *ctx, dytcl_tensor mean, dytcl_t
     if ((s = norm_check_vec(ctx, targets, "targets", rows, 1)) || (s = norm_check_vec(ctx, mean, "mean", 1, 1)))
         return s;
     dy_kernel *k;
-    if ((s = dy_kernel_get(ctx, DY_PROG_LOSS, "loss_mean", &k))) return s;
+    if ((s = dy_kernel_get(ctx, DY_KERNEL(LOSS, loss_mean), &k))) return s;
     size_t L = pow2_local(ctx, k, 256);
     int i = arg_tensor(ctx, k, 0, mean, NULL);
     i = arg_tensor(ctx, k, i, loss, NULL);

@@ -17,9 +17,11 @@ dytcl_status dytcl_grad_norm(dytcl_ctx *ctx, dytcl_tensor norm, dytcl_tensor sca
     const int nblocks = (n + B - 1) / B;
     cl_mem parts;
     dy_kernel *k1, *k2;
-    if ((s = dy_workspace(ctx, 0, (size_t)nblocks * sizeof(float), &parts)) ||
-        (s = dy_kernel_get(ctx, DY_PROG_OPTIM, dy_row_shape(ctx) ? "grad_sumsq" : "grad_sumsq_wg", &k1)) ||
-        (s = dy_kernel_get(ctx, DY_PROG_OPTIM, "grad_norm_final", &k2)))
+    if ((s = dy_workspace(ctx, DY_WS_PARTIALS, (size_t)nblocks * sizeof(float), &parts)) ||
+        (s = dy_kernel_get(ctx, DY_PROG_OPTIM,
+                           dy_row_shape(ctx) ? DY_KNAME(OPTIM, grad_sumsq_rows) : DY_KNAME(OPTIM, grad_sumsq_wg),
+                           &k1)) ||
+        (s = dy_kernel_get(ctx, DY_KERNEL(OPTIM, grad_norm_final), &k2)))
         return s;
     int i = arg_mem(ctx, k1, 0, parts);
     i = arg_tensor(ctx, k1, i, grads, NULL);
@@ -62,7 +64,7 @@ dytcl_status dytcl_adamw(dytcl_ctx *ctx, dytcl_tensor params, dytcl_tensor grads
     const float corr1 = (float)(1.0 / (1.0 - pow(cfg->beta1, step)));
     const float corr2 = (float)(1.0 / (1.0 - pow(cfg->beta2, step)));
     const int n = (int)dytcl_tensor_numel(params);
-    static const char *const names[2] = {"adamw", "adamw_tail"};
+    static const char *const names[2] = {DY_KNAME(OPTIM, adamw), DY_KNAME(OPTIM, adamw_tail)};
     dy_kernel *k[2];
     /* An absent mask or scale is read but not used: the kernel then reads the
      * gradient buffer (n floats at offset 0, never written here, so no race). */

@@ -34,7 +34,7 @@ static dytcl_status check_patch(dytcl_ctx *ctx, dytcl_tensor patches, const char
 static dytcl_status gather(dytcl_ctx *ctx, dytcl_tensor patches, dytcl_tensor images, patch_dims d, int back)
 {
     dy_kernel *k;
-    dytcl_status s = dy_kernel_get(ctx, DY_PROG_PATCH, "patchify", &k);
+    dytcl_status s = dy_kernel_get(ctx, DY_KERNEL(PATCH, patchify), &k);
     if (s) return s;
     int i = arg_tensor(ctx, k, 0, patches, NULL);
     i = arg_tensor(ctx, k, i, images, NULL);

@@ -3,7 +3,6 @@
  * serves both norms: `centered` says whether the mean is subtracted. */
 #include "ops_args.h"
 
-enum { HAS_W = 1, HAS_B = 2 };
 
 /* CPUs run a row per work-item; other devices a row per work-group. */
 static int rowwise(dytcl_ctx *ctx)
@@ -28,7 +27,8 @@ static dytcl_status forward(dytcl_ctx *ctx, const fwd_args *a, int rows, int C)
 {
     const int rw = rowwise(ctx);
     dy_kernel *k;
-    dytcl_status s = dy_kernel_get(ctx, DY_PROG_RMSNORM, rw ? "norm_forward_rows" : "norm_forward_wg", &k);
+    dytcl_status s = dy_kernel_get(ctx, DY_PROG_RMSNORM,
+                                   rw ? DY_KNAME(RMSNORM, norm_forward_rows) : DY_KNAME(RMSNORM, norm_forward_wg), &k);
     if (s) return s;
     cl_mem dummy = a->x.buf->mem;
     int flags = (a->w.buf ? HAS_W : 0) | (a->b.buf ? HAS_B : 0);
@@ -63,7 +63,7 @@ typedef struct {
 static dytcl_status backward_few(dytcl_ctx *ctx, const bwd_args *a, int rows, int C)
 {
     dy_kernel *k;
-    dytcl_status s = dy_kernel_get(ctx, DY_PROG_RMSNORM, "norm_backward_few", &k);
+    dytcl_status s = dy_kernel_get(ctx, DY_KERNEL(RMSNORM, norm_backward_few), &k);
     if (s) return s;
     const int groups8 = (C + 7) / 8;
     /* a GPU fills a work-group; a CPU runs one on one thread, where fewer
@@ -97,7 +97,8 @@ static dytcl_status backward(dytcl_ctx *ctx, const bwd_args *a, int rows, int C)
     if (rows == 1 || (int64_t)rows * C <= 32768) return backward_few(ctx, a, rows, C);
     const int rw = rowwise(ctx);
     dy_kernel *k;
-    dytcl_status s = dy_kernel_get(ctx, DY_PROG_RMSNORM, rw ? "norm_backward_rows" : "norm_backward_wg", &k);
+    dytcl_status s = dy_kernel_get(
+        ctx, DY_PROG_RMSNORM, rw ? DY_KNAME(RMSNORM, norm_backward_rows) : DY_KNAME(RMSNORM, norm_backward_wg), &k);
     if (s) return s;
     size_t L = rw ? 1 : wg_local(ctx, k, C);
     /* Row blocks: 4 per compute unit on a CPU (each streams its rows); on a
@@ -108,7 +109,7 @@ static dytcl_status backward(dytcl_ctx *ctx, const bwd_args *a, int rows, int C)
     if (R < 1) R = 1;
     int nblocks = (rows + R - 1) / R;
     cl_mem parts;
-    if ((s = dy_workspace(ctx, 0, (size_t)2 * nblocks * C * sizeof(float), &parts))) return s;
+    if ((s = dy_workspace(ctx, DY_WS_PARTIALS, (size_t)2 * nblocks * C * sizeof(float), &parts))) return s;
     cl_mem dummy = a->x.buf->mem;
     int i = arg_tensor(ctx, k, 0, a->dx, dummy);
     i = arg_tensor(ctx, k, i, a->dy, dummy);

@@ -22,7 +22,7 @@ dytcl_status dytcl_scale_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x,
     dytcl_status st = check_scale(ctx, y, "y", x, s);
     if (st) return st;
     dy_kernel *k;
-    if ((st = dy_kernel_get(ctx, DY_PROG_COPY, "scale_f32", &k))) return st;
+    if ((st = dy_kernel_get(ctx, DY_KERNEL(COPY, scale_f32), &k))) return st;
     int n = (int)dytcl_tensor_numel(x);
     int i = arg_tensor(ctx, k, 0, y, NULL);
     i = arg_tensor(ctx, k, i, x, NULL);
@@ -44,9 +44,9 @@ dytcl_status dytcl_scale_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor 
     int n = (int)dytcl_tensor_numel(x), groups = (n + SCALE_CHUNK - 1) / SCALE_CHUNK;
     if (!n) return accumulate ? DYTCL_OK : dytcl_fill(ctx, ds, 0.0f);
     cl_mem parts;
-    if ((st = dy_workspace(ctx, 0, sizeof(float) * (size_t)groups, &parts))) return st;
+    if ((st = dy_workspace(ctx, DY_WS_PARTIALS, sizeof(float) * (size_t)groups, &parts))) return st;
     dy_kernel *k;
-    if ((st = dy_kernel_get(ctx, DY_PROG_COPY, "scale_backward", &k))) return st;
+    if ((st = dy_kernel_get(ctx, DY_KERNEL(COPY, scale_backward), &k))) return st;
     size_t L = pow2_local(ctx, k, 256), global = L * (size_t)groups;
     int i = arg_tensor(ctx, k, 0, dx, parts);
     i = arg_int(ctx, k, i, dx.buf != NULL);

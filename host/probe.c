@@ -15,7 +15,7 @@ static dytcl_status run_probe(dytcl_ctx *ctx, int *limit)
     dy_kernel *k = NULL;
     dytcl_buf *out = NULL, *in = NULL;
     dytcl_status s;
-    if ((s = dy_kernel_get(ctx, DY_PROG_COPY, "loop_probe", &k)) || (s = dytcl_buf_create(ctx, sizeof got, &out)) ||
+    if ((s = dy_kernel_get(ctx, DY_KERNEL(COPY, loop_probe), &k)) || (s = dytcl_buf_create(ctx, sizeof got, &out)) ||
         (s = dytcl_buf_create(ctx, sizeof ones, &in)) || (s = dytcl_buf_write(ctx, in, 0, ones, sizeof ones)))
         goto done;
     const int n = PROBE_N;

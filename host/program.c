@@ -54,7 +54,7 @@ static dytcl_status program_ensure(dytcl_ctx *ctx, dy_prog_id id)
 {
     dy_prog *pg = &ctx->progs[id];
     if (pg->program) return DYTCL_OK;
-    double t0 = dy_now_ms();
+    double t0 = dytcl_now_ms();
     char *src = program_source(id);
     if (!src) return dy_fail(ctx, DYTCL_ERR_HOST_MEMORY, "program cl/%s.cl: out of host memory", dy_prog_name[id]);
     dy_cache_key(ctx, src, build_options, pg->key);
@@ -72,7 +72,7 @@ static dytcl_status program_ensure(dytcl_ctx *ctx, dy_prog_id id)
         ctx->stats.programs_compiled++;
     }
     free(src);
-    ctx->stats.build_ms += dy_now_ms() - t0;
+    ctx->stats.build_ms += dytcl_now_ms() - t0;
     return s;
 }
 

@@ -7,7 +7,7 @@
 
 #include "internal.h"
 
-double dy_now_ms(void)
+double dytcl_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -43,10 +43,10 @@ static dytcl_status time_fills(dytcl_ctx *ctx, dytcl_buf *b, size_t elems, int n
     dytcl_status s = dytcl_finish(ctx);
     release_events(ctx);
     ctx->profiling = 1;
-    double t0 = dy_now_ms();
+    double t0 = dytcl_now_ms();
     for (int i = 0; i < n && !s; i++) s = dytcl_fill(ctx, dytcl_tensor_1d(b, 0, (int64_t)elems), (float)i);
     if (!s) s = dytcl_finish(ctx);
-    *host_ns = (dy_now_ms() - t0) * 1e6;
+    *host_ns = (dytcl_now_ms() - t0) * 1e6;
     ctx->profiling = 0;
     if (!s) s = events_span(ctx, ev_ns);
     release_events(ctx);
@@ -125,7 +125,7 @@ dytcl_status dytcl_profile_begin(dytcl_ctx *ctx)
     release_events(ctx);
     if (ctx->timer_host) { /* the span starts when earlier work is done */
         if ((s = dytcl_finish(ctx))) return s;
-        ctx->span_t0_ms = dy_now_ms();
+        ctx->span_t0_ms = dytcl_now_ms();
     }
     ctx->profiling = 1;
     return DYTCL_OK;
@@ -140,7 +140,7 @@ dytcl_status dytcl_profile_end(dytcl_ctx *ctx, double *ns)
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "dytcl_profile_end without dytcl_profile_begin");
     ctx->profiling = 0;
     dytcl_status s = dytcl_finish(ctx);
-    if (!s && ctx->timer_host) *ns = (dy_now_ms() - ctx->span_t0_ms) * 1e6;
+    if (!s && ctx->timer_host) *ns = (dytcl_now_ms() - ctx->span_t0_ms) * 1e6;
     else if (!s) s = events_span(ctx, ns);
     release_events(ctx);
     return s;

@@ -1,26 +1,58 @@
 /* checkpoint.c -- models to and from .safetensors files (host/safetensors.c
- * does the file format, its checks and the atomic write). */
+ * does the file format, its checks and the atomic write), and the metadata
+ * pairs they carry. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
+#include "model_internal.h"
 
 #define FORMAT "dytcl-checkpoint-1"
 
-int ckpt_meta_set(ckpt_meta *md, const char *key, const char *value)
+static char *copy_str(const char *s)
 {
-    int i = 0;
-    while (i < md->n && strcmp(md->key[i], key)) i++;
-    if (i == CKPT_MAX_META) return -1;
-    if (i == md->n) md->n++;
-    snprintf(md->key[i], sizeof md->key[i], "%s", key);
-    snprintf(md->value[i], sizeof md->value[i], "%s", value);
-    return 0;
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    return d ? memcpy(d, s, n) : NULL;
 }
 
-const char *ckpt_meta_get(const ckpt_meta *md, const char *key)
+dytcl_status dytcl_meta_set(dytcl_meta *md, const char *key, const char *value)
+{
+    if (!md || !key || !value) return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_meta_set: NULL argument");
+    int i = 0;
+    while (i < md->n && strcmp(md->key[i], key)) i++;
+    char *v = copy_str(value);
+    if (!v) return dy_fail(NULL, DYTCL_ERR_HOST_MEMORY, "dytcl_meta_set: out of host memory");
+    if (i < md->n) {
+        free(md->value[i]);
+        md->value[i] = v;
+        return DYTCL_OK;
+    }
+    if (md->n == md->cap) {
+        int cap = md->cap ? 2 * md->cap : 16;
+        char **k = realloc(md->key, (size_t)cap * sizeof *k);
+        if (k) md->key = k;
+        char **vs = k ? realloc(md->value, (size_t)cap * sizeof *vs) : NULL;
+        if (!vs) return free(v), dy_fail(NULL, DYTCL_ERR_HOST_MEMORY, "dytcl_meta_set: out of host memory");
+        md->value = vs, md->cap = cap;
+    }
+    if (!(md->key[i] = copy_str(key)))
+        return free(v), dy_fail(NULL, DYTCL_ERR_HOST_MEMORY, "dytcl_meta_set: out of host memory");
+    md->value[i] = v;
+    md->n++;
+    return DYTCL_OK;
+}
+
+void dytcl_meta_clear(dytcl_meta *md)
+{
+    if (!md) return;
+    for (int i = 0; i < md->n; i++) free(md->key[i]), free(md->value[i]);
+    free(md->key), free(md->value);
+    *md = (dytcl_meta){0};
+}
+
+const char *dytcl_meta_get(const dytcl_meta *md, const char *key)
 {
     for (int i = 0; md && i < md->n; i++)
         if (!strcmp(md->key[i], key)) return md->value[i];
@@ -29,23 +61,24 @@ const char *ckpt_meta_get(const ckpt_meta *md, const char *key)
 
 /* ------------------------------------------------------------ the config */
 
-static void config_to_meta(const model_config *c, ckpt_meta *md)
+/* Non-zero when out of host memory. */
+static int config_to_meta(const dytcl_model_config *c, dytcl_meta *md)
 {
     char v[64];
-    ckpt_meta_set(md, "format", FORMAT);
-    ckpt_meta_set(md, "arch", model_arch_name(c->arch));
-    ckpt_meta_set(md, "norm", model_norm_name(c->norm));
-#define INT(field) (snprintf(v, sizeof v, "%d", c->field), ckpt_meta_set(md, #field, v))
-#define FLT(field) (snprintf(v, sizeof v, "%.9g", (double)c->field), ckpt_meta_set(md, #field, v))
+    int bad = dytcl_meta_set(md, "format", FORMAT) | dytcl_meta_set(md, "arch", dytcl_arch_name(c->arch)) |
+              dytcl_meta_set(md, "norm", dytcl_norm_kind_name(c->norm));
+#define INT(field) (snprintf(v, sizeof v, "%d", c->field), bad |= dytcl_meta_set(md, #field, v))
+#define FLT(field) (snprintf(v, sizeof v, "%.9g", (double)c->field), bad |= dytcl_meta_set(md, #field, v))
     INT(vocab), INT(max_seq), INT(n_layer), INT(n_head), INT(d_model), INT(d_ff), INT(folded);
     FLT(alpha_attn), FLT(alpha_ffn), FLT(alpha_final), FLT(norm_eps), FLT(rope_theta);
 #undef INT
 #undef FLT
+    return bad;
 }
 
 /* Parses the config from a file's metadata; non-zero with a message when a
  * key is missing or malformed. */
-static int config_from_file(const dytcl_st_file *f, model_config *c, char *err, size_t cap)
+static int config_from_file(const dytcl_st_file *f, dytcl_model_config *c, char *err, size_t cap)
 {
     memset(c, 0, sizeof *c);
     const char *fmt = dytcl_st_metadata(f, "format");
@@ -53,8 +86,9 @@ static int config_from_file(const dytcl_st_file *f, model_config *c, char *err, 
         return snprintf(err, cap, "not a dytcl checkpoint (metadata \"format\" is %s%s%s, expected \"" FORMAT "\")",
                         fmt ? "\"" : "", fmt ? fmt : "missing", fmt ? "\"" : ""), -1;
     const char *a = dytcl_st_metadata(f, "arch"), *n = dytcl_st_metadata(f, "norm");
-    if (!a || model_arch_parse(a, &c->arch)) return snprintf(err, cap, "bad or missing \"arch\" in the metadata"), -1;
-    if (!n || model_norm_parse(n, &c->norm)) return snprintf(err, cap, "bad or missing \"norm\" in the metadata"), -1;
+    if (!a || dytcl_arch_parse(a, &c->arch)) return snprintf(err, cap, "bad or missing \"arch\" in the metadata"), -1;
+    if (!n || dytcl_norm_kind_parse(n, &c->norm))
+        return snprintf(err, cap, "bad or missing \"norm\" in the metadata"), -1;
     struct {
         const char *key;
         int *i;
@@ -79,46 +113,66 @@ static int config_from_file(const dytcl_st_file *f, model_config *c, char *err, 
     if (folded && strcmp(folded, "0") && strcmp(folded, "1"))
         return snprintf(err, cap, "bad \"folded\" in the metadata"), -1;
     c->folded = folded && !strcmp(folded, "1");
-    char why[512];
-    if (model_config_check(c, why, sizeof why)) return snprintf(err, cap, "%s", why), -1;
+    if (dytcl_model_config_check(c)) return snprintf(err, cap, "%s", dytcl_last_error(NULL)), -1;
     return 0;
 }
 
-static void meta_from_file(const dytcl_st_file *f, ckpt_meta *md)
+/* Every pair the file lists under "keys" into md (emptied first); non-zero
+ * when out of host memory. */
+static int meta_from_file(const dytcl_st_file *f, dytcl_meta *md)
 {
-    /* the reader exposes metadata by key only: copy the keys dytcl writes
-     * plus the caller's, which it lists under "keys" */
+    /* the reader exposes metadata by key only: "keys" names them all */
+    dytcl_meta_clear(md);
     const char *keys = dytcl_st_metadata(f, "keys");
-    md->n = 0;
-    if (!keys) return;
-    char buf[2048];
-    snprintf(buf, sizeof buf, "%s", keys);
-    for (char *save = NULL, *k = strtok_r(buf, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
+    char *list = copy_str(keys ? keys : "");
+    int bad = !list;
+    for (char *save = NULL, *k = list ? strtok_r(list, ",", &save) : NULL; k && !bad; k = strtok_r(NULL, ",", &save)) {
         const char *v = dytcl_st_metadata(f, k);
-        if (v) ckpt_meta_set(md, k, v);
+        if (v) bad = dytcl_meta_set(md, k, v);
     }
+    free(list);
+    if (bad) dytcl_meta_clear(md);
+    return bad;
+}
+
+/* The keys of md joined by commas (malloc'd; NULL when out of memory). */
+static char *key_list(const dytcl_meta *md)
+{
+    size_t n = 1;
+    for (int i = 0; i < md->n; i++) n += strlen(md->key[i]) + 1;
+    char *s = malloc(n), *p = s;
+    if (!s) return NULL;
+    *p = '\0';
+    for (int i = 0; i < md->n; i++) {
+        size_t k = strlen(md->key[i]);
+        if (i) *p++ = ',';
+        memcpy(p, md->key[i], k + 1);
+        p += k;
+    }
+    return s;
 }
 
 /* ------------------------------------------------------------------ save */
 
-dytcl_status ckpt_save(model *m, const char *path, int with_opt, const ckpt_meta *user, char *err, size_t cap)
+static dytcl_status save(dytcl_model *m, const char *path, int with_opt, const dytcl_meta *user, char *err, size_t cap)
 {
-    const model_config *c = model_cfg(m);
-    int nt = model_param_table(c, NULL, 0);
-    size_t n = model_param_count(c);
-    model_tensor *tab = calloc((size_t)nt, sizeof *tab);
+    const dytcl_model_config *c = dytcl_model_get_config(m);
+    int nt = dytcl_model_param_table(c, NULL, 0);
+    size_t n = dytcl_model_param_count(c);
+    dytcl_model_tensor *tab = calloc((size_t)nt, sizeof *tab);
     dytcl_st_tensor *st = calloc((size_t)nt + 2, sizeof *st);
     float *host = malloc(n * sizeof(float) * (with_opt ? 3 : 1));
-    ckpt_meta *md = calloc(1, sizeof *md);
-    const char **kv = calloc(2 * CKPT_MAX_META + 2, sizeof *kv);
+    dytcl_meta md = {0};
+    const char **kv = NULL;
+    char *keys = NULL;
     dytcl_status s = DYTCL_ERR_HOST_MEMORY;
-    if (!tab || !st || !host || !md || !kv) {
+    if (!tab || !st || !host) {
         snprintf(err, cap, "checkpoint %s: out of host memory", path);
         goto done;
     }
-    model_param_table(c, tab, nt);
-    if ((s = model_read_params(m, host)) || (with_opt && (s = model_read_opt(m, host + n, host + 2 * n)))) {
-        snprintf(err, cap, "checkpoint %s: %s", path, model_error(m));
+    dytcl_model_param_table(c, tab, nt);
+    if ((s = dytcl_model_read_params(m, host)) || (with_opt && (s = dytcl_model_read_opt(m, host + n, host + 2 * n)))) {
+        snprintf(err, cap, "checkpoint %s: %s", path, dytcl_last_error(m->ctx));
         goto done;
     }
     for (int i = 0; i < nt; i++) {
@@ -140,25 +194,35 @@ dytcl_status ckpt_save(model *m, const char *path, int with_opt, const ckpt_meta
         }
     }
     /* the caller's pairs, then the config (which wins), then the key list */
-    char keys[2048] = "";
-    for (int i = 0; user && i < user->n; i++) ckpt_meta_set(md, user->key[i], user->value[i]);
-    config_to_meta(c, md);
-    for (int i = 0; i < md->n; i++) {
-        size_t used = strlen(keys);
-        snprintf(keys + used, sizeof keys - used, "%s%s", used ? "," : "", md->key[i]);
+    int bad = 0;
+    for (int i = 0; user && i < user->n; i++) bad |= dytcl_meta_set(&md, user->key[i], user->value[i]);
+    bad |= config_to_meta(c, &md);
+    if (bad || !(keys = key_list(&md)) || dytcl_meta_set(&md, "keys", keys) ||
+        !(kv = calloc(2 * (size_t)md.n, sizeof *kv))) {
+        s = DYTCL_ERR_HOST_MEMORY;
+        snprintf(err, cap, "checkpoint %s: out of host memory", path);
+        goto done;
     }
-    ckpt_meta_set(md, "keys", keys);
-    for (int i = 0; i < md->n; i++) kv[2 * i] = md->key[i], kv[2 * i + 1] = md->value[i];
-    if ((s = dytcl_st_save(path, st, count, kv, md->n)))
+    for (int i = 0; i < md.n; i++) kv[2 * i] = md.key[i], kv[2 * i + 1] = md.value[i];
+    if ((s = dytcl_st_save(path, st, count, kv, md.n)))
         snprintf(err, cap, "checkpoint %s: %s", path, dytcl_last_error(NULL));
 done:
-    free(tab), free(st), free(host), free(md), free(kv);
+    free(tab), free(st), free(host), free(kv), free(keys);
+    dytcl_meta_clear(&md);
     return s;
 }
 
 /* ------------------------------------------------------------------ load */
 
-dytcl_status ckpt_read_config(const char *path, model_config *c, ckpt_meta *md, char *err, size_t cap)
+dytcl_status dytcl_model_save(dytcl_model *m, const char *path, int with_opt, const dytcl_meta *md)
+{
+    if (!m || !path) return model_bad_arg(m, __func__);
+    char err[1200];
+    dytcl_status s = save(m, path, with_opt, md, err, sizeof err);
+    return s ? dy_fail(m->ctx, s, "%s", err) : s;
+}
+
+static dytcl_status read_config(const char *path, dytcl_model_config *c, dytcl_meta *md, char *err, size_t cap)
 {
     dytcl_st_file *f = NULL;
     dytcl_status s = dytcl_st_load(path, &f);
@@ -169,14 +233,15 @@ dytcl_status ckpt_read_config(const char *path, model_config *c, ckpt_meta *md, 
         dytcl_st_free(f);
         return DYTCL_ERR_FORMAT;
     }
-    if (md) meta_from_file(f, md);
+    int bad = md && meta_from_file(f, md);
     dytcl_st_free(f);
+    if (bad) return snprintf(err, cap, "checkpoint %s: out of host memory", path), DYTCL_ERR_HOST_MEMORY;
     return DYTCL_OK;
 }
 
 /* Copies tensor `name` of numel n (and shape, when tab is given) into dst. */
-static int take(const dytcl_st_file *f, const char *name, const model_tensor *tab, size_t n, float *dst, char *why,
-                size_t cap)
+static int take(const dytcl_st_file *f, const char *name, const dytcl_model_tensor *tab, size_t n, float *dst,
+                char *why, size_t cap)
 {
     dytcl_st_tensor t;
     if (dytcl_st_get(f, name, &t)) return snprintf(why, cap, "tensor \"%s\" is missing", name), -1;
@@ -190,27 +255,35 @@ static int take(const dytcl_st_file *f, const char *name, const model_tensor *ta
     return 0;
 }
 
-dytcl_status ckpt_load(dytcl_ctx *ctx, const char *path, model **out, ckpt_meta *md, int *has_opt, char *err,
-                       size_t cap)
+dytcl_status dytcl_model_read_config(const char *path, dytcl_model_config *c, dytcl_meta *md)
+{
+    if (!path || !c) return model_bad_arg(NULL, __func__);
+    char err[1200];
+    dytcl_status s = read_config(path, c, md, err, sizeof err);
+    return s ? dy_fail(NULL, s, "%s", err) : s;
+}
+
+static dytcl_status load(dytcl_ctx *ctx, const char *path, dytcl_model **out, dytcl_meta *md, int *has_opt, char *err,
+                         size_t cap)
 {
     *out = NULL;
     if (has_opt) *has_opt = 0;
     dytcl_st_file *f = NULL;
     dytcl_status s = dytcl_st_load(path, &f);
     if (s) return snprintf(err, cap, "checkpoint %s: %s", path, dytcl_last_error(NULL)), s;
-    model_config c;
+    dytcl_model_config c;
     char why[600] = "";
-    model_tensor *tab = NULL;
+    dytcl_model_tensor *tab = NULL;
     float *host = NULL;
-    model *m = NULL;
+    dytcl_model *m = NULL;
     s = DYTCL_ERR_FORMAT;
     if (config_from_file(f, &c, why, sizeof why)) goto done;
-    int nt = model_param_table(&c, NULL, 0);
-    size_t n = model_param_count(&c);
+    int nt = dytcl_model_param_table(&c, NULL, 0);
+    size_t n = dytcl_model_param_count(&c);
     s = DYTCL_ERR_HOST_MEMORY;
     snprintf(why, sizeof why, "out of host memory");
     if (!(tab = calloc((size_t)nt, sizeof *tab)) || !(host = malloc(3 * n * sizeof(float)))) goto done;
-    model_param_table(&c, tab, nt);
+    dytcl_model_param_table(&c, tab, nt);
     s = DYTCL_ERR_FORMAT;
     for (int i = 0; i < nt; i++)
         if (take(f, tab[i].name, &tab[i], tab[i].numel, host + tab[i].offset, why, sizeof why)) goto done;
@@ -219,19 +292,35 @@ dytcl_status ckpt_load(dytcl_ctx *ctx, const char *path, model **out, ckpt_meta 
     if (opt && (take(f, "opt.m", NULL, n, host + n, why, sizeof why) ||
                 take(f, "opt.v", NULL, n, host + 2 * n, why, sizeof why)))
         goto done;
-    if ((s = model_create(ctx, &c, 0, &m, why, sizeof why))) goto done;
-    if ((s = model_write_params(m, host)) || (opt && (s = model_write_opt(m, host + n, host + 2 * n)))) {
-        snprintf(why, sizeof why, "%s", model_error(m));
+    if ((s = dytcl_model_create(ctx, &c, 0, &m))) {
+        snprintf(why, sizeof why, "%s", dytcl_last_error(ctx));
         goto done;
     }
-    if (md) meta_from_file(f, md);
+    if ((s = dytcl_model_write_params(m, host)) || (opt && (s = dytcl_model_write_opt(m, host + n, host + 2 * n)))) {
+        snprintf(why, sizeof why, "%s", dytcl_last_error(ctx));
+        goto done;
+    }
+    s = DYTCL_ERR_HOST_MEMORY;
+    snprintf(why, sizeof why, "out of host memory");
+    if (md && meta_from_file(f, md)) goto done;
+    s = DYTCL_OK;
     if (has_opt) *has_opt = opt;
     *out = m;
     m = NULL;
 done:
     if (s) snprintf(err, cap, "checkpoint %s: %s", path, why);
-    model_free(m);
+    dytcl_model_free(m);
     free(tab), free(host);
     dytcl_st_free(f);
     return s;
+}
+
+dytcl_status dytcl_model_load(dytcl_ctx *ctx, const char *path, dytcl_meta *md, int *has_opt, dytcl_model **out)
+{
+    if (out) *out = NULL;
+    if (!ctx || !path || !out)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "dytcl_model_load: ctx, path and out are required");
+    char err[1200];
+    dytcl_status s = load(ctx, path, out, md, has_opt, err, sizeof err);
+    return s ? dy_fail(ctx, s, "%s", err) : s;
 }

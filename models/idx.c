@@ -6,7 +6,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "data.h" /* text_data_rng_next: the project's one RNG */
+#include "dytcl_model.h" /* dytcl_rng_next: the project's one RNG */
 #include "idx.h"
 
 #define DEFAULT_MAX_BYTES ((size_t)1 << 30)
@@ -156,7 +156,7 @@ static uint32_t draw(uint64_t *rng, uint32_t n)
 {
     const uint64_t limit = UINT64_MAX - UINT64_MAX % n;
     uint64_t r;
-    do r = text_data_rng_next(rng);
+    do r = dytcl_rng_next(rng);
     while (r >= limit);
     return (uint32_t)(r % n);
 }

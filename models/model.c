@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data.h"
 #include "model_internal.h"
 
 dytcl_tensor at(dytcl_buf *b, size_t off, int64_t n)
@@ -28,28 +27,39 @@ dytcl_tensor at4(dytcl_buf *b, size_t off, int64_t d0, int64_t d1, int64_t d2, i
     return t;
 }
 
-dytcl_status model_fail(model *m, dytcl_status s, const char *fmt, ...)
+dytcl_status model_fail(dytcl_model *m, dytcl_status s, const char *fmt, ...)
 {
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(m->err, sizeof m->err, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return s;
+    return dy_fail(m->ctx, s, "%s", msg);
 }
 
-dytcl_status lib_fail(model *m, dytcl_status s, const char *what)
+dytcl_status model_bad_arg(const dytcl_model *m, const char *fn)
 {
-    if (s) snprintf(m->err, sizeof m->err, "%s: %s", what, dytcl_last_error(m->ctx));
-    return s;
+    return dy_fail(m ? m->ctx : NULL, DYTCL_ERR_INVALID_ARG, "%s: an argument is NULL or out of range", fn);
 }
 
-const char *model_error(const model *m) { return m->err; }
-const model_config *model_cfg(const model *m) { return &m->c; }
-dytcl_ctx *model_ctx(model *m) { return m->ctx; }
-void model_profile_norms(model *m, int on) { m->profile_norms = on; }
-
-double model_norm_ns(model *m)
+dytcl_status lib_fail(dytcl_model *m, dytcl_status s, const char *what)
 {
+    if (!s) return s;
+    char msg[1024]; /* the context's message, before it is overwritten */
+    snprintf(msg, sizeof msg, "%s", dytcl_last_error(m->ctx));
+    return dy_fail(m->ctx, s, "%s: %s", what, msg);
+}
+
+const dytcl_model_config *dytcl_model_get_config(const dytcl_model *m) { return m ? &m->c : NULL; }
+dytcl_ctx *dytcl_model_ctx(const dytcl_model *m) { return m ? m->ctx : NULL; }
+void dytcl_model_profile_norms(dytcl_model *m, int on)
+{
+    if (m) m->profile_norms = on;
+}
+
+double dytcl_model_norm_ns(dytcl_model *m)
+{
+    if (!m) return 0;
     double ns = m->norm_ns;
     m->norm_ns = 0;
     return ns;
@@ -57,16 +67,16 @@ double model_norm_ns(model *m)
 
 /* ------------------------------------------------------------ the table */
 
-static size_t find(const model *m, const char *name)
+static size_t find(const dytcl_model *m, const char *name)
 {
     for (int i = 0; i < m->ntab; i++)
         if (!strcmp(m->tab[i].name, name)) return m->tab[i].offset;
     return NONE;
 }
 
-static norm_off find_norm(const model *m, const char *prefix)
+static norm_off find_norm(const dytcl_model *m, const char *prefix)
 {
-    char name[MODEL_NAME_MAX + 16];
+    char name[DYTCL_MODEL_NAME_MAX + 16];
     norm_off n;
 #define F(field) (snprintf(name, sizeof name, "%s." #field, prefix), n.field = find(m, name))
     F(alpha), F(shift), F(weight), F(bias);
@@ -74,22 +84,22 @@ static norm_off find_norm(const model *m, const char *prefix)
     return n;
 }
 
-static size_t find_l(const model *m, int l, const char *suffix)
+static size_t find_l(const dytcl_model *m, int l, const char *suffix)
 {
-    char name[MODEL_NAME_MAX + 16];
+    char name[DYTCL_MODEL_NAME_MAX + 16];
     snprintf(name, sizeof name, "h.%d.%s", l, suffix);
     return find(m, name);
 }
 
-static void locate_params(model *m)
+static void locate_params(dytcl_model *m)
 {
     m->wte = find(m, "wte");
     m->wpe = find(m, "wpe");
     m->emb_scale = find(m, "emb_scale");
-    m->lm_head = m->c.arch == ARCH_GPT && !m->c.folded ? m->wte : find(m, "lm_head.weight");
+    m->lm_head = m->c.arch == DYTCL_ARCH_GPT && !m->c.folded ? m->wte : find(m, "lm_head.weight");
     m->lm_head_b = find(m, "lm_head.bias");
     m->nf = find_norm(m, "normf");
-    int gpt = m->c.arch == ARCH_GPT;
+    int gpt = m->c.arch == DYTCL_ARCH_GPT;
     for (int l = 0; l < m->L; l++) {
         layer_off *o = &m->layer[l];
         char p[32];
@@ -112,15 +122,15 @@ static void locate_params(model *m)
 
 /* Uniform in (0, 1) from the data generator (splitmix64): the same numbers
  * on every machine. */
-static double uniform01(uint64_t *s) { return ((text_data_rng_next(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0); }
+static double uniform01(uint64_t *s) { return ((dytcl_rng_next(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0); }
 
-static void init_params(const model *m, uint64_t seed, float *p)
+static void init_params(const dytcl_model *m, uint64_t seed, float *p)
 {
     uint64_t s = seed;
     for (int i = 0; i < m->ntab; i++) {
-        const model_tensor *t = &m->tab[i];
+        const dytcl_model_tensor *t = &m->tab[i];
         for (size_t j = 0; j < t->numel; j++) {
-            if (t->init == INIT_CONST) {
+            if (t->init == DYTCL_INIT_CONST) {
                 p[t->offset + j] = t->value;
             } else { /* Box-Muller, one normal per pair of uniforms */
                 double u1 = uniform01(&s), u2 = uniform01(&s);
@@ -132,14 +142,14 @@ static void init_params(const model *m, uint64_t seed, float *p)
 
 /* ------------------------------------------------------------ lifecycle */
 
-static dytcl_status make_buf(model *m, size_t floats, dytcl_buf **out, const char *what)
+static dytcl_status make_buf(dytcl_model *m, size_t floats, dytcl_buf **out, const char *what)
 {
     return lib_fail(m, dytcl_buf_create(m->ctx, floats * sizeof(float), out), what);
 }
 
 /* Parameters, gradients, m, v and the mask: 5 * n floats, each buffer in one
  * allocation. Checked before anything is allocated. */
-static dytcl_status check_fits(model *m)
+static dytcl_status check_fits(dytcl_model *m)
 {
     dytcl_device_info d;
     dytcl_status s = dytcl_ctx_device(m->ctx, &d);
@@ -157,34 +167,28 @@ static dytcl_status check_fits(model *m)
     return DYTCL_OK;
 }
 
-dytcl_status model_create(dytcl_ctx *ctx, const model_config *cfg, uint64_t seed, model **out, char *err, size_t cap)
+dytcl_status dytcl_model_create(dytcl_ctx *ctx, const dytcl_model_config *cfg, uint64_t seed, dytcl_model **out)
 {
-    if (!ctx || !cfg || !out) {
-        if (err && cap) snprintf(err, cap, "model_create: ctx, config and out are required");
-        return DYTCL_ERR_INVALID_ARG;
-    }
-    *out = NULL;
-    char why[512];
-    if (model_config_check(cfg, why, sizeof why)) {
-        if (err && cap) snprintf(err, cap, "%s", why);
-        return DYTCL_ERR_INVALID_ARG;
-    }
-    model *m = calloc(1, sizeof *m);
-    if (!m) return DYTCL_ERR_HOST_MEMORY;
+    if (out) *out = NULL;
+    if (!ctx || !cfg || !out)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "dytcl_model_create: ctx, config and out are required");
+    if (dytcl_model_config_check(cfg)) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "%s", dytcl_last_error(NULL));
+    dytcl_model *m = calloc(1, sizeof *m);
+    if (!m) return dy_fail(ctx, DYTCL_ERR_HOST_MEMORY, "dytcl_model_create: out of host memory");
     m->ctx = ctx;
     m->c = *cfg;
     m->C = cfg->d_model, m->H = cfg->n_head, m->D = cfg->d_model / cfg->n_head;
-    m->F = cfg->d_ff, m->F2 = cfg->arch == ARCH_GPT ? cfg->d_ff : 2 * cfg->d_ff;
+    m->F = cfg->d_ff, m->F2 = cfg->arch == DYTCL_ARCH_GPT ? cfg->d_ff : 2 * cfg->d_ff;
     m->V = cfg->vocab, m->L = cfg->n_layer;
     m->mask_decay_norm = -1;
-    m->ntab = model_param_table(cfg, NULL, 0);
-    m->n = model_param_count(cfg);
+    m->ntab = dytcl_model_param_table(cfg, NULL, 0);
+    m->n = dytcl_model_param_count(cfg);
     m->tab = calloc((size_t)m->ntab, sizeof *m->tab);
     m->layer = calloc((size_t)m->L, sizeof *m->layer);
     float *host = NULL;
     dytcl_status s = DYTCL_ERR_HOST_MEMORY;
     if (!m->tab || !m->layer) goto fail;
-    model_param_table(cfg, m->tab, m->ntab);
+    dytcl_model_param_table(cfg, m->tab, m->ntab);
     locate_params(m);
     if ((s = check_fits(m))) goto fail;
     if ((s = make_buf(m, m->n, &m->params, "parameters")) || (s = make_buf(m, m->n, &m->grads, "gradients")) ||
@@ -204,13 +208,13 @@ dytcl_status model_create(dytcl_ctx *ctx, const model_config *cfg, uint64_t seed
     *out = m;
     return DYTCL_OK;
 fail:
-    if (err && cap) snprintf(err, cap, "%s", m->err[0] ? m->err : "model_create: out of host memory");
+    if (s == DYTCL_ERR_HOST_MEMORY) dy_fail(ctx, s, "dytcl_model_create: out of host memory");
     free(host);
-    model_free(m);
+    dytcl_model_free(m);
     return s;
 }
 
-void model_free(model *m)
+void dytcl_model_free(dytcl_model *m)
 {
     if (!m) return;
     dytcl_buf *bufs[] = {m->params, m->grads, m->m, m->v, m->mask, m->stats, m->acts, m->io, m->kv};
@@ -223,7 +227,7 @@ void model_free(model *m)
 /* ----------------------------------------------------------- activations */
 
 /* Lays out the activations for B, T (see act_off). */
-static act_off plan_acts(const model *m, int B, int T)
+static act_off plan_acts(const dytcl_model *m, int B, int T)
 {
     size_t BT = (size_t)B * T, C = m->C, L = m->L, F = m->F, F2 = m->F2, V = m->V;
     size_t BHT = (size_t)B * m->H * T;
@@ -267,12 +271,13 @@ static act_off plan_acts(const model *m, int B, int T)
     return a;
 }
 
-dytcl_status model_set_batch(model *m, int B, int T)
+dytcl_status dytcl_model_set_batch(dytcl_model *m, int B, int T)
 {
-    if (!m) return DYTCL_ERR_INVALID_ARG;
+    if (!m) return model_bad_arg(m, __func__);
     if (B < 1 || T < 1 || T > m->c.max_seq)
-        return model_fail(m, DYTCL_ERR_INVALID_ARG, "model_set_batch: B = %d, T = %d (need B >= 1, 1 <= T <= max_seq %d)",
-                          B, T, m->c.max_seq);
+        return model_fail(m, DYTCL_ERR_INVALID_ARG,
+                          "dytcl_model_set_batch: B = %d, T = %d (need B >= 1, 1 <= T <= max_seq %d)", B, T,
+                          m->c.max_seq);
     if (m->acts && m->B == B && m->T == T) return DYTCL_OK;
     dytcl_buf_free(m->acts);
     dytcl_buf_free(m->io);
@@ -287,7 +292,7 @@ dytcl_status model_set_batch(model *m, int B, int T)
     if (!s) s = make_buf(m, 2 * (size_t)B * T, &m->io, "tokens");
     if (s) {
         char why[1024];
-        snprintf(why, sizeof why, "%s", m->err);
+        snprintf(why, sizeof why, "%s", dytcl_last_error(m->ctx));
         return model_fail(m, s, "activations for B = %d, T = %d (%.1f MiB): %s", B, T, a.total * 4.0 / 1048576.0, why);
     }
     m->a = a;
@@ -297,41 +302,44 @@ dytcl_status model_set_batch(model *m, int B, int T)
 
 /* ------------------------------------------------------------ host copies */
 
-static dytcl_status rw(model *m, dytcl_buf *b, void *host, int write, const char *what)
+static dytcl_status rw(dytcl_model *m, dytcl_buf *b, void *host, int write, const char *what)
 {
-    if (!m || !host) return DYTCL_ERR_INVALID_ARG;
+    if (!m || !host) return model_bad_arg(m, __func__);
     size_t bytes = m->n * sizeof(float);
     return lib_fail(m, write ? dytcl_buf_write(m->ctx, b, 0, host, bytes) : dytcl_buf_read(m->ctx, b, 0, host, bytes),
                     what);
 }
 
-dytcl_status model_read_params(model *m, float *out) { return rw(m, m->params, out, 0, "read parameters"); }
-dytcl_status model_write_params(model *m, const float *in) { return rw(m, m->params, (void *)in, 1, "write parameters"); }
-dytcl_status model_read_grads(model *m, float *out) { return rw(m, m->grads, out, 0, "read gradients"); }
+dytcl_status dytcl_model_read_params(dytcl_model *m, float *out) { return rw(m, m->params, out, 0, "read parameters"); }
+dytcl_status dytcl_model_write_params(dytcl_model *m, const float *in)
+{
+    return rw(m, m->params, (void *)in, 1, "write parameters");
+}
+dytcl_status dytcl_model_read_grads(dytcl_model *m, float *out) { return rw(m, m->grads, out, 0, "read gradients"); }
 
-dytcl_status model_read_opt(model *m, float *mom, float *var)
+dytcl_status dytcl_model_read_opt(dytcl_model *m, float *mom, float *var)
 {
     dytcl_status s = rw(m, m->m, mom, 0, "read AdamW m");
     return s ? s : rw(m, m->v, var, 0, "read AdamW v");
 }
 
-dytcl_status model_write_opt(model *m, const float *mom, const float *var)
+dytcl_status dytcl_model_write_opt(dytcl_model *m, const float *mom, const float *var)
 {
     dytcl_status s = rw(m, m->m, (void *)mom, 1, "write AdamW m");
     return s ? s : rw(m, m->v, (void *)var, 1, "write AdamW v");
 }
 
-dytcl_status model_read_logits(model *m, float *out)
+dytcl_status dytcl_model_read_logits(dytcl_model *m, float *out)
 {
-    if (!m || !out || !m->acts) return DYTCL_ERR_INVALID_ARG;
+    if (!m || !out || !m->acts) return model_bad_arg(m, __func__);
     return lib_fail(m, dytcl_buf_read(m->ctx, m->acts, m->a.logits * sizeof(float), out,
                                       (size_t)m->B * m->T * m->V * sizeof(float)),
                     "read logits");
 }
 
-dytcl_status model_read_loss(model *m, float *loss)
+dytcl_status dytcl_model_read_loss(dytcl_model *m, float *loss)
 {
-    if (!m || !loss) return DYTCL_ERR_INVALID_ARG;
+    if (!m || !loss) return model_bad_arg(m, __func__);
     int last = (m->slot + LOSS_SLOTS - 1) % LOSS_SLOTS;
     return lib_fail(m, dytcl_buf_read(m->ctx, m->stats, (2 + (size_t)last) * sizeof(float), loss, sizeof(float)),
                     "read loss");
@@ -339,21 +347,21 @@ dytcl_status model_read_loss(model *m, float *loss)
 
 /* -------------------------------------------------------------- optimiser */
 
-dytcl_status model_zero_grad(model *m)
+dytcl_status dytcl_model_zero_grad(dytcl_model *m)
 {
-    if (!m) return DYTCL_ERR_INVALID_ARG;
+    if (!m) return model_bad_arg(m, __func__);
     m->slot = 0;
     return lib_fail(m, dytcl_fill(m->ctx, at(m->grads, 0, (int64_t)m->n), 0.0f), "zero gradients");
 }
 
 /* The weight-decay mask for decay_norm (uploaded when it changes). */
-static dytcl_status ensure_mask(model *m, int decay_norm)
+static dytcl_status ensure_mask(dytcl_model *m, int decay_norm)
 {
     if (m->mask_decay_norm == decay_norm) return DYTCL_OK;
     float *h = malloc(m->n * sizeof(float));
     if (!h) return model_fail(m, DYTCL_ERR_HOST_MEMORY, "decay mask: out of host memory");
     for (int i = 0; i < m->ntab; i++) {
-        const model_tensor *t = &m->tab[i];
+        const dytcl_model_tensor *t = &m->tab[i];
         float on = (float)(t->decays || (t->is_norm && decay_norm));
         for (size_t j = 0; j < t->numel; j++) h[t->offset + j] = on;
     }
@@ -363,14 +371,27 @@ static dytcl_status ensure_mask(model *m, int decay_norm)
     return s;
 }
 
-dytcl_status model_step(model *m, const model_optim *o, int step)
+float dytcl_lr_at(const dytcl_model_optim *o, int step)
 {
-    if (!m || !o) return DYTCL_ERR_INVALID_ARG;
+    if (!o) return 0;
+    if (step <= o->warmup) return o->lr * (float)step / (float)(o->warmup > 0 ? o->warmup : 1);
+    if (o->steps <= 0) return o->lr;
+    double p = (double)(step - o->warmup) / (double)(o->steps - o->warmup > 0 ? o->steps - o->warmup : 1);
+    if (p > 1) p = 1;
+    double lo = o->lr * o->min_lr_frac;
+    return (float)(lo + 0.5 * (o->lr - lo) * (1 + cos(3.141592653589793 * p)));
+}
+
+dytcl_status dytcl_model_step(dytcl_model *m, const dytcl_model_optim *o, int step)
+{
+    if (!m) return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_model_step: the model is NULL");
+    if (!o || step < 1)
+        return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_step: needs an optimiser and step >= 1");
     dytcl_status s = ensure_mask(m, o->decay_norm);
     if (s) return s;
     dytcl_tensor all = at(m->grads, 0, (int64_t)m->n);
     dytcl_tensor norm = at(m->stats, 0, 1), scale = at(m->stats, 1, 1);
-    dytcl_adamw_config cfg = {o->lr, o->beta1, o->beta2, o->eps, o->weight_decay};
+    dytcl_adamw_config cfg = {dytcl_lr_at(o, step), o->beta1, o->beta2, o->eps, o->weight_decay};
     if ((s = lib_fail(m, dytcl_grad_norm(m->ctx, norm, scale, all, o->clip), "gradient norm"))) return s;
     return lib_fail(m,
                     dytcl_adamw(m->ctx, at(m->params, 0, (int64_t)m->n), all, at(m->m, 0, (int64_t)m->n),
@@ -378,17 +399,17 @@ dytcl_status model_step(model *m, const model_optim *o, int step)
                     "AdamW");
 }
 
-dytcl_status model_param_norm(model *m, float *norm)
+dytcl_status dytcl_model_param_norm(dytcl_model *m, float *norm)
 {
-    if (!m || !norm) return DYTCL_ERR_INVALID_ARG;
+    if (!m || !norm) return model_bad_arg(m, __func__);
     dytcl_status s = dytcl_grad_norm(m->ctx, at(m->stats, 0, 1), (dytcl_tensor){0}, at(m->params, 0, (int64_t)m->n), 0);
     if (!s) s = dytcl_buf_read(m->ctx, m->stats, 0, norm, sizeof(float));
     return lib_fail(m, s, "parameter norm");
 }
 
-dytcl_status model_step_stats(model *m, float *losses, int n, float *grad_norm)
+dytcl_status dytcl_model_step_stats(dytcl_model *m, float *losses, int n, float *grad_norm)
 {
-    if (!m || n < 0 || n > LOSS_SLOTS || (n && !losses) || !grad_norm) return DYTCL_ERR_INVALID_ARG;
+    if (!m || n < 0 || n > LOSS_SLOTS || (n && !losses) || !grad_norm) return model_bad_arg(m, __func__);
     float h[2 + LOSS_SLOTS];
     dytcl_status s = dytcl_buf_read(m->ctx, m->stats, 0, h, (2 + (size_t)n) * sizeof(float));
     if (s) return lib_fail(m, s, "read step stats");
@@ -407,16 +428,16 @@ static float saturated(const float *x, size_t n, float alpha, float shift)
     return n ? (float)k / (float)n : 0.0f;
 }
 
-dytcl_status model_saturation(model *m, float *frac, float *alpha)
+dytcl_status dytcl_model_saturation(dytcl_model *m, float *frac, float *alpha)
 {
-    if (!m || !frac || !alpha) return DYTCL_ERR_INVALID_ARG;
-    if (m->c.norm != NORM_DYT && m->c.norm != NORM_DERF)
-        return model_fail(m, DYTCL_ERR_INVALID_ARG, "model_saturation: the model's norm is %s, not dyt or derf",
-                          model_norm_name(m->c.norm));
-    if (!m->acts) return model_fail(m, DYTCL_ERR_INVALID_ARG, "model_saturation: no forward pass yet");
+    if (!m || !frac || !alpha) return model_bad_arg(m, __func__);
+    if (m->c.norm != DYTCL_NORM_DYT && m->c.norm != DYTCL_NORM_DERF)
+        return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_saturation: the model's norm is %s, not dyt or derf",
+                          dytcl_norm_kind_name(m->c.norm));
+    if (!m->acts) return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_saturation: no forward pass yet");
     size_t n = (size_t)m->B * m->T * m->C;
     float *x = malloc(n * sizeof *x);
-    if (!x) return model_fail(m, DYTCL_ERR_HOST_MEMORY, "model_saturation: out of host memory");
+    if (!x) return model_fail(m, DYTCL_ERR_HOST_MEMORY, "dytcl_model_saturation: out of host memory");
     dytcl_status s = DYTCL_OK;
     for (int i = 0; i < 2 * m->L + 1 && !s; i++) {
         /* the norm's input: res[l] (norm1), mid[l] (norm2), res[L] (normf) */
@@ -430,5 +451,5 @@ dytcl_status model_saturation(model *m, float *frac, float *alpha)
         if (!s) frac[i] = saturated(x, n, ab[0], ab[1]), alpha[i] = ab[0];
     }
     free(x);
-    return lib_fail(m, s, "model_saturation");
+    return lib_fail(m, s, "dytcl_model_saturation");
 }

@@ -1,11 +1,11 @@
 /* model_dist.c -- ranges of the gradient buffer to and from host memory
- * (see model_dist.h). */
-#include "model_dist.h"
+ * (declared in dytcl_model.h, used by the program's MPI all-reduce). */
+#include "dytcl_model.h"
 #include "model_internal.h"
 
-static dytcl_status grads_rw(model *m, size_t offset, size_t n, void *host, int write)
+static dytcl_status grads_rw(dytcl_model *m, size_t offset, size_t n, void *host, int write)
 {
-    if (!m) return DYTCL_ERR_INVALID_ARG;
+    if (!m) return model_bad_arg(m, __func__);
     if ((!host && n) || offset > m->n || n > m->n - offset)
         return model_fail(m, DYTCL_ERR_INVALID_ARG, "gradient range [%zu, +%zu) outside the %zu gradients%s", offset,
                           n, m->n, host || !n ? "" : " (or no host memory)");
@@ -17,18 +17,18 @@ static dytcl_status grads_rw(model *m, size_t offset, size_t n, void *host, int 
                     write ? "write gradients" : "read gradients");
 }
 
-dytcl_status model_read_grads_range(model *m, size_t offset, size_t n, float *out)
+dytcl_status dytcl_model_read_grads_range(dytcl_model *m, size_t offset, size_t n, float *out)
 {
     return grads_rw(m, offset, n, out, 0);
 }
 
-dytcl_status model_write_grads_range(model *m, size_t offset, size_t n, const float *in)
+dytcl_status dytcl_model_write_grads_range(dytcl_model *m, size_t offset, size_t n, const float *in)
 {
     return grads_rw(m, offset, n, (void *)in, 1);
 }
 
-dytcl_status model_finish(model *m)
+dytcl_status dytcl_model_finish(dytcl_model *m)
 {
-    if (!m) return DYTCL_ERR_INVALID_ARG;
+    if (!m) return model_bad_arg(m, __func__);
     return lib_fail(m, dytcl_finish(m->ctx), "finish");
 }

@@ -7,7 +7,7 @@
 
 #include "model_internal.h"
 
-static const model_tensor *lookup(const model *m, const char *name)
+static const dytcl_model_tensor *lookup(const dytcl_model *m, const char *name)
 {
     for (int i = 0; i < m->ntab; i++)
         if (!strcmp(m->tab[i].name, name)) return &m->tab[i];
@@ -32,77 +32,76 @@ static void fold_linear(const float *W, const float *c, const float *w, const fl
 
 /* The folds of one model: which norm feeds which linear layer. */
 typedef struct {
-    char norm[MODEL_NAME_MAX], weight[MODEL_NAME_MAX], bias[MODEL_NAME_MAX];
-    char dst_weight[MODEL_NAME_MAX], dst_bias[MODEL_NAME_MAX];
+    char norm[DYTCL_MODEL_NAME_MAX], weight[DYTCL_MODEL_NAME_MAX], bias[DYTCL_MODEL_NAME_MAX];
+    char dst_weight[DYTCL_MODEL_NAME_MAX], dst_bias[DYTCL_MODEL_NAME_MAX];
 } fold_pair;
 
-static int fold_pairs(const model *m, fold_pair *p)
+static int fold_pairs(const dytcl_model *m, fold_pair *p)
 {
-    int n = 0, gpt = m->c.arch == ARCH_GPT;
+    int n = 0, gpt = m->c.arch == DYTCL_ARCH_GPT;
     for (int l = 0; l < m->L; l++)
         for (int k = 0; k < 2; k++, n++) {
             const char *lin = k == 0 ? "attn.qkv" : gpt ? "mlp.fc" : "mlp.gate_up";
-            snprintf(p[n].norm, MODEL_NAME_MAX, "h.%d.norm%d", l, k + 1);
-            snprintf(p[n].weight, MODEL_NAME_MAX, "h.%d.%s.weight", l, lin);
-            snprintf(p[n].bias, MODEL_NAME_MAX, "h.%d.%s.bias", l, lin);
-            snprintf(p[n].dst_weight, MODEL_NAME_MAX, "%s", p[n].weight);
-            snprintf(p[n].dst_bias, MODEL_NAME_MAX, "%s", p[n].bias);
+            snprintf(p[n].norm, DYTCL_MODEL_NAME_MAX, "h.%d.norm%d", l, k + 1);
+            snprintf(p[n].weight, DYTCL_MODEL_NAME_MAX, "h.%d.%s.weight", l, lin);
+            snprintf(p[n].bias, DYTCL_MODEL_NAME_MAX, "h.%d.%s.bias", l, lin);
+            snprintf(p[n].dst_weight, DYTCL_MODEL_NAME_MAX, "%s", p[n].weight);
+            snprintf(p[n].dst_bias, DYTCL_MODEL_NAME_MAX, "%s", p[n].bias);
         }
-    snprintf(p[n].norm, MODEL_NAME_MAX, "normf");
-    snprintf(p[n].weight, MODEL_NAME_MAX, "%s", gpt ? "wte" : "lm_head.weight");
-    snprintf(p[n].bias, MODEL_NAME_MAX, "lm_head.bias"); /* absent in the source */
-    snprintf(p[n].dst_weight, MODEL_NAME_MAX, "lm_head.weight");
-    snprintf(p[n].dst_bias, MODEL_NAME_MAX, "lm_head.bias");
+    snprintf(p[n].norm, DYTCL_MODEL_NAME_MAX, "normf");
+    snprintf(p[n].weight, DYTCL_MODEL_NAME_MAX, "%s", gpt ? "wte" : "lm_head.weight");
+    snprintf(p[n].bias, DYTCL_MODEL_NAME_MAX, "lm_head.bias"); /* absent in the source */
+    snprintf(p[n].dst_weight, DYTCL_MODEL_NAME_MAX, "lm_head.weight");
+    snprintf(p[n].dst_bias, DYTCL_MODEL_NAME_MAX, "lm_head.bias");
     return n + 1;
 }
 
-static const float *src_of(const model *m, const float *p, const char *name)
+static const float *src_of(const dytcl_model *m, const float *p, const char *name)
 {
-    const model_tensor *t = lookup(m, name);
+    const dytcl_model_tensor *t = lookup(m, name);
     return t ? p + t->offset : NULL;
 }
 
-dytcl_status model_fold(model *src, model **out)
+dytcl_status dytcl_model_fold(dytcl_model *src, dytcl_model **out)
 {
-    if (!src || !out) return DYTCL_ERR_INVALID_ARG;
+    if (!src || !out) return model_bad_arg(src, __func__);
     *out = NULL;
-    if (src->c.folded) return model_fail(src, DYTCL_ERR_INVALID_ARG, "model_fold: the model is already folded");
-    if (src->c.norm != NORM_DYT && src->c.norm != NORM_DERF)
-        return model_fail(src, DYTCL_ERR_INVALID_ARG, "model_fold: only DyT and Derf models fold (this one is %s)",
-                          model_norm_name(src->c.norm));
-    model_config c = src->c;
+    if (src->c.folded) return model_fail(src, DYTCL_ERR_INVALID_ARG, "dytcl_model_fold: the model is already folded");
+    if (src->c.norm != DYTCL_NORM_DYT && src->c.norm != DYTCL_NORM_DERF)
+        return model_fail(src, DYTCL_ERR_INVALID_ARG,
+                          "dytcl_model_fold: only DyT and Derf models fold (this one is %s)",
+                          dytcl_norm_kind_name(src->c.norm));
+    dytcl_model_config c = src->c;
     c.folded = 1;
-    model *dst = NULL;
-    char err[1024];
-    dytcl_status s = model_create(src->ctx, &c, 0, &dst, err, sizeof err);
-    if (s) return model_fail(src, s, "model_fold: %s", err);
+    dytcl_model *dst = NULL;
+    dytcl_status s = dytcl_model_create(src->ctx, &c, 0, &dst);
+    if (s) return lib_fail(src, s, "dytcl_model_fold");
     float *ps = malloc(src->n * sizeof(float)), *pd = malloc(dst->n * sizeof(float));
     fold_pair *pairs = malloc(sizeof *pairs * (2 * (size_t)src->L + 1));
     s = DYTCL_ERR_HOST_MEMORY;
-    if (!ps || !pd || !pairs || (s = model_read_params(src, ps))) goto done;
+    if (!ps || !pd || !pairs || (s = dytcl_model_read_params(src, ps))) goto done;
     /* everything that keeps its name and shape is copied ... */
     for (int i = 0; i < dst->ntab; i++) {
-        const model_tensor *t = &dst->tab[i], *o = lookup(src, t->name);
+        const dytcl_model_tensor *t = &dst->tab[i], *o = lookup(src, t->name);
         if (o && o->numel == t->numel) memcpy(pd + t->offset, ps + o->offset, t->numel * sizeof(float));
     }
     /* ... then each linear layer after a norm absorbs the norm's affine */
     int np = fold_pairs(src, pairs);
     for (int i = 0; i < np; i++) {
-        char wn[MODEL_NAME_MAX + 8], bn[MODEL_NAME_MAX + 8];
+        char wn[DYTCL_MODEL_NAME_MAX + 8], bn[DYTCL_MODEL_NAME_MAX + 8];
         snprintf(wn, sizeof wn, "%s.weight", pairs[i].norm);
         snprintf(bn, sizeof bn, "%s.bias", pairs[i].norm);
-        const model_tensor *W = lookup(src, pairs[i].weight), *Wd = lookup(dst, pairs[i].dst_weight);
-        const model_tensor *bd = lookup(dst, pairs[i].dst_bias);
+        const dytcl_model_tensor *W = lookup(src, pairs[i].weight), *Wd = lookup(dst, pairs[i].dst_weight);
+        const dytcl_model_tensor *bd = lookup(dst, pairs[i].dst_bias);
         fold_linear(ps + W->offset, src_of(src, ps, pairs[i].bias), src_of(src, ps, wn), src_of(src, ps, bn),
                     (int)W->shape[0], (int)W->shape[1], pd + Wd->offset, bd ? pd + bd->offset : NULL);
     }
-    s = model_write_params(dst, pd);
-    if (s) snprintf(src->err, sizeof src->err, "model_fold: %.900s", dst->err);
+    s = lib_fail(src, dytcl_model_write_params(dst, pd), "dytcl_model_fold");
 done:
     free(ps), free(pd), free(pairs);
     if (s) {
-        model_free(dst);
-        if (s == DYTCL_ERR_HOST_MEMORY) model_fail(src, s, "model_fold: out of host memory");
+        dytcl_model_free(dst);
+        if (s == DYTCL_ERR_HOST_MEMORY) model_fail(src, s, "dytcl_model_fold: out of host memory");
         return s;
     }
     *out = dst;
@@ -111,9 +110,9 @@ done:
 
 /* --------------------------------------------------------------- KV cache */
 
-dytcl_status model_decode_begin(model *m)
+dytcl_status dytcl_model_decode_begin(dytcl_model *m)
 {
-    if (!m) return DYTCL_ERR_INVALID_ARG;
+    if (!m) return model_bad_arg(m, __func__);
     if (m->kv) return DYTCL_OK;
     size_t floats = (size_t)m->L * 2 * m->H * m->c.max_seq * m->D;
     dytcl_status s = dytcl_buf_create(m->ctx, floats * sizeof(float), &m->kv);
@@ -126,7 +125,7 @@ dytcl_status model_decode_begin(model *m)
     return s;
 }
 
-void model_decode_end(model *m)
+void dytcl_model_decode_end(dytcl_model *m)
 {
     if (!m) return;
     dytcl_buf_free(m->kv);

@@ -4,7 +4,7 @@
 #ifndef DYTCL_MODEL_INTERNAL_H
 #define DYTCL_MODEL_INTERNAL_H
 
-#include "model.h"
+#include "dytcl_model.h"
 
 #define NONE ((size_t)-1)
 #define LOSS_SLOTS 64
@@ -49,11 +49,11 @@ typedef struct {
     size_t total;
 } act_off;
 
-struct model {
+struct dytcl_model {
     dytcl_ctx *ctx;
-    model_config c;
+    dytcl_model_config c;
     int C, H, D, F, F2, V, L;
-    model_tensor *tab;
+    dytcl_model_tensor *tab;
     int ntab;
     size_t n;                     /* parameter count */
     size_t wte, wpe, emb_scale, lm_head, lm_head_b;
@@ -72,16 +72,28 @@ struct model {
     dytcl_buf *kv;                /* [L][2][H, max_seq, D] for batch 1 */
     int profile_norms;            /* time each norm call (benchmarks) */
     double norm_ns;
-    char err[1024];
 };
 
 /* Views. at(b, off, n): a 1-D view, absent (.buf NULL) when off is NONE. */
 dytcl_tensor at(dytcl_buf *b, size_t off, int64_t n);
 dytcl_tensor at2(dytcl_buf *b, size_t off, int64_t rows, int64_t cols);
 dytcl_tensor at4(dytcl_buf *b, size_t off, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
-/* Records the library's last error on m (when s is not OK) and returns s. */
-dytcl_status lib_fail(model *m, dytcl_status s, const char *what);
-dytcl_status model_fail(model *m, dytcl_status s, const char *fmt, ...)
+/* Errors go where the ops' go: the context's last error (host/error.c's
+ * dy_fail, the one internal call the models make; ctx NULL: this thread's
+ * message), so that dytcl_last_error(ctx) names what failed either way. */
+dytcl_status dy_fail(dytcl_ctx *ctx, dytcl_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+/* Prefixes the library's last error on m's context with `what` (when s is
+ * not OK) and returns s. */
+dytcl_status lib_fail(dytcl_model *m, dytcl_status s, const char *what);
+/* DYTCL_ERR_INVALID_ARG with "fn: an argument is NULL or out of range" on
+ * m's context (m NULL: this thread's message). */
+dytcl_status model_bad_arg(const dytcl_model *m, const char *fn);
+/* Sets the message on m's context and returns s. */
+dytcl_status model_fail(dytcl_model *m, dytcl_status s, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif

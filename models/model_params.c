@@ -6,26 +6,27 @@
 #include <string.h>
 #include <strings.h>
 
-#include "model.h"
+#include "model_internal.h"
 
 static const char *const arch_names[] = {"gpt", "llama"};
 static const char *const norm_names[] = {"dyt", "derf", "rmsnorm", "layernorm"};
 
-const char *model_arch_name(model_arch a) { return (unsigned)a < 2 ? arch_names[a] : "?"; }
-const char *model_norm_name(model_norm n) { return (unsigned)n < 4 ? norm_names[n] : "?"; }
+const char *dytcl_arch_name(dytcl_arch a) { return (unsigned)a < 2 ? arch_names[a] : "?"; }
+const char *dytcl_norm_kind_name(dytcl_norm_kind n) { return (unsigned)n < 4 ? norm_names[n] : "?"; }
 
-int model_arch_parse(const char *s, model_arch *out)
+dytcl_status dytcl_arch_parse(const char *s, dytcl_arch *out)
 {
-    for (int i = 0; i < 2; i++)
-        if (!strcasecmp(s, arch_names[i])) return *out = (model_arch)i, 0;
-    return -1;
+    for (int i = 0; s && out && i < 2; i++)
+        if (!strcasecmp(s, arch_names[i])) return *out = (dytcl_arch)i, DYTCL_OK;
+    return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "arch \"%s\": expected gpt or llama", s ? s : "(null)");
 }
 
-int model_norm_parse(const char *s, model_norm *out)
+dytcl_status dytcl_norm_kind_parse(const char *s, dytcl_norm_kind *out)
 {
-    for (int i = 0; i < 4; i++)
-        if (!strcasecmp(s, norm_names[i])) return *out = (model_norm)i, 0;
-    return -1;
+    for (int i = 0; s && out && i < 4; i++)
+        if (!strcasecmp(s, norm_names[i])) return *out = (dytcl_norm_kind)i, DYTCL_OK;
+    return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "norm \"%s\": expected dyt, derf, rmsnorm or layernorm",
+                   s ? s : "(null)");
 }
 
 /* The DyT paper's alpha0 by model width (its Table 11): attention / other. */
@@ -37,10 +38,10 @@ static void alpha_by_width(int C, float *attn, float *other)
     else *attn = 0.2f, *other = 0.05f;
 }
 
-void model_config_defaults(model_config *c)
+void dytcl_model_config_defaults(dytcl_model_config *c)
 {
     if (!c->vocab) c->vocab = 256;
-    if (!c->d_ff) c->d_ff = c->arch == ARCH_GPT ? 4 * c->d_model : (8 * c->d_model / 3 + 31) / 32 * 32;
+    if (!c->d_ff) c->d_ff = c->arch == DYTCL_ARCH_GPT ? 4 * c->d_model : (8 * c->d_model / 3 + 31) / 32 * 32;
     float attn, other;
     alpha_by_width(c->d_model, &attn, &other);
     if (c->alpha_attn == 0) c->alpha_attn = attn;
@@ -50,37 +51,40 @@ void model_config_defaults(model_config *c)
     if (c->rope_theta == 0) c->rope_theta = 10000.0f;
 }
 
-int model_config_check(const model_config *c, char *err, size_t cap)
+dytcl_status dytcl_model_config_check(const dytcl_model_config *c)
 {
     const char *why = NULL;
-    if ((unsigned)c->arch > ARCH_LLAMA) why = "arch must be gpt or llama";
-    else if ((unsigned)c->norm > NORM_LAYERNORM) why = "norm must be dyt, derf, rmsnorm or layernorm";
+    if (!c) return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "model config: NULL");
+    if ((unsigned)c->arch > DYTCL_ARCH_LLAMA) why = "arch must be gpt or llama";
+    else if ((unsigned)c->norm > DYTCL_NORM_LAYERNORM) why = "norm must be dyt, derf, rmsnorm or layernorm";
     else if (c->vocab < 2 || c->max_seq < 1 || c->n_layer < 1 || c->n_head < 1 || c->d_model < 2 || c->d_ff < 1)
         why = "vocab >= 2, max_seq, n_layer, n_head, d_model >= 1 and d_ff >= 1 are required";
     else if (c->d_model % c->n_head) why = "d_model must be a multiple of n_head";
     else if (c->d_model / c->n_head > 128 || (c->d_model / c->n_head) % 2) why = "head_dim (d_model / n_head) must be even and <= 128";
-    else if (c->folded && c->norm != NORM_DYT && c->norm != NORM_DERF) why = "only DyT and Derf models fold";
+    else if (c->folded && c->norm != DYTCL_NORM_DYT && c->norm != DYTCL_NORM_DERF)
+        why = "only DyT and Derf models fold";
     else if (!isfinite(c->alpha_attn) || !isfinite(c->alpha_ffn) || !isfinite(c->alpha_final) ||
              !(c->norm_eps > 0) || !(c->rope_theta > 1))
         why = "alpha values must be finite, norm_eps > 0, rope_theta > 1";
-    if (!why) return 0;
-    snprintf(err, cap, "model config: %s (arch %d, norm %d, vocab %d, max_seq %d, n_layer %d, n_head %d, d_model %d, d_ff %d)",
-             why, c->arch, c->norm, c->vocab, c->max_seq, c->n_layer, c->n_head, c->d_model, c->d_ff);
-    return -1;
+    if (!why) return DYTCL_OK;
+    return dy_fail(
+        NULL, DYTCL_ERR_INVALID_ARG,
+        "model config: %s (arch %d, norm %d, vocab %d, max_seq %d, n_layer %d, n_head %d, d_model %d, d_ff %d)", why,
+        c->arch, c->norm, c->vocab, c->max_seq, c->n_layer, c->n_head, c->d_model, c->d_ff);
 }
 
 /* Appends tensors to a table while counting. */
 typedef struct {
-    model_tensor *out;
+    dytcl_model_tensor *out;
     int cap, n;
     size_t offset;
 } table;
 
-static void add(table *t, const char *name, int64_t rows, int64_t cols, int is_norm, int decays, model_init init,
+static void add(table *t, const char *name, int64_t rows, int64_t cols, int is_norm, int decays, dytcl_init init,
                 float value)
 {
     if (t->out && t->n < t->cap) {
-        model_tensor *e = &t->out[t->n];
+        dytcl_model_tensor *e = &t->out[t->n];
         memset(e, 0, sizeof *e);
         snprintf(e->name, sizeof e->name, "%s", name);
         e->ndim = cols ? 2 : 1;
@@ -98,45 +102,46 @@ static void add(table *t, const char *name, int64_t rows, int64_t cols, int is_n
 }
 
 /* One norm's parameters under `prefix` ("h.3.norm1"), alpha0 for DyT/Derf. */
-static void add_norm(table *t, const model_config *c, const char *prefix, float alpha0)
+static void add_norm(table *t, const dytcl_model_config *c, const char *prefix, float alpha0)
 {
-    char name[MODEL_NAME_MAX];
-    int bias = c->arch == ARCH_GPT;
+    char name[DYTCL_MODEL_NAME_MAX];
+    int bias = c->arch == DYTCL_ARCH_GPT;
 #define NAME(suffix) (snprintf(name, sizeof name, "%s." suffix, prefix), name)
-    if (c->norm == NORM_DYT || c->norm == NORM_DERF) add(t, NAME("alpha"), 1, 0, 1, 0, INIT_CONST, alpha0);
-    if (c->norm == NORM_DERF) add(t, NAME("shift"), 1, 0, 1, 0, INIT_CONST, 0.0f);
+    if (c->norm == DYTCL_NORM_DYT || c->norm == DYTCL_NORM_DERF)
+        add(t, NAME("alpha"), 1, 0, 1, 0, DYTCL_INIT_CONST, alpha0);
+    if (c->norm == DYTCL_NORM_DERF) add(t, NAME("shift"), 1, 0, 1, 0, DYTCL_INIT_CONST, 0.0f);
     if (c->folded) return;
-    add(t, NAME("weight"), c->d_model, 0, 1, 0, INIT_CONST, 1.0f);
-    if (bias && c->norm != NORM_RMSNORM) add(t, NAME("bias"), c->d_model, 0, 1, 0, INIT_CONST, 0.0f);
+    add(t, NAME("weight"), c->d_model, 0, 1, 0, DYTCL_INIT_CONST, 1.0f);
+    if (bias && c->norm != DYTCL_NORM_RMSNORM) add(t, NAME("bias"), c->d_model, 0, 1, 0, DYTCL_INIT_CONST, 0.0f);
 #undef NAME
 }
 
 /* A linear layer [out, in]: weights normal(0, std), bias zero (gpt). */
-static void add_linear(table *t, const model_config *c, const char *prefix, int out, int in, float std)
+static void add_linear(table *t, const dytcl_model_config *c, const char *prefix, int out, int in, float std)
 {
-    char name[MODEL_NAME_MAX];
+    char name[DYTCL_MODEL_NAME_MAX];
     snprintf(name, sizeof name, "%s.weight", prefix);
-    add(t, name, out, in, 0, 1, INIT_NORMAL, std);
-    if (c->arch == ARCH_GPT) {
+    add(t, name, out, in, 0, 1, DYTCL_INIT_NORMAL, std);
+    if (c->arch == DYTCL_ARCH_GPT) {
         snprintf(name, sizeof name, "%s.bias", prefix);
-        add(t, name, out, 0, 0, 0, INIT_CONST, 0.0f);
+        add(t, name, out, 0, 0, 0, DYTCL_INIT_CONST, 0.0f);
     }
 }
 
 /* Builds the table into t (t->out NULL: counts only). */
-static void build(table *tp, const model_config *c)
+static void build(table *tp, const dytcl_model_config *c)
 {
     table t = *tp;
     int C = c->d_model, F = c->d_ff, V = c->vocab, L = c->n_layer;
-    int dyt_like = c->norm == NORM_DYT || c->norm == NORM_DERF;
+    int dyt_like = c->norm == DYTCL_NORM_DYT || c->norm == DYTCL_NORM_DERF;
     float std = 0.02f, std_res = 0.02f / sqrtf(2.0f * (float)L); /* GPT-2: residual projections scaled */
     char p[32];
 
     /* llama-DyT: the embedding times emb_scale = sqrt(C) starts at unit
      * scale, as RMSNorm's output does (std 1/sqrt(C) before the scale) */
-    add(&t, "wte", V, C, 0, 1, INIT_NORMAL, dyt_like ? 1.0f / sqrtf((float)C) : std);
-    if (c->arch == ARCH_GPT) add(&t, "wpe", c->max_seq, C, 0, 1, INIT_NORMAL, std);
-    if (c->arch == ARCH_LLAMA && dyt_like) add(&t, "emb_scale", 1, 0, 1, 0, INIT_CONST, sqrtf((float)C));
+    add(&t, "wte", V, C, 0, 1, DYTCL_INIT_NORMAL, dyt_like ? 1.0f / sqrtf((float)C) : std);
+    if (c->arch == DYTCL_ARCH_GPT) add(&t, "wpe", c->max_seq, C, 0, 1, DYTCL_INIT_NORMAL, std);
+    if (c->arch == DYTCL_ARCH_LLAMA && dyt_like) add(&t, "emb_scale", 1, 0, 1, 0, DYTCL_INIT_CONST, sqrtf((float)C));
     for (int l = 0; l < L; l++) {
         snprintf(p, sizeof p, "h.%d.norm1", l);
         add_norm(&t, c, p, c->alpha_attn);
@@ -146,7 +151,7 @@ static void build(table *tp, const model_config *c)
         add_linear(&t, c, p, C, C, std_res);
         snprintf(p, sizeof p, "h.%d.norm2", l);
         add_norm(&t, c, p, c->alpha_ffn);
-        if (c->arch == ARCH_GPT) {
+        if (c->arch == DYTCL_ARCH_GPT) {
             snprintf(p, sizeof p, "h.%d.mlp.fc", l);
             add_linear(&t, c, p, F, C, std);
             snprintf(p, sizeof p, "h.%d.mlp.proj", l);
@@ -162,20 +167,20 @@ static void build(table *tp, const model_config *c)
     /* DyT/Derf: the head starts at 1/sqrt(C) too (like the tied GPT head):
      * with 0.02 the loss pushes the residual stream up until every DyT
      * input saturates (see the README) */
-    if (c->arch == ARCH_LLAMA || c->folded)
-        add(&t, "lm_head.weight", V, C, 0, 1, INIT_NORMAL, dyt_like ? 1.0f / sqrtf((float)C) : std);
-    if (c->arch == ARCH_GPT && c->folded) add(&t, "lm_head.bias", V, 0, 0, 0, INIT_CONST, 0.0f);
+    if (c->arch == DYTCL_ARCH_LLAMA || c->folded)
+        add(&t, "lm_head.weight", V, C, 0, 1, DYTCL_INIT_NORMAL, dyt_like ? 1.0f / sqrtf((float)C) : std);
+    if (c->arch == DYTCL_ARCH_GPT && c->folded) add(&t, "lm_head.bias", V, 0, 0, 0, DYTCL_INIT_CONST, 0.0f);
     *tp = t;
 }
 
-int model_param_table(const model_config *c, model_tensor *out, int cap)
+int dytcl_model_param_table(const dytcl_model_config *c, dytcl_model_tensor *out, int cap)
 {
     table t = {out, out ? cap : 0, 0, 0};
     build(&t, c);
     return t.n;
 }
 
-size_t model_param_count(const model_config *c)
+size_t dytcl_model_param_count(const dytcl_model_config *c)
 {
     table t = {NULL, 0, 0, 0};
     build(&t, c);

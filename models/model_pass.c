@@ -17,14 +17,14 @@
 
 /* ----------------------------------------------------------------- norms */
 
-static dytcl_dyt_params dyt_params(const model *m, const norm_off *n)
+static dytcl_dyt_params dyt_params(const dytcl_model *m, const norm_off *n)
 {
     dytcl_dyt_params p = {at(m->params, n->alpha, 1), at(m->params, n->shift, 1), at(m->params, n->weight, m->C),
                           at(m->params, n->bias, m->C), DYTCL_CHANNELS_LAST};
     return p;
 }
 
-static dytcl_dyt_grads dyt_grads(const model *m, const norm_off *n)
+static dytcl_dyt_grads dyt_grads(const dytcl_model *m, const norm_off *n)
 {
     dytcl_dyt_grads g = {at(m->grads, n->alpha, 1), at(m->grads, n->shift, 1), at(m->grads, n->weight, m->C),
                          at(m->grads, n->bias, m->C), 1};
@@ -34,49 +34,51 @@ static dytcl_dyt_grads dyt_grads(const model *m, const norm_off *n)
 /* y = norm(x) [rows, C], saving mean/rstd [rows] where the norm has them.
  * With h present the residual add comes first: x = r + h is written to x
  * (fused into the norm's pass for DyT and RMSNorm). */
-static dytcl_status norm_forward_ops(model *m, const norm_off *n, dytcl_tensor y, dytcl_tensor mean, dytcl_tensor rstd,
-                                 dytcl_tensor x, dytcl_tensor r, dytcl_tensor h)
+static dytcl_status norm_forward_ops(dytcl_model *m, const norm_off *n, dytcl_tensor y, dytcl_tensor mean,
+                                     dytcl_tensor rstd, dytcl_tensor x, dytcl_tensor r, dytcl_tensor h)
 {
     dytcl_ctx *ctx = m->ctx;
     dytcl_dyt_params p = dyt_params(m, n);
     dytcl_tensor w = p.weight, b = p.bias;
     float eps = m->c.norm_eps;
-    if (h.buf && m->c.norm == NORM_DYT) {
+    if (h.buf && m->c.norm == DYTCL_NORM_DYT) {
         TRY(dytcl_residual_dyt_forward(ctx, x, y, r, h, &p), "residual + DyT forward");
         return DYTCL_OK;
     }
-    if (h.buf && m->c.norm == NORM_RMSNORM) {
+    if (h.buf && m->c.norm == DYTCL_NORM_RMSNORM) {
         TRY(dytcl_residual_rmsnorm_forward(ctx, x, y, rstd, r, h, w, eps), "residual + RMSNorm forward");
         return DYTCL_OK;
     }
     if (h.buf) TRY(dytcl_add(ctx, x, r, h), "residual add");
     switch (m->c.norm) {
-    case NORM_DYT: TRY(dytcl_dyt_forward(ctx, y, x, &p), "DyT forward"); break;
-    case NORM_DERF: TRY(dytcl_derf_forward(ctx, y, x, &p), "Derf forward"); break;
-    case NORM_RMSNORM: TRY(dytcl_rmsnorm_forward(ctx, y, rstd, x, w, eps), "RMSNorm forward"); break;
-    case NORM_LAYERNORM: TRY(dytcl_layernorm_forward(ctx, y, mean, rstd, x, w, b, eps), "LayerNorm forward"); break;
+    case DYTCL_NORM_DYT: TRY(dytcl_dyt_forward(ctx, y, x, &p), "DyT forward"); break;
+    case DYTCL_NORM_DERF: TRY(dytcl_derf_forward(ctx, y, x, &p), "Derf forward"); break;
+    case DYTCL_NORM_RMSNORM: TRY(dytcl_rmsnorm_forward(ctx, y, rstd, x, w, eps), "RMSNorm forward"); break;
+    case DYTCL_NORM_LAYERNORM:
+        TRY(dytcl_layernorm_forward(ctx, y, mean, rstd, x, w, b, eps), "LayerNorm forward");
+        break;
     }
     return DYTCL_OK;
 }
 
 /* The backward of y = norm(x): dres += dnorm/dx (dy), parameter gradients
  * accumulated. dy is overwritten (Derf and LayerNorm use it as dx). */
-static dytcl_status norm_backward_ops(model *m, const norm_off *n, dytcl_tensor dres, dytcl_tensor dy, dytcl_tensor x,
-                                  dytcl_tensor mean, dytcl_tensor rstd)
+static dytcl_status norm_backward_ops(dytcl_model *m, const norm_off *n, dytcl_tensor dres, dytcl_tensor dy,
+                                      dytcl_tensor x, dytcl_tensor mean, dytcl_tensor rstd)
 {
     dytcl_ctx *ctx = m->ctx;
     dytcl_dyt_params p = dyt_params(m, n);
     dytcl_dyt_grads g = dyt_grads(m, n);
     switch (m->c.norm) {
-    case NORM_DYT:
+    case DYTCL_NORM_DYT:
         TRY(dytcl_residual_dyt_backward(ctx, dres, &g, dy, dres, x, &p), "residual + DyT backward");
         return DYTCL_OK;
-    case NORM_RMSNORM:
+    case DYTCL_NORM_RMSNORM:
         TRY(dytcl_residual_rmsnorm_backward(ctx, dres, g.dweight, 1, dy, dres, x, rstd, p.weight),
             "residual + RMSNorm backward");
         return DYTCL_OK;
-    case NORM_DERF: TRY(dytcl_derf_backward(ctx, dy, &g, dy, x, &p), "Derf backward"); break;
-    case NORM_LAYERNORM:
+    case DYTCL_NORM_DERF: TRY(dytcl_derf_backward(ctx, dy, &g, dy, x, &p), "Derf backward"); break;
+    case DYTCL_NORM_LAYERNORM:
         TRY(dytcl_layernorm_backward(ctx, dy, g.dweight, g.dbias, 1, dy, x, mean, rstd, p.weight),
             "LayerNorm backward");
         break;
@@ -86,7 +88,7 @@ static dytcl_status norm_backward_ops(model *m, const norm_off *n, dytcl_tensor 
 }
 
 /* The same, timed for benchmarks when m->profile_norms is set. */
-static dytcl_status timed(model *m, dytcl_status (*run)(model *, void *), void *arg)
+static dytcl_status timed(dytcl_model *m, dytcl_status (*run)(dytcl_model *, void *), void *arg)
 {
     if (!m->profile_norms) return run(m, arg);
     double ns = 0;
@@ -103,26 +105,26 @@ typedef struct {
     dytcl_tensor y, mean, rstd, x, r, h, dres, dy;
 } norm_call;
 
-static dytcl_status run_forward(model *m, void *arg)
+static dytcl_status run_forward(dytcl_model *m, void *arg)
 {
     norm_call *c = arg;
     return norm_forward_ops(m, c->n, c->y, c->mean, c->rstd, c->x, c->r, c->h);
 }
 
-static dytcl_status run_backward(model *m, void *arg)
+static dytcl_status run_backward(dytcl_model *m, void *arg)
 {
     norm_call *c = arg;
     return norm_backward_ops(m, c->n, c->dres, c->dy, c->x, c->mean, c->rstd);
 }
 
-static dytcl_status norm_forward(model *m, const norm_off *n, dytcl_tensor y, dytcl_tensor mean, dytcl_tensor rstd,
-                                 dytcl_tensor x, dytcl_tensor r, dytcl_tensor h)
+static dytcl_status norm_forward(dytcl_model *m, const norm_off *n, dytcl_tensor y, dytcl_tensor mean,
+                                 dytcl_tensor rstd, dytcl_tensor x, dytcl_tensor r, dytcl_tensor h)
 {
     norm_call c = {n, y, mean, rstd, x, r, h, {0}, {0}};
     return timed(m, run_forward, &c);
 }
 
-static dytcl_status norm_backward(model *m, const norm_off *n, dytcl_tensor dres, dytcl_tensor dy, dytcl_tensor x,
+static dytcl_status norm_backward(dytcl_model *m, const norm_off *n, dytcl_tensor dres, dytcl_tensor dy, dytcl_tensor x,
                                   dytcl_tensor mean, dytcl_tensor rstd)
 {
     norm_call c = {n, {0}, mean, rstd, x, {0}, {0}, dres, dy};
@@ -137,7 +139,7 @@ typedef struct {
     dytcl_tensor q, k, v, o, lse, atty, fch, fcact;
 } layer_acts;
 
-static layer_acts acts_of(model *m, int l)
+static layer_acts acts_of(dytcl_model *m, int l)
 {
     int64_t BT = (int64_t)m->B * m->T, C = m->C;
     layer_acts a;
@@ -170,7 +172,7 @@ static dytcl_tensor rope_view(dytcl_tensor t)
 
 /* Token (and position) embeddings into res[0], positions from pos on;
  * llama-DyT scales them. */
-static dytcl_status embed_forward(model *m, dytcl_tensor tokens, int pos)
+static dytcl_status embed_forward(dytcl_model *m, dytcl_tensor tokens, int pos)
 {
     int64_t BT = (int64_t)m->B * m->T;
     dytcl_tensor res0 = A2(res, 0, BT, m->C);
@@ -189,7 +191,7 @@ static dytcl_status embed_forward(model *m, dytcl_tensor tokens, int pos)
 
 /* Attention sub-block of layer l: ln1 -> q, k, v -> o -> atty -> h, for
  * positions pos.. (with the KV cache when m->kv is set: batch 1). */
-static dytcl_status attn_forward(model *m, int l, const layer_acts *a, int pos)
+static dytcl_status attn_forward(dytcl_model *m, int l, const layer_acts *a, int pos)
 {
     dytcl_ctx *ctx = m->ctx;
     const layer_off *p = &m->layer[l];
@@ -198,7 +200,7 @@ static dytcl_status attn_forward(model *m, int l, const layer_acts *a, int pos)
     TRY(dytcl_linear_forward(ctx, qkv, a->ln1, at2(m->params, p->qkv_w, 3 * C, C), at(m->params, p->qkv_b, 3 * C)),
         "qkv projection");
     TRY(dytcl_heads_split(ctx, a->q, a->k, a->v, qkv), "heads split");
-    if (m->c.arch == ARCH_LLAMA) {
+    if (m->c.arch == DYTCL_ARCH_LLAMA) {
         TRY(dytcl_rope_forward(ctx, rope_view(a->q), rope_view(a->q), pos, m->c.rope_theta), "RoPE q");
         TRY(dytcl_rope_forward(ctx, rope_view(a->k), rope_view(a->k), pos, m->c.rope_theta), "RoPE k");
     }
@@ -218,14 +220,14 @@ static dytcl_status attn_forward(model *m, int l, const layer_acts *a, int pos)
 }
 
 /* MLP sub-block of layer l: ln2 -> fch -> fcact -> h. */
-static dytcl_status mlp_forward(model *m, int l, const layer_acts *a)
+static dytcl_status mlp_forward(dytcl_model *m, int l, const layer_acts *a)
 {
     dytcl_ctx *ctx = m->ctx;
     const layer_off *p = &m->layer[l];
     int64_t BT = (int64_t)m->B * m->T, C = m->C;
     TRY(dytcl_linear_forward(ctx, a->fch, a->ln2, at2(m->params, p->fc_w, m->F2, C), at(m->params, p->fc_b, m->F2)),
         "MLP up projection");
-    if (m->c.arch == ARCH_GPT) TRY(dytcl_gelu_forward(ctx, a->fcact, a->fch), "GELU");
+    if (m->c.arch == DYTCL_ARCH_GPT) TRY(dytcl_gelu_forward(ctx, a->fcact, a->fch), "GELU");
     else TRY(dytcl_swiglu_packed_forward(ctx, a->fcact, a->fch), "SwiGLU");
     TRY(dytcl_linear_forward(ctx, A2(h, 0, BT, C), a->fcact, at2(m->params, p->out_w, C, m->F),
                              at(m->params, p->out_b, C)),
@@ -233,7 +235,7 @@ static dytcl_status mlp_forward(model *m, int l, const layer_acts *a)
     return DYTCL_OK;
 }
 
-static dytcl_status upload_batch(model *m, const int32_t *tokens, const int32_t *targets)
+static dytcl_status upload_batch(dytcl_model *m, const int32_t *tokens, const int32_t *targets)
 {
     size_t BT = (size_t)m->B * m->T;
     m->valid = 0;
@@ -246,7 +248,7 @@ static dytcl_status upload_batch(model *m, const int32_t *tokens, const int32_t 
 
 /* The forward pass over the uploaded batch at positions pos.. (pos > 0
  * only with the KV cache), to the logits. */
-static dytcl_status forward_to_logits(model *m, int pos)
+static dytcl_status forward_to_logits(dytcl_model *m, int pos)
 {
     dytcl_ctx *ctx = m->ctx;
     int64_t BT = (int64_t)m->B * m->T, C = m->C;
@@ -277,11 +279,13 @@ static dytcl_status forward_to_logits(model *m, int pos)
     return DYTCL_OK;
 }
 
-dytcl_status model_forward(model *m, const int32_t *tokens, const int32_t *targets)
+dytcl_status dytcl_model_forward(dytcl_model *m, const int32_t *tokens, const int32_t *targets)
 {
-    if (!m || !tokens) return DYTCL_ERR_INVALID_ARG;
-    if (!m->acts) return model_fail(m, DYTCL_ERR_INVALID_ARG, "model_forward: call model_set_batch first");
-    if (m->kv) return model_fail(m, DYTCL_ERR_INVALID_ARG, "model_forward: the model is decoding (model_decode_end first)");
+    if (!m || !tokens) return model_bad_arg(m, __func__);
+    if (!m->acts) return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_forward: call dytcl_model_set_batch first");
+    if (m->kv)
+        return model_fail(m, DYTCL_ERR_INVALID_ARG,
+                          "dytcl_model_forward: the model is decoding (dytcl_model_decode_end first)");
     dytcl_ctx *ctx = m->ctx;
     int64_t BT = (int64_t)m->B * m->T;
     dytcl_status s;
@@ -297,7 +301,7 @@ dytcl_status model_forward(model *m, const int32_t *tokens, const int32_t *targe
 /* -------------------------------------------------------------- backward */
 
 /* The backward of mlp_forward: dres (the gradient of h) -> dln (of ln2). */
-static dytcl_status mlp_backward(model *m, int l, const layer_acts *a)
+static dytcl_status mlp_backward(dytcl_model *m, int l, const layer_acts *a)
 {
     dytcl_ctx *ctx = m->ctx;
     const layer_off *p = &m->layer[l];
@@ -306,7 +310,7 @@ static dytcl_status mlp_backward(model *m, int l, const layer_acts *a)
     TRY(dytcl_linear_backward(ctx, dfcact, at2(m->grads, p->out_w, C, m->F), at(m->grads, p->out_b, C), 1, dres,
                               a->fcact, at2(m->params, p->out_w, C, m->F)),
         "MLP down projection backward");
-    if (m->c.arch == ARCH_GPT) TRY(dytcl_gelu_backward(ctx, dfch, dfcact, a->fch), "GELU backward");
+    if (m->c.arch == DYTCL_ARCH_GPT) TRY(dytcl_gelu_backward(ctx, dfch, dfcact, a->fch), "GELU backward");
     else TRY(dytcl_swiglu_packed_backward(ctx, dfch, dfcact, a->fch), "SwiGLU backward");
     TRY(dytcl_linear_backward(ctx, A2(dln, 0, BT, C), at2(m->grads, p->fc_w, m->F2, C), at(m->grads, p->fc_b, m->F2),
                               1, dfch, a->ln2, at2(m->params, p->fc_w, m->F2, C)),
@@ -315,7 +319,7 @@ static dytcl_status mlp_backward(model *m, int l, const layer_acts *a)
 }
 
 /* The backward of attn_forward: dres (the gradient of h) -> dln (of ln1). */
-static dytcl_status attn_backward(model *m, int l, const layer_acts *a)
+static dytcl_status attn_backward(dytcl_model *m, int l, const layer_acts *a)
 {
     dytcl_ctx *ctx = m->ctx;
     const layer_off *p = &m->layer[l];
@@ -331,7 +335,7 @@ static dytcl_status attn_backward(model *m, int l, const layer_acts *a)
     TRY(dytcl_heads_merge_backward(ctx, dout, datty), "heads merge backward");
     TRY(dytcl_attention_backward(ctx, dq, dk, dv, dout, a->q, a->k, a->v, a->o, a->lse, DYTCL_ATTN_AUTO),
         "attention backward");
-    if (m->c.arch == ARCH_LLAMA) {
+    if (m->c.arch == DYTCL_ARCH_LLAMA) {
         TRY(dytcl_rope_backward(ctx, rope_view(dq), rope_view(dq), 0, m->c.rope_theta), "RoPE q backward");
         TRY(dytcl_rope_backward(ctx, rope_view(dk), rope_view(dk), 0, m->c.rope_theta), "RoPE k backward");
     }
@@ -342,7 +346,7 @@ static dytcl_status attn_backward(model *m, int l, const layer_acts *a)
     return DYTCL_OK;
 }
 
-static dytcl_status embed_backward(model *m, dytcl_tensor tokens)
+static dytcl_status embed_backward(dytcl_model *m, dytcl_tensor tokens)
 {
     int64_t BT = (int64_t)m->B * m->T;
     dytcl_tensor dres = A2(dres, 0, BT, m->C);
@@ -356,11 +360,11 @@ static dytcl_status embed_backward(model *m, dytcl_tensor tokens)
     return DYTCL_OK;
 }
 
-dytcl_status model_backward(model *m, float grad_scale)
+dytcl_status dytcl_model_backward(dytcl_model *m, float grad_scale)
 {
-    if (!m) return DYTCL_ERR_INVALID_ARG;
+    if (!m) return model_bad_arg(m, __func__);
     if (!m->acts || !m->has_targets)
-        return model_fail(m, DYTCL_ERR_INVALID_ARG, "model_backward: needs a forward with targets first");
+        return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_backward: needs a forward with targets first");
     dytcl_ctx *ctx = m->ctx;
     int64_t BT = (int64_t)m->B * m->T, C = m->C;
     dytcl_tensor tok = at(m->io, 0, BT), tgt = at(m->io, (size_t)BT, BT);
@@ -390,14 +394,14 @@ dytcl_status model_backward(model *m, float grad_scale)
 
 /* ------------------------------------------------------------- decoding */
 
-dytcl_status model_decode(model *m, const int32_t *tokens, int n, int pos, float *logits)
+dytcl_status dytcl_model_decode(dytcl_model *m, const int32_t *tokens, int n, int pos, float *logits)
 {
-    if (!m || !tokens || !logits || n < 1 || pos < 0) return DYTCL_ERR_INVALID_ARG;
-    if (!m->kv) return model_fail(m, DYTCL_ERR_INVALID_ARG, "model_decode: call model_decode_begin first");
+    if (!m || !tokens || !logits || n < 1 || pos < 0) return model_bad_arg(m, __func__);
+    if (!m->kv) return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_decode: call dytcl_model_decode_begin first");
     if (pos + n > m->c.max_seq)
-        return model_fail(m, DYTCL_ERR_INVALID_ARG, "model_decode: positions %d..%d are past max_seq %d", pos,
+        return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_decode: positions %d..%d are past max_seq %d", pos,
                           pos + n - 1, m->c.max_seq);
-    dytcl_status s = model_set_batch(m, 1, n);
+    dytcl_status s = dytcl_model_set_batch(m, 1, n);
     if (s || (s = upload_batch(m, tokens, NULL)) || (s = forward_to_logits(m, pos))) return s;
     TRY(dytcl_buf_read(m->ctx, m->acts, (m->a.logits + (size_t)(n - 1) * m->V) * sizeof(float), logits,
                        (size_t)m->V * sizeof(float)),

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data.h" /* text_data_rng_next: the project's one RNG */
+#include "dytcl_model.h" /* dytcl_rng_next: the project's one RNG */
 #include "vit_internal.h"
 
 #define FORMAT "dytcl-vit-1"
@@ -161,8 +161,8 @@ static int build_params(vit *v, float **init_out)
             case INIT_ONE: p[j] = 1.0f; break;
             case INIT_CONST: p[j] = t.arg[i]; break;
             default: { /* Box-Muller from two 53-bit uniforms in (0, 1] */
-                double u1 = ((text_data_rng_next(&rng) >> 11) + 1) * 0x1.0p-53;
-                double u2 = (text_data_rng_next(&rng) >> 11) * 0x1.0p-53;
+                double u1 = ((dytcl_rng_next(&rng) >> 11) + 1) * 0x1.0p-53;
+                double u2 = (dytcl_rng_next(&rng) >> 11) * 0x1.0p-53;
                 p[j] = (float)(t.arg[i] * sqrt(-2 * log(u1)) * cos(6.283185307179586 * u2));
             }
             }

@@ -61,7 +61,7 @@ static inline dytcl_ctx *check_ctx(const char *cache_dir)
 {
     dytcl_ctx *ctx = NULL;
     dytcl_ctx_options opt = {.cache_dir = cache_dir, .no_cache = cache_dir == NULL};
-    dytcl_status s = dytcl_ctx_create(&ctx, &opt);
+    dytcl_status s = dytcl_ctx_create(&opt, &ctx);
     if (s != DYTCL_OK) {
         fprintf(stderr, "cannot create a context: %s: %s\n", dytcl_status_name(s), dytcl_last_error(NULL));
         exit(1);

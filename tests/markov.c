@@ -6,7 +6,7 @@
 #include "markov.h"
 
 /* Uniform doubles in (0, 1] from the data generator (splitmix64). */
-static double mk_unit(uint64_t *s) { return ((text_data_rng_next(s) >> 11) + 1) * (1.0 / 9007199254740992.0); }
+static double mk_unit(uint64_t *s) { return ((dytcl_rng_next(s) >> 11) + 1) * (1.0 / 9007199254740992.0); }
 
 /* Index drawn from the n probabilities p (summing to ~1). */
 static int mk_draw(const double *p, int n, uint64_t *s)

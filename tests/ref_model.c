@@ -1,6 +1,6 @@
-/* ref_model.c -- the float64 reference forward pass of models/model.h (see
+/* ref_model.c -- the float64 reference forward pass of models/dytcl_model.h (see
  * ref_model.h). Plain loops over plain arrays, top to bottom as the math in
- * model.h's header comment reads. Notation: R = B*T rows, C = d_model,
+ * dytcl_model.h's header comment reads. Notation: R = B*T rows, C = d_model,
  * H heads of D = C/H, F = d_ff, V = vocab. Every activation is row-major. */
 #include "ref_model.h"
 
@@ -14,16 +14,16 @@
 
 /* The flat parameter buffer and its table, for lookups by name. */
 typedef struct {
-    const model_config *c;
+    const dytcl_model_config *c;
     const double *flat;
-    model_tensor *tab;
+    dytcl_model_tensor *tab;
     int n;
 } ref_params;
 
 /* The tensor named by the format, or NULL when the model has none. */
 static const double *param(const ref_params *p, const char *fmt, ...)
 {
-    char name[MODEL_NAME_MAX + 16];
+    char name[DYTCL_MODEL_NAME_MAX + 16];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(name, sizeof name, fmt, ap);
@@ -67,25 +67,25 @@ static void linear(int R, int in, int out, const double *x, const double *W, con
  * An absent weight is 1 and an absent bias 0 (llama has no norm bias). */
 static void norm(const ref_params *p, const char *prefix, int R, int C, const double *x, double *y)
 {
-    const model_config *c = p->c;
+    const dytcl_model_config *c = p->c;
     const double *w = param(p, "%s.weight", prefix), *b = param(p, "%s.bias", prefix); /* [C] or NULL */
     const double *alpha = param(p, "%s.alpha", prefix), *shift = param(p, "%s.shift", prefix); /* [1] */
     const double eps = c->norm_eps;
-    if ((c->norm == NORM_DYT || c->norm == NORM_DERF) && !alpha) abort();
-    if (c->norm == NORM_DERF && !shift) abort();
+    if ((c->norm == DYTCL_NORM_DYT || c->norm == DYTCL_NORM_DERF) && !alpha) abort();
+    if (c->norm == DYTCL_NORM_DERF && !shift) abort();
     for (int r = 0; r < R; r++) {
         const double *xr = x + (size_t)r * C;
         double *yr = y + (size_t)r * C;
-        if (c->norm == NORM_DYT) {
+        if (c->norm == DYTCL_NORM_DYT) {
             for (int i = 0; i < C; i++) yr[i] = tanh(*alpha * xr[i]);
-        } else if (c->norm == NORM_DERF) {
+        } else if (c->norm == DYTCL_NORM_DERF) {
             for (int i = 0; i < C; i++) yr[i] = erf(*alpha * xr[i] + *shift);
-        } else if (c->norm == NORM_RMSNORM) {
+        } else if (c->norm == DYTCL_NORM_RMSNORM) {
             double ms = 0;
             for (int i = 0; i < C; i++) ms += xr[i] * xr[i];
             ms /= C;
             for (int i = 0; i < C; i++) yr[i] = xr[i] / sqrt(ms + eps);
-        } else { /* NORM_LAYERNORM */
+        } else { /* DYTCL_NORM_LAYERNORM */
             double mean = 0, var = 0;
             for (int i = 0; i < C; i++) mean += xr[i];
             mean /= C;
@@ -113,7 +113,7 @@ static void rope(int D, int t, double theta, double *v)
  *   qkv [B, T, 3C]: each row is q | k | v, each of them H heads of D
  *   out [B, T, C]:  head h of (b, t) in columns h*D .. h*D+D-1 (merged)
  * llama turns q and k by RoPE first (a copy: qkv is left as it is). */
-static void attention(const model_config *c, int B, int T, const double *qkv, double *out)
+static void attention(const dytcl_model_config *c, int B, int T, const double *qkv, double *out)
 {
     const int C = c->d_model, H = c->n_head, D = C / H;
     const size_t R = (size_t)B * T;
@@ -122,7 +122,7 @@ static void attention(const model_config *c, int B, int T, const double *qkv, do
     for (size_t r = 0; r < R; r++) {
         memcpy(q + r * C, qkv + r * 3 * C, C * sizeof *q);
         memcpy(k + r * C, qkv + r * 3 * C + C, C * sizeof *k);
-        if (c->arch == ARCH_LLAMA)
+        if (c->arch == DYTCL_ARCH_LLAMA)
             for (int h = 0; h < H; h++) {
                 int t = (int)(r % T);
                 rope(D, t, c->rope_theta, q + r * C + h * D);
@@ -162,9 +162,9 @@ static double gelu(double x) /* tanh form (GPT-2) */
 
 static double silu(double x) { return x / (1 + exp(-x)); }
 
-/* ------------------------------------------------------------ the model */
+/* ------------------------------------------------------------ the dytcl_model */
 
-double ref_model_loss(const model_config *c, const double *params, const int32_t *tokens, const int32_t *targets,
+double ref_model_loss(const dytcl_model_config *c, const double *params, const int32_t *tokens, const int32_t *targets,
                       int B, int T, double *logits_out)
 {
     if (c->folded) {
@@ -172,10 +172,10 @@ double ref_model_loss(const model_config *c, const double *params, const int32_t
         abort();
     }
     const int C = c->d_model, F = c->d_ff, V = c->vocab, L = c->n_layer;
-    const int R = B * T, gpt = c->arch == ARCH_GPT;
-    ref_params p = {c, params, NULL, model_param_table(c, NULL, 0)};
+    const int R = B * T, gpt = c->arch == DYTCL_ARCH_GPT;
+    ref_params p = {c, params, NULL, dytcl_model_param_table(c, NULL, 0)};
     p.tab = malloc((size_t)p.n * sizeof *p.tab);
-    model_param_table(c, p.tab, p.n);
+    dytcl_model_param_table(c, p.tab, p.n);
 
     double *x = malloc((size_t)R * C * sizeof *x);       /* [R, C] the residual stream */
     double *a = malloc((size_t)R * C * sizeof *a);       /* [R, C] a norm's output */
@@ -190,7 +190,8 @@ double ref_model_loss(const model_config *c, const double *params, const int32_t
     /* x0 = wte[tok] (+ wpe[t]), times emb_scale in llama with dyt/derf */
     const double *wte = need(&p, "wte", 0);
     const double *wpe = gpt ? need(&p, "wpe", 0) : NULL;                             /* [max_seq, C] */
-    const double *emb_scale = !gpt && (c->norm == NORM_DYT || c->norm == NORM_DERF) ? need(&p, "emb_scale", 0) : NULL;
+    const double *emb_scale =
+        !gpt && (c->norm == DYTCL_NORM_DYT || c->norm == DYTCL_NORM_DERF) ? need(&p, "emb_scale", 0) : NULL;
     for (int r = 0; r < R; r++)
         for (int i = 0; i < C; i++) {
             double v = wte[(size_t)tokens[r] * C + i] + (wpe ? wpe[(size_t)(r % T) * C + i] : 0.0);

@@ -6,13 +6,13 @@
 
 #include <stdint.h>
 
-#include "model.h"
+#include "dytcl_model.h"
 
 /* The mean cross-entropy over the rows whose target is not -1 (0 when all
  * are ignored) of the model c with parameters params (flat, in
- * model_param_table's layout and order), on tokens [B*T]; targets [B*T].
+ * dytcl_model_param_table's layout and order), on tokens [B*T]; targets [B*T].
  * logits [B*T, V] receives the logits when not NULL. Unfolded models only. */
-double ref_model_loss(const model_config *c, const double *params, const int32_t *tokens, const int32_t *targets,
+double ref_model_loss(const dytcl_model_config *c, const double *params, const int32_t *tokens, const int32_t *targets,
                       int B, int T, double *logits);
 
 #endif

@@ -8,13 +8,6 @@
 
 #include "check.h"
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* Counts the .bin files in dir; the path of the last one goes to out. */
 static int find_bin(const char *dir, char *out, size_t cap)
 {
@@ -37,14 +30,14 @@ static int find_bin(const char *dir, char *out, size_t cap)
  * the counters; *ms is the time from create to the checked result. */
 static dytcl_ctx_stats run_once(const char *dir, int no_cache, double *ms)
 {
-    double t0 = now_ms();
+    double t0 = dytcl_now_ms();
     dytcl_ctx *ctx = NULL;
     dytcl_ctx_options opt = {.cache_dir = dir, .no_cache = no_cache};
     dytcl_ctx_stats st = {0};
-    CHECK_OK(NULL, dytcl_ctx_create(&ctx, &opt));
+    CHECK_OK(NULL, dytcl_ctx_create(&opt, &ctx));
     if (!ctx) return st;
     CHECK_OK(ctx, dytcl_selftest(ctx));
-    *ms = now_ms() - t0;
+    *ms = dytcl_now_ms() - t0;
     CHECK_OK(ctx, dytcl_ctx_save_cache(ctx));
     CHECK_OK(ctx, dytcl_ctx_get_stats(ctx, &st));
     dytcl_ctx_free(ctx);

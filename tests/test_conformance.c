@@ -2,7 +2,7 @@
  * (tests/reference/reference.py, which wrote the files read here).
  *
  * For a tiny GPT-DyT and a tiny LLaMA-DyT, the weights come in through
- * ckpt_load (the normal checkpoint loader) and, in float32 on the OpenCL
+ * dytcl_model_load (the normal checkpoint loader) and, in float32 on the OpenCL
  * device, dytcl must give PyTorch's
  *   logits and loss                    within 1e-5 relative (logits by norm)
  *   every parameter's gradient         within 1e-4 relative by norm
@@ -14,7 +14,7 @@
  *
  * The other direction, when python3 can import torch (CI has no torch: that
  * part is skipped with a note): the model after its 10 steps is saved with
- * ckpt_save, and reference.py --check runs its own forward on that file and
+ * dytcl_model_save, and reference.py --check runs its own forward on that file and
  * compares with dytcl's logits. */
 #include <math.h>
 #include <stdint.h>
@@ -25,8 +25,7 @@
 #include <sys/wait.h>
 
 #include "check.h"
-#include "checkpoint.h"
-#include "model.h"
+#include "dytcl_model.h"
 
 #ifndef REF_DIR
 #error "REF_DIR (tests/reference) must be defined"
@@ -65,7 +64,7 @@ static double rel_norm(const float *got, const float *want, size_t n) { return r
  * float rounding noise (~1e-9) there, which AdamW's m / (sqrt(v) + eps)
  * turns into updates of up to lr in random directions: a comparison of
  * noise. (Its gradient is in the gradient check, where it is negligible.) */
-static double params_err(const model_tensor *t, const float *got, const float *want)
+static double params_err(const dytcl_model_tensor *t, const float *got, const float *want)
 {
     static const char suffix[] = ".attn.qkv.bias";
     size_t n = t->numel, len = strlen(t->name), k = sizeof suffix - 1, C = n / 3;
@@ -138,19 +137,20 @@ static int have_torch(void)
 
 /* Saves the trained model, the batch and dytcl's logits, and has
  * reference.py --check compare its forward on that checkpoint. */
-static void check_from_python(model *m, const char *name, const int32_t *tok, int B, int T, const float *logits)
+static void check_from_python(dytcl_model *m, const char *name, const int32_t *tok, int B, int T, const float *logits)
 {
-    const model_config *c = model_cfg(m);
-    char ckpt[1024], tpath[1024], lpath[1024], err[1024], cmd[4096];
+    const dytcl_model_config *c = dytcl_model_get_config(m);
+    char ckpt[1024], tpath[1024], lpath[1024], cmd[4096];
     mkdir(WORK_DIR, 0777);
     snprintf(ckpt, sizeof ckpt, "%s/%s-trained.safetensors", WORK_DIR, name);
     snprintf(tpath, sizeof tpath, "%s/%s-tokens.safetensors", WORK_DIR, name);
     snprintf(lpath, sizeof lpath, "%s/%s-logits.safetensors", WORK_DIR, name);
-    ckpt_meta md = {0};
-    ckpt_meta_set(&md, "step", "10");
-    ckpt_meta_set(&md, "note", "test_conformance");
-    dytcl_status s = ckpt_save(m, ckpt, 1, &md, err, sizeof err);
-    CHECK(s == DYTCL_OK, "ckpt_save: %s", err);
+    dytcl_meta md = {0};
+    dytcl_meta_set(&md, "step", "10");
+    dytcl_meta_set(&md, "note", "test_conformance");
+    dytcl_status s = dytcl_model_save(m, ckpt, 1, &md);
+    dytcl_meta_clear(&md);
+    CHECK(s == DYTCL_OK, "dytcl_model_save: %s", dytcl_last_error(dytcl_model_ctx(m)));
 
     size_t BT = (size_t)B * T;
     float *tokf = malloc(BT * sizeof *tokf);
@@ -171,24 +171,25 @@ static void check_from_python(model *m, const char *name, const int32_t *tok, in
 
 static void run_model(dytcl_ctx *ctx, const char *name, int torch)
 {
-    char path[1024], err[1024], what[128];
+    char path[1024], what[128];
     snprintf(path, sizeof path, "%s/%s.safetensors", REF_DIR, name);
-    model *m = NULL;
+    dytcl_model *m = NULL;
     int has_opt = 1;
-    dytcl_status s = ckpt_load(ctx, path, &m, NULL, &has_opt, err, sizeof err);
-    CHECK(s == DYTCL_OK, "ckpt_load: %s", err);
+    dytcl_status s = dytcl_model_load(ctx, path, NULL, &has_opt, &m);
+    CHECK(s == DYTCL_OK, "dytcl_model_load: %s", dytcl_last_error(ctx));
     CHECK(!has_opt, "%s: the reference checkpoint has no optimiser state", path);
     dytcl_st_file *io = open_ref(name, "-io"), *gf = open_ref(name, "-grads"), *pf = open_ref(name, "-step10");
     if (s || !io || !gf || !pf) goto done;
 
-    const model_config *c = model_cfg(m);
+    const dytcl_model_config *c = dytcl_model_get_config(m);
     int B = meta_int(io, "B"), T = meta_int(io, "T"), steps = meta_int(io, "steps");
-    model_optim o = {(float)meta_num(io, "lr"), (float)meta_num(io, "beta1"), (float)meta_num(io, "beta2"),
-                     (float)meta_num(io, "eps"), (float)meta_num(io, "weight_decay"), (float)meta_num(io, "clip"), 0};
+    dytcl_model_optim o = {.lr = (float)meta_num(io, "lr"), .beta1 = (float)meta_num(io, "beta1"),
+                           .beta2 = (float)meta_num(io, "beta2"), .eps = (float)meta_num(io, "eps"),
+                           .weight_decay = (float)meta_num(io, "weight_decay"), .clip = (float)meta_num(io, "clip")};
     CHECK(B > 0 && T > 0 && T <= c->max_seq && steps >= 1 && steps <= MAX_STEPS, "%s-io: B %d, T %d, steps %d", name,
           B, T, steps);
     if (!(B > 0 && T > 0 && T <= c->max_seq && steps >= 1 && steps <= MAX_STEPS)) goto done;
-    size_t BT = (size_t)B * T, V = (size_t)c->vocab, n = model_param_count(c);
+    size_t BT = (size_t)B * T, V = (size_t)c->vocab, n = dytcl_model_param_count(c);
     const float *tokf = ref_tensor(io, "io", "tokens", BT), *tgtf = ref_tensor(io, "io", "targets", BT);
     const float *want_logits = ref_tensor(io, "io", "logits", BT * V), *want_loss = ref_tensor(io, "io", "loss", 1);
     const float *want_losses = ref_tensor(io, "io", "losses", (size_t)steps);
@@ -198,16 +199,17 @@ static void run_model(dytcl_ctx *ctx, const char *name, int torch)
     int32_t *tok = malloc(BT * sizeof *tok), *tgt = malloc(BT * sizeof *tgt);
     float *logits = malloc(BT * V * sizeof *logits), *buf = malloc(n * sizeof *buf);
     for (size_t i = 0; i < BT; i++) tok[i] = (int32_t)tokf[i], tgt[i] = (int32_t)tgtf[i];
-    int nt = model_param_table(c, NULL, 0);
-    model_tensor *tab = calloc((size_t)nt, sizeof *tab);
-    model_param_table(c, tab, nt);
+    int nt = dytcl_model_param_table(c, NULL, 0);
+    dytcl_model_tensor *tab = calloc((size_t)nt, sizeof *tab);
+    dytcl_model_param_table(c, tab, nt);
 
     /* one forward and backward */
     float loss = NAN;
-    if ((s = model_set_batch(m, B, T)) || (s = model_zero_grad(m)) || (s = model_forward(m, tok, tgt)) ||
-        (s = model_read_loss(m, &loss)) || (s = model_read_logits(m, logits)) || (s = model_backward(m, 1.0f)) ||
-        (s = model_read_grads(m, buf)))
-        CHECK(0, "%s: forward/backward: %s", name, model_error(m));
+    if ((s = dytcl_model_set_batch(m, B, T)) || (s = dytcl_model_zero_grad(m)) ||
+        (s = dytcl_model_forward(m, tok, tgt)) || (s = dytcl_model_read_loss(m, &loss)) ||
+        (s = dytcl_model_read_logits(m, logits)) || (s = dytcl_model_backward(m, 1.0f)) ||
+        (s = dytcl_model_read_grads(m, buf)))
+        CHECK(0, "%s: forward/backward: %s", name, dytcl_last_error(dytcl_model_ctx(m)));
     worst wl = {0}, wloss = {0}, wg = {0}, ws = {0}, wn = {0}, wp = {0};
     note(&wl, rel_norm(logits, want_logits, BT * V), "logits");
     note(&wloss, rel_norm(&loss, want_loss, 1), "loss");
@@ -220,15 +222,18 @@ static void run_model(dytcl_ctx *ctx, const char *name, int torch)
     float losses[MAX_STEPS], norms[MAX_STEPS];
     for (int i = 0; i < MAX_STEPS; i++) losses[i] = norms[i] = NAN;
     for (int step = 1; !s && step <= steps; step++) {
-        if (step > 1 && ((s = model_zero_grad(m)) || (s = model_forward(m, tok, tgt)) || (s = model_backward(m, 1.0f))))
+        if (step > 1 && ((s = dytcl_model_zero_grad(m)) || (s = dytcl_model_forward(m, tok, tgt)) ||
+                         (s = dytcl_model_backward(m, 1.0f))))
             break;
-        if ((s = model_step(m, &o, step)) || (s = model_step_stats(m, &losses[step - 1], 1, &norms[step - 1]))) break;
+        if ((s = dytcl_model_step(m, &o, step)) ||
+            (s = dytcl_model_step_stats(m, &losses[step - 1], 1, &norms[step - 1])))
+            break;
         snprintf(what, sizeof what, "step %d", step);
         note(&ws, rel_norm(&losses[step - 1], &want_losses[step - 1], 1), what);
         note(&wn, rel_norm(&norms[step - 1], &want_norms[step - 1], 1), what);
     }
-    CHECK(s == DYTCL_OK, "%s: training: %s", name, model_error(m));
-    if (!s && !(s = model_read_params(m, buf)))
+    CHECK(s == DYTCL_OK, "%s: training: %s", name, dytcl_last_error(dytcl_model_ctx(m)));
+    if (!s && !(s = dytcl_model_read_params(m, buf)))
         for (int i = 0; i < nt; i++) {
             const float *want = ref_tensor(pf, "step10", tab[i].name, tab[i].numel);
             if (want) note(&wp, params_err(&tab[i], buf + tab[i].offset, want), tab[i].name);
@@ -243,16 +248,16 @@ static void run_model(dytcl_ctx *ctx, const char *name, int torch)
     report(name, "gradient norms", &wn, TOL_STEP);
     report(name, "parameters after the steps", &wp, TOL_PARAMS);
 
-    /* the other direction: PyTorch reads dytcl's checkpoint of the trained model */
+    /* the other direction: PyTorch reads dytcl's checkpoint of the trained dytcl_model */
     if (!s && torch) {
-        if ((s = model_forward(m, tok, NULL)) || (s = model_read_logits(m, logits)))
-            CHECK(0, "%s: forward: %s", name, model_error(m));
+        if ((s = dytcl_model_forward(m, tok, NULL)) || (s = dytcl_model_read_logits(m, logits)))
+            CHECK(0, "%s: forward: %s", name, dytcl_last_error(dytcl_model_ctx(m)));
         else check_from_python(m, name, tok, B, T, logits);
     }
     free(tok), free(tgt), free(logits), free(buf), free(tab);
 done:
     dytcl_st_free(io), dytcl_st_free(gf), dytcl_st_free(pf);
-    model_free(m);
+    dytcl_model_free(m);
 }
 
 int main(void)

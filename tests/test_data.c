@@ -80,7 +80,7 @@ static void test_train_batches(void)
 
     /* The generator is splitmix64, pinned: the first output from state 0. */
     uint64_t s0 = 0;
-    CHECK(text_data_rng_next(&s0) == 0xE220A8397B1DCDAFULL, "splitmix64(0) differs");
+    CHECK(dytcl_rng_next(&s0) == 0xE220A8397B1DCDAFULL, "splitmix64(0) differs");
 
     uint64_t rng = 12345, rng2 = 12345;
     text_data_train_batch(d, B, T, &rng, tk, tg);

@@ -299,7 +299,7 @@ int main(void)
         dytcl_ctx *ctx = NULL;
         const char *dir = getenv("DYTCL_TEST_CACHE");
         dytcl_ctx_options opt = {.cache_dir = dir, .no_cache = dir == NULL, .max_work_group = caps[i]};
-        CHECK_OK(NULL, dytcl_ctx_create(&ctx, &opt));
+        CHECK_OK(NULL, dytcl_ctx_create(&opt, &ctx));
         if (!ctx) break;
         dytcl_device_info d;
         CHECK_OK(ctx, dytcl_ctx_device(ctx, &d));

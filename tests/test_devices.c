@@ -33,7 +33,7 @@ int main(void)
     /* Selection by index and by a case-changed name substring. */
     dytcl_ctx *ctx = NULL;
     dytcl_ctx_options opt = {.device = "0", .no_cache = 1};
-    CHECK_OK(NULL, dytcl_ctx_create(&ctx, &opt));
+    CHECK_OK(NULL, dytcl_ctx_create(&opt, &ctx));
     dytcl_device_info got;
     if (ctx) {
         CHECK_OK(ctx, dytcl_ctx_device(ctx, &got));
@@ -46,7 +46,7 @@ int main(void)
         sub[i] = (c >= 'a' && c <= 'z') ? (char)(c - 32) : (c >= 'A' && c <= 'Z') ? (char)(c + 32) : c;
     }
     opt.device = sub;
-    CHECK_OK(NULL, dytcl_ctx_create(&ctx, &opt));
+    CHECK_OK(NULL, dytcl_ctx_create(&opt, &ctx));
     if (ctx) {
         dytcl_ctx_device(ctx, &got);
         CHECK(got.index == 0, "name \"%s\" selected device %d", sub, got.index);
@@ -56,7 +56,7 @@ int main(void)
     /* A device that does not exist: a clear error, no context, the list in the message. */
     opt.device = "no-such-device-xyz";
     ctx = (dytcl_ctx *)&opt; /* must be overwritten with NULL */
-    dytcl_status s = dytcl_ctx_create(&ctx, &opt);
+    dytcl_status s = dytcl_ctx_create(&opt, &ctx);
     CHECK(s == DYTCL_ERR_NO_DEVICE, "bad name gave %s", dytcl_status_name(s));
     CHECK(ctx == NULL, "a failed create left a context");
     CHECK(strstr(dytcl_last_error(NULL), "no-such-device-xyz") != NULL, "message: %s", dytcl_last_error(NULL));
@@ -65,13 +65,13 @@ int main(void)
     printf("bad name message: %s\n", dytcl_last_error(NULL));
 
     opt.device = "99";
-    s = dytcl_ctx_create(&ctx, &opt);
+    s = dytcl_ctx_create(&opt, &ctx);
     CHECK(s == DYTCL_ERR_NO_DEVICE, "index 99 gave %s", dytcl_status_name(s));
     CHECK(strstr(dytcl_last_error(NULL), "index 99") != NULL, "message: %s", dytcl_last_error(NULL));
 
     /* The environment variable is read when the option is empty. */
     setenv("DYTCL_DEVICE", "definitely-not-a-device", 1);
-    s = dytcl_ctx_create(&ctx, NULL);
+    s = dytcl_ctx_create(NULL, &ctx);
     CHECK(s == DYTCL_ERR_NO_DEVICE, "bad DYTCL_DEVICE gave %s", dytcl_status_name(s));
     CHECK(strstr(dytcl_last_error(NULL), "DYTCL_DEVICE") != NULL, "message: %s", dytcl_last_error(NULL));
     unsetenv("DYTCL_DEVICE");

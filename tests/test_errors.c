@@ -142,7 +142,7 @@ int main(void)
         setenv("DYTCL_MAX_WORK_GROUP", bad_caps[i], 1);
         dytcl_ctx *c = NULL;
         dytcl_ctx_options o = {.no_cache = 1};
-        CHECK(dytcl_ctx_create(&c, &o) == DYTCL_ERR_INVALID_ARG && c == NULL, "DYTCL_MAX_WORK_GROUP=%s accepted",
+        CHECK(dytcl_ctx_create(&o, &c) == DYTCL_ERR_INVALID_ARG && c == NULL, "DYTCL_MAX_WORK_GROUP=%s accepted",
               bad_caps[i]);
         CHECK(strstr(dytcl_last_error(NULL), "DYTCL_MAX_WORK_GROUP") != NULL, "message: %s", dytcl_last_error(NULL));
         dytcl_ctx_free(c);

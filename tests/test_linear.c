@@ -347,7 +347,7 @@ static dytcl_ctx *path_ctx(const char *cache_dir, dytcl_gemm_path_t path)
 {
     dytcl_ctx *ctx = NULL;
     dytcl_ctx_options opt = {.cache_dir = cache_dir, .no_cache = cache_dir == NULL, .gemm_path = path};
-    if (dytcl_ctx_create(&ctx, &opt) != DYTCL_OK) {
+    if (dytcl_ctx_create(&opt, &ctx) != DYTCL_OK) {
         fprintf(stderr, "cannot create a context: %s\n", dytcl_last_error(NULL));
         exit(1);
     }
@@ -372,16 +372,16 @@ static void run_path_choice(void)
     char keep[64];
     snprintf(keep, sizeof keep, "%s", was ? was : "");
     setenv("DYTCL_GEMM", "bogus", 1);
-    CHECK(dytcl_ctx_create(&ctx, NULL) == DYTCL_OK, "context: %s", dytcl_last_error(NULL));
+    CHECK(dytcl_ctx_create(NULL, &ctx) == DYTCL_OK, "context: %s", dytcl_last_error(NULL));
     expect_invalid(ctx, dytcl_gemm_path(ctx, &got), "DYTCL_GEMM=bogus", "DYTCL_GEMM=\"bogus\"");
     dytcl_ctx_free(ctx);
     dytcl_ctx_options opt = {.gemm_path = DYTCL_GEMM_CLBLAST};
-    CHECK(dytcl_ctx_create(&ctx, &opt) == DYTCL_OK, "context: %s", dytcl_last_error(NULL));
+    CHECK(dytcl_ctx_create(&opt, &ctx) == DYTCL_OK, "context: %s", dytcl_last_error(NULL));
     CHECK_OK(ctx, dytcl_gemm_path(ctx, &got));
     CHECK(got == DYTCL_GEMM_CLBLAST, "the option overrides DYTCL_GEMM: got %s", dytcl_gemm_path_name(got));
     dytcl_ctx_free(ctx);
     opt.gemm_path = 7;
-    CHECK(dytcl_ctx_create(&ctx, &opt) == DYTCL_OK, "context: %s", dytcl_last_error(NULL));
+    CHECK(dytcl_ctx_create(&opt, &ctx) == DYTCL_OK, "context: %s", dytcl_last_error(NULL));
     expect_invalid(ctx, dytcl_gemm_path(ctx, &got), "gemm_path 7", "gemm_path option 7");
     dytcl_ctx_free(ctx);
     if (was) setenv("DYTCL_GEMM", keep, 1);

@@ -18,7 +18,7 @@
 
 #include "check.h"
 #include "dev_util.h"
-#include "model.h"
+#include "dytcl_model.h"
 #include "ref_model.h"
 
 enum { V = 13, MAX_SEQ = 7, B = 2, T = 5, ROWS = B * T };
@@ -37,10 +37,10 @@ static int ends_with(const char *s, const char *suffix)
 /* Random values for every tensor, by kind, rounded to float (the device's
  * values exactly):  norm weights 1 +- 0.3, biases +-0.2, alpha 0.5..1.5,
  * shift +-0.2, emb_scale 1.7..2.3, matrices and embeddings +-0.3. */
-static void random_params(const model_tensor *tab, int n, double *p, unsigned long long *rng)
+static void random_params(const dytcl_model_tensor *tab, int n, double *p, unsigned long long *rng)
 {
     for (int i = 0; i < n; i++) {
-        const model_tensor *t = &tab[i];
+        const dytcl_model_tensor *t = &tab[i];
         double lo = -0.3, hi = 0.3;
         if (ends_with(t->name, ".alpha")) lo = 0.5, hi = 1.5;
         else if (ends_with(t->name, ".shift")) lo = -0.2, hi = 0.2;
@@ -53,7 +53,7 @@ static void random_params(const model_tensor *tab, int n, double *p, unsigned lo
 }
 
 /* d loss / d p by central differences of the float64 reference. */
-static void finite_diff_grads(const model_config *c, double *p, size_t np, const int32_t *tok, const int32_t *tgt,
+static void finite_diff_grads(const dytcl_model_config *c, double *p, size_t np, const int32_t *tok, const int32_t *tgt,
                               double *g)
 {
     for (size_t i = 0; i < np; i++) {
@@ -85,22 +85,22 @@ static double grad_error(const float *got, const double *want, size_t n, double 
  * folded model (DyT/Derf) over the whole batch, and decoding sequence 0
  * with the KV cache, first its first two tokens at once, then one at a
  * time, each position's logits compared. Returns the worst error. */
-static double check_inference(model *m, const int32_t *tok, const float *logits, const char *what)
+static double check_inference(dytcl_model *m, const int32_t *tok, const float *logits, const char *what)
 {
-    model *f = NULL, *use = m;
-    const model_config *c = model_cfg(m);
+    dytcl_model *f = NULL, *use = m;
+    const dytcl_model_config *c = dytcl_model_get_config(m);
     double worst = 0;
     float *got = malloc((size_t)ROWS * V * sizeof *got);
     double *a = malloc((size_t)V * sizeof *a), *b = malloc((size_t)V * sizeof *b);
     dytcl_status s;
-#define INF(call) CHECK((s = (call)) == DYTCL_OK, "%s: %s: %s", what, #call, model_error(use))
-    if (c->norm == NORM_DYT || c->norm == NORM_DERF) {
-        INF(model_fold(m, &f));
+#define INF(call) CHECK((s = (call)) == DYTCL_OK, "%s: %s: %s", what, #call, dytcl_last_error(dytcl_model_ctx(use)))
+    if (c->norm == DYTCL_NORM_DYT || c->norm == DYTCL_NORM_DERF) {
+        INF(dytcl_model_fold(m, &f));
         if (f) {
             use = f;
-            INF(model_set_batch(f, B, T));
-            INF(model_forward(f, tok, NULL));
-            INF(model_read_logits(f, got));
+            INF(dytcl_model_set_batch(f, B, T));
+            INF(dytcl_model_forward(f, tok, NULL));
+            INF(dytcl_model_read_logits(f, got));
             double *x = malloc((size_t)ROWS * V * sizeof *x), *y = malloc((size_t)ROWS * V * sizeof *y);
             for (size_t i = 0; i < (size_t)ROWS * V; i++) x[i] = got[i], y[i] = logits[i];
             double e = rel_err(x, y, (size_t)ROWS * V);
@@ -109,48 +109,49 @@ static double check_inference(model *m, const int32_t *tok, const float *logits,
             free(x), free(y);
         }
     } else {
-        CHECK(model_fold(m, &f) == DYTCL_ERR_INVALID_ARG, "%s: model_fold of a %s model must be refused", what,
-              model_norm_name(c->norm));
+        CHECK(dytcl_model_fold(m, &f) == DYTCL_ERR_INVALID_ARG, "%s: dytcl_model_fold of a %s model must be refused",
+              what, dytcl_norm_kind_name(c->norm));
     }
-    INF(model_decode_begin(use));
+    INF(dytcl_model_decode_begin(use));
     for (int pos = 0; pos < T;) {
         int n = pos == 0 ? 2 : 1; /* a prompt of two, then one at a time */
-        INF(model_decode(use, tok + pos, n, pos, got));
+        INF(dytcl_model_decode(use, tok + pos, n, pos, got));
         pos += n;
         for (int v = 0; v < V; v++) a[v] = got[v], b[v] = logits[(size_t)(pos - 1) * V + v];
         double e = rel_err(a, b, V);
         CHECK(e <= 1e-5, "%s: decoding position %d with the KV cache: relative error %.3g > 1e-5", what, pos - 1, e);
         worst = fmax(worst, e);
     }
-    CHECK(model_forward(use, tok, NULL) == DYTCL_ERR_INVALID_ARG, "%s: model_forward while decoding is refused", what);
-    model_decode_end(use);
+    CHECK(dytcl_model_forward(use, tok, NULL) == DYTCL_ERR_INVALID_ARG,
+          "%s: dytcl_model_forward while decoding is refused", what);
+    dytcl_model_decode_end(use);
 #undef INF
-    model_free(f);
+    dytcl_model_free(f);
     free(got), free(a), free(b);
     return worst;
 }
 
-static void run_config(dytcl_ctx *ctx, model_arch arch, model_norm norm, unsigned long long seed)
+static void run_config(dytcl_ctx *ctx, dytcl_arch arch, dytcl_norm_kind norm, unsigned long long seed)
 {
     char what[64];
-    snprintf(what, sizeof what, "%s-%s", model_arch_name(arch), model_norm_name(norm));
-    model_config c = {0};
+    snprintf(what, sizeof what, "%s-%s", dytcl_arch_name(arch), dytcl_norm_kind_name(norm));
+    dytcl_model_config c = {0};
     c.arch = arch, c.norm = norm, c.vocab = V, c.max_seq = MAX_SEQ, c.n_layer = 2, c.n_head = 2, c.d_model = 16;
     c.d_ff = 24;
-    model_config_defaults(&c);
+    dytcl_model_config_defaults(&c);
 
-    model *m = NULL;
-    char err[1024] = "";
-    dytcl_status s = model_create(ctx, &c, 1, &m, err, sizeof err);
-    CHECK(s == DYTCL_OK, "%s: model_create: %s", what, err);
+    dytcl_model *m = NULL;
+    dytcl_status s = dytcl_model_create(ctx, &c, 1, &m);
+    CHECK(s == DYTCL_OK, "%s: dytcl_model_create: %s", what, dytcl_last_error(ctx));
     if (s) return;
-    CHECK(model_set_batch(m, B, T) == DYTCL_OK, "%s: model_set_batch: %s", what, model_error(m));
+    CHECK(dytcl_model_set_batch(m, B, T) == DYTCL_OK, "%s: dytcl_model_set_batch: %s", what,
+          dytcl_last_error(dytcl_model_ctx(m)));
 
     /* random parameters, tokens and targets (one ignored) */
-    int ntab = model_param_table(&c, NULL, 0);
-    model_tensor *tab = malloc((size_t)ntab * sizeof *tab);
-    model_param_table(&c, tab, ntab);
-    size_t np = model_param_count(&c);
+    int ntab = dytcl_model_param_table(&c, NULL, 0);
+    dytcl_model_tensor *tab = malloc((size_t)ntab * sizeof *tab);
+    dytcl_model_param_table(&c, tab, ntab);
+    size_t np = dytcl_model_param_count(&c);
     double *p = malloc(np * sizeof *p);
     float *pf = malloc(np * sizeof *pf);
     unsigned long long rng = seed;
@@ -169,14 +170,14 @@ static void run_config(dytcl_ctx *ctx, model_arch arch, model_norm norm, unsigne
     float loss = NAN, loss2 = NAN;
     for (size_t i = 0; i < np; i++) g1[i] = g2[i] = g3[i] = NAN;
     for (size_t i = 0; i < (size_t)ROWS * V; i++) logits[i] = logits2[i] = NAN;
-#define DEV(call) CHECK((s = (call)) == DYTCL_OK, "%s: %s: %s", what, #call, model_error(m))
-    DEV(model_write_params(m, pf));
-    DEV(model_zero_grad(m));
-    DEV(model_forward(m, tok, tgt));
-    DEV(model_read_logits(m, logits));
-    DEV(model_read_loss(m, &loss));
-    DEV(model_backward(m, 1.0f));
-    DEV(model_read_grads(m, g1));
+#define DEV(call) CHECK((s = (call)) == DYTCL_OK, "%s: %s: %s", what, #call, dytcl_last_error(dytcl_model_ctx(m)))
+    DEV(dytcl_model_write_params(m, pf));
+    DEV(dytcl_model_zero_grad(m));
+    DEV(dytcl_model_forward(m, tok, tgt));
+    DEV(dytcl_model_read_logits(m, logits));
+    DEV(dytcl_model_read_loss(m, &loss));
+    DEV(dytcl_model_backward(m, 1.0f));
+    DEV(dytcl_model_read_grads(m, g1));
 
     /* the reference */
     double *zref = malloc((size_t)ROWS * V * sizeof *zref), *zgot = malloc((size_t)ROWS * V * sizeof *zgot);
@@ -207,9 +208,9 @@ static void run_config(dytcl_ctx *ctx, model_arch arch, model_norm norm, unsigne
                       g1[tab[t].offset + i]);
 
     /* accumulation: a second forward + backward without zeroing doubles it */
-    DEV(model_forward(m, tok, tgt));
-    DEV(model_backward(m, 1.0f));
-    DEV(model_read_grads(m, g2));
+    DEV(dytcl_model_forward(m, tok, tgt));
+    DEV(dytcl_model_backward(m, 1.0f));
+    DEV(dytcl_model_read_grads(m, g2));
     double num = 0, den = 0;
     for (size_t i = 0; i < np; i++) {
         double d = (double)g2[i] - 2.0 * g1[i];
@@ -221,12 +222,12 @@ static void run_config(dytcl_ctx *ctx, model_arch arch, model_norm norm, unsigne
           TOL_ACCUM);
 
     /* determinism: the same run again gives the same bits */
-    DEV(model_zero_grad(m));
-    DEV(model_forward(m, tok, tgt));
-    DEV(model_read_logits(m, logits2));
-    DEV(model_read_loss(m, &loss2));
-    DEV(model_backward(m, 1.0f));
-    DEV(model_read_grads(m, g3));
+    DEV(dytcl_model_zero_grad(m));
+    DEV(dytcl_model_forward(m, tok, tgt));
+    DEV(dytcl_model_read_logits(m, logits2));
+    DEV(dytcl_model_read_loss(m, &loss2));
+    DEV(dytcl_model_backward(m, 1.0f));
+    DEV(dytcl_model_read_grads(m, g3));
 #undef DEV
     double e_infer = check_inference(m, tok, logits, what);
     CHECK(!memcmp(g1, g3, np * sizeof *g1), "%s: a second run's gradients differ in their bits", what);
@@ -239,14 +240,14 @@ static void run_config(dytcl_ctx *ctx, model_arch arch, model_norm norm, unsigne
 
     free(tab), free(p), free(pf), free(logits), free(logits2), free(g1), free(g2), free(g3);
     free(zref), free(zgot), free(gref);
-    model_free(m);
+    dytcl_model_free(m);
 }
 
 int main(void)
 {
     dytcl_ctx *ctx = check_ctx(getenv("DYTCL_TEST_CACHE"));
-    const model_arch arch[] = {ARCH_GPT, ARCH_LLAMA};
-    const model_norm norm[] = {NORM_DYT, NORM_DERF, NORM_RMSNORM, NORM_LAYERNORM};
+    const dytcl_arch arch[] = {DYTCL_ARCH_GPT, DYTCL_ARCH_LLAMA};
+    const dytcl_norm_kind norm[] = {DYTCL_NORM_DYT, DYTCL_NORM_DERF, DYTCL_NORM_RMSNORM, DYTCL_NORM_LAYERNORM};
     for (int a = 0; a < 2; a++)
         for (int n = 0; n < 4; n++) run_config(ctx, arch[a], norm[n], 1234567ull + 100ull * (unsigned)(4 * a + n));
     dytcl_ctx_free(ctx);

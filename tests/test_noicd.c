@@ -8,7 +8,7 @@
 int main(void)
 {
     dytcl_ctx *ctx = NULL;
-    dytcl_status s = dytcl_ctx_create(&ctx, NULL);
+    dytcl_status s = dytcl_ctx_create(NULL, &ctx);
     CHECK(s == DYTCL_ERR_NO_DEVICE, "got %s: %s", dytcl_status_name(s), dytcl_last_error(NULL));
     CHECK(ctx == NULL, "a context was returned");
     CHECK(strstr(dytcl_last_error(NULL), "no OpenCL device found") != NULL, "message: %s",

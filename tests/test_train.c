@@ -12,36 +12,35 @@
 #include "check.h"
 #include "data.h"
 #include "markov.h"
-#include "model.h"
+#include "dytcl_model.h"
 
 enum { B = 16, T = 32, N_BYTES = 300000, STEPS = 800 };
 
 /* The validation loss after training, over the whole val split. */
-static double train_and_eval(dytcl_ctx *ctx, model_arch arch, model_norm norm, const text_data *d)
+static double train_and_eval(dytcl_ctx *ctx, dytcl_arch arch, dytcl_norm_kind norm, const text_data *d)
 {
-    model_config c = {0};
+    dytcl_model_config c = {0};
     c.arch = arch, c.norm = norm, c.max_seq = T, c.n_layer = 1, c.n_head = 2, c.d_model = 32;
-    model_config_defaults(&c);
-    model *m = NULL;
-    char err[1024];
-    dytcl_status s = model_create(ctx, &c, 7, &m, err, sizeof err);
-    CHECK(s == DYTCL_OK, "model_create: %s", err);
+    dytcl_model_config_defaults(&c);
+    dytcl_model *m = NULL;
+    dytcl_status s = dytcl_model_create(ctx, &c, 7, &m);
+    CHECK(s == DYTCL_OK, "dytcl_model_create: %s", dytcl_last_error(ctx));
     if (s) return INFINITY;
-    CHECK(model_set_batch(m, B, T) == DYTCL_OK, "%s", model_error(m));
+    CHECK(dytcl_model_set_batch(m, B, T) == DYTCL_OK, "%s", dytcl_last_error(dytcl_model_ctx(m)));
     int32_t tok[B * T], tgt[B * T];
     uint64_t rng = 99;
     double val = INFINITY;
     for (int step = 1; step <= STEPS; step++) {
         /* warm-up over 20 steps, then cosine from 1e-2 to 1e-3 */
-        double p = step <= 20 ? 0 : (double)(step - 20) / (STEPS - 20);
-        float lr = step <= 20 ? 1e-2f * step / 20 : (float)(1e-3 + 0.5 * (1e-2 - 1e-3) * (1 + cos(3.141592653589793 * p)));
-        model_optim o = {lr, 0.9f, 0.95f, 1e-8f, 0.0f, 1.0f, 0};
+        dytcl_model_optim o = {.lr = 1e-2f, .min_lr_frac = 0.1f, .warmup = 20, .steps = STEPS, .beta1 = 0.9f,
+                               .beta2 = 0.95f, .eps = 1e-8f, .clip = 1.0f};
         text_data_train_batch(d, B, T, &rng, tok, tgt);
-        if ((s = model_zero_grad(m)) || (s = model_forward(m, tok, tgt)) || (s = model_backward(m, 1.0f)) ||
-            (s = model_step(m, &o, step)))
+        if ((s = dytcl_model_zero_grad(m)) || (s = dytcl_model_forward(m, tok, tgt)) ||
+            (s = dytcl_model_backward(m, 1.0f)) || (s = dytcl_model_step(m, &o, step)))
             break;
     }
-    CHECK(s == DYTCL_OK, "training %s-%s: %s", model_arch_name(arch), model_norm_name(norm), model_error(m));
+    CHECK(s == DYTCL_OK, "training %s-%s: %s", dytcl_arch_name(arch), dytcl_norm_kind_name(norm),
+          dytcl_last_error(dytcl_model_ctx(m)));
     double sum = 0, count = 0;
     for (int i = 0; !s && i < text_data_val_batches(d, B, T); i++) {
         text_data_val_batch(d, i, B, T, tok, tgt);
@@ -49,12 +48,12 @@ static double train_and_eval(dytcl_ctx *ctx, model_arch arch, model_norm norm, c
         for (int r = 0; r < B; r++) tgt[r * T] = -1; /* no context for the first byte */
         for (int j = 0; j < B * T; j++) valid += tgt[j] != -1;
         float loss;
-        if ((s = model_forward(m, tok, tgt)) || (s = model_read_loss(m, &loss))) break;
+        if ((s = dytcl_model_forward(m, tok, tgt)) || (s = dytcl_model_read_loss(m, &loss))) break;
         if (valid) sum += (double)loss * valid, count += valid;
     }
-    CHECK(s == DYTCL_OK, "evaluating: %s", model_error(m));
+    CHECK(s == DYTCL_OK, "evaluating: %s", dytcl_last_error(dytcl_model_ctx(m)));
     if (!s && count) val = sum / count;
-    model_free(m);
+    dytcl_model_free(m);
     return val;
 }
 
@@ -70,17 +69,20 @@ int main(void)
     CHECK(text_data_from_memory(bytes, N_BYTES, 0.2, T, &d, err, sizeof err) == 0, "%s", err);
     dytcl_ctx *ctx = check_ctx(getenv("DYTCL_TEST_CACHE"));
     const struct {
-        model_arch a;
-        model_norm n;
-    } runs[] = {{ARCH_LLAMA, NORM_DYT}, {ARCH_LLAMA, NORM_RMSNORM}, {ARCH_GPT, NORM_DYT}, {ARCH_GPT, NORM_RMSNORM}};
+        dytcl_arch a;
+        dytcl_norm_kind n;
+    } runs[] = {{DYTCL_ARCH_LLAMA, DYTCL_NORM_DYT},
+                {DYTCL_ARCH_LLAMA, DYTCL_NORM_RMSNORM},
+                {DYTCL_ARCH_GPT, DYTCL_NORM_DYT},
+                {DYTCL_ARCH_GPT, DYTCL_NORM_RMSNORM}};
     for (size_t i = 0; d && ctx && i < sizeof runs / sizeof runs[0]; i++) {
         double val = train_and_eval(ctx, runs[i].a, runs[i].n, d);
-        printf("%s-%s: val loss %.4f nats, entropy rate %.4f (%.2f%% above)\n", model_arch_name(runs[i].a),
-               model_norm_name(runs[i].n), val, H, 100 * (val / H - 1));
+        printf("%s-%s: val loss %.4f nats, entropy rate %.4f (%.2f%% above)\n", dytcl_arch_name(runs[i].a),
+               dytcl_norm_kind_name(runs[i].n), val, H, 100 * (val / H - 1));
         CHECK(val <= 1.03 * H, "%s-%s: val loss %.4f is more than 3%% above the entropy rate %.4f",
-              model_arch_name(runs[i].a), model_norm_name(runs[i].n), val, H);
+              dytcl_arch_name(runs[i].a), dytcl_norm_kind_name(runs[i].n), val, H);
         CHECK(val >= 0.97 * H, "%s-%s: val loss %.4f is below the entropy rate %.4f by more than noise",
-              model_arch_name(runs[i].a), model_norm_name(runs[i].n), val, H);
+              dytcl_arch_name(runs[i].a), dytcl_norm_kind_name(runs[i].n), val, H);
     }
     text_data_free(d);
     dytcl_ctx_free(ctx);

@@ -17,6 +17,5 @@ int cli_error(const char *cmd, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
-double cli_now_ms(void);
 
 #endif

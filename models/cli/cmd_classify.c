@@ -80,7 +80,7 @@ int cmd_classify(int argc, char **argv)
         cli_error("classify", 1, "%s", err);
         goto done;
     }
-    if (dytcl_ctx_create(&ctx, NULL)) {
+    if (dytcl_ctx_create(NULL, &ctx)) {
         cli_error("classify", 1, "%s", dytcl_last_error(NULL));
         goto done;
     }

@@ -55,15 +55,15 @@ int cmd_devices(int argc, char **argv)
     if (!selftest) return 0;
 
     /* Start to first checked kernel result: what a program pays at start. */
-    double t0 = cli_now_ms();
+    double t0 = dytcl_now_ms();
     dytcl_ctx *ctx = NULL;
     dytcl_ctx_options opt = {.device = spec};
-    if (dytcl_ctx_create(&ctx, &opt) != DYTCL_OK)
+    if (dytcl_ctx_create(&opt, &ctx) != DYTCL_OK)
         return cli_error("devices", 1, "%s", dytcl_last_error(NULL));
     dytcl_device_info d;
     dytcl_ctx_device(ctx, &d);
     dytcl_status s = dytcl_selftest(ctx);
-    double ms = cli_now_ms() - t0;
+    double ms = dytcl_now_ms() - t0;
     int code = 0;
     if (s != DYTCL_OK) {
         code = cli_error("devices", 1, "self-test on [%d] %s failed: %s: %s", d.index, d.name,

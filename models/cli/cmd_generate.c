@@ -1,23 +1,22 @@
 /* cmd_generate.c -- `dytcl generate`: text from a checkpoint, streamed as it
- * is sampled. The prompt goes through the model once (filling the KV cache
- * on the device), then one token per step. When the context reaches the
- * model's max_seq, its last half becomes the new context (read again). DyT/Derf models are folded first
- * (their norms' weight and bias moved into the next linear layers). */
+ * is sampled (dytcl_model_generate: the prompt goes through the model once,
+ * filling the KV cache on the device, then one token per step; past max_seq
+ * the context slides). DyT/Derf models are folded first (their norms'
+ * weight and bias moved into the next linear layers). Only the library's two
+ * public headers are used. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "checkpoint.h"
 #include "cli.h"
-#include "sample.h"
+#include "dytcl_model.h"
 
 typedef struct {
     const char *model, *prompt;
     int tokens, no_cache, no_fold, print_ids;
-    sample_opts s;
-    unsigned long long seed;
+    dytcl_sampling s;          /* its seed: --seed */
 } gen_opts;
 
 static void usage(FILE *f)
@@ -48,7 +47,7 @@ static int parse_num(const char *s, double lo, double hi, double *out)
 /* -1: go on; else the exit status. */
 static int parse(int argc, char **argv, gen_opts *o)
 {
-    *o = (gen_opts){NULL, "\n", 200, 0, 0, 0, {0.8f, 0, 1.0f}, 1};
+    *o = (gen_opts){NULL, "\n", 200, 0, 0, 0, {0.8f, 0, 1.0f, 1}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         double v;
@@ -64,7 +63,7 @@ static int parse(int argc, char **argv, gen_opts *o)
         else if (!strcmp(a, "--temperature") && !parse_num(val, 0, 100, &v)) o->s.temperature = (float)v;
         else if (!strcmp(a, "--top-k") && !parse_num(val, 0, 1e9, &v) && v == (int)v) o->s.top_k = (int)v;
         else if (!strcmp(a, "--top-p") && !parse_num(val, 1e-6, 1, &v)) o->s.top_p = (float)v;
-        else if (!strcmp(a, "--seed") && !parse_num(val, 0, 1.8e19, &v)) o->seed = (unsigned long long)v;
+        else if (!strcmp(a, "--seed") && !parse_num(val, 0, 1.8e19, &v)) o->s.seed = (uint64_t)v;
         else return usage(stderr), cli_error("generate", 2, "bad option or value: %s %s", a, val);
     }
     if (!o->model) return usage(stderr), cli_error("generate", 2, "--model FILE is required");
@@ -72,31 +71,14 @@ static int parse(int argc, char **argv, gen_opts *o)
     return -1;
 }
 
-static void emit(const gen_opts *o, int tok)
+/* Each token as it comes: a byte, or its id on a line. */
+static int emit(int32_t tok, void *user)
 {
+    const gen_opts *o = user;
     if (o->print_ids) printf("%d\n", tok);
     else putchar(tok);
     fflush(stdout);
-}
-
-/* The next token's logits after seq[0..len): through the cache (only the
- * tokens not yet in it) or by a full forward pass. */
-static dytcl_status next_logits(model *m, const gen_opts *o, const int32_t *seq, int len, int *cached, float *logits)
-{
-    if (!o->no_cache) {
-        dytcl_status s = model_decode(m, seq + *cached, len - *cached, *cached, logits);
-        if (!s) *cached = len;
-        return s;
-    }
-    const int V = model_cfg(m)->vocab;
-    float *all = malloc((size_t)len * V * sizeof(float));
-    if (!all) return DYTCL_ERR_HOST_MEMORY;
-    dytcl_status s = model_set_batch(m, 1, len);
-    if (!s) s = model_forward(m, seq, NULL);
-    if (!s) s = model_read_logits(m, all);
-    if (!s) memcpy(logits, all + (size_t)(len - 1) * V, (size_t)V * sizeof(float));
-    free(all);
-    return s;
+    return 0;
 }
 
 int cmd_generate(int argc, char **argv)
@@ -105,68 +87,48 @@ int cmd_generate(int argc, char **argv)
     int rc = parse(argc, argv, &o);
     if (rc >= 0) return rc;
     dytcl_ctx *ctx = NULL;
-    model *m = NULL, *folded = NULL;
-    int32_t *seq = NULL;
-    float *logits = NULL;
-    char err[1200];
+    dytcl_model *m = NULL, *folded = NULL;
+    int32_t *prompt = NULL;
     rc = 1;
-    if (dytcl_ctx_create(&ctx, NULL)) {
+    if (dytcl_ctx_create(NULL, &ctx)) {
         cli_error("generate", 1, "%s", dytcl_last_error(NULL));
         goto done;
     }
-    if (ckpt_load(ctx, o.model, &m, NULL, NULL, err, sizeof err)) {
-        cli_error("generate", 1, "%s", err);
+    if (dytcl_model_load(ctx, o.model, NULL, NULL, &m)) {
+        cli_error("generate", 1, "%s", dytcl_last_error(ctx));
         goto done;
     }
-    const model_config *c = model_cfg(m);
-    if (!o.no_fold && (c->norm == NORM_DYT || c->norm == NORM_DERF) && !c->folded) {
-        if (model_fold(m, &folded)) {
-            cli_error("generate", 1, "%s", model_error(m));
+    const dytcl_model_config *c = dytcl_model_get_config(m);
+    if (!o.no_fold && (c->norm == DYTCL_NORM_DYT || c->norm == DYTCL_NORM_DERF) && !c->folded) {
+        if (dytcl_model_fold(m, &folded)) {
+            cli_error("generate", 1, "%s", dytcl_last_error(ctx));
             goto done;
         }
-        model_free(m);
+        dytcl_model_free(m);
         m = folded;
-        c = model_cfg(m);
+        c = dytcl_model_get_config(m);
     }
-    int plen = (int)strlen(o.prompt), max = c->max_seq;
-    if (plen > max) {
-        cli_error("generate", 2, "the prompt has %d bytes, more than the model's max_seq %d", plen, max);
+    int plen = (int)strlen(o.prompt);
+    if (plen > c->max_seq) {
+        cli_error("generate", 2, "the prompt has %d bytes, more than the model's max_seq %d", plen, c->max_seq);
         rc = 2;
         goto done;
     }
-    seq = malloc((size_t)max * sizeof *seq);
-    logits = malloc((size_t)c->vocab * 3 * sizeof *logits);
-    if (!seq || !logits) {
+    if (!(prompt = malloc((size_t)plen * sizeof *prompt))) {
         cli_error("generate", 1, "out of host memory");
         goto done;
     }
-    for (int i = 0; i < plen; i++) seq[i] = (unsigned char)o.prompt[i];
-    if (!o.no_cache && model_decode_begin(m)) {
-        cli_error("generate", 1, "%s", model_error(m));
-        goto done;
-    }
+    for (int i = 0; i < plen; i++) prompt[i] = (unsigned char)o.prompt[i];
     if (!o.print_ids) fputs(o.prompt, stdout);
-    uint64_t rng = o.seed;
-    int len = plen, cached = 0;
-    for (int i = 0; i < o.tokens; i++) {
-        if (len == max) { /* slide: keep the last half as the new context, re-read it */
-            int keep = max / 2;
-            memmove(seq, seq + len - keep, (size_t)keep * sizeof *seq);
-            len = keep, cached = 0;
-        }
-        if (next_logits(m, &o, seq, len, &cached, logits)) {
-            cli_error("generate", 1, "%s", model_error(m));
-            goto done;
-        }
-        int tok = sample_token(logits, c->vocab, &o.s, &rng, logits + c->vocab);
-        seq[len++] = tok;
-        emit(&o, tok);
+    if (dytcl_model_generate(m, prompt, plen, o.tokens, &o.s, !o.no_cache, emit, &o)) {
+        cli_error("generate", 1, "%s", dytcl_last_error(ctx));
+        goto done;
     }
     if (!o.print_ids) putchar('\n');
     rc = 0;
 done:
-    free(seq), free(logits);
-    model_free(m);
+    free(prompt);
+    dytcl_model_free(m);
     dytcl_ctx_free(ctx);
     return rc;
 }

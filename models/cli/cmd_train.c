@@ -16,26 +16,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
 #include "cli.h"
 #include "data.h"
 #include "dist.h"
+#include "dytcl_model.h"
 #include "train_opts.h"
 
 /* "train", or "train (rank 3)" on the ranks after the first */
 static char who[32] = "train";
-
-/* ----------------------------------------------------------- schedule */
-
-/* Linear warm-up to lr over `warmup` steps, then cosine to lr * min_lr_frac. */
-static float lr_at(const train_opts *o, int step)
-{
-    if (step <= o->warmup) return o->lr * (float)step / (float)(o->warmup > 0 ? o->warmup : 1);
-    double p = (double)(step - o->warmup) / (double)(o->steps - o->warmup > 0 ? o->steps - o->warmup : 1);
-    if (p > 1) p = 1;
-    double lo = o->lr * o->min_lr_frac;
-    return (float)(lo + 0.5 * (o->lr - lo) * (1 + cos(3.141592653589793 * p)));
-}
 
 /* ------------------------------------------------------------ logging */
 
@@ -78,7 +66,7 @@ static void say(const logs *lg, const char *fmt, ...)
  * weighting each batch by its targets. Every rank evaluates its rows of
  * each batch (`shard` is the offset of its first token) and the sums are
  * added over the ranks. */
-static int evaluate(model *m, const text_data *d, const train_opts *o, size_t shard, int32_t *tok, int32_t *tgt,
+static int evaluate(dytcl_model *m, const text_data *d, const train_opts *o, size_t shard, int32_t *tok, int32_t *tgt,
                     double *out)
 {
     int nb = text_data_val_batches(d, o->batch, o->seq);
@@ -91,7 +79,7 @@ static int evaluate(model *m, const text_data *d, const train_opts *o, size_t sh
         for (size_t j = 0; j < BT; j++) valid += tgt[shard + j] != -1;
         float loss;
         /* a shard past the end of the split still runs, for the diagnostics of the last batch */
-        if (model_forward(m, tok + shard, tgt + shard) || (valid && model_read_loss(m, &loss))) return -1;
+        if (dytcl_model_forward(m, tok + shard, tgt + shard) || (valid && dytcl_model_read_loss(m, &loss))) return -1;
         if (valid) sum[0] += (double)loss * valid, sum[1] += valid;
     }
     dist_sum(sum, 2);
@@ -100,13 +88,13 @@ static int evaluate(model *m, const text_data *d, const train_opts *o, size_t sh
 }
 
 /* α and the saturated fraction of every DyT/Derf input, to the diag CSV. */
-static int diagnose(model *m, const logs *lg, int step)
+static int diagnose(dytcl_model *m, const logs *lg, int step)
 {
-    const model_config *c = model_cfg(m);
-    if (c->norm != NORM_DYT && c->norm != NORM_DERF) return 0;
+    const dytcl_model_config *c = dytcl_model_get_config(m);
+    if (c->norm != DYTCL_NORM_DYT && c->norm != DYTCL_NORM_DERF) return 0;
     int n = 2 * c->n_layer + 1;
     float frac[2 * 256 + 1], alpha[2 * 256 + 1];
-    if (n > (int)(sizeof frac / sizeof frac[0]) || model_saturation(m, frac, alpha)) return -1;
+    if (n > (int)(sizeof frac / sizeof frac[0]) || dytcl_model_saturation(m, frac, alpha)) return -1;
     if (dist_size() > 1) { /* over the whole batch: the mean of the ranks' equal shares */
         double f[2 * 256 + 1];
         for (int i = 0; i < n; i++) f[i] = frac[i];
@@ -129,23 +117,24 @@ static int diagnose(model *m, const logs *lg, int step)
 
 /* ---------------------------------------------------------- checkpoints */
 
-static int save(model *m, const train_opts *o, int step, uint64_t rng)
+static int save(dytcl_model *m, const train_opts *o, int step, uint64_t rng)
 {
     float norm;
-    if (model_param_norm(m, &norm)) return cli_error(who, 1, "%s", model_error(m)), -1;
+    if (dytcl_model_param_norm(m, &norm)) return cli_error(who, 1, "%s", dytcl_last_error(dytcl_model_ctx(m))), -1;
     if (!isfinite(norm))
         return cli_error(who, 1,
                          "step %d: the parameters are no longer finite (norm %g); not saving over %s, which "
                          "keeps the last good checkpoint", step, norm, o->out), -1;
-    ckpt_meta md = {0};
+    dytcl_meta md = {0};
     char v[64];
     train_opts_to_meta(o, &md);
     snprintf(v, sizeof v, "%d", step);
-    ckpt_meta_set(&md, "step", v);
+    dytcl_meta_set(&md, "step", v);
     snprintf(v, sizeof v, "%llu", (unsigned long long)rng);
-    ckpt_meta_set(&md, "data_rng", v);
-    char err[1200];
-    if (ckpt_save(m, o->out, 1, &md, err, sizeof err)) return cli_error(who, 1, "%s", err), -1;
+    dytcl_meta_set(&md, "data_rng", v);
+    int bad = dytcl_model_save(m, o->out, 1, &md) != DYTCL_OK;
+    dytcl_meta_clear(&md);
+    if (bad) return cli_error(who, 1, "%s", dytcl_last_error(dytcl_model_ctx(m))), -1;
     return 0;
 }
 
@@ -155,7 +144,7 @@ static int save(model *m, const train_opts *o, int step, uint64_t rng)
  * and the all-reduce's share of it, over the steps after the run's first
  * (which compiles kernels); and whether the ranks' parameters still agree
  * bit for bit, as they should. */
-static int report(model *m, logs *lg, double step_ms, int timed, double tokens_per_step, dist_stats ar0)
+static int report(dytcl_model *m, logs *lg, double step_ms, int timed, double tokens_per_step, dist_stats ar0)
 {
     int N = dist_size();
     if (timed > 0) {
@@ -171,7 +160,7 @@ static int report(model *m, logs *lg, double step_ms, int timed, double tokens_p
     }
     if (N > 1) {
         float norm;
-        if (model_param_norm(m, &norm)) return -1;
+        if (dytcl_model_param_norm(m, &norm)) return -1;
         int32_t bits;
         memcpy(&bits, &norm, sizeof bits);
         int same = dist_max_int(bits) == ~dist_max_int(~bits); /* the largest equals the smallest */
@@ -180,7 +169,7 @@ static int report(model *m, logs *lg, double step_ms, int timed, double tokens_p
     return 0;
 }
 
-static int train(model *m, const text_data *d, const train_opts *o, int step0, uint64_t rng, logs *lg)
+static int train(dytcl_model *m, const text_data *d, const train_opts *o, int step0, uint64_t rng, logs *lg)
 {
     int N = dist_size();
     /* every rank draws the whole batch of B x T; rank r trains on rows [r B / N, (r + 1) B / N) */
@@ -193,32 +182,35 @@ static int train(model *m, const text_data *d, const train_opts *o, int step0, u
         dist_abort(1);
         goto done;
     }
-    model_optim opt = {o->lr, 0.9f, o->beta2, 1e-8f, o->weight_decay, o->clip, o->decay_norm};
-    double t_start = cli_now_ms(), tokens = 0, step_ms = 0;
+    /* warm-up, then cosine decay: dytcl_model_step takes each step's rate from the schedule */
+    dytcl_model_optim opt = {.lr = o->lr, .min_lr_frac = o->min_lr_frac, .warmup = o->warmup, .steps = o->steps,
+                             .beta1 = 0.9f, .beta2 = o->beta2, .eps = 1e-8f, .weight_decay = o->weight_decay,
+                             .clip = o->clip, .decay_norm = o->decay_norm};
+    double t_start = dytcl_now_ms(), tokens = 0, step_ms = 0;
     int step = step0, timed = 0;
     dist_stats ar0 = dist_get_stats();
     while (step < o->steps) {
         step++;
-        double t_step = cli_now_ms();
-        if (model_zero_grad(m)) goto fail;
+        double t_step = dytcl_now_ms();
+        if (dytcl_model_zero_grad(m)) goto fail;
         for (int a = 0; a < o->accum; a++) {
             text_data_train_batch(d, o->batch, o->seq, &rng, tok, tgt);
             /* each rank's mean over its rows, / N: the sum over the ranks is the batch's mean */
-            if (model_forward(m, tok + shard, tgt + shard) || model_backward(m, 1.0f / (float)(o->accum * N)))
+            if (dytcl_model_forward(m, tok + shard, tgt + shard) ||
+                dytcl_model_backward(m, 1.0f / (float)(o->accum * N)))
                 goto fail;
         }
         if (dist_allreduce_grads(m)) goto fail;
-        opt.lr = lr_at(o, step);
         float gnorm;
-        if (model_step(m, &opt, step) || model_step_stats(m, losses, o->accum, &gnorm)) goto fail;
+        if (dytcl_model_step(m, &opt, step) || dytcl_model_step_stats(m, losses, o->accum, &gnorm)) goto fail;
         double loss = 0;
         for (int a = 0; a < o->accum; a++) loss += losses[a] / o->accum;
         dist_sum(&loss, 1);
         loss /= N;
-        if (step > step0 + 1) step_ms += cli_now_ms() - t_step, timed++;
+        if (step > step0 + 1) step_ms += dytcl_now_ms() - t_step, timed++;
         else ar0 = dist_get_stats(); /* the run's first step (compiling kernels) is not timed */
         tokens += (double)BT * o->accum;
-        double elapsed = (cli_now_ms() - t_start) / 1e3, tok_s = tokens / elapsed;
+        double elapsed = (dytcl_now_ms() - t_start) / 1e3, tok_s = tokens / elapsed;
         /* the loss and the gradient norm are the same on every rank: all stop together */
         if (!isfinite(loss) || !isfinite(gnorm)) {
             say(lg, "\n");
@@ -240,7 +232,8 @@ static int train(model *m, const text_data *d, const train_opts *o, int step0, u
         char vs[32] = "";
         if (!isnan(val)) snprintf(vs, sizeof vs, "%.6f", val);
         if (lg->csv) {
-            fprintf(lg->csv, "%d,%.6g,%.6f,%.6f,%s,%.1f,%.3f\n", step, opt.lr, loss, gnorm, vs, tok_s, elapsed);
+            fprintf(lg->csv, "%d,%.6g,%.6f,%.6f,%s,%.1f,%.3f\n", step, dytcl_lr_at(&opt, step), loss, gnorm, vs, tok_s,
+                    elapsed);
             fflush(lg->csv);
         }
         progress(lg, o, step, (float)loss, tok_s, elapsed);
@@ -256,7 +249,7 @@ static int train(model *m, const text_data *d, const train_opts *o, int step0, u
     goto done;
 fail:
     say(lg, "\n");
-    cli_error(who, 1, "%s", model_error(m));
+    cli_error(who, 1, "%s", dytcl_last_error(dytcl_model_ctx(m)));
     dist_abort(1); /* the other ranks may be waiting for this one */
 done:
     free(tok), free(tgt);
@@ -287,7 +280,7 @@ static void describe_ranks(char *out, size_t cap, int batch, int device)
 static int run(int argc, char **argv)
 {
     train_opts o;
-    ckpt_meta md = {0};
+    dytcl_meta md = {0};
     /* every rank reads the options (and a checkpoint's); what is wrong with them is said once, by rank 0 */
     dist_mute(1);
     int rc = train_opts_parse(argc, argv, &o, &md);
@@ -297,6 +290,7 @@ static int run(int argc, char **argv)
         if (rc < 0 && dist_rank() == 0)
             cli_error(who, worst, "another rank could not read the options or the checkpoint (run it there alone "
                                   "to see why)");
+        dytcl_meta_clear(&md);
         return worst;
     }
     int N = dist_size();
@@ -304,13 +298,14 @@ static int run(int argc, char **argv)
         if (dist_rank() == 0)
             cli_error(who, 2, "--batch %d does not divide among %d ranks: each rank takes batch / ranks of the "
                               "sequences of every batch; make --batch a multiple of %d", o.batch, N, N);
+        dytcl_meta_clear(&md);
         return 2;
     }
 
     char err[1200], dev[32];
     text_data *d = NULL;
     dytcl_ctx *ctx = NULL;
-    model *m = NULL;
+    dytcl_model *m = NULL;
     logs lg = {0};
     int ok = 0, step0 = 0;
     uint64_t rng = o.seed;
@@ -321,33 +316,34 @@ static int run(int argc, char **argv)
         cli_error(who, 1, "%s", err);
         goto ready;
     }
-    if (dytcl_ctx_create(&ctx, &copt)) {
+    if (dytcl_ctx_create(&copt, &ctx)) {
         cli_error(who, 1, "%s", dytcl_last_error(NULL));
         goto ready;
     }
     if (o.resume[0]) {
         int has_opt = 0;
-        if (ckpt_load(ctx, o.resume, &m, NULL, &has_opt, err, sizeof err)) {
-            cli_error(who, 1, "%s", err);
+        if (dytcl_model_load(ctx, o.resume, NULL, &has_opt, &m)) {
+            cli_error(who, 1, "%s", dytcl_last_error(ctx));
             goto ready;
         }
-        const char *s = ckpt_meta_get(&md, "step"), *r = ckpt_meta_get(&md, "data_rng");
+        const char *s = dytcl_meta_get(&md, "step"), *r = dytcl_meta_get(&md, "data_rng");
         if (!has_opt || !s || !r) {
             cli_error(who, 1, "%s: not a training checkpoint (no optimiser state, step or data_rng)", o.resume);
             goto ready;
         }
         step0 = atoi(s);
         rng = strtoull(r, NULL, 10);
-    } else if (model_create(ctx, &o.model, o.seed, &m, err, sizeof err)) {
-        cli_error(who, 1, "%s", err);
+    } else if (dytcl_model_create(ctx, &o.model, o.seed, &m)) {
+        cli_error(who, 1, "%s", dytcl_last_error(ctx));
         goto ready;
     }
-    if (model_set_batch(m, o.batch / N, o.seq)) {
-        cli_error(who, 1, "%s", model_error(m));
+    if (dytcl_model_set_batch(m, o.batch / N, o.seq)) {
+        cli_error(who, 1, "%s", dytcl_last_error(ctx));
         goto ready;
     }
-    if (dist_grads_init(model_param_count(model_cfg(m)))) {
-        cli_error(who, 1, "out of host memory for the all-reduce (%zu gradients)", model_param_count(model_cfg(m)));
+    if (dist_grads_init(dytcl_model_param_count(dytcl_model_get_config(m)))) {
+        cli_error(who, 1, "out of host memory for the all-reduce (%zu gradients)",
+                  dytcl_model_param_count(dytcl_model_get_config(m)));
         goto ready;
     }
     if (!lg.quiet) { /* rank 0 logs */
@@ -370,19 +366,21 @@ ready:
     if (!dist_all_ok(ok)) goto done;
     dytcl_device_info info;
     dytcl_ctx_device(ctx, &info);
-    const model_config *c = model_cfg(m);
+    const dytcl_model_config *c = dytcl_model_get_config(m);
     char ranks[256] = "";
     describe_ranks(ranks, sizeof ranks, o.batch, info.index);
     say(&lg, "%s-%s: %d layers, d_model %d, %d heads, d_ff %d, %zu parameters; %s; %zu train / %zu val bytes%s%s\n",
-        model_arch_name(c->arch), model_norm_name(c->norm), c->n_layer, c->d_model, c->n_head, c->d_ff,
-        model_param_count(c), info.name, text_data_size(d, 0), text_data_size(d, 1), ranks, step0 ? "; resumed" : "");
+        dytcl_arch_name(c->arch), dytcl_norm_kind_name(c->norm), c->n_layer, c->d_model, c->n_head, c->d_ff,
+        dytcl_model_param_count(c), info.name, text_data_size(d, 0), text_data_size(d, 1), ranks,
+        step0 ? "; resumed" : "");
     rc = train(m, d, &o, step0, rng, &lg);
 done:
     if (lg.csv) fclose(lg.csv);
     if (lg.diag) fclose(lg.diag);
-    model_free(m);
+    dytcl_model_free(m);
     dytcl_ctx_free(ctx);
     text_data_free(d);
+    dytcl_meta_clear(&md);
     return rc;
 }
 

@@ -225,7 +225,7 @@ int cmd_train_image(int argc, char **argv)
     long step = 0;
     uint64_t aug_rng = 0;
     rc = 1;
-    if (dytcl_ctx_create(&ctx, NULL)) {
+    if (dytcl_ctx_create(NULL, &ctx)) {
         cli_error("train-image", 1, "%s", dytcl_last_error(NULL));
         goto done;
     }
@@ -310,7 +310,7 @@ int cmd_train_image(int argc, char **argv)
     for (int epoch = epoch0; epoch < o.epochs; epoch++) {
         uint64_t shuffle = epoch_seed(&o, epoch);
         image_set_shuffle(order, train.n, &shuffle);
-        double t0 = cli_now_ms(), loss_sum = 0;
+        double t0 = dytcl_now_ms(), loss_sum = 0;
         int counted = 0;
         for (int i = 0; i < per_epoch; i++) {
             image_set_batch(&train, order, i * B, B, &aug, &aug_rng, x, y);
@@ -328,13 +328,13 @@ int cmd_train_image(int argc, char **argv)
             }
             loss_sum += loss, counted++;
             if (tty) {
-                double s = (cli_now_ms() - t0) / 1e3, ips = (double)(i + 1) * B / s;
+                double s = (dytcl_now_ms() - t0) / 1e3, ips = (double)(i + 1) * B / s;
                 fprintf(stderr, "\r\033[Kepoch %d/%d  step %d/%d  loss %.4f  %.0f img/s  ETA %.0fs", epoch + 1,
                         o.epochs, i + 1, per_epoch, (double)loss, ips, (per_epoch - i - 1) * (double)B / ips);
                 fflush(stderr);
             }
         }
-        const double secs = (cli_now_ms() - t0) / 1e3, ips = (double)train.n / secs;
+        const double secs = (dytcl_now_ms() - t0) / 1e3, ips = (double)train.n / secs;
         double tloss = 0, acc = 0;
         if (cli_image_eval(v, &test, &plain, NULL, &tloss, &acc)) {
             cli_error("train-image", 1, "evaluation: %s", vit_error(v));

@@ -55,7 +55,7 @@ static int tune_gemm(int argc, char **argv)
     }
     dytcl_ctx *ctx = NULL;
     dytcl_ctx_options copt = {.device = spec};
-    if (dytcl_ctx_create(&ctx, &copt) != DYTCL_OK) return cli_error("tune gemm", 1, "%s", dytcl_last_error(NULL));
+    if (dytcl_ctx_create(&copt, &ctx) != DYTCL_OK) return cli_error("tune gemm", 1, "%s", dytcl_last_error(NULL));
     dytcl_gemm_tune_result res;
     dytcl_status s = dytcl_gemm_tune(ctx, &opt, &res);
     int code = 0;

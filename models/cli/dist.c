@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "dist.h"
-#include "model_dist.h"
+#include "dytcl_model.h"
 
 #ifdef DYTCL_HAVE_MPI
 #include <mpi.h>
@@ -121,16 +121,16 @@ void dist_grads_free(void)
     g.host = NULL, g.req = NULL, g.n = 0;
 }
 
-int dist_allreduce_grads(model *m)
+int dist_allreduce_grads(dytcl_model *m)
 {
     if (g.size < 2) return 0;
     /* the backward pass finishes first, so that only the exchange is timed */
-    if (model_finish(m)) return -1;
+    if (dytcl_model_finish(m)) return -1;
     double t0 = MPI_Wtime(), in_mpi = 0;
     int chunks = (int)((g.n + g.chunk - 1) / g.chunk), rc = 0;
     for (int k = 0; k < chunks; k++) {
         size_t off = (size_t)k * g.chunk, len = g.n - off < g.chunk ? g.n - off : g.chunk;
-        if (model_read_grads_range(m, off, len, g.host + off)) {
+        if (dytcl_model_read_grads_range(m, off, len, g.host + off)) {
             rc = -1; /* the caller aborts every rank */
             chunks = k;
             break;
@@ -146,7 +146,7 @@ int dist_allreduce_grads(model *m)
         MPI_Wait(&g.req[k], MPI_STATUS_IGNORE);
         in_mpi += MPI_Wtime() - t;
         size_t off = (size_t)k * g.chunk, len = g.n - off < g.chunk ? g.n - off : g.chunk;
-        if (!rc && model_write_grads_range(m, off, len, g.host + off)) rc = -1;
+        if (!rc && dytcl_model_write_grads_range(m, off, len, g.host + off)) rc = -1;
     }
     g.stats.calls++;
     g.stats.total_ms += (MPI_Wtime() - t0) * 1e3;
@@ -208,7 +208,7 @@ void dist_finalize(void) {}
 const char *dist_device(char *buf, size_t cap) { return NULL; }
 int dist_grads_init(size_t n) { return 0; }
 void dist_grads_free(void) {}
-int dist_allreduce_grads(model *m) { return 0; }
+int dist_allreduce_grads(dytcl_model *m) { return 0; }
 void dist_sum(double *x, int n) {}
 int dist_all_ok(int ok) { return ok != 0; }
 int dist_max_int(int v) { return v; }

@@ -15,7 +15,7 @@
 
 #include <stddef.h>
 
-#include "model.h"
+#include "dytcl_model.h"
 
 /* Initialises MPI when a launcher started this process (call once, before
  * anything else of this file); a no-op otherwise. Non-zero, with a message
@@ -43,8 +43,8 @@ int dist_grads_init(size_t n);
 void dist_grads_free(void);
 /* Sums m's gradient buffer over the ranks, in place on every rank: chunk by
  * chunk, each chunk's non-blocking all-reduce running while the next chunk
- * is read from the device. Non-zero on a device error (model_error(m)). */
-int dist_allreduce_grads(model *m);
+ * is read from the device. Non-zero on a device error (dytcl_last_error(dytcl_model_ctx(m))). */
+int dist_allreduce_grads(dytcl_model *m);
 
 /* Collectives on small host values (identity in a world of one). */
 void dist_sum(double *x, int n);        /* x = the sum over the ranks */

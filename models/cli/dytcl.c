@@ -40,13 +40,6 @@ int cli_error(const char *cmd, int code, const char *fmt, ...)
     return code;
 }
 
-double cli_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 2) {

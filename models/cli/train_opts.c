@@ -62,8 +62,8 @@ static const opt_spec specs[] = {
 static void defaults(train_opts *o)
 {
     memset(o, 0, sizeof *o);
-    o->model.arch = ARCH_LLAMA;
-    o->model.norm = NORM_DYT;
+    o->model.arch = DYTCL_ARCH_LLAMA;
+    o->model.norm = DYTCL_NORM_DYT;
     o->model.n_layer = 4, o->model.n_head = 4, o->model.d_model = 128;
     snprintf(o->out, sizeof o->out, "model.safetensors");
     snprintf(o->log, sizeof o->log, "train.csv");
@@ -117,8 +117,8 @@ static int set(train_opts *o, const opt_spec *s, const char *text)
         return 0;
     }
     case K_STR: return snprintf(p, 1024, "%s", text) >= 1024 ? -1 : 0;
-    case K_ARCH: return model_arch_parse(text, (model_arch *)p);
-    case K_NORM: return model_norm_parse(text, (model_norm *)p);
+    case K_ARCH: return dytcl_arch_parse(text, (dytcl_arch *)p);
+    case K_NORM: return dytcl_norm_kind_parse(text, (dytcl_norm_kind *)p);
     case K_FLAG: return *(int *)p = atoi(text) != 0, 0;
     }
     return -1;
@@ -131,7 +131,7 @@ static const opt_spec *find(const char *flag)
     return NULL;
 }
 
-void train_opts_to_meta(const train_opts *o, ckpt_meta *md)
+void train_opts_to_meta(const train_opts *o, dytcl_meta *md)
 {
     for (int i = 0; i < NSPECS; i++) {
         const opt_spec *s = &specs[i];
@@ -146,29 +146,29 @@ void train_opts_to_meta(const train_opts *o, ckpt_meta *md)
         case K_U64: snprintf(v, sizeof v, "%llu", *(const unsigned long long *)p); break;
         default: continue;
         }
-        ckpt_meta_set(md, s->flag + 2, v); /* "lr", "batch", ... */
+        dytcl_meta_set(md, s->flag + 2, v); /* "lr", "batch", ... */
     }
 }
 
 /* The checkpoint's training options (saved keys) into o. */
-static int from_meta(train_opts *o, const ckpt_meta *md)
+static int from_meta(train_opts *o, const dytcl_meta *md)
 {
     for (int i = 0; i < NSPECS; i++) {
-        const char *v = specs[i].saved ? ckpt_meta_get(md, specs[i].flag + 2) : NULL;
+        const char *v = specs[i].saved ? dytcl_meta_get(md, specs[i].flag + 2) : NULL;
         if (v && set(o, &specs[i], v)) return cli_error("train", 1, "checkpoint metadata %s = \"%s\" is malformed", specs[i].flag + 2, v);
     }
     return 0;
 }
 
-int train_opts_parse(int argc, char **argv, train_opts *o, ckpt_meta *md)
+int train_opts_parse(int argc, char **argv, train_opts *o, dytcl_meta *md)
 {
     defaults(o);
     /* a first pass finds --resume: its options are the defaults for the rest */
     for (int i = 1; i + 1 < argc; i++)
         if (!strcmp(argv[i], "--resume")) {
-            char err[1200];
             snprintf(o->resume, sizeof o->resume, "%s", argv[i + 1]);
-            if (ckpt_read_config(o->resume, &o->model, md, err, sizeof err)) return cli_error("train", 1, "%s", err);
+            if (dytcl_model_read_config(o->resume, &o->model, md))
+                return cli_error("train", 1, "%s", dytcl_last_error(NULL));
             if (from_meta(o, md)) return 1;
         }
     int model_flag = 0;
@@ -194,9 +194,8 @@ int train_opts_parse(int argc, char **argv, train_opts *o, ckpt_meta *md)
     if (o->warmup < 0) o->warmup = o->steps / 20;
     if (!o->resume[0]) {
         o->model.max_seq = o->seq;
-        model_config_defaults(&o->model);
-        char err[600];
-        if (model_config_check(&o->model, err, sizeof err)) return cli_error("train", 2, "%s", err);
+        dytcl_model_config_defaults(&o->model);
+        if (dytcl_model_config_check(&o->model)) return cli_error("train", 2, "%s", dytcl_last_error(NULL));
     } else if (o->seq > o->model.max_seq) {
         return cli_error("train", 2, "--seq %d is longer than the checkpoint's max_seq %d", o->seq, o->model.max_seq);
     }

@@ -4,10 +4,10 @@
 #ifndef DYTCL_TRAIN_OPTS_H
 #define DYTCL_TRAIN_OPTS_H
 
-#include "checkpoint.h"
+#include "dytcl_model.h"
 
 typedef struct {
-    model_config model;
+    dytcl_model_config model;
     char data[1024], out[1024], resume[1024], log[1024];
     int batch, seq, accum, steps, warmup, eval_every, eval_batches, diag_every, save_every, decay_norm;
     float lr, min_lr_frac, weight_decay, clip, beta2, val_fraction;
@@ -19,8 +19,8 @@ typedef struct {
 /* Parses argv (argv[0] = "train"). Returns -1 when training should go on,
  * else the exit status (0 after --help, 2 for a usage error). When resuming,
  * md receives the checkpoint's metadata. */
-int train_opts_parse(int argc, char **argv, train_opts *o, ckpt_meta *md);
+int train_opts_parse(int argc, char **argv, train_opts *o, dytcl_meta *md);
 /* The options that matter for resuming, as metadata pairs. */
-void train_opts_to_meta(const train_opts *o, ckpt_meta *md);
+void train_opts_to_meta(const train_opts *o, dytcl_meta *md);
 
 #endif

@@ -5,7 +5,7 @@
 int main(void)
 {
     dytcl_ctx *ctx = NULL;
-    if (dytcl_ctx_create(&ctx, NULL) != DYTCL_OK) {
+    if (dytcl_ctx_create(NULL, &ctx) != DYTCL_OK) {
         fprintf(stderr, "consumer: %s\n", dytcl_last_error(NULL));
         return 1;
     }

@@ -110,7 +110,8 @@ int text_data_load(const char *path, double val_fraction, int T, size_t max_byte
     }
     if (!S_ISREG(st.st_mode)) {
         fclose(f);
-        return fail(err, cap, "%s: %s, not a regular file", path, S_ISDIR(st.st_mode) ? "a directory" : "a special file");
+        return fail(err, cap, "%s: %s, not a regular file", path,
+                    S_ISDIR(st.st_mode) ? "a directory" : "a special file");
     }
     if (st.st_size < 0 || (uintmax_t)st.st_size > max_bytes) {
         fclose(f);
@@ -149,20 +150,12 @@ size_t text_data_size(const text_data *d, int split)
     return split == 0 ? d->n_train : split == 1 ? d->n_val : 0;
 }
 
-uint64_t text_data_rng_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ULL);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-    return z ^ (z >> 31);
-}
-
 /* Uniform in [0, n), n >= 1: rejects the top partial range, so no modulo bias. */
 static uint64_t rng_below(uint64_t *state, uint64_t n)
 {
     uint64_t limit = UINT64_MAX - UINT64_MAX % n; /* a multiple of n: [0, limit) maps evenly */
     uint64_t x;
-    do x = text_data_rng_next(state);
+    do x = dytcl_rng_next(state);
     while (x >= limit);
     return x % n;
 }

@@ -2,8 +2,10 @@
  * whole as tokens 0..255, split into a training part and a validation part
  * (the last val_fraction of the bytes), and cut into batches of windows.
  *
- * Plain C11, no OpenCL. Errors come back as a non-zero return and a message
- * written into the caller's err[cap] (err may be NULL or cap 0).
+ * Plain C11, no OpenCL: the one call it makes into the library is
+ * dytcl_rng_next, the generator the model and sampling share. Errors come
+ * back as a non-zero return and a message written into the caller's
+ * err[cap] (err may be NULL or cap 0).
  *
  * A window of T+1 consecutive bytes w gives T positions: tokens[t] = w[t],
  * targets[t] = w[t+1]. Batches are B windows, row-major: [b*T + t].
@@ -13,6 +15,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "dytcl_model.h"
 
 typedef struct text_data text_data;
 
@@ -36,12 +40,8 @@ void text_data_free(text_data *d);
 /* Bytes in a split: 0 train, 1 val (0 for any other split). */
 size_t text_data_size(const text_data *d, int split);
 
-/* One step of the generator the batches draw from (splitmix64): advances
- * *state and returns 64 random bits, the same on every machine. */
-uint64_t text_data_rng_next(uint64_t *state);
-
 /* B windows of T+1 bytes from the train split at offsets drawn uniformly
- * (without modulo bias) from *rng, which advances: the same state gives the
+ * (without modulo bias) from *rng by dytcl_rng_next, which advances it: the same state gives the
  * same batch everywhere. tokens and targets hold B*T int32 each. T may
  * differ from the T the data was made with; if the train split is shorter
  * than T+1 nothing is drawn and every position is token 0, target -1.

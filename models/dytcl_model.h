@@ -1,0 +1,296 @@
+/* dytcl_model.h -- decoder-only transformers on dytcl's ops: create or load a
+ * model, train it, fold it for inference, decode and sample. Installed with
+ * dytcl.h and part of the same library (libdytcl, pkg-config "dytcl", CMake
+ * dytcl::dytcl).
+ *
+ * Conventions (those of dytcl.h): opaque handles with create/free, a status
+ * on every call that can fail, out-parameters last, and the message of a
+ * failed call in dytcl_last_error(ctx) -- the model's context, or NULL for
+ * the calls that take no model or context.
+ *
+ *   dytcl_ctx *ctx;  dytcl_model *m;
+ *   dytcl_ctx_create(NULL, &ctx);
+ *   dytcl_model_load(ctx, "model.safetensors", NULL, NULL, &m);
+ *   dytcl_model_generate(m, prompt, n, 200, &(dytcl_sampling){0.8f, 0, 1, 1}, 1, print_token, NULL);
+ *
+ * The model:
+ *   arch  gpt    learned positions, GELU MLP, biases, tied embeddings (lm head = wte)
+ *         llama  RoPE, SwiGLU MLP, no biases, untied lm head
+ *   norm  dyt | derf | rmsnorm | layernorm, at three locations: before
+ *         attention (norm1), before the MLP (norm2) and at the end (normf)
+ *
+ * Pre-norm blocks, B sequences of T tokens, C = d_model, H heads of D = C/H,
+ * F = d_ff, V = vocab, L = n_layer:
+ *
+ *   x0 = wte[tok] (+ wpe[t])            (llama with dyt/derf: * emb_scale)
+ *   for each layer l:
+ *     a  = norm1(x_l);  qkv = a Wqkv^T (+ b)       [BT, 3C] as [B, T, 3, H, D]
+ *     q, k, v = split(qkv)                          [B, H, T, D]  (llama: RoPE on q, k)
+ *     m  = x_l + merge(attention(q, k, v)) Wo^T (+ b)
+ *     f  = norm2(m)
+ *     gpt:   x_{l+1} = m + gelu(f Wfc^T + b) Wproj^T + b
+ *     llama: x_{l+1} = m + swiglu(f Wgate_up^T) Wdown^T   (gate | up packed, [BT, 2F])
+ *   logits = normf(x_L) Wlm^T                      [BT, V]
+ *   loss   = mean cross-entropy against the targets
+ *
+ * Parameters, gradients, AdamW's m and v, and activations each live in one
+ * device buffer; dytcl_model_param_table lists the tensors in their order
+ * in the flat parameter buffer, with the names checkpoints use.
+ */
+#ifndef DYTCL_MODEL_H
+#define DYTCL_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dytcl.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------ configuration */
+
+typedef enum { DYTCL_ARCH_GPT = 0, DYTCL_ARCH_LLAMA } dytcl_arch;
+typedef enum { DYTCL_NORM_DYT = 0, DYTCL_NORM_DERF, DYTCL_NORM_RMSNORM, DYTCL_NORM_LAYERNORM } dytcl_norm_kind;
+
+typedef struct {
+    dytcl_arch arch;
+    dytcl_norm_kind norm;
+    int vocab;        /* V: 256 for byte-level text */
+    int max_seq;      /* longest T (GPT: rows of wpe) */
+    int n_layer;      /* L */
+    int n_head;       /* H; head_dim D = d_model / n_head, even, <= 128 */
+    int d_model;      /* C */
+    int d_ff;         /* F */
+    /* DyT / Derf initial alpha per location (dytcl_model_config_defaults
+     * picks them by width from the DyT paper's table) */
+    float alpha_attn, alpha_ffn, alpha_final;
+    float norm_eps;   /* RMSNorm / LayerNorm */
+    float rope_theta;
+    /* 1: the inference form dytcl_model_fold makes: DyT/Derf without weight
+     * and bias (folded into the next linear layer) and an untied lm head,
+     * with a bias in gpt */
+    int folded;
+} dytcl_model_config;
+
+/* Fills the fields left 0 from arch, norm and d_model: alpha0 by width
+ * (<= 1024: 1.0/1.0, 2048: 1.0/0.5, 4096: 0.8/0.2, >= 8192: 0.2/0.05; final
+ * = ffn), d_ff (gpt 4C, llama 8C/3 rounded up to 32), eps 1e-5, theta 10000. */
+DYTCL_API void dytcl_model_config_defaults(dytcl_model_config *c);
+/* Checks a configuration: DYTCL_ERR_INVALID_ARG and why in dytcl_last_error(NULL). */
+DYTCL_API dytcl_status dytcl_model_config_check(const dytcl_model_config *c);
+/* "gpt" or "llama". */
+DYTCL_API const char *dytcl_arch_name(dytcl_arch a);
+/* "dyt", "derf", "rmsnorm" or "layernorm". */
+DYTCL_API const char *dytcl_norm_kind_name(dytcl_norm_kind n);
+/* The arch named s; DYTCL_ERR_INVALID_ARG for any other string. */
+DYTCL_API dytcl_status dytcl_arch_parse(const char *s, dytcl_arch *out);
+/* The norm named s; DYTCL_ERR_INVALID_ARG for any other string. */
+DYTCL_API dytcl_status dytcl_norm_kind_parse(const char *s, dytcl_norm_kind *out);
+
+/* ---------------------------------------------------------- parameter table */
+
+/* How a tensor starts: normal(0, std), or a constant. */
+typedef enum { DYTCL_INIT_NORMAL = 0, DYTCL_INIT_CONST } dytcl_init;
+
+#define DYTCL_MODEL_NAME_MAX 48
+
+typedef struct {
+    char name[DYTCL_MODEL_NAME_MAX]; /* "wte", "h.3.attn.qkv.weight", "normf.alpha" ... */
+    int ndim;
+    int64_t shape[2];
+    size_t offset;              /* in floats, in the flat parameter buffer */
+    size_t numel;
+    int is_norm;                /* a norm parameter or emb_scale: decays only by flag */
+    int decays;                 /* matrices and embeddings: 1; biases: 0 */
+    dytcl_init init;
+    float value;                /* std for DYTCL_INIT_NORMAL, the value for DYTCL_INIT_CONST */
+} dytcl_model_tensor;
+
+/* The parameter tensors, in order: returns how many (at most cap written;
+ * out NULL counts). The total size is the last tensor's offset + numel.
+ * Order per layer: norm1.{alpha, shift, weight, bias}, attn.qkv.{weight,
+ * bias}, attn.proj.{weight, bias}, norm2.*, then gpt: mlp.fc.{weight, bias},
+ * mlp.proj.{weight, bias}; llama: mlp.gate_up.weight, mlp.down.weight.
+ * Model-level: wte, wpe (gpt), emb_scale (llama with dyt/derf) first;
+ * normf.*, lm_head.weight (llama) last. A norm has: dyt alpha, weight (+ bias
+ * in gpt); derf alpha, shift, weight (+ bias in gpt); rmsnorm weight;
+ * layernorm weight (+ bias in gpt). */
+DYTCL_API int dytcl_model_param_table(const dytcl_model_config *c, dytcl_model_tensor *out, int cap);
+/* The number of parameters (floats in the flat parameter buffer). */
+DYTCL_API size_t dytcl_model_param_count(const dytcl_model_config *c);
+
+/* ------------------------------------------------------------ the model */
+
+typedef struct dytcl_model dytcl_model;
+
+/* Allocates parameters, gradients and optimiser state on ctx's device and
+ * initialises the parameters from seed (host RNG: the same numbers on every
+ * device). DYTCL_ERR_DEVICE_MEMORY, naming the sizes, before any kernel runs
+ * when the model does not fit. */
+DYTCL_API dytcl_status dytcl_model_create(dytcl_ctx *ctx, const dytcl_model_config *c, uint64_t seed,
+                                          dytcl_model **out);
+/* Frees the model's buffers (NULL is ignored); the context stays. */
+DYTCL_API void dytcl_model_free(dytcl_model *m);
+/* The model's configuration. */
+DYTCL_API const dytcl_model_config *dytcl_model_get_config(const dytcl_model *m);
+/* The context the model lives on (its messages are in dytcl_last_error of it). */
+DYTCL_API dytcl_ctx *dytcl_model_ctx(const dytcl_model *m);
+
+/* ------------------------------------------------------------ checkpoints
+ *
+ * A model (and its training state) is one .safetensors file. Tensors: every
+ * parameter under its table name and, in training checkpoints, AdamW's state
+ * as two flat tensors "opt.m" and "opt.v" in parameter-buffer order.
+ * Metadata (strings): "format" = "dytcl-checkpoint-1", the config ("arch",
+ * "norm", "vocab", ..., "rope_theta", "folded"), the caller's pairs, and
+ * "keys", the list of them all. Saving is atomic (temporary file, fsync,
+ * rename): a crash leaves the previous file whole. */
+
+/* String pairs of any length and number. Start from {0}; free with
+ * dytcl_meta_clear. */
+typedef struct {
+    int n, cap;
+    char **key, **value;
+} dytcl_meta;
+
+/* Adds or replaces key (both strings copied); DYTCL_ERR_HOST_MEMORY when out of memory. */
+DYTCL_API dytcl_status dytcl_meta_set(dytcl_meta *md, const char *key, const char *value);
+/* The value of key, or NULL. */
+DYTCL_API const char *dytcl_meta_get(const dytcl_meta *md, const char *key);
+/* Frees every pair; md is empty ({0}) afterwards. */
+DYTCL_API void dytcl_meta_clear(dytcl_meta *md);
+
+/* Writes m's parameters (and AdamW state when with_opt) with the config and
+ * md (may be NULL) as metadata. */
+DYTCL_API dytcl_status dytcl_model_save(dytcl_model *m, const char *path, int with_opt, const dytcl_meta *md);
+/* Reads a checkpoint's config (and every metadata pair into md, when not
+ * NULL) without creating a model; messages in dytcl_last_error(NULL). */
+DYTCL_API dytcl_status dytcl_model_read_config(const char *path, dytcl_model_config *c, dytcl_meta *md);
+/* Creates a model on ctx from a checkpoint: parameters, and AdamW state when
+ * the file has it (*has_opt = 1; has_opt may be NULL), metadata into md (may
+ * be NULL). A corrupt, truncated or mismatched file is refused with a
+ * message naming the problem. */
+DYTCL_API dytcl_status dytcl_model_load(dytcl_ctx *ctx, const char *path, dytcl_meta *md, int *has_opt,
+                                        dytcl_model **out);
+
+/* ------------------------------------------------------------ training */
+
+/* Activations for batches of B sequences of T <= max_seq tokens (reallocated
+ * when B or T change). */
+DYTCL_API dytcl_status dytcl_model_set_batch(dytcl_model *m, int B, int T);
+/* tokens and targets: B*T int32 each (targets -1: ignored). Uploads them,
+ * runs the forward pass and leaves the mean loss on the device, in the next
+ * of 64 loss slots (dytcl_model_zero_grad starts again at slot 0). With
+ * targets NULL only the logits are computed. */
+DYTCL_API dytcl_status dytcl_model_forward(dytcl_model *m, const int32_t *tokens, const int32_t *targets);
+/* The last forward's mean loss (a device read). */
+DYTCL_API dytcl_status dytcl_model_read_loss(dytcl_model *m, float *loss);
+/* The last forward's logits [B*T, V] into host memory; call it before
+ * dytcl_model_backward, which turns them into their gradient in place. */
+DYTCL_API dytcl_status dytcl_model_read_logits(dytcl_model *m, float *out);
+/* Zeroes the gradient buffer and the loss slots (before a step's first micro-batch). */
+DYTCL_API dytcl_status dytcl_model_zero_grad(dytcl_model *m);
+/* The backward of the last forward, adding (grad_scale / rows) * dloss into
+ * the gradient buffer. */
+DYTCL_API dytcl_status dytcl_model_backward(dytcl_model *m, float grad_scale);
+
+/* AdamW with a schedule: linear warm-up from 0 to lr over `warmup` steps,
+ * then cosine decay to lr * min_lr_frac at step `steps` (steps 0: lr stays).
+ * Weight decay on matrices and embeddings, on norm parameters only when
+ * decay_norm; global-norm clipping at clip (0: off). */
+typedef struct {
+    float lr, min_lr_frac;
+    int warmup, steps;
+    float beta1, beta2, eps, weight_decay, clip;
+    int decay_norm;
+} dytcl_model_optim;
+
+/* The learning rate of o's schedule at step >= 1. */
+DYTCL_API float dytcl_lr_at(const dytcl_model_optim *o, int step);
+/* Global-norm clipping and one AdamW step (step >= 1) over every parameter,
+ * at dytcl_lr_at(o, step); leaves the gradient norm in the step's stats. */
+DYTCL_API dytcl_status dytcl_model_step(dytcl_model *m, const dytcl_model_optim *o, int step);
+/* After a step: the mean losses of its micro-batches (n of them) and the
+ * gradient norm before clipping, in one device read. */
+DYTCL_API dytcl_status dytcl_model_step_stats(dytcl_model *m, float *losses, int n, float *grad_norm);
+/* The L2 norm of all parameters (a non-finite one: not worth saving). */
+DYTCL_API dytcl_status dytcl_model_param_norm(dytcl_model *m, float *norm);
+
+/* Host copies of the whole parameter buffer (dytcl_model_param_count floats). */
+DYTCL_API dytcl_status dytcl_model_read_params(dytcl_model *m, float *out);
+/* Writes the whole parameter buffer from host memory. */
+DYTCL_API dytcl_status dytcl_model_write_params(dytcl_model *m, const float *in);
+/* Host copy of the whole gradient buffer. */
+DYTCL_API dytcl_status dytcl_model_read_grads(dytcl_model *m, float *out);
+/* Host copies of AdamW's first and second moments. */
+DYTCL_API dytcl_status dytcl_model_read_opt(dytcl_model *m, float *mom, float *var);
+/* Writes AdamW's first and second moments. */
+DYTCL_API dytcl_status dytcl_model_write_opt(dytcl_model *m, const float *mom, const float *var);
+/* Blocking copy of grads[offset .. offset + n) to host memory (data-parallel all-reduce). */
+DYTCL_API dytcl_status dytcl_model_read_grads_range(dytcl_model *m, size_t offset, size_t n, float *out);
+/* Blocking copy of host memory into grads[offset .. offset + n). */
+DYTCL_API dytcl_status dytcl_model_write_grads_range(dytcl_model *m, size_t offset, size_t n, const float *in);
+/* Waits for the work queued on the model's device. */
+DYTCL_API dytcl_status dytcl_model_finish(dytcl_model *m);
+
+/* DyT/Derf only: for each norm, in the order h.0.norm1, h.0.norm2, h.1.norm1,
+ * ..., normf (2L + 1 of them), the fraction of the last forward's norm
+ * inputs with |alpha x| > 2 (Derf: |alpha x + shift| > 2), and alpha. */
+DYTCL_API dytcl_status dytcl_model_saturation(dytcl_model *m, float *frac, float *alpha);
+/* Benchmarks: on = 1 times every norm layer by profiling events (a sync each). */
+DYTCL_API void dytcl_model_profile_norms(dytcl_model *m, int on);
+/* The norms' device time (ns) summed since the last call. */
+DYTCL_API double dytcl_model_norm_ns(dytcl_model *m);
+
+/* ------------------------------------------------------------ inference
+ *
+ * Folding. Every norm feeds only linear layers (norm1 -> qkv, norm2 -> MLP
+ * up projection, normf -> lm head), so y = w * t + b (t = tanh(alpha x), or
+ * erf) gives  W y + c = (W diag(w)) t + (W b + c): dytcl_model_fold makes a
+ * model whose norms keep only alpha (and shift) and whose following weights
+ * and biases absorb w and b. The logits are the same up to float rounding;
+ * the inference pass skips two vector reads per norm. DyT and Derf only. */
+DYTCL_API dytcl_status dytcl_model_fold(dytcl_model *src, dytcl_model **out);
+
+/* Starts decoding with a KV cache on the device (batch 1); forward is refused until the end. */
+DYTCL_API dytcl_status dytcl_model_decode_begin(dytcl_model *m);
+/* Runs n new tokens at positions pos..pos+n-1 (pos = the tokens already
+ * decoded) and writes the last position's logits [V] to host memory. */
+DYTCL_API dytcl_status dytcl_model_decode(dytcl_model *m, const int32_t *tokens, int n, int pos, float *logits);
+/* Frees the KV cache. */
+DYTCL_API void dytcl_model_decode_end(dytcl_model *m);
+
+/* How the next token is picked. */
+typedef struct {
+    float temperature;  /* 0: the most likely token (greedy) */
+    int top_k;          /* 0: no limit */
+    float top_p;        /* 0 or 1: no limit; else the smallest set with this mass */
+    uint64_t seed;      /* the generator's start: the same seed, the same text */
+} dytcl_sampling;
+
+/* One step of the generator sampling (and data order) draws from
+ * (splitmix64): advances *state, returns 64 random bits, the same everywhere. */
+DYTCL_API uint64_t dytcl_rng_next(uint64_t *state);
+/* Picks a token from logits [V] by s (its seed unused: *rng advances instead). */
+DYTCL_API dytcl_status dytcl_sample(const float *logits, int V, const dytcl_sampling *s, uint64_t *rng,
+                                    int32_t *token);
+
+/* Called with each generated token; a non-zero return stops generation. */
+typedef int (*dytcl_token_fn)(int32_t token, void *user);
+
+/* Continues prompt [n_prompt] (1 <= n_prompt <= max_seq) by n_new tokens,
+ * calling fn (may be NULL) with each. use_cache 1: the prompt once through
+ * the model, then one token per step with the KV cache (begun and ended
+ * here); 0: a full forward pass per token (the batch becomes 1 x length).
+ * When the context reaches max_seq its last half becomes the new context
+ * (read again). The same model, prompt and s give the same tokens. */
+DYTCL_API dytcl_status dytcl_model_generate(dytcl_model *m, const int32_t *prompt, int n_prompt, int n_new,
+                                            const dytcl_sampling *s, int use_cache, dytcl_token_fn fn, void *user);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

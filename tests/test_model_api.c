@@ -1,0 +1,128 @@
+/* test_model_api.c -- the parts of dytcl_model.h that are not the model's
+ * math (test_model and test_conformance check that): the learning-rate
+ * schedule, sampling, generation's callback and cache, and that mistakes
+ * come back as a status with a message on the context. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "check.h"
+#include "dytcl_model.h"
+
+static void schedule(void)
+{
+    dytcl_model_optim o = {.lr = 1e-2f, .min_lr_frac = 0.1f, .warmup = 10, .steps = 110};
+    CHECK(fabsf(dytcl_lr_at(&o, 1) - 1e-3f) < 1e-9f, "warm-up step 1: %g", dytcl_lr_at(&o, 1));
+    CHECK(fabsf(dytcl_lr_at(&o, 10) - 1e-2f) < 1e-9f, "end of warm-up: %g", dytcl_lr_at(&o, 10));
+    CHECK(fabsf(dytcl_lr_at(&o, 60) - 5.5e-3f) < 1e-8f, "half-way down the cosine: %g", dytcl_lr_at(&o, 60));
+    CHECK(fabsf(dytcl_lr_at(&o, 110) - 1e-3f) < 1e-9f, "last step: %g", dytcl_lr_at(&o, 110));
+    CHECK(fabsf(dytcl_lr_at(&o, 500) - 1e-3f) < 1e-9f, "past the last step: %g", dytcl_lr_at(&o, 500));
+    for (int s = 11; s < 110; s++)
+        CHECK(dytcl_lr_at(&o, s + 1) <= dytcl_lr_at(&o, s), "the cosine rises at step %d", s);
+    o.warmup = 0, o.steps = 0;
+    CHECK(dytcl_lr_at(&o, 1) == 1e-2f && dytcl_lr_at(&o, 1000) == 1e-2f, "steps 0: a constant rate");
+}
+
+static void sampling(void)
+{
+    const float logits[4] = {1.0f, 3.0f, 2.0f, 0.5f};
+    uint64_t rng = 5;
+    int32_t t = -1;
+    dytcl_sampling greedy = {0}, top1 = {.temperature = 2, .top_k = 1}, nucleus = {.temperature = 1, .top_p = 0.01f};
+    CHECK(!dytcl_sample(logits, 4, &greedy, &rng, &t) && t == 1, "greedy picked %d", t);
+    CHECK(!dytcl_sample(logits, 4, &top1, &rng, &t) && t == 1, "top-k 1 picked %d", t);
+    CHECK(!dytcl_sample(logits, 4, &nucleus, &rng, &t) && t == 1, "top-p 0.01 picked %d", t);
+    /* temperature 1: the frequencies of 40000 draws against softmax (4 sigma) */
+    dytcl_sampling s = {.temperature = 1};
+    int count[4] = {0};
+    double z = 0, p[4];
+    for (int i = 0; i < 4; i++) z += exp(logits[i]);
+    for (int i = 0; i < 40000; i++) {
+        t = -1;
+        dytcl_status st = dytcl_sample(logits, 4, &s, &rng, &t);
+        CHECK(!st && t >= 0 && t < 4, "draw %d: %d", i, t);
+        if (t >= 0 && t < 4) count[t]++;
+    }
+    for (int i = 0; i < 4; i++) {
+        p[i] = exp(logits[i]) / z;
+        double sd = sqrt(40000 * p[i] * (1 - p[i]));
+        CHECK(fabs(count[i] - 40000 * p[i]) < 4 * sd, "token %d drawn %d times, expected %.0f", i, count[i],
+              40000 * p[i]);
+    }
+    /* top-k 2 never draws the others */
+    s.top_k = 2;
+    for (int i = 0; i < 1000; i++)
+        CHECK(!dytcl_sample(logits, 4, &s, &rng, &t) && (t == 1 || t == 2), "top-k 2 drew %d", t);
+    CHECK(dytcl_sample(logits, 0, &s, &rng, &t) == DYTCL_ERR_INVALID_ARG && strstr(dytcl_last_error(NULL), "V >= 1"),
+          "V = 0 refused: %s", dytcl_last_error(NULL));
+}
+
+typedef struct {
+    int n, stop_after;
+    int32_t got[64];
+} collect;
+
+static int take(int32_t token, void *user)
+{
+    collect *c = user;
+    c->got[c->n++] = token;
+    return c->n == c->stop_after;
+}
+
+static void generation(dytcl_ctx *ctx)
+{
+    dytcl_model_config c = {.arch = DYTCL_ARCH_GPT, .norm = DYTCL_NORM_DYT, .vocab = 17, .max_seq = 8, .n_layer = 1,
+                            .n_head = 2, .d_model = 16};
+    dytcl_model_config_defaults(&c);
+    dytcl_model *m = NULL;
+    CHECK_OK(ctx, dytcl_model_create(ctx, &c, 3, &m));
+    if (!m) return;
+    const int32_t prompt[3] = {1, 5, 9};
+    dytcl_sampling s = {.temperature = 0.9f, .top_k = 8, .seed = 42};
+    /* 20 tokens past max_seq 8: the context slides; with and without the cache */
+    collect a = {0, 0, {0}}, b = {0, 0, {0}}, stop = {0, 4, {0}};
+    CHECK_OK(ctx, dytcl_model_generate(m, prompt, 3, 20, &s, 1, take, &a));
+    CHECK_OK(ctx, dytcl_model_generate(m, prompt, 3, 20, &s, 0, take, &b));
+    CHECK(a.n == 20 && b.n == 20, "%d and %d tokens, expected 20", a.n, b.n);
+    CHECK(!memcmp(a.got, b.got, sizeof a.got), "the KV cache changed the tokens");
+    CHECK_OK(ctx, dytcl_model_generate(m, prompt, 3, 20, &s, 1, take, &stop));
+    CHECK(stop.n == 4 && !memcmp(stop.got, a.got, 4 * sizeof(int32_t)), "the callback's stop after 4: %d", stop.n);
+    /* mistakes: a status and a message on the context */
+    const int32_t bad[2] = {3, 17};
+    CHECK(dytcl_model_generate(m, bad, 2, 5, &s, 1, NULL, NULL) == DYTCL_ERR_INVALID_ARG &&
+              strstr(dytcl_last_error(ctx), "outside [0, 17)"),
+          "token 17 of vocab 17 refused: %s", dytcl_last_error(ctx));
+    int32_t long_prompt[9] = {0};
+    CHECK(dytcl_model_generate(m, long_prompt, 9, 5, &s, 1, NULL, NULL) == DYTCL_ERR_INVALID_ARG &&
+              strstr(dytcl_last_error(ctx), "max_seq 8"),
+          "a prompt past max_seq refused: %s", dytcl_last_error(ctx));
+    CHECK(dytcl_model_step(m, &(dytcl_model_optim){.lr = 1}, 0) == DYTCL_ERR_INVALID_ARG &&
+              strstr(dytcl_last_error(ctx), "step >= 1"),
+          "step 0 refused: %s", dytcl_last_error(ctx));
+    dytcl_model_free(m);
+
+    dytcl_model *none = (dytcl_model *)&c; /* must be reset to NULL */
+    dytcl_model_config odd = c;
+    odd.n_head = 3;
+    CHECK(dytcl_model_create(ctx, &odd, 1, &none) == DYTCL_ERR_INVALID_ARG && !none &&
+              strstr(dytcl_last_error(ctx), "multiple of n_head"),
+          "d_model 16, 3 heads refused: %s", dytcl_last_error(ctx));
+    none = (dytcl_model *)&c;
+    CHECK(dytcl_model_load(ctx, "no/such/file.safetensors", NULL, NULL, &none) != DYTCL_OK && !none &&
+              strstr(dytcl_last_error(ctx), "no/such/file.safetensors"),
+          "a missing checkpoint refused, naming it: %s", dytcl_last_error(ctx));
+}
+
+int main(void)
+{
+    schedule();
+    sampling();
+    dytcl_ctx *ctx = NULL;
+    if (dytcl_ctx_create(NULL, &ctx)) {
+        fprintf(stderr, "test_model_api: %s\n", dytcl_last_error(NULL));
+        return 1;
+    }
+    generation(ctx);
+    dytcl_ctx_free(ctx);
+    return check_done("test_model_api");
+}
