@@ -81,6 +81,14 @@ fuzz: build
 	    -Imodels tests/fuzz/fuzz_text.c models/data.c -lm -o $(BUILD)-fuzz/fuzz_text
 	$(BUILD)-fuzz/fuzz_text -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    $(BUILD)-fuzz/corpus-text tests/fuzz/text
+	mkdir -p $(BUILD)-fuzz/corpus-gemm
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    -D_POSIX_C_SOURCE=200809L -Ihost -I$(BUILD)/generated \
+	    tests/fuzz/fuzz_gemm_args.c $$(sed -n 's|^  \(host/.*\.c\)$$|\1|p' CMakeLists.txt) \
+	    $(BUILD)/generated/kernels_src.c $$(pkg-config --cflags --libs jansson) -lclblast -lOpenCL -lm \
+	    -o $(BUILD)-fuzz/fuzz_gemm_args
+	DYTCL_CACHE_DIR=$(CURDIR)/$(BUILD)-fuzz/kcache ASAN_OPTIONS=detect_leaks=0 \
+	    $(BUILD)-fuzz/fuzz_gemm_args -max_total_time=$(FUZZ_SECONDS) -max_len=256 $(BUILD)-fuzz/corpus-gemm
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-oclgrind $(BUILD)-fuzz
