@@ -20,6 +20,7 @@
 #include "cli.h"
 #include "data.h"
 #include "dist.h"
+#include "outputs.h"
 #include "train_opts.h"
 
 /* "train", or "train (rank 3)" on the ranks after the first */
@@ -104,11 +105,15 @@ static int diagnose(model *m, const logs *lg, int step)
 {
     const model_config *c = model_cfg(m);
     if (c->norm != NORM_DYT && c->norm != NORM_DERF) return 0;
-    int n = 2 * c->n_layer + 1;
-    float frac[2 * 256 + 1], alpha[2 * 256 + 1];
-    if (n > (int)(sizeof frac / sizeof frac[0]) || model_saturation(m, frac, alpha)) return -1;
+    int n = 2 * c->n_layer + 1, rc = -1;
+    float *frac = malloc((size_t)n * 2 * sizeof *frac), *alpha = frac ? frac + n : NULL;
+    double *f = malloc((size_t)n * sizeof *f);
+    if (!frac || !f) {
+        free(frac), free(f);
+        return cli_error(who, 1, "out of host memory for the diagnostics of %d layers", c->n_layer), -1;
+    }
+    if (model_saturation(m, frac, alpha)) goto out;
     if (dist_size() > 1) { /* over the whole batch: the mean of the ranks' equal shares */
-        double f[2 * 256 + 1];
         for (int i = 0; i < n; i++) f[i] = frac[i];
         dist_sum(f, n);
         for (int i = 0; i < n; i++) frac[i] = (float)(f[i] / dist_size());
@@ -124,7 +129,10 @@ static int diagnose(model *m, const logs *lg, int step)
     if (lg->diag) fflush(lg->diag);
     say(lg, "step %d: alpha normf %.4f, h.0.norm1 %.4f; largest |alpha x| > 2 fraction %.4f\n", step,
         alpha[n - 1], alpha[0], worst);
-    return 0;
+    rc = 0;
+out:
+    free(frac), free(f);
+    return rc;
 }
 
 /* ---------------------------------------------------------- checkpoints */
@@ -282,6 +290,22 @@ static void describe_ranks(char *out, size_t cap, int batch, int device)
     free(devs);
 }
 
+/* Before any work (rank 0): --out and --log are neither input however
+ * spelled, hold nothing of another kind (unless --force), lie in writable
+ * directories, and are locked against a second run. */
+static int claim_outputs(const train_opts *o, output_lock locks[2])
+{
+    char err[1400], diag[1100];
+    snprintf(diag, sizeof diag, "%s.diag.csv", o->log);
+    const char *ins_out[] = {o->data, o->log, diag}, *ins_log[] = {o->data, o->resume, o->out};
+    if ((o->out[0] && output_check("--out", o->out, output_is_checkpoint, "a checkpoint", ins_out, 3, o->force, err,
+                                   sizeof err)) ||
+        output_check("--log", o->log, output_is_train_log, "a training log", ins_log, 3, o->force, err, sizeof err) ||
+        (o->out[0] && output_lock_take(&locks[0], o->out, err, sizeof err)) || output_lock_take(&locks[1], o->log, err, sizeof err))
+        return cli_error(who, 1, "%s", err);
+    return 0;
+}
+
 /* Options, data, device, model and logs, then training. Every rank runs
  * this; a failure anywhere in the set-up stops all of them. */
 static int run(int argc, char **argv)
@@ -317,6 +341,8 @@ static int run(int argc, char **argv)
     dytcl_ctx_options copt = {.device = dist_device(dev, sizeof dev)};
     lg.quiet = dist_rank() > 0;
     rc = 1;
+    output_lock locks[2] = {{.fd = -1}, {.fd = -1}};
+    if (!lg.quiet && claim_outputs(&o, locks)) goto ready;
     if (text_data_load(o.data, o.val_fraction, o.seq, 0, &d, err, sizeof err)) {
         cli_error(who, 1, "%s", err);
         goto ready;
@@ -378,6 +404,7 @@ ready:
         model_param_count(c), info.name, text_data_size(d, 0), text_data_size(d, 1), ranks, step0 ? "; resumed" : "");
     rc = train(m, d, &o, step0, rng, &lg);
 done:
+    output_lock_release(&locks[0]), output_lock_release(&locks[1]);
     if (lg.csv) fclose(lg.csv);
     if (lg.diag) fclose(lg.diag);
     model_free(m);
