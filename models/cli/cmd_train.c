@@ -21,6 +21,8 @@
 #include "data.h"
 #include "dist.h"
 #include "outputs.h"
+#include "resume.h"
+#include "signals.h"
 #include "train_opts.h"
 
 /* "train", or "train (rank 3)" on the ranks after the first */
@@ -152,6 +154,7 @@ static int save(model *m, const train_opts *o, int step, uint64_t rng)
     ckpt_meta_set(&md, "step", v);
     snprintf(v, sizeof v, "%llu", (unsigned long long)rng);
     ckpt_meta_set(&md, "data_rng", v);
+    if (o->data_id[0]) ckpt_meta_set(&md, "data_id", o->data_id);
     char err[1200];
     if (ckpt_save(m, o->out, 1, &md, err, sizeof err)) return cli_error(who, 1, "%s", err), -1;
     return 0;
@@ -188,6 +191,15 @@ static int report(model *m, logs *lg, double step_ms, int timed, double tokens_p
     return 0;
 }
 
+/* Where the last good checkpoint of this run is, for a run that stops early. */
+static const char *last_good(const train_opts *o, int saved_step, char *buf, size_t cap)
+{
+    if (!o->out[0]) snprintf(buf, cap, "no checkpoint: --out is empty");
+    else if (saved_step < 0) snprintf(buf, cap, "no checkpoint was saved by this run; %s is not from it", o->out);
+    else snprintf(buf, cap, "the last good checkpoint is %s, at step %d", o->out, saved_step);
+    return buf;
+}
+
 static int train(model *m, const text_data *d, const train_opts *o, int step0, uint64_t rng, logs *lg)
 {
     int N = dist_size();
@@ -204,6 +216,10 @@ static int train(model *m, const text_data *d, const train_opts *o, int step0, u
     model_optim opt = {o->lr, 0.9f, o->beta2, 1e-8f, o->weight_decay, o->clip, o->decay_norm};
     double t_start = cli_now_ms(), tokens = 0, step_ms = 0;
     int step = step0, timed = 0;
+    /* the step of the checkpoint at --out that this run stands on: none yet,
+     * unless it resumed from that very file */
+    int saved_step = o->resume[0] && o->out[0] && output_same_file(o->resume, o->out) ? step0 : -1;
+    char where[1200];
     dist_stats ar0 = dist_get_stats();
     while (step < o->steps) {
         step++;
@@ -231,15 +247,16 @@ static int train(model *m, const text_data *d, const train_opts *o, int step0, u
         if (!isfinite(loss) || !isfinite(gnorm)) {
             say(lg, "\n");
             if (!lg->quiet)
-                cli_error(who, 1,
-                          "step %d: the loss (%g) or gradient norm (%g) is not finite; stopping without saving "
-                          "(the last checkpoint, if any, is %s, from an earlier step)",
-                          step, loss, gnorm, o->out);
+                cli_error(who, 1, "step %d: the loss (%g) or gradient norm (%g) is not finite; stopping without saving "
+                          "(%s)", step, loss, gnorm, last_good(o, saved_step, where, sizeof where));
             goto done;
         }
         double val = NAN;
         int last = step == o->steps || step == o->stop_at || (o->time_limit > 0 && elapsed >= o->time_limit);
         if (o->time_limit > 0) last = dist_bcast_int(last); /* rank 0's clock decides */
+        int sig = signals_pending();
+        if (N > 1) sig = dist_max_int(sig); /* a signal to any rank stops all */
+        last |= sig != 0;
         if ((o->eval_every > 0 && step % o->eval_every == 0) || last) {
             if (evaluate(m, d, o, shard, tok, tgt, &val)) goto fail;
             say(lg, "step %d: train loss %.4f, val loss %.4f, %.0f tok/s\n", step, loss, val, tok_s);
@@ -255,6 +272,15 @@ static int train(model *m, const text_data *d, const train_opts *o, int step0, u
         if (o->out[0] && ((o->save_every > 0 && step % o->save_every == 0) || last)) {
             int saved = dist_rank() > 0 || !save(m, o, step, rng); /* rank 0 writes */
             if (!dist_all_ok(saved)) goto done;
+            saved_step = step;
+        }
+        if (sig) { /* stopped at the end of this step; its checkpoint (if any) is complete */
+            say(lg, "\n");
+            if (!lg->quiet)
+                cli_error(who, 128 + sig, "%s at step %d: stopped (%s)", signals_name(sig), step,
+                          last_good(o, saved_step, where, sizeof where));
+            rc = 128 + sig;
+            goto done;
         }
         if (last) break;
     }
@@ -343,6 +369,11 @@ static int run(int argc, char **argv)
     rc = 1;
     output_lock locks[2] = {{.fd = -1}, {.fd = -1}};
     if (!lg.quiet && claim_outputs(&o, locks)) goto ready;
+    if (input_check("--data", o.data, err, sizeof err)) { /* before any open: a FIFO would block it */
+        cli_error(who, 1, "%s", err);
+        goto ready;
+    }
+    if (resume_data_id(o.data, o.data_id, sizeof o.data_id)) o.data_id[0] = '\0'; /* unreadable: load says why */
     if (text_data_load(o.data, o.val_fraction, o.seq, 0, &d, err, sizeof err)) {
         cli_error(who, 1, "%s", err);
         goto ready;
@@ -357,13 +388,21 @@ static int run(int argc, char **argv)
             cli_error(who, 1, "%s", err);
             goto ready;
         }
-        const char *s = ckpt_meta_get(&md, "step"), *r = ckpt_meta_get(&md, "data_rng");
-        if (!has_opt || !s || !r) {
-            cli_error(who, 1, "%s: not a training checkpoint (no optimiser state, step or data_rng)", o.resume);
+        float norm = 0;
+        if (!has_opt) {
+            cli_error(who, 1, "%s: not a training checkpoint (no optimiser state)", o.resume);
             goto ready;
         }
-        step0 = atoi(s);
-        rng = strtoull(r, NULL, 10);
+        if (resume_state(&md, o.resume, o.steps, &step0, &rng, err, sizeof err) ||
+            resume_same_data(&md, o.resume, o.data, o.data_id, o.force, err, sizeof err)) {
+            cli_error(who, 1, "%s", err);
+            goto ready;
+        }
+        if (model_param_norm(m, &norm) || !isfinite(norm)) {
+            cli_error(who, 1, "%s: the parameters are not finite (norm %g): not a checkpoint to resume from",
+                      o.resume, norm);
+            goto ready;
+        }
     } else if (model_create(ctx, &o.model, o.seed, &m, err, sizeof err)) {
         cli_error(who, 1, "%s", err);
         goto ready;
@@ -378,6 +417,13 @@ static int run(int argc, char **argv)
     }
     if (!lg.quiet) { /* rank 0 logs */
         lg.tty = isatty(2);
+        char diag_path[1100];
+        snprintf(diag_path, sizeof diag_path, "%s.diag.csv", o.log);
+        if (step0 && (output_log_truncate(o.log, step0, err, sizeof err) || /* rows past the checkpoint go */
+                      output_log_truncate(diag_path, step0, err, sizeof err))) {
+            cli_error(who, 1, "%s", err);
+            goto ready;
+        }
         lg.csv = fopen(o.log, step0 ? "a" : "w");
         if (!lg.csv) {
             cli_error(who, 1, "cannot write the log %s", o.log);
@@ -402,6 +448,7 @@ ready:
     say(&lg, "%s-%s: %d layers, d_model %d, %d heads, d_ff %d, %zu parameters; %s; %zu train / %zu val bytes%s%s\n",
         model_arch_name(c->arch), model_norm_name(c->norm), c->n_layer, c->d_model, c->n_head, c->d_ff,
         model_param_count(c), info.name, text_data_size(d, 0), text_data_size(d, 1), ranks, step0 ? "; resumed" : "");
+    signals_install(); /* from here a first SIGINT/SIGTERM ends the step and saves */
     rc = train(m, d, &o, step0, rng, &lg);
 done:
     output_lock_release(&locks[0]), output_lock_release(&locks[1]);

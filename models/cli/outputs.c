@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -130,4 +131,45 @@ void output_lock_release(output_lock *l)
     unlink(l->path); /* while still held: no one else took it meanwhile */
     close(l->fd);
     l->fd = -1;
+}
+
+int output_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int output_log_truncate(const char *path, int step, char *err, size_t cap)
+{
+    struct stat st;
+    if (stat(path, &st) != 0) return 0;
+    if (!S_ISREG(st.st_mode)) return snprintf(err, cap, "the log %s is not a regular file", path), -1;
+    FILE *in = fopen(path, "rb");
+    char tmp[1200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    FILE *out = in ? fopen(tmp, "wb") : NULL;
+    if (!out) {
+        if (in) fclose(in);
+        return snprintf(err, cap, "cannot rewrite the log %s: %s", path, strerror(errno)), -1;
+    }
+    char *line = NULL;
+    size_t lcap = 0;
+    int first = 1, bad = 0;
+    while (getline(&line, &lcap, in) > 0) {
+        char *end;
+        long s = strtol(line, &end, 10);
+        if (!first && (end == line || *end != ',' || s > step)) break; /* rows go in step order */
+        first = 0;
+        if (fputs(line, out) == EOF) bad = 1;
+    }
+    free(line);
+    bad |= ferror(in) != 0;
+    fclose(in);
+    bad |= fclose(out) != 0;
+    if (bad || rename(tmp, path) != 0) {
+        int e = errno;
+        remove(tmp);
+        return snprintf(err, cap, "cannot rewrite the log %s: %s", path, strerror(e)), -1;
+    }
+    return 0;
 }

@@ -26,6 +26,14 @@ int output_check(const char *opt, const char *path, int (*is_kind)(const char *p
 int output_is_checkpoint(const char *path);
 int output_is_train_log(const char *path);
 
+/* Whether a and b name one existing file (device and inode). */
+int output_same_file(const char *a, const char *b);
+
+/* Keeps the header and the rows of steps <= step of the CSV log at path
+ * (a resumed run writes the later steps again); a missing log is fine.
+ * Rewritten through a temporary renamed over it. 0, or -1 and err. */
+int output_log_truncate(const char *path, int step, char *err, size_t cap);
+
 /* An exclusive lock on PATH.lock (holding the locking process's id); fd -1
  * when none is held. */
 typedef struct {

@@ -188,6 +188,10 @@ int train_opts_parse(int argc, char **argv, train_opts *o, ckpt_meta *md)
         model_flag |= s->model;
     }
     if (!o->data[0]) return usage(stderr), cli_error("train", 2, "--data FILE is required");
+    for (int i = 1; o->resume[0] && i < argc; i++)
+        if (!strcmp(argv[i], "--seed"))
+            return cli_error("train", 2, "with --resume the initialisation and data order continue from the "
+                                         "checkpoint; drop --seed");
     if (o->resume[0] && model_flag)
         return cli_error("train", 2, "with --resume the model options come from the checkpoint; drop them");
     if (o->batch < 1 || o->seq < 2 || o->accum < 1 || o->accum > 64 || o->steps < 1)
