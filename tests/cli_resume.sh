@@ -59,6 +59,9 @@ n = struct.unpack("<Q", b[:8])[0]
 h = json.loads(b[8:8 + n]); data = bytearray(b[8 + n:])
 if key == "nan":
     data[0:4] = struct.pack("<f", float("nan"))
+elif key == "transpose":  # a matrix's shape swapped: the same count, another shape
+    name = next(k for k, v in h.items() if k != "__metadata__" and len(v["shape"]) == 2 and v["shape"][0] != v["shape"][1])
+    h[name]["shape"].reverse()
 else:
     h["__metadata__"][key] = val
 j = json.dumps(h).encode(); j += b" " * (-len(j) % 8)
@@ -73,6 +76,10 @@ for kv in "step -3" "step 3x" "step 99999999999" "data_rng abc" "data_rng -1" "d
   rc=$?
   check "resume with $1 = $2 refused" "[ $rc -eq 1 ] && grep -q 'bad.st' err.txt"
 done
+tamper t.st bad.st transpose x
+"$DYTCL" generate --model bad.st --tokens 2 > out.txt 2> err.txt
+check "a transposed tensor is named with both shapes" \
+  "[ \$? -eq 1 ] && grep -q 'is \[[0-9]*, [0-9]*\] ([0-9]* elements), the config needs \[[0-9]*, [0-9]*\]' err.txt"
 "$DYTCL" train --resume t.st --data text.txt --seed 7 --out t2.st --log t2.csv > out.txt 2> err.txt
 check "--seed with --resume refused" "[ $? -eq 2 ] && grep -q 'seed' err.txt"
 sed 's/fox/cat/' text.txt > other.txt

@@ -121,6 +121,19 @@ int main(void)
         dytcl_buf_free(g);
     }
 
+    /* Checkpoint files: a tensor named like the metadata map is refused when
+     * written (it made a file the reader refuses); special files are refused
+     * before any read (/dev/zero grew without bound). */
+    {
+        float one = 1.0f;
+        dytcl_st_tensor t = {.name = "__metadata__", .ndim = 1, .shape = {1}, .numel = 1, .data = &one};
+        EXPECT(NULL, dytcl_st_save("/tmp/dytcl-test-errors-meta.st", &t, 1, NULL, 0), DYTCL_ERR_INVALID_ARG,
+               "__metadata__");
+        dytcl_st_file *sf = NULL;
+        EXPECT(NULL, dytcl_st_load("/dev/zero", &sf), DYTCL_ERR_IO, "not a regular file");
+        CHECK(sf == NULL, "a refused load returned a file");
+    }
+
     /* A buffer of another context. */
     dytcl_ctx *other = check_ctx(NULL);
     EXPECT(other, dytcl_fill(other, dytcl_tensor_1d(b, 0, 3), 0), DYTCL_ERR_INVALID_ARG, "another context");
