@@ -90,4 +90,11 @@ check "... and taken with --force" "[ $? -eq 0 ]"
 "$DYTCL" train --resume t.st --data text.txt --out t3.st --log t3.csv > out.txt 2> err.txt
 check "the same data resumes" "[ $? -eq 0 ]"
 
+# A run that diverges before its first save does not call the checkpoint an
+# earlier, different run left at --out its own.
+"$DYTCL" train $Q --steps 50 --lr 1e30 --warmup 0 --clip 0 --save-every 100 --out t.st --log div.csv \
+  > out.txt 2> err.txt
+check "divergence before any save: the message disowns --out" \
+  "[ \$? -eq 1 ] && grep -q 'no checkpoint was saved by this run; t.st is not from it' err.txt"
+
 exit $fail
