@@ -44,6 +44,12 @@ if [ ! -w ro ]; then # (root writes anywhere)
   check "a read-only --log directory refused at once" "[ $? -eq 1 ] && grep -q 'not writable' err.txt"
 fi
 
+# bench --json: a missing directory or a non-JSON file refused before measuring.
+"$DYTCL" bench gemm --json nodir/g.json > out.txt 2> err.txt
+check "bench --json into a missing directory refused at once" "[ \$? -eq 1 ] && grep -q nodir err.txt && [ ! -s out.txt ]"
+"$DYTCL" bench norms --json text.txt > out.txt 2> err.txt
+check "bench --json over the text refused" "[ \$? -eq 1 ] && cmp -s text.txt keep.txt"
+
 # A second run on the same output: refused, naming the holder.
 "$DYTCL" train --data text.txt $Q --steps 100000 --out busy.st --log busy.csv > busy.out 2>&1 &
 pid=$!

@@ -49,6 +49,18 @@ int output_is_train_log(const char *path)
     return head_of(path, h, (int)sizeof h) == (int)sizeof h && !memcmp(h, head, sizeof h);
 }
 
+int output_is_json(const char *path)
+{
+    unsigned char h[1];
+    return head_of(path, h, 1) == 1 && (h[0] == '{' || h[0] == '[');
+}
+
+int output_is_png(const char *path)
+{
+    unsigned char h[4];
+    return head_of(path, h, 4) == 4 && !memcmp(h, "\x89PNG", 4);
+}
+
 /* The directory part of path ("." when none). */
 static void dir_of(const char *path, char *dir, size_t cap)
 {

@@ -25,6 +25,8 @@ int output_check(const char *opt, const char *path, int (*is_kind)(const char *p
 /* Whether path holds a safetensors file / a training log (their first bytes). */
 int output_is_checkpoint(const char *path);
 int output_is_train_log(const char *path);
+int output_is_json(const char *path);
+int output_is_png(const char *path);
 
 /* Whether a and b name one existing file (device and inode). */
 int output_same_file(const char *a, const char *b);
