@@ -100,9 +100,17 @@ fuzz: build
 	    $(BUILD)-fuzz/corpus-text tests/fuzz/text
 	mkdir -p $(BUILD)-fuzz/corpus-idx
 	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L \
-	    -Imodels tests/fuzz/fuzz_idx.c models/idx.c models/data.c -lz -lm -o $(BUILD)-fuzz/fuzz_idx
+	    -Ihost -Imodels tests/fuzz/fuzz_idx.c models/idx.c models/rng.c -lz -lm -o $(BUILD)-fuzz/fuzz_idx
 	$(BUILD)-fuzz/fuzz_idx -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    $(BUILD)-fuzz/corpus-idx tests/fuzz/idx
+	mkdir -p $(BUILD)-fuzz/corpus-gemm
+	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    -D_POSIX_C_SOURCE=200809L -Ihost -Icl -I$(BUILD)/generated \
+	    tests/fuzz/fuzz_gemm_args.c $$(sed -n 's|^  \(host/.*\.c\)$$|\1|p' CMakeLists.txt) \
+	    $(BUILD)/generated/kernels_src.c $$(pkg-config --cflags --libs jansson) -lclblast -lOpenCL -lm \
+	    -o $(BUILD)-fuzz/fuzz_gemm_args
+	DYTCL_CACHE_DIR=$(CURDIR)/$(BUILD)-fuzz/kcache ASAN_OPTIONS=detect_leaks=0 \
+	    $(BUILD)-fuzz/fuzz_gemm_args -max_total_time=$(FUZZ_SECONDS) -max_len=256 $(BUILD)-fuzz/corpus-gemm
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-oclgrind $(BUILD)-fuzz

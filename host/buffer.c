@@ -140,7 +140,10 @@ dytcl_status dy_check_tensor(dytcl_ctx *ctx, dytcl_tensor t, const char *name)
             return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "tensor %s: shape[%d] = %lld is not positive",
                            name, i, (long long)t.shape[i]);
     int64_t n = dytcl_tensor_numel(t);
-    if (n == 0 || n > INT_MAX)
+    if (n == 0) /* every dimension is positive: their product overflowed */
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "tensor %s: the shape's product passes 2^63 elements; at most %d "
+                       "are supported", name, INT_MAX);
+    if (n > INT_MAX)
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "tensor %s: %lld elements; at most %d are supported",
                        name, (long long)n, INT_MAX);
     size_t cap = t.buf->bytes / sizeof(float);

@@ -243,7 +243,8 @@ DYTCL_API const char *dytcl_timer_name(dytcl_ctx *ctx);
 /* ------------------------------------------------------------ basic ops */
 
 /* dst = src, elementwise over numel elements (shapes may differ; counts must
- * match). The device's copy-bandwidth reference for benchmarks. */
+ * match). The device's copy-bandwidth reference for benchmarks. dst == src
+ * (the same elements) does nothing; a partial overlap is refused. */
 DYTCL_API dytcl_status dytcl_copy(dytcl_ctx *ctx, dytcl_tensor dst, dytcl_tensor src);
 
 /* dst[:] = value. */
@@ -310,6 +311,9 @@ DYTCL_API dytcl_status dytcl_st_save(const char *path, const dytcl_st_tensor *te
  * parameter gradients; a gradient tensor whose .buf is NULL is not computed.
  * Reductions are deterministic: the same inputs give the same bits. dx may
  * alias dy. Temporary memory comes from a workspace the context owns.
+ * In place: DyT/Derf forward's y may be x itself (the same elements); any
+ * other overlap of y with x or the parameters, and LayerNorm's y, mean and
+ * rstd over each other or the inputs, return DYTCL_ERR_INVALID_ARG.
  */
 typedef enum { DYTCL_CHANNELS_LAST = 0, DYTCL_CHANNELS_FIRST = 1 } dytcl_layout;
 
@@ -572,7 +576,8 @@ DYTCL_API dytcl_status dytcl_cross_entropy_mean(dytcl_ctx *ctx, dytcl_tensor mea
  * reads from the device, so a training step needs no host round trip.
  *
  * dytcl_adamw updates params, m and v (all of one shape, usually the whole
- * flat parameter buffer) at step >= 1 with
+ * flat parameter buffer; none may overlap another or grads, decay_mask,
+ * grad_scale) at step >= 1 with
  *   g = grads * grad_scale[0]  (grad_scale absent: 1)
  *   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2
  *   p -= lr (m / (1 - b1^step) / (sqrt(v / (1 - b2^step)) + eps) + wd * mask * p)
@@ -623,7 +628,9 @@ DYTCL_API dytcl_status dytcl_embedding_backward(dytcl_ctx *ctx, dytcl_tensor dwt
  *   DYTCL_ATTN_AUTO   GEMM when T >= 64 and the scores fit a quarter of one
  *                     allocation, else tiled
  * Both paths give the same results to float rounding (the tests compare them
- * with each other and with a float64 reference). */
+ * with each other and with a float64 reference). The outputs (o and lse;
+ * dq, dk, dv) must overlap neither each other nor an input:
+ * DYTCL_ERR_INVALID_ARG. */
 typedef enum {
     DYTCL_ATTN_AUTO = 0,
     DYTCL_ATTN_GEMM = 1,

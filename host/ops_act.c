@@ -26,7 +26,7 @@ static dytcl_status elementwise(dytcl_ctx *ctx, const char *body, const char *ta
 static dytcl_status check_same(dytcl_ctx *ctx, const dytcl_tensor *t, const char *const *names, int nt)
 {
     dytcl_status s = dy_check_tensor(ctx, t[0], names[0]);
-    for (int j = 1; j < nt && !s; j++) s = norm_check_like(ctx, t[j], names[j], t[0]);
+    for (int j = 1; j < nt && !s; j++) s = args_check_like(ctx, t[j], names[j], t[0], names[0]);
     return s;
 }
 

@@ -2,6 +2,18 @@
  * final fixed-order reductions (colsum, sum_all in cl/common.cl). */
 #include "ops_args.h"
 
+int64_t dy_size_mul(int64_t a, int64_t b)
+{
+    if (a < 0 || b < 0 || (b != 0 && a > INT64_MAX / b)) return -1;
+    return a * b;
+}
+
+int64_t dy_size_add(int64_t a, int64_t b)
+{
+    if (a < 0 || b < 0 || a > INT64_MAX - b) return -1;
+    return a + b;
+}
+
 dytcl_status norm_dims_of(dytcl_ctx *ctx, dytcl_tensor x, dytcl_layout layout, norm_dims *d)
 {
     dytcl_status s = dy_check_tensor(ctx, x, "x");
@@ -23,13 +35,25 @@ dytcl_status norm_dims_of(dytcl_ctx *ctx, dytcl_tensor x, dytcl_layout layout, n
     return DYTCL_OK;
 }
 
-dytcl_status norm_check_like(dytcl_ctx *ctx, dytcl_tensor t, const char *name, dytcl_tensor x)
+dytcl_status args_check_like(dytcl_ctx *ctx, dytcl_tensor t, const char *name, dytcl_tensor ref,
+                             const char *ref_name)
 {
     dytcl_status s = dy_check_tensor(ctx, t, name);
     if (s) return s;
-    if (dytcl_tensor_numel(t) != dytcl_tensor_numel(x))
-        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "%s has %lld elements but x has %lld", name,
-                       (long long)dytcl_tensor_numel(t), (long long)dytcl_tensor_numel(x));
+    if (dytcl_tensor_numel(t) != dytcl_tensor_numel(ref))
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "%s has %lld elements but %s has %lld", name,
+                       (long long)dytcl_tensor_numel(t), ref_name, (long long)dytcl_tensor_numel(ref));
+    return DYTCL_OK;
+}
+
+dytcl_status args_check_apart(dytcl_ctx *ctx, dytcl_tensor w, int64_t nw, const char *wname, dytcl_tensor r,
+                              int64_t nr, const char *rname)
+{
+    if (!w.buf || !r.buf || w.buf != r.buf || nw <= 0 || nr <= 0) return DYTCL_OK;
+    int64_t w0 = (int64_t)w.offset, r0 = (int64_t)r.offset;
+    if (w0 < r0 + nr && r0 < w0 + nw)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "%s (elements %lld..%lld) overlaps %s (%lld..%lld) in one buffer",
+                       wname, (long long)w0, (long long)(w0 + nw - 1), rname, (long long)r0, (long long)(r0 + nr - 1));
     return DYTCL_OK;
 }
 
@@ -42,6 +66,30 @@ dytcl_status norm_check_vec(dytcl_ctx *ctx, dytcl_tensor t, const char *name, in
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "%s has %lld elements, expected %lld", name,
                        (long long)dytcl_tensor_numel(t), (long long)n);
     return DYTCL_OK;
+}
+
+dytcl_status args_check_inplace(dytcl_ctx *ctx, dytcl_tensor y, const char *yname, dytcl_tensor x, const char *xname)
+{
+    if (y.buf == x.buf && y.offset == x.offset && dytcl_tensor_numel(y) == dytcl_tensor_numel(x)) return DYTCL_OK;
+    return args_check_apart(ctx, y, dytcl_tensor_numel(y), yname, x, dytcl_tensor_numel(x), xname);
+}
+
+static int64_t numel_or_0(dytcl_tensor t)
+{
+    return t.buf ? dytcl_tensor_numel(t) : 0;
+}
+
+dytcl_status args_check_outputs(dytcl_ctx *ctx, const dytcl_tensor *w, const char *const *wname, int nw,
+                                const dytcl_tensor *r, const char *const *rname, int nr)
+{
+    dytcl_status s = DYTCL_OK;
+    for (int i = 0; i < nw && !s; i++) {
+        for (int j = i + 1; j < nw && !s; j++)
+            s = args_check_apart(ctx, w[i], numel_or_0(w[i]), wname[i], w[j], numel_or_0(w[j]), wname[j]);
+        for (int j = 0; j < nr && !s; j++)
+            s = args_check_apart(ctx, w[i], numel_or_0(w[i]), wname[i], r[j], numel_or_0(r[j]), rname[j]);
+    }
+    return s;
 }
 
 int arg_mem(dytcl_ctx *ctx, dy_kernel *k, int i, cl_mem m)

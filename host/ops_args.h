@@ -12,9 +12,29 @@ typedef struct {
     int channels_first;
 } norm_dims;
 
+/* Sizes from callers are multiplied only through these: a*b and a+b of
+ * non-negative int64 sizes, or -1 when an operand is negative (an earlier
+ * overflow included) or the result would pass INT64_MAX. */
+int64_t dy_size_mul(int64_t a, int64_t b);
+int64_t dy_size_add(int64_t a, int64_t b);
+
 dytcl_status norm_dims_of(dytcl_ctx *ctx, dytcl_tensor x, dytcl_layout layout, norm_dims *d);
-/* t must be a valid tensor with as many elements as x has. */
-dytcl_status norm_check_like(dytcl_ctx *ctx, dytcl_tensor t, const char *name, dytcl_tensor x);
+/* t must be a valid tensor with as many elements as ref (named ref_name)
+ * has. norm_check_like names the reference by the expression passed. */
+dytcl_status args_check_like(dytcl_ctx *ctx, dytcl_tensor t, const char *name, dytcl_tensor ref,
+                             const char *ref_name);
+#define norm_check_like(ctx, t, name, ref) args_check_like(ctx, t, name, ref, #ref)
+/* The elements [w.offset, +nw) and [r.offset, +nr) must not overlap when
+ * both lie in one buffer (an absent tensor, or n = 0, overlaps nothing). */
+dytcl_status args_check_apart(dytcl_ctx *ctx, dytcl_tensor w, int64_t nw, const char *wname, dytcl_tensor r,
+                              int64_t nr, const char *rname);
+/* An elementwise output y over its input x: either apart or exactly the
+ * same elements (in place); a shifted overlap is refused. */
+dytcl_status args_check_inplace(dytcl_ctx *ctx, dytcl_tensor y, const char *yname, dytcl_tensor x, const char *xname);
+/* The written tensors w[0..nw) (absent ones skipped) overlap neither each
+ * other nor any of the read ones r[0..nr). */
+dytcl_status args_check_outputs(dytcl_ctx *ctx, const dytcl_tensor *w, const char *const *wname, int nw,
+                                const dytcl_tensor *r, const char *const *rname, int nr);
 /* t must hold n elements; when it is absent (buf NULL) that is fine unless
  * required. */
 dytcl_status norm_check_vec(dytcl_ctx *ctx, dytcl_tensor t, const char *name, int64_t n, int required);

@@ -1,5 +1,6 @@
 /* ops_attention.c -- multi-head attention, causal or bidirectional
  * (cl/attention.cl), through CLBlast's batched GEMM or the tiled kernels. */
+#include <limits.h>
 #include <math.h>
 
 #include "ops_args.h"
@@ -42,8 +43,8 @@ static int use_gemm(dytcl_ctx *ctx, dytcl_attn_path path, attn_dims a)
     if (path != DYTCL_ATTN_AUTO) return path == DYTCL_ATTN_GEMM;
     /* Scores of up to a quarter of one allocation, and T large enough for
      * GEMM to pay: measured on PoCL, the tiled kernels win for short rows. */
-    uint64_t bytes = (uint64_t)a.BH * a.T * a.T * 4;
-    return a.T >= 64 && bytes <= ctx->info.max_alloc / 4;
+    int64_t bytes = dy_size_mul(dy_size_mul(dy_size_mul(a.BH, a.T), a.T), 4);
+    return a.T >= 64 && bytes >= 0 && (uint64_t)bytes <= ctx->info.max_alloc / 4;
 }
 
 /* Launches a row kernel over (T, BH) after setting its arguments. */
@@ -58,7 +59,11 @@ static dytcl_status scores(dytcl_ctx *ctx, attn_dims a, dytcl_tensor q, dytcl_te
 {
     dytcl_buf **ws = &ctx->workspace[slot];
     cl_mem mem;
-    dytcl_status st = dy_workspace(ctx, slot, (size_t)a.BH * a.T * a.T * 4, &mem);
+    const int64_t n = dy_size_mul(dy_size_mul(a.BH, a.T), a.T);
+    if (n < 0 || n > INT_MAX || (uint64_t)n * 4 > ctx->info.max_alloc)
+        return dy_fail(ctx, DYTCL_ERR_UNSUPPORTED, "attention: the scores of %d heads x %d x %d do not fit one "
+                       "allocation (the tiled path needs none)", a.BH, a.T, a.T);
+    dytcl_status st = dy_workspace(ctx, slot, (size_t)n * 4, &mem);
     if (st) return st;
     *S = dytcl_tensor_1d(*ws, 0, (int64_t)a.BH * a.T * a.T);
     const int64_t sd = (int64_t)a.T * a.D, ss = (int64_t)a.T * a.T;
@@ -76,7 +81,10 @@ dytcl_status dytcl_attention_forward(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tenso
     DY_CHECK_CTX(ctx);
     attn_dims a = {0};
     dytcl_status s;
-    if ((s = check_qkv(ctx, q, k, v, lse, &path, &a)) || (s = norm_check_like(ctx, o, "o", q))) return s;
+    if ((s = check_qkv(ctx, q, k, v, lse, &path, &a)) || (s = norm_check_like(ctx, o, "o", q)) ||
+        (s = args_check_outputs(ctx, (dytcl_tensor[]){o, lse}, (const char *[]){"o", "lse"}, 2,
+                                (dytcl_tensor[]){q, k, v}, (const char *[]){"q", "k", "v"}, 3)))
+        return s; /* no output over an input: the tiled kernel reads every row of k, v while writing o */
     dy_kernel *kr;
     if (use_gemm(ctx, path, a)) {
         dytcl_tensor S;
@@ -197,7 +205,10 @@ dytcl_status dytcl_attention_backward(dytcl_ctx *ctx, dytcl_tensor dq, dytcl_ten
     dytcl_status s;
     if ((s = check_qkv(ctx, q, k, v, lse, &path, &a)) || (s = norm_check_like(ctx, o, "o", q)) ||
         (s = norm_check_like(ctx, dout, "dout", q)) || (s = norm_check_like(ctx, dq, "dq", q)) ||
-        (s = norm_check_like(ctx, dk, "dk", q)) || (s = norm_check_like(ctx, dv, "dv", q)))
+        (s = norm_check_like(ctx, dk, "dk", q)) || (s = norm_check_like(ctx, dv, "dv", q)) ||
+        (s = args_check_outputs(ctx, (dytcl_tensor[]){dq, dk, dv}, (const char *[]){"dq", "dk", "dv"}, 3,
+                                (dytcl_tensor[]){q, k, v, o, dout, lse},
+                                (const char *[]){"q", "k", "v", "o", "dout", "lse"}, 6)))
         return s;
     if (use_gemm(ctx, path, a)) return backward_gemm(ctx, a, dq, dk, dv, dout, q, k, v, lse);
     return backward_tiled(ctx, a, dq, dk, dv, dout, q, k, v, o, lse);

@@ -13,6 +13,10 @@ dytcl_status dytcl_copy(dytcl_ctx *ctx, dytcl_tensor dst, dytcl_tensor src)
     if (n != dytcl_tensor_numel(src))
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "dytcl_copy: dst has %d elements, src %lld", n,
                        (long long)dytcl_tensor_numel(src));
+    if (dst.buf == src.buf && dst.offset == src.offset) return DYTCL_OK; /* a copy onto itself */
+    if (dst.buf == src.buf && dst.offset < src.offset + (size_t)n && src.offset < dst.offset + (size_t)n)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "dytcl_copy: dst (elements %zu..) overlaps src (%zu..) by part "
+                       "of its %d elements", dst.offset, src.offset, n);
     dy_kernel *k;
     if ((s = dy_kernel_get(ctx, DY_KERNEL(COPY, copy_f32), &k))) return s;
     int doff = (int)dst.offset, soff = (int)src.offset;

@@ -75,7 +75,11 @@ static dytcl_status forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, cons
     norm_dims d;
     dytcl_status s;
     if ((s = p ? norm_dims_of(ctx, x, p->layout, &d) : dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "params is NULL")) ||
-        (s = norm_check_like(ctx, y, "y", x)) || (s = check_params(ctx, p, d.C, derf)))
+        (s = norm_check_like(ctx, y, "y", x)) || (s = check_params(ctx, p, d.C, derf)) ||
+        (s = args_check_inplace(ctx, y, "y", x, "x")) || /* y == x (in place) is supported */
+        (s = args_check_outputs(ctx, &y, (const char *[]){"y"}, 1,
+                                (dytcl_tensor[]){p->alpha, p->shift, p->weight, p->bias},
+                                (const char *[]){"alpha", "shift", "weight", "bias"}, 4)))
         return s;
     if (!d.channels_first && dy_row_shape(ctx)) {
         dytcl_tensor none = {0};

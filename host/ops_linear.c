@@ -16,13 +16,24 @@
 #include "gemm_host.h"
 #include "gemm_tune.h"
 
+/* (batch - 1) * stride + rows * cols: the elements `batch` matrices of
+ * rows x cols, `stride` apart, span; -1 when that passes INT64_MAX. */
+static int64_t matrix_span(int64_t rows, int64_t cols, int64_t batch, int64_t stride)
+{
+    return dy_size_add(dy_size_mul(batch - 1, stride), dy_size_mul(rows, cols));
+}
+
 /* t must hold `batch` rows x cols matrices, `stride` elements apart. */
 static dytcl_status check_matrix(dytcl_ctx *ctx, dytcl_tensor t, const char *name, int64_t rows, int64_t cols,
                                  int64_t batch, int64_t stride)
 {
     dytcl_status s = dy_check_tensor(ctx, t, name);
     if (s) return s;
-    int64_t need = (batch - 1) * stride + rows * cols;
+    int64_t need = matrix_span(rows, cols, batch, stride);
+    if (need < 0)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "gemm: %s: %lld matrices of %lld x %lld, %lld apart, span more "
+                       "than 2^63 elements", name, (long long)batch, (long long)rows, (long long)cols,
+                       (long long)stride);
     if (dytcl_tensor_numel(t) < need && batch == 1)
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "gemm: %s is %lld x %lld = %lld elements, but the tensor has %lld",
                        name, (long long)rows, (long long)cols, (long long)need, (long long)dytcl_tensor_numel(t));
@@ -33,18 +44,8 @@ static dytcl_status check_matrix(dytcl_ctx *ctx, dytcl_tensor t, const char *nam
     return DYTCL_OK;
 }
 
-/* The elements [off, off + n) of a and b's buffers must not overlap when
- * one of them is written. */
-static dytcl_status check_apart(dytcl_ctx *ctx, dytcl_tensor w, int64_t nw, const char *wname, dytcl_tensor r,
-                                int64_t nr, const char *rname)
-{
-    if (!w.buf || !r.buf || w.buf != r.buf) return DYTCL_OK;
-    int64_t w0 = (int64_t)w.offset, r0 = (int64_t)r.offset;
-    if (w0 < r0 + nr && r0 < w0 + nw)
-        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "%s (elements %lld..%lld) overlaps %s (%lld..%lld) in one buffer",
-                       wname, (long long)w0, (long long)(w0 + nw - 1), rname, (long long)r0, (long long)(r0 + nr - 1));
-    return DYTCL_OK;
-}
+/* A written tensor's elements must not overlap another's (ops_args.c). */
+#define check_apart args_check_apart
 
 dytcl_status dytcl_gemm_batched(dytcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
                                 dytcl_tensor A, int64_t stride_a, dytcl_tensor B, int64_t stride_b, float beta,
@@ -60,8 +61,9 @@ dytcl_status dytcl_gemm_batched(dytcl_ctx *ctx, int trans_a, int trans_b, int M,
                        "C's >= M*N = %lld (the C matrices must not overlap)", (long long)stride_a,
                        (long long)stride_b, (long long)stride_c, (long long)M * N);
     if (batch == 1) stride_a = stride_b = stride_c = 0;
-    const int64_t na = (batch - 1) * stride_a + (int64_t)M * K, nb = (batch - 1) * stride_b + (int64_t)K * N;
-    const int64_t nc = (batch - 1) * stride_c + (int64_t)M * N;
+    /* Spans; checked (and every one within its tensor) before use. */
+    const int64_t na = matrix_span(M, K, batch, stride_a), nb = matrix_span(K, N, batch, stride_b);
+    const int64_t nc = matrix_span(M, N, batch, stride_c);
     dytcl_status s;
     if ((s = check_matrix(ctx, A, trans_a ? "A (transposed: [K, M])" : "A ([M, K])", trans_a ? K : M,
                           trans_a ? M : K, batch, stride_a)) ||

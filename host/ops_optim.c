@@ -51,7 +51,10 @@ dytcl_status dytcl_adamw(dytcl_ctx *ctx, dytcl_tensor params, dytcl_tensor grads
     if ((s = dy_check_tensor(ctx, params, "params")) || (s = norm_check_like(ctx, grads, "grads", params)) ||
         (s = norm_check_like(ctx, m, "m", params)) || (s = norm_check_like(ctx, v, "v", params)) ||
         (decay_mask.buf && (s = norm_check_like(ctx, decay_mask, "decay_mask", params))) ||
-        (s = norm_check_vec(ctx, grad_scale, "grad_scale", 1, 0)))
+        (s = norm_check_vec(ctx, grad_scale, "grad_scale", 1, 0)) ||
+        (s = args_check_outputs(ctx, (dytcl_tensor[]){params, m, v}, (const char *[]){"params", "m", "v"}, 3,
+                                (dytcl_tensor[]){grads, decay_mask, grad_scale},
+                                (const char *[]){"grads", "decay_mask", "grad_scale"}, 3)))
         return s;
     if (!cfg) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "adamw: cfg is NULL");
     const float h[5] = {cfg->lr, cfg->beta1, cfg->beta2, cfg->eps, cfg->weight_decay};

@@ -175,7 +175,9 @@ dytcl_status dytcl_layernorm_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tenso
     if ((s = check_rows(ctx, x, &rows, &C)) || (s = norm_check_like(ctx, y, "y", x)) ||
         (s = norm_check_vec(ctx, mean, "mean", rows, 1)) || (s = norm_check_vec(ctx, rstd, "rstd", rows, 1)) ||
         (s = norm_check_vec(ctx, weight, "weight", C, 0)) || (s = norm_check_vec(ctx, bias, "bias", C, 0)) ||
-        (s = check_eps(ctx, eps)))
+        (s = check_eps(ctx, eps)) ||
+        (s = args_check_outputs(ctx, (dytcl_tensor[]){y, mean, rstd}, (const char *[]){"y", "mean", "rstd"}, 3,
+                                (dytcl_tensor[]){x, weight, bias}, (const char *[]){"x", "weight", "bias"}, 3)))
         return s;
     fwd_args a = {.y = y, .x = x, .w = weight, .b = bias, .mean = mean, .rstd = rstd, .centered = 1, .eps = eps};
     return forward(ctx, &a, rows, C);

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -82,25 +83,33 @@ static dytcl_status parse_entry(dytcl_st_file *f, const char *name, json_t *v, d
     return DYTCL_OK;
 }
 
-dytcl_status dytcl_st_parse(const void *bytes, size_t size, dytcl_st_file **out)
+/* The 8-byte little-endian header length at p, checked against a file of
+ * `size` bytes. */
+static dytcl_status header_length(const unsigned char *p, uint64_t size, uint64_t *n)
 {
-    dy_clear_error(NULL);
-    if (!out || (!bytes && size)) return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_st_parse: NULL argument");
-    *out = NULL;
-    if (size < 8) return dy_fail(NULL, DYTCL_ERR_FORMAT, "safetensors: %zu bytes is shorter than the header length", size);
-    const unsigned char *p = bytes;
-    uint64_t n = 0;
-    for (int i = 7; i >= 0; i--) n = (n << 8) | p[i];
-    if (n == 0 || n > ST_MAX_HEADER || n > size - 8)
-        return dy_fail(NULL, DYTCL_ERR_FORMAT, "safetensors: header length %llu does not fit a %zu-byte file",
-                       (unsigned long long)n, size);
+    if (size < 8) return dy_fail(NULL, DYTCL_ERR_FORMAT, "safetensors: %llu bytes is shorter than the header length",
+                                 (unsigned long long)size);
+    *n = 0;
+    for (int i = 7; i >= 0; i--) *n = (*n << 8) | p[i];
+    if (*n == 0 || *n > ST_MAX_HEADER || *n > size - 8)
+        return dy_fail(NULL, DYTCL_ERR_FORMAT, "safetensors: header length %llu does not fit a %llu-byte file",
+                       (unsigned long long)*n, (unsigned long long)size);
+    return DYTCL_OK;
+}
 
+/* Parses the file image `bytes` (size bytes, malloc'd), which it owns from
+ * here on, freed on failure too. */
+static dytcl_status parse_owned(unsigned char *bytes, size_t size, dytcl_st_file **out)
+{
+    uint64_t n = 0;
+    dytcl_status hs = header_length(bytes, size, &n);
+    if (hs) return free(bytes), hs;
     dytcl_st_file *f = calloc(1, sizeof *f);
-    if (!f || !(f->bytes = malloc(size ? size : 1))) {
-        free(f);
-        return dy_fail(NULL, DYTCL_ERR_HOST_MEMORY, "safetensors: out of host memory (%zu bytes)", size);
+    if (!f) {
+        free(bytes);
+        return dy_fail(NULL, DYTCL_ERR_HOST_MEMORY, "safetensors: out of host memory");
     }
-    memcpy(f->bytes, bytes, size);
+    f->bytes = bytes;
     f->size = size;
     f->data = f->bytes + 8 + n;
     f->data_size = size - 8 - (size_t)n;
@@ -163,43 +172,74 @@ fail:
     return s;
 }
 
+dytcl_status dytcl_st_parse(const void *bytes, size_t size, dytcl_st_file **out)
+{
+    dy_clear_error(NULL);
+    if (!out || (!bytes && size)) return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_st_parse: NULL argument");
+    *out = NULL;
+    uint64_t n = 0;
+    dytcl_status s = header_length(bytes, size, &n);
+    if (s) return s;
+    unsigned char *copy = malloc(size);
+    if (!copy) return dy_fail(NULL, DYTCL_ERR_HOST_MEMORY, "safetensors: out of host memory (%zu bytes)", size);
+    memcpy(copy, bytes, size);
+    return parse_owned(copy, size, out);
+}
+
+/* Reads exactly n bytes at the file's current position. */
+static int read_all(int fd, unsigned char *p, size_t n)
+{
+    while (n) {
+        ssize_t got = read(fd, p, n);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) return got == 0 ? (errno = EIO, -1) : -1;
+        p += got, n -= (size_t)got;
+    }
+    return 0;
+}
+
+/* Reading is bounded by what the file says of itself: only a regular file
+ * is opened (a FIFO or a device such as /dev/zero is refused before any
+ * read; O_NONBLOCK keeps a FIFO swapped in meanwhile from blocking open),
+ * its 8-byte header length is checked against its size, and then exactly
+ * its size is read into one allocation, which the parser keeps. */
 dytcl_status dytcl_st_load(const char *path, dytcl_st_file **out)
 {
     dy_clear_error(NULL);
     if (!path || !out) return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_st_load: NULL argument");
     *out = NULL;
-    FILE *fp = fopen(path, "rb");
-    if (!fp) return dy_fail(NULL, DYTCL_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-    unsigned char *buf = NULL;
-    size_t size = 0, cap = 0;
+    struct stat st;
+    if (stat(path, &st) != 0) return dy_fail(NULL, DYTCL_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return dy_fail(NULL, DYTCL_ERR_IO, "%s is not a regular file (a directory, FIFO or device): refused", path);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return dy_fail(NULL, DYTCL_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    unsigned char head[8];
     dytcl_status s = DYTCL_OK;
-    for (;;) {
-        if (size == cap) {
-            size_t ncap = cap ? cap * 2 : (1u << 20);
-            unsigned char *nb = realloc(buf, ncap);
-            if (!nb) {
-                s = dy_fail(NULL, DYTCL_ERR_HOST_MEMORY, "reading %s: out of host memory", path);
-                break;
-            }
-            buf = nb, cap = ncap;
-        }
-        size_t got = fread(buf + size, 1, cap - size, fp);
-        size += got;
-        if (got == 0) {
-            if (ferror(fp)) s = dy_fail(NULL, DYTCL_ERR_IO, "reading %s: %s", path, strerror(errno));
-            break;
-        }
+    unsigned char *buf = NULL;
+    uint64_t n = 0;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+        s = dy_fail(NULL, DYTCL_ERR_IO, "%s is not a regular file: refused", path);
+    else if ((uint64_t)st.st_size > SIZE_MAX)
+        s = dy_fail(NULL, DYTCL_ERR_IO, "%s: %lld bytes do not fit this machine's memory", path, (long long)st.st_size);
+    else if (st.st_size >= 8 && read_all(fd, head, 8) != 0)
+        s = dy_fail(NULL, DYTCL_ERR_IO, "reading %s: %s", path, strerror(errno));
+    else if (!(s = header_length(head, st.st_size < 8 ? 0 : (uint64_t)st.st_size, &n))) {
+        const size_t size = (size_t)st.st_size;
+        if (!(buf = malloc(size)))
+            s = dy_fail(NULL, DYTCL_ERR_HOST_MEMORY, "reading %s: out of host memory (%zu bytes)", path, size);
+        else if (memcpy(buf, head, 8), read_all(fd, buf + 8, size - 8) != 0)
+            s = dy_fail(NULL, DYTCL_ERR_IO, "reading %s: %s (the file changed while read?)", path, strerror(errno));
+        else
+            s = parse_owned(buf, size, out), buf = NULL;
     }
-    fclose(fp);
-    if (s == DYTCL_OK) {
-        s = dytcl_st_parse(buf, size, out);
-        if (s != DYTCL_OK) {
-            char msg[DY_ERRLEN];
-            snprintf(msg, sizeof msg, "%s", dytcl_last_error(NULL));
-            dy_fail(NULL, s, "%s: %s", path, msg);
-        }
-    }
+    close(fd);
     free(buf);
+    if (s == DYTCL_ERR_FORMAT) {
+        char msg[DY_ERRLEN];
+        snprintf(msg, sizeof msg, "%s", dytcl_last_error(NULL));
+        dy_fail(NULL, s, "%s: %s", path, msg);
+    }
     return s;
 }
 
@@ -293,7 +333,13 @@ dytcl_status dytcl_st_save(const char *path, const dytcl_st_tensor *t, int n, co
         return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_st_save: bad arguments");
     for (int i = 0; i < n; i++) {
         uint64_t numel = 1;
-        for (int d = 0; d < t[i].ndim; d++) numel *= (uint64_t)(t[i].shape[d] < 0 ? 0 : t[i].shape[d]);
+        for (int d = 0; d < t[i].ndim && d < DYTCL_MAX_DIMS; d++) {
+            uint64_t e = (uint64_t)(t[i].shape[d] < 0 ? 0 : t[i].shape[d]);
+            numel = e && numel > UINT64_MAX / 4 / e ? UINT64_MAX : numel * e; /* overflow: never equal below */
+        }
+        if (t[i].name && !strcmp(t[i].name, "__metadata__"))
+            return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_st_save: tensor %d is named __metadata__, the name the "
+                           "format keeps for the metadata map", i);
         if (!t[i].name || t[i].ndim < 0 || t[i].ndim > DYTCL_MAX_DIMS || numel != t[i].numel ||
             (t[i].numel && !t[i].data))
             return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_st_save: tensor %d (%s) has a bad shape or data",

@@ -239,6 +239,15 @@ static dytcl_status read_config(const char *path, dytcl_model_config *c, dytcl_m
     return DYTCL_OK;
 }
 
+/* "[3, 1024]" */
+static void shape_str(int ndim, const int64_t *shape, char *out, size_t cap)
+{
+    size_t k = (size_t)snprintf(out, cap, "[");
+    for (int d = 0; d < ndim && k < cap; d++)
+        k += (size_t)snprintf(out + k, cap - k, "%s%lld", d ? ", " : "", (long long)shape[d]);
+    if (k < cap) snprintf(out + k, cap - k, "]");
+}
+
 /* Copies tensor `name` of numel n (and shape, when tab is given) into dst. */
 static int take(const dytcl_st_file *f, const char *name, const dytcl_model_tensor *tab, size_t n, float *dst,
                 char *why, size_t cap)
@@ -247,10 +256,15 @@ static int take(const dytcl_st_file *f, const char *name, const dytcl_model_tens
     if (dytcl_st_get(f, name, &t)) return snprintf(why, cap, "tensor \"%s\" is missing", name), -1;
     int same = t.numel == n;
     if (tab) same = same && t.ndim == tab->ndim && t.shape[0] == tab->shape[0] && (t.ndim < 2 || t.shape[1] == tab->shape[1]);
-    if (!same)
-        return snprintf(why, cap, "tensor \"%s\" has %zu elements (ndim %d), the config needs %zu", name, t.numel,
-                        t.ndim, n),
+    if (!same) { /* say the shapes: equal counts can hide different shapes */
+        char has[96], need[96];
+        shape_str(t.ndim, t.shape, has, sizeof has);
+        if (tab) shape_str(tab->ndim, tab->shape, need, sizeof need);
+        else snprintf(need, sizeof need, "[%zu]", n);
+        return snprintf(why, cap, "tensor \"%s\" is %s (%zu elements), the config needs %s (%zu elements)", name,
+                        has, t.numel, need, n),
                -1;
+    }
     memcpy(dst, t.data, n * sizeof(float));
     return 0;
 }

@@ -6,6 +6,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include "check.h"
 
 /* Counts the .bin files in dir; the path of the last one goes to out. */
@@ -89,6 +92,48 @@ int main(void)
     }
     dytcl_ctx_stats g = run_once(dir, 0, &rebuilt);
     CHECK(g.programs_compiled == 1, "truncated entry was used");
+
+    /* A consistent-looking entry: the payload altered and a plain checksum
+     * of it recomputed where the old format kept one (bytes 16..23). The
+     * driver may crash on such a binary: it must never see it. */
+    dytcl_ctx_stats h0 = run_once(dir, 0, &warm);
+    CHECK(h0.programs_from_cache == 1, "the rebuilt entry is not hit");
+    f = fopen(bin, "r+b");
+    CHECK(f != NULL, "open %s", bin);
+    if (f) {
+        fseek(f, 0, SEEK_END);
+        long n = ftell(f), hdr = 8 + 8 + 16 + 80;
+        unsigned char *all = malloc((size_t)n);
+        fseek(f, 0, SEEK_SET);
+        CHECK(all && fread(all, 1, (size_t)n, f) == (size_t)n, "read %s", bin);
+        if (all) {
+            for (long i = hdr; i < n; i += 7) all[i] ^= 0x5a;
+            uint64_t sum = 0xcbf29ce484222325ULL;
+            for (long i = hdr; i < n; i++) sum = (sum ^ all[i]) * 0x100000001b3ULL;
+            memcpy(all + 16, &sum, 8);
+            fseek(f, 0, SEEK_SET);
+            CHECK(fwrite(all, 1, (size_t)n, f) == (size_t)n, "write %s", bin);
+        }
+        free(all);
+        fclose(f);
+    }
+    dytcl_ctx_stats h1 = run_once(dir, 0, &rebuilt);
+    CHECK(h1.programs_compiled == 1 && h1.programs_from_cache == 0, "a re-checksummed entry: %d compiled, %d cached",
+          h1.programs_compiled, h1.programs_from_cache);
+    /* Entries are bound to the cache's secret: without it none is trusted. */
+    char secret[1300];
+    snprintf(secret, sizeof secret, "%s/secret", dir);
+    CHECK(remove(secret) == 0, "the cache has no secret file");
+    dytcl_ctx_stats h2 = run_once(dir, 0, &rebuilt);
+    CHECK(h2.programs_compiled == 1 && h2.programs_from_cache == 0, "without the secret: %d compiled, %d cached",
+          h2.programs_compiled, h2.programs_from_cache);
+    /* A FIFO where an entry belongs: start-up neither blocks (alarm) nor fails. */
+    CHECK(find_bin(dir, bin, sizeof bin) == 1, "expected one .bin in %s", dir);
+    CHECK(remove(bin) == 0 && mkfifo(bin, 0600) == 0, "mkfifo %s", bin);
+    alarm(120);
+    dytcl_ctx_stats h3 = run_once(dir, 0, &rebuilt);
+    alarm(0);
+    CHECK(h3.programs_compiled == 1, "a FIFO entry: %d compiled", h3.programs_compiled);
 
     printf("start to first checked kernel: cold %.1f ms (build %.1f ms), warm %.1f ms (build %.1f ms), "
            "cache off %.1f ms\n", cold, a.build_ms, warm, e.build_ms, off);

@@ -1,6 +1,7 @@
 /* test_errors.c -- bad input returns a status and a message, never a crash:
  * NULLs, sizes past the device's limits, ranges past a buffer, mismatched
  * tensors, and a kernel with a syntax error (its build log in the message). */
+#include <stdint.h>
 #include <string.h>
 
 #include "check.h"
@@ -66,6 +67,72 @@ int main(void)
            "dst has 3 elements, src 4");
     EXPECT(NULL, dytcl_copy(NULL, dytcl_tensor_1d(b, 0, 3), dytcl_tensor_1d(b, 4, 3)), DYTCL_ERR_INVALID_ARG,
            "ctx is NULL");
+
+    /* Sizes that overflow: a batched GEMM whose strides would run past 2^63
+     * is refused, not wrapped into a small "need" (it once returned OK and
+     * read outside A), and an overflowing shape is named as such. */
+    {
+        dytcl_buf *g = NULL;
+        CHECK_OK(ctx, dytcl_buf_create(ctx, 64 * sizeof(float), &g));
+        dytcl_tensor A = dytcl_tensor_1d(g, 0, 16), B = dytcl_tensor_1d(g, 16, 16), C = dytcl_tensor_1d(g, 32, 32);
+        EXPECT(ctx, dytcl_gemm_batched(ctx, 0, 0, 2, 2, 2, 1, A, INT64_C(4611686018427387903), B, 4, 0, C, 4, 3),
+               DYTCL_ERR_INVALID_ARG, "span more than 2^63");
+        EXPECT(ctx, dytcl_gemm_batched(ctx, 0, 0, 2, 2, 2, 1, A, 4, B, INT64_MAX, 0, C, 4, 2),
+               DYTCL_ERR_INVALID_ARG, "B");
+        EXPECT(ctx, dytcl_gemm_batched(ctx, 0, 0, 2, 2, 2, 1, A, 4, B, 4, 0, C, INT64_MAX / 2 + 1, 3),
+               DYTCL_ERR_INVALID_ARG, "span more than 2^63");
+        dytcl_tensor huge = {g, 0, 4, {INT64_C(1) << 32, INT64_C(1) << 32, 4, 4}};
+        EXPECT(ctx, dytcl_fill(ctx, huge, 0), DYTCL_ERR_INVALID_ARG, "passes 2^63");
+
+        /* Messages name the tensor compared with. */
+        dytcl_tensor q = {g, 0, 4, {1, 1, 4, 2}}, k7 = dytcl_tensor_1d(g, 8, 7), o = dytcl_tensor_1d(g, 24, 8);
+        dytcl_tensor lse = dytcl_tensor_1d(g, 40, 4);
+        EXPECT(ctx, dytcl_attention_forward(ctx, o, lse, q, k7, q, DYTCL_ATTN_AUTO), DYTCL_ERR_INVALID_ARG,
+               "k has 7 elements but q has 8");
+
+        /* Outputs over inputs or each other are refused (they computed garbage). */
+        dytcl_tensor k = dytcl_tensor_1d(g, 8, 8), v = dytcl_tensor_1d(g, 16, 8);
+        q = dytcl_tensor_1d(g, 0, 8);
+        q.ndim = 4, q.shape[0] = 1, q.shape[1] = 1, q.shape[2] = 4, q.shape[3] = 2;
+        EXPECT(ctx, dytcl_attention_forward(ctx, q, lse, q, k, v, DYTCL_ATTN_TILED), DYTCL_ERR_INVALID_ARG,
+               "o (elements 0..7) overlaps q");
+        EXPECT(ctx, dytcl_attention_forward(ctx, o, dytcl_tensor_1d(g, 28, 4), q, k, v, DYTCL_ATTN_AUTO),
+               DYTCL_ERR_INVALID_ARG, "o (elements 24..31) overlaps lse");
+        dytcl_tensor x = dytcl_tensor_2d(g, 0, 2, 4), alpha = dytcl_tensor_1d(g, 8, 1);
+        dytcl_dyt_params dp = {.alpha = alpha, .layout = DYTCL_CHANNELS_LAST};
+        EXPECT(ctx, dytcl_dyt_forward(ctx, dytcl_tensor_2d(g, 8, 2, 4), x, &dp), DYTCL_ERR_INVALID_ARG,
+               "overlaps alpha");
+        EXPECT(ctx, dytcl_dyt_forward(ctx, dytcl_tensor_2d(g, 2, 2, 4), x, &dp), DYTCL_ERR_INVALID_ARG,
+               "y (elements 2..9) overlaps x");
+        dp.alpha = dytcl_tensor_1d(g, 20, 1);
+        CHECK_OK(ctx, dytcl_dyt_forward(ctx, x, x, &dp)); /* in place: supported */
+        EXPECT(ctx, dytcl_layernorm_forward(ctx, dytcl_tensor_2d(g, 8, 2, 4), dytcl_tensor_1d(g, 20, 2),
+                                            dytcl_tensor_1d(g, 21, 2), x, dytcl_tensor_1d(NULL, 0, 0),
+                                            dytcl_tensor_1d(NULL, 0, 0), 1e-5f),
+               DYTCL_ERR_INVALID_ARG, "mean (elements 20..21) overlaps rstd");
+        dytcl_adamw_config cfg = {1e-3f, 0.9f, 0.999f, 1e-8f, 0};
+        EXPECT(ctx, dytcl_adamw(ctx, dytcl_tensor_1d(g, 0, 8), dytcl_tensor_1d(g, 8, 8), dytcl_tensor_1d(g, 4, 8),
+                                dytcl_tensor_1d(g, 16, 8), dytcl_tensor_1d(NULL, 0, 0), dytcl_tensor_1d(NULL, 0, 0),
+                                &cfg, 1),
+               DYTCL_ERR_INVALID_ARG, "params (elements 0..7) overlaps m");
+        EXPECT(ctx, dytcl_copy(ctx, dytcl_tensor_1d(g, 2, 8), dytcl_tensor_1d(g, 0, 8)), DYTCL_ERR_INVALID_ARG,
+               "overlaps src");
+        CHECK_OK(ctx, dytcl_copy(ctx, dytcl_tensor_1d(g, 0, 8), dytcl_tensor_1d(g, 0, 8))); /* onto itself */
+        dytcl_buf_free(g);
+    }
+
+    /* Checkpoint files: a tensor named like the metadata map is refused when
+     * written (it made a file the reader refuses); special files are refused
+     * before any read (/dev/zero grew without bound). */
+    {
+        float one = 1.0f;
+        dytcl_st_tensor t = {.name = "__metadata__", .ndim = 1, .shape = {1}, .numel = 1, .data = &one};
+        EXPECT(NULL, dytcl_st_save("/tmp/dytcl-test-errors-meta.st", &t, 1, NULL, 0), DYTCL_ERR_INVALID_ARG,
+               "__metadata__");
+        dytcl_st_file *sf = NULL;
+        EXPECT(NULL, dytcl_st_load("/dev/zero", &sf), DYTCL_ERR_IO, "not a regular file");
+        CHECK(sf == NULL, "a refused load returned a file");
+    }
 
     /* A buffer of another context. */
     dytcl_ctx *other = check_ctx(NULL);

@@ -4,6 +4,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "outputs.h"
 
 static const struct {
     const char *name;
@@ -33,6 +34,15 @@ int cmd_bench(int argc, char **argv)
     if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(stdout);
         return 0;
+    }
+    /* --json FILE (and --png FILE) are checked before measuring, not after it */
+    for (int i = 2; i + 1 < argc; i++) {
+        char err[1400];
+        int png = !strcmp(argv[i], "--png");
+        if ((png || !strcmp(argv[i], "--json")) &&
+            output_check(argv[i], argv[i + 1], png ? output_is_png : output_is_json, png ? "a PNG" : "JSON", NULL, 0,
+                         0, err, sizeof err))
+            return cli_error("bench", 1, "%s", err);
     }
     for (size_t i = 0; i < sizeof benches / sizeof benches[0]; i++)
         if (!strcmp(argv[1], benches[i].name)) return benches[i].run(argc - 1, argv + 1);

@@ -20,6 +20,9 @@
 #include "data.h"
 #include "dist.h"
 #include "dytcl_model.h"
+#include "outputs.h"
+#include "resume.h"
+#include "signals.h"
 #include "train_opts.h"
 
 /* "train", or "train (rank 3)" on the ranks after the first */
@@ -92,11 +95,15 @@ static int diagnose(dytcl_model *m, const logs *lg, int step)
 {
     const dytcl_model_config *c = dytcl_model_get_config(m);
     if (c->norm != DYTCL_NORM_DYT && c->norm != DYTCL_NORM_DERF) return 0;
-    int n = 2 * c->n_layer + 1;
-    float frac[2 * 256 + 1], alpha[2 * 256 + 1];
-    if (n > (int)(sizeof frac / sizeof frac[0]) || dytcl_model_saturation(m, frac, alpha)) return -1;
+    int n = 2 * c->n_layer + 1, rc = -1;
+    float *frac = malloc((size_t)n * 2 * sizeof *frac), *alpha = frac ? frac + n : NULL;
+    double *f = malloc((size_t)n * sizeof *f);
+    if (!frac || !f) {
+        free(frac), free(f);
+        return cli_error(who, 1, "out of host memory for the diagnostics of %d layers", c->n_layer), -1;
+    }
+    if (dytcl_model_saturation(m, frac, alpha)) goto out;
     if (dist_size() > 1) { /* over the whole batch: the mean of the ranks' equal shares */
-        double f[2 * 256 + 1];
         for (int i = 0; i < n; i++) f[i] = frac[i];
         dist_sum(f, n);
         for (int i = 0; i < n; i++) frac[i] = (float)(f[i] / dist_size());
@@ -112,7 +119,10 @@ static int diagnose(dytcl_model *m, const logs *lg, int step)
     if (lg->diag) fflush(lg->diag);
     say(lg, "step %d: alpha normf %.4f, h.0.norm1 %.4f; largest |alpha x| > 2 fraction %.4f\n", step,
         alpha[n - 1], alpha[0], worst);
-    return 0;
+    rc = 0;
+out:
+    free(frac), free(f);
+    return rc;
 }
 
 /* ---------------------------------------------------------- checkpoints */
@@ -132,6 +142,7 @@ static int save(dytcl_model *m, const train_opts *o, int step, uint64_t rng)
     dytcl_meta_set(&md, "step", v);
     snprintf(v, sizeof v, "%llu", (unsigned long long)rng);
     dytcl_meta_set(&md, "data_rng", v);
+    if (o->data_id[0]) dytcl_meta_set(&md, "data_id", o->data_id);
     int bad = dytcl_model_save(m, o->out, 1, &md) != DYTCL_OK;
     dytcl_meta_clear(&md);
     if (bad) return cli_error(who, 1, "%s", dytcl_last_error(dytcl_model_ctx(m))), -1;
@@ -169,6 +180,15 @@ static int report(dytcl_model *m, logs *lg, double step_ms, int timed, double to
     return 0;
 }
 
+/* Where the last good checkpoint of this run is, for a run that stops early. */
+static const char *last_good(const train_opts *o, int saved_step, char *buf, size_t cap)
+{
+    if (!o->out[0]) snprintf(buf, cap, "no checkpoint: --out is empty");
+    else if (saved_step < 0) snprintf(buf, cap, "no checkpoint was saved by this run; %s is not from it", o->out);
+    else snprintf(buf, cap, "the last good checkpoint is %s, at step %d", o->out, saved_step);
+    return buf;
+}
+
 static int train(dytcl_model *m, const text_data *d, const train_opts *o, int step0, uint64_t rng, logs *lg)
 {
     int N = dist_size();
@@ -188,6 +208,10 @@ static int train(dytcl_model *m, const text_data *d, const train_opts *o, int st
                              .clip = o->clip, .decay_norm = o->decay_norm};
     double t_start = dytcl_now_ms(), tokens = 0, step_ms = 0;
     int step = step0, timed = 0;
+    /* the step of the checkpoint at --out that this run stands on: none yet,
+     * unless it resumed from that very file */
+    int saved_step = o->resume[0] && o->out[0] && output_same_file(o->resume, o->out) ? step0 : -1;
+    char where[1200];
     dist_stats ar0 = dist_get_stats();
     while (step < o->steps) {
         step++;
@@ -215,15 +239,16 @@ static int train(dytcl_model *m, const text_data *d, const train_opts *o, int st
         if (!isfinite(loss) || !isfinite(gnorm)) {
             say(lg, "\n");
             if (!lg->quiet)
-                cli_error(who, 1,
-                          "step %d: the loss (%g) or gradient norm (%g) is not finite; stopping without saving "
-                          "(the last checkpoint, if any, is %s, from an earlier step)",
-                          step, loss, gnorm, o->out);
+                cli_error(who, 1, "step %d: the loss (%g) or gradient norm (%g) is not finite; stopping without saving "
+                          "(%s)", step, loss, gnorm, last_good(o, saved_step, where, sizeof where));
             goto done;
         }
         double val = NAN;
         int last = step == o->steps || step == o->stop_at || (o->time_limit > 0 && elapsed >= o->time_limit);
         if (o->time_limit > 0) last = dist_bcast_int(last); /* rank 0's clock decides */
+        int sig = signals_pending();
+        if (N > 1) sig = dist_max_int(sig); /* a signal to any rank stops all */
+        last |= sig != 0;
         if ((o->eval_every > 0 && step % o->eval_every == 0) || last) {
             if (evaluate(m, d, o, shard, tok, tgt, &val)) goto fail;
             say(lg, "step %d: train loss %.4f, val loss %.4f, %.0f tok/s\n", step, loss, val, tok_s);
@@ -240,6 +265,15 @@ static int train(dytcl_model *m, const text_data *d, const train_opts *o, int st
         if (o->out[0] && ((o->save_every > 0 && step % o->save_every == 0) || last)) {
             int saved = dist_rank() > 0 || !save(m, o, step, rng); /* rank 0 writes */
             if (!dist_all_ok(saved)) goto done;
+            saved_step = step;
+        }
+        if (sig) { /* stopped at the end of this step; its checkpoint (if any) is complete */
+            say(lg, "\n");
+            if (!lg->quiet)
+                cli_error(who, 128 + sig, "%s at step %d: stopped (%s)", signals_name(sig), step,
+                          last_good(o, saved_step, where, sizeof where));
+            rc = 128 + sig;
+            goto done;
         }
         if (last) break;
     }
@@ -273,6 +307,22 @@ static void describe_ranks(char *out, size_t cap, int batch, int device)
     for (int r = 0; r < N && k + 16 < cap; r++)
         k += (size_t)snprintf(out + k, cap - k, "%s%d", r ? ", " : " ", devs[r]);
     free(devs);
+}
+
+/* Before any work (rank 0): --out and --log are neither input however
+ * spelled, hold nothing of another kind (unless --force), lie in writable
+ * directories, and are locked against a second run. */
+static int claim_outputs(const train_opts *o, output_lock locks[2])
+{
+    char err[1400], diag[1100];
+    snprintf(diag, sizeof diag, "%s.diag.csv", o->log);
+    const char *ins_out[] = {o->data, o->log, diag}, *ins_log[] = {o->data, o->resume, o->out};
+    if ((o->out[0] && output_check("--out", o->out, output_is_checkpoint, "a checkpoint", ins_out, 3, o->force, err,
+                                   sizeof err)) ||
+        output_check("--log", o->log, output_is_train_log, "a training log", ins_log, 3, o->force, err, sizeof err) ||
+        (o->out[0] && output_lock_take(&locks[0], o->out, err, sizeof err)) || output_lock_take(&locks[1], o->log, err, sizeof err))
+        return cli_error(who, 1, "%s", err);
+    return 0;
 }
 
 /* Options, data, device, model and logs, then training. Every rank runs
@@ -312,6 +362,13 @@ static int run(int argc, char **argv)
     dytcl_ctx_options copt = {.device = dist_device(dev, sizeof dev)};
     lg.quiet = dist_rank() > 0;
     rc = 1;
+    output_lock locks[2] = {{.fd = -1}, {.fd = -1}};
+    if (!lg.quiet && claim_outputs(&o, locks)) goto ready;
+    if (input_check("--data", o.data, err, sizeof err)) { /* before any open: a FIFO would block it */
+        cli_error(who, 1, "%s", err);
+        goto ready;
+    }
+    if (resume_data_id(o.data, o.data_id, sizeof o.data_id)) o.data_id[0] = '\0'; /* unreadable: load says why */
     if (text_data_load(o.data, o.val_fraction, o.seq, 0, &d, err, sizeof err)) {
         cli_error(who, 1, "%s", err);
         goto ready;
@@ -326,13 +383,21 @@ static int run(int argc, char **argv)
             cli_error(who, 1, "%s", dytcl_last_error(ctx));
             goto ready;
         }
-        const char *s = dytcl_meta_get(&md, "step"), *r = dytcl_meta_get(&md, "data_rng");
-        if (!has_opt || !s || !r) {
-            cli_error(who, 1, "%s: not a training checkpoint (no optimiser state, step or data_rng)", o.resume);
+        float norm = 0;
+        if (!has_opt) {
+            cli_error(who, 1, "%s: not a training checkpoint (no optimiser state)", o.resume);
             goto ready;
         }
-        step0 = atoi(s);
-        rng = strtoull(r, NULL, 10);
+        if (resume_state(&md, o.resume, o.steps, &step0, &rng, err, sizeof err) ||
+            resume_same_data(&md, o.resume, o.data, o.data_id, o.force, err, sizeof err)) {
+            cli_error(who, 1, "%s", err);
+            goto ready;
+        }
+        if (dytcl_model_param_norm(m, &norm) || !isfinite(norm)) {
+            cli_error(who, 1, "%s: the parameters are not finite (norm %g): not a checkpoint to resume from",
+                      o.resume, norm);
+            goto ready;
+        }
     } else if (dytcl_model_create(ctx, &o.model, o.seed, &m)) {
         cli_error(who, 1, "%s", dytcl_last_error(ctx));
         goto ready;
@@ -348,6 +413,13 @@ static int run(int argc, char **argv)
     }
     if (!lg.quiet) { /* rank 0 logs */
         lg.tty = isatty(2);
+        char diag_path[1100];
+        snprintf(diag_path, sizeof diag_path, "%s.diag.csv", o.log);
+        if (step0 && (output_log_truncate(o.log, step0, err, sizeof err) || /* rows past the checkpoint go */
+                      output_log_truncate(diag_path, step0, err, sizeof err))) {
+            cli_error(who, 1, "%s", err);
+            goto ready;
+        }
         lg.csv = fopen(o.log, step0 ? "a" : "w");
         if (!lg.csv) {
             cli_error(who, 1, "cannot write the log %s", o.log);
@@ -373,8 +445,10 @@ ready:
         dytcl_arch_name(c->arch), dytcl_norm_kind_name(c->norm), c->n_layer, c->d_model, c->n_head, c->d_ff,
         dytcl_model_param_count(c), info.name, text_data_size(d, 0), text_data_size(d, 1), ranks,
         step0 ? "; resumed" : "");
+    signals_install(); /* from here a first SIGINT/SIGTERM ends the step and saves */
     rc = train(m, d, &o, step0, rng, &lg);
 done:
+    output_lock_release(&locks[0]), output_lock_release(&locks[1]);
     if (lg.csv) fclose(lg.csv);
     if (lg.diag) fclose(lg.diag);
     dytcl_model_free(m);

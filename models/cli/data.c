@@ -100,9 +100,12 @@ int text_data_load(const char *path, double val_fraction, int T, size_t max_byte
     *out = NULL;
     if (!path) return fail(err, cap, "text data: NULL path");
     if (max_bytes == 0) max_bytes = DEFAULT_MAX_BYTES;
+    struct stat st; /* a FIFO would block open() until a writer came: refused before opening */
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+        return fail(err, cap, "%s: %s, not a regular file", path,
+                    S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" : "a special file");
     FILE *f = fopen(path, "rb");
     if (!f) return fail(err, cap, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
     if (fstat(fileno(f), &st) != 0) {
         int e = errno;
         fclose(f);

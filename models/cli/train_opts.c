@@ -22,12 +22,15 @@ typedef struct {
     const char *help;
 } opt_spec;
 
+enum { TRAIN_MAX_LAYERS = 1024 }; /* beyond: minutes of set-up before a word */
+
 #define OFF(f) offsetof(train_opts, f)
 static const opt_spec specs[] = {
     {"--data", K_STR, OFF(data), 0, 0, "FILE   text to train on, read as bytes (required)"},
     {"--out", K_STR, OFF(out), 0, 0, "FILE    checkpoint to write (.safetensors; default model.safetensors)"},
     {"--resume", K_STR, OFF(resume), 0, 0, "FILE continue from a training checkpoint, bit-exactly"},
     {"--log", K_STR, OFF(log), 0, 0, "FILE    CSV log, a row per step (default train.csv; diagnostics in FILE.diag.csv)"},
+    {"--force", K_FLAG, OFF(force), 0, 0, "       replace an existing --out or --log that is not a checkpoint / log"},
     {"--arch", K_ARCH, OFF(model.arch), 1, 0, "gpt|llama (default llama)"},
     {"--norm", K_NORM, OFF(model.norm), 1, 0, "dyt|derf|rmsnorm|layernorm (default dyt)"},
     {"--layers", K_INT, OFF(model.n_layer), 1, 0, "N    (default 4)"},
@@ -185,6 +188,10 @@ int train_opts_parse(int argc, char **argv, train_opts *o, dytcl_meta *md)
         model_flag |= s->model;
     }
     if (!o->data[0]) return usage(stderr), cli_error("train", 2, "--data FILE is required");
+    for (int i = 1; o->resume[0] && i < argc; i++)
+        if (!strcmp(argv[i], "--seed"))
+            return cli_error("train", 2, "with --resume the initialisation and data order continue from the "
+                                         "checkpoint; drop --seed");
     if (o->resume[0] && model_flag)
         return cli_error("train", 2, "with --resume the model options come from the checkpoint; drop them");
     if (o->batch < 1 || o->seq < 2 || o->accum < 1 || o->accum > 64 || o->steps < 1)
@@ -192,6 +199,8 @@ int train_opts_parse(int argc, char **argv, train_opts *o, dytcl_meta *md)
     if (!(o->val_fraction > 0 && o->val_fraction <= 0.5f))
         return cli_error("train", 2, "--val-fraction must be in (0, 0.5]");
     if (o->warmup < 0) o->warmup = o->steps / 20;
+    if (o->model.n_layer > TRAIN_MAX_LAYERS)
+        return cli_error("train", 2, "--layers %d: at most %d are supported", o->model.n_layer, TRAIN_MAX_LAYERS);
     if (!o->resume[0]) {
         o->model.max_seq = o->seq;
         dytcl_model_config_defaults(&o->model);

@@ -9,6 +9,8 @@
 typedef struct {
     dytcl_model_config model;
     char data[1024], out[1024], resume[1024], log[1024];
+    char data_id[48];             /* the data's size and fingerprint (resume.h), saved in checkpoints */
+    int force;                    /* --force: replace an existing --out/--log of another kind */
     int batch, seq, accum, steps, warmup, eval_every, eval_batches, diag_every, save_every, decay_norm;
     float lr, min_lr_frac, weight_decay, clip, beta2, val_fraction;
     double time_limit;            /* seconds; 0: none */
