@@ -19,9 +19,9 @@ static int parse_u64(const char *s, uint64_t *v)
     return 0;
 }
 
-int resume_state(const ckpt_meta *md, const char *path, int steps, int *step, uint64_t *rng, char *err, size_t cap)
+int resume_state(const dytcl_meta *md, const char *path, int steps, int *step, uint64_t *rng, char *err, size_t cap)
 {
-    const char *s = ckpt_meta_get(md, "step"), *r = ckpt_meta_get(md, "data_rng");
+    const char *s = dytcl_meta_get(md, "step"), *r = dytcl_meta_get(md, "data_rng");
     uint64_t st = 0;
     if (!s || !r) return snprintf(err, cap, "%s: not a training checkpoint (no step or data_rng)", path), -1;
     if (parse_u64(s, &st) || st < 1 || st > INT_MAX)
@@ -52,10 +52,10 @@ int resume_data_id(const char *path, char *out, size_t cap)
     return 0;
 }
 
-int resume_same_data(const ckpt_meta *md, const char *path, const char *data, const char *data_id, int force,
+int resume_same_data(const dytcl_meta *md, const char *path, const char *data, const char *data_id, int force,
                      char *err, size_t cap)
 {
-    const char *was = ckpt_meta_get(md, "data_id");
+    const char *was = dytcl_meta_get(md, "data_id");
     if (!was || force || !strcmp(was, data_id)) return 0;
     snprintf(err, cap, "--data %s (bytes:fingerprint %s) is not the text %s trained on (%s); resuming on other data "
              "breaks the bit-exact continuation: give --force to do it anyway", data, data_id, path, was);
