@@ -59,7 +59,19 @@ check "cut gzip: named as truncated" "\"$DYTCL\" classify --model vit.st $I cut.
 check "count mismatch named" "\"$DYTCL\" classify --model vit.st $I $D/train-labels-idx1-ubyte.gz 2>&1 | grep -q 'has 10000 images but .*train-labels-idx1-ubyte.gz has 60000 labels'"
 check "wrong magic named" "\"$DYTCL\" classify --model vit.st $I magic.gz 2>&1 | grep -q 'magic'"
 
-# 5. usage errors
+# 5. no output over an input or over a file of another kind, before any work
+cp $D/t10k-labels-idx1-ubyte.gz labels.gz; ln -sf labels.gz link.gz
+"$DYTCL" train-image $R --test-labels labels.gz --out link.gz > o.out 2>&1
+check "--out onto an input (through a link) refused, the input kept" "[ $? -eq 1 ] && grep -q 'link.gz' o.out && cmp -s labels.gz $D/t10k-labels-idx1-ubyte.gz"
+"$DYTCL" train-image $R --out x.st --log full.st > o.out 2>&1
+check "--log over a checkpoint refused, the checkpoint kept" "[ $? -eq 1 ] && grep -q 'full.st' o.out && cmp -s full.st part.st"
+printf 'notes\n' > notes.txt
+"$DYTCL" train-image $R --out notes.txt > o.out 2>&1
+check "--out over a file that is no checkpoint refused" "[ $? -eq 1 ] && [ \"\$(cat notes.txt)\" = notes ]"
+"$DYTCL" train-image $R --epochs 1 --out notes.txt --force 1 > o.out 2>&1
+check "... and replaced by a checkpoint with --force 1" "[ $? -eq 0 ] && [ \$(wc -c < notes.txt) -gt 1000 ]"
+
+# 6. usage errors
 "$DYTCL" train-image --epochs x > /dev/null 2>&1
 check "bad flag value exits 2" "[ $? -eq 2 ]"
 "$DYTCL" classify vit.st > /dev/null 2>&1

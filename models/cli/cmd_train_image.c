@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "idx.h"
 #include "image_eval.h"
+#include "outputs.h"
 #include "vit.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist/"
@@ -25,7 +26,7 @@ typedef struct {
     vit_config model;
     char train_images[1024], train_labels[1024], test_images[1024], test_labels[1024];
     char out[1024], log[1024], resume[1024];
-    int epochs, batch, warmup, train_limit, test_limit, pad, flip, stop_after;
+    int epochs, batch, warmup, train_limit, test_limit, pad, flip, stop_after, force;
     float lr, min_lr_frac, weight_decay, clip, beta2, mean, std;
     unsigned long long seed;
 } image_opts;
@@ -73,6 +74,7 @@ static const struct {
     {"log", O_STR, F(log), 0, "CSV log, one row per epoch"},
     {"resume", O_STR, F(resume), 0, "continue from a checkpoint of this command"},
     {"stop-after", O_INT, F(stop_after), 0, "stop after this epoch, as if interrupted (0: no)"},
+    {"force", O_INT, F(force), 0, "1: replace an existing --out or --log that is not of its kind"},
 #undef F
 };
 #define NOPTS ((int)(sizeof opts / sizeof opts[0]))
@@ -206,6 +208,26 @@ static int save(vit *v, const image_opts *o, int epoch, long step, uint64_t aug_
     return vit_save(v, o->out, 1, meta, k) ? cli_error("train-image", 1, "%s", vit_error(v)) : 0;
 }
 
+/* Before any work: the inputs are regular files (a FIFO would block), and
+ * --out and --log are no input however spelled, hold nothing of another
+ * kind, lie in writable directories, and are locked against a second run. */
+static int claim_files(const image_opts *o, output_lock locks[2])
+{
+    char err[1400];
+    const char *const ins[] = {o->train_images, o->train_labels, o->test_images, o->test_labels, o->resume};
+    for (int i = 0; i < 5; i++)
+        if (ins[i][0] && input_check("an input", ins[i], err, sizeof err)) return cli_error("train-image", 1, "%s", err);
+    const char *const ins_out[] = {ins[0], ins[1], ins[2], ins[3], o->log};
+    const char *const ins_log[] = {ins[0], ins[1], ins[2], ins[3], o->resume, o->out};
+    if (output_check("--out", o->out, output_is_checkpoint, "a checkpoint", ins_out, 5, o->force, err, sizeof err) ||
+        (o->log[0] &&
+         output_check("--log", o->log, output_is_image_log, "a train-image log", ins_log, 6, o->force, err, sizeof err)) ||
+        output_lock_take(&locks[0], o->out, err, sizeof err) ||
+        (o->log[0] && output_lock_take(&locks[1], o->log, err, sizeof err)))
+        return cli_error("train-image", 1, "%s", err);
+    return 0;
+}
+
 int cmd_train_image(int argc, char **argv)
 {
     image_opts o;
@@ -224,7 +246,9 @@ int cmd_train_image(int argc, char **argv)
     int epoch0 = 0;
     long step = 0;
     uint64_t aug_rng = 0;
+    output_lock locks[2] = {{.fd = -1}, {.fd = -1}};
     rc = 1;
+    if (claim_files(&o, locks)) goto done;
     if (dytcl_ctx_create(NULL, &ctx)) {
         cli_error("train-image", 1, "%s", dytcl_last_error(NULL));
         goto done;
@@ -355,6 +379,7 @@ int cmd_train_image(int argc, char **argv)
     }
     rc = 0;
 done:
+    output_lock_release(&locks[0]), output_lock_release(&locks[1]);
     if (csv) fclose(csv);
     free(x), free(y), free(order);
     image_set_free(&train), image_set_free(&test);

@@ -49,6 +49,13 @@ int output_is_train_log(const char *path)
     return head_of(path, h, (int)sizeof h) == (int)sizeof h && !memcmp(h, head, sizeof h);
 }
 
+int output_is_image_log(const char *path)
+{
+    static const char head[] = "epoch,step,lr,";
+    unsigned char h[sizeof head - 1];
+    return head_of(path, h, (int)sizeof h) == (int)sizeof h && !memcmp(h, head, sizeof h);
+}
+
 int output_is_json(const char *path)
 {
     unsigned char h[1];

@@ -25,6 +25,7 @@ int output_check(const char *opt, const char *path, int (*is_kind)(const char *p
 /* Whether path holds a safetensors file / a training log (their first bytes). */
 int output_is_checkpoint(const char *path);
 int output_is_train_log(const char *path);
+int output_is_image_log(const char *path); /* dytcl train-image's */
 int output_is_json(const char *path);
 int output_is_png(const char *path);
 
