@@ -1,9 +1,11 @@
 /* test_conformance.c -- dytcl against an independent PyTorch implementation
- * (tests/reference/reference.py, which wrote the files read here).
+ * (tests/reference/reference.py and reference_vit.py, which wrote the files
+ * read here).
  *
- * For a tiny GPT-DyT and a tiny LLaMA-DyT, the weights come in through
- * dytcl_model_load (the normal checkpoint loader) and, in float32 on the OpenCL
- * device, dytcl must give PyTorch's
+ * For a tiny GPT-DyT, a tiny LLaMA-DyT (weights in through dytcl_model_load,
+ * the normal checkpoint loader) and two tiny ViT-DyTs, one pooling by a class
+ * token, one by the mean (weights in through vit_load), in float32 on the
+ * OpenCL device dytcl must give PyTorch's
  *   logits and loss                    within 1e-5 relative (logits by norm)
  *   every parameter's gradient         within 1e-4 relative by norm
  *   the loss and gradient norm of each
@@ -14,8 +16,8 @@
  *
  * The other direction, when python3 can import torch (CI has no torch: that
  * part is skipped with a note): the model after its 10 steps is saved with
- * dytcl_model_save, and reference.py --check runs its own forward on that file and
- * compares with dytcl's logits. */
+ * dytcl_model_save (a ViT with vit_save), and reference.py (reference_vit.py)
+ * --check runs its own forward on that file and compares with dytcl's logits. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +28,7 @@
 
 #include "check.h"
 #include "dytcl_model.h"
+#include "vit.h"
 
 #ifndef REF_DIR
 #error "REF_DIR (tests/reference) must be defined"
@@ -64,11 +67,11 @@ static double rel_norm(const float *got, const float *want, size_t n) { return r
  * float rounding noise (~1e-9) there, which AdamW's m / (sqrt(v) + eps)
  * turns into updates of up to lr in random directions: a comparison of
  * noise. (Its gradient is in the gradient check, where it is negligible.) */
-static double params_err(const dytcl_model_tensor *t, const float *got, const float *want)
+static double params_err(const char *name, size_t n, const float *got, const float *want)
 {
     static const char suffix[] = ".attn.qkv.bias";
-    size_t n = t->numel, len = strlen(t->name), k = sizeof suffix - 1, C = n / 3;
-    if (len < k || strcmp(t->name + len - k, suffix)) return rel_norm(got, want, n);
+    size_t len = strlen(name), k = sizeof suffix - 1, C = n / 3;
+    if (len < k || strcmp(name + len - k, suffix)) return rel_norm(got, want, n);
     double a = rel_norm_range(got, want, 0, C), b = rel_norm_range(got, want, 2 * C, n);
     return a > b ? a : b;
 }
@@ -89,7 +92,7 @@ static void note(worst *w, double err, const char *what)
 
 static void report(const char *model_name, const char *kind, const worst *w, double tol)
 {
-    printf("  %-9s %-26s worst %-28s %.3g (tolerance %.0e)\n", model_name, kind, w->what, w->err, tol);
+    printf("  %-12s %-26s worst %-28s %.3g (tolerance %.0e)\n", model_name, kind, w->what, w->err, tol);
     CHECK(w->err <= tol, "%s: %s: %s is off by %.3g relative (tolerance %.0e)", model_name, kind, w->what, w->err, tol);
 }
 
@@ -236,7 +239,7 @@ static void run_model(dytcl_ctx *ctx, const char *name, int torch)
     if (!s && !(s = dytcl_model_read_params(m, buf)))
         for (int i = 0; i < nt; i++) {
             const float *want = ref_tensor(pf, "step10", tab[i].name, tab[i].numel);
-            if (want) note(&wp, params_err(&tab[i], buf + tab[i].offset, want), tab[i].name);
+            if (want) note(&wp, params_err(tab[i].name, tab[i].numel, buf + tab[i].offset, want), tab[i].name);
         }
 
     printf("%s: loss %.6f (PyTorch %.6f), after %d steps %.6f (PyTorch %.6f)\n", name, (double)loss,
@@ -260,15 +263,139 @@ done:
     dytcl_model_free(m);
 }
 
+/* ------------------------------------------------------------------ ViT */
+
+/* Saves the trained ViT, the images and dytcl's logits, and has
+ * reference_vit.py --check compare its forward on that checkpoint. */
+static void vit_check_from_python(vit *v, const char *name, const float *images, const float *logits)
+{
+    const vit_config *c = vit_get_config(v);
+    const int B = vit_batch(v);
+    char ckpt[1024], ipath[1024], lpath[1024], cmd[4096];
+    mkdir(WORK_DIR, 0777);
+    snprintf(ckpt, sizeof ckpt, "%s/%s-trained.safetensors", WORK_DIR, name);
+    snprintf(ipath, sizeof ipath, "%s/%s-images.safetensors", WORK_DIR, name);
+    snprintf(lpath, sizeof lpath, "%s/%s-logits.safetensors", WORK_DIR, name);
+    const char *meta[] = {"step", "10", "note", "test_conformance"};
+    dytcl_status s = vit_save(v, ckpt, 1, meta, 2);
+    CHECK(s == DYTCL_OK, "vit_save: %s", vit_error(v));
+    const size_t npix = (size_t)B * c->channels * c->height * c->width;
+    dytcl_st_tensor it = {.name = "images", .ndim = 4, .shape = {B, c->channels, c->height, c->width},
+                          .numel = npix, .data = images};
+    dytcl_st_tensor lt = {.name = "logits", .ndim = 2, .shape = {B, c->classes}, .numel = (size_t)B * c->classes,
+                          .data = logits};
+    CHECK(dytcl_st_save(ipath, &it, 1, NULL, 0) == DYTCL_OK, "%s: %s", ipath, dytcl_last_error(NULL));
+    CHECK(dytcl_st_save(lpath, &lt, 1, NULL, 0) == DYTCL_OK, "%s: %s", lpath, dytcl_last_error(NULL));
+    if (s) return;
+    snprintf(cmd, sizeof cmd, "python3 '%s/reference_vit.py' --check '%s' '%s' '%s'", REF_DIR, ckpt, ipath, lpath);
+    fflush(stdout);
+    int rc = system(cmd);
+    CHECK(rc != -1 && WIFEXITED(rc) && WEXITSTATUS(rc) == 0, "%s: reference_vit.py --check failed (status %d)",
+          name, rc);
+}
+
+/* The same comparisons for a ViT: images [B, ch, H, W] and labels [B] in. */
+static void run_vit(dytcl_ctx *ctx, const char *name, int torch)
+{
+    char path[1024], err[512] = "", what[128];
+    snprintf(path, sizeof path, "%s/%s.safetensors", REF_DIR, name);
+    vit *v = NULL;
+    int has_opt = 1;
+    dytcl_status s = vit_load(ctx, path, &v, &has_opt, NULL, err, sizeof err);
+    CHECK(s == DYTCL_OK, "vit_load: %s", err);
+    CHECK(!has_opt, "%s: the reference checkpoint has no optimiser state", path);
+    dytcl_st_file *io = open_ref(name, "-io"), *gf = open_ref(name, "-grads"), *pf = open_ref(name, "-step10");
+    if (s || !io || !gf || !pf) goto done;
+
+    const vit_config *c = vit_get_config(v);
+    int B = meta_int(io, "B"), steps = meta_int(io, "steps");
+    dytcl_adamw_config o = {.lr = (float)meta_num(io, "lr"), .beta1 = (float)meta_num(io, "beta1"),
+                            .beta2 = (float)meta_num(io, "beta2"), .eps = (float)meta_num(io, "eps"),
+                            .weight_decay = (float)meta_num(io, "weight_decay")};
+    float clip = (float)meta_num(io, "clip");
+    CHECK(B > 0 && steps >= 1 && steps <= MAX_STEPS, "%s-io: B %d, steps %d", name, B, steps);
+    if (!(B > 0 && steps >= 1 && steps <= MAX_STEPS)) goto done;
+    size_t K = (size_t)c->classes, n = vit_num_params(v);
+    size_t npix = (size_t)B * c->channels * c->height * c->width;
+    const float *images = ref_tensor(io, "io", "images", npix), *labf = ref_tensor(io, "io", "labels", (size_t)B);
+    const float *want_logits = ref_tensor(io, "io", "logits", (size_t)B * K);
+    const float *want_loss = ref_tensor(io, "io", "loss", 1);
+    const float *want_losses = ref_tensor(io, "io", "losses", (size_t)steps);
+    const float *want_norms = ref_tensor(io, "io", "grad_norms", (size_t)steps);
+    if (!images || !labf || !want_logits || !want_loss || !want_losses || !want_norms) goto done;
+
+    int32_t *lab = malloc((size_t)B * sizeof *lab);
+    float *logits = malloc((size_t)B * K * sizeof *logits), *buf = malloc(n * sizeof *buf);
+    for (int i = 0; i < B; i++) lab[i] = (int32_t)labf[i];
+    const int nt = vit_num_tensors(v);
+
+    /* one forward and backward (the backward overwrites the logits: read first) */
+    float loss = NAN;
+    if ((s = vit_set_batch(v, B)) || (s = vit_forward(v, images, lab)) || (s = vit_loss(v, &loss)) ||
+        (s = vit_logits(v, logits)) || (s = vit_backward(v)) || (s = vit_read(v, 1, buf)))
+        CHECK(0, "%s: forward/backward: %s", name, vit_error(v));
+    worst wl = {0}, wloss = {0}, wg = {0}, ws = {0}, wn = {0}, wp = {0};
+    note(&wl, rel_norm(logits, want_logits, (size_t)B * K), "logits");
+    note(&wloss, rel_norm(&loss, want_loss, 1), "loss");
+    for (int i = 0; !s && i < nt; i++) {
+        const vit_tensor *t = vit_tensor_at(v, i);
+        const float *want = ref_tensor(gf, "grads", t->name, t->numel);
+        if (want) note(&wg, rel_norm(buf + t->offset, want, t->numel), t->name);
+    }
+
+    /* AdamW steps on the same batch; the first reuses the gradients above */
+    float losses[MAX_STEPS], norms[MAX_STEPS];
+    for (int i = 0; i < MAX_STEPS; i++) losses[i] = norms[i] = NAN;
+    losses[0] = loss;
+    for (int step = 1; !s && step <= steps; step++) {
+        if (step > 1 && ((s = vit_forward(v, images, lab)) || (s = vit_loss(v, &losses[step - 1])) ||
+                         (s = vit_backward(v))))
+            break;
+        if ((s = vit_step(v, &o, clip, step, &norms[step - 1]))) break;
+        snprintf(what, sizeof what, "step %d", step);
+        note(&ws, rel_norm(&losses[step - 1], &want_losses[step - 1], 1), what);
+        note(&wn, rel_norm(&norms[step - 1], &want_norms[step - 1], 1), what);
+    }
+    CHECK(s == DYTCL_OK, "%s: training: %s", name, vit_error(v));
+    if (!s && !(s = vit_read(v, 0, buf)))
+        for (int i = 0; i < nt; i++) {
+            const vit_tensor *t = vit_tensor_at(v, i);
+            const float *want = ref_tensor(pf, "step10", t->name, t->numel);
+            if (want) note(&wp, params_err(t->name, t->numel, buf + t->offset, want), t->name);
+        }
+
+    printf("%s: loss %.6f (PyTorch %.6f), after %d steps %.6f (PyTorch %.6f)\n", name, (double)loss,
+           (double)*want_loss, steps, (double)losses[steps - 1], (double)want_losses[steps - 1]);
+    report(name, "logits", &wl, TOL_LOGITS);
+    report(name, "loss", &wloss, TOL_LOSS);
+    report(name, "gradients", &wg, TOL_GRAD);
+    report(name, "losses of the steps", &ws, TOL_STEP);
+    report(name, "gradient norms", &wn, TOL_STEP);
+    report(name, "parameters after the steps", &wp, TOL_PARAMS);
+
+    /* the other direction: PyTorch reads dytcl's checkpoint of the trained ViT */
+    if (!s && torch) {
+        if ((s = vit_forward(v, images, NULL)) || (s = vit_logits(v, logits)))
+            CHECK(0, "%s: forward: %s", name, vit_error(v));
+        else vit_check_from_python(v, name, images, logits);
+    }
+    free(lab), free(logits), free(buf);
+done:
+    dytcl_st_free(io), dytcl_st_free(gf), dytcl_st_free(pf);
+    vit_free(v);
+}
+
 int main(void)
 {
     dytcl_ctx *ctx = check_ctx(getenv("DYTCL_TEST_CACHE"));
     int torch = have_torch();
     run_model(ctx, "gpt-dyt", torch);
     run_model(ctx, "llama-dyt", torch);
+    run_vit(ctx, "vit-dyt-cls", torch);
+    run_vit(ctx, "vit-dyt-mean", torch);
     if (!torch)
-        printf("note: python3 cannot import torch: skipped reference.py --check on dytcl's checkpoints "
-               "(pip install torch, or apt-get install python3-torch)\n");
+        printf("note: python3 cannot import torch: skipped reference.py and reference_vit.py --check on "
+               "dytcl's checkpoints (pip install torch, or apt-get install python3-torch)\n");
     dytcl_ctx_free(ctx);
     return check_done("test_conformance");
 }
