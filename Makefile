@@ -87,24 +87,24 @@ test-oclgrind: deps
 FUZZ_SECONDS ?= 30
 fuzz: build
 	mkdir -p $(BUILD)-fuzz/corpus
-	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L \
-	    -Ihost -I$(BUILD)/generated tests/fuzz/fuzz_safetensors.c host/safetensors.c host/error.c \
+	clang -std=c11 -g -O1 -Werror=incompatible-pointer-types -Werror=implicit-function-declaration -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L \
+	    -Ihost -Icl -I$(BUILD)/generated tests/fuzz/fuzz_safetensors.c host/safetensors.c host/error.c \
 	    $$(pkg-config --cflags --libs jansson) -o $(BUILD)-fuzz/fuzz_safetensors
 	$(BUILD)-fuzz/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    $(BUILD)-fuzz/corpus tests/fuzz/safetensors
 	mkdir -p $(BUILD)-fuzz/corpus-text
-	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L \
+	clang -std=c11 -g -O1 -Werror=incompatible-pointer-types -Werror=implicit-function-declaration -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L \
 	    -Ihost -Imodels -Imodels/cli tests/fuzz/fuzz_text.c models/cli/data.c models/rng.c -lm \
 	    -o $(BUILD)-fuzz/fuzz_text
 	$(BUILD)-fuzz/fuzz_text -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    $(BUILD)-fuzz/corpus-text tests/fuzz/text
 	mkdir -p $(BUILD)-fuzz/corpus-idx
-	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L \
+	clang -std=c11 -g -O1 -Werror=incompatible-pointer-types -Werror=implicit-function-declaration -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L \
 	    -Ihost -Imodels tests/fuzz/fuzz_idx.c models/idx.c models/rng.c -lz -lm -o $(BUILD)-fuzz/fuzz_idx
 	$(BUILD)-fuzz/fuzz_idx -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    $(BUILD)-fuzz/corpus-idx tests/fuzz/idx
 	mkdir -p $(BUILD)-fuzz/corpus-gemm
-	clang -std=c11 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	clang -std=c11 -g -O1 -Werror=incompatible-pointer-types -Werror=implicit-function-declaration -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	    -D_POSIX_C_SOURCE=200809L -Ihost -Icl -I$(BUILD)/generated \
 	    tests/fuzz/fuzz_gemm_args.c $$(sed -n 's|^  \(host/.*\.c\)$$|\1|p' CMakeLists.txt) \
 	    $(BUILD)/generated/kernels_src.c $$(pkg-config --cflags --libs jansson) -lclblast -lOpenCL -lm \

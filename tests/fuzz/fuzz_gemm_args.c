@@ -112,7 +112,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!ctx) {
         dytcl_ctx_options opt = {.no_cache = 0};
-        if (dytcl_ctx_create(&ctx, &opt) || dytcl_buf_create(ctx, BUF_FLOATS * sizeof(float), &bufs[0]) ||
+        if (dytcl_ctx_create(&opt, &ctx) || dytcl_buf_create(ctx, BUF_FLOATS * sizeof(float), &bufs[0]) ||
             dytcl_buf_create(ctx, BUF_FLOATS * sizeof(float), &bufs[1])) {
             fprintf(stderr, "fuzz_gemm_args: no OpenCL context: %s\n", dytcl_last_error(ctx));
             abort();
