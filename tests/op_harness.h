@@ -51,7 +51,7 @@ typedef struct {
 } op_case;
 
 /* Draws n values by an input's generator (advancing *rng), rounded through
- * float; the benchmarks use it too. */
+ * float. */
 void op_fill(double *v, size_t n, const op_input *in, unsigned long long *rng);
 
 /* Runs every case under both kernel shapes (a context each, on cache_dir),
