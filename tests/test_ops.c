@@ -125,6 +125,18 @@ static dytcl_status call_scale_bwd(dytcl_ctx *ctx, const dytcl_tensor *in, const
     return dytcl_scale_backward(ctx, out[0], out[1], 0, in[0], in[1], in[2]);
 }
 
+/* in: g; out: ||g|| [1], the clipping scale min(1, 1 / (||g|| + 1e-6)) [1] */
+static void ref_grad_norm(size_t n, const double *const *in, double *const *out)
+{
+    double ss = 0;
+    for (size_t i = 0; i < n; i++) ss += in[0][i] * in[0][i];
+    out[0][0] = sqrt(ss), out[1][0] = fmin(1.0, 1.0 / (sqrt(ss) + 1e-6));
+}
+static dytcl_status call_grad_norm(dytcl_ctx *ctx, const dytcl_tensor *in, const dytcl_tensor *out)
+{
+    return dytcl_grad_norm(ctx, out[0], out[1], in[0], 1.0f);
+}
+
 /* For x << 0, GELU is a difference of nearly equal terms (1 + tanh), in
  * float32 as in any float32 implementation: it is measured against |x|, and
  * its gradient against dy (scaled_by). */
@@ -140,6 +152,9 @@ static const op_case op_table[] = {
      call_scale_fwd},
     {"scale backward", 3, 2, {{0, OP_UNIFORM, -1, 1}, {0, OP_UNIFORM, -3, 3}, {1, OP_CONST, 1.7, 0}},
      {{0, 1e-7, 0}, {1, 1e-5, 0}}, SIZES, ref_scale_bwd, call_scale_bwd},
+    /* a reduction in both shapes: blocks of 8192 and a tail */
+    {"grad norm", 1, 2, {{0, OP_UNIFORM, -2, 2}}, {{1, 1e-5, 0}, {1, 1e-5, 0}},
+     {1, 3, 255, 256, 257, 4097, 100003, 8192 * 3 + 5}, ref_grad_norm, call_grad_norm},
 };
 
 /* What a table does not hold: SwiGLU refuses mismatched sizes. */
