@@ -162,6 +162,26 @@ static int few_rows(int rows, int C)
 
 enum { OUT_DW = 1, OUT_DB = 2, OUT_DA = 4, OUT_DS = 8 };
 
+/* The arguments both backward shapes start with: dx, dy, dres, x, alpha,
+ * shift, weight, flags, has_dres, C, rows. Returns the next index, or -1. */
+static int backward_args(dytcl_ctx *ctx, dy_kernel *k, int derf, dytcl_tensor dx, dytcl_tensor dy,
+                         dytcl_tensor dres, dytcl_tensor x, const dytcl_dyt_params *p, norm_dims d)
+{
+    cl_mem dummy = x.buf->mem;
+    int i = arg_tensor(ctx, k, 0, dx, dummy);
+    i = arg_tensor(ctx, k, i, dy, dummy);
+    i = arg_tensor(ctx, k, i, dres, dummy);
+    i = arg_tensor(ctx, k, i, x, dummy);
+    i = arg_tensor(ctx, k, i, p->alpha, dummy);
+    i = arg_tensor(ctx, k, i, derf ? p->shift : p->alpha, dummy); /* unused by DyT */
+    i = arg_tensor(ctx, k, i, p->weight, dummy);
+    i = arg_int(ctx, k, i, param_flags(p));
+    i = arg_int(ctx, k, i, dres.buf != NULL);
+    i = arg_int(ctx, k, i, d.C);
+    i = arg_int(ctx, k, i, d.outer);
+    return i;
+}
+
 static dytcl_status backward_few(dytcl_ctx *ctx, int derf, dytcl_tensor dx, const dytcl_dyt_grads *g,
                                  dytcl_tensor dy, dytcl_tensor dres, dytcl_tensor x, const dytcl_dyt_params *p,
                                  norm_dims d)
@@ -177,17 +197,7 @@ static dytcl_status backward_few(dytcl_ctx *ctx, int derf, dytcl_tensor dx, cons
     int outs = (g->dweight.buf ? OUT_DW : 0) | (g->dbias.buf ? OUT_DB : 0) | (g->dalpha.buf ? OUT_DA : 0) |
                (g->dshift.buf ? OUT_DS : 0);
     cl_mem dummy = x.buf->mem;
-    int i = arg_tensor(ctx, k, 0, dx, dummy);
-    i = arg_tensor(ctx, k, i, dy, dummy);
-    i = arg_tensor(ctx, k, i, dres, dummy);
-    i = arg_tensor(ctx, k, i, x, dummy);
-    i = arg_tensor(ctx, k, i, p->alpha, dummy);
-    i = arg_tensor(ctx, k, i, derf ? p->shift : p->alpha, dummy); /* unused by DyT */
-    i = arg_tensor(ctx, k, i, p->weight, dummy);
-    i = arg_int(ctx, k, i, param_flags(p));
-    i = arg_int(ctx, k, i, dres.buf != NULL);
-    i = arg_int(ctx, k, i, d.C);
-    i = arg_int(ctx, k, i, d.outer);
+    int i = backward_args(ctx, k, derf, dx, dy, dres, x, p, d);
     i = arg_tensor(ctx, k, i, g->dweight, dummy);
     i = arg_tensor(ctx, k, i, g->dbias, dummy);
     i = arg_tensor(ctx, k, i, g->dalpha, dummy);
@@ -218,18 +228,7 @@ static dytcl_status backward_rows(dytcl_ctx *ctx, int derf, dytcl_tensor dx, con
     int R = rows_per_block(ctx, d.outer, colgroups, rowwise), nblocks = (d.outer + R - 1) / R;
     cl_mem parts;
     if ((s = dy_workspace(ctx, DY_WS_PARTIALS, (size_t)4 * nblocks * d.C * sizeof(float), &parts))) return s;
-    cl_mem dummy = x.buf->mem;
-    int i = arg_tensor(ctx, k, 0, dx, dummy);
-    i = arg_tensor(ctx, k, i, dy, dummy);
-    i = arg_tensor(ctx, k, i, dres, dummy);
-    i = arg_tensor(ctx, k, i, x, dummy);
-    i = arg_tensor(ctx, k, i, p->alpha, dummy);
-    i = arg_tensor(ctx, k, i, derf ? p->shift : p->alpha, dummy); /* unused by DyT */
-    i = arg_tensor(ctx, k, i, p->weight, dummy);
-    i = arg_int(ctx, k, i, param_flags(p));
-    i = arg_int(ctx, k, i, dres.buf != NULL);
-    i = arg_int(ctx, k, i, d.C);
-    i = arg_int(ctx, k, i, d.outer);
+    int i = backward_args(ctx, k, derf, dx, dy, dres, x, p, d);
     i = arg_int(ctx, k, i, R);
     i = arg_mem(ctx, k, i, parts);
     if (i < 0) return DYTCL_ERR_OPENCL;
