@@ -58,18 +58,10 @@ typedef struct {
     int centered, accumulate;
 } bwd_args;
 
-/* Few rows: one work-group, one launch (norm_backward_few). A single row
- * always; otherwise while the work stays small. */
-static dytcl_status backward_few(dytcl_ctx *ctx, const bwd_args *a, int rows, int C)
+/* The arguments both backward shapes start with: dx, dy, dres, has_dres, x,
+ * w, flags, mean, rstd, centered, C, rows. Returns the next index, or -1. */
+static int backward_args(dytcl_ctx *ctx, dy_kernel *k, const bwd_args *a, int rows, int C)
 {
-    dy_kernel *k;
-    dytcl_status s = dy_kernel_get(ctx, DY_KERNEL(RMSNORM, norm_backward_few), &k);
-    if (s) return s;
-    const int groups8 = (C + 7) / 8;
-    /* a GPU fills a work-group; a CPU runs one on one thread, where fewer
-     * work-items (each with more columns) cost less to switch between */
-    const size_t cap = dy_row_shape(ctx) ? 16 : 256;
-    size_t L = pow2_local(ctx, k, (size_t)groups8 < cap ? (size_t)groups8 : cap);
     cl_mem dummy = a->x.buf->mem;
     int i = arg_tensor(ctx, k, 0, a->dx, dummy);
     i = arg_tensor(ctx, k, i, a->dy, dummy);
@@ -83,6 +75,23 @@ static dytcl_status backward_few(dytcl_ctx *ctx, const bwd_args *a, int rows, in
     i = arg_int(ctx, k, i, a->centered);
     i = arg_int(ctx, k, i, C);
     i = arg_int(ctx, k, i, rows);
+    return i;
+}
+
+/* Few rows: one work-group, one launch (norm_backward_few). A single row
+ * always; otherwise while the work stays small. */
+static dytcl_status backward_few(dytcl_ctx *ctx, const bwd_args *a, int rows, int C)
+{
+    dy_kernel *k;
+    dytcl_status s = dy_kernel_get(ctx, DY_KERNEL(RMSNORM, norm_backward_few), &k);
+    if (s) return s;
+    const int groups8 = (C + 7) / 8;
+    /* a GPU fills a work-group; a CPU runs one on one thread, where fewer
+     * work-items (each with more columns) cost less to switch between */
+    const size_t cap = dy_row_shape(ctx) ? 16 : 256;
+    size_t L = pow2_local(ctx, k, (size_t)groups8 < cap ? (size_t)groups8 : cap);
+    cl_mem dummy = a->x.buf->mem;
+    int i = backward_args(ctx, k, a, rows, C);
     i = arg_tensor(ctx, k, i, a->dw, dummy);
     i = arg_tensor(ctx, k, i, a->db, dummy);
     i = arg_int(ctx, k, i, (a->dw.buf ? 1 : 0) | (a->db.buf ? 2 : 0));
@@ -110,19 +119,7 @@ static dytcl_status backward(dytcl_ctx *ctx, const bwd_args *a, int rows, int C)
     int nblocks = (rows + R - 1) / R;
     cl_mem parts;
     if ((s = dy_workspace(ctx, DY_WS_PARTIALS, (size_t)2 * nblocks * C * sizeof(float), &parts))) return s;
-    cl_mem dummy = a->x.buf->mem;
-    int i = arg_tensor(ctx, k, 0, a->dx, dummy);
-    i = arg_tensor(ctx, k, i, a->dy, dummy);
-    i = arg_tensor(ctx, k, i, a->dres, dummy);
-    i = arg_int(ctx, k, i, a->dres.buf != NULL);
-    i = arg_tensor(ctx, k, i, a->x, dummy);
-    i = arg_tensor(ctx, k, i, a->w, dummy);
-    i = arg_int(ctx, k, i, a->w.buf ? HAS_W : 0);
-    i = arg_tensor(ctx, k, i, a->mean, dummy);
-    i = arg_tensor(ctx, k, i, a->rstd, dummy);
-    i = arg_int(ctx, k, i, a->centered);
-    i = arg_int(ctx, k, i, C);
-    i = arg_int(ctx, k, i, rows);
+    int i = backward_args(ctx, k, a, rows, C);
     i = arg_int(ctx, k, i, R);
     i = arg_mem(ctx, k, i, parts);
     if (!rw) i = arg_local(ctx, k, i, L * sizeof(float));
