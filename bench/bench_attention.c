@@ -66,7 +66,7 @@ int bench_attention(int argc, char **argv)
             for (int i = 0; i < 9; i++) dytcl_buf_free(b[i]);
             break;
         }
-#define T4(x) ((dytcl_tensor){x, 0, 4, {1, H, T, D}})
+#define T4(x) ((dytcl_tensor){x, 0, 4, {1, H, T, D}, DYTCL_F32})
         attn_case a = {T4(b[0]), T4(b[1]), T4(b[2]), T4(b[3]), dytcl_tensor_1d(b[4], 0, (int64_t)H * T),
                        T4(b[5]), T4(b[6]), T4(b[7]), T4(b[8]), DYTCL_ATTN_GEMM};
 #undef T4

@@ -104,7 +104,7 @@ static dytcl_status block_alloc(dytcl_ctx *ctx, block *b, dytcl_buf **bufs, int 
     };
     dytcl_status s = DYTCL_OK;
     for (size_t i = 0; i < sizeof list / sizeof list[0] && !s; i++) {
-        dytcl_tensor t = {NULL, 0, list[i].ndim, {list[i].shape[0], list[i].shape[1], list[i].shape[2], list[i].shape[3]}};
+        dytcl_tensor t = {NULL, 0, list[i].ndim, {list[i].shape[0], list[i].shape[1], list[i].shape[2], list[i].shape[3]}, DYTCL_F32};
         for (int d = 1; d < 4; d++) t.shape[d] = d < t.ndim ? t.shape[d] : 0;
         int64_t n = 1;
         for (int d = 0; d < t.ndim; d++) n *= t.shape[d];

@@ -1,6 +1,8 @@
 /* buffer.c -- device memory, host copies and tensor views. */
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -106,14 +108,40 @@ dytcl_status dy_workspace(dytcl_ctx *ctx, int slot, size_t bytes, cl_mem *out)
 
 dytcl_tensor dytcl_tensor_1d(dytcl_buf *buf, size_t offset, int64_t n)
 {
-    dytcl_tensor t = {buf, offset, 1, {n, 0, 0, 0}};
+    dytcl_tensor t = {buf, offset, 1, {n, 0, 0, 0}, DYTCL_F32};
     return t;
 }
 
 dytcl_tensor dytcl_tensor_2d(dytcl_buf *buf, size_t offset, int64_t rows, int64_t cols)
 {
-    dytcl_tensor t = {buf, offset, 2, {rows, cols, 0, 0}};
+    dytcl_tensor t = {buf, offset, 2, {rows, cols, 0, 0}, DYTCL_F32};
     return t;
+}
+
+dytcl_tensor dytcl_tensor_as(dytcl_tensor t, dytcl_dtype dtype)
+{
+    t.dtype = dtype;
+    return t;
+}
+
+size_t dytcl_dtype_size(dytcl_dtype dt)
+{
+    switch (dt) {
+    case DYTCL_F32: return 4;
+    case DYTCL_F16:
+    case DYTCL_BF16: return 2;
+    }
+    return 0;
+}
+
+const char *dytcl_dtype_name(dytcl_dtype dt)
+{
+    switch (dt) {
+    case DYTCL_F32: return "f32";
+    case DYTCL_F16: return "f16";
+    case DYTCL_BF16: return "bf16";
+    }
+    return "unknown";
 }
 
 int64_t dytcl_tensor_numel(dytcl_tensor t)
@@ -127,9 +155,27 @@ int64_t dytcl_tensor_numel(dytcl_tensor t)
     return n;
 }
 
+/* "f32", "f32 or bf16", ...: the dtypes of mask, for messages. */
+static const char *dtype_list(unsigned mask, char *out, size_t cap)
+{
+    out[0] = 0;
+    for (int d = DYTCL_F32; d <= DYTCL_BF16; d++)
+        if (mask & DY_DT(d))
+            snprintf(out + strlen(out), cap - strlen(out), "%s%s", out[0] ? " or " : "",
+                     dytcl_dtype_name((dytcl_dtype)d));
+    return out;
+}
+
 dytcl_status dy_check_tensor(dytcl_ctx *ctx, dytcl_tensor t, const char *name)
 {
+    return dy_check_tensor_dt(ctx, t, name, DY_DT(DYTCL_F32));
+}
+
+dytcl_status dy_check_tensor_dt(dytcl_ctx *ctx, dytcl_tensor t, const char *name, unsigned dtypes)
+{
     if (!t.buf) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "tensor %s: buf is NULL", name);
+    const size_t esize = dytcl_dtype_size(t.dtype);
+    if (!esize) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "tensor %s: dtype %d is not a dytcl_dtype", name, (int)t.dtype);
     if (t.buf->ctx != ctx)
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "tensor %s: buffer belongs to another context", name);
     if (t.ndim < 1 || t.ndim > DYTCL_MAX_DIMS)
@@ -146,12 +192,17 @@ dytcl_status dy_check_tensor(dytcl_ctx *ctx, dytcl_tensor t, const char *name)
     if (n > INT_MAX)
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "tensor %s: %lld elements; at most %d are supported",
                        name, (long long)n, INT_MAX);
-    size_t cap = t.buf->bytes / sizeof(float);
+    size_t cap = t.buf->bytes / esize;
     if (t.offset > cap || (size_t)n > cap - t.offset)
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG,
-                       "tensor %s: elements [%zu, %zu) lie past the end of its buffer (%zu floats)",
-                       name, t.offset, t.offset + (size_t)n, cap);
+                       "tensor %s: elements [%zu, %zu) lie past the end of its buffer (%zu %s elements)",
+                       name, t.offset, t.offset + (size_t)n, cap, dytcl_dtype_name(t.dtype));
     if (t.offset > INT_MAX)
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "tensor %s: offset %zu is too large", name, t.offset);
+    if (!(dtypes & DY_DT(t.dtype))) {
+        char allowed[32];
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "tensor %s is %s; this op takes %s", name,
+                       dytcl_dtype_name(t.dtype), dtype_list(dtypes, allowed, sizeof allowed));
+    }
     return DYTCL_OK;
 }

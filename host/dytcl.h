@@ -193,13 +193,26 @@ DYTCL_API void *dytcl_buf_cl_mem(const dytcl_buf *buf);
 
 #define DYTCL_MAX_DIMS 4
 
-/* A float32 row-major view: element `offset` of `buf`, then shape[0..ndim).
- * Views are plain values; they own nothing. */
+/* How a tensor's elements are stored. The math is float32 whatever the
+ * storage: f16 (IEEE binary16) and bf16 (the top half of a float32) are
+ * widened on load and rounded to nearest even once, at the store. Each op
+ * says which storage types it takes; any other is DYTCL_ERR_INVALID_ARG
+ * naming the tensor. */
+typedef enum { DYTCL_F32 = 0, DYTCL_F16 = 1, DYTCL_BF16 = 2 } dytcl_dtype;
+/* Bytes per element: 4, 2, 2; 0 for a value that is not a dytcl_dtype. */
+DYTCL_API size_t dytcl_dtype_size(dytcl_dtype dt);
+/* "f32", "f16", "bf16"; "unknown" otherwise. */
+DYTCL_API const char *dytcl_dtype_name(dytcl_dtype dt);
+
+/* A row-major view: element `offset` of `buf`, then shape[0..ndim), each
+ * element stored as `dtype` (DYTCL_F32 when zero-initialised). Views are
+ * plain values; they own nothing. */
 typedef struct {
     dytcl_buf *buf;
-    size_t offset;              /* in elements */
+    size_t offset;              /* in elements of dtype */
     int ndim;
     int64_t shape[DYTCL_MAX_DIMS];
+    dytcl_dtype dtype;
 } dytcl_tensor;
 
 /* dytcl_tensor_2d(buf, off, rows, cols) etc. build views. */
@@ -208,6 +221,9 @@ DYTCL_API dytcl_tensor dytcl_tensor_1d(dytcl_buf *buf, size_t offset, int64_t n)
 DYTCL_API dytcl_tensor dytcl_tensor_2d(dytcl_buf *buf, size_t offset, int64_t rows, int64_t cols);
 /* The number of elements of a view (the product of its shape). */
 DYTCL_API int64_t dytcl_tensor_numel(dytcl_tensor t);
+/* The same view with its elements read as dtype (offset and shape unchanged,
+ * both in elements of the new dtype). */
+DYTCL_API dytcl_tensor dytcl_tensor_as(dytcl_tensor t, dytcl_dtype dtype);
 
 /* ---------------------------------------------------------- profiling */
 

@@ -176,7 +176,12 @@ void dy_keep_event(dytcl_ctx *ctx, cl_event ev);
 
 /* ---- argument checks shared by ops */
 
+/* t is a valid f32 view inside its buffer (dy_check_tensor), or a valid
+ * view whose dtype is one of the mask DY_DT(a) | DY_DT(b) ... */
+#define DY_DT(dtype) (1u << (unsigned)(dtype))
+#define DY_DT_ALL (DY_DT(DYTCL_F32) | DY_DT(DYTCL_F16) | DY_DT(DYTCL_BF16))
 dytcl_status dy_check_tensor(dytcl_ctx *ctx, dytcl_tensor t, const char *name);
+dytcl_status dy_check_tensor_dt(dytcl_ctx *ctx, dytcl_tensor t, const char *name, unsigned dtypes);
 
 #define DY_CHECK_CTX(ctx)                                                              \
     do {                                                                               \

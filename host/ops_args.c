@@ -50,8 +50,10 @@ dytcl_status args_check_apart(dytcl_ctx *ctx, dytcl_tensor w, int64_t nw, const 
                               int64_t nr, const char *rname)
 {
     if (!w.buf || !r.buf || w.buf != r.buf || nw <= 0 || nr <= 0) return DYTCL_OK;
+    /* compared in bytes: the two views may store different dtypes */
+    const int64_t ws = (int64_t)dytcl_dtype_size(w.dtype), rs = (int64_t)dytcl_dtype_size(r.dtype);
     int64_t w0 = (int64_t)w.offset, r0 = (int64_t)r.offset;
-    if (w0 < r0 + nr && r0 < w0 + nw)
+    if (w0 * ws < (r0 + nr) * rs && r0 * rs < (w0 + nw) * ws)
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "%s (elements %lld..%lld) overlaps %s (%lld..%lld) in one buffer",
                        wname, (long long)w0, (long long)(w0 + nw - 1), rname, (long long)r0, (long long)(r0 + nr - 1));
     return DYTCL_OK;

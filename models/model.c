@@ -23,7 +23,7 @@ dytcl_tensor at2(dytcl_buf *b, size_t off, int64_t rows, int64_t cols)
 
 dytcl_tensor at4(dytcl_buf *b, size_t off, int64_t d0, int64_t d1, int64_t d2, int64_t d3)
 {
-    dytcl_tensor t = {b, off, 4, {d0, d1, d2, d3}};
+    dytcl_tensor t = {b, off, 4, {d0, d1, d2, d3}, DYTCL_F32};
     return t;
 }
 

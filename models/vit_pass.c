@@ -21,7 +21,7 @@ static dytcl_tensor at2(dytcl_buf *b, size_t off, int64_t rows, int64_t cols)
 }
 static dytcl_tensor at4(dytcl_buf *b, size_t off, int64_t d0, int64_t d1, int64_t d2, int64_t d3)
 {
-    return (dytcl_tensor){b, off, 4, {d0, d1, d2, d3}};
+    return (dytcl_tensor){b, off, 4, {d0, d1, d2, d3}, DYTCL_F32};
 }
 
 /* Views of the parameters (P), gradients (G) and activations (A, layer l of a per-layer array). */

@@ -91,7 +91,7 @@ static void run_case(dytcl_ctx *ctx, int causal, int B, int H, int T, int D)
                  dq + h * hd, dk + h * hd, dv + h * hd);
     dytcl_buf *bq = dev_from(ctx, q, n), *bk = dev_from(ctx, k, n), *bv = dev_from(ctx, v, n);
     dytcl_buf *bdo = dev_from(ctx, dout, n);
-#define T4(b) ((dytcl_tensor){b, 0, 4, {B, H, T, D}})
+#define T4(b) ((dytcl_tensor){b, 0, 4, {B, H, T, D}, DYTCL_F32})
     for (int path = DYTCL_ATTN_GEMM; path <= DYTCL_ATTN_TILED; path++) {
         const char *name = path == DYTCL_ATTN_GEMM ? (causal ? "causal gemm" : "bidirectional gemm")
                                                    : (causal ? "causal tiled" : "bidirectional tiled");
@@ -128,7 +128,7 @@ static void run_heads(dytcl_ctx *ctx, int B, int T, int H, int D)
     rand_fill(qkv, 3 * n, &rng, -1, 1), round_float(qkv, 3 * n);
     dytcl_buf *bqkv = dev_from(ctx, qkv, 3 * n), *bq = dev_from(ctx, NULL, n), *bk = dev_from(ctx, NULL, n);
     dytcl_buf *bv = dev_from(ctx, NULL, n), *by = dev_from(ctx, NULL, n), *back = dev_from(ctx, NULL, 3 * n);
-    dytcl_tensor tq = {bq, 0, 4, {B, H, T, D}}, tk = {bk, 0, 4, {B, H, T, D}}, tv = {bv, 0, 4, {B, H, T, D}};
+    dytcl_tensor tq = {bq, 0, 4, {B, H, T, D}, DYTCL_F32}, tk = {bk, 0, 4, {B, H, T, D}, DYTCL_F32}, tv = {bv, 0, 4, {B, H, T, D}, DYTCL_F32};
     CHECK_OK(ctx, dytcl_heads_split(ctx, tq, tk, tv, dytcl_tensor_1d(bqkv, 0, (int64_t)3 * n)));
     dytcl_buf *parts[3] = {bq, bk, bv};
     for (int w = 0; w < 3; w++) {

@@ -30,7 +30,7 @@ static double *cache_row(kv_cache *c, int which, int bh, int t)
 
 static dytcl_tensor cache_tensor(const kv_cache *c, int which)
 {
-    return (dytcl_tensor){c->buf, which ? c->voff : c->koff, 4, {c->B, c->H, c->Tmax, c->D}};
+    return (dytcl_tensor){c->buf, which ? c->voff : c->koff, 4, {c->B, c->H, c->Tmax, c->D}, DYTCL_F32};
 }
 
 /* Rows 0..filled-1 random (as if decoded before), the rest NaN. */
@@ -102,7 +102,7 @@ static void forward_tail(dytcl_ctx *ctx, kv_cache *c, const double *q, int Tq, i
         }
     dytcl_buf *bq = dev_from(ctx, qf, n), *bk = dev_from(ctx, kf, n), *bv = dev_from(ctx, vf, n);
     dytcl_buf *bo = dev_from(ctx, NULL, n), *bl = dev_from(ctx, NULL, (size_t)BH * T);
-#define T4(b) ((dytcl_tensor){b, 0, 4, {c->B, c->H, T, D}})
+#define T4(b) ((dytcl_tensor){b, 0, 4, {c->B, c->H, T, D}, DYTCL_F32})
     CHECK_OK(ctx, dytcl_attention_forward(ctx, T4(bo), dytcl_tensor_1d(bl, 0, (int64_t)BH * T), T4(bq), T4(bk),
                                           T4(bv), path));
 #undef T4
@@ -127,7 +127,7 @@ static void decode_step(dytcl_ctx *ctx, kv_cache *c, int Tq, int pos)
     rand_fill(io + qo, n, &rng, -2, 2), rand_fill(io + ko, n, &rng, -2, 2), rand_fill(io + vo, n, &rng, -1, 1);
     round_float(io, nio);
     dytcl_buf *bio = dev_from(ctx, io, nio), *bo = dev_from(ctx, NULL, no);
-#define V4(b, off) ((dytcl_tensor){b, off, 4, {B, H, Tq, D}})
+#define V4(b, off) ((dytcl_tensor){b, off, 4, {B, H, Tq, D}, DYTCL_F32})
     CHECK_OK(ctx, dytcl_attention_decode(ctx, V4(bo, oo), V4(bio, qo), V4(bio, ko), V4(bio, vo), cache_tensor(c, 0),
                                          cache_tensor(c, 1), pos));
 #undef V4
@@ -197,8 +197,8 @@ static void run_bad_args(dytcl_ctx *ctx)
     double io[3 * N];
     rand_fill(io, 3 * N, &rng, -1, 1);
     dytcl_buf *bio = dev_from(ctx, io, 3 * N), *bo = dev_from(ctx, NULL, N), *big = dev_from(ctx, NULL, 5 * 129);
-    const dytcl_tensor o = {bo, 0, 4, {B, H, Tq, D}}, q = {bio, 0, 4, {B, H, Tq, D}};
-    const dytcl_tensor kn = {bio, N, 4, {B, H, Tq, D}}, vn = {bio, 2 * N, 4, {B, H, Tq, D}};
+    const dytcl_tensor o = {bo, 0, 4, {B, H, Tq, D}, DYTCL_F32}, q = {bio, 0, 4, {B, H, Tq, D}, DYTCL_F32};
+    const dytcl_tensor kn = {bio, N, 4, {B, H, Tq, D}, DYTCL_F32}, vn = {bio, 2 * N, 4, {B, H, Tq, D}, DYTCL_F32};
     const dytcl_tensor kc = cache_tensor(&c, 0), vc = cache_tensor(&c, 1);
     dytcl_tensor t;
 
@@ -206,15 +206,15 @@ static void run_bad_args(dytcl_ctx *ctx)
     EXPECT(dytcl_attention_decode(ctx, (dytcl_tensor){0}, q, kn, vn, kc, vc, 3), DYTCL_ERR_INVALID_ARG);
     t = kc, t.buf = NULL;
     EXPECT(dytcl_attention_decode(ctx, o, q, kn, vn, t, vc, 3), DYTCL_ERR_INVALID_ARG);
-    t = (dytcl_tensor){bio, 0, 3, {B * H, Tq, D}};
+    t = (dytcl_tensor){bio, 0, 3, {B * H, Tq, D}, DYTCL_F32};
     EXPECT(dytcl_attention_decode(ctx, o, t, kn, vn, kc, vc, 3), DYTCL_ERR_INVALID_ARG);
     CHECK(strstr(dytcl_last_error(ctx), "[2, 2, 8]") != NULL, "message lacks the shape: %s", dytcl_last_error(ctx));
-    t = (dytcl_tensor){bio, N, 4, {B, 1, 2 * Tq, D}}; /* H mismatch */
+    t = (dytcl_tensor){bio, N, 4, {B, 1, 2 * Tq, D}, DYTCL_F32}; /* H mismatch */
     EXPECT(dytcl_attention_decode(ctx, o, q, t, vn, kc, vc, 3), DYTCL_ERR_INVALID_ARG);
     CHECK(strstr(dytcl_last_error(ctx), "[1, 1, 4, 8]") != NULL, "message lacks the shape: %s", dytcl_last_error(ctx));
-    t = (dytcl_tensor){bio, 2 * N, 4, {B, H, 2 * Tq, D / 2}}; /* D mismatch */
+    t = (dytcl_tensor){bio, 2 * N, 4, {B, H, 2 * Tq, D / 2}, DYTCL_F32}; /* D mismatch */
     EXPECT(dytcl_attention_decode(ctx, o, q, kn, t, kc, vc, 3), DYTCL_ERR_INVALID_ARG);
-    t = (dytcl_tensor){bo, 0, 4, {B, H, 1, D}}; /* Tq mismatch */
+    t = (dytcl_tensor){bo, 0, 4, {B, H, 1, D}, DYTCL_F32}; /* Tq mismatch */
     EXPECT(dytcl_attention_decode(ctx, t, q, kn, vn, kc, vc, 3), DYTCL_ERR_INVALID_ARG);
     t = kc, t.shape[0] = 2, t.shape[1] = 1; /* B mismatch */
     EXPECT(dytcl_attention_decode(ctx, o, q, kn, vn, t, vc, 3), DYTCL_ERR_INVALID_ARG);
@@ -231,15 +231,15 @@ static void run_bad_args(dytcl_ctx *ctx)
     EXPECT(dytcl_attention_decode(ctx, o, t, kn, vn, kc, vc, 3), DYTCL_ERR_INVALID_ARG);
     /* overlaps: o on q, o on a cache, the caches on each other, a cache on k_new */
     EXPECT(dytcl_attention_decode(ctx, q, q, kn, vn, kc, vc, 3), DYTCL_ERR_INVALID_ARG);
-    t = (dytcl_tensor){c.buf, c.koff + 5, 4, {B, H, Tq, D}};
+    t = (dytcl_tensor){c.buf, c.koff + 5, 4, {B, H, Tq, D}, DYTCL_F32};
     EXPECT(dytcl_attention_decode(ctx, t, q, kn, vn, kc, vc, 3), DYTCL_ERR_INVALID_ARG);
     t = vc, t.offset = c.koff + 1;
     EXPECT(dytcl_attention_decode(ctx, o, q, kn, vn, kc, t, 3), DYTCL_ERR_INVALID_ARG);
-    t = (dytcl_tensor){c.buf, c.voff + 7, 4, {B, H, Tq, D}};
+    t = (dytcl_tensor){c.buf, c.voff + 7, 4, {B, H, Tq, D}, DYTCL_F32};
     EXPECT(dytcl_attention_decode(ctx, o, q, t, vn, kc, vc, 3), DYTCL_ERR_INVALID_ARG);
     /* a head size past 128 */
     dytcl_tensor big4[5];
-    for (int i = 0; i < 5; i++) big4[i] = (dytcl_tensor){big, (size_t)i * 129, 4, {1, 1, 1, 129}};
+    for (int i = 0; i < 5; i++) big4[i] = (dytcl_tensor){big, (size_t)i * 129, 4, {1, 1, 1, 129}, DYTCL_F32};
     EXPECT(dytcl_attention_decode(ctx, big4[0], big4[1], big4[2], big4[2], big4[3], big4[4], 0),
            DYTCL_ERR_UNSUPPORTED);
 

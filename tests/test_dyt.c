@@ -99,7 +99,7 @@ static void run_case(dytcl_ctx *ctx, dyt_case tc)
     double scal[2] = {alpha, shift};
     dytcl_buf *bsc = dev_from(ctx, scal, 2), *bdw = dev_from(ctx, NULL, C), *bdb = dev_from(ctx, NULL, C);
     dytcl_buf *bds = dev_from(ctx, NULL, 2);
-    dytcl_tensor tx = {bx, 0, tc.ndim, {tc.dims[0], tc.dims[1], tc.dims[2], tc.dims[3]}};
+    dytcl_tensor tx = {bx, 0, tc.ndim, {tc.dims[0], tc.dims[1], tc.dims[2], tc.dims[3]}, DYTCL_F32};
     dytcl_tensor ty = tx, tdy = tx, tdx = tx;
     ty.buf = by, tdy.buf = bdy, tdx.buf = bdx;
     dytcl_dyt_params p = {dytcl_tensor_1d(bsc, 0, 1), derf ? dytcl_tensor_1d(bsc, 1, 1) : (dytcl_tensor){0},

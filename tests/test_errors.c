@@ -63,6 +63,21 @@ int main(void)
     dytcl_tensor bad = dytcl_tensor_1d(b, 0, 3);
     bad.ndim = 7;
     EXPECT(ctx, dytcl_fill(ctx, bad, 0), DYTCL_ERR_INVALID_ARG, "ndim 7");
+    /* Storage types: an unknown one, a half-width view past the end (counted
+     * in 2-byte elements), and one an f32-only op refuses, named. */
+    CHECK(dytcl_dtype_size(DYTCL_BF16) == 2 && dytcl_dtype_size(DYTCL_F32) == 4 &&
+          dytcl_dtype_size((dytcl_dtype)9) == 0, "dtype sizes");
+    CHECK(!strcmp(dytcl_dtype_name(DYTCL_F16), "f16") && !strcmp(dytcl_dtype_name((dytcl_dtype)9), "unknown"),
+          "dtype names");
+    EXPECT(ctx, dytcl_fill(ctx, dytcl_tensor_as(dytcl_tensor_1d(b, 0, 3), (dytcl_dtype)9), 0),
+           DYTCL_ERR_INVALID_ARG, "dtype 9 is not a dytcl_dtype");
+    EXPECT(ctx, dytcl_fill(ctx, dytcl_tensor_as(dytcl_tensor_1d(b, 1, 16), DYTCL_BF16), 0),
+           DYTCL_ERR_INVALID_ARG, "past the end of its buffer (16 bf16 elements)");
+    {
+        dytcl_tensor n = dytcl_tensor_1d(b, 0, 1), sc = dytcl_tensor_1d(b, 1, 1);
+        EXPECT(ctx, dytcl_grad_norm(ctx, n, sc, dytcl_tensor_as(dytcl_tensor_1d(b, 4, 8), DYTCL_F16), 1.0f),
+               DYTCL_ERR_INVALID_ARG, "grads is f16; this op takes f32");
+    }
     EXPECT(ctx, dytcl_copy(ctx, dytcl_tensor_1d(b, 0, 3), dytcl_tensor_1d(b, 4, 4)), DYTCL_ERR_INVALID_ARG,
            "dst has 3 elements, src 4");
     EXPECT(NULL, dytcl_copy(NULL, dytcl_tensor_1d(b, 0, 3), dytcl_tensor_1d(b, 4, 3)), DYTCL_ERR_INVALID_ARG,
@@ -81,11 +96,11 @@ int main(void)
                DYTCL_ERR_INVALID_ARG, "B");
         EXPECT(ctx, dytcl_gemm_batched(ctx, 0, 0, 2, 2, 2, 1, A, 4, B, 4, 0, C, INT64_MAX / 2 + 1, 3),
                DYTCL_ERR_INVALID_ARG, "span more than 2^63");
-        dytcl_tensor huge = {g, 0, 4, {INT64_C(1) << 32, INT64_C(1) << 32, 4, 4}};
+        dytcl_tensor huge = {g, 0, 4, {INT64_C(1) << 32, INT64_C(1) << 32, 4, 4}, DYTCL_F32};
         EXPECT(ctx, dytcl_fill(ctx, huge, 0), DYTCL_ERR_INVALID_ARG, "passes 2^63");
 
         /* Messages name the tensor compared with. */
-        dytcl_tensor q = {g, 0, 4, {1, 1, 4, 2}}, k7 = dytcl_tensor_1d(g, 8, 7), o = dytcl_tensor_1d(g, 24, 8);
+        dytcl_tensor q = {g, 0, 4, {1, 1, 4, 2}, DYTCL_F32}, k7 = dytcl_tensor_1d(g, 8, 7), o = dytcl_tensor_1d(g, 24, 8);
         dytcl_tensor lse = dytcl_tensor_1d(g, 40, 4);
         EXPECT(ctx, dytcl_attention_forward(ctx, o, lse, q, k7, q, DYTCL_ATTN_AUTO), DYTCL_ERR_INVALID_ARG,
                "k has 7 elements but q has 8");

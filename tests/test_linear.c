@@ -165,7 +165,7 @@ static void run_linear(dytcl_ctx *ctx, int rows, int in, int out, int bias, int 
     char what[128];
 
     dytcl_tensor tx = view(&a, ox, rows, in), tW = view(&a, oW, out, in), tdy = view(&a, ody, rows, out);
-    if (rows % 2 == 0) tx = (dytcl_tensor){a.buf, ox, 3, {2, rows / 2, in}};
+    if (rows % 2 == 0) tx = (dytcl_tensor){a.buf, ox, 3, {2, rows / 2, in}, DYTCL_F32};
     dytcl_tensor tb = bias ? dytcl_tensor_1d(a.buf, ob, out) : (dytcl_tensor){0};
     ref_linear_forward(rows, in, out, x, W, bias ? b : NULL, y);
     CHECK_OK(ctx, dytcl_linear_forward(ctx, view(&a, oy, rows, out), tx, tW, tb));

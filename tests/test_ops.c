@@ -234,7 +234,7 @@ static void run_rope(dytcl_ctx *ctx, int B, int T, int H, int D, int off)
     rand_fill(x, n, &rng, -1, 1), round_float(x, n);
     ref_rope(B, T, H, D, off, 10000, 1, x, y);
     dytcl_buf *bx = dev_from(ctx, x, n), *by = dev_from(ctx, NULL, n);
-    dytcl_tensor tx = {bx, 0, 4, {B, T, H, D}}, ty = {by, 0, 4, {B, T, H, D}};
+    dytcl_tensor tx = {bx, 0, 4, {B, T, H, D}, DYTCL_F32}, ty = {by, 0, 4, {B, T, H, D}, DYTCL_F32};
     CHECK_OK(ctx, dytcl_rope_forward(ctx, ty, tx, off, 10000.0f));
     /* float32 angles: error grows with the position (see the header) */
     double tol = off + T > 500 ? 2e-4 : 1e-5;
@@ -245,7 +245,7 @@ static void run_rope(dytcl_ctx *ctx, int B, int T, int H, int D, int off)
     ref_rope(B, T, H, D, off, 500000, 1, x, y);
     CHECK_OK(ctx, dytcl_rope_forward(ctx, ty, tx, off, 500000.0f));
     CHECK_CLOSE(ctx, by, y, n, tol, "rope theta 5e5 [%d,%d,%d,%d] offset %d", B, T, H, D, off);
-    dytcl_tensor odd = {bx, 0, 4, {B, T, H * D, 1}}, three = {bx, 0, 3, {B, T, H * D}};
+    dytcl_tensor odd = {bx, 0, 4, {B, T, H * D, 1}, DYTCL_F32}, three = {bx, 0, 3, {B, T, H * D}, DYTCL_F32};
     CHECK(dytcl_rope_forward(ctx, odd, odd, 0, 10000.0f) == DYTCL_ERR_INVALID_ARG, "rope with D = 1");
     CHECK(dytcl_rope_forward(ctx, three, three, 0, 10000.0f) == DYTCL_ERR_INVALID_ARG, "rope on 3 dims");
     CHECK(dytcl_rope_forward(ctx, ty, tx, 0, NAN) == DYTCL_ERR_INVALID_ARG, "rope with theta NaN");

@@ -104,7 +104,7 @@ static void run_case(dytcl_ctx *ctx, int B, int C, int H, int W, int p, int E)
     dytcl_buf *bp = dev_from(ctx, NULL, np), *by = dev_from(ctx, NULL, ny), *bdy = dev_from(ctx, dy, ny);
     dytcl_buf *bdp = dev_from(ctx, NULL, np), *bdw = dev_from(ctx, NULL, nw), *bdb = dev_from(ctx, NULL, E);
     dytcl_buf *bdi = dev_from(ctx, NULL, ni), *back = dev_from(ctx, NULL, ni);
-    dytcl_tensor ti = {bi, 0, 4, {B, C, H, W}}, tdi = {bdi, 0, 4, {B, C, H, W}}, tback = {back, 0, 4, {B, C, H, W}};
+    dytcl_tensor ti = {bi, 0, 4, {B, C, H, W}, DYTCL_F32}, tdi = {bdi, 0, 4, {B, C, H, W}, DYTCL_F32}, tback = {back, 0, 4, {B, C, H, W}, DYTCL_F32};
     dytcl_tensor tp = dytcl_tensor_1d(bp, 0, (int64_t)np), tdp = dytcl_tensor_1d(bdp, 0, (int64_t)np);
     dytcl_tensor ty = dytcl_tensor_1d(by, 0, (int64_t)ny), tdy = dytcl_tensor_1d(bdy, 0, (int64_t)ny);
     dytcl_tensor tw = dytcl_tensor_2d(bw, 0, E, F), tdw = dytcl_tensor_2d(bdw, 0, E, F);

@@ -46,7 +46,7 @@ static int64_t size_of(input *in)
 /* A view of one of the two buffers at a fuzzed offset and shape. */
 static dytcl_tensor view(input *in)
 {
-    dytcl_tensor t = {bufs[take(in, 1) & 1], (size_t)size_of(in), 1 + (int)(take(in, 1) % 4), {0, 0, 0, 0}};
+    dytcl_tensor t = {bufs[take(in, 1) & 1], (size_t)size_of(in), 1 + (int)(take(in, 1) % 4), {0, 0, 0, 0}, DYTCL_F32};
     for (int d = 0; d < t.ndim; d++) t.shape[d] = size_of(in);
     if ((take(in, 1) & 15) == 0) t.buf = NULL;
     return t;
