@@ -270,6 +270,20 @@ def generate(name, seed):
 
     st_write(os.path.join(HERE, f"{name}.safetensors"), dict(model.named_parameters()), checkpoint_metadata(cfg))
 
+    def forward():
+        logits = model(tokens)
+        return logits, loss_of(logits, targets)
+
+    run_steps(name, model, forward, B * T, {"tokens": tokens.float(), "targets": targets.float()},
+              dict(OPTIM, B=B, T=T))
+
+
+def run_steps(name, model, forward, rows, inputs, io_meta):
+    """OPTIM["steps"] AdamW steps of model on one batch (forward() returns
+    the logits and the loss), weight decay on model.decay_groups()'s
+    first group, the gradient norm clipped; writes NAME-io (inputs, the first
+    logits [rows, -1] and loss, every step's loss and gradient norm), NAME-grads
+    (the first step's) and NAME-step10 (the parameters after the steps)."""
     decay, no_decay = model.decay_groups()
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": OPTIM["weight_decay"]},
                              {"params": no_decay, "weight_decay": 0.0}],
@@ -277,19 +291,18 @@ def generate(name, seed):
     losses, norms = [], []
     for step in range(OPTIM["steps"]):
         opt.zero_grad(set_to_none=True)
-        logits = model(tokens)
-        loss = loss_of(logits, targets)
+        logits, loss = forward()
         loss.backward()
         if step == 0:
-            first_logits, first_loss = logits.detach().reshape(B * T, V), loss.detach().reshape(1)
+            first_logits, first_loss = logits.detach().clone().reshape(rows, -1), loss.detach().reshape(1)
             grads = {n: p.grad.detach().clone() for n, p in model.named_parameters()}
         norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), OPTIM["clip"])))
         losses.append(float(loss.detach()))
         opt.step()
 
-    io = {"tokens": tokens.float(), "targets": targets.float(), "logits": first_logits, "loss": first_loss,
-          "losses": torch.tensor(losses), "grad_norms": torch.tensor(norms)}
-    st_write(os.path.join(HERE, f"{name}-io.safetensors"), io, dict(OPTIM, B=B, T=T))
+    io = dict(inputs, logits=first_logits, loss=first_loss, losses=torch.tensor(losses),
+              grad_norms=torch.tensor(norms))
+    st_write(os.path.join(HERE, f"{name}-io.safetensors"), io, io_meta)
     st_write(os.path.join(HERE, f"{name}-grads.safetensors"), grads)
     st_write(os.path.join(HERE, f"{name}-step10.safetensors"), dict(model.named_parameters()))
     print(f"{name}: loss {losses[0]:.6f} -> {losses[-1]:.6f} after {OPTIM['steps']} steps, "
@@ -313,35 +326,42 @@ def config_from_metadata(meta, path):
     return cfg
 
 
-def check(ckpt, tokens_path, logits_path, tol):
+def check_logits(script, make_model, ckpt, inputs_path, input_name, logits_path, tol):
+    """Loads a dytcl checkpoint into make_model(metadata, path), runs it on
+    the tensor input_name of inputs_path and compares with "logits" in
+    logits_path: 0 when the relative error (by norm) is within tol."""
     tensors, meta = st_read(ckpt)
-    model = Transformer(config_from_metadata(meta, ckpt))
+    model = make_model(meta, ckpt)
     weights = {k: v for k, v in tensors.items() if not k.startswith("opt.")}  # AdamW state: not needed
     model.load_state_dict(weights, strict=True)
-    tokens = st_read(tokens_path)[0]["tokens"].long()
+    inputs = st_read(inputs_path)[0][input_name]
     want = st_read(logits_path)[0]["logits"]
     with torch.no_grad():
-        got = model(tokens).reshape(want.shape)
+        got = model(inputs.long() if input_name == "tokens" else inputs).reshape(want.shape)
     err = float((got - want).norm() / want.norm())
     ok = err <= tol
-    print(f"reference.py --check {os.path.basename(ckpt)}: logits [{tuple(want.shape)}] relative error "
+    print(f"{script} --check {os.path.basename(ckpt)}: logits [{tuple(want.shape)}] relative error "
           f"{err:.3g} ({'ok' if ok else 'FAIL'}, tolerance {tol:g})")
     return 0 if ok else 1
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--check", nargs=3, metavar=("CKPT", "TOKENS", "LOGITS"),
+def run_main(doc, input_name, make_model, generate_one, models):
+    """The command line both reference scripts share: --check CKPT INPUTS
+    LOGITS, or (re)write the files of each (name, seed) in models."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--check", nargs=3, metavar=("CKPT", input_name.upper(), "LOGITS"),
                     help="compare dytcl's logits with this implementation's on a dytcl checkpoint")
     ap.add_argument("--tol", type=float, default=1e-5, help="relative error allowed by --check")
     args = ap.parse_args()
     torch.set_num_threads(1)
     if args.check:
-        return check(*args.check, args.tol)
-    generate("gpt-dyt", 1234)
-    generate("llama-dyt", 5678)
+        ckpt, inputs, logits = args.check
+        return check_logits(os.path.basename(sys.argv[0]), make_model, ckpt, inputs, input_name, logits, args.tol)
+    for name, seed in models:
+        generate_one(name, seed)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(__doc__, "tokens", lambda meta, path: Transformer(config_from_metadata(meta, path)),
+                      generate, [("gpt-dyt", 1234), ("llama-dyt", 5678)]))

@@ -43,7 +43,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from reference import DyT, st_read, st_write
+from reference import DyT, run_main, run_steps, st_read, st_write
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FORMAT = "dytcl-vit-1"
@@ -187,30 +187,11 @@ def generate(name, seed):
 
     st_write(os.path.join(HERE, f"{name}.safetensors"), dict(model.named_parameters()), checkpoint_metadata(cfg))
 
-    decay, no_decay = model.decay_groups()
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": OPTIM["weight_decay"]},
-                             {"params": no_decay, "weight_decay": 0.0}],
-                            lr=OPTIM["lr"], betas=(OPTIM["beta1"], OPTIM["beta2"]), eps=OPTIM["eps"])
-    losses, norms = [], []
-    for step in range(OPTIM["steps"]):
-        opt.zero_grad(set_to_none=True)
+    def forward():
         logits = model(images)
-        loss = F.cross_entropy(logits, labels, ignore_index=-1)
-        loss.backward()
-        if step == 0:
-            first_logits, first_loss = logits.detach().clone(), loss.detach().reshape(1)
-            grads = {n: p.grad.detach().clone() for n, p in model.named_parameters()}
-        norms.append(float(torch.nn.utils.clip_grad_norm_(model.parameters(), OPTIM["clip"])))
-        losses.append(float(loss.detach()))
-        opt.step()
+        return logits, F.cross_entropy(logits, labels, ignore_index=-1)
 
-    io = {"images": images, "labels": labels.float(), "logits": first_logits, "loss": first_loss,
-          "losses": torch.tensor(losses), "grad_norms": torch.tensor(norms)}
-    st_write(os.path.join(HERE, f"{name}-io.safetensors"), io, dict(OPTIM, B=B))
-    st_write(os.path.join(HERE, f"{name}-grads.safetensors"), grads)
-    st_write(os.path.join(HERE, f"{name}-step10.safetensors"), dict(model.named_parameters()))
-    print(f"{name}: loss {losses[0]:.6f} -> {losses[-1]:.6f} after {OPTIM['steps']} steps, "
-          f"grad norms {norms[0]:.4f} .. {norms[-1]:.4f} (clip {OPTIM['clip']})")
+    run_steps(name, model, forward, B, {"images": images, "labels": labels.float()}, dict(OPTIM, B=B))
 
 
 # ------------------------------------------------------------ check mode
@@ -229,35 +210,6 @@ def config_from_metadata(meta, path):
     return cfg
 
 
-def check(ckpt, images_path, logits_path, tol):
-    tensors, meta = st_read(ckpt)
-    model = ViT(config_from_metadata(meta, ckpt))
-    weights = {k: v for k, v in tensors.items() if not k.startswith("opt.")}  # AdamW state: not needed
-    model.load_state_dict(weights, strict=True)
-    images = st_read(images_path)[0]["images"]
-    want = st_read(logits_path)[0]["logits"]
-    with torch.no_grad():
-        got = model(images).reshape(want.shape)
-    err = float((got - want).norm() / want.norm())
-    ok = err <= tol
-    print(f"reference_vit.py --check {os.path.basename(ckpt)}: logits [{tuple(want.shape)}] relative error "
-          f"{err:.3g} ({'ok' if ok else 'FAIL'}, tolerance {tol:g})")
-    return 0 if ok else 1
-
-
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--check", nargs=3, metavar=("CKPT", "IMAGES", "LOGITS"),
-                    help="compare dytcl's logits with this implementation's on a dytcl ViT checkpoint")
-    ap.add_argument("--tol", type=float, default=1e-5, help="relative error allowed by --check")
-    args = ap.parse_args()
-    torch.set_num_threads(1)
-    if args.check:
-        return check(*args.check, args.tol)
-    generate("vit-dyt-cls", 4321)
-    generate("vit-dyt-mean", 8765)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(__doc__, "images", lambda meta, path: ViT(config_from_metadata(meta, path)),
+                      generate, [("vit-dyt-cls", 4321), ("vit-dyt-mean", 8765)]))
