@@ -543,8 +543,18 @@ static dytcl_status call_adamw(dytcl_ctx *ctx, const op_run *r)
     DYT_PAIR(name " NCHW w", (act) | W | NCHW, 4, NOUT((act) | W), {{{1, 4, 1, 1}}, {{2, 5, 3, 3}}}),           \
     DYT_PAIR(name " NCHW", (act) | NCHW, 4, NOUT(act), {{{3, 16, 9, 9}}, {{1, 3, 1, 13}}})
 
+/* accumulate: the parameter gradients start from inputs 6.. ((dalpha, dshift), dw, db) */
+#define DYT_ACC(name, f, ...)                                                                                   \
+    {"dyt", name, 9, 4,                                                                                        \
+     {DYT_IN(4), IN(OP_ALL, OP_UNIFORM, -1, 1), IN((f) & DERF ? OP_TWO : OP_ONE, OP_UNIFORM, -1, 1),            \
+      IN(OP_D1, OP_UNIFORM, -1, 1), IN(OP_D1, OP_UNIFORM, -1, 1)},                                             \
+     {SCALED(OP_ALL, 1e-5), {(f) & DERF ? OP_TWO : OP_ONE, 1e-4, 1, 7}, FROM(OP_D1, 1e-5, 7), FROM(OP_D1, 1e-5, 8)}, \
+     __VA_ARGS__, ref_dyt_bwd, call_dyt_bwd, NULL, (f) | ACC, 0, 0}
+#define DYT_ACC_ROWS {{{1, 1}}, {{3, 7}}, {{1, 4097}}, {{37, 1000}}, {{5, 8}}, {{129, 17}}}
+
 #define RES_ROWS {{{1, 1}}, {{3, 7}}, {{17, 768}}, {{64, 4095}}}
 #define NORM_ROWS {{{1, 1}}, {{3, 7}}, {{1, 4097}}, {{37, 1000}}, {{5, 8}}, {{129, 17}}, {{64, 768}}, {{512, 4096}}}
+#define NORM_ACC_ROWS {{{1, 1}}, {{3, 7}}, {{1, 4097}}, {{37, 1000}}, {{5, 8}}, {{129, 17}}, {{64, 768}}}
 /* RMSNorm/LayerNorm forward and backward: x in [0, 2 range) (an offset
  * LayerNorm must remove), eps 1e-5 */
 #define NORM_IN(range) IN(OP_ALL, OP_UNIFORM, 0, 2 * (range)), IN(OP_D1, OP_UNIFORM, 0.5, 1.5), \
@@ -653,17 +663,10 @@ const op_case op_cases[] = {
 
     DYT_ALL(0, "dyt"),
     DYT_ALL(DERF, "derf"),
-    /* accumulate: the parameter gradients start from inputs 6.. ((dalpha, dshift), dw, db) */
-    {"dyt", "dyt backward accumulate", 9, 4,
-     {DYT_IN(4), IN(OP_ALL, OP_UNIFORM, -1, 1), IN(OP_ONE, OP_UNIFORM, -1, 1), IN(OP_D1, OP_UNIFORM, -1, 1),
-      IN(OP_D1, OP_UNIFORM, -1, 1)},
-     {SCALED(OP_ALL, 1e-5), {OP_ONE, 1e-4, 1, 7}, FROM(OP_D1, 1e-5, 7), FROM(OP_D1, 1e-5, 8)},
-     {{{3, 7}}, {{37, 1000}}, {{129, 17}}}, ref_dyt_bwd, call_dyt_bwd, NULL, W | B | ACC},
-    {"dyt", "derf backward accumulate", 9, 4,
-     {DYT_IN(4), IN(OP_ALL, OP_UNIFORM, -1, 1), IN(OP_TWO, OP_UNIFORM, -1, 1), IN(OP_D1, OP_UNIFORM, -1, 1),
-      IN(OP_D1, OP_UNIFORM, -1, 1)},
-     {SCALED(OP_ALL, 1e-5), {OP_TWO, 1e-4, 1, 7}, FROM(OP_D1, 1e-5, 7), FROM(OP_D1, 1e-5, 8)},
-     {{{3, 7}}, {{37, 1000}}, {{129, 17}}}, ref_dyt_bwd, call_dyt_bwd, NULL, DERF | W | B | ACC},
+    DYT_ACC("dyt backward accumulate", W | B, DYT_ACC_ROWS),
+    DYT_ACC("dyt NCHW backward accumulate", W | B | NCHW, {{{2, 3, 5, 7}}, {{1, 4, 1, 1}}}),
+    DYT_ACC("derf backward accumulate", DERF | W | B, DYT_ACC_ROWS),
+    DYT_ACC("derf NCHW backward accumulate", DERF | W | B | NCHW, {{{2, 3, 5, 7}}, {{1, 4, 1, 1}}}),
     {"dyt", "add", 2, 1, {IN(OP_ALL, OP_UNIFORM, -3, 3), IN(OP_ALL, OP_UNIFORM, -3, 3)}, {OUT(OP_ALL, 0)}, RES_ROWS,
      ref_add, call_add},
     {"dyt", "residual dyt", 4, 2,
@@ -689,11 +692,11 @@ const op_case op_cases[] = {
     /* accumulate: dw (and db) start from inputs 5.. (after x, w, dy, rstd, mean) */
     {"norm", "rmsnorm backward accumulate", 6, 2,
      {NORM_BWD_IN(3), IN(OP_D1, OP_UNIFORM, -1, 1)},
-     {SCALED(OP_ALL, 1e-5), FROM(OP_D1, 1e-5, 5)}, {{{3, 7}}, {{37, 1000}}, {{129, 17}}}, ref_norm_bwd, call_norm_bwd,
+     {SCALED(OP_ALL, 1e-5), FROM(OP_D1, 1e-5, 5)}, NORM_ACC_ROWS, ref_norm_bwd, call_norm_bwd,
      prep_norm_bwd, W | ACC, 1e-5},
     {"norm", "layernorm backward accumulate", 7, 3,
      {NORM_BWD_IN(3), IN(OP_D1, OP_UNIFORM, -1, 1), IN(OP_D1, OP_UNIFORM, -1, 1)},
-     {SCALED(OP_ALL, 1e-5), FROM(OP_D1, 1e-5, 5), FROM(OP_D1, 1e-5, 6)}, {{{3, 7}}, {{37, 1000}}, {{129, 17}}},
+     {SCALED(OP_ALL, 1e-5), FROM(OP_D1, 1e-5, 5), FROM(OP_D1, 1e-5, 6)}, NORM_ACC_ROWS,
      ref_norm_bwd, call_norm_bwd, prep_norm_bwd, LN | W | ACC, 1e-5},
     {"norm", "residual rmsnorm", 3, 3,
      {IN(OP_ALL, OP_UNIFORM, -2, 2), IN(OP_ALL, OP_UNIFORM, -2, 2), IN(OP_D1, OP_UNIFORM, 0.5, 1.5)},
