@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "../tests/op_gen.h"
 #include "cli.h"
 
 static int cmp_double(const void *a, const void *b)
@@ -133,11 +134,8 @@ dytcl_status bench_random_buf(dytcl_ctx *ctx, size_t n, float lo, float hi, unsi
 {
     float *h = malloc(n * sizeof *h);
     if (!h) return DYTCL_ERR_HOST_MEMORY;
-    unsigned long long x = 0x9e3779b97f4a7c15ULL ^ seed;
-    for (size_t i = 0; i < n; i++) {
-        x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
-        h[i] = lo + (hi - lo) * (float)((x * 2685821657736338717ULL) >> 40) / 16777216.0f;
-    }
+    unsigned long long x = 0x9e3779b97f4a7c15ULL ^ seed; /* the op tests' uniform draw */
+    for (size_t i = 0; i < n; i++) h[i] = (float)op_rand(&x, lo, hi);
     dytcl_status s = dytcl_buf_create(ctx, n * sizeof *h, out);
     if (s == DYTCL_OK) s = dytcl_buf_write(ctx, *out, 0, h, n * sizeof *h);
     if (s != DYTCL_OK) {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "dytcl.h"
+#include "op_gen.h"
 
 static int check_failures;
 
@@ -45,15 +46,10 @@ static inline int check_small(void)
     return v && *v && *v != '0';
 }
 
-/* Deterministic uniform floats in [lo, hi) (xorshift64*). */
+/* Deterministic uniform floats in [lo, hi) (op_gen.h). */
 static inline double check_rand(unsigned long long *state, double lo, double hi)
 {
-    unsigned long long x = *state;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *state = x;
-    return lo + (hi - lo) * ((x * 2685821657736338717ULL) >> 11) * (1.0 / 9007199254740992.0);
+    return op_rand(state, lo, hi);
 }
 
 /* A context on the default device with its own cache directory (or none). */

@@ -21,6 +21,19 @@ static inline dytcl_buf *dev_from(dytcl_ctx *ctx, const double *v, size_t n)
     return b;
 }
 
+/* A device buffer of n int32 holding v (token ids, targets): the int tensor
+ * convention (4-byte elements of a dytcl_tensor). */
+static inline dytcl_buf *dev_ints_from(dytcl_ctx *ctx, const double *v, size_t n)
+{
+    dytcl_buf *b = NULL;
+    int *h = malloc(n * sizeof *h);
+    for (size_t i = 0; i < n; i++) h[i] = (int)v[i];
+    CHECK_OK(ctx, dytcl_buf_create(ctx, n * sizeof *h, &b));
+    if (b) CHECK_OK(ctx, dytcl_buf_write(ctx, b, 0, h, n * sizeof *h));
+    free(h);
+    return b;
+}
+
 /* Reads n floats from a device buffer into doubles. */
 static inline void dev_to(dytcl_ctx *ctx, const dytcl_buf *b, double *out, size_t n)
 {
