@@ -7,6 +7,70 @@
  * the local size, so every kernel guards its tail; reductions run in a fixed
  * order, so results are bit-identical from run to run on a device. */
 
+/* Storage dtypes. Tensors of activations may be stored as f32, f16 or
+ * bf16; the math is float32 either way, and a value is rounded once, when
+ * it is stored. A program is built once per storage dtype, selected by
+ * -DDY_DT=0 (f32, the default), 1 (f16) or 2 (bf16); DY_DT_OUT (default
+ * DY_DT) is the dtype written by the kernels that convert (cl/copy.cl).
+ * Kernels name the storage type DT (DT_OUT) and go through
+ *   LOAD(p, i)        p[i] as a float
+ *   STORE(p, i, v)    p[i] = v, rounded to nearest even
+ *   LOAD8, STORE8     the same for the float8 (LOAD4, STORE4: float4) at
+ *                     p + i (no alignment beyond the element's own is assumed)
+ * f16 uses the core vload_half / vstore_half_rte functions, so no device
+ * needs cl_khr_fp16: a value past 65504 (after rounding) is stored as +-inf,
+ * NaN stays NaN. bf16 is the top half of a float, kept as a ushort: loading
+ * shifts it up; storing rounds to nearest even, keeping NaN a (quiet) NaN. */
+#ifndef DY_DT
+#define DY_DT 0
+#endif
+#ifndef DY_DT_OUT
+#define DY_DT_OUT DY_DT
+#endif
+#define DY_CAT_(a, b) a##b
+#define DY_CAT(a, b) DY_CAT_(a, b)
+
+/* The bf16 bits of float bits u (uint or uintN): round to nearest even,
+ * NaN kept NaN (made quiet, so no payload rounds it into an infinity). */
+#define BF16_BITS(u) select(((u) + 0x7fffu + (((u) >> 16) & 1u)) >> 16, ((u) >> 16) | 0x40u, \
+                            ((u) & 0x7fffffffu) > 0x7f800000u)
+inline ushort bf16_round(const float f) { return (ushort)BF16_BITS(as_uint(f)); }
+inline ushort4 bf16_round4(const float4 f) { return convert_ushort4(BF16_BITS(as_uint4(f))); }
+inline ushort8 bf16_round8(const float8 f) { return convert_ushort8(BF16_BITS(as_uint8(f))); }
+
+#define DT_0 float
+#define LD_0(p, i) ((p)[i])
+#define ST_0(p, i, v) ((p)[i] = (v))
+#define LD8_0(p, i) vload8(0, (p) + (i))
+#define ST8_0(p, i, v) vstore8((v), 0, (p) + (i))
+#define LD4_0(p, i) vload4(0, (p) + (i))
+#define ST4_0(p, i, v) vstore4((v), 0, (p) + (i))
+#define DT_1 half
+#define LD_1(p, i) vload_half((i), (p))
+#define ST_1(p, i, v) vstore_half_rte((v), (i), (p))
+#define LD8_1(p, i) vload_half8(0, (p) + (i))
+#define ST8_1(p, i, v) vstore_half8_rte((v), 0, (p) + (i))
+#define LD4_1(p, i) vload_half4(0, (p) + (i))
+#define ST4_1(p, i, v) vstore_half4_rte((v), 0, (p) + (i))
+#define DT_2 ushort
+#define LD_2(p, i) as_float((uint)(p)[i] << 16)
+#define ST_2(p, i, v) ((p)[i] = bf16_round(v))
+#define LD8_2(p, i) as_float8(convert_uint8(vload8(0, (p) + (i))) << 16)
+#define ST8_2(p, i, v) vstore8(bf16_round8(v), 0, (p) + (i))
+#define LD4_2(p, i) as_float4(convert_uint4(vload4(0, (p) + (i))) << 16)
+#define ST4_2(p, i, v) vstore4(bf16_round4(v), 0, (p) + (i))
+
+#define DT DY_CAT(DT_, DY_DT)
+#define LOAD(p, i) DY_CAT(LD_, DY_DT)(p, i)
+#define STORE(p, i, v) DY_CAT(ST_, DY_DT)(p, i, v)
+#define LOAD8(p, i) DY_CAT(LD8_, DY_DT)(p, i)
+#define STORE8(p, i, v) DY_CAT(ST8_, DY_DT)(p, i, v)
+#define LOAD4(p, i) DY_CAT(LD4_, DY_DT)(p, i)
+#define STORE4(p, i, v) DY_CAT(ST4_, DY_DT)(p, i, v)
+#define DT_OUT DY_CAT(DT_, DY_DT_OUT)
+#define STORE_OUT(p, i, v) DY_CAT(ST_, DY_DT_OUT)(p, i, v)
+#define STORE4_OUT(p, i, v) DY_CAT(ST4_, DY_DT_OUT)(p, i, v)
+
 /* A clamp written as selects in the operand order of an x86 max and min
  * (MAXPS(a, b) = a > b ? a : b), so that each is one instruction there and
  * a NaN falls through unchanged; for every other value, -0 included, it is
