@@ -128,18 +128,23 @@ inline float hsum8(float8 v)
 
 /* Sums parts[b * C + c] over b = 0..nblocks-1 in order, for each column c:
  *   out[c] = (accumulate ? out[c] : 0) + sum
+ * out is float; parts is float (colsum: partial sums) or DT (colsum_dt: a
+ * tensor of the program's storage dtype, summed over its leading rows).
  * NDRange: 1-D, global >= C. */
-__kernel void colsum(__global float *out, const int out_off, __global const float *parts,
-                     const int parts_off, const int nblocks, const int C, const int accumulate)
-{
-    const int c = get_global_id(0);
-    if (c >= C) return;
-    parts += parts_off;
-    float s = 0.0f;
-    for (int b = 0; b < nblocks; b++) s += parts[b * C + c];
-    out += out_off;
-    out[c] = accumulate ? out[c] + s : s;
+#define DEFINE_COLSUM(NAME, T, LD)                                                              \
+__kernel void NAME(__global float *out, const int out_off, __global const T *parts,             \
+                   const int parts_off, const int nblocks, const int C, const int accumulate)   \
+{                                                                                               \
+    const int c = get_global_id(0);                                                             \
+    if (c >= C) return;                                                                         \
+    parts += parts_off;                                                                         \
+    float s = 0.0f;                                                                             \
+    for (int b = 0; b < nblocks; b++) s += LD(parts, b * C + c);                                \
+    out += out_off;                                                                             \
+    out[c] = accumulate ? out[c] + s : s;                                                       \
 }
+DEFINE_COLSUM(colsum, float, LD_0)
+DEFINE_COLSUM(colsum_dt, DT, LOAD)
 
 /* The sum of every work-item's `mine`, added in a fixed tree order through
  * scratch (L floats); every work-item gets it. Call it from all work-items. */

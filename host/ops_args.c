@@ -136,12 +136,13 @@ size_t pow2_local(const dytcl_ctx *ctx, const dy_kernel *k, size_t cap)
     return l;
 }
 
-dytcl_status launch_colsum_dt(dytcl_ctx *ctx, dy_prog_id prog, dytcl_dtype dt, dytcl_tensor out, cl_mem parts,
-                              int parts_off, int nblocks, int C, int accumulate)
+/* colsum (parts f32) or colsum_dt (parts stored as dt). */
+static dytcl_status colsum(dytcl_ctx *ctx, dy_prog_id prog, dytcl_dtype dt, const char *kname, dytcl_tensor out,
+                           cl_mem parts, int parts_off, int nblocks, int C, int accumulate)
 {
     if (!out.buf) return DYTCL_OK;
     dy_kernel *k;
-    dytcl_status s = dy_kernel_get_dt(ctx, prog, DY_KNAME(COMMON, colsum), dt, &k);
+    dytcl_status s = dy_kernel_get_dt(ctx, prog, kname, dt, &k);
     if (s) return s;
     int i = arg_tensor(ctx, k, 0, out, NULL);
     i = arg_mem(ctx, k, i, parts);
@@ -152,6 +153,19 @@ dytcl_status launch_colsum_dt(dytcl_ctx *ctx, dy_prog_id prog, dytcl_dtype dt, d
     if (i < 0) return DYTCL_ERR_OPENCL;
     size_t global = (size_t)C;
     return dy_launch(ctx, k, 1, &global, NULL);
+}
+
+dytcl_status launch_colsum_dt(dytcl_ctx *ctx, dy_prog_id prog, dytcl_dtype dt, dytcl_tensor out, cl_mem parts,
+                              int parts_off, int nblocks, int C, int accumulate)
+{
+    return colsum(ctx, prog, dt, DY_KNAME(COMMON, colsum), out, parts, parts_off, nblocks, C, accumulate);
+}
+
+dytcl_status launch_colsum_of(dytcl_ctx *ctx, dy_prog_id prog, dytcl_tensor out, dytcl_tensor in, int nblocks,
+                              int C, int accumulate)
+{
+    return colsum(ctx, prog, in.dtype, DY_KNAME(COMMON, colsum_dt), out, in.buf->mem, (int)in.offset, nblocks, C,
+                  accumulate);
 }
 
 dytcl_status launch_sum_all_dt(dytcl_ctx *ctx, dy_prog_id prog, dytcl_dtype dt, dytcl_tensor out, cl_mem in,

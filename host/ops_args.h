@@ -63,6 +63,9 @@ dytcl_status launch_colsum_dt(dytcl_ctx *ctx, dy_prog_id prog, dytcl_dtype dt, d
                               int parts_off, int nblocks, int C, int accumulate);
 dytcl_status launch_sum_all_dt(dytcl_ctx *ctx, dy_prog_id prog, dytcl_dtype dt, dytcl_tensor out, cl_mem in,
                                int in_off, int n, int accumulate);
+/* out[c] (+)= sum over b of in[b*C + c], in being a tensor of any dtype. */
+dytcl_status launch_colsum_of(dytcl_ctx *ctx, dy_prog_id prog, dytcl_tensor out, dytcl_tensor in, int nblocks,
+                              int C, int accumulate);
 #define launch_colsum(ctx, prog, ...) launch_colsum_dt(ctx, prog, DYTCL_F32, __VA_ARGS__)
 #define launch_sum_all(ctx, prog, ...) launch_sum_all_dt(ctx, prog, DYTCL_F32, __VA_ARGS__)
 
