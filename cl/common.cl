@@ -17,6 +17,8 @@
  *   STORE(p, i, v)    p[i] = v, rounded to nearest even
  *   LOAD8, STORE8     the same for the float8 (LOAD4, STORE4: float4) at
  *                     p + i (no alignment beyond the element's own is assumed)
+ *   ROUND(v), ROUND8  v rounded to DT's values, as a store and a load would
+ *                     give it (for a value both stored and used further)
  * f16 uses the core vload_half / vstore_half_rte functions, so no device
  * needs cl_khr_fp16: a value past 65504 (after rounding) is stored as +-inf,
  * NaN stays NaN. bf16 is the top half of a float, kept as a ushort: loading
@@ -38,7 +40,24 @@ inline ushort bf16_round(const float f) { return (ushort)BF16_BITS(as_uint(f)); 
 inline ushort4 bf16_round4(const float4 f) { return convert_ushort4(BF16_BITS(as_uint4(f))); }
 inline ushort8 bf16_round8(const float8 f) { return convert_ushort8(BF16_BITS(as_uint8(f))); }
 
+/* v rounded to f16 and back (through private memory: declaring a half
+ * variable needs cl_khr_fp16, a pointer to one does not). */
+inline float f16_round(const float v)
+{
+    ushort h;
+    vstore_half_rte(v, 0, (__private half *)&h);
+    return vload_half(0, (__private const half *)&h);
+}
+inline float8 f16_round8(const float8 v)
+{
+    ushort8 h;
+    vstore_half8_rte(v, 0, (__private half *)&h);
+    return vload_half8(0, (__private const half *)&h);
+}
+
 #define DT_0 float
+#define RD_0(v) (v)
+#define RD8_0(v) (v)
 #define LD_0(p, i) ((p)[i])
 #define ST_0(p, i, v) ((p)[i] = (v))
 #define LD8_0(p, i) vload8(0, (p) + (i))
@@ -46,6 +65,8 @@ inline ushort8 bf16_round8(const float8 f) { return convert_ushort8(BF16_BITS(as
 #define LD4_0(p, i) vload4(0, (p) + (i))
 #define ST4_0(p, i, v) vstore4((v), 0, (p) + (i))
 #define DT_1 half
+#define RD_1(v) f16_round(v)
+#define RD8_1(v) f16_round8(v)
 #define LD_1(p, i) vload_half((i), (p))
 #define ST_1(p, i, v) vstore_half_rte((v), (i), (p))
 #define LD8_1(p, i) vload_half8(0, (p) + (i))
@@ -53,6 +74,8 @@ inline ushort8 bf16_round8(const float8 f) { return convert_ushort8(BF16_BITS(as
 #define LD4_1(p, i) vload_half4(0, (p) + (i))
 #define ST4_1(p, i, v) vstore_half4_rte((v), 0, (p) + (i))
 #define DT_2 ushort
+#define RD_2(v) as_float((uint)bf16_round(v) << 16)
+#define RD8_2(v) as_float8(convert_uint8(bf16_round8(v)) << 16)
 #define LD_2(p, i) as_float((uint)(p)[i] << 16)
 #define ST_2(p, i, v) ((p)[i] = bf16_round(v))
 #define LD8_2(p, i) as_float8(convert_uint8(vload8(0, (p) + (i))) << 16)
@@ -65,6 +88,8 @@ inline ushort8 bf16_round8(const float8 f) { return convert_ushort8(BF16_BITS(as
 #define STORE(p, i, v) DY_CAT(ST_, DY_DT)(p, i, v)
 #define LOAD8(p, i) DY_CAT(LD8_, DY_DT)(p, i)
 #define STORE8(p, i, v) DY_CAT(ST8_, DY_DT)(p, i, v)
+#define ROUND(v) DY_CAT(RD_, DY_DT)(v)
+#define ROUND8(v) DY_CAT(RD8_, DY_DT)(v)
 #define LOAD4(p, i) DY_CAT(LD4_, DY_DT)(p, i)
 #define STORE4(p, i, v) DY_CAT(ST4_, DY_DT)(p, i, v)
 #define DT_OUT DY_CAT(DT_, DY_DT_OUT)

@@ -88,7 +88,7 @@ __kernel void NAME(__global DT *y, const int y_off, __global DT *r_out, const in
     for (int c = c0; c < c8; c += 8) {                                                          \
         float8 v = LOAD8(x, c);                                                                 \
         if (has_res) {                                                                          \
-            v += LOAD8(h, c);                                                                   \
+            v = ROUND8(v + LOAD8(h, c));                                                        \
             STORE8(r_out, c, v);                                                                \
         }                                                                                       \
         const float8 t = ACT8(a, s, v);                                                         \
@@ -98,7 +98,7 @@ __kernel void NAME(__global DT *y, const int y_off, __global DT *r_out, const in
     for (int c = c8; c < c1; c++) {                                                             \
         float v = LOAD(x, c);                                                                   \
         if (has_res) {                                                                          \
-            v += LOAD(h, c);                                                                    \
+            v = ROUND(v + LOAD(h, c));                                                          \
             STORE(r_out, c, v);                                                                 \
         }                                                                                       \
         STORE(y, c, fma(flags & HAS_W ? w[c] : 1.0f, ACT(a, s, v), flags & HAS_B ? b[c] : 0.0f)); \
@@ -121,7 +121,7 @@ __kernel void NAME(__global DT *r_out, const int r_out_off, __global DT *y, cons
     const int c = get_global_id(0), row = get_global_id(1);                                     \
     GUARD(c >= C)                                                                               \
     const int idx = row * C + c;                                                                \
-    const float v = LOAD(r, r_off + idx) + LOAD(h, h_off + idx);                                \
+    const float v = ROUND(LOAD(r, r_off + idx) + LOAD(h, h_off + idx));                         \
     const float wc = (flags & HAS_W) ? w[w_off + c] : 1.0f;                                     \
     const float bc = (flags & HAS_B) ? b[b_off + c] : 0.0f;                                     \
     STORE(r_out, r_out_off + idx, v);                                                           \

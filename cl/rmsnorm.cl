@@ -28,9 +28,8 @@
  * f32, f16 or bf16 by the program's build; w, b, mean, rstd, the gradients
  * and the partial sums are float, the sums are float, and each value is
  * rounded once, at its store. In the fused residual forward, x = r + h is
- * stored (rounded) and y is normalised from x as stored, the value the
- * backward pass reads; the row's statistics are summed on the way, before
- * that rounding.
+ * rounded to DT first (ROUND), so that its statistics and y come from x as
+ * stored, the value the backward pass reads.
  */
 
 /* HAS_W, HAS_B: cl/shared.h */
@@ -82,7 +81,7 @@ inline float row_sumsq(__global const DT *v, const float m, const int C)
 inline float8 res_step(__global DT *x, __global const DT *r, __global const DT *h, const int c,
                        const int centered)
 {
-    const float8 v = LOAD8(r, c) + LOAD8(h, c);
+    const float8 v = ROUND8(LOAD8(r, c) + LOAD8(h, c));
     STORE8(x, c, v);
     return centered ? v : v * v;
 }
@@ -121,7 +120,7 @@ __kernel void norm_forward_rows(__global DT *y, const int y_off, __global DT *x,
         ROW_SUM4(RES_AT, C, ss)
 #undef RES_AT
         for (int c = C / 8 * 8; c < C; c++) {
-            const float v = LOAD(rr, c) + LOAD(hr, c);
+            const float v = ROUND(LOAD(rr, c) + LOAD(hr, c));
             STORE(xr, c, v);
             ss = centered ? ss + v : fma(v, v, ss);
         }
@@ -151,7 +150,7 @@ __kernel void norm_forward_wg(__global DT *y, const int y_off, __global DT *x, c
     for (int c = lid; c < C; c += L) {
         float v;
         if (has_res) {
-            v = LOAD(r, r_off + row * C + c) + LOAD(h, h_off + row * C + c);
+            v = ROUND(LOAD(r, r_off + row * C + c) + LOAD(h, h_off + row * C + c));
             STORE(xr, c, v);
         } else {
             v = LOAD(xr, c);
