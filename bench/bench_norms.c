@@ -2,13 +2,17 @@
  * forward, backward and fused with the residual add, against a copy kernel
  * measured in the same run; then the paper's LLaMA-7B protocol.
  *
- * GB/s counts the bytes an op must move (inputs read once, outputs written
- * once, parameters included); frac_of_copy divides by the copy kernel's GB/s
- * at the same shape. The cases of one shape are measured interleaved: --reps
+ * Every case runs in each storage dtype asked for (--dtype: f32, f16, bf16;
+ * activations in that dtype, parameters and statistics f32, as the ops take
+ * them). GB/s counts the bytes an op must move (inputs read once, outputs
+ * written once, parameters included, 2 bytes an element in f16 and bf16);
+ * frac_of_copy divides by the GB/s of the copy kernel in the same dtype at
+ * the same shape; vs_f32 is the case's time over the same case's in f32.
+ * The cases of one shape, all dtypes, are measured interleaved: --reps
  * rounds, each timing every case once, so that a noisy machine slows all of
  * them alike; a case's time is its median over rounds, and its fraction of
- * copy is the median of the per-round fractions, with the quartiles beside
- * it. Times come from profiling events, or from the host clock (batches of
+ * copy and its ratio to f32 are medians of per-round ratios, with the
+ * quartiles beside the fraction. Times come from profiling events, or from the host clock (batches of
  * runs around clFinish) where the driver's events fail dytcl_timer_check. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +24,7 @@
 /* Every tensor a case may touch, for one shape [rows, C]. */
 typedef struct {
     int64_t rows, cols;
+    dytcl_dtype dt;                           /* of x, y, r, h, dy, dx */
     dytcl_tensor x, y, r, h, dy, dx, rstd, mean;
     dytcl_dyt_params p;
     dytcl_dyt_grads g, gd; /* gd: with dshift, for Derf */
@@ -31,9 +36,9 @@ typedef struct {
 typedef struct {
     const char *op, *pass;
     bench_fn fn;
-    double bytes_per_elem; /* per element of [rows, C] */
-    double bytes_per_row;  /* statistics */
-    double bytes_per_col;  /* parameters and their gradients */
+    double acts;           /* activation elements moved per element of [rows, C] */
+    double bytes_per_row;  /* statistics (f32) */
+    double bytes_per_col;  /* parameters and their gradients (f32) */
 } norm_case;
 
 /* ---- the cases: one enqueue each */
@@ -100,24 +105,24 @@ static dytcl_status run_res_rms_b(dytcl_ctx *c, void *a)
 }
 #undef B
 
-/* bytes per element / row / column (4-byte floats) */
+/* activation elements per element; bytes per row / column (f32) */
 static const norm_case cases[] = {
-    {"copy", "fwd", run_copy, 8, 0, 0},
-    {"add", "fwd", run_add, 12, 0, 0},
-    {"dyt", "fwd", run_dyt_f, 8, 0, 8},
-    {"dyt", "bwd", run_dyt_b, 12, 0, 16},
-    {"rmsnorm", "fwd", run_rms_f, 8, 4, 4},
-    {"rmsnorm", "bwd", run_rms_b, 12, 4, 8},
-    {"layernorm", "fwd", run_ln_f, 8, 8, 8},
-    {"layernorm", "bwd", run_ln_b, 12, 8, 16},
-    {"derf", "fwd", run_derf_f, 8, 0, 8},
-    {"derf", "bwd", run_derf_b, 12, 0, 16},
-    {"add+dyt", "fwd", run_add_dyt, 20, 0, 8},
-    {"residual_dyt", "fwd", run_res_dyt_f, 16, 0, 8},
-    {"residual_dyt", "bwd", run_res_dyt_b, 16, 0, 16},
-    {"add+rmsnorm", "fwd", run_add_rms, 20, 4, 4},
-    {"residual_rmsnorm", "fwd", run_res_rms_f, 16, 4, 4},
-    {"residual_rmsnorm", "bwd", run_res_rms_b, 16, 4, 8},
+    {"copy", "fwd", run_copy, 2, 0, 0},
+    {"add", "fwd", run_add, 3, 0, 0},
+    {"dyt", "fwd", run_dyt_f, 2, 0, 8},
+    {"dyt", "bwd", run_dyt_b, 3, 0, 16},
+    {"rmsnorm", "fwd", run_rms_f, 2, 4, 4},
+    {"rmsnorm", "bwd", run_rms_b, 3, 4, 8},
+    {"layernorm", "fwd", run_ln_f, 2, 8, 8},
+    {"layernorm", "bwd", run_ln_b, 3, 8, 16},
+    {"derf", "fwd", run_derf_f, 2, 0, 8},
+    {"derf", "bwd", run_derf_b, 3, 0, 16},
+    {"add+dyt", "fwd", run_add_dyt, 5, 0, 8},
+    {"residual_dyt", "fwd", run_res_dyt_f, 4, 0, 8},
+    {"residual_dyt", "bwd", run_res_dyt_b, 4, 0, 16},
+    {"add+rmsnorm", "fwd", run_add_rms, 5, 4, 4},
+    {"residual_rmsnorm", "fwd", run_res_rms_f, 4, 4, 4},
+    {"residual_rmsnorm", "bwd", run_res_rms_b, 4, 4, 8},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
 
@@ -139,14 +144,31 @@ static dytcl_status tensor_new(dytcl_ctx *ctx, shape_bufs *sb, int64_t rows, int
     return DYTCL_OK;
 }
 
-static dytcl_status shape_alloc(dytcl_ctx *ctx, shape_bufs *sb, int64_t rows, int64_t cols)
+/* The same, stored as sb->dt: drawn as floats, then converted. */
+static dytcl_status act_new(dytcl_ctx *ctx, shape_bufs *sb, int64_t rows, int64_t cols, float lo, float hi,
+                            dytcl_tensor *t)
+{
+    dytcl_status s = tensor_new(ctx, sb, rows, cols, lo, hi, t);
+    if (s || sb->dt == DYTCL_F32) return s;
+    dytcl_buf *f32 = sb->bufs[--sb->nbufs], *b = NULL;
+    if (!(s = dytcl_buf_create(ctx, (size_t)(rows * cols) * dytcl_dtype_size(sb->dt), &b))) {
+        sb->bufs[sb->nbufs++] = b;
+        *t = dytcl_tensor_as(dytcl_tensor_2d(b, 0, rows, cols), sb->dt);
+        s = dytcl_copy(ctx, *t, dytcl_tensor_2d(f32, 0, rows, cols));
+    }
+    if (!s) s = dytcl_finish(ctx);
+    dytcl_buf_free(f32);
+    return s;
+}
+
+static dytcl_status shape_alloc(dytcl_ctx *ctx, shape_bufs *sb, int64_t rows, int64_t cols, dytcl_dtype dt)
 {
     memset(sb, 0, sizeof *sb);
-    sb->rows = rows, sb->cols = cols;
+    sb->rows = rows, sb->cols = cols, sb->dt = dt;
     dytcl_status s;
-    if ((s = tensor_new(ctx, sb, rows, cols, -4, 4, &sb->x)) || (s = tensor_new(ctx, sb, rows, cols, -1, 1, &sb->y)) ||
-        (s = tensor_new(ctx, sb, rows, cols, -1, 1, &sb->r)) || (s = tensor_new(ctx, sb, rows, cols, -1, 1, &sb->h)) ||
-        (s = tensor_new(ctx, sb, rows, cols, -1, 1, &sb->dy)) || (s = tensor_new(ctx, sb, rows, cols, -1, 1, &sb->dx)) ||
+    if ((s = act_new(ctx, sb, rows, cols, -4, 4, &sb->x)) || (s = act_new(ctx, sb, rows, cols, -1, 1, &sb->y)) ||
+        (s = act_new(ctx, sb, rows, cols, -1, 1, &sb->r)) || (s = act_new(ctx, sb, rows, cols, -1, 1, &sb->h)) ||
+        (s = act_new(ctx, sb, rows, cols, -1, 1, &sb->dy)) || (s = act_new(ctx, sb, rows, cols, -1, 1, &sb->dx)) ||
         (s = tensor_new(ctx, sb, rows, 1, 0.5f, 1, &sb->rstd)) || (s = tensor_new(ctx, sb, rows, 1, -1, 1, &sb->mean)) ||
         (s = tensor_new(ctx, sb, 1, 1, 0.5f, 0.5f, &sb->p.alpha)) || (s = tensor_new(ctx, sb, 1, 1, 0.1f, 0.1f, &sb->p.shift)) ||
         (s = tensor_new(ctx, sb, 1, cols, 0.5f, 1.5f, &sb->p.weight)) || (s = tensor_new(ctx, sb, 1, cols, -0.1f, 0.1f, &sb->p.bias)) ||
@@ -196,8 +218,8 @@ static dytcl_status protocol(dytcl_ctx *ctx, shape_bufs *sb, int iters, json_t *
         const char *op;
         bench_fn fwd, bwd;
     } ops[] = {{"dyt", run_dyt_f, run_dyt_b}, {"rmsnorm", run_rms_f, run_rms_b}};
-    printf("\nLLaMA-7B norm layers (%d x [%lld, %lld]), %d interleaved rounds, wall time:\n", layers,
-           (long long)sb->rows, (long long)sb->cols, iters);
+    printf("\nLLaMA-7B norm layers (%d x [%lld, %lld], %s), %d interleaved rounds, wall time:\n", layers,
+           (long long)sb->rows, (long long)sb->cols, dytcl_dtype_name(sb->dt), iters);
     double *t = calloc((size_t)iters * 4, sizeof *t), *ratio = calloc((size_t)iters, sizeof *ratio);
     if (!t || !ratio) {
         free(t), free(ratio);
@@ -226,10 +248,11 @@ static dytcl_status protocol(dytcl_ctx *ctx, shape_bufs *sb, int iters, json_t *
             printf("  %-8s %-8s total %9.1f ms   per layer %8.1f us", ops[o].op, pname, total, per_layer_us);
             if (o == 0) printf("   dyt/rmsnorm %.3f (quartiles %.3f-%.3f)", r50, r25, r75);
             printf("\n");
-            json_t *r = json_pack("{s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:f, s:f, s:s}", "op", ops[o].op, "pass",
-                                  pname, "kind", "llama7b_protocol", "layers", layers, "iterations", iters, "rows",
-                                  (json_int_t)sb->rows, "cols", (json_int_t)sb->cols, "total_ms", total,
-                                  "per_layer_us", per_layer_us, "timer", "host");
+            json_t *r = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:I, s:I, s:f, s:f, s:s}", "op", ops[o].op, "pass",
+                                  pname, "kind", "llama7b_protocol", "dtype", dytcl_dtype_name(sb->dt), "layers",
+                                  layers, "iterations", iters, "rows", (json_int_t)sb->rows, "cols",
+                                  (json_int_t)sb->cols, "total_ms", total, "per_layer_us", per_layer_us, "timer",
+                                  "host");
             if (o == 0) {
                 json_object_set_new(r, "ratio_to_rmsnorm", json_real(r50));
                 json_object_set_new(r, "ratio_p25", json_real(r25));
@@ -261,46 +284,68 @@ static int case_wanted(int k, const char *only)
     return 0;
 }
 
-static dytcl_status measure_shape(dytcl_ctx *ctx, shape_bufs *sb, int reps, double host_copy_gbps,
+/* Every case of one shape in each of the nd dtypes (sb[0..nd)), interleaved
+ * over `reps` rounds; one table row and one record per case and dtype. */
+static dytcl_status measure_shape(dytcl_ctx *ctx, shape_bufs *sb, int nd, int reps, double host_copy_gbps,
                                   const char *timer, const char *only, json_t *records, int *suspect)
 {
-    double *t = calloc((size_t)NCASES * reps, sizeof *t), *frac = calloc((size_t)reps, sizeof *frac);
-    double bytes[NCASES];
-    int batch[NCASES];
+    double *t = calloc((size_t)nd * NCASES * reps, sizeof *t), *frac = calloc((size_t)reps, sizeof *frac);
+    double bytes[3][NCASES];
+    int batch[3][NCASES], f32 = -1;
     dytcl_status s = t && frac ? DYTCL_OK : DYTCL_ERR_HOST_MEMORY;
-    for (int k = 0; k < NCASES && !s; k++) {
-        const norm_case *c = &cases[k];
-        if (!case_wanted(k, only)) continue;
-        bytes[k] = c->bytes_per_elem * sb->rows * sb->cols + c->bytes_per_row * sb->rows + c->bytes_per_col * sb->cols;
-        for (int w = 0; w < 2 && !s; w++) s = c->fn(ctx, sb); /* warm: compiles, touches the pages */
-        if (!s) batch[k] = bench_batch(ctx, c->fn, sb);
+#define T_AT(d, k, r) t[((size_t)(d) * NCASES + (k)) * reps + (r)]
+    for (int d = 0; d < nd && !s; d++) {
+        const double es = (double)dytcl_dtype_size(sb[d].dt), n = (double)sb[d].rows * sb[d].cols;
+        if (sb[d].dt == DYTCL_F32) f32 = d;
+        for (int k = 0; k < NCASES && !s; k++) {
+            const norm_case *c = &cases[k];
+            if (!case_wanted(k, only)) continue;
+            bytes[d][k] = c->acts * es * n + c->bytes_per_row * sb[d].rows + c->bytes_per_col * sb[d].cols;
+            for (int w = 0; w < 2 && !s; w++) s = c->fn(ctx, &sb[d]); /* warm: compiles, touches the pages */
+            if (!s) batch[d][k] = bench_batch(ctx, c->fn, &sb[d]);
+        }
     }
     double t_start = dytcl_now_ms();
     for (int r = 0; r < reps && !s; r++) {
-        for (int k = 0; k < NCASES && !s; k++)
-            if (case_wanted(k, only)) s = bench_sample_us(ctx, cases[k].fn, sb, batch[k], &t[k * reps + r]);
+        for (int d = 0; d < nd && !s; d++)
+            for (int k = 0; k < NCASES && !s; k++)
+                if (case_wanted(k, only)) s = bench_sample_us(ctx, cases[k].fn, &sb[d], batch[d][k], &T_AT(d, k, r));
         if (dytcl_now_ms() - t_start > 2000)
-            fprintf(stderr, "bench norms: [%lld, %lld] round %d/%d\r", (long long)sb->rows, (long long)sb->cols, r + 1,
-                    reps);
+            fprintf(stderr, "bench norms: [%lld, %lld] round %d/%d\r", (long long)sb[0].rows, (long long)sb[0].cols,
+                    r + 1, reps);
     }
     if (dytcl_now_ms() - t_start > 2000) fprintf(stderr, "\n");
     for (int k = 0; k < NCASES && !s; k++) {
         const norm_case *c = &cases[k];
         if (!case_wanted(k, only)) continue;
-        for (int r = 0; r < reps; r++) frac[r] = (bytes[k] / t[k * reps + r]) / (bytes[0] / t[r]);
-        const double f50 = bench_quantile(frac, reps, 0.5), f25 = bench_quantile(frac, reps, 0.25),
-                     f75 = bench_quantile(frac, reps, 0.75);
-        double *tk = t + (size_t)k * reps;
-        const double us = bench_median(tk, reps), gbps = bytes[k] / (us * 1e3);
-        const int odd = gbps > 1.5 * host_copy_gbps; /* in cache, or a timer that lies */
-        *suspect |= odd;
-        printf("%-17s %-4s %6lld %5lld %11.1f %9.2f%s %7.3f  %.3f-%.3f\n", c->op, c->pass, (long long)sb->rows,
-               (long long)sb->cols, us, gbps, odd ? "!" : " ", f50, f25, f75);
-        json_array_append_new(records, json_pack("{s:s, s:s, s:I, s:I, s:s, s:f, s:f, s:f, s:f, s:f, s:i, s:s, s:b}",
-            "op", c->op, "pass", c->pass, "rows", (json_int_t)sb->rows, "cols", (json_int_t)sb->cols, "dtype", "f32",
-            "median_us", us, "gbps", gbps, "frac_of_copy", f50, "frac_p25", f25, "frac_p75", f75, "rounds", reps,
-            "timer", timer, "above_host_copy", odd));
+        for (int d = 0; d < nd; d++) {
+            for (int r = 0; r < reps; r++) frac[r] = (bytes[d][k] / T_AT(d, k, r)) / (bytes[d][0] / T_AT(d, 0, r));
+            const double f50 = bench_quantile(frac, reps, 0.5), f25 = bench_quantile(frac, reps, 0.25),
+                         f75 = bench_quantile(frac, reps, 0.75);
+            double vs = 0; /* time over f32's, per round, median */
+            if (f32 >= 0) {
+                for (int r = 0; r < reps; r++) frac[r] = T_AT(d, k, r) / T_AT(f32, k, r);
+                vs = bench_quantile(frac, reps, 0.5);
+            }
+            double *tk = &T_AT(d, k, 0);
+            const double us = bench_median(tk, reps), gbps = bytes[d][k] / (us * 1e3);
+            const int odd = gbps > 1.5 * host_copy_gbps; /* in cache, or a timer that lies */
+            *suspect |= odd;
+            printf("%-17s %-4s %-4s %6lld %5lld %11.1f %9.2f%s %7.3f  %.3f-%.3f", c->op, c->pass,
+                   dytcl_dtype_name(sb[d].dt), (long long)sb[d].rows, (long long)sb[d].cols, us, gbps, odd ? "!" : " ",
+                   f50, f25, f75);
+            if (f32 >= 0) printf("  %6.3f", vs);
+            printf("\n");
+            json_t *rec = json_pack("{s:s, s:s, s:I, s:I, s:s, s:f, s:f, s:f, s:f, s:f, s:i, s:s, s:b}", "op", c->op,
+                                    "pass", c->pass, "rows", (json_int_t)sb[d].rows, "cols", (json_int_t)sb[d].cols,
+                                    "dtype", dytcl_dtype_name(sb[d].dt), "median_us", us, "gbps", gbps,
+                                    "frac_of_copy", f50, "frac_p25", f25, "frac_p75", f75, "rounds", reps, "timer",
+                                    timer, "above_host_copy", odd);
+            if (f32 >= 0) json_object_set_new(rec, "time_vs_f32", json_real(vs));
+            json_array_append_new(records, rec);
+        }
     }
+#undef T_AT
     free(t), free(frac);
     return s;
 }
@@ -310,6 +355,7 @@ static void usage(FILE *f)
     fprintf(f,
         "usage: dytcl bench norms [--quick] [--reps N] [--iters N] [--json FILE] [--png FILE]\n"
         "                         [--device SPEC] [--only OP[/PASS],...] [--shape ROWSxC]\n"
+        "                         [--dtype f32|f16|bf16[,...]]\n"
         "  Times DyT, Derf, RMSNorm, LayerNorm (forward, backward, fused with the\n"
         "  residual add) at rows x C in {1,16,512,4096,16384} x {768,4096} against a copy\n"
         "  kernel in the same run, then all 65 norm layers of LLaMA-7B (4096 x 4096)\n"
@@ -319,7 +365,9 @@ static void usage(FILE *f)
         "  --quick: rows {1, 512, 4096} x C 4096, 7 rounds, 3 protocol rounds.\n"
         "  --png: GB/s against rows at C = 4096, drawn with gnuplot.\n"
         "  --only: just these cases (e.g. dyt,rmsnorm/fwd) beside copy.\n"
-        "  --shape: just this shape (e.g. 4096x4096).\n");
+        "  --shape: just this shape (e.g. 4096x4096).\n"
+        "  --dtype: the activations' storage (default f32,f16,bf16: every case in each,\n"
+        "  interleaved, with its time over f32's; the protocol in each).\n");
 }
 
 int bench_norms(int argc, char **argv)
@@ -327,6 +375,8 @@ int bench_norms(int argc, char **argv)
     int quick = 0, reps = 21, iters = 100;
     const char *json_path = NULL, *png_path = NULL, *spec = NULL, *only = NULL;
     long long one_rows = 0, one_cols = 0;
+    dytcl_dtype dts[3] = {DYTCL_F32, DYTCL_F16, DYTCL_BF16};
+    int nd = 3;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -343,6 +393,26 @@ int bench_norms(int argc, char **argv)
             png_path = argv[++i];
         } else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
             spec = argv[++i];
+        } else if (!strcmp(argv[i], "--dtype") && i + 1 < argc) {
+            nd = 0;
+            for (const char *p = argv[++i]; *p && nd >= 0;) {
+                size_t n = strcspn(p, ",");
+                int found = -1;
+                for (int d = DYTCL_F32; d <= DYTCL_BF16; d++)
+                    if (n == strlen(dytcl_dtype_name((dytcl_dtype)d)) && !strncmp(p, dytcl_dtype_name((dytcl_dtype)d), n))
+                        found = d;
+                for (int j = 0; j < nd && found >= 0; j++)
+                    if (dts[j] == (dytcl_dtype)found) found = -1;
+                if (found < 0) nd = -1;
+                else dts[nd++] = (dytcl_dtype)found;
+                p += n + (p[n] == ',');
+            }
+            if (nd < 1) {
+                usage(stderr);
+                fprintf(stderr, "dytcl bench norms: --dtype wants f32, f16 or bf16 (comma-separated, each once), got "
+                        "'%s'\n", argv[i]);
+                return 2;
+            }
         } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
             only = argv[++i];
         } else if (!strcmp(argv[i], "--shape") && i + 1 < argc) {
@@ -392,27 +462,29 @@ int bench_norms(int argc, char **argv)
     printf("copy bandwidth by the host clock (64 MiB): %.2f GB/s\n", host_copy);
 
     json_t *records = json_array();
-    shape_bufs sb = {0};
+    shape_bufs sb[3] = {{0}};
     double empty_us = 0;
     int suspect = 0;
-    printf("\n%-17s %-4s %6s %5s %11s %9s  %7s  %s\n", "op", "pass", "rows", "C", "median_us", "GB/s", "of_copy",
-           "quartiles");
+    printf("\n%-17s %-4s %-4s %6s %5s %11s %9s  %7s  %-11s %s\n", "op", "pass", "type", "rows", "C", "median_us",
+           "GB/s", "of_copy", "quartiles", "vs_f32");
     fflush(stdout);
     for (int ci = 0; ci < ncols && !s; ci++) {
         for (int ri = 0; ri < nrows && !s; ri++) {
-            if ((s = shape_alloc(ctx, &sb, rows[ri], cols[ci]))) break;
+            for (int d = 0; d < nd && !s; d++) s = shape_alloc(ctx, &sb[d], rows[ri], cols[ci], dts[d]);
+            if (s) break;
             if (!empty_us) { /* a one-element copy: the latency of a near-empty kernel */
-                shape_bufs one = sb;
-                one.y = dytcl_tensor_1d(sb.y.buf, 0, 1);
-                one.x = dytcl_tensor_1d(sb.x.buf, 0, 1);
+                shape_bufs one = sb[0];
+                one.y = dytcl_tensor_as(dytcl_tensor_1d(sb[0].y.buf, 0, 1), sb[0].dt);
+                one.x = dytcl_tensor_as(dytcl_tensor_1d(sb[0].x.buf, 0, 1), sb[0].dt);
                 if ((s = bench_median_us(ctx, run_copy, &one, 3, reps, &empty_us))) break;
-                printf("%-17s %-4s %6d %5d %11.1f\n", "empty(1 float)", "fwd", 1, 1, empty_us);
+                printf("%-17s %-4s %-4s %6d %5d %11.1f\n", "empty(1 element)", "fwd", dytcl_dtype_name(sb[0].dt), 1, 1,
+                       empty_us);
             }
-            s = measure_shape(ctx, &sb, reps, host_copy, timer, only, records, &suspect);
+            s = measure_shape(ctx, sb, nd, reps, host_copy, timer, only, records, &suspect);
             fflush(stdout);
-            int keep = !s && iters > 0 && sb.rows == 4096 && sb.cols == 4096;
-            if (keep) s = protocol(ctx, &sb, iters, records);
-            shape_free(&sb);
+            for (int d = 0; d < nd && !s; d++)
+                if (iters > 0 && sb[d].rows == 4096 && sb[d].cols == 4096) s = protocol(ctx, &sb[d], iters, records);
+            for (int d = 0; d < nd; d++) shape_free(&sb[d]);
         }
     }
     if (suspect)
@@ -438,10 +510,18 @@ int bench_norms(int argc, char **argv)
                                              "dyt/bwd", "rmsnorm/bwd", "residual_dyt/fwd",
                                              "residual_rmsnorm/fwd"};
         char title[256];
-        snprintf(title, sizeof title, "dytcl norms, fp32, %s", dev.name);
-        code |= bench_plot_gbps(png_path, title, records, 4096, series, 8);
+        snprintf(title, sizeof title, "dytcl norms, %s, %s", dytcl_dtype_name(dts[0]), dev.name);
+        json_t *first = json_array(); /* one dtype per plot: the first asked for */
+        size_t i;
+        json_t *r;
+        json_array_foreach(records, i, r) {
+            json_t *dt = json_object_get(r, "dtype");
+            if (dt && !strcmp(json_string_value(dt), dytcl_dtype_name(dts[0]))) json_array_append(first, r);
+        }
+        code |= bench_plot_gbps(png_path, title, first, 4096, series, 8);
+        json_decref(first);
     }
-    shape_free(&sb);
+    for (int d = 0; d < nd; d++) shape_free(&sb[d]);
     json_decref(records);
     dytcl_ctx_free(ctx);
     return code;

@@ -2,7 +2,11 @@
  *
  * Elementwise kernels come twice, as in dyt.cl: NAME without a bounds check
  * for whole work-groups, NAME_tail with one for the rest (PoCL vectorises
- * only the former). NDRange 1-D over n elements unless stated. */
+ * only the former). NDRange 1-D over n elements unless stated.
+ *
+ * Storage: every tensor here is DT (LOAD / STORE, cl/common.cl), f32, f16
+ * or bf16 by the program's build; the math is float, rounded once at the
+ * store. */
 
 #define GUARDED(out_of_range) if (out_of_range) return;
 #define UNGUARDED(out_of_range)
@@ -12,29 +16,29 @@
 
 /* y = 0.5 x (1 + tanh(k (x + c x^3))) */
 #define DEFINE_GELU_FORWARD(NAME, GUARD)                                                       \
-__kernel void NAME(__global float *y, const int y_off, __global const float *x, const int x_off, \
+__kernel void NAME(__global DT *y, const int y_off, __global const DT *x, const int x_off,    \
                    const int n)                                                                \
 {                                                                                              \
     const int i = get_global_id(0);                                                            \
     GUARD(i >= n)                                                                              \
-    const float v = x[x_off + i];                                                              \
+    const float v = LOAD(x, x_off + i);                                                        \
     const float t = dy_tanh(GELU_K * fma(GELU_C * v, v * v, v));                               \
-    y[y_off + i] = 0.5f * v * (1.0f + t);                                                      \
+    STORE(y, y_off + i, 0.5f * v * (1.0f + t));                                                \
 }
 DEFINE_GELU_FORWARD(gelu_forward, UNGUARDED)
 DEFINE_GELU_FORWARD(gelu_forward_tail, GUARDED)
 
 /* dx = dy * (0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3c x^2)); dx may alias dy */
 #define DEFINE_GELU_BACKWARD(NAME, GUARD)                                                      \
-__kernel void NAME(__global float *dx, const int dx_off, __global const float *dy, const int dy_off, \
-                   __global const float *x, const int x_off, const int n)                      \
+__kernel void NAME(__global DT *dx, const int dx_off, __global const DT *dy, const int dy_off, \
+                   __global const DT *x, const int x_off, const int n)                         \
 {                                                                                              \
     const int i = get_global_id(0);                                                            \
     GUARD(i >= n)                                                                              \
-    const float v = x[x_off + i];                                                              \
+    const float v = LOAD(x, x_off + i);                                                        \
     const float t = dy_tanh(GELU_K * fma(GELU_C * v, v * v, v));                               \
     const float d = 0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * GELU_K * fma(3.0f * GELU_C, v * v, 1.0f); \
-    dx[dx_off + i] = dy[dy_off + i] * d;                                                       \
+    STORE(dx, dx_off + i, LOAD(dy, dy_off + i) * d);                                           \
 }
 DEFINE_GELU_BACKWARD(gelu_backward, UNGUARDED)
 DEFINE_GELU_BACKWARD(gelu_backward_tail, GUARDED)
@@ -45,14 +49,14 @@ DEFINE_GELU_BACKWARD(gelu_backward_tail, GUARDED)
  * NDRange 2-D: global (H, rows), local (L, 1); NAME has no bounds check in
  * dimension 0 (whole work-groups), NAME_tail has one. */
 #define DEFINE_SWIGLU_FORWARD(NAME, GUARD)                                                     \
-__kernel void NAME(__global float *y, const int y_off, const int y_ld, __global const float *a, \
-                   const int a_off, const int a_ld, __global const float *b, const int b_off,  \
+__kernel void NAME(__global DT *y, const int y_off, const int y_ld, __global const DT *a,      \
+                   const int a_off, const int a_ld, __global const DT *b, const int b_off,     \
                    const int b_ld, const int H)                                                \
 {                                                                                              \
     const int c = get_global_id(0), r = get_global_id(1);                                     \
     GUARD(c >= H)                                                                              \
-    const float av = a[a_off + r * a_ld + c], s = 1.0f / (1.0f + exp(-av));                    \
-    y[y_off + r * y_ld + c] = av * s * b[b_off + r * b_ld + c];                                \
+    const float av = LOAD(a, a_off + r * a_ld + c), s = 1.0f / (1.0f + exp(-av));              \
+    STORE(y, y_off + r * y_ld + c, av * s * LOAD(b, b_off + r * b_ld + c));                    \
 }
 DEFINE_SWIGLU_FORWARD(swiglu_forward, UNGUARDED)
 DEFINE_SWIGLU_FORWARD(swiglu_forward_tail, GUARDED)
@@ -60,18 +64,18 @@ DEFINE_SWIGLU_FORWARD(swiglu_forward_tail, GUARDED)
 /* da = dy * b * s (1 + a (1 - s)),  db = dy * a * s   (s = sigmoid(a));
  * da, db may alias a, b (each element is read before it is written). */
 #define DEFINE_SWIGLU_BACKWARD(NAME, GUARD)                                                    \
-__kernel void NAME(__global float *da, const int da_off, const int da_ld, __global float *db,  \
-                   const int db_off, const int db_ld, __global const float *dy, const int dy_off, \
-                   const int dy_ld, __global const float *a, const int a_off, const int a_ld,  \
-                   __global const float *b, const int b_off, const int b_ld, const int H)     \
+__kernel void NAME(__global DT *da, const int da_off, const int da_ld, __global DT *db,        \
+                   const int db_off, const int db_ld, __global const DT *dy, const int dy_off, \
+                   const int dy_ld, __global const DT *a, const int a_off, const int a_ld,     \
+                   __global const DT *b, const int b_off, const int b_ld, const int H)        \
 {                                                                                              \
     const int c = get_global_id(0), r = get_global_id(1);                                     \
     GUARD(c >= H)                                                                              \
-    const float av = a[a_off + r * a_ld + c], bv = b[b_off + r * b_ld + c];                    \
-    const float g = dy[dy_off + r * dy_ld + c];                                                \
+    const float av = LOAD(a, a_off + r * a_ld + c), bv = LOAD(b, b_off + r * b_ld + c);        \
+    const float g = LOAD(dy, dy_off + r * dy_ld + c);                                          \
     const float s = 1.0f / (1.0f + exp(-av));                                                  \
-    da[da_off + r * da_ld + c] = g * bv * s * fma(av, 1.0f - s, 1.0f);                         \
-    db[db_off + r * db_ld + c] = g * av * s;                                                   \
+    STORE(da, da_off + r * da_ld + c, g * bv * s * fma(av, 1.0f - s, 1.0f));                   \
+    STORE(db, db_off + r * db_ld + c, g * av * s);                                             \
 }
 DEFINE_SWIGLU_BACKWARD(swiglu_backward, UNGUARDED)
 DEFINE_SWIGLU_BACKWARD(swiglu_backward_tail, GUARDED)
@@ -82,7 +86,7 @@ DEFINE_SWIGLU_BACKWARD(swiglu_backward_tail, GUARDED)
  * A work-item owns one pair index i at one (b, t) and turns it in all H
  * heads, so each sin/cos (scalar builtins: not vectorised on PoCL) serves
  * H pairs. NDRange 2-D: global (D/2, B*T), any local size. */
-__kernel void rope(__global float *y, const int y_off, __global const float *x, const int x_off,
+__kernel void rope(__global DT *y, const int y_off, __global const DT *x, const int x_off,
                    const int T, const int H, const int D, const int pos_offset, const float log2_theta,
                    const float sign, const int BT)
 {
@@ -94,8 +98,8 @@ __kernel void rope(__global float *y, const int y_off, __global const float *x, 
     const float s = sincos(angle, &c) * sign;
     for (int h = 0; h < H; h++) {
         const int at = (bt * H + h) * D + 2 * i;
-        const float x0 = x[x_off + at], x1 = x[x_off + at + 1];
-        y[y_off + at] = x0 * c - x1 * s;
-        y[y_off + at + 1] = x0 * s + x1 * c;
+        const float x0 = LOAD(x, x_off + at), x1 = LOAD(x, x_off + at + 1);
+        STORE(y, y_off + at, x0 * c - x1 * s);
+        STORE(y, y_off + at + 1, x0 * s + x1 * c);
     }
 }

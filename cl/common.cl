@@ -7,6 +7,95 @@
  * the local size, so every kernel guards its tail; reductions run in a fixed
  * order, so results are bit-identical from run to run on a device. */
 
+/* Storage dtypes. Tensors of activations may be stored as f32, f16 or
+ * bf16; the math is float32 either way, and a value is rounded once, when
+ * it is stored. A program is built once per storage dtype, selected by
+ * -DDY_DT=0 (f32, the default), 1 (f16) or 2 (bf16); DY_DT_OUT (default
+ * DY_DT) is the dtype written by the kernels that convert (cl/copy.cl).
+ * Kernels name the storage type DT (DT_OUT) and go through
+ *   LOAD(p, i)        p[i] as a float
+ *   STORE(p, i, v)    p[i] = v, rounded to nearest even
+ *   LOAD8, STORE8     the same for the float8 (LOAD4, STORE4: float4) at
+ *                     p + i (no alignment beyond the element's own is assumed)
+ *   ROUND(v), ROUND8  v rounded to DT's values, as a store and a load would
+ *                     give it (for a value both stored and used further)
+ * f16 uses the core vload_half / vstore_half_rte functions, so no device
+ * needs cl_khr_fp16: a value past 65504 (after rounding) is stored as +-inf,
+ * NaN stays NaN. bf16 is the top half of a float, kept as a ushort: loading
+ * shifts it up; storing rounds to nearest even, keeping NaN a (quiet) NaN. */
+#ifndef DY_DT
+#define DY_DT 0
+#endif
+#ifndef DY_DT_OUT
+#define DY_DT_OUT DY_DT
+#endif
+#define DY_CAT_(a, b) a##b
+#define DY_CAT(a, b) DY_CAT_(a, b)
+
+/* The bf16 bits of float bits u (uint or uintN): round to nearest even,
+ * NaN kept NaN (made quiet, so no payload rounds it into an infinity). */
+#define BF16_BITS(u) select(((u) + 0x7fffu + (((u) >> 16) & 1u)) >> 16, ((u) >> 16) | 0x40u, \
+                            ((u) & 0x7fffffffu) > 0x7f800000u)
+inline ushort bf16_round(const float f) { return (ushort)BF16_BITS(as_uint(f)); }
+inline ushort4 bf16_round4(const float4 f) { return convert_ushort4(BF16_BITS(as_uint4(f))); }
+inline ushort8 bf16_round8(const float8 f) { return convert_ushort8(BF16_BITS(as_uint8(f))); }
+
+/* v rounded to f16 and back (through private memory: declaring a half
+ * variable needs cl_khr_fp16, a pointer to one does not). */
+inline float f16_round(const float v)
+{
+    ushort h;
+    vstore_half_rte(v, 0, (__private half *)&h);
+    return vload_half(0, (__private const half *)&h);
+}
+inline float8 f16_round8(const float8 v)
+{
+    ushort8 h;
+    vstore_half8_rte(v, 0, (__private half *)&h);
+    return vload_half8(0, (__private const half *)&h);
+}
+
+#define DT_0 float
+#define RD_0(v) (v)
+#define RD8_0(v) (v)
+#define LD_0(p, i) ((p)[i])
+#define ST_0(p, i, v) ((p)[i] = (v))
+#define LD8_0(p, i) vload8(0, (p) + (i))
+#define ST8_0(p, i, v) vstore8((v), 0, (p) + (i))
+#define LD4_0(p, i) vload4(0, (p) + (i))
+#define ST4_0(p, i, v) vstore4((v), 0, (p) + (i))
+#define DT_1 half
+#define RD_1(v) f16_round(v)
+#define RD8_1(v) f16_round8(v)
+#define LD_1(p, i) vload_half((i), (p))
+#define ST_1(p, i, v) vstore_half_rte((v), (i), (p))
+#define LD8_1(p, i) vload_half8(0, (p) + (i))
+#define ST8_1(p, i, v) vstore_half8_rte((v), 0, (p) + (i))
+#define LD4_1(p, i) vload_half4(0, (p) + (i))
+#define ST4_1(p, i, v) vstore_half4_rte((v), 0, (p) + (i))
+#define DT_2 ushort
+#define RD_2(v) as_float((uint)bf16_round(v) << 16)
+#define RD8_2(v) as_float8(convert_uint8(bf16_round8(v)) << 16)
+#define LD_2(p, i) as_float((uint)(p)[i] << 16)
+#define ST_2(p, i, v) ((p)[i] = bf16_round(v))
+#define LD8_2(p, i) as_float8(convert_uint8(vload8(0, (p) + (i))) << 16)
+#define ST8_2(p, i, v) vstore8(bf16_round8(v), 0, (p) + (i))
+#define LD4_2(p, i) as_float4(convert_uint4(vload4(0, (p) + (i))) << 16)
+#define ST4_2(p, i, v) vstore4(bf16_round4(v), 0, (p) + (i))
+
+#define DT DY_CAT(DT_, DY_DT)
+#define LOAD(p, i) DY_CAT(LD_, DY_DT)(p, i)
+#define STORE(p, i, v) DY_CAT(ST_, DY_DT)(p, i, v)
+#define LOAD8(p, i) DY_CAT(LD8_, DY_DT)(p, i)
+#define STORE8(p, i, v) DY_CAT(ST8_, DY_DT)(p, i, v)
+#define ROUND(v) DY_CAT(RD_, DY_DT)(v)
+#define ROUND8(v) DY_CAT(RD8_, DY_DT)(v)
+#define LOAD4(p, i) DY_CAT(LD4_, DY_DT)(p, i)
+#define STORE4(p, i, v) DY_CAT(ST4_, DY_DT)(p, i, v)
+#define DT_OUT DY_CAT(DT_, DY_DT_OUT)
+#define STORE_OUT(p, i, v) DY_CAT(ST_, DY_DT_OUT)(p, i, v)
+#define STORE4_OUT(p, i, v) DY_CAT(ST4_, DY_DT_OUT)(p, i, v)
+
 /* A clamp written as selects in the operand order of an x86 max and min
  * (MAXPS(a, b) = a > b ? a : b), so that each is one instruction there and
  * a NaN falls through unchanged; for every other value, -0 included, it is
@@ -64,18 +153,23 @@ inline float hsum8(float8 v)
 
 /* Sums parts[b * C + c] over b = 0..nblocks-1 in order, for each column c:
  *   out[c] = (accumulate ? out[c] : 0) + sum
+ * out is float; parts is float (colsum: partial sums) or DT (colsum_dt: a
+ * tensor of the program's storage dtype, summed over its leading rows).
  * NDRange: 1-D, global >= C. */
-__kernel void colsum(__global float *out, const int out_off, __global const float *parts,
-                     const int parts_off, const int nblocks, const int C, const int accumulate)
-{
-    const int c = get_global_id(0);
-    if (c >= C) return;
-    parts += parts_off;
-    float s = 0.0f;
-    for (int b = 0; b < nblocks; b++) s += parts[b * C + c];
-    out += out_off;
-    out[c] = accumulate ? out[c] + s : s;
+#define DEFINE_COLSUM(NAME, T, LD)                                                              \
+__kernel void NAME(__global float *out, const int out_off, __global const T *parts,             \
+                   const int parts_off, const int nblocks, const int C, const int accumulate)   \
+{                                                                                               \
+    const int c = get_global_id(0);                                                             \
+    if (c >= C) return;                                                                         \
+    parts += parts_off;                                                                         \
+    float s = 0.0f;                                                                             \
+    for (int b = 0; b < nblocks; b++) s += LD(parts, b * C + c);                                \
+    out += out_off;                                                                             \
+    out[c] = accumulate ? out[c] + s : s;                                                       \
 }
+DEFINE_COLSUM(colsum, float, LD_0)
+DEFINE_COLSUM(colsum_dt, DT, LOAD)
 
 /* The sum of every work-item's `mine`, added in a fixed tree order through
  * scratch (L floats); every work-item gets it. Call it from all work-items. */

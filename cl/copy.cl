@@ -1,36 +1,51 @@
 /* copy.cl -- the bandwidth reference and the simplest kernels.
  *
- * Each work-item moves VEC consecutive floats, so the host launches
+ * Each work-item moves VEC consecutive elements, so the host launches
  * ceil(n / VEC) work-items (rounded up to the local size); the last one
- * handles the tail element by element. Offsets are in elements. */
+ * handles the tail element by element. Offsets are in elements. copy and
+ * fill take every storage dtype (cl/common.cl); the rest are f32. */
 
 #define VEC 4
 
-/* dst[i] = src[i] for i in [0, n)
+/* The same dtype moves its bits unchanged (NaN payloads too), as uint or
+ * ushort (a half pointer cannot be read without cl_khr_fp16); different
+ * dtypes convert through float, rounding once. */
+#define RAW_0 float
+#define RAW_1 ushort
+#define RAW_2 ushort
+#define RAW DY_CAT(RAW_, DY_DT)
+#if DY_DT == DY_DT_OUT
+#define MOVE4(dst, src, i) vstore4(vload4(0, (__global const RAW *)(src) + (i)), 0, (__global RAW *)(dst) + (i))
+#define MOVE1(dst, src, i) (((__global RAW *)(dst))[i] = ((__global const RAW *)(src))[i])
+#else
+#define MOVE4(dst, src, i) STORE4_OUT(dst, i, LOAD4(src, i))
+#define MOVE1(dst, src, i) STORE_OUT(dst, i, LOAD(src, i))
+#endif
+
+/* dst[i] = src[i] for i in [0, n): src stored as DT, dst as DT_OUT.
  * NDRange: 1-D, global >= ceil(n / 4), any local size. */
-__kernel void copy_f32(__global float *dst, const int dst_off,
-                       __global const float *src, const int src_off, const int n)
+__kernel void copy(__global DT_OUT *dst, const int dst_off, __global const DT *src, const int src_off, const int n)
 {
     const int i = get_global_id(0) * VEC;
     dst += dst_off;
     src += src_off;
     if (i + VEC <= n) {
-        vstore4(vload4(0, src + i), 0, dst + i);
+        MOVE4(dst, src, i);
     } else {
-        for (int j = i; j < n; j++) dst[j] = src[j];
+        for (int j = i; j < n; j++) MOVE1(dst, src, j);
     }
 }
 
-/* dst[i] = value for i in [0, n)
+/* dst[i] = value for i in [0, n) (rounded once to DT)
  * NDRange: 1-D, global >= ceil(n / 4), any local size. */
-__kernel void fill_f32(__global float *dst, const int dst_off, const float value, const int n)
+__kernel void fill(__global DT *dst, const int dst_off, const float value, const int n)
 {
     const int i = get_global_id(0) * VEC;
     dst += dst_off;
     if (i + VEC <= n) {
-        vstore4((float4)(value), 0, dst + i);
+        STORE4(dst, i, (float4)(value));
     } else {
-        for (int j = i; j < n; j++) dst[j] = value;
+        for (int j = i; j < n; j++) STORE(dst, j, value);
     }
 }
 

@@ -16,6 +16,11 @@
  * So each kernel comes twice: NAME, with no check, launched over the whole
  * work-groups that fit in `inner`, and NAME_tail, with the check, launched
  * over the rest (a global offset). The host does both (dy_launch_split).
+ *
+ * Storage: x, y, h, r, r_out, dy, dx, dres (the activations) are DT, read
+ * and written through LOAD / STORE (cl/common.cl): f32, f16 or bf16 by the
+ * program's build. alpha, shift, w, b, their gradients and the partial sums
+ * are float; the math is float, and each value is rounded once, at its store.
  */
 
 #define GUARDED(out_of_range) if (out_of_range) return;
@@ -34,7 +39,7 @@
 
 /* CHANNEL: i for channels last, o % C for channels first. */
 #define DEFINE_FORWARD(NAME, ACT, CHANNEL, GUARD)                                               \
-__kernel void NAME(__global float *y, const int y_off, __global const float *x, const int x_off, \
+__kernel void NAME(__global DT *y, const int y_off, __global const DT *x, const int x_off,      \
                    __global const float *alpha, const int alpha_off,                            \
                    __global const float *shift, const int shift_off,                            \
                    __global const float *w, const int w_off, __global const float *b, const int b_off, \
@@ -46,7 +51,7 @@ __kernel void NAME(__global float *y, const int y_off, __global const float *x, 
     const float a = alpha[alpha_off], s = shift[shift_off];                                     \
     const float wc = (flags & HAS_W) ? w[w_off + c] : 1.0f;                                     \
     const float bc = (flags & HAS_B) ? b[b_off + c] : 0.0f;                                     \
-    y[y_off + idx] = fma(wc, ACT(a, s, x[x_off + idx]), bc);                                    \
+    STORE(y, y_off + idx, fma(wc, ACT(a, s, LOAD(x, x_off + idx)), bc));                        \
 }
 
 DEFINE_FORWARD(dyt_forward, DYT_ACT, i, UNGUARDED)
@@ -67,8 +72,8 @@ DEFINE_FORWARD(derf_forward_nchw_tail, DERF_ACT, o % C, GUARDED)
  * rows), any local size. With has_res, x is first formed as r + h and
  * written to r_out (which may alias r): the fused residual. */
 #define DEFINE_FORWARD_CHUNK(NAME, ACT, ACT8)                                                   \
-__kernel void NAME(__global float *y, const int y_off, __global float *r_out, const int r_out_off, \
-                   __global const float *x, const int x_off, __global const float *h, const int h_off, \
+__kernel void NAME(__global DT *y, const int y_off, __global DT *r_out, const int r_out_off,   \
+                   __global const DT *x, const int x_off, __global const DT *h, const int h_off, \
                    const int has_res, __global const float *alpha, const int alpha_off,        \
                    __global const float *shift, const int shift_off,                            \
                    __global const float *w, const int w_off, __global const float *b, const int b_off, \
@@ -81,22 +86,22 @@ __kernel void NAME(__global float *y, const int y_off, __global float *r_out, co
     y += y_off + base, x += x_off + base, h += h_off + base, r_out += r_out_off + base;        \
     w += w_off, b += b_off;                                                                     \
     for (int c = c0; c < c8; c += 8) {                                                          \
-        float8 v = vload8(0, x + c);                                                            \
+        float8 v = LOAD8(x, c);                                                                 \
         if (has_res) {                                                                          \
-            v += vload8(0, h + c);                                                              \
-            vstore8(v, 0, r_out + c);                                                           \
+            v = ROUND8(v + LOAD8(h, c));                                                        \
+            STORE8(r_out, c, v);                                                                \
         }                                                                                       \
         const float8 t = ACT8(a, s, v);                                                         \
-        vstore8(fma(flags & HAS_W ? vload8(0, w + c) : (float8)(1.0f), t,                       \
-                    flags & HAS_B ? vload8(0, b + c) : (float8)(0.0f)), 0, y + c);              \
+        STORE8(y, c, fma(flags & HAS_W ? vload8(0, w + c) : (float8)(1.0f), t,                  \
+                         flags & HAS_B ? vload8(0, b + c) : (float8)(0.0f)));                   \
     }                                                                                           \
     for (int c = c8; c < c1; c++) {                                                             \
-        float v = x[c];                                                                         \
+        float v = LOAD(x, c);                                                                   \
         if (has_res) {                                                                          \
-            v += h[c];                                                                          \
-            r_out[c] = v;                                                                       \
+            v = ROUND(v + LOAD(h, c));                                                          \
+            STORE(r_out, c, v);                                                                 \
         }                                                                                       \
-        y[c] = fma(flags & HAS_W ? w[c] : 1.0f, ACT(a, s, v), flags & HAS_B ? b[c] : 0.0f);    \
+        STORE(y, c, fma(flags & HAS_W ? w[c] : 1.0f, ACT(a, s, v), flags & HAS_B ? b[c] : 0.0f)); \
     }                                                                                           \
 }
 
@@ -107,8 +112,8 @@ DEFINE_FORWARD_CHUNK(derf_forward_chunk, DERF_ACT, DERF_ACT8)
  *   r_out = r + h;  y = w[c] * tanh(alpha * r_out) + b[c]
  * r_out may alias r. NDRange 2-D: global (C, rows), local (L, 1); _tail as above. */
 #define DEFINE_RESIDUAL_FORWARD(NAME, GUARD)                                                     \
-__kernel void NAME(__global float *r_out, const int r_out_off, __global float *y, const int y_off, \
-                   __global const float *r, const int r_off, __global const float *h, const int h_off, \
+__kernel void NAME(__global DT *r_out, const int r_out_off, __global DT *y, const int y_off,   \
+                   __global const DT *r, const int r_off, __global const DT *h, const int h_off, \
                    __global const float *alpha, const int alpha_off,                            \
                    __global const float *w, const int w_off, __global const float *b, const int b_off, \
                    const int flags, const int C)                                                \
@@ -116,27 +121,27 @@ __kernel void NAME(__global float *r_out, const int r_out_off, __global float *y
     const int c = get_global_id(0), row = get_global_id(1);                                     \
     GUARD(c >= C)                                                                               \
     const int idx = row * C + c;                                                                \
-    const float v = r[r_off + idx] + h[h_off + idx];                                            \
+    const float v = ROUND(LOAD(r, r_off + idx) + LOAD(h, h_off + idx));                         \
     const float wc = (flags & HAS_W) ? w[w_off + c] : 1.0f;                                     \
     const float bc = (flags & HAS_B) ? b[b_off + c] : 0.0f;                                     \
-    r_out[r_out_off + idx] = v;                                                                 \
-    y[y_off + idx] = fma(wc, dy_tanh(alpha[alpha_off] * v), bc);                                \
+    STORE(r_out, r_out_off + idx, v);                                                           \
+    STORE(y, y_off + idx, fma(wc, dy_tanh(alpha[alpha_off] * v), bc));                          \
 }
 
 DEFINE_RESIDUAL_FORWARD(residual_dyt_forward, UNGUARDED)
 DEFINE_RESIDUAL_FORWARD(residual_dyt_forward_tail, GUARDED)
 
-/* out = a + b over n elements, four per work-item as in copy_f32.
+/* out = a + b over n elements, four per work-item as in copy.
  * NDRange: 1-D, global >= ceil(n / 4). */
-__kernel void add(__global float *out, const int out_off, __global const float *a, const int a_off,
-                  __global const float *b, const int b_off, const int n)
+__kernel void add(__global DT *out, const int out_off, __global const DT *a, const int a_off,
+                  __global const DT *b, const int b_off, const int n)
 {
     const int i = get_global_id(0) * 4;
     out += out_off, a += a_off, b += b_off;
     if (i + 4 <= n) {
-        vstore4(vload4(0, a + i) + vload4(0, b + i), 0, out + i);
+        STORE4(out, i, LOAD4(a, i) + LOAD4(b, i));
     } else {
-        for (int j = i; j < n; j++) out[j] = a[j] + b[j];
+        for (int j = i; j < n; j++) STORE(out, j, LOAD(a, j) + LOAD(b, j));
     }
 }
 
@@ -163,26 +168,23 @@ __kernel void add(__global float *out, const int out_off, __global const float *
 #define ERF_DERIV(u, t) (1.1283791671f * exp(-(u) * (u)))
 #define TANH_DERIV(u, t) (1.0f - (t) * (t))
 
-/* One step of the row loop, for T = float8 (VLOAD vload8) or float. */
-#define BACKWARD_STEP(T, LOAD, STORE, ACT, DERIV, wc, at)                                        \
+/* One step of the row loop, for T = float8 (LD, ST = LOAD8, STORE8) or
+ * float (LOAD, STORE). */
+#define BACKWARD_STEP(T, LD, ST, ACT, DERIV, wc, at)                                             \
     {                                                                                           \
-        const T xv = LOAD(x + (at)), g = LOAD(dy + (at));                                       \
+        const T xv = LD(x, at), g = LD(dy, at);                                                 \
         const T u = fma((T)(a), xv, (T)(s)), t = ACT(a, s, xv), gd = g * (wc) * DERIV(u, t);     \
         dw = fma(g, t, dw);                                                                     \
         db += g;                                                                                \
         da = fma(gd, xv, da);                                                                   \
         ds += gd;                                                                               \
-        STORE(fma(gd, (T)(a), has_dres ? LOAD(dres + (at)) : (T)(0.0f)), dx + (at));            \
+        ST(dx, at, fma(gd, (T)(a), has_dres ? LD(dres, at) : (T)(0.0f)));                       \
     }
-#define LOAD8(p) vload8(0, (p))
-#define STORE8(v, p) vstore8((v), 0, (p))
-#define LOAD1(p) (*(p))
-#define STORE1(v, p) (*(p) = (v))
 
 #define DEFINE_BACKWARD(NAME, ACT, ACT8, DERIV)                                                 \
-__kernel void NAME(__global float *dx, const int dx_off, __global const float *dy, const int dy_off, \
-                   __global const float *dres, const int dres_off,                              \
-                   __global const float *x, const int x_off,                                    \
+__kernel void NAME(__global DT *dx, const int dx_off, __global const DT *dy, const int dy_off,  \
+                   __global const DT *dres, const int dres_off,                                 \
+                   __global const DT *x, const int x_off,                                       \
                    __global const float *alpha, const int alpha_off,                            \
                    __global const float *shift, const int shift_off,                            \
                    __global const float *w, const int w_off, const int flags, const int has_dres, \
@@ -208,7 +210,7 @@ __kernel void NAME(__global float *dx, const int dx_off, __global const float *d
             const float wc = (flags & HAS_W) ? w[w_off + c] : 1.0f;                             \
             float dw = 0.0f, db = 0.0f, da = 0.0f, ds = 0.0f;                                   \
             for (int row = k * R; row < end; row++)                                             \
-                BACKWARD_STEP(float, LOAD1, STORE1, ACT, DERIV, wc, row * C + c)                \
+                BACKWARD_STEP(float, LOAD, STORE, ACT, DERIV, wc, row * C + c)                  \
             part[c] = dw;                                                                       \
             part[plane + c] = db;                                                               \
             part[2 * plane + c] = da;                                                           \
@@ -235,9 +237,9 @@ DEFINE_BACKWARD(derf_backward_cols, DERF_ACT, DERF_ACT8, ERF_DERIV)
 #define PUT(p, v) ((p) = accumulate ? (p) + (v) : (v))
 
 #define DEFINE_BACKWARD_FEW(NAME, ACT, ACT8, DERIV)                                             \
-__kernel void NAME(__global float *dx, const int dx_off, __global const float *dy, const int dy_off, \
-                   __global const float *dres, const int dres_off,                              \
-                   __global const float *x, const int x_off,                                    \
+__kernel void NAME(__global DT *dx, const int dx_off, __global const DT *dy, const int dy_off,  \
+                   __global const DT *dres, const int dres_off,                                 \
+                   __global const DT *x, const int x_off,                                       \
                    __global const float *alpha, const int alpha_off,                            \
                    __global const float *shift, const int shift_off,                            \
                    __global const float *w, const int w_off, const int flags, const int has_dres, \
@@ -265,7 +267,7 @@ __kernel void NAME(__global float *dx, const int dx_off, __global const float *d
         const float wc = (flags & HAS_W) ? w[c] : 1.0f;                                         \
         float dw = 0.0f, db = 0.0f, da = 0.0f, ds = 0.0f;                                       \
         for (int row = 0; row < rows; row++)                                                    \
-            BACKWARD_STEP(float, LOAD1, STORE1, ACT, DERIV, wc, row * C + c)                    \
+            BACKWARD_STEP(float, LOAD, STORE, ACT, DERIV, wc, row * C + c)                      \
         sa += da, ss += ds;                                                                     \
         if (outs & OUT_DW) PUT(gw[c], dw);                                                      \
         if (outs & OUT_DB) PUT(gb[c], db);                                                      \
@@ -287,14 +289,18 @@ DEFINE_BACKWARD_FEW(derf_backward_few, DERF_ACT, DERF_ACT8, ERF_DERIV)
  * cache), so memory is read as one sequential stream; walking a column
  * instead is strided and runs at half the speed on a CPU. NDRange: 1-D,
  * global nblocks, any local size. */
-#define ROWWISE_SUMS(T, LOAD, STORE, at)                                                         \
-    STORE(LOAD(part + (at)) + dw, part + (at));                                                 \
-    STORE(LOAD(part + plane + (at)) + db, part + plane + (at));
+#define ROWWISE_SUMS(T, LD, ST, at)                                                              \
+    ST(part, at, LD(part, at) + dw);                                                            \
+    ST(part + plane, at, LD(part + plane, at) + db);
+#define F_LOAD8(p, i) vload8(0, (p) + (i))
+#define F_STORE8(p, i, v) vstore8((v), 0, (p) + (i))
+#define F_LOAD(p, i) ((p)[i])
+#define F_STORE(p, i, v) ((p)[i] = (v))
 
 #define DEFINE_BACKWARD_ROWWISE(NAME, ACT, ACT8, DERIV)                                         \
-__kernel void NAME(__global float *dx, const int dx_off, __global const float *dy, const int dy_off, \
-                   __global const float *dres, const int dres_off,                              \
-                   __global const float *x, const int x_off,                                    \
+__kernel void NAME(__global DT *dx, const int dx_off, __global const DT *dy, const int dy_off,  \
+                   __global const DT *dres, const int dres_off,                                 \
+                   __global const DT *x, const int x_off,                                       \
                    __global const float *alpha, const int alpha_off,                            \
                    __global const float *shift, const int shift_off,                            \
                    __global const float *w, const int w_off, const int flags, const int has_dres, \
@@ -309,20 +315,20 @@ __kernel void NAME(__global float *dx, const int dx_off, __global const float *d
         part[c] = part[plane + c] = part[2 * plane + c] = part[3 * plane + c] = 0.0f;           \
     float8 da8 = 0.0f, ds8 = 0.0f; /* dalpha and dshift need no columns */                      \
     for (int row = k * R; row < end; row++) {                                                   \
-        __global float *dxr = dx + dx_off + row * C;                                            \
-        __global const float *dyr = dy + dy_off + row * C, *xr = x + x_off + row * C;           \
-        __global const float *dresr = dres + dres_off + row * C;                                \
+        __global DT *dxr = dx + dx_off + row * C;                                               \
+        __global const DT *dyr = dy + dy_off + row * C, *xr = x + x_off + row * C;              \
+        __global const DT *dresr = dres + dres_off + row * C;                                   \
         for (int c = 0; c < C8; c += 8) {                                                       \
             const float8 wc = (flags & HAS_W) ? vload8(0, w + w_off + c) : (float8)(1.0f);      \
             float8 dw, db;                                                                      \
             ROW_STEP(float8, LOAD8, STORE8, ACT8, DERIV, wc, c, da8, ds8)                       \
-            ROWWISE_SUMS(float8, LOAD8, STORE8, c)                                              \
+            ROWWISE_SUMS(float8, F_LOAD8, F_STORE8, c)                                          \
         }                                                                                       \
         for (int c = C8; c < C; c++) {                                                          \
             const float wc = (flags & HAS_W) ? w[w_off + c] : 1.0f;                             \
             float dw, db;                                                                       \
-            ROW_STEP(float, LOAD1, STORE1, ACT, DERIV, wc, c, da8.s0, ds8.s0)                   \
-            ROWWISE_SUMS(float, LOAD1, STORE1, c)                                               \
+            ROW_STEP(float, LOAD, STORE, ACT, DERIV, wc, c, da8.s0, ds8.s0)                     \
+            ROWWISE_SUMS(float, F_LOAD, F_STORE, c)                                             \
         }                                                                                       \
     }                                                                                           \
     /* one sum per block; the rest of these two planes stays 0 */                               \
@@ -332,15 +338,15 @@ __kernel void NAME(__global float *dx, const int dx_off, __global const float *d
 
 /* BACKWARD_STEP on row pointers xr, dyr, dresr, dxr; dalpha and dshift
  * accumulate into da, ds. */
-#define ROW_STEP(T, LOAD, STORE, ACT, DERIV, wc, at, da, ds)                                     \
+#define ROW_STEP(T, LD, ST, ACT, DERIV, wc, at, da, ds)                                          \
     {                                                                                           \
-        const T xv = LOAD(xr + (at)), g = LOAD(dyr + (at));                                     \
+        const T xv = LD(xr, at), g = LD(dyr, at);                                               \
         const T u = fma((T)(a), xv, (T)(s)), t = ACT(a, s, xv), gd = g * (wc) * DERIV(u, t);     \
         dw = g * t;                                                                             \
         db = g;                                                                                 \
         da = fma(gd, xv, da);                                                                   \
         ds += gd;                                                                               \
-        STORE(fma(gd, (T)(a), has_dres ? LOAD(dresr + (at)) : (T)(0.0f)), dxr + (at));          \
+        ST(dxr, at, fma(gd, (T)(a), has_dres ? LD(dresr, at) : (T)(0.0f)));                     \
     }
 
 DEFINE_BACKWARD_ROWWISE(dyt_backward_rows, DYT_ACT, DYT_ACT8, TANH_DERIV)
@@ -352,8 +358,8 @@ DEFINE_BACKWARD_ROWWISE(derf_backward_rows, DERF_ACT, DERF_ACT8, ERF_DERIV)
  * and its sums to parts[plane * j + o] (j = dw, db, dalpha, dshift; plane =
  * N*C); the host then sums rows o = n*C + c over n for each c. */
 #define DEFINE_BACKWARD_NCHW(NAME, ACT, DERIV)                                                  \
-__kernel void NAME(__global float *dx, const int dx_off, __global const float *dy, const int dy_off, \
-                   __global const float *x, const int x_off,                                    \
+__kernel void NAME(__global DT *dx, const int dx_off, __global const DT *dy, const int dy_off,  \
+                   __global const DT *x, const int x_off,                                       \
                    __global const float *alpha, const int alpha_off,                            \
                    __global const float *shift, const int shift_off,                            \
                    __global const float *w, const int w_off, const int flags,                   \
@@ -366,13 +372,13 @@ __kernel void NAME(__global float *dx, const int dx_off, __global const float *d
     float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};                                                    \
     for (int i = lid; i < HW; i += L) {                                                         \
         const int idx = o * HW + i;                                                             \
-        const float xv = x[x_off + idx], g = dy[dy_off + idx];                                  \
+        const float xv = LOAD(x, x_off + idx), g = LOAD(dy, dy_off + idx);                      \
         const float u = fma(a, xv, s), t = ACT(a, s, xv), gd = g * wc * DERIV(u, t);            \
         acc[0] = fma(g, t, acc[0]);                                                             \
         acc[1] += g;                                                                            \
         acc[2] = fma(gd, xv, acc[2]);                                                           \
         acc[3] += gd;                                                                           \
-        dx[dx_off + idx] = gd * a;                                                              \
+        STORE(dx, dx_off + idx, gd * a);                                                        \
     }                                                                                           \
     for (int j = 0; j < 4; j++) scratch[j * L + lid] = acc[j];                                  \
     barrier(CLK_LOCAL_MEM_FENCE);                                                               \

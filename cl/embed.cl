@@ -11,11 +11,15 @@
  * are gathered into a bucket (a counting sort with integer atomics, whose
  * counts are exact), each bucket is sorted by row, and each (token, channel)
  * adds its bucket's rows in that order. Cost: O(rows * C) adds, O(V) for
- * the serial scan, O(V * C) writes only when dwte is overwritten (a fill). */
+ * the serial scan, O(V * C) writes only when dwte is overwritten (a fill).
+ *
+ * Storage: out and dout are DT (LOAD / STORE, cl/common.cl), f32, f16 or
+ * bf16 by the program's build; the tables wte, wpe and their gradients are
+ * float. */
 
 /* NDRange 2-D: global (C, rows), local (L, 1); _tail checks bounds. */
 #define DEFINE_EMBED_FORWARD(NAME, GUARD)                                                      \
-__kernel void NAME(__global float *out, const int out_off, __global const int *tokens, const int tok_off, \
+__kernel void NAME(__global DT *out, const int out_off, __global const int *tokens, const int tok_off, \
                    __global const float *wte, const int wte_off, __global const float *wpe,   \
                    const int wpe_off, const int has_pos, const int V, const int T, const int C) \
 {                                                                                              \
@@ -24,7 +28,7 @@ __kernel void NAME(__global float *out, const int out_off, __global const int *t
     const int tok = tokens[tok_off + r], ok = tok >= 0 && tok < V;                             \
     const float e = wte[wte_off + (ok ? tok : 0) * C + c];                                     \
     const float p = has_pos ? wpe[wpe_off + (r % T) * C + c] : 0.0f;                           \
-    out[out_off + r * C + c] = ok ? e + p : NAN;                                               \
+    STORE(out, out_off + r * C + c, ok ? e + p : NAN);                                         \
 }
 DEFINE_EMBED_FORWARD(embed_forward, )
 DEFINE_EMBED_FORWARD(embed_forward_tail, if (c >= C) return;)
@@ -116,7 +120,7 @@ __kernel void embed_sort(__global int *bucket_rows, __global const int *starts, 
  * that occur (the host zeroes dwte first when not accumulating): the work
  * is the rows, not the vocabulary. NDRange 2-D: global (C, an upper bound
  * on the tokens present), local (L, 1). */
-__kernel void embed_accumulate(__global float *dwte, const int dwte_off, __global const float *dout,
+__kernel void embed_accumulate(__global float *dwte, const int dwte_off, __global const DT *dout,
                                const int dout_off, __global const int *bucket_rows, __global const int *starts,
                                __global const int *counts, __global const int *present, const int present_off,
                                const int C)
@@ -127,6 +131,6 @@ __kernel void embed_accumulate(__global float *dwte, const int dwte_off, __globa
     const int v = present[1 + k];
     __global const int *b = bucket_rows + starts[v];
     float s = 0.0f;
-    for (int i = 0; i < counts[v]; i++) s += dout[dout_off + b[i] * C + c];
+    for (int i = 0; i < counts[v]; i++) s += LOAD(dout, dout_off + b[i] * C + c);
     dwte[dwte_off + v * C + c] += s;
 }

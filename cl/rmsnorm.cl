@@ -23,6 +23,13 @@
  * plus dres (the residual stream's gradient) when has_dres. Each row block
  * k keeps its column sums in parts (planes [nblocks, C]: dw, then db), which
  * colsum (common.cl) adds up in order.
+ *
+ * Storage: x, y, r, h, dy, dx, dres are DT (LOAD / STORE, cl/common.cl),
+ * f32, f16 or bf16 by the program's build; w, b, mean, rstd, the gradients
+ * and the partial sums are float, the sums are float, and each value is
+ * rounded once, at its store. In the fused residual forward, x = r + h is
+ * rounded to DT first (ROUND), so that its statistics and y come from x as
+ * stored, the value the backward pass reads.
  */
 
 /* HAS_W, HAS_B: cl/shared.h */
@@ -47,54 +54,54 @@
     }
 
 /* sum of v[0..C) in a fixed order. */
-inline float row_sum(__global const float *v, const int C)
+inline float row_sum(__global const DT *v, const int C)
 {
     float s;
-#define V_AT(c) vload8(0, v + (c))
+#define V_AT(c) LOAD8(v, c)
     ROW_SUM4(V_AT, C, s)
 #undef V_AT
-    for (int c = C / 8 * 8; c < C; c++) s += v[c];
+    for (int c = C / 8 * 8; c < C; c++) s += LOAD(v, c);
     return s;
 }
 
-/* sum of (v[c] - m)^2 */
-inline float row_sumsq(__global const float *v, const float m, const int C)
+/* sum of (LOAD(v, c) - m)^2 */
+inline float row_sumsq(__global const DT *v, const float m, const int C)
 {
     float s;
-#define SQ_AT(c) ((vload8(0, v + (c)) - m) * (vload8(0, v + (c)) - m))
+#define SQ_AT(c) ((LOAD8(v, c) - m) * (LOAD8(v, c) - m))
     ROW_SUM4(SQ_AT, C, s)
 #undef SQ_AT
-    for (int c = C / 8 * 8; c < C; c++) s = fma(v[c] - m, v[c] - m, s);
+    for (int c = C / 8 * 8; c < C; c++) s = fma(LOAD(v, c) - m, LOAD(v, c) - m, s);
     return s;
 }
 
 /* ---------------------------------------------------------------- forward */
 
 /* x[c..c+8) = r + h; returns it (centered) or its square, for ROW_SUM4. */
-inline float8 res_step(__global float *x, __global const float *r, __global const float *h, const int c,
+inline float8 res_step(__global DT *x, __global const DT *r, __global const DT *h, const int c,
                        const int centered)
 {
-    const float8 v = vload8(0, r + c) + vload8(0, h + c);
-    vstore8(v, 0, x + c);
+    const float8 v = ROUND8(LOAD8(r, c) + LOAD8(h, c));
+    STORE8(x, c, v);
     return centered ? v : v * v;
 }
 
 /* Normalises one row given its mean and rstd: y = (x - m) * rstd * w + b. */
-inline void row_write(__global float *y, __global const float *x, __global const float *w,
+inline void row_write(__global DT *y, __global const DT *x, __global const float *w,
                       __global const float *b, const int flags, const float m, const float rstd,
                       const int C)
 {
     const int C8 = C / 8 * 8;
     for (int c = 0; c < C8; c += 8)
-        vstore8(fma((vload8(0, x + c) - m) * rstd, W8_AT(c), B8_AT(c)), 0, y + c);
-    for (int c = C8; c < C; c++) y[c] = fma((x[c] - m) * rstd, W_AT(c), B_AT(c));
+        STORE8(y, c, fma((LOAD8(x, c) - m) * rstd, W8_AT(c), B8_AT(c)));
+    for (int c = C8; c < C; c++) STORE(y, c, fma((LOAD(x, c) - m) * rstd, W_AT(c), B_AT(c)));
 }
 
 /* RMSNorm (centered = 0) or LayerNorm (centered = 1); mean may be absent
  * (has_mean = 0) for RMSNorm. With has_res, x is first formed as r + h and
  * written to x (the residual stream, r_out). */
-__kernel void norm_forward_rows(__global float *y, const int y_off, __global float *x, const int x_off,
-                                __global const float *r, const int r_off, __global const float *h,
+__kernel void norm_forward_rows(__global DT *y, const int y_off, __global DT *x, const int x_off,
+                                __global const DT *r, const int r_off, __global const DT *h,
                                 const int h_off, const int has_res,
                                 __global const float *w, const int w_off, __global const float *b,
                                 const int b_off, const int flags, __global float *mean, const int mean_off,
@@ -103,18 +110,18 @@ __kernel void norm_forward_rows(__global float *y, const int y_off, __global flo
 {
     const int row = get_global_id(0);
     if (row >= rows) return;
-    __global float *xr = x + x_off + row * C;
+    __global DT *xr = x + x_off + row * C;
     float m = 0.0f, ss;
     if (has_res) {
         /* x = r + h, and on the way the sum (LayerNorm) or the sum of
          * squares (RMSNorm) of x, in the order of ROW_SUM4: one pass less */
-        __global const float *rr = r + r_off + row * C, *hr = h + h_off + row * C;
+        __global const DT *rr = r + r_off + row * C, *hr = h + h_off + row * C;
 #define RES_AT(c) res_step(xr, rr, hr, (c), centered)
         ROW_SUM4(RES_AT, C, ss)
 #undef RES_AT
         for (int c = C / 8 * 8; c < C; c++) {
-            const float v = rr[c] + hr[c];
-            xr[c] = v;
+            const float v = ROUND(LOAD(rr, c) + LOAD(hr, c));
+            STORE(xr, c, v);
             ss = centered ? ss + v : fma(v, v, ss);
         }
         if (centered) m = ss / C, ss = row_sumsq(xr, m, C);
@@ -128,8 +135,8 @@ __kernel void norm_forward_rows(__global float *y, const int y_off, __global flo
     row_write(y + y_off + row * C, xr, w + w_off, b + b_off, flags, m, rs, C);
 }
 
-__kernel void norm_forward_wg(__global float *y, const int y_off, __global float *x, const int x_off,
-                              __global const float *r, const int r_off, __global const float *h,
+__kernel void norm_forward_wg(__global DT *y, const int y_off, __global DT *x, const int x_off,
+                              __global const DT *r, const int r_off, __global const DT *h,
                               const int h_off, const int has_res,
                               __global const float *w, const int w_off, __global const float *b,
                               const int b_off, const int flags, __global float *mean, const int mean_off,
@@ -137,35 +144,35 @@ __kernel void norm_forward_wg(__global float *y, const int y_off, __global float
                               const float eps, const int C, const int rows, __local float *scratch)
 {
     const int row = get_group_id(0), lid = get_local_id(0), L = get_local_size(0);
-    __global float *xr = x + x_off + row * C, *yr = y + y_off + row * C;
+    __global DT *xr = x + x_off + row * C, *yr = y + y_off + row * C;
     w += w_off, b += b_off;
     float s = 0.0f;
     for (int c = lid; c < C; c += L) {
         float v;
         if (has_res) {
-            v = r[r_off + row * C + c] + h[h_off + row * C + c];
-            xr[c] = v;
+            v = ROUND(LOAD(r, r_off + row * C + c) + LOAD(h, h_off + row * C + c));
+            STORE(xr, c, v);
         } else {
-            v = xr[c];
+            v = LOAD(xr, c);
         }
         s += v;
     }
     const float m = centered ? wg_sum(scratch, s) / C : 0.0f;
     float q = 0.0f;
-    for (int c = lid; c < C; c += L) q = fma(xr[c] - m, xr[c] - m, q);
+    for (int c = lid; c < C; c += L) q = fma(LOAD(xr, c) - m, LOAD(xr, c) - m, q);
     const float rs = rsqrt(wg_sum(scratch, q) / C + eps);
     if (lid == 0) {
         if (centered) mean[mean_off + row] = m;
         rstd[rstd_off + row] = rs;
     }
-    for (int c = lid; c < C; c += L) yr[c] = fma((xr[c] - m) * rs, W_AT(c), B_AT(c));
+    for (int c = lid; c < C; c += L) STORE(yr, c, fma((LOAD(xr, c) - m) * rs, W_AT(c), B_AT(c)));
 }
 
 /* --------------------------------------------------------------- backward */
 
-__kernel void norm_backward_rows(__global float *dx, const int dx_off, __global const float *dy,
-                                 const int dy_off, __global const float *dres, const int dres_off,
-                                 const int has_dres, __global const float *x, const int x_off,
+__kernel void norm_backward_rows(__global DT *dx, const int dx_off, __global const DT *dy,
+                                 const int dy_off, __global const DT *dres, const int dres_off,
+                                 const int has_dres, __global const DT *x, const int x_off,
                                  __global const float *w, const int w_off, const int flags,
                                  __global const float *mean, const int mean_off,
                                  __global const float *rstd, const int rstd_off, const int centered,
@@ -178,44 +185,44 @@ __kernel void norm_backward_rows(__global float *dx, const int dx_off, __global 
     w += w_off;
     for (int c = 0; c < C; c++) pw[c] = pb[c] = 0.0f;
     for (int row = k * R; row < end; row++) {
-        __global const float *xr = x + x_off + row * C, *gr = dy + dy_off + row * C;
-        __global const float *rr = dres + dres_off + row * C;
-        __global float *dxr = dx + dx_off + row * C;
+        __global const DT *xr = x + x_off + row * C, *gr = dy + dy_off + row * C;
+        __global const DT *rr = dres + dres_off + row * C;
+        __global DT *dxr = dx + dx_off + row * C;
         const float m = centered ? mean[mean_off + row] : 0.0f, rs = rstd[rstd_off + row];
         /* mean(g) and mean(g * xhat), two accumulators each (see ROW_SUM4) */
         float8 sg8 = 0.0f, sgx8 = 0.0f, sg8b = 0.0f, sgx8b = 0.0f;
         int c16 = 0;
         for (; c16 < C / 16 * 16; c16 += 16) {
-            const float8 g = vload8(0, gr + c16) * W8_AT(c16), xh = (vload8(0, xr + c16) - m) * rs;
-            const float8 gb = vload8(0, gr + c16 + 8) * W8_AT(c16 + 8);
-            const float8 xhb = (vload8(0, xr + c16 + 8) - m) * rs;
+            const float8 g = LOAD8(gr, c16) * W8_AT(c16), xh = (LOAD8(xr, c16) - m) * rs;
+            const float8 gb = LOAD8(gr, c16 + 8) * W8_AT(c16 + 8);
+            const float8 xhb = (LOAD8(xr, c16 + 8) - m) * rs;
             sg8 += g, sg8b += gb;
             sgx8 = fma(g, xh, sgx8), sgx8b = fma(gb, xhb, sgx8b);
         }
         for (; c16 < C8; c16 += 8) {
-            const float8 g = vload8(0, gr + c16) * W8_AT(c16), xh = (vload8(0, xr + c16) - m) * rs;
+            const float8 g = LOAD8(gr, c16) * W8_AT(c16), xh = (LOAD8(xr, c16) - m) * rs;
             sg8 += g;
             sgx8 = fma(g, xh, sgx8);
         }
         float sg = hsum8(sg8 + sg8b), sgx = hsum8(sgx8 + sgx8b);
         for (int c = C8; c < C; c++) {
-            const float g = gr[c] * W_AT(c), xh = (xr[c] - m) * rs;
+            const float g = LOAD(gr, c) * W_AT(c), xh = (LOAD(xr, c) - m) * rs;
             sg += g;
             sgx = fma(g, xh, sgx);
         }
         const float mg = centered ? sg / C : 0.0f, mgx = sgx / C;
         for (int c = 0; c < C8; c += 8) {
-            const float8 dyv = vload8(0, gr + c), xh = (vload8(0, xr + c) - m) * rs;
+            const float8 dyv = LOAD8(gr, c), xh = (LOAD8(xr, c) - m) * rs;
             const float8 d = rs * (dyv * W8_AT(c) - mg - xh * mgx);
-            vstore8(has_dres ? d + vload8(0, rr + c) : d, 0, dxr + c);
+            STORE8(dxr, c, has_dres ? d + LOAD8(rr, c) : d);
             vstore8(fma(dyv, xh, vload8(0, pw + c)), 0, pw + c);
             vstore8(vload8(0, pb + c) + dyv, 0, pb + c);
         }
         for (int c = C8; c < C; c++) {
-            const float xh = (xr[c] - m) * rs, d = rs * (gr[c] * W_AT(c) - mg - xh * mgx);
-            dxr[c] = has_dres ? d + rr[c] : d;
-            pw[c] = fma(gr[c], xh, pw[c]);
-            pb[c] += gr[c];
+            const float xh = (LOAD(xr, c) - m) * rs, d = rs * (LOAD(gr, c) * W_AT(c) - mg - xh * mgx);
+            STORE(dxr, c, has_dres ? d + LOAD(rr, c) : d);
+            pw[c] = fma(LOAD(gr, c), xh, pw[c]);
+            pb[c] += LOAD(gr, c);
         }
     }
 }
@@ -227,9 +234,9 @@ __kernel void norm_backward_rows(__global float *dx, const int dx_off, __global 
  * row means go through wg_sum. `outs`: bit 0 dw, bit 1 db exist; with
  * accumulate they are added to. NDRange 1-D: global = local = L, a power
  * of two; scratch holds L floats. */
-__kernel void norm_backward_few(__global float *dx, const int dx_off, __global const float *dy,
-                                const int dy_off, __global const float *dres, const int dres_off,
-                                const int has_dres, __global const float *x, const int x_off,
+__kernel void norm_backward_few(__global DT *dx, const int dx_off, __global const DT *dy,
+                                const int dy_off, __global const DT *dres, const int dres_off,
+                                const int has_dres, __global const DT *x, const int x_off,
                                 __global const float *w, const int w_off, const int flags,
                                 __global const float *mean, const int mean_off,
                                 __global const float *rstd, const int rstd_off, const int centered,
@@ -240,44 +247,44 @@ __kernel void norm_backward_few(__global float *dx, const int dx_off, __global c
     const int lid = get_local_id(0), L = get_local_size(0), C8 = C / 8 * 8;
     w += w_off, gw += gw_off, gb += gb_off;
     for (int row = 0; row < rows; row++) {
-        __global const float *xr = x + x_off + row * C, *gr = dy + dy_off + row * C;
-        __global const float *rr = dres + dres_off + row * C;
-        __global float *dxr = dx + dx_off + row * C;
+        __global const DT *xr = x + x_off + row * C, *gr = dy + dy_off + row * C;
+        __global const DT *rr = dres + dres_off + row * C;
+        __global DT *dxr = dx + dx_off + row * C;
         const float m = centered ? mean[mean_off + row] : 0.0f, rs = rstd[rstd_off + row];
         const int add = accumulate || row > 0;
         float8 sg8 = 0.0f, sgx8 = 0.0f;
         for (int c = lid * 8; c < C8; c += L * 8) {
-            const float8 g = vload8(0, gr + c) * W8_AT(c), xh = (vload8(0, xr + c) - m) * rs;
+            const float8 g = LOAD8(gr, c) * W8_AT(c), xh = (LOAD8(xr, c) - m) * rs;
             sg8 += g;
             sgx8 = fma(g, xh, sgx8);
         }
         float sg = hsum8(sg8), sgx = hsum8(sgx8);
         for (int c = C8 + lid; c < C; c += L) {
-            const float g = gr[c] * W_AT(c), xh = (xr[c] - m) * rs;
+            const float g = LOAD(gr, c) * W_AT(c), xh = (LOAD(xr, c) - m) * rs;
             sg += g;
             sgx = fma(g, xh, sgx);
         }
         const float mg = centered ? wg_sum(scratch, sg) / C : 0.0f;
         const float mgx = wg_sum(scratch, sgx) / C;
         for (int c = lid * 8; c < C8; c += L * 8) {
-            const float8 dyv = vload8(0, gr + c), xh = (vload8(0, xr + c) - m) * rs;
+            const float8 dyv = LOAD8(gr, c), xh = (LOAD8(xr, c) - m) * rs;
             const float8 d = rs * (dyv * W8_AT(c) - mg - xh * mgx);
-            vstore8(has_dres ? d + vload8(0, rr + c) : d, 0, dxr + c);
+            STORE8(dxr, c, has_dres ? d + LOAD8(rr, c) : d);
             if (outs & 1) vstore8(fma(dyv, xh, add ? vload8(0, gw + c) : (float8)(0.0f)), 0, gw + c);
             if (outs & 2) vstore8(add ? vload8(0, gb + c) + dyv : dyv, 0, gb + c);
         }
         for (int c = C8 + lid; c < C; c += L) {
-            const float xh = (xr[c] - m) * rs, d = rs * (gr[c] * W_AT(c) - mg - xh * mgx);
-            dxr[c] = has_dres ? d + rr[c] : d;
-            if (outs & 1) gw[c] = fma(gr[c], xh, add ? gw[c] : 0.0f);
-            if (outs & 2) gb[c] = add ? gb[c] + gr[c] : gr[c];
+            const float xh = (LOAD(xr, c) - m) * rs, d = rs * (LOAD(gr, c) * W_AT(c) - mg - xh * mgx);
+            STORE(dxr, c, has_dres ? d + LOAD(rr, c) : d);
+            if (outs & 1) gw[c] = fma(LOAD(gr, c), xh, add ? gw[c] : 0.0f);
+            if (outs & 2) gb[c] = add ? gb[c] + LOAD(gr, c) : LOAD(gr, c);
         }
     }
 }
 
-__kernel void norm_backward_wg(__global float *dx, const int dx_off, __global const float *dy,
-                               const int dy_off, __global const float *dres, const int dres_off,
-                               const int has_dres, __global const float *x, const int x_off,
+__kernel void norm_backward_wg(__global DT *dx, const int dx_off, __global const DT *dy,
+                               const int dy_off, __global const DT *dres, const int dres_off,
+                               const int has_dres, __global const DT *x, const int x_off,
                                __global const float *w, const int w_off, const int flags,
                                __global const float *mean, const int mean_off,
                                __global const float *rstd, const int rstd_off, const int centered,
@@ -295,16 +302,16 @@ __kernel void norm_backward_wg(__global float *dx, const int dx_off, __global co
         const float m = centered ? mean[mean_off + row] : 0.0f, rs = rstd[rstd_off + row];
         float sg = 0.0f, sgx = 0.0f;
         for (int c = lid; c < C; c += L) {
-            const float g = dy[dy_off + base + c] * W_AT(c), xh = (x[x_off + base + c] - m) * rs;
+            const float g = LOAD(dy, dy_off + base + c) * W_AT(c), xh = (LOAD(x, x_off + base + c) - m) * rs;
             sg += g;
             sgx = fma(g, xh, sgx);
         }
         const float mg = centered ? wg_sum(scratch, sg) / C : 0.0f;
         const float mgx = wg_sum(scratch, sgx) / C;
         for (int c = lid; c < C; c += L) {
-            const float dyv = dy[dy_off + base + c], xh = (x[x_off + base + c] - m) * rs;
+            const float dyv = LOAD(dy, dy_off + base + c), xh = (LOAD(x, x_off + base + c) - m) * rs;
             const float d = rs * (dyv * W_AT(c) - mg - xh * mgx);
-            dx[dx_off + base + c] = has_dres ? d + dres[dres_off + base + c] : d;
+            STORE(dx, dx_off + base + c, has_dres ? d + LOAD(dres, dres_off + base + c) : d);
             pw[c] = fma(dyv, xh, pw[c]);
             pb[c] += dyv;
         }

@@ -280,7 +280,7 @@ dytcl_status dytcl_ctx_save_cache(dytcl_ctx *ctx)
     DY_CHECK_CTX(ctx);
     if (!ctx->cache_dir[0]) return DYTCL_OK;
     dytcl_status first = DYTCL_OK;
-    for (int i = 0; i < DY_PROG_COUNT; i++) {
+    for (int i = 0; i < DY_PROG_SLOTS; i++) {
         dy_prog *pg = &ctx->progs[i];
         if (!pg->program) continue;
         /* A loaded binary grows when the driver compiled new launch shapes. */

@@ -183,7 +183,7 @@ void dytcl_ctx_free(dytcl_ctx *ctx)
     for (int i = 0; i < ctx->nevents; i++) clReleaseEvent(ctx->events[i]);
     for (int i = 0; i < DY_WORKSPACES; i++) dytcl_buf_free(ctx->workspace[i]);
     for (int i = 0; i < ctx->nkernels; i++) clReleaseKernel(ctx->kernels[i].kernel);
-    for (int i = 0; i < DY_PROG_COUNT; i++)
+    for (int i = 0; i < DY_PROG_SLOTS; i++)
         if (ctx->progs[i].program) clReleaseProgram(ctx->progs[i].program);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
     if (ctx->context) clReleaseContext(ctx->context);

@@ -27,10 +27,18 @@ typedef struct {
     char key[80];               /* hex digest that names the cache file */
 } dy_prog;
 
-#define DY_MAX_KERNELS 64
+/* Each program is built once per storage variant it is asked for: the
+ * dtype its kernels read (DY_DT in cl/common.cl) times the dtype the
+ * converting kernels write (DY_DT_OUT); f32/f32 is the plain build. */
+#define DY_DTYPES 3
+#define DY_VARIANTS (DY_DTYPES * DY_DTYPES)
+#define DY_PROG_SLOTS (DY_PROG_COUNT * DY_VARIANTS)
+
+#define DY_MAX_KERNELS 160
 typedef struct {
     const char *name;           /* points to a string literal of the caller */
     dy_prog_id prog;
+    int variant;                /* in_dtype * DY_DTYPES + out_dtype */
     cl_kernel kernel;
     size_t wg_max;              /* CL_KERNEL_WORK_GROUP_SIZE */
 } dy_kernel;
@@ -56,7 +64,7 @@ struct dytcl_ctx {
     cl_command_queue queue;
     dytcl_device_info info;
 
-    dy_prog progs[DY_PROG_COUNT];
+    dy_prog progs[DY_PROG_SLOTS];   /* [program][variant] */
     dy_kernel kernels[DY_MAX_KERNELS];
     int nkernels;
 
@@ -117,10 +125,17 @@ void dy_device_query(cl_platform_id p, cl_device_id d, int index, dytcl_device_i
 
 /* Builds (or loads from the cache) program `id` and returns kernel `name`
  * from it, created once per context. Name kernels through the build's list,
- * dy_kernel_get(ctx, DY_KERNEL(COPY, copy_f32), &k) or DY_KNAME(COPY,
- * copy_f32), never by a string: a name cl/copy.cl does not define then
+ * dy_kernel_get(ctx, DY_KERNEL(COPY, copy), &k) or DY_KNAME(COPY,
+ * copy), never by a string: a name cl/copy.cl does not define then
  * fails to compile. */
 dytcl_status dy_kernel_get(dytcl_ctx *ctx, dy_prog_id id, const char *name, dy_kernel **out);
+/* The same kernel from the program built for tensors stored as `dt`
+ * (LOAD/STORE in cl/common.cl): dy_kernel_get_dt(ctx, DY_KERNEL(DYT, add),
+ * x.dtype, &k). dy_kernel_get is dy_kernel_get_dt(..., DYTCL_F32, ...). */
+dytcl_status dy_kernel_get_dt(dytcl_ctx *ctx, dy_prog_id id, const char *name, dytcl_dtype dt, dy_kernel **out);
+/* A converting kernel: reads `from` (DT), writes `to` (DT_OUT). */
+dytcl_status dy_kernel_get_conv(dytcl_ctx *ctx, dy_prog_id id, const char *name, dytcl_dtype from,
+                                dytcl_dtype to, dy_kernel **out);
 
 /* Builds arbitrary source (for tests and the tuner). The caller releases. */
 dytcl_status dy_program_build_source(dytcl_ctx *ctx, const char *src, const char *options,

@@ -1,4 +1,5 @@
-/* ops_act.c -- GELU, SwiGLU and RoPE (cl/act.cl). */
+/* ops_act.c -- GELU, SwiGLU and RoPE (cl/act.cl). Their tensors may be
+ * f32, f16 or bf16, all of one call in one dtype. */
 #include <math.h>
 
 #include "ops_args.h"
@@ -12,7 +13,7 @@ static dytcl_status elementwise(dytcl_ctx *ctx, const char *body, const char *ta
     dy_kernel *k[2];
     dytcl_status s;
     for (int v = 0; v < 2; v++) {
-        if ((s = dy_kernel_get(ctx, DY_PROG_ACT, names[v], &k[v]))) return s;
+        if ((s = dy_kernel_get_dt(ctx, DY_PROG_ACT, names[v], t[0].dtype, &k[v]))) return s;
         int i = 0;
         for (int j = 0; j < nt; j++) i = arg_tensor(ctx, k[v], i, t[j], NULL);
         i = arg_int(ctx, k[v], i, n);
@@ -25,7 +26,7 @@ static dytcl_status elementwise(dytcl_ctx *ctx, const char *body, const char *ta
 /* Every tensor of `t` must have as many elements as the first. */
 static dytcl_status check_same(dytcl_ctx *ctx, const dytcl_tensor *t, const char *const *names, int nt)
 {
-    dytcl_status s = dy_check_tensor(ctx, t[0], names[0]);
+    dytcl_status s = dy_check_tensor_dt(ctx, t[0], names[0], DY_DT_ALL);
     for (int j = 1; j < nt && !s; j++) s = args_check_like(ctx, t[j], names[j], t[0], names[0]);
     return s;
 }
@@ -67,7 +68,7 @@ static dytcl_status swiglu_launch(dytcl_ctx *ctx, int backward, const strided *o
     dy_kernel *k[2];
     dytcl_status s;
     for (int v = 0; v < 2; v++) {
-        if ((s = dy_kernel_get(ctx, DY_PROG_ACT, names[v], &k[v]))) return s;
+        if ((s = dy_kernel_get_dt(ctx, DY_PROG_ACT, names[v], op[0].t.dtype, &k[v]))) return s;
         int i = 0;
         for (int j = 0; j < n; j++) {
             i = arg_tensor(ctx, k[v], i, op[j].t, NULL);
@@ -112,7 +113,11 @@ static dytcl_status check_packed(dytcl_ctx *ctx, dytcl_tensor y, const char *yna
                                  const char *abname, int *H, int *rows)
 {
     dytcl_status s;
-    if ((s = dy_check_tensor(ctx, y, yname)) || (s = dy_check_tensor(ctx, ab, abname))) return s;
+    if ((s = dy_check_tensor_dt(ctx, y, yname, DY_DT_ALL)) || (s = dy_check_tensor_dt(ctx, ab, abname, DY_DT_ALL)))
+        return s;
+    if (ab.dtype != y.dtype)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "tensor %s is %s but %s is %s: this op takes its tensors in one dtype",
+                       abname, dytcl_dtype_name(ab.dtype), yname, dytcl_dtype_name(y.dtype));
     *H = (int)y.shape[y.ndim - 1];
     *rows = (int)(dytcl_tensor_numel(y) / *H);
     if (ab.shape[ab.ndim - 1] != 2 * (int64_t)*H || dytcl_tensor_numel(ab) != 2 * dytcl_tensor_numel(y))
@@ -159,7 +164,7 @@ static dytcl_status rope(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, int pos
 {
     DY_CHECK_CTX(ctx);
     dytcl_status s;
-    if ((s = dy_check_tensor(ctx, x, "x")) || (s = norm_check_like(ctx, y, "y", x))) return s;
+    if ((s = dy_check_tensor_dt(ctx, x, "x", DY_DT_ALL)) || (s = norm_check_like(ctx, y, "y", x))) return s;
     if (x.ndim != 4 || x.shape[3] % 2 != 0)
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "rope: x must be [B, T, H, D] with D even (ndim %d)", x.ndim);
     if (!(theta > 1.0f) || isinf(theta) || pos_offset < 0)
@@ -167,7 +172,7 @@ static dytcl_status rope(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, int pos
     int T = (int)x.shape[1], H = (int)x.shape[2], D = (int)x.shape[3];
     int BT = (int)x.shape[0] * T;
     dy_kernel *k;
-    if ((s = dy_kernel_get(ctx, DY_KERNEL(ACT, rope), &k))) return s;
+    if ((s = dy_kernel_get_dt(ctx, DY_KERNEL(ACT, rope), x.dtype, &k))) return s;
     int i = arg_tensor(ctx, k, 0, y, NULL);
     i = arg_tensor(ctx, k, i, x, NULL);
     i = arg_int(ctx, k, i, T);

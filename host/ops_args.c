@@ -16,7 +16,12 @@ int64_t dy_size_add(int64_t a, int64_t b)
 
 dytcl_status norm_dims_of(dytcl_ctx *ctx, dytcl_tensor x, dytcl_layout layout, norm_dims *d)
 {
-    dytcl_status s = dy_check_tensor(ctx, x, "x");
+    return norm_dims_of_dt(ctx, x, layout, DY_DT(DYTCL_F32), d);
+}
+
+dytcl_status norm_dims_of_dt(dytcl_ctx *ctx, dytcl_tensor x, dytcl_layout layout, unsigned dtypes, norm_dims *d)
+{
+    dytcl_status s = dy_check_tensor_dt(ctx, x, "x", dtypes);
     if (s) return s;
     int64_t n = dytcl_tensor_numel(x);
     d->channels_first = layout == DYTCL_CHANNELS_FIRST;
@@ -38,8 +43,11 @@ dytcl_status norm_dims_of(dytcl_ctx *ctx, dytcl_tensor x, dytcl_layout layout, n
 dytcl_status args_check_like(dytcl_ctx *ctx, dytcl_tensor t, const char *name, dytcl_tensor ref,
                              const char *ref_name)
 {
-    dytcl_status s = dy_check_tensor(ctx, t, name);
+    dytcl_status s = dy_check_tensor_dt(ctx, t, name, DY_DT_ALL);
     if (s) return s;
+    if (t.dtype != ref.dtype)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "tensor %s is %s but %s is %s: this op takes its tensors in one dtype",
+                       name, dytcl_dtype_name(t.dtype), ref_name, dytcl_dtype_name(ref.dtype));
     if (dytcl_tensor_numel(t) != dytcl_tensor_numel(ref))
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "%s has %lld elements but %s has %lld", name,
                        (long long)dytcl_tensor_numel(t), ref_name, (long long)dytcl_tensor_numel(ref));
@@ -128,12 +136,13 @@ size_t pow2_local(const dytcl_ctx *ctx, const dy_kernel *k, size_t cap)
     return l;
 }
 
-dytcl_status launch_colsum(dytcl_ctx *ctx, dy_prog_id prog, dytcl_tensor out, cl_mem parts, int parts_off,
-                           int nblocks, int C, int accumulate)
+/* colsum (parts f32) or colsum_dt (parts stored as dt). */
+static dytcl_status colsum(dytcl_ctx *ctx, dy_prog_id prog, dytcl_dtype dt, const char *kname, dytcl_tensor out,
+                           cl_mem parts, int parts_off, int nblocks, int C, int accumulate)
 {
     if (!out.buf) return DYTCL_OK;
     dy_kernel *k;
-    dytcl_status s = dy_kernel_get(ctx, prog, DY_KNAME(COMMON, colsum), &k);
+    dytcl_status s = dy_kernel_get_dt(ctx, prog, kname, dt, &k);
     if (s) return s;
     int i = arg_tensor(ctx, k, 0, out, NULL);
     i = arg_mem(ctx, k, i, parts);
@@ -146,12 +155,25 @@ dytcl_status launch_colsum(dytcl_ctx *ctx, dy_prog_id prog, dytcl_tensor out, cl
     return dy_launch(ctx, k, 1, &global, NULL);
 }
 
-dytcl_status launch_sum_all(dytcl_ctx *ctx, dy_prog_id prog, dytcl_tensor out, cl_mem in, int in_off, int n,
-                            int accumulate)
+dytcl_status launch_colsum_dt(dytcl_ctx *ctx, dy_prog_id prog, dytcl_dtype dt, dytcl_tensor out, cl_mem parts,
+                              int parts_off, int nblocks, int C, int accumulate)
+{
+    return colsum(ctx, prog, dt, DY_KNAME(COMMON, colsum), out, parts, parts_off, nblocks, C, accumulate);
+}
+
+dytcl_status launch_colsum_of(dytcl_ctx *ctx, dy_prog_id prog, dytcl_tensor out, dytcl_tensor in, int nblocks,
+                              int C, int accumulate)
+{
+    return colsum(ctx, prog, in.dtype, DY_KNAME(COMMON, colsum_dt), out, in.buf->mem, (int)in.offset, nblocks, C,
+                  accumulate);
+}
+
+dytcl_status launch_sum_all_dt(dytcl_ctx *ctx, dy_prog_id prog, dytcl_dtype dt, dytcl_tensor out, cl_mem in,
+                               int in_off, int n, int accumulate)
 {
     if (!out.buf) return DYTCL_OK;
     dy_kernel *k;
-    dytcl_status s = dy_kernel_get(ctx, prog, DY_KNAME(COMMON, sum_all), &k);
+    dytcl_status s = dy_kernel_get_dt(ctx, prog, DY_KNAME(COMMON, sum_all), dt, &k);
     if (s) return s;
     size_t L = pow2_local(ctx, k, 256);
     int i = arg_tensor(ctx, k, 0, out, NULL);

@@ -18,9 +18,13 @@ typedef struct {
 int64_t dy_size_mul(int64_t a, int64_t b);
 int64_t dy_size_add(int64_t a, int64_t b);
 
+/* x must be f32 (norm_dims_of) or of one of the dtypes DY_DT(..) | .. */
 dytcl_status norm_dims_of(dytcl_ctx *ctx, dytcl_tensor x, dytcl_layout layout, norm_dims *d);
+dytcl_status norm_dims_of_dt(dytcl_ctx *ctx, dytcl_tensor x, dytcl_layout layout, unsigned dtypes, norm_dims *d);
 /* t must be a valid tensor with as many elements as ref (named ref_name)
- * has. norm_check_like names the reference by the expression passed. */
+ * has, stored in ref's dtype: the activations of one call share a dtype
+ * (ref has been checked, so an op that takes f32 only still does).
+ * norm_check_like names the reference by the expression passed. */
 dytcl_status args_check_like(dytcl_ctx *ctx, dytcl_tensor t, const char *name, dytcl_tensor ref,
                              const char *ref_name);
 #define norm_check_like(ctx, t, name, ref) args_check_like(ctx, t, name, ref, #ref)
@@ -52,10 +56,17 @@ int arg_local(dytcl_ctx *ctx, dy_kernel *k, int i, size_t bytes);
 size_t pow2_local(const dytcl_ctx *ctx, const dy_kernel *k, size_t cap);
 
 /* out[c] (+)= sum over blocks of parts[b*C + c]; out[0] (+)= sum of in[0..n).
- * No-ops when out is absent. */
-dytcl_status launch_colsum(dytcl_ctx *ctx, dy_prog_id prog, dytcl_tensor out, cl_mem parts, int parts_off,
-                           int nblocks, int C, int accumulate);
-dytcl_status launch_sum_all(dytcl_ctx *ctx, dy_prog_id prog, dytcl_tensor out, cl_mem in, int in_off, int n,
-                            int accumulate);
+ * No-ops when out is absent. parts, in and out are f32; the kernels come
+ * from program `prog` as built for storage dtype `dt` (the one the op has
+ * built already: every variant of a program has cl/common.cl's kernels). */
+dytcl_status launch_colsum_dt(dytcl_ctx *ctx, dy_prog_id prog, dytcl_dtype dt, dytcl_tensor out, cl_mem parts,
+                              int parts_off, int nblocks, int C, int accumulate);
+dytcl_status launch_sum_all_dt(dytcl_ctx *ctx, dy_prog_id prog, dytcl_dtype dt, dytcl_tensor out, cl_mem in,
+                               int in_off, int n, int accumulate);
+/* out[c] (+)= sum over b of in[b*C + c], in being a tensor of any dtype. */
+dytcl_status launch_colsum_of(dytcl_ctx *ctx, dy_prog_id prog, dytcl_tensor out, dytcl_tensor in, int nblocks,
+                              int C, int accumulate);
+#define launch_colsum(ctx, prog, ...) launch_colsum_dt(ctx, prog, DYTCL_F32, __VA_ARGS__)
+#define launch_sum_all(ctx, prog, ...) launch_sum_all_dt(ctx, prog, DYTCL_F32, __VA_ARGS__)
 
 #endif

@@ -2,23 +2,24 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "internal.h"
+#include "ops_args.h"
 
+/* Any dtype to any dtype: between dtypes the elements convert (rounded to
+ * nearest even; f16 past its range becomes +-inf, NaN stays NaN). */
 dytcl_status dytcl_copy(dytcl_ctx *ctx, dytcl_tensor dst, dytcl_tensor src)
 {
     DY_CHECK_CTX(ctx);
     dytcl_status s;
-    if ((s = dy_check_tensor(ctx, dst, "dst")) || (s = dy_check_tensor(ctx, src, "src"))) return s;
+    if ((s = dy_check_tensor_dt(ctx, dst, "dst", DY_DT_ALL)) || (s = dy_check_tensor_dt(ctx, src, "src", DY_DT_ALL)))
+        return s;
     int n = (int)dytcl_tensor_numel(dst);
     if (n != dytcl_tensor_numel(src))
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "dytcl_copy: dst has %d elements, src %lld", n,
                        (long long)dytcl_tensor_numel(src));
-    if (dst.buf == src.buf && dst.offset == src.offset) return DYTCL_OK; /* a copy onto itself */
-    if (dst.buf == src.buf && dst.offset < src.offset + (size_t)n && src.offset < dst.offset + (size_t)n)
-        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "dytcl_copy: dst (elements %zu..) overlaps src (%zu..) by part "
-                       "of its %d elements", dst.offset, src.offset, n);
+    if (dst.buf == src.buf && dst.offset == src.offset && dst.dtype == src.dtype) return DYTCL_OK; /* onto itself */
+    if ((s = args_check_apart(ctx, dst, n, "dst", src, n, "src"))) return s;
     dy_kernel *k;
-    if ((s = dy_kernel_get(ctx, DY_KERNEL(COPY, copy_f32), &k))) return s;
+    if ((s = dy_kernel_get_conv(ctx, DY_KERNEL(COPY, copy), src.dtype, dst.dtype, &k))) return s;
     int doff = (int)dst.offset, soff = (int)src.offset;
     if ((s = dy_arg(ctx, k, 0, sizeof(cl_mem), &dst.buf->mem)) || (s = dy_arg(ctx, k, 1, sizeof doff, &doff)) ||
         (s = dy_arg(ctx, k, 2, sizeof(cl_mem), &src.buf->mem)) || (s = dy_arg(ctx, k, 3, sizeof soff, &soff)) ||
@@ -32,10 +33,10 @@ dytcl_status dytcl_fill(dytcl_ctx *ctx, dytcl_tensor dst, float value)
 {
     DY_CHECK_CTX(ctx);
     dytcl_status s;
-    if ((s = dy_check_tensor(ctx, dst, "dst"))) return s;
+    if ((s = dy_check_tensor_dt(ctx, dst, "dst", DY_DT_ALL))) return s;
     int n = (int)dytcl_tensor_numel(dst), off = (int)dst.offset;
     dy_kernel *k;
-    if ((s = dy_kernel_get(ctx, DY_KERNEL(COPY, fill_f32), &k))) return s;
+    if ((s = dy_kernel_get_dt(ctx, DY_KERNEL(COPY, fill), dst.dtype, &k))) return s;
     if ((s = dy_arg(ctx, k, 0, sizeof(cl_mem), &dst.buf->mem)) || (s = dy_arg(ctx, k, 1, sizeof off, &off)) ||
         (s = dy_arg(ctx, k, 2, sizeof value, &value)) || (s = dy_arg(ctx, k, 3, sizeof n, &n)))
         return s;

@@ -2,6 +2,10 @@
  * the residual add fused with DyT (kernels in cl/dyt.cl). */
 #include "ops_args.h"
 
+/* The activations (x, y, dy, dx, r, h, r_out, the residual gradients) may
+ * be f32, f16 or bf16, all of one call in x's dtype; the parameters, their
+ * gradients and the reductions are f32. */
+#define ACT_DTYPES DY_DT_ALL
 
 static dytcl_status check_params(dytcl_ctx *ctx, const dytcl_dyt_params *p, int C, int derf)
 {
@@ -48,7 +52,8 @@ static dytcl_status forward_chunked(dytcl_ctx *ctx, int derf, dytcl_tensor y, dy
                                     dytcl_tensor h, const dytcl_dyt_params *p, norm_dims d)
 {
     dy_kernel *k;
-    dytcl_status s = dy_kernel_get(ctx, DY_PROG_DYT, derf ? DY_KNAME(DYT, derf_forward_chunk) : DY_KNAME(DYT, dyt_forward_chunk), &k);
+    dytcl_status s = dy_kernel_get_dt(ctx, DY_PROG_DYT, derf ? DY_KNAME(DYT, derf_forward_chunk) : DY_KNAME(DYT, dyt_forward_chunk),
+                                      x.dtype, &k);
     if (s) return s;
     const int chunk = forward_chunk(d.C);
     cl_mem dummy = x.buf->mem;
@@ -74,7 +79,7 @@ static dytcl_status forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, cons
     DY_CHECK_CTX(ctx);
     norm_dims d;
     dytcl_status s;
-    if ((s = p ? norm_dims_of(ctx, x, p->layout, &d) : dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "params is NULL")) ||
+    if ((s = p ? norm_dims_of_dt(ctx, x, p->layout, ACT_DTYPES, &d) : dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "params is NULL")) ||
         (s = norm_check_like(ctx, y, "y", x)) || (s = check_params(ctx, p, d.C, derf)) ||
         (s = args_check_inplace(ctx, y, "y", x, "x")) || /* y == x (in place) is supported */
         (s = args_check_outputs(ctx, &y, (const char *[]){"y"}, 1,
@@ -87,7 +92,7 @@ static dytcl_status forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, cons
     }
     dy_kernel *k[2];
     for (int v = 0; v < 2; v++) {
-        if ((s = dy_kernel_get(ctx, DY_PROG_DYT, fwd_names[derf][d.channels_first][v], &k[v]))) return s;
+        if ((s = dy_kernel_get_dt(ctx, DY_PROG_DYT, fwd_names[derf][d.channels_first][v], x.dtype, &k[v]))) return s;
         cl_mem dummy = x.buf->mem;
         int i = arg_tensor(ctx, k[v], 0, y, dummy);
         i = arg_tensor(ctx, k[v], i, x, dummy);
@@ -141,14 +146,15 @@ static int rows_per_block(const dytcl_ctx *ctx, int rows, int colgroups, int row
 
 /* The parameter gradients from the planes of partial sums: dw, db, dalpha,
  * dshift, each [nblocks, C]. */
-static dytcl_status reduce_planes(dytcl_ctx *ctx, const dytcl_dyt_grads *g, cl_mem parts, int nblocks, int C)
+static dytcl_status reduce_planes(dytcl_ctx *ctx, dytcl_dtype dt, const dytcl_dyt_grads *g, cl_mem parts,
+                                  int nblocks, int C)
 {
     int plane = nblocks * C, acc = g->accumulate != 0;
     dytcl_status s;
-    if ((s = launch_colsum(ctx, DY_PROG_DYT, g->dweight, parts, 0, nblocks, C, acc)) ||
-        (s = launch_colsum(ctx, DY_PROG_DYT, g->dbias, parts, plane, nblocks, C, acc)) ||
-        (s = launch_sum_all(ctx, DY_PROG_DYT, g->dalpha, parts, 2 * plane, plane, acc)) ||
-        (s = launch_sum_all(ctx, DY_PROG_DYT, g->dshift, parts, 3 * plane, plane, acc)))
+    if ((s = launch_colsum_dt(ctx, DY_PROG_DYT, dt, g->dweight, parts, 0, nblocks, C, acc)) ||
+        (s = launch_colsum_dt(ctx, DY_PROG_DYT, dt, g->dbias, parts, plane, nblocks, C, acc)) ||
+        (s = launch_sum_all_dt(ctx, DY_PROG_DYT, dt, g->dalpha, parts, 2 * plane, plane, acc)) ||
+        (s = launch_sum_all_dt(ctx, DY_PROG_DYT, dt, g->dshift, parts, 3 * plane, plane, acc)))
         return s;
     return DYTCL_OK;
 }
@@ -187,7 +193,8 @@ static dytcl_status backward_few(dytcl_ctx *ctx, int derf, dytcl_tensor dx, cons
                                  norm_dims d)
 {
     dy_kernel *k;
-    dytcl_status s = dy_kernel_get(ctx, DY_PROG_DYT, derf ? DY_KNAME(DYT, derf_backward_few) : DY_KNAME(DYT, dyt_backward_few), &k);
+    dytcl_status s = dy_kernel_get_dt(ctx, DY_PROG_DYT, derf ? DY_KNAME(DYT, derf_backward_few) : DY_KNAME(DYT, dyt_backward_few),
+                                      x.dtype, &k);
     if (s) return s;
     const int groups8 = (d.C + 7) / 8;
     /* a GPU fills a work-group; a CPU runs one on one thread, where fewer
@@ -221,7 +228,7 @@ static dytcl_status backward_rows(dytcl_ctx *ctx, int derf, dytcl_tensor dx, con
     const int rowwise = dy_row_shape(ctx);
     dy_kernel *k;
     dytcl_status s;
-    if ((s = dy_kernel_get(ctx, DY_PROG_DYT, names[derf][rowwise], &k))) return s;
+    if ((s = dy_kernel_get_dt(ctx, DY_PROG_DYT, names[derf][rowwise], x.dtype, &k))) return s;
     int groups8 = (d.C + 7) / 8; /* columns: a work-item per 8 */
     size_t L = rowwise ? 1 : local_for(ctx, k, groups8);
     int colgroups = rowwise ? 1 : (int)((groups8 + L - 1) / L);
@@ -234,7 +241,7 @@ static dytcl_status backward_rows(dytcl_ctx *ctx, int derf, dytcl_tensor dx, con
     if (i < 0) return DYTCL_ERR_OPENCL;
     size_t global[2] = {rowwise ? (size_t)nblocks : (size_t)groups8, (size_t)nblocks}, local[2] = {L, 1};
     if ((s = dy_launch(ctx, k, rowwise ? 1 : 2, global, local))) return s;
-    return reduce_planes(ctx, g, parts, nblocks, d.C);
+    return reduce_planes(ctx, x.dtype, g, parts, nblocks, d.C);
 }
 
 /* Channels first: one work-group per row of [N*C, HW]. */
@@ -243,7 +250,7 @@ static dytcl_status backward_nchw(dytcl_ctx *ctx, const char *kname, dytcl_tenso
 {
     dy_kernel *k;
     dytcl_status s;
-    if ((s = dy_kernel_get(ctx, DY_PROG_DYT, kname, &k))) return s;
+    if ((s = dy_kernel_get_dt(ctx, DY_PROG_DYT, kname, x.dtype, &k))) return s;
     size_t L = local_for(ctx, k, d.inner);
     cl_mem parts;
     if ((s = dy_workspace(ctx, DY_WS_PARTIALS, (size_t)4 * d.outer * sizeof(float), &parts))) return s;
@@ -263,7 +270,7 @@ static dytcl_status backward_nchw(dytcl_ctx *ctx, const char *kname, dytcl_tenso
     size_t global[2] = {L, (size_t)d.outer}, local[2] = {L, 1};
     if ((s = dy_launch(ctx, k, 2, global, local))) return s;
     /* rows o = n*C + c: the planes are [N, C], summed over n */
-    return reduce_planes(ctx, g, parts, d.outer / d.C, d.C);
+    return reduce_planes(ctx, x.dtype, g, parts, d.outer / d.C, d.C);
 }
 
 static dytcl_status backward(dytcl_ctx *ctx, int derf, dytcl_tensor dx, const dytcl_dyt_grads *g, dytcl_tensor dy,
@@ -272,7 +279,7 @@ static dytcl_status backward(dytcl_ctx *ctx, int derf, dytcl_tensor dx, const dy
     DY_CHECK_CTX(ctx);
     norm_dims d;
     dytcl_status s;
-    if ((s = p ? norm_dims_of(ctx, x, p->layout, &d) : dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "params is NULL")) ||
+    if ((s = p ? norm_dims_of_dt(ctx, x, p->layout, ACT_DTYPES, &d) : dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "params is NULL")) ||
         (s = norm_check_like(ctx, dx, "dx", x)) || (s = norm_check_like(ctx, dy, "dy", x)) ||
         (s = check_params(ctx, p, d.C, derf)) || (s = check_grads(ctx, g, d.C, derf)))
         return s;
@@ -301,11 +308,11 @@ dytcl_status dytcl_add(dytcl_ctx *ctx, dytcl_tensor out, dytcl_tensor a, dytcl_t
 {
     DY_CHECK_CTX(ctx);
     dytcl_status s;
-    if ((s = dy_check_tensor(ctx, a, "a")) || (s = norm_check_like(ctx, b, "b", a)) ||
+    if ((s = dy_check_tensor_dt(ctx, a, "a", ACT_DTYPES)) || (s = norm_check_like(ctx, b, "b", a)) ||
         (s = norm_check_like(ctx, out, "out", a)))
         return s;
     dy_kernel *k;
-    if ((s = dy_kernel_get(ctx, DY_KERNEL(DYT, add), &k))) return s;
+    if ((s = dy_kernel_get_dt(ctx, DY_KERNEL(DYT, add), a.dtype, &k))) return s;
     int n = (int)dytcl_tensor_numel(a);
     int i = arg_tensor(ctx, k, 0, out, NULL);
     i = arg_tensor(ctx, k, i, a, NULL);
@@ -318,7 +325,7 @@ dytcl_status dytcl_add(dytcl_ctx *ctx, dytcl_tensor out, dytcl_tensor a, dytcl_t
 
 static dytcl_status check_residual(dytcl_ctx *ctx, const dytcl_dyt_params *p, dytcl_tensor x, norm_dims *d)
 {
-    dytcl_status s = p ? norm_dims_of(ctx, x, DYTCL_CHANNELS_LAST, d)
+    dytcl_status s = p ? norm_dims_of_dt(ctx, x, DYTCL_CHANNELS_LAST, ACT_DTYPES, d)
                        : dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "params is NULL");
     if (!s && p->layout != DYTCL_CHANNELS_LAST)
         s = dy_fail(ctx, DYTCL_ERR_UNSUPPORTED, "the residual fusion is channels-last only");
@@ -339,7 +346,7 @@ dytcl_status dytcl_residual_dyt_forward(dytcl_ctx *ctx, dytcl_tensor r_out, dytc
     dy_kernel *k[2];
     cl_mem dummy = r.buf->mem;
     for (int v = 0; v < 2; v++) {
-        if ((s = dy_kernel_get(ctx, DY_PROG_DYT, names[v], &k[v]))) return s;
+        if ((s = dy_kernel_get_dt(ctx, DY_PROG_DYT, names[v], r.dtype, &k[v]))) return s;
         int i = arg_tensor(ctx, k[v], 0, r_out, dummy);
         i = arg_tensor(ctx, k[v], i, y, dummy);
         i = arg_tensor(ctx, k[v], i, r, dummy);

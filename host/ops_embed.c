@@ -1,9 +1,10 @@
-/* ops_embed.c -- token and position embeddings (cl/embed.cl). */
+/* ops_embed.c -- token and position embeddings (cl/embed.cl). The rows (out,
+ * dout) may be f32, f16 or bf16; tokens are int32 and the tables f32. */
 #include "ops_args.h"
 
 /* tokens [rows] (int32), wte [V, C], wpe [T, C] or absent, out [rows, C]. */
-static dytcl_status check_embed(dytcl_ctx *ctx, dytcl_tensor out, dytcl_tensor tokens, dytcl_tensor wte,
-                                dytcl_tensor wpe, int T, int *rows, int *V, int *C)
+static dytcl_status check_embed(dytcl_ctx *ctx, dytcl_tensor out, const char *out_name, dytcl_tensor tokens,
+                                dytcl_tensor wte, dytcl_tensor wpe, int T, int *rows, int *V, int *C)
 {
     dytcl_status s;
     if ((s = dy_check_tensor(ctx, tokens, "tokens")) || (s = dy_check_tensor(ctx, wte, "wte"))) return s;
@@ -12,9 +13,12 @@ static dytcl_status check_embed(dytcl_ctx *ctx, dytcl_tensor out, dytcl_tensor t
     if (T < 1 || *rows % T != 0)
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "embedding: %d tokens are not a whole number of rows of T = %d",
                        *rows, T);
-    if ((s = norm_check_vec(ctx, out, "out", (int64_t)*rows * *C, 1)) ||
+    if ((s = dy_check_tensor_dt(ctx, out, out_name, DY_DT_ALL)) ||
         (s = norm_check_vec(ctx, wpe, "wpe", (int64_t)T * *C, 0)))
         return s;
+    if (dytcl_tensor_numel(out) != (int64_t)*rows * *C)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "%s has %lld elements, expected %lld", out_name,
+                       (long long)dytcl_tensor_numel(out), (long long)*rows * *C);
     return DYTCL_OK;
 }
 
@@ -23,12 +27,12 @@ dytcl_status dytcl_embedding_forward(dytcl_ctx *ctx, dytcl_tensor out, dytcl_ten
 {
     DY_CHECK_CTX(ctx);
     int rows = 0, V = 0, C = 0;
-    dytcl_status s = check_embed(ctx, out, tokens, wte, wpe, T, &rows, &V, &C);
+    dytcl_status s = check_embed(ctx, out, "out", tokens, wte, wpe, T, &rows, &V, &C);
     if (s) return s;
     static const char *const names[2] = {DY_KNAME(EMBED, embed_forward), DY_KNAME(EMBED, embed_forward_tail)};
     dy_kernel *k[2];
     for (int w = 0; w < 2; w++) {
-        if ((s = dy_kernel_get(ctx, DY_PROG_EMBED, names[w], &k[w]))) return s;
+        if ((s = dy_kernel_get_dt(ctx, DY_PROG_EMBED, names[w], out.dtype, &k[w]))) return s;
         int i = arg_tensor(ctx, k[w], 0, out, NULL);
         i = arg_tensor(ctx, k[w], i, tokens, NULL);
         i = arg_tensor(ctx, k[w], i, wte, NULL);
@@ -44,11 +48,11 @@ dytcl_status dytcl_embedding_forward(dytcl_ctx *ctx, dytcl_tensor out, dytcl_ten
 }
 
 /* Sets the integer-buffer and int arguments of one bucket kernel and runs it. */
-static dytcl_status run_1d(dytcl_ctx *ctx, const char *name, const cl_mem *mems, int nmem, dytcl_tensor tokens,
-                           const int *ints, int nint, size_t n)
+static dytcl_status run_1d(dytcl_ctx *ctx, dytcl_dtype dt, const char *name, const cl_mem *mems, int nmem,
+                           dytcl_tensor tokens, const int *ints, int nint, size_t n)
 {
     dy_kernel *k;
-    dytcl_status s = dy_kernel_get(ctx, DY_PROG_EMBED, name, &k);
+    dytcl_status s = dy_kernel_get_dt(ctx, DY_PROG_EMBED, name, dt, &k);
     if (s) return s;
     int i = 0;
     for (int j = 0; j < nmem; j++) i = arg_mem(ctx, k, i, mems[j]);
@@ -63,7 +67,7 @@ dytcl_status dytcl_embedding_backward(dytcl_ctx *ctx, dytcl_tensor dwte, dytcl_t
 {
     DY_CHECK_CTX(ctx);
     int rows = 0, V = 0, C = 0;
-    dytcl_status s = check_embed(ctx, dout, tokens, dwte, dwpe, T, &rows, &V, &C);
+    dytcl_status s = check_embed(ctx, dout, "dout", tokens, dwte, dwpe, T, &rows, &V, &C);
     if (s) return s;
     /* workspace: counts [V], starts [V], cursor [V] + present [1 + min(V, rows)]
      * (int32), bucket rows [rows] */
@@ -84,14 +88,16 @@ dytcl_status dytcl_embedding_backward(dytcl_ctx *ctx, dytcl_tensor dwte, dytcl_t
     }
     dytcl_tensor none = {0};
     const int vr[2] = {V, rows};
-    if ((s = run_1d(ctx, DY_KNAME(EMBED, embed_count), (cl_mem[]){counts}, 1, tokens, vr, 2, (size_t)rows)) ||
-        (s = run_1d(ctx, DY_KNAME(EMBED, embed_scan), (cl_mem[]){starts, cursor, counts}, 3, none, &V, 1, 1)) ||
-        (s = run_1d(ctx, DY_KNAME(EMBED, embed_scatter), (cl_mem[]){bucket, cursor, starts}, 3, tokens, vr, 2,
+    const dytcl_dtype dt = dout.dtype;
+    if ((s = run_1d(ctx, dt, DY_KNAME(EMBED, embed_count), (cl_mem[]){counts}, 1, tokens, vr, 2, (size_t)rows)) ||
+        (s = run_1d(ctx, dt, DY_KNAME(EMBED, embed_scan), (cl_mem[]){starts, cursor, counts}, 3, none, &V, 1, 1)) ||
+        (s = run_1d(ctx, dt, DY_KNAME(EMBED, embed_scatter), (cl_mem[]){bucket, cursor, starts}, 3, tokens, vr, 2,
                     (size_t)rows)) ||
-        (s = run_1d(ctx, DY_KNAME(EMBED, embed_sort), (cl_mem[]){bucket, starts, counts}, 3, none, &V, 1, (size_t)V)))
+        (s = run_1d(ctx, dt, DY_KNAME(EMBED, embed_sort), (cl_mem[]){bucket, starts, counts}, 3, none, &V, 1,
+                    (size_t)V)))
         return s;
     dy_kernel *k;
-    if ((s = dy_kernel_get(ctx, DY_KERNEL(EMBED, embed_accumulate), &k))) return s;
+    if ((s = dy_kernel_get_dt(ctx, DY_KERNEL(EMBED, embed_accumulate), dout.dtype, &k))) return s;
     int i = arg_tensor(ctx, k, 0, dwte, NULL);
     i = arg_tensor(ctx, k, i, dout, NULL);
     i = arg_mem(ctx, k, i, bucket);
@@ -104,5 +110,5 @@ dytcl_status dytcl_embedding_backward(dytcl_ctx *ctx, dytcl_tensor dwte, dytcl_t
     size_t global[2] = {(size_t)C, (size_t)most}, local[2] = {pow2_local(ctx, k, C < 256 ? C : 256), 1};
     if ((s = dy_launch(ctx, k, 2, global, local))) return s;
     /* dwpe [T, C]: dout viewed as [B, T*C], summed over B in order */
-    return launch_colsum(ctx, DY_PROG_EMBED, dwpe, dout.buf->mem, (int)dout.offset, rows / T, T * C, accumulate != 0);
+    return launch_colsum_of(ctx, DY_PROG_EMBED, dwpe, dout, rows / T, T * C, accumulate != 0);
 }

@@ -9,7 +9,7 @@ dytcl_status dytcl_cross_entropy(dytcl_ctx *ctx, dytcl_tensor loss, dytcl_tensor
     DY_CHECK_CTX(ctx);
     norm_dims d;
     dytcl_status s;
-    if ((s = norm_dims_of(ctx, logits, DYTCL_CHANNELS_LAST, &d)) ||
+    if ((s = dy_check_tensor(ctx, logits, "logits")) || (s = norm_dims_of(ctx, logits, DYTCL_CHANNELS_LAST, &d)) ||
         (s = norm_check_vec(ctx, targets, "targets", d.outer, 1)) ||
         (s = norm_check_vec(ctx, loss, "loss", d.outer, 1)) ||
         (dlogits.buf && (s = norm_check_like(ctx, dlogits, "dlogits", logits))))

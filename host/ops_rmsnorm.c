@@ -1,6 +1,9 @@
 /* ops_rmsnorm.c -- RMSNorm and LayerNorm, forward and backward, and RMSNorm
  * fused with the residual add (kernels in cl/rmsnorm.cl). One kernel pair
- * serves both norms: `centered` says whether the mean is subtracted. */
+ * serves both norms: `centered` says whether the mean is subtracted. The
+ * activations (x, y, r, h, r_out, dy, dx, the residual gradients) may be
+ * f32, f16 or bf16, all of one call in x's dtype; weight, bias, mean, rstd
+ * and the gradients of the parameters are f32. */
 #include "ops_args.h"
 
 
@@ -27,8 +30,9 @@ static dytcl_status forward(dytcl_ctx *ctx, const fwd_args *a, int rows, int C)
 {
     const int rw = rowwise(ctx);
     dy_kernel *k;
-    dytcl_status s = dy_kernel_get(ctx, DY_PROG_RMSNORM,
-                                   rw ? DY_KNAME(RMSNORM, norm_forward_rows) : DY_KNAME(RMSNORM, norm_forward_wg), &k);
+    dytcl_status s = dy_kernel_get_dt(ctx, DY_PROG_RMSNORM,
+                                      rw ? DY_KNAME(RMSNORM, norm_forward_rows) : DY_KNAME(RMSNORM, norm_forward_wg),
+                                      a->x.dtype, &k);
     if (s) return s;
     cl_mem dummy = a->x.buf->mem;
     int flags = (a->w.buf ? HAS_W : 0) | (a->b.buf ? HAS_B : 0);
@@ -83,7 +87,7 @@ static int backward_args(dytcl_ctx *ctx, dy_kernel *k, const bwd_args *a, int ro
 static dytcl_status backward_few(dytcl_ctx *ctx, const bwd_args *a, int rows, int C)
 {
     dy_kernel *k;
-    dytcl_status s = dy_kernel_get(ctx, DY_KERNEL(RMSNORM, norm_backward_few), &k);
+    dytcl_status s = dy_kernel_get_dt(ctx, DY_KERNEL(RMSNORM, norm_backward_few), a->x.dtype, &k);
     if (s) return s;
     const int groups8 = (C + 7) / 8;
     /* a GPU fills a work-group; a CPU runs one on one thread, where fewer
@@ -106,8 +110,9 @@ static dytcl_status backward(dytcl_ctx *ctx, const bwd_args *a, int rows, int C)
     if (rows == 1 || (int64_t)rows * C <= 32768) return backward_few(ctx, a, rows, C);
     const int rw = rowwise(ctx);
     dy_kernel *k;
-    dytcl_status s = dy_kernel_get(
-        ctx, DY_PROG_RMSNORM, rw ? DY_KNAME(RMSNORM, norm_backward_rows) : DY_KNAME(RMSNORM, norm_backward_wg), &k);
+    dytcl_status s = dy_kernel_get_dt(ctx, DY_PROG_RMSNORM,
+                                      rw ? DY_KNAME(RMSNORM, norm_backward_rows) : DY_KNAME(RMSNORM, norm_backward_wg),
+                                      a->x.dtype, &k);
     if (s) return s;
     size_t L = rw ? 1 : wg_local(ctx, k, C);
     /* Row blocks: 4 per compute unit on a CPU (each streams its rows); on a
@@ -127,8 +132,8 @@ static dytcl_status backward(dytcl_ctx *ctx, const bwd_args *a, int rows, int C)
     size_t global = (size_t)nblocks * L;
     if ((s = dy_launch(ctx, k, 1, &global, &L))) return s;
     int acc = a->accumulate != 0;
-    if ((s = launch_colsum(ctx, DY_PROG_RMSNORM, a->dw, parts, 0, nblocks, C, acc)) ||
-        (s = launch_colsum(ctx, DY_PROG_RMSNORM, a->db, parts, nblocks * C, nblocks, C, acc)))
+    if ((s = launch_colsum_dt(ctx, DY_PROG_RMSNORM, a->x.dtype, a->dw, parts, 0, nblocks, C, acc)) ||
+        (s = launch_colsum_dt(ctx, DY_PROG_RMSNORM, a->x.dtype, a->db, parts, nblocks * C, nblocks, C, acc)))
         return s;
     return DYTCL_OK;
 }
@@ -137,7 +142,7 @@ static dytcl_status backward(dytcl_ctx *ctx, const bwd_args *a, int rows, int C)
 static dytcl_status check_rows(dytcl_ctx *ctx, dytcl_tensor x, int *rows, int *C)
 {
     norm_dims d;
-    dytcl_status s = norm_dims_of(ctx, x, DYTCL_CHANNELS_LAST, &d);
+    dytcl_status s = norm_dims_of_dt(ctx, x, DYTCL_CHANNELS_LAST, DY_DT_ALL, &d);
     *rows = d.outer, *C = d.inner;
     return s;
 }

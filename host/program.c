@@ -49,24 +49,38 @@ static char *program_source(dy_prog_id id)
     return src;
 }
 
-/* Builds program `id` from the cache when a valid entry exists, else from source. */
-static dytcl_status program_ensure(dytcl_ctx *ctx, dy_prog_id id)
+/* The build options of a storage variant: the plain ones for f32, else
+ * with the dtypes (cl/common.cl's DY_DT, DY_DT_OUT) defined. The cache key
+ * covers the options, so each variant is cached on its own. */
+static void variant_options(int variant, char *out, size_t cap)
 {
-    dy_prog *pg = &ctx->progs[id];
+    if (variant == 0)
+        snprintf(out, cap, "%s", build_options);
+    else
+        snprintf(out, cap, "%s -DDY_DT=%d -DDY_DT_OUT=%d", build_options, variant / DY_DTYPES, variant % DY_DTYPES);
+}
+
+/* Builds program `id` in storage variant `variant` from the cache when a
+ * valid entry exists, else from source. */
+static dytcl_status program_ensure(dytcl_ctx *ctx, dy_prog_id id, int variant)
+{
+    dy_prog *pg = &ctx->progs[id * DY_VARIANTS + variant];
     if (pg->program) return DYTCL_OK;
     double t0 = dytcl_now_ms();
     char *src = program_source(id);
     if (!src) return dy_fail(ctx, DYTCL_ERR_HOST_MEMORY, "program cl/%s.cl: out of host memory", dy_prog_name[id]);
-    dy_cache_key(ctx, src, build_options, pg->key);
+    char options[160];
+    variant_options(variant, options, sizeof options);
+    dy_cache_key(ctx, src, options, pg->key);
     dytcl_status s = DYTCL_OK;
     if (dy_cache_load(ctx, pg->key, &pg->program, &pg->cached_size)) {
         pg->from_cache = 1;
         ctx->stats.programs_from_cache++;
-    } else if ((s = dy_program_build_source(ctx, src, build_options, &pg->program)) != DYTCL_OK) {
+    } else if ((s = dy_program_build_source(ctx, src, options, &pg->program)) != DYTCL_OK) {
         /* Say which of our programs failed, keeping the log after it. */
         char tmp[DY_ERRLEN];
         snprintf(tmp, sizeof tmp, "%s", ctx->err);
-        dy_fail(ctx, s, "program cl/%s.cl: %s", dy_prog_name[id], tmp);
+        dy_fail(ctx, s, "program cl/%s.cl (%s): %s", dy_prog_name[id], options, tmp);
     } else {
         pg->dirty = 1;
         ctx->stats.programs_compiled++;
@@ -76,21 +90,22 @@ static dytcl_status program_ensure(dytcl_ctx *ctx, dy_prog_id id)
     return s;
 }
 
-dytcl_status dy_kernel_get(dytcl_ctx *ctx, dy_prog_id id, const char *name, dy_kernel **out)
+static dytcl_status kernel_get(dytcl_ctx *ctx, dy_prog_id id, const char *name, int variant, dy_kernel **out)
 {
     for (int i = 0; i < ctx->nkernels; i++) {
-        if (ctx->kernels[i].prog == id && strcmp(ctx->kernels[i].name, name) == 0) {
+        if (ctx->kernels[i].prog == id && ctx->kernels[i].variant == variant &&
+            strcmp(ctx->kernels[i].name, name) == 0) {
             *out = &ctx->kernels[i];
             return DYTCL_OK;
         }
     }
     if (ctx->nkernels == DY_MAX_KERNELS)
         return dy_fail(ctx, DYTCL_ERR_HOST_MEMORY, "kernel table full (%d kernels)", DY_MAX_KERNELS);
-    dytcl_status s = program_ensure(ctx, id);
+    dytcl_status s = program_ensure(ctx, id, variant);
     if (s != DYTCL_OK) return s;
 
     cl_int err;
-    cl_kernel k = clCreateKernel(ctx->progs[id].program, name, &err);
+    cl_kernel k = clCreateKernel(ctx->progs[id * DY_VARIANTS + variant].program, name, &err);
     if (err != CL_SUCCESS) {
         char what[160];
         snprintf(what, sizeof what, "clCreateKernel(\"%s\") in cl/%s.cl", name, dy_prog_name[id]);
@@ -99,6 +114,7 @@ dytcl_status dy_kernel_get(dytcl_ctx *ctx, dy_prog_id id, const char *name, dy_k
     dy_kernel *dk = &ctx->kernels[ctx->nkernels++];
     dk->name = name;
     dk->prog = id;
+    dk->variant = variant;
     dk->kernel = k;
     dk->wg_max = 1;
     clGetKernelWorkGroupInfo(k, ctx->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof dk->wg_max,
@@ -106,4 +122,23 @@ dytcl_status dy_kernel_get(dytcl_ctx *ctx, dy_prog_id id, const char *name, dy_k
     if (dk->wg_max == 0) dk->wg_max = 1;
     *out = dk;
     return DYTCL_OK;
+}
+
+dytcl_status dy_kernel_get_conv(dytcl_ctx *ctx, dy_prog_id id, const char *name, dytcl_dtype from,
+                                dytcl_dtype to, dy_kernel **out)
+{
+    if (!dytcl_dtype_size(from) || !dytcl_dtype_size(to))
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "kernel %s: dtype %d -> %d is not a dytcl_dtype pair", name,
+                       (int)from, (int)to);
+    return kernel_get(ctx, id, name, (int)from * DY_DTYPES + (int)to, out);
+}
+
+dytcl_status dy_kernel_get_dt(dytcl_ctx *ctx, dy_prog_id id, const char *name, dytcl_dtype dt, dy_kernel **out)
+{
+    return dy_kernel_get_conv(ctx, id, name, dt, dt, out);
+}
+
+dytcl_status dy_kernel_get(dytcl_ctx *ctx, dy_prog_id id, const char *name, dy_kernel **out)
+{
+    return kernel_get(ctx, id, name, 0, out);
 }
