@@ -448,7 +448,10 @@ DYTCL_API dytcl_status dytcl_gemm_batched(dytcl_ctx *ctx, int trans_a, int trans
                                           float alpha, dytcl_tensor A, int64_t stride_a, dytcl_tensor B,
                                           int64_t stride_b, float beta, dytcl_tensor C, int64_t stride_c,
                                           int batch);
-/* y = x W^T + b (b may be absent); W is [out, in]. */
+/* y = x W^T + b (b may be absent); W is [out, in]. W may be stored f16 or
+ * bf16 (inference weights; x, y, b float32, the sums float32): up to 4 rows
+ * read it as stored (a matrix-vector kernel), more widen it once into a
+ * float32 workspace for the GEMM. The backward and the GEMMs take f32 only. */
 DYTCL_API dytcl_status dytcl_linear_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, dytcl_tensor W,
                                             dytcl_tensor b);
 /* dx = dy W, dW (+)= dy^T x, db (+)= the column sums of dy. */

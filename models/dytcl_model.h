@@ -165,6 +165,12 @@ DYTCL_API void dytcl_meta_clear(dytcl_meta *md);
 /* Writes m's parameters (and AdamW state when with_opt) with the config and
  * md (may be NULL) as metadata. */
 DYTCL_API dytcl_status dytcl_model_save(dytcl_model *m, const char *path, int with_opt, const dytcl_meta *md);
+/* Writes an inference checkpoint: m's parameters without AdamW state, the
+ * matrices (weights, embeddings) stored as dtype (F16 and BF16 rounded to
+ * nearest even), the vectors (norm parameters, biases) as F32, and metadata
+ * "dtype" = "f32", "f16" or "bf16" (dytcl_model_save writes "f32"). Loading
+ * widens it back to float32; training resumes only from F32 checkpoints. */
+DYTCL_API dytcl_status dytcl_model_export(dytcl_model *m, const char *path, dytcl_dtype dtype, const dytcl_meta *md);
 /* Reads a checkpoint's config (and every metadata pair into md, when not
  * NULL) without creating a model; messages in dytcl_last_error(NULL). */
 DYTCL_API dytcl_status dytcl_model_read_config(const char *path, dytcl_model_config *c, dytcl_meta *md);
