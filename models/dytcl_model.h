@@ -260,6 +260,19 @@ DYTCL_API double dytcl_model_norm_ns(dytcl_model *m);
  * the inference pass skips two vector reads per norm. DyT and Derf only. */
 DYTCL_API dytcl_status dytcl_model_fold(dytcl_model *src, dytcl_model **out);
 
+/* Half-width weights. The linear layers' weights (attention qkv and proj,
+ * the MLP's two, the lm head) kept on the device also as dtype (DYTCL_F16 or
+ * DYTCL_BF16, rounded to nearest even from the float32 parameters) and read
+ * from there by forward, decode and generate: the one-row products of
+ * decoding stream half the bytes and sum in float32. DYTCL_F32 drops the
+ * copy. The float32 parameters stay (the embeddings and norms read them;
+ * dytcl_model_write_params rounds the copy again); backward and step are
+ * refused while a copy is held. Call it after dytcl_model_fold, on the
+ * folded model. */
+DYTCL_API dytcl_status dytcl_model_set_weight_dtype(dytcl_model *m, dytcl_dtype dtype);
+/* The dtype the linear layers read (DYTCL_F32 unless set). */
+DYTCL_API dytcl_dtype dytcl_model_weight_dtype(const dytcl_model *m);
+
 /* Starts decoding with a KV cache on the device (batch 1); forward is refused until the end. */
 DYTCL_API dytcl_status dytcl_model_decode_begin(dytcl_model *m);
 /* Runs n new tokens at positions pos..pos+n-1 (pos = the tokens already
