@@ -37,7 +37,8 @@ __kernel void colsum_blocks(__global float *parts, __global const float *dy, con
 
 /* gemv_nt: one-row products, as decoding a token makes them:
  *   c[n] = alpha * sum_k a[k] B[n, k] + beta * c[n]   (beta 0: c is not read)
- * a [K], B [N, K], c [N]. NDRange 1-D over N (rounded up; the tail returns).
+ * a [K], B [N, K], c [N]. NDRange over N (rounded up; the tail returns),
+ * launched as the half-width forms below are, 2-D with one row.
  * A work-item reads its row of B once, 8 floats at a time, the whole of a
  * staying in cache: the product runs at the speed B streams from memory. */
 __kernel void gemv_nt(__global float *c, const int c_off, __global const float *a, const int a_off,

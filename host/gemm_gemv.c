@@ -36,12 +36,12 @@ int dy_gemv_takes(dytcl_ctx *ctx, int trans_b, int M, int N, int K, int batch, d
            (int64_t)C.offset + N <= INT_MAX;
 }
 
-dytcl_status dy_gemv(dytcl_ctx *ctx, int N, int K, float alpha, dytcl_tensor A, dytcl_tensor B, float beta,
-                     dytcl_tensor C)
+/* c [R, N] = alpha * a [R, K] . B^T + beta * c through kernel k (gemv_nt
+ * for float32 B, one row; gemv_nt_<dtype> for half-width B): global (N
+ * rounded up, R). */
+static dytcl_status launch_gemv(dytcl_ctx *ctx, dy_kernel *k, int R, int N, int K, float alpha, dytcl_tensor A,
+                                dytcl_tensor B, float beta, dytcl_tensor C)
 {
-    dy_kernel *k;
-    dytcl_status s = dy_kernel_get(ctx, DY_KERNEL(LINEAR, gemv_nt), &k);
-    if (s) return s;
     int i = arg_tensor(ctx, k, 0, C, NULL);
     i = arg_tensor(ctx, k, i, A, NULL);
     i = arg_tensor(ctx, k, i, B, NULL);
@@ -50,8 +50,17 @@ dytcl_status dy_gemv(dytcl_ctx *ctx, int N, int K, float alpha, dytcl_tensor A, 
     i = arg_float(ctx, k, i, alpha);
     i = arg_float(ctx, k, i, beta);
     if (i < 0) return DYTCL_ERR_OPENCL;
-    size_t local = pow2_local(ctx, k, 8), global = ((size_t)N + local - 1) / local * local;
-    return dy_launch(ctx, k, 1, &global, &local);
+    size_t local[2] = {pow2_local(ctx, k, 8), 1};
+    size_t global[2] = {((size_t)N + local[0] - 1) / local[0] * local[0], (size_t)R};
+    return dy_launch(ctx, k, 2, global, local);
+}
+
+dytcl_status dy_gemv(dytcl_ctx *ctx, int N, int K, float alpha, dytcl_tensor A, dytcl_tensor B, float beta,
+                     dytcl_tensor C)
+{
+    dy_kernel *k;
+    dytcl_status s = dy_kernel_get(ctx, DY_KERNEL(LINEAR, gemv_nt), &k);
+    return s ? s : launch_gemv(ctx, k, 1, N, K, alpha, A, B, beta, C);
 }
 
 static int gemv_off(void)
@@ -67,18 +76,7 @@ static dytcl_status gemv_half(dytcl_ctx *ctx, int R, int N, int K, float alpha, 
     dy_kernel *k;
     dytcl_status s = B.dtype == DYTCL_F16 ? dy_kernel_get(ctx, DY_KERNEL(LINEAR, gemv_nt_f16), &k)
                                           : dy_kernel_get(ctx, DY_KERNEL(LINEAR, gemv_nt_bf16), &k);
-    if (s) return s;
-    int i = arg_tensor(ctx, k, 0, C, NULL);
-    i = arg_tensor(ctx, k, i, A, NULL);
-    i = arg_tensor(ctx, k, i, B, NULL);
-    i = arg_int(ctx, k, i, N);
-    i = arg_int(ctx, k, i, K);
-    i = arg_float(ctx, k, i, alpha);
-    i = arg_float(ctx, k, i, beta);
-    if (i < 0) return DYTCL_ERR_OPENCL;
-    size_t local[2] = {pow2_local(ctx, k, 8), 1};
-    size_t global[2] = {((size_t)N + local[0] - 1) / local[0] * local[0], (size_t)R};
-    return dy_launch(ctx, k, 2, global, local);
+    return s ? s : launch_gemv(ctx, k, R, N, K, alpha, A, B, beta, C);
 }
 
 /* B [N, K] half-width widened into the DY_WS_WEIGHT workspace: *out is it as
