@@ -62,5 +62,6 @@ int bench_gemm(int argc, char **argv);      /* GEMM at transformer shapes vs the
 int bench_attention(int argc, char **argv); /* tiled vs GEMM attention */
 int bench_step(int argc, char **argv);      /* per-op share of one block's step */
 int bench_train(int argc, char **argv);     /* a model's training step and generation */
+int bench_decode(int argc, char **argv);    /* decoding with f32, f16, bf16 weights */
 
 #endif

@@ -37,7 +37,8 @@ __kernel void colsum_blocks(__global float *parts, __global const float *dy, con
 
 /* gemv_nt: one-row products, as decoding a token makes them:
  *   c[n] = alpha * sum_k a[k] B[n, k] + beta * c[n]   (beta 0: c is not read)
- * a [K], B [N, K], c [N]. NDRange 1-D over N (rounded up; the tail returns).
+ * a [K], B [N, K], c [N]. NDRange over N (rounded up; the tail returns),
+ * launched as the half-width forms below are, 2-D with one row.
  * A work-item reads its row of B once, 8 floats at a time, the whole of a
  * staying in cache: the product runs at the speed B streams from memory. */
 __kernel void gemv_nt(__global float *c, const int c_off, __global const float *a, const int a_off,
@@ -54,3 +55,49 @@ __kernel void gemv_nt(__global float *c, const int c_off, __global const float *
     for (; k < K; k++) s = mad(b[k], x[k], s);
     c[c_off + n] = beta == 0.0f ? alpha * s : mad(beta, c[c_off + n], alpha * s);
 }
+
+/* Half-width weights (inference): B stored as f16 or bf16, a and c float32,
+ * the products and sums in float32. Only core OpenCL 1.2 is used, no
+ * cl_khr_fp16: f16 is read with vload_half / vload_half8 (2-byte aligned
+ * addresses suffice), bf16 as ushort, the top half of a float:
+ * as_float((uint)u << 16).
+ *
+ * gemv_nt_<dt>: c[r, n] = alpha * sum_k a[r, k] B[n, k] + beta * c[r, n]
+ * (beta 0: c is not read) for a [R, K], B [N, K], c [R, N]: the few-row
+ * products of decoding. NDRange 2-D: global (N rounded up, R); the tail
+ * returns. As gemv_nt: a work-item streams its row of B 8 values at a time.
+ *
+ * widen_<dt>: dst[i] = src[src_off + i] as float32, i < n (NDRange 1-D,
+ * rounded up): W widened into a workspace for the GEMM of many rows. */
+#define LOAD8_f16(p) vload_half8(0, p)
+#define LOAD1_f16(p, i) vload_half((i), p)
+#define LOAD8_bf16(p) as_float8(convert_uint8(vload8(0, p)) << 16)
+#define LOAD1_bf16(p, i) as_float((uint)(p)[i] << 16)
+
+#define DEFINE_HALF_WEIGHT(DT, T)                                                                              \
+__kernel void gemv_nt_##DT(__global float *c, const int c_off, __global const float *a, const int a_off,      \
+                           __global const T *B, const int b_off, const int N, const int K, const float alpha,  \
+                           const float beta)                                                                  \
+{                                                                                                              \
+    const int n = get_global_id(0), r = get_global_id(1);                                                     \
+    if (n >= N) return;                                                                                        \
+    __global const T *b = B + b_off + (size_t)n * K;                                                           \
+    __global const float *x = a + a_off + (size_t)r * K;                                                       \
+    float8 acc = (float8)(0.0f);                                                                               \
+    int k = 0;                                                                                                 \
+    for (; k + 8 <= K; k += 8) acc = mad(LOAD8_##DT(b + k), vload8(0, x + k), acc);                            \
+    float s = ((acc.s0 + acc.s4) + (acc.s1 + acc.s5)) + ((acc.s2 + acc.s6) + (acc.s3 + acc.s7));              \
+    for (; k < K; k++) s = mad(LOAD1_##DT(b, k), x[k], s);                                                     \
+    const size_t o = (size_t)c_off + (size_t)r * N + n;                                                        \
+    c[o] = beta == 0.0f ? alpha * s : mad(beta, c[o], alpha * s);                                              \
+}                                                                                                              \
+                                                                                                               \
+__kernel void widen_##DT(__global float *dst, const int dst_off, __global const T *src, const int src_off,    \
+                         const int n)                                                                          \
+{                                                                                                              \
+    const int i = get_global_id(0);                                                                            \
+    if (i < n) dst[dst_off + i] = LOAD1_##DT(src + src_off, i);                                                \
+}
+
+DEFINE_HALF_WEIGHT(f16, half)
+DEFINE_HALF_WEIGHT(bf16, ushort)

@@ -203,6 +203,11 @@ typedef enum { DYTCL_F32 = 0, DYTCL_F16 = 1, DYTCL_BF16 = 2 } dytcl_dtype;
 DYTCL_API size_t dytcl_dtype_size(dytcl_dtype dt);
 /* "f32", "f16", "bf16"; "unknown" otherwise. */
 DYTCL_API const char *dytcl_dtype_name(dytcl_dtype dt);
+/* Host conversions (host/half.c): x rounded to nearest even into f16 or bf16
+ * bits (f16 past 65504: +-inf; NaN stays NaN), and such bits widened to
+ * float (exact). Any other dt gives 0. */
+DYTCL_API uint16_t dytcl_half_from_float(float x, dytcl_dtype dt);
+DYTCL_API float dytcl_half_to_float(uint16_t h, dytcl_dtype dt);
 
 /* A row-major view: element `offset` of `buf`, then shape[0..ndim), each
  * element stored as `dtype` (DYTCL_F32 when zero-initialised). Views are
@@ -272,8 +277,9 @@ DYTCL_API dytcl_status dytcl_selftest(dytcl_ctx *ctx);
 
 /* ------------------------------------------- safetensors files (host/safetensors.c)
  *
- * Checkpoints and weights are .safetensors files of float32 tensors, with
- * string metadata. Loading checks everything against the file and refuses a
+ * Checkpoints and weights are .safetensors files of F32, F16 or BF16
+ * tensors, with string metadata; the reader hands every tensor over as
+ * float32, whatever the file stores. Loading checks everything against the file and refuses a
  * corrupt, truncated or hostile file with DYTCL_ERR_FORMAT (the message,
  * from dytcl_last_error(NULL), names the problem). Saving is atomic: a
  * temporary file, flushed to disk, renamed over the target. These calls use
@@ -288,7 +294,10 @@ typedef struct {
     size_t numel;
     const float *data;   /* loading: points into the dytcl_st_file (may be unaligned
                             only if the file is; copy before SIMD use) */
-    size_t bytes;
+    size_t bytes;        /* of data: numel * 4 */
+    dytcl_dtype dtype;   /* loading: how the file stores it (F16 and BF16 are widened
+                            to data on load); saving: how to write it (rounded to
+                            nearest even); F32 when zero */
 } dytcl_st_tensor;
 
 /* Reads and checks a .safetensors file whole into *out. */
@@ -439,7 +448,10 @@ DYTCL_API dytcl_status dytcl_gemm_batched(dytcl_ctx *ctx, int trans_a, int trans
                                           float alpha, dytcl_tensor A, int64_t stride_a, dytcl_tensor B,
                                           int64_t stride_b, float beta, dytcl_tensor C, int64_t stride_c,
                                           int batch);
-/* y = x W^T + b (b may be absent); W is [out, in]. */
+/* y = x W^T + b (b may be absent); W is [out, in]. W may be stored f16 or
+ * bf16 (inference weights; x, y, b float32, the sums float32): up to 4 rows
+ * read it as stored (a matrix-vector kernel), more widen it once into a
+ * float32 workspace for the GEMM. The backward and the GEMMs take f32 only. */
 DYTCL_API dytcl_status dytcl_linear_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, dytcl_tensor W,
                                             dytcl_tensor b);
 /* dx = dy W, dW (+)= dy^T x, db (+)= the column sums of dy. */

@@ -23,6 +23,14 @@ int dy_gemv_takes(dytcl_ctx *ctx, int trans_b, int M, int N, int K, int batch, d
 dytcl_status dy_gemv(dytcl_ctx *ctx, int N, int K, float alpha, dytcl_tensor A, dytcl_tensor B, float beta,
                      dytcl_tensor C);
 
+/* Half-width B (f16 / bf16 weights at inference), every device:
+ * c [R, N] = alpha * a [R, K] . B^T + beta * c through gemv_nt_<dtype>
+ * when dy_gemv_half_takes (R <= DY_GEMV_HALF_ROWS), else B widened into a
+ * float32 workspace and the float32 GEMM. */
+#define DY_GEMV_HALF_ROWS 4
+dytcl_status dy_gemm_half_b(dytcl_ctx *ctx, int R, int N, int K, float alpha, dytcl_tensor A, dytcl_tensor B,
+                            float beta, dytcl_tensor C);
+
 /* "OpenBLAS 0.3.21 ... (2 threads)", or why there is none. */
 void dy_gemm_host_describe(char *out, size_t cap);
 

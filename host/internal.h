@@ -54,6 +54,7 @@ enum {
     DY_WS_ATTN_P,           /* attention: the scores / probabilities, [BH, T, T] ... */
     DY_WS_ATTN_DP,          /* ... their gradient ... */
     DY_WS_ATTN_DELTA,       /* ... and the rows' dot(dout, o), [BH, T] */
+    DY_WS_WEIGHT,           /* linear: a half-width W widened to float32 for the GEMM */
     DY_WORKSPACES
 };
 

@@ -138,12 +138,14 @@ dytcl_status dytcl_gemm_warmup(dytcl_ctx *ctx)
 
 /* ------------------------------------------------------------ linear layers */
 
-/* x [rows, in], W [out, in]: the shapes every linear call checks. Our
- * kernels index with int: everything must stay below 2^31 elements. */
-static dytcl_status linear_dims(dytcl_ctx *ctx, dytcl_tensor x, dytcl_tensor W, int *rows, int *in, int *out)
+/* x [rows, in], W [out, in] (stored as one of w_dtypes): the shapes every
+ * linear call checks. Our kernels index with int: everything must stay below
+ * 2^31 elements. */
+static dytcl_status linear_dims(dytcl_ctx *ctx, dytcl_tensor x, dytcl_tensor W, unsigned w_dtypes, int *rows, int *in,
+                                int *out)
 {
     dytcl_status s;
-    if ((s = dy_check_tensor(ctx, x, "x")) || (s = dy_check_tensor(ctx, W, "W"))) return s;
+    if ((s = dy_check_tensor(ctx, x, "x")) || (s = dy_check_tensor_dt(ctx, W, "W", w_dtypes))) return s;
     if (W.ndim != 2) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "linear: W must be [out, in], got %d dims", W.ndim);
     if (x.shape[x.ndim - 1] != W.shape[1])
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "linear: x's last dimension is %lld but W is [%lld, %lld] ([out, in])",
@@ -174,9 +176,11 @@ dytcl_status dytcl_linear_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x
     DY_CHECK_CTX(ctx);
     int rows = 0, in = 0, out = 0;
     dytcl_status s;
-    if ((s = linear_dims(ctx, x, W, &rows, &in, &out)) || (s = check_2d(ctx, y, "y", rows, out, 1)) ||
+    if ((s = linear_dims(ctx, x, W, DY_DT_ALL, &rows, &in, &out)) || (s = check_2d(ctx, y, "y", rows, out, 1)) ||
         (s = check_2d(ctx, b, "b", 1, out, 0)) ||
-        (s = check_apart(ctx, y, (int64_t)rows * out, "y", b, b.buf ? out : 0, "b")))
+        (s = check_apart(ctx, y, (int64_t)rows * out, "y", b, b.buf ? out : 0, "b")) ||
+        (s = check_apart(ctx, y, (int64_t)rows * out, "y", x, (int64_t)rows * in, "x")) ||
+        (s = check_apart(ctx, y, (int64_t)rows * out, "y", W, (int64_t)out * in, "W")))
         return s;
     if (b.buf) { /* y = b in every row, then y += x W^T */
         static const char *const names[2] = {DY_KNAME(LINEAR, bias_rows), DY_KNAME(LINEAR, bias_rows_tail)};
@@ -191,7 +195,9 @@ dytcl_status dytcl_linear_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x
         size_t global[2] = {(size_t)out, (size_t)rows}, local[2] = {pow2_local(ctx, k[0], out < 256 ? out : 256), 1};
         if ((s = dy_launch_split(ctx, k[0], k[1], 2, global, local))) return s;
     }
-    /* y [rows, out] (+)= x [rows, in] . W^T, W [out, in] */
+    /* y [rows, out] (+)= x [rows, in] . W^T, W [out, in]; half-width W
+     * (inference): gemm_gemv.c's dy_gemm_half_b */
+    if (W.dtype != DYTCL_F32) return dy_gemm_half_b(ctx, rows, out, in, 1.0f, x, W, b.buf ? 1.0f : 0.0f, y);
     return dytcl_gemm(ctx, 0, 1, rows, out, in, 1.0f, x, W, b.buf ? 1.0f : 0.0f, y);
 }
 
@@ -228,7 +234,7 @@ dytcl_status dytcl_linear_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor
     DY_CHECK_CTX(ctx);
     int rows = 0, in = 0, out = 0;
     dytcl_status s;
-    if ((s = linear_dims(ctx, x, W, &rows, &in, &out)) || (s = check_2d(ctx, dy, "dy", rows, out, 1)) ||
+    if ((s = linear_dims(ctx, x, W, DY_DT(DYTCL_F32), &rows, &in, &out)) || (s = check_2d(ctx, dy, "dy", rows, out, 1)) ||
         (s = check_2d(ctx, dx, "dx", rows, in, 0)) || (s = check_2d(ctx, dW, "dW", out, in, 1)) ||
         (s = check_2d(ctx, db, "db", 1, out, 0)))
         return s;

@@ -1,10 +1,13 @@
-/* safetensors.c -- reading and writing .safetensors files (float32).
+/* safetensors.c -- reading and writing .safetensors files (F32, F16, BF16).
  *
  * The format: an 8-byte little-endian header length N, N bytes of JSON, then
- * the tensor bytes. The JSON maps each tensor name to
+ * the tensor bytes (little-endian). The JSON maps each tensor name to
  * {"dtype": "F32", "shape": [...], "data_offsets": [begin, end]} (offsets
  * into the bytes after the header) and may hold "__metadata__": a map of
- * strings to strings.
+ * strings to strings. F16 and BF16 tensors are widened to float32 on load
+ * (exactly: every half-width value is a float) into one allocation the file
+ * keeps; on save, a tensor whose dtype is F16 or BF16 is rounded to nearest
+ * even on the way out (half.c).
  *
  * Reading trusts nothing: the header length, every offset, shape and dtype
  * are checked against the file; tensors must exactly tile the data area (no
@@ -32,12 +35,16 @@ struct dytcl_st_file {
     const unsigned char *data; /* the byte area after the header */
     size_t data_size;
     dytcl_st_tensor *tensors;  /* sorted by data offset */
+    float *wide;               /* the F16 and BF16 tensors, widened */
     int count;
     json_t *meta;              /* "__metadata__" or NULL */
     json_t *header;            /* owns the names */
 };
 
 #define ST_FAIL(...) dy_fail(NULL, DYTCL_ERR_FORMAT, "safetensors: " __VA_ARGS__)
+
+/* The format's names of the dtypes dytcl reads and writes. */
+static const char *const st_names[3] = {[DYTCL_F32] = "F32", [DYTCL_F16] = "F16", [DYTCL_BF16] = "BF16"};
 
 static int cmp_offset(const void *a, const void *b)
 {
@@ -53,13 +60,15 @@ static dytcl_status parse_entry(dytcl_st_file *f, const char *name, json_t *v, d
     json_t *shape = json_object_get(v, "shape"), *offs = json_object_get(v, "data_offsets");
     if (!dtype || !json_is_array(shape) || !json_is_array(offs) || json_array_size(offs) != 2)
         return ST_FAIL("entry \"%s\" lacks dtype, shape or data_offsets", name);
-    if (strcmp(dtype, "F32") != 0)
-        return ST_FAIL("tensor \"%s\" has dtype %s; only F32 is supported", name, dtype);
+    int dt = 0;
+    while (dt < 3 && strcmp(dtype, st_names[dt])) dt++;
+    if (dt == 3) return ST_FAIL("tensor \"%s\" has dtype %s; only F32, F16 and BF16 are supported", name, dtype);
     size_t ndim = json_array_size(shape);
     if (ndim > DYTCL_MAX_DIMS)
         return ST_FAIL("tensor \"%s\" has more than 4 dimensions", name);
     memset(t, 0, sizeof *t);
     t->name = name;
+    t->dtype = (dytcl_dtype)dt;
     t->ndim = (int)ndim;
     uint64_t numel = 1;
     for (size_t i = 0; i < ndim; i++) {
@@ -75,11 +84,35 @@ static dytcl_status parse_entry(dytcl_st_file *f, const char *name, json_t *v, d
     json_int_t e = json_is_integer(je) ? json_integer_value(je) : -1;
     if (b < 0 || e < b || (uint64_t)e > f->data_size)
         return ST_FAIL("tensor \"%s\" has data_offsets outside the file", name);
-    if ((uint64_t)(e - b) != numel * 4)
-        return ST_FAIL("tensor \"%s\": data_offsets do not match its shape", name);
+    if ((uint64_t)(e - b) != numel * dytcl_dtype_size(t->dtype))
+        return ST_FAIL("tensor \"%s\": data_offsets do not match its shape and dtype %s", name, dtype);
     t->numel = (size_t)numel;
-    t->data = (const float *)(const void *)(f->data + b);
+    t->data = (const float *)(const void *)(f->data + b); /* widen() moves half-width ones */
     t->bytes = (size_t)(e - b);
+    return DYTCL_OK;
+}
+
+/* After the tiling check: every F16 / BF16 tensor widened into f->wide, its
+ * data and bytes then those of float32. At most twice the data area. */
+static dytcl_status widen(dytcl_st_file *f)
+{
+    size_t n = 0;
+    for (int i = 0; i < f->count; i++)
+        if (f->tensors[i].dtype != DYTCL_F32) n += f->tensors[i].numel;
+    if (!n) return DYTCL_OK;
+    if (n > SIZE_MAX / sizeof(float) || !(f->wide = malloc(n * sizeof(float))))
+        return dy_fail(NULL, DYTCL_ERR_HOST_MEMORY, "safetensors: out of host memory widening %zu half-width values", n);
+    float *w = f->wide;
+    for (int i = 0; i < f->count; i++) {
+        dytcl_st_tensor *t = &f->tensors[i];
+        if (t->dtype == DYTCL_F32) continue;
+        const unsigned char *p = (const unsigned char *)t->data;
+        for (size_t j = 0; j < t->numel; j++)
+            w[j] = dytcl_half_to_float((uint16_t)(p[2 * j] | p[2 * j + 1] << 8), t->dtype);
+        t->data = w;
+        t->bytes = t->numel * sizeof(float);
+        w += t->numel;
+    }
     return DYTCL_OK;
 }
 
@@ -165,6 +198,7 @@ static dytcl_status parse_owned(unsigned char *bytes, size_t size, dytcl_st_file
                     f->data_size - at);
         goto fail;
     }
+    if ((s = widen(f))) goto fail;
     *out = f;
     return DYTCL_OK;
 fail:
@@ -248,6 +282,7 @@ void dytcl_st_free(dytcl_st_file *f)
     if (!f) return;
     json_decref(f->header);
     free(f->tensors);
+    free(f->wide);
     free(f->bytes);
     free(f);
 }
@@ -295,15 +330,16 @@ static dytcl_status header_json(const dytcl_st_tensor *t, int n, const char *con
     for (int i = 0; i < n && !bad; i++) {
         json_t *shape = json_array();
         for (int d = 0; d < t[i].ndim; d++) json_array_append_new(shape, json_integer(t[i].shape[d]));
-        json_t *e = json_pack("{s:s, s:o, s:[I,I]}", "dtype", "F32", "shape", shape, "data_offsets",
-                              (json_int_t)at, (json_int_t)(at + t[i].numel * 4));
+        const size_t bytes = t[i].numel * dytcl_dtype_size(t[i].dtype);
+        json_t *e = json_pack("{s:s, s:o, s:[I,I]}", "dtype", st_names[t[i].dtype], "shape", shape, "data_offsets",
+                              (json_int_t)at, (json_int_t)(at + bytes));
         if (!e || json_object_get(h, t[i].name)) { /* a repeated name */
             json_decref(e);
             bad = 1;
         } else {
             bad = json_object_set_new(h, t[i].name, e) != 0;
         }
-        at += t[i].numel * 4;
+        at += bytes;
     }
     json_decref(m);
     *out = bad ? NULL : json_dumps(h, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -325,6 +361,24 @@ static int write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
+/* Tensor t's data as the file stores it: float32 as is, F16 / BF16 rounded
+ * (little-endian), a block at a time. */
+static int write_tensor(int fd, const dytcl_st_tensor *t)
+{
+    if (t->dtype == DYTCL_F32) return write_all(fd, t->data, t->numel * 4);
+    enum { BLOCK = 4096 };
+    unsigned char buf[2 * BLOCK];
+    for (size_t j = 0; j < t->numel; j += BLOCK) {
+        const size_t n = t->numel - j < BLOCK ? t->numel - j : BLOCK;
+        for (size_t i = 0; i < n; i++) {
+            const uint16_t h = dytcl_half_from_float(t->data[j + i], t->dtype);
+            buf[2 * i] = (unsigned char)(h & 0xff), buf[2 * i + 1] = (unsigned char)(h >> 8);
+        }
+        if (write_all(fd, buf, 2 * n)) return -1;
+    }
+    return 0;
+}
+
 dytcl_status dytcl_st_save(const char *path, const dytcl_st_tensor *t, int n, const char *const *meta,
                            int nmeta)
 {
@@ -341,8 +395,8 @@ dytcl_status dytcl_st_save(const char *path, const dytcl_st_tensor *t, int n, co
             return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_st_save: tensor %d is named __metadata__, the name the "
                            "format keeps for the metadata map", i);
         if (!t[i].name || t[i].ndim < 0 || t[i].ndim > DYTCL_MAX_DIMS || numel != t[i].numel ||
-            (t[i].numel && !t[i].data))
-            return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_st_save: tensor %d (%s) has a bad shape or data",
+            (t[i].numel && !t[i].data) || !dytcl_dtype_size(t[i].dtype))
+            return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_st_save: tensor %d (%s) has a bad shape, data or dtype",
                            i, t[i].name ? t[i].name : "NULL");
     }
     char *json = NULL;
@@ -363,7 +417,7 @@ dytcl_status dytcl_st_save(const char *path, const dytcl_st_tensor *t, int n, co
     int bad = fd < 0;
     const char spaces[8] = "        ";
     bad = bad || write_all(fd, len8, 8) || write_all(fd, json, hlen) || write_all(fd, spaces, padded - hlen);
-    for (int i = 0; i < n && !bad; i++) bad = write_all(fd, t[i].data, t[i].numel * 4);
+    for (int i = 0; i < n && !bad; i++) bad = write_tensor(fd, &t[i]);
     int err = errno;
     if (fd >= 0) {
         bad = bad || fsync(fd) != 0;

@@ -154,7 +154,10 @@ static char *key_list(const dytcl_meta *md)
 
 /* ------------------------------------------------------------------ save */
 
-static dytcl_status save(dytcl_model *m, const char *path, int with_opt, const dytcl_meta *user, char *err, size_t cap)
+/* with_opt: AdamW's state too (training checkpoints, always F32); dtype:
+ * how the matrices are stored (the vectors, norms and biases, stay F32). */
+static dytcl_status save(dytcl_model *m, const char *path, int with_opt, dytcl_dtype dtype, const dytcl_meta *user,
+                         char *err, size_t cap)
 {
     const dytcl_model_config *c = dytcl_model_get_config(m);
     int nt = dytcl_model_param_table(c, NULL, 0);
@@ -181,6 +184,7 @@ static dytcl_status save(dytcl_model *m, const char *path, int with_opt, const d
         st[i].shape[0] = tab[i].shape[0], st[i].shape[1] = tab[i].shape[1];
         st[i].numel = tab[i].numel;
         st[i].data = host + tab[i].offset;
+        st[i].dtype = tab[i].ndim == 2 ? dtype : DYTCL_F32;
     }
     int count = nt;
     if (with_opt) {
@@ -196,7 +200,7 @@ static dytcl_status save(dytcl_model *m, const char *path, int with_opt, const d
     /* the caller's pairs, then the config (which wins), then the key list */
     int bad = 0;
     for (int i = 0; user && i < user->n; i++) bad |= dytcl_meta_set(&md, user->key[i], user->value[i]);
-    bad |= config_to_meta(c, &md);
+    bad |= config_to_meta(c, &md) | dytcl_meta_set(&md, "dtype", dytcl_dtype_name(dtype));
     if (bad || !(keys = key_list(&md)) || dytcl_meta_set(&md, "keys", keys) ||
         !(kv = calloc(2 * (size_t)md.n, sizeof *kv))) {
         s = DYTCL_ERR_HOST_MEMORY;
@@ -218,7 +222,17 @@ dytcl_status dytcl_model_save(dytcl_model *m, const char *path, int with_opt, co
 {
     if (!m || !path) return model_bad_arg(m, __func__);
     char err[1200];
-    dytcl_status s = save(m, path, with_opt, md, err, sizeof err);
+    dytcl_status s = save(m, path, with_opt, DYTCL_F32, md, err, sizeof err);
+    return s ? dy_fail(m->ctx, s, "%s", err) : s;
+}
+
+dytcl_status dytcl_model_export(dytcl_model *m, const char *path, dytcl_dtype dtype, const dytcl_meta *md)
+{
+    if (!m || !path) return model_bad_arg(m, __func__);
+    if (!dytcl_dtype_size(dtype))
+        return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_export: dtype %d is not f32, f16 or bf16", (int)dtype);
+    char err[1200];
+    dytcl_status s = save(m, path, 0, dtype, md, err, sizeof err);
     return s ? dy_fail(m->ctx, s, "%s", err) : s;
 }
 
@@ -303,6 +317,11 @@ static dytcl_status load(dytcl_ctx *ctx, const char *path, dytcl_model **out, dy
         if (take(f, tab[i].name, &tab[i], tab[i].numel, host + tab[i].offset, why, sizeof why)) goto done;
     dytcl_st_tensor probe;
     int opt = !dytcl_st_get(f, "opt.m", &probe);
+    if (opt && probe.dtype != DYTCL_F32) {
+        snprintf(why, sizeof why, "AdamW's state \"opt.m\" is stored as %s; training checkpoints are F32 only",
+                 dytcl_dtype_name(probe.dtype));
+        goto done;
+    }
     if (opt && (take(f, "opt.m", NULL, n, host + n, why, sizeof why) ||
                 take(f, "opt.v", NULL, n, host + 2 * n, why, sizeof why)))
         goto done;

@@ -165,6 +165,12 @@ DYTCL_API void dytcl_meta_clear(dytcl_meta *md);
 /* Writes m's parameters (and AdamW state when with_opt) with the config and
  * md (may be NULL) as metadata. */
 DYTCL_API dytcl_status dytcl_model_save(dytcl_model *m, const char *path, int with_opt, const dytcl_meta *md);
+/* Writes an inference checkpoint: m's parameters without AdamW state, the
+ * matrices (weights, embeddings) stored as dtype (F16 and BF16 rounded to
+ * nearest even), the vectors (norm parameters, biases) as F32, and metadata
+ * "dtype" = "f32", "f16" or "bf16" (dytcl_model_save writes "f32"). Loading
+ * widens it back to float32; training resumes only from F32 checkpoints. */
+DYTCL_API dytcl_status dytcl_model_export(dytcl_model *m, const char *path, dytcl_dtype dtype, const dytcl_meta *md);
 /* Reads a checkpoint's config (and every metadata pair into md, when not
  * NULL) without creating a model; messages in dytcl_last_error(NULL). */
 DYTCL_API dytcl_status dytcl_model_read_config(const char *path, dytcl_model_config *c, dytcl_meta *md);
@@ -253,6 +259,19 @@ DYTCL_API double dytcl_model_norm_ns(dytcl_model *m);
  * and biases absorb w and b. The logits are the same up to float rounding;
  * the inference pass skips two vector reads per norm. DyT and Derf only. */
 DYTCL_API dytcl_status dytcl_model_fold(dytcl_model *src, dytcl_model **out);
+
+/* Half-width weights. The linear layers' weights (attention qkv and proj,
+ * the MLP's two, the lm head) kept on the device also as dtype (DYTCL_F16 or
+ * DYTCL_BF16, rounded to nearest even from the float32 parameters) and read
+ * from there by forward, decode and generate: the one-row products of
+ * decoding stream half the bytes and sum in float32. DYTCL_F32 drops the
+ * copy. The float32 parameters stay (the embeddings and norms read them;
+ * dytcl_model_write_params rounds the copy again); backward and step are
+ * refused while a copy is held. Call it after dytcl_model_fold, on the
+ * folded model. */
+DYTCL_API dytcl_status dytcl_model_set_weight_dtype(dytcl_model *m, dytcl_dtype dtype);
+/* The dtype the linear layers read (DYTCL_F32 unless set). */
+DYTCL_API dytcl_dtype dytcl_model_weight_dtype(const dytcl_model *m);
 
 /* Starts decoding with a KV cache on the device (batch 1); forward is refused until the end. */
 DYTCL_API dytcl_status dytcl_model_decode_begin(dytcl_model *m);

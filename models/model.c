@@ -217,7 +217,7 @@ fail:
 void dytcl_model_free(dytcl_model *m)
 {
     if (!m) return;
-    dytcl_buf *bufs[] = {m->params, m->grads, m->m, m->v, m->mask, m->stats, m->acts, m->io, m->kv};
+    dytcl_buf *bufs[] = {m->params, m->grads, m->m, m->v, m->mask, m->stats, m->acts, m->io, m->kv, m->wh};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dytcl_buf_free(bufs[i]);
     free(m->tab);
     free(m->layer);
@@ -313,7 +313,8 @@ static dytcl_status rw(dytcl_model *m, dytcl_buf *b, void *host, int write, cons
 dytcl_status dytcl_model_read_params(dytcl_model *m, float *out) { return rw(m, m->params, out, 0, "read parameters"); }
 dytcl_status dytcl_model_write_params(dytcl_model *m, const float *in)
 {
-    return rw(m, m->params, (void *)in, 1, "write parameters");
+    dytcl_status s = rw(m, m->params, (void *)in, 1, "write parameters");
+    return s ? s : model_refresh_half(m);
 }
 dytcl_status dytcl_model_read_grads(dytcl_model *m, float *out) { return rw(m, m->grads, out, 0, "read gradients"); }
 
@@ -387,7 +388,8 @@ dytcl_status dytcl_model_step(dytcl_model *m, const dytcl_model_optim *o, int st
     if (!m) return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_model_step: the model is NULL");
     if (!o || step < 1)
         return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_step: needs an optimiser and step >= 1");
-    dytcl_status s = ensure_mask(m, o->decay_norm);
+    dytcl_status s = model_refuse_half(m, __func__);
+    if (!s) s = ensure_mask(m, o->decay_norm);
     if (s) return s;
     dytcl_tensor all = at(m->grads, 0, (int64_t)m->n);
     dytcl_tensor norm = at(m->stats, 0, 1), scale = at(m->stats, 1, 1);

@@ -131,3 +131,55 @@ void dytcl_model_decode_end(dytcl_model *m)
     dytcl_buf_free(m->kv);
     m->kv = NULL;
 }
+
+/* ------------------------------------------------- half-width weights */
+
+dytcl_status model_refresh_half(dytcl_model *m)
+{
+    if (!m->wh) return DYTCL_OK;
+    float *p = malloc(m->n * sizeof *p);
+    uint16_t *h = malloc(m->n * sizeof *h);
+    dytcl_status s = DYTCL_ERR_HOST_MEMORY;
+    if (p && h && !(s = dytcl_model_read_params(m, p))) {
+        for (size_t i = 0; i < m->n; i++) h[i] = dytcl_half_from_float(p[i], m->wdtype);
+        s = lib_fail(m, dytcl_buf_write(m->ctx, m->wh, 0, h, m->n * sizeof *h), "half-width weights");
+    } else if (s == DYTCL_ERR_HOST_MEMORY) {
+        model_fail(m, s, "half-width weights: out of host memory (%zu parameters)", m->n);
+    }
+    free(p), free(h);
+    return s;
+}
+
+dytcl_status model_refuse_half(dytcl_model *m, const char *fn)
+{
+    if (!m->wh) return DYTCL_OK;
+    return model_fail(m, DYTCL_ERR_INVALID_ARG, "%s: the model reads %s weights (dytcl_model_set_weight_dtype), "
+                      "for inference only; training needs f32 (set DYTCL_F32 first)", fn, dytcl_dtype_name(m->wdtype));
+}
+
+dytcl_status dytcl_model_set_weight_dtype(dytcl_model *m, dytcl_dtype dtype)
+{
+    if (!m) return model_bad_arg(m, __func__);
+    if (!dytcl_dtype_size(dtype))
+        return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_set_weight_dtype: dtype %d is not f32, f16 or bf16",
+                          (int)dtype);
+    if (dtype == m->wdtype) return DYTCL_OK;
+    dytcl_buf_free(m->wh);
+    m->wh = NULL;
+    m->wdtype = DYTCL_F32;
+    if (dtype == DYTCL_F32) return DYTCL_OK;
+    dytcl_status s = dytcl_buf_create(m->ctx, m->n * dytcl_dtype_size(dtype), &m->wh);
+    if (s) return lib_fail(m, s, "half-width weights");
+    m->wdtype = dtype;
+    if ((s = model_refresh_half(m))) {
+        dytcl_buf_free(m->wh);
+        m->wh = NULL;
+        m->wdtype = DYTCL_F32;
+    }
+    return s;
+}
+
+dytcl_dtype dytcl_model_weight_dtype(const dytcl_model *m)
+{
+    return m ? m->wdtype : DYTCL_F32;
+}

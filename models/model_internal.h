@@ -70,9 +70,19 @@ struct dytcl_model {
     dytcl_buf *io;                /* int32 tokens [BT], targets [BT] */
     /* inference (model_infer.c) */
     dytcl_buf *kv;                /* [L][2][H, max_seq, D] for batch 1 */
+    dytcl_buf *wh;                /* [n] the parameters rounded to wdtype (f16 / bf16), or NULL:
+                                     the linear layers' weights the forward reads */
+    dytcl_dtype wdtype;
     int profile_norms;            /* time each norm call (benchmarks) */
     double norm_ns;
 };
+
+/* Rounds the parameters into m->wh again (after they changed); nothing
+ * when the model holds no half-width copy (model_infer.c). */
+dytcl_status model_refresh_half(dytcl_model *m);
+/* DYTCL_ERR_INVALID_ARG naming fn when m holds half-width weights (training
+ * needs the float32 ones alone). */
+dytcl_status model_refuse_half(dytcl_model *m, const char *fn);
 
 /* Views. at(b, off, n): a 1-D view, absent (.buf NULL) when off is NONE. */
 dytcl_tensor at(dytcl_buf *b, size_t off, int64_t n);

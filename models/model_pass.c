@@ -170,6 +170,14 @@ static dytcl_tensor rope_view(dytcl_tensor t)
     return r;
 }
 
+/* A linear layer's weight [rows, cols] as the forward reads it: the
+ * half-width copy when the model holds one (inference), else the float32
+ * parameter. */
+static dytcl_tensor weight(const dytcl_model *m, size_t off, int64_t rows, int64_t cols)
+{
+    return m->wh ? dytcl_tensor_as(at2(m->wh, off, rows, cols), m->wdtype) : at2(m->params, off, rows, cols);
+}
+
 /* Token (and position) embeddings into res[0], positions from pos on;
  * llama-DyT scales them. */
 static dytcl_status embed_forward(dytcl_model *m, dytcl_tensor tokens, int pos)
@@ -197,7 +205,7 @@ static dytcl_status attn_forward(dytcl_model *m, int l, const layer_acts *a, int
     const layer_off *p = &m->layer[l];
     int64_t BT = (int64_t)m->B * m->T, C = m->C;
     dytcl_tensor qkv = A2(qkv, 0, BT, 3 * C);
-    TRY(dytcl_linear_forward(ctx, qkv, a->ln1, at2(m->params, p->qkv_w, 3 * C, C), at(m->params, p->qkv_b, 3 * C)),
+    TRY(dytcl_linear_forward(ctx, qkv, a->ln1, weight(m, p->qkv_w, 3 * C, C), at(m->params, p->qkv_b, 3 * C)),
         "qkv projection");
     TRY(dytcl_heads_split(ctx, a->q, a->k, a->v, qkv), "heads split");
     if (m->c.arch == DYTCL_ARCH_LLAMA) {
@@ -213,7 +221,7 @@ static dytcl_status attn_forward(dytcl_model *m, int l, const layer_acts *a, int
         TRY(dytcl_attention_forward(ctx, a->o, a->lse, a->q, a->k, a->v, DYTCL_ATTN_AUTO), "attention");
     }
     TRY(dytcl_heads_merge(ctx, a->atty, a->o), "heads merge");
-    TRY(dytcl_linear_forward(ctx, A2(h, 0, BT, C), a->atty, at2(m->params, p->proj_w, C, C),
+    TRY(dytcl_linear_forward(ctx, A2(h, 0, BT, C), a->atty, weight(m, p->proj_w, C, C),
                              at(m->params, p->proj_b, C)),
         "attention projection");
     return DYTCL_OK;
@@ -225,11 +233,11 @@ static dytcl_status mlp_forward(dytcl_model *m, int l, const layer_acts *a)
     dytcl_ctx *ctx = m->ctx;
     const layer_off *p = &m->layer[l];
     int64_t BT = (int64_t)m->B * m->T, C = m->C;
-    TRY(dytcl_linear_forward(ctx, a->fch, a->ln2, at2(m->params, p->fc_w, m->F2, C), at(m->params, p->fc_b, m->F2)),
+    TRY(dytcl_linear_forward(ctx, a->fch, a->ln2, weight(m, p->fc_w, m->F2, C), at(m->params, p->fc_b, m->F2)),
         "MLP up projection");
     if (m->c.arch == DYTCL_ARCH_GPT) TRY(dytcl_gelu_forward(ctx, a->fcact, a->fch), "GELU");
     else TRY(dytcl_swiglu_packed_forward(ctx, a->fcact, a->fch), "SwiGLU");
-    TRY(dytcl_linear_forward(ctx, A2(h, 0, BT, C), a->fcact, at2(m->params, p->out_w, C, m->F),
+    TRY(dytcl_linear_forward(ctx, A2(h, 0, BT, C), a->fcact, weight(m, p->out_w, C, m->F),
                              at(m->params, p->out_b, C)),
         "MLP down projection");
     return DYTCL_OK;
@@ -273,7 +281,7 @@ static dytcl_status forward_to_logits(dytcl_model *m, int pos)
         }
         if (s) return s;
     }
-    TRY(dytcl_linear_forward(ctx, A2(logits, 0, BT, m->V), A2(lnf, 0, BT, C), at2(m->params, m->lm_head, m->V, C),
+    TRY(dytcl_linear_forward(ctx, A2(logits, 0, BT, m->V), A2(lnf, 0, BT, C), weight(m, m->lm_head, m->V, C),
                              at(m->params, m->lm_head_b, m->V)),
         "lm head");
     return DYTCL_OK;
@@ -365,6 +373,7 @@ dytcl_status dytcl_model_backward(dytcl_model *m, float grad_scale)
     if (!m) return model_bad_arg(m, __func__);
     if (!m->acts || !m->has_targets)
         return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_backward: needs a forward with targets first");
+    if (model_refuse_half(m, __func__)) return DYTCL_ERR_INVALID_ARG;
     dytcl_ctx *ctx = m->ctx;
     int64_t BT = (int64_t)m->B * m->T, C = m->C;
     dytcl_tensor tok = at(m->io, 0, BT), tgt = at(m->io, (size_t)BT, BT);

@@ -356,12 +356,12 @@ dytcl_status vit_save(vit *v, const char *path, int with_opt, const char *const 
         for (int i = 0; i < v->ntab; i++) {
             const vit_tensor *e = &v->tab[i];
             ts[i] = (dytcl_st_tensor){e->name, e->ndim, {e->shape[0], e->shape[1]}, e->numel, host + e->offset,
-                                      e->numel * sizeof(float)};
+                                      e->numel * sizeof(float), DYTCL_F32};
         }
         if (with_opt) {
-            ts[v->ntab] = (dytcl_st_tensor){"opt.m", 1, {(int64_t)v->n}, v->n, host + v->n, v->n * sizeof(float)};
+            ts[v->ntab] = (dytcl_st_tensor){"opt.m", 1, {(int64_t)v->n}, v->n, host + v->n, v->n * sizeof(float), DYTCL_F32};
             ts[v->ntab + 1] =
-                (dytcl_st_tensor){"opt.v", 1, {(int64_t)v->n}, v->n, host + 2 * v->n, v->n * sizeof(float)};
+                (dytcl_st_tensor){"opt.v", 1, {(int64_t)v->n}, v->n, host + 2 * v->n, v->n * sizeof(float), DYTCL_F32};
         }
         const vit_config *c = &v->c;
         const int ints[] = {c->height, c->width, c->channels, c->patch, c->dim,

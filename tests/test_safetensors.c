@@ -42,9 +42,9 @@ int main(void)
     b[0] = 0.5f;
     for (int i = 0; i < 5; i++) c[i] = (float)i;
     dytcl_st_tensor t[3] = {
-        {"blocks.0.attn.weight", 2, {3, 7}, 21, a, 0},
-        {"alpha", 1, {1}, 1, b, 0},
-        {"ln_f.bias", 1, {5}, 5, c, 0},
+        {"blocks.0.attn.weight", 2, {3, 7}, 21, a, 0, DYTCL_F32},
+        {"alpha", 1, {1}, 1, b, 0, DYTCL_F32},
+        {"ln_f.bias", 1, {5}, 5, c, 0, DYTCL_F32},
     };
     const char *meta[] = {"config", "{\"arch\":\"llama\"}", "step", "42"};
     CHECK_OK(NULL, dytcl_st_save(path, t, 3, meta, 2));
@@ -91,7 +91,10 @@ int main(void)
     /* Hostile headers. */
     expect_refused(path, "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 4, "outside the file");
     expect_refused(path, "{\"x\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, "do not match");
-    expect_refused(path, "{\"x\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, "only F32");
+    expect_refused(path, "{\"x\":{\"dtype\":\"I8\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2, "only F32, F16 and BF16");
+    expect_refused(path, "{\"x\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8, "only F32, F16 and BF16");
+    expect_refused(path, "{\"x\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "dtype F16");
+    expect_refused(path, "{\"x\":{\"dtype\":\"BF16\",\"shape\":[3],\"data_offsets\":[0,4]}}", 4, "dtype BF16");
     expect_refused(path, "{\"x\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4, "bad shape");
     expect_refused(path,
                    "{\"x\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296],\"data_offsets\":[0,4]}}", 4,

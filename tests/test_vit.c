@@ -204,7 +204,7 @@ static void check_train_and_files(dytcl_ctx *ctx)
     }
     /* refusals: not a ViT file, a bad config */
     const char *bad_meta[2] = {"format", "something-else"};
-    dytcl_st_tensor one = {"x", 1, {1}, 1, &first, 4};
+    dytcl_st_tensor one = {"x", 1, {1}, 1, &first, 4, DYTCL_F32};
     CHECK_OK(ctx, dytcl_st_save(path, &one, 1, bad_meta, 1));
     vit *z = NULL;
     CHECK(vit_load(ctx, path, &z, NULL, NULL, err, sizeof err) != DYTCL_OK && !z && strstr(err, path) &&

@@ -15,6 +15,7 @@ static const struct {
     {"attention", bench_attention, "causal attention vs T: GEMM path vs tiled path, time and memory"},
     {"step", bench_step, "share of a training step per op: one GPT-2-small block, DyT vs RMSNorm"},
     {"train", bench_train, "training and generation tokens/s, DyT vs RMSNorm vs LayerNorm, norm share"},
+    {"decode", bench_decode, "decoding tokens/s with f32, f16 and bf16 weights, interleaved"},
     {"gemm", bench_gemm, "SGEMM through CLBlast at transformer shapes (OpenBLAS beside it)"},
 };
 

@@ -2,8 +2,10 @@
  * is sampled (dytcl_model_generate: the prompt goes through the model once,
  * filling the KV cache on the device, then one token per step; past max_seq
  * the context slides). DyT/Derf models are folded first (their norms'
- * weight and bias moved into the next linear layers). Only the library's two
- * public headers are used. */
+ * weight and bias moved into the next linear layers). --dtype f16|bf16 keeps
+ * the linear layers' weights half-width on the device, where decoding reads
+ * them (dytcl_model_set_weight_dtype); --stats times the decoding. Only the
+ * library's two public headers are used. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,8 +17,11 @@
 
 typedef struct {
     const char *model, *prompt;
-    int tokens, no_cache, no_fold, print_ids;
+    int tokens, no_cache, no_fold, print_ids, stats;
+    dytcl_dtype dtype;         /* of the linear layers' weights */
     dytcl_sampling s;          /* its seed: --seed */
+    int emitted;               /* tokens so far, and the clock at the first */
+    double first_ms;
 } gen_opts;
 
 static void usage(FILE *f)
@@ -31,6 +36,9 @@ static void usage(FILE *f)
                "  --seed N           sampling seed (default 1)\n"
                "  --no-cache         recompute the whole sequence for every token (no KV cache)\n"
                "  --no-fold          keep DyT's weight and bias in the norms\n"
+               "  --dtype T          the linear layers' weights on the device: f32 (default), f16 or bf16\n"
+               "                     (rounded to nearest even; the sums stay float32)\n"
+               "  --stats            print the decoding speed (tokens/s after the first token) to stderr\n"
                "  --ids              print token ids, one per line, instead of text\n");
 }
 
@@ -47,7 +55,7 @@ static int parse_num(const char *s, double lo, double hi, double *out)
 /* -1: go on; else the exit status. */
 static int parse(int argc, char **argv, gen_opts *o)
 {
-    *o = (gen_opts){NULL, "\n", 200, 0, 0, 0, {0.8f, 0, 1.0f, 1}};
+    *o = (gen_opts){NULL, "\n", 200, 0, 0, 0, 0, DYTCL_F32, {0.8f, 0, 1.0f, 1}, 0, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         double v;
@@ -55,6 +63,7 @@ static int parse(int argc, char **argv, gen_opts *o)
         if (!strcmp(a, "--no-cache")) { o->no_cache = 1; continue; }
         if (!strcmp(a, "--no-fold")) { o->no_fold = 1; continue; }
         if (!strcmp(a, "--ids")) { o->print_ids = 1; continue; }
+        if (!strcmp(a, "--stats")) { o->stats = 1; continue; }
         if (i + 1 >= argc) return usage(stderr), cli_error("generate", 2, "unknown option or missing value: %s", a);
         const char *val = argv[++i];
         if (!strcmp(a, "--model")) o->model = val;
@@ -64,6 +73,9 @@ static int parse(int argc, char **argv, gen_opts *o)
         else if (!strcmp(a, "--top-k") && !parse_num(val, 0, 1e9, &v) && v == (int)v) o->s.top_k = (int)v;
         else if (!strcmp(a, "--top-p") && !parse_num(val, 1e-6, 1, &v)) o->s.top_p = (float)v;
         else if (!strcmp(a, "--seed") && !parse_num(val, 0, 1.8e19, &v)) o->s.seed = (uint64_t)v;
+        else if (!strcmp(a, "--dtype") && !strcmp(val, "f32")) o->dtype = DYTCL_F32;
+        else if (!strcmp(a, "--dtype") && !strcmp(val, "f16")) o->dtype = DYTCL_F16;
+        else if (!strcmp(a, "--dtype") && !strcmp(val, "bf16")) o->dtype = DYTCL_BF16;
         else return usage(stderr), cli_error("generate", 2, "bad option or value: %s %s", a, val);
     }
     if (!o->model) return usage(stderr), cli_error("generate", 2, "--model FILE is required");
@@ -74,7 +86,8 @@ static int parse(int argc, char **argv, gen_opts *o)
 /* Each token as it comes: a byte, or its id on a line. */
 static int emit(int32_t tok, void *user)
 {
-    const gen_opts *o = user;
+    gen_opts *o = user;
+    if (!o->emitted++) o->first_ms = dytcl_now_ms();
     if (o->print_ids) printf("%d\n", tok);
     else putchar(tok);
     fflush(stdout);
@@ -108,6 +121,10 @@ int cmd_generate(int argc, char **argv)
         m = folded;
         c = dytcl_model_get_config(m);
     }
+    if (dytcl_model_set_weight_dtype(m, o.dtype)) {
+        cli_error("generate", 1, "%s", dytcl_last_error(ctx));
+        goto done;
+    }
     int plen = (int)strlen(o.prompt);
     if (plen > c->max_seq) {
         cli_error("generate", 2, "the prompt has %d bytes, more than the model's max_seq %d", plen, c->max_seq);
@@ -125,6 +142,12 @@ int cmd_generate(int argc, char **argv)
         goto done;
     }
     if (!o.print_ids) putchar('\n');
+    if (o.stats) {
+        const double ms = dytcl_now_ms() - o.first_ms;
+        fprintf(stderr, "dytcl generate: %d tokens after the first in %.1f ms: %.1f tokens/s (weights %s, %s)\n",
+                o.emitted - 1, ms, o.emitted > 1 && ms > 0 ? (o.emitted - 1) / ms * 1e3 : 0.0,
+                dytcl_dtype_name(o.dtype), o.no_cache ? "no KV cache" : "KV cache");
+    }
     rc = 0;
 done:
     free(prompt);

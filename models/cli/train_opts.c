@@ -172,6 +172,10 @@ int train_opts_parse(int argc, char **argv, train_opts *o, dytcl_meta *md)
             snprintf(o->resume, sizeof o->resume, "%s", argv[i + 1]);
             if (dytcl_model_read_config(o->resume, &o->model, md))
                 return cli_error("train", 1, "%s", dytcl_last_error(NULL));
+            const char *dt = dytcl_meta_get(md, "dtype"); /* absent in older checkpoints: f32 */
+            if (dt && strcmp(dt, "f32"))
+                return cli_error("train", 1, "%s holds %s weights (dytcl export): an inference checkpoint; training "
+                                 "resumes only from its f32 training checkpoint", o->resume, dt);
             if (from_meta(o, md)) return 1;
         }
     int model_flag = 0;

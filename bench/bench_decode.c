@@ -1,0 +1,107 @@
+/* bench_decode.c -- `dytcl bench decode`: decoding tokens/s with the linear
+ * layers' weights in f32, f16 and bf16 (dytcl_model_set_weight_dtype), one
+ * model in one process, the three interleaved round after round so that a
+ * shared machine's noise falls on all of them alike.
+ *
+ * The model is a random llama-dyt (weights do not change the speed), folded
+ * as dytcl generate runs it. A round per dtype: the KV cache begun, an
+ * 8-token prompt, then --tokens single-token steps timed by the host clock,
+ * each ending in its logits' read, as generation does. Reported: the median
+ * tokens/s of each dtype over the rounds, the median of the rounds' ratios
+ * to f32, and the weight bytes a token reads (the linear layers': 4 or 2 per
+ * weight). Decoding one token reads every weight once, so where it is
+ * memory-bound half-width weights approach 2x. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+#include "cli.h"
+#include "dytcl_model.h"
+
+static const dytcl_dtype dts[3] = {DYTCL_F32, DYTCL_F16, DYTCL_BF16};
+
+/* tokens/s of n single-token steps after an 8-token prompt; < 0 on failure. */
+static double decode_rate(dytcl_model *m, int n, float *logits)
+{
+    const int V = dytcl_model_get_config(m)->vocab;
+    int32_t prompt[8];
+    for (int i = 0; i < 8; i++) prompt[i] = 'a' + i;
+    if (dytcl_model_decode_begin(m) || dytcl_model_decode(m, prompt, 8, 0, logits)) return -1;
+    const double t0 = dytcl_now_ms();
+    for (int i = 0; i < n; i++) {
+        int32_t tok = (int32_t)((unsigned)(logits[i % V] * 1e3f) % (unsigned)V); /* depends on the last step */
+        if (dytcl_model_decode(m, &tok, 1, 8 + i, logits)) return dytcl_model_decode_end(m), -1;
+    }
+    const double ms = dytcl_now_ms() - t0;
+    dytcl_model_decode_end(m);
+    return n / ms * 1e3;
+}
+
+int bench_decode(int argc, char **argv)
+{
+    int dim = 512, layers = 8, heads = 8, tokens = 64, rounds = 5;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: dytcl bench decode [--dim 512] [--layers 8] [--heads 8] [--tokens 64] [--rounds 5]\n");
+            return 0;
+        }
+        int *dst = !strcmp(argv[i], "--dim") ? &dim : !strcmp(argv[i], "--layers") ? &layers
+                 : !strcmp(argv[i], "--heads") ? &heads : !strcmp(argv[i], "--tokens") ? &tokens
+                 : !strcmp(argv[i], "--rounds") ? &rounds : NULL;
+        char *end = NULL;
+        long v = dst && i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
+        if (!dst || !end || *end || v < 1 || v > 1000000)
+            return cli_error("bench decode", 2, "bad option or value: %s%s%s", argv[i], i + 1 < argc ? " " : "",
+                             i + 1 < argc ? argv[i + 1] : "");
+        *dst = (int)v, i++;
+    }
+    dytcl_model_config c = {0};
+    c.arch = DYTCL_ARCH_LLAMA, c.norm = DYTCL_NORM_DYT, c.n_layer = layers, c.n_head = heads, c.d_model = dim;
+    c.max_seq = tokens + 8;
+    dytcl_model_config_defaults(&c);
+    dytcl_ctx *ctx = NULL;
+    dytcl_model *raw = NULL, *m = NULL;
+    float *logits = NULL;
+    double rate[3][64], ratio[3][64];
+    int rc = 1;
+    if (rounds > 64) rounds = 64;
+    if (dytcl_ctx_create(NULL, &ctx)) return cli_error("bench decode", 1, "%s", dytcl_last_error(NULL));
+    if (dytcl_model_create(ctx, &c, 1, &raw) || dytcl_model_fold(raw, &m)) {
+        cli_error("bench decode", 1, "%s", dytcl_last_error(ctx));
+        goto done;
+    }
+    if (!(logits = malloc(sizeof(float) * (size_t)c.vocab))) goto done;
+    /* linear weights: every parameter but the embedding table and the norms' vectors */
+    const double weights = (double)dytcl_model_param_count(dytcl_model_get_config(m)) - (double)c.vocab * c.d_model;
+    dytcl_device_info dev;
+    dytcl_ctx_device(ctx, &dev);
+    printf("decode: llama-dyt d_model %d, %d layers, %d heads, %.1fM linear weights; %d tokens x %d rounds, "
+           "interleaved; device %s\n", dim, layers, heads, weights / 1e6, tokens, rounds, dev.name);
+    for (int k = 0; k < 3; k++) /* warm-up: kernels compiled, caches filled */
+        if (dytcl_model_set_weight_dtype(m, dts[k]) || decode_rate(m, 4, logits) < 0) {
+            cli_error("bench decode", 1, "%s", dytcl_last_error(ctx));
+            goto done;
+        }
+    for (int r = 0; r < rounds; r++)
+        for (int k = 0; k < 3; k++) {
+            if (dytcl_model_set_weight_dtype(m, dts[k]) || (rate[k][r] = decode_rate(m, tokens, logits)) < 0) {
+                cli_error("bench decode", 1, "%s", dytcl_last_error(ctx));
+                goto done;
+            }
+        }
+    printf("%-6s %12s %12s %14s\n", "dtype", "tokens/s", "vs f32", "weight MB/tok");
+    for (int k = 0; k < 3; k++) {
+        for (int r = 0; r < rounds; r++) ratio[k][r] = rate[k][r] / rate[0][r];
+        const double med = bench_median(rate[k], rounds), rat = bench_median(ratio[k], rounds);
+        printf("%-6s %12.1f %11.2fx %14.1f\n", dytcl_dtype_name(dts[k]), med, rat,
+               weights * (double)dytcl_dtype_size(dts[k]) / 1e6);
+    }
+    printf("(medians over the rounds; \"vs f32\" is the median of each round's ratio)\n");
+    rc = 0;
+done:
+    free(logits);
+    dytcl_model_free(m), dytcl_model_free(raw);
+    dytcl_ctx_free(ctx);
+    return rc;
+}
