@@ -94,7 +94,7 @@ fuzz: build
 	    $(BUILD)-fuzz/corpus tests/fuzz/safetensors
 	mkdir -p $(BUILD)-fuzz/corpus-text
 	clang -std=c11 -g -O1 -Werror=incompatible-pointer-types -Werror=implicit-function-declaration -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L \
-	    -Ihost -Imodels -Imodels/cli tests/fuzz/fuzz_text.c models/cli/data.c models/rng.c -lm \
+	    -Ihost -Imodels -Imodels/cli tests/fuzz/fuzz_text.c models/cli/data.c models/cli/tokfile.c models/rng.c -lm \
 	    -o $(BUILD)-fuzz/fuzz_text
 	$(BUILD)-fuzz/fuzz_text -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    $(BUILD)-fuzz/corpus-text tests/fuzz/text
