@@ -129,6 +129,8 @@ extern "C" void tok_free(tokenizer *t) { delete t; }
 
 extern "C" int tok_vocab(const tokenizer *t) { return t->sp.GetPieceSize(); }
 
+static bool piece_text(const tokenizer *t, int id, std::string *s);
+
 // The byte offset of the first difference of a and b (their common length
 // when one is a prefix of the other).
 static size_t first_difference(const std::string &a, const char *b, size_t n)
@@ -144,7 +146,7 @@ extern "C" int tok_encode(const tokenizer *t, const char *text, size_t n, int32_
     *ids = nullptr, *count = 0;
     std::vector<int32_t> all;
     std::vector<int> part;
-    std::string back;
+    std::string back, piece;
     // chunks of whole lines (about 64 KiB): a line's tokens never reach past
     // its newline, and a chunk is checked by decoding it again
     size_t at = 0;
@@ -155,8 +157,12 @@ extern "C" int tok_encode(const tokenizer *t, const char *text, size_t n, int32_
             end = end < n ? (nl ? (size_t)(nl - text) + 1 : n) : n;
             absl::string_view chunk(text + at, end - at);
             auto st = t->sp.Encode(chunk, &part);
-            if (st.ok()) st = t->sp.Decode(part, &back);
             if (!st.ok()) return fail(err, cap, "encoding: %s", st.ToString().c_str());
+            back.clear();
+            for (int id : part) {
+                if (!piece_text(t, id, &piece)) return fail(err, cap, "encoding gave token %d, which has no text", id);
+                back += piece;
+            }
             if (back.size() != chunk.size() || std::memcmp(back.data(), chunk.data(), chunk.size())) {
                 size_t d = at + first_difference(back, text + at, end - at);
                 return fail(err, cap,
@@ -176,19 +182,57 @@ extern "C" int tok_encode(const tokenizer *t, const char *text, size_t n, int32_
     return 0;
 }
 
+// The bytes token id stands for: a byte token its byte, a control token
+// nothing, <unk> SentencePiece's mark for it, any other its piece with
+// U+2581 as a space.
+static bool piece_text(const tokenizer *t, int id, std::string *s)
+{
+    s->clear();
+    if (id < 0 || id >= t->sp.GetPieceSize() || t->sp.IsControl(id)) return id >= 0 && id < t->sp.GetPieceSize();
+    const std::string &piece = t->sp.IdToPiece(id);
+    if (t->sp.IsByte(id)) { // "<0xAB>"
+        unsigned v = 0;
+        if (std::sscanf(piece.c_str(), "<0x%2X>", &v) != 1) return false;
+        *s += (char)v;
+        return true;
+    }
+    if (t->sp.IsUnknown(id)) return t->sp.Decode(std::vector<int>{id}, s).ok();
+    for (size_t i = 0; i < piece.size(); i++) {
+        if (piece.compare(i, 3, "\xE2\x96\x81") == 0) *s += ' ', i += 2;
+        else *s += piece[i];
+    }
+    return true;
+}
+
+extern "C" size_t tok_piece(const tokenizer *t, int32_t id, char *buf, size_t cap)
+{
+    std::string s;
+    try {
+        if (!piece_text(t, id, &s)) return 0;
+    } catch (const std::bad_alloc &) {
+        return 0;
+    }
+    size_t k = s.size() < cap ? s.size() : cap;
+    std::memcpy(buf, s.data(), k);
+    return k;
+}
+
+// The concatenation of the tokens' bytes. SentencePiece's own Decode would
+// replace byte tokens that do not form UTF-8 by U+FFFD; here they stay the
+// bytes they stand for, so a generated stream printed token by token
+// (tok_piece) is exactly its decoding, and bits per byte count real bytes.
 extern "C" int tok_decode(const tokenizer *t, const int32_t *ids, size_t count, char **text, size_t *len, char *err,
                           size_t cap)
 {
     *text = nullptr, *len = 0;
-    std::string s;
+    std::string s, piece;
     int V = t->sp.GetPieceSize();
     try {
-        std::vector<int> v(ids, ids + count);
-        for (size_t i = 0; i < count; i++)
-            if (v[i] < 0 || v[i] >= V)
-                return fail(err, cap, "token %zu is %d, outside the vocabulary of %d", i, v[i], V);
-        auto st = t->sp.Decode(v, &s);
-        if (!st.ok()) return fail(err, cap, "decoding: %s", st.ToString().c_str());
+        for (size_t i = 0; i < count; i++) {
+            if (ids[i] < 0 || ids[i] >= V) return fail(err, cap, "token %zu is %d, outside the vocabulary of %d", i, ids[i], V);
+            if (!piece_text(t, ids[i], &piece)) return fail(err, cap, "token %zu (%d) has no text", i, ids[i]);
+            s += piece;
+        }
     } catch (const std::bad_alloc &) {
         return fail(err, cap, "out of memory decoding %zu tokens", count);
     }
@@ -198,28 +242,4 @@ extern "C" int tok_decode(const tokenizer *t, const int32_t *ids, size_t count, 
     out[s.size()] = '\0';
     *text = out, *len = s.size();
     return 0;
-}
-
-extern "C" size_t tok_piece(const tokenizer *t, int32_t id, char *buf, size_t cap)
-{
-    if (id < 0 || id >= t->sp.GetPieceSize() || t->sp.IsControl(id)) return 0;
-    const std::string &piece = t->sp.IdToPiece(id);
-    if (t->sp.IsByte(id)) { // "<0xAB>"
-        unsigned v = 0;
-        if (cap < 1 || std::sscanf(piece.c_str(), "<0x%2X>", &v) != 1) return 0;
-        buf[0] = (char)v;
-        return 1;
-    }
-    std::string s;
-    if (t->sp.IsUnknown(id)) {
-        if (!t->sp.Decode(std::vector<int>{id}, &s).ok()) return 0;
-    } else { // U+2581 stands for a space
-        for (size_t i = 0; i < piece.size(); i++) {
-            if (piece.compare(i, 3, "\xE2\x96\x81") == 0) s += ' ', i += 2;
-            else s += piece[i];
-        }
-    }
-    size_t k = s.size() < cap ? s.size() : cap;
-    std::memcpy(buf, s.data(), k);
-    return k;
 }

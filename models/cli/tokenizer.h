@@ -43,13 +43,14 @@ int tok_vocab(const tokenizer *t);
 /* text[0..n) as ids into *ids (malloc'd, *count of them). */
 int tok_encode(const tokenizer *t, const char *text, size_t n, int32_t **ids, size_t *count, char *err, size_t cap);
 
-/* ids[0..count) as text into *text (malloc'd and NUL-terminated, *len bytes). */
+/* ids[0..count) as text into *text (malloc'd and NUL-terminated, *len
+ * bytes): the concatenation of their tok_piece bytes (byte tokens stay raw
+ * bytes, valid UTF-8 or not). */
 int tok_decode(const tokenizer *t, const int32_t *ids, size_t count, char **text, size_t *len, char *err, size_t cap);
 
 /* The bytes token `id` stands for in decoded text, into buf[cap] (not
  * terminated); returns how many (0 for control tokens and ids out of
- * range; a byte-fallback token is its one byte). For the tokenizers trained
- * here the concatenation over a sequence is its tok_decode. */
+ * range; a byte-fallback token is its one byte). */
 size_t tok_piece(const tokenizer *t, int32_t id, char *buf, size_t cap);
 
 #ifdef __cplusplus
