@@ -81,7 +81,7 @@ test-oclgrind: deps
 	cmake --build $(BUILD)-oclgrind -j $(JOBS)
 	cd $(BUILD)-oclgrind && ctest --output-on-failure -j $(JOBS) -L oclgrind
 
-# libFuzzer on the safetensors reader, the text data loader and the IDX reader, each from its
+# libFuzzer on the safetensors reader, the text data loader, the token-file reader and the IDX reader, each from its
 # committed seed corpus, FUZZ_SECONDS each.
 # FUZZ_SECONDS=600 make fuzz for a longer run.
 FUZZ_SECONDS ?= 30
@@ -98,6 +98,11 @@ fuzz: build
 	    -o $(BUILD)-fuzz/fuzz_text
 	$(BUILD)-fuzz/fuzz_text -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    $(BUILD)-fuzz/corpus-text tests/fuzz/text
+	mkdir -p $(BUILD)-fuzz/corpus-tokfile
+	clang -std=c11 -g -O1 -Werror=incompatible-pointer-types -Werror=implicit-function-declaration -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L \
+	    -Imodels/cli tests/fuzz/fuzz_tokfile.c models/cli/tokfile.c -o $(BUILD)-fuzz/fuzz_tokfile
+	$(BUILD)-fuzz/fuzz_tokfile -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+	    $(BUILD)-fuzz/corpus-tokfile tests/fuzz/tokfile
 	mkdir -p $(BUILD)-fuzz/corpus-idx
 	clang -std=c11 -g -O1 -Werror=incompatible-pointer-types -Werror=implicit-function-declaration -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L \
 	    -Ihost -Imodels tests/fuzz/fuzz_idx.c models/idx.c models/rng.c -lz -lm -o $(BUILD)-fuzz/fuzz_idx
