@@ -1,6 +1,5 @@
 /* tokens.c -- the tokenizer's files, its place in checkpoints, and the bytes
  * of its tokens (see tokens.h). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,17 +8,6 @@
 #include "tokens.h"
 
 #define MAX_MODEL_BYTES ((size_t)64 << 20) /* LLaMA's tokenizer.model is 0.5 MB */
-
-static int fail(char *err, size_t cap, const char *fmt, ...)
-{
-    if (err && cap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
 
 int tokens_load_file(const char *path, tokens_model *out, char *err, size_t cap)
 {
@@ -41,7 +29,7 @@ int tokens_from_meta(const dytcl_meta *md, const char *ckpt, tokens_model *out, 
     char name[1200];
     snprintf(name, sizeof name, "%s (its tokenizer)", ckpt);
     if (tokens_unbase64(b64, &out->model, &out->model_len))
-        return fail(err, cap, "%s: metadata \"tokenizer\" is not base64", name);
+        return snprintf(err, cap, "%s: metadata \"tokenizer\" is not base64", name), -1;
     if (tok_load(out->model, out->model_len, name, &out->tk, err, cap)) {
         tokens_free(out);
         return -1;
@@ -49,7 +37,7 @@ int tokens_from_meta(const dytcl_meta *md, const char *ckpt, tokens_model *out, 
     if (!v || atoi(v) != tok_vocab(out->tk)) {
         int V = tok_vocab(out->tk);
         tokens_free(out);
-        return fail(err, cap, "%s: %d tokens, but metadata \"tokenizer_vocab\" says %s", name, V, v ? v : "nothing");
+        return snprintf(err, cap, "%s: %d tokens, but metadata \"tokenizer_vocab\" says %s", name, V, v ? v : "nothing"), -1;
     }
     return 0;
 }
