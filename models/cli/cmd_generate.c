@@ -2,10 +2,12 @@
  * is sampled (dytcl_model_generate: the prompt goes through the model once,
  * filling the KV cache on the device, then one token per step; past max_seq
  * the context slides). DyT/Derf models are folded first (their norms'
- * weight and bias moved into the next linear layers). --dtype f16|bf16 keeps
- * the linear layers' weights half-width on the device, where decoding reads
- * them (dytcl_model_set_weight_dtype); --stats times the decoding. Only the
- * library's two public headers are used. */
+ * weight and bias moved into the next linear layers). A checkpoint trained
+ * on subword tokens carries its tokenizer (tokens.h): the prompt is encoded
+ * and each token printed as its text; otherwise a token is a byte. --dtype
+ * f16|bf16 keeps the linear layers' weights half-width on the device, where
+ * decoding reads them (dytcl_model_set_weight_dtype); --stats times the
+ * decoding. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,12 +16,14 @@
 
 #include "cli.h"
 #include "dytcl_model.h"
+#include "tokens.h"
 
 typedef struct {
     const char *model, *prompt;
     int tokens, no_cache, no_fold, print_ids, stats;
     dytcl_dtype dtype;         /* of the linear layers' weights */
     dytcl_sampling s;          /* its seed: --seed */
+    const tokenizer *tk;       /* the checkpoint's, or NULL: tokens are bytes */
     int emitted;               /* tokens so far, and the clock at the first */
     double first_ms;
 } gen_opts;
@@ -29,7 +33,7 @@ static void usage(FILE *f)
     fprintf(f, "usage: dytcl generate --model CKPT [options]\n\n"
                "  --model FILE       checkpoint written by dytcl train (required)\n"
                "  --prompt TEXT      text to continue (default: a newline)\n"
-               "  --tokens N         bytes to generate (default 200; past max_seq the context slides)\n"
+               "  --tokens N         tokens (bytes, or the checkpoint tokenizer's) to generate (default 200; past max_seq the context slides)\n"
                "  --temperature X    0: greedy (default 0.8)\n"
                "  --top-k N          sample among the N most likely (default 0: all)\n"
                "  --top-p X          nucleus: the smallest set with mass X (default 1: all)\n"
@@ -55,7 +59,7 @@ static int parse_num(const char *s, double lo, double hi, double *out)
 /* -1: go on; else the exit status. */
 static int parse(int argc, char **argv, gen_opts *o)
 {
-    *o = (gen_opts){NULL, "\n", 200, 0, 0, 0, 0, DYTCL_F32, {0.8f, 0, 1.0f, 1}, 0, 0};
+    *o = (gen_opts){NULL, "\n", 200, 0, 0, 0, 0, DYTCL_F32, {0.8f, 0, 1.0f, 1}, NULL, 0, 0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         double v;
@@ -83,12 +87,14 @@ static int parse(int argc, char **argv, gen_opts *o)
     return -1;
 }
 
-/* Each token as it comes: a byte, or its id on a line. */
+/* Each token as it comes: a byte, its text, or its id on a line. */
 static int emit(int32_t tok, void *user)
 {
     gen_opts *o = user;
     if (!o->emitted++) o->first_ms = dytcl_now_ms();
+    char piece[1024];
     if (o->print_ids) printf("%d\n", tok);
+    else if (o->tk) fwrite(piece, 1, tok_piece(o->tk, tok, piece, sizeof piece), stdout);
     else putchar(tok);
     fflush(stdout);
     return 0;
@@ -102,15 +108,24 @@ int cmd_generate(int argc, char **argv)
     dytcl_ctx *ctx = NULL;
     dytcl_model *m = NULL, *folded = NULL;
     int32_t *prompt = NULL;
+    dytcl_meta md = {0};
+    tokens_model tm = {0};
+    char err[1400];
+    size_t plen = 0;
     rc = 1;
     if (dytcl_ctx_create(NULL, &ctx)) {
         cli_error("generate", 1, "%s", dytcl_last_error(NULL));
         goto done;
     }
-    if (dytcl_model_load(ctx, o.model, NULL, NULL, &m)) {
+    if (dytcl_model_load(ctx, o.model, &md, NULL, &m)) {
         cli_error("generate", 1, "%s", dytcl_last_error(ctx));
         goto done;
     }
+    if (tokens_from_meta(&md, o.model, &tm, err, sizeof err)) {
+        cli_error("generate", 1, "%s", err);
+        goto done;
+    }
+    o.tk = tm.tk;
     const dytcl_model_config *c = dytcl_model_get_config(m);
     if (!o.no_fold && (c->norm == DYTCL_NORM_DYT || c->norm == DYTCL_NORM_DERF) && !c->folded) {
         if (dytcl_model_fold(m, &folded)) {
@@ -125,19 +140,27 @@ int cmd_generate(int argc, char **argv)
         cli_error("generate", 1, "%s", dytcl_last_error(ctx));
         goto done;
     }
-    int plen = (int)strlen(o.prompt);
-    if (plen > c->max_seq) {
-        cli_error("generate", 2, "the prompt has %d bytes, more than the model's max_seq %d", plen, c->max_seq);
-        rc = 2;
-        goto done;
+    if (tm.tk) { /* the checkpoint's tokenizer */
+        if (tok_encode(tm.tk, o.prompt, strlen(o.prompt), &prompt, &plen, err, sizeof err)) {
+            cli_error("generate", 2, "--prompt: %s", err);
+            rc = 2;
+            goto done;
+        }
+    } else if ((plen = strlen(o.prompt)) && (prompt = malloc(plen * sizeof *prompt))) {
+        for (size_t i = 0; i < plen; i++) prompt[i] = (unsigned char)o.prompt[i];
     }
-    if (!(prompt = malloc((size_t)plen * sizeof *prompt))) {
+    if (!prompt) {
         cli_error("generate", 1, "out of host memory");
         goto done;
     }
-    for (int i = 0; i < plen; i++) prompt[i] = (unsigned char)o.prompt[i];
+    if (plen > (size_t)c->max_seq) {
+        cli_error("generate", 2, "the prompt has %zu %s, more than the model's max_seq %d", plen,
+                  tm.tk ? "tokens" : "bytes", c->max_seq);
+        rc = 2;
+        goto done;
+    }
     if (!o.print_ids) fputs(o.prompt, stdout);
-    if (dytcl_model_generate(m, prompt, plen, o.tokens, &o.s, !o.no_cache, emit, &o)) {
+    if (dytcl_model_generate(m, prompt, (int)plen, o.tokens, &o.s, !o.no_cache, emit, &o)) {
         cli_error("generate", 1, "%s", dytcl_last_error(ctx));
         goto done;
     }
@@ -151,6 +174,8 @@ int cmd_generate(int argc, char **argv)
     rc = 0;
 done:
     free(prompt);
+    tokens_free(&tm);
+    dytcl_meta_clear(&md);
     dytcl_model_free(m);
     dytcl_ctx_free(ctx);
     return rc;

@@ -1,4 +1,8 @@
-/* cmd_train.c -- `dytcl train`: a byte-level language model from a text file.
+/* cmd_train.c -- `dytcl train`: a language model from a text file (its
+ * bytes the tokens, V = 256) or from subword tokens (--tokenizer: a text
+ * encoded with it, or a token file it made; V its vocabulary, and the
+ * tokenizer saved in the checkpoint). Validation loss in nats per token and
+ * in bits per byte of the text, so the two compare.
  *
  * Each step: accum micro-batches of B x T tokens (forward, backward into one
  * gradient buffer), global-norm clipping and AdamW with warm-up then cosine
@@ -23,6 +27,7 @@
 #include "outputs.h"
 #include "resume.h"
 #include "signals.h"
+#include "tokens.h"
 #include "train_opts.h"
 
 /* "train", or "train (rank 3)" on the ranks after the first */
@@ -63,30 +68,40 @@ static void say(const logs *lg, const char *fmt, ...)
     fflush(stdout);
 }
 
+/* What the tokens are: the tokenizer (tm.tk NULL: bytes) and the bytes of
+ * text each token id stands for [V]. */
+typedef struct {
+    tokens_model tm;
+    double *bytes_per_id;
+} vocab;
+
 /* ---------------------------------------------------------- evaluation */
 
 /* The mean loss over (at most max_batches of) the validation split,
- * weighting each batch by its targets. Every rank evaluates its rows of
- * each batch (`shard` is the offset of its first token) and the sums are
- * added over the ranks. */
-static int evaluate(dytcl_model *m, const text_data *d, const train_opts *o, size_t shard, int32_t *tok, int32_t *tgt,
-                    double *out)
+ * weighting each batch by its targets, and the same in bits per byte: the
+ * targets' nats / the bytes of text they stand for / ln 2. Every rank
+ * evaluates its rows of each batch (`shard` is the offset of its first
+ * token) and the sums are added over the ranks. */
+static int evaluate(dytcl_model *m, const text_data *d, const vocab *vb, const train_opts *o, size_t shard,
+                    int32_t *tok, int32_t *tgt, double *out, double *bpb)
 {
     int nb = text_data_val_batches(d, o->batch, o->seq);
     if (o->eval_batches > 0 && nb > o->eval_batches) nb = o->eval_batches;
     size_t BT = (size_t)o->batch * o->seq / dist_size();
-    double sum[2] = {0, 0}; /* loss x targets, targets */
+    double sum[3] = {0, 0, 0}; /* loss x targets, targets, their bytes */
     for (int i = 0; i < nb; i++) {
         text_data_val_batch(d, i, o->batch, o->seq, tok, tgt);
         int valid = 0;
-        for (size_t j = 0; j < BT; j++) valid += tgt[shard + j] != -1;
+        for (size_t j = 0; j < BT; j++)
+            if (tgt[shard + j] != -1) valid++, sum[2] += vb->bytes_per_id[tgt[shard + j]];
         float loss;
         /* a shard past the end of the split still runs, for the diagnostics of the last batch */
         if (dytcl_model_forward(m, tok + shard, tgt + shard) || (valid && dytcl_model_read_loss(m, &loss))) return -1;
         if (valid) sum[0] += (double)loss * valid, sum[1] += valid;
     }
-    dist_sum(sum, 2);
+    dist_sum(sum, 3);
     *out = sum[1] ? sum[0] / sum[1] : NAN;
+    *bpb = sum[2] > 0 ? sum[0] / sum[2] / log(2.0) : NAN;
     return 0;
 }
 
@@ -127,7 +142,7 @@ out:
 
 /* ---------------------------------------------------------- checkpoints */
 
-static int save(dytcl_model *m, const train_opts *o, int step, uint64_t rng)
+static int save(dytcl_model *m, const vocab *vb, const train_opts *o, int step, uint64_t rng)
 {
     float norm;
     if (dytcl_model_param_norm(m, &norm)) return cli_error(who, 1, "%s", dytcl_last_error(dytcl_model_ctx(m))), -1;
@@ -143,6 +158,10 @@ static int save(dytcl_model *m, const train_opts *o, int step, uint64_t rng)
     snprintf(v, sizeof v, "%llu", (unsigned long long)rng);
     dytcl_meta_set(&md, "data_rng", v);
     if (o->data_id[0]) dytcl_meta_set(&md, "data_id", o->data_id);
+    if (vb->tm.tk && tokens_to_meta(&vb->tm, &md)) {
+        dytcl_meta_clear(&md);
+        return cli_error(who, 1, "out of host memory for the tokenizer's metadata"), -1;
+    }
     int bad = dytcl_model_save(m, o->out, 1, &md) != DYTCL_OK;
     dytcl_meta_clear(&md);
     if (bad) return cli_error(who, 1, "%s", dytcl_last_error(dytcl_model_ctx(m))), -1;
@@ -189,7 +208,8 @@ static const char *last_good(const train_opts *o, int saved_step, char *buf, siz
     return buf;
 }
 
-static int train(dytcl_model *m, const text_data *d, const train_opts *o, int step0, uint64_t rng, logs *lg)
+static int train(dytcl_model *m, const text_data *d, const vocab *vb, const train_opts *o, int step0, uint64_t rng,
+                 logs *lg)
 {
     int N = dist_size();
     /* every rank draws the whole batch of B x T; rank r trains on rows [r B / N, (r + 1) B / N) */
@@ -243,27 +263,29 @@ static int train(dytcl_model *m, const text_data *d, const train_opts *o, int st
                           "(%s)", step, loss, gnorm, last_good(o, saved_step, where, sizeof where));
             goto done;
         }
-        double val = NAN;
+        double val = NAN, bpb = NAN;
         int last = step == o->steps || step == o->stop_at || (o->time_limit > 0 && elapsed >= o->time_limit);
         if (o->time_limit > 0) last = dist_bcast_int(last); /* rank 0's clock decides */
         int sig = signals_pending();
         if (N > 1) sig = dist_max_int(sig); /* a signal to any rank stops all */
         last |= sig != 0;
         if ((o->eval_every > 0 && step % o->eval_every == 0) || last) {
-            if (evaluate(m, d, o, shard, tok, tgt, &val)) goto fail;
-            say(lg, "step %d: train loss %.4f, val loss %.4f, %.0f tok/s\n", step, loss, val, tok_s);
+            if (evaluate(m, d, vb, o, shard, tok, tgt, &val, &bpb)) goto fail;
+            say(lg, "step %d: train loss %.4f, val loss %.4f (%.4f bits/byte), %.0f tok/s\n", step, loss, val, bpb,
+                tok_s);
         }
         if (o->diag_every > 0 && (step % o->diag_every == 0 || last) && diagnose(m, lg, step)) goto fail;
-        char vs[32] = "";
+        char vs[32] = "", bs[32] = "";
         if (!isnan(val)) snprintf(vs, sizeof vs, "%.6f", val);
+        if (!isnan(bpb)) snprintf(bs, sizeof bs, "%.6f", bpb);
         if (lg->csv) {
-            fprintf(lg->csv, "%d,%.6g,%.6f,%.6f,%s,%.1f,%.3f\n", step, dytcl_lr_at(&opt, step), loss, gnorm, vs, tok_s,
-                    elapsed);
+            fprintf(lg->csv, "%d,%.6g,%.6f,%.6f,%s,%.1f,%.3f,%s\n", step, dytcl_lr_at(&opt, step), loss, gnorm, vs,
+                    tok_s, elapsed, bs);
             fflush(lg->csv);
         }
         progress(lg, o, step, (float)loss, tok_s, elapsed);
         if (o->out[0] && ((o->save_every > 0 && step % o->save_every == 0) || last)) {
-            int saved = dist_rank() > 0 || !save(m, o, step, rng); /* rank 0 writes */
+            int saved = dist_rank() > 0 || !save(m, vb, o, step, rng); /* rank 0 writes */
             if (!dist_all_ok(saved)) goto done;
             saved_step = step;
         }
@@ -316,13 +338,59 @@ static int claim_outputs(const train_opts *o, output_lock locks[2])
 {
     char err[1400], diag[1100];
     snprintf(diag, sizeof diag, "%s.diag.csv", o->log);
-    const char *ins_out[] = {o->data, o->log, diag}, *ins_log[] = {o->data, o->resume, o->out};
-    if ((o->out[0] && output_check("--out", o->out, output_is_checkpoint, "a checkpoint", ins_out, 3, o->force, err,
+    const char *ins_out[] = {o->data, o->log, diag, o->tokenizer}, *ins_log[] = {o->data, o->resume, o->out, o->tokenizer};
+    if ((o->out[0] && output_check("--out", o->out, output_is_checkpoint, "a checkpoint", ins_out, 4, o->force, err,
                                    sizeof err)) ||
-        output_check("--log", o->log, output_is_train_log, "a training log", ins_log, 3, o->force, err, sizeof err) ||
+        output_check("--log", o->log, output_is_train_log, "a training log", ins_log, 4, o->force, err, sizeof err) ||
         (o->out[0] && output_lock_take(&locks[0], o->out, err, sizeof err)) || output_lock_take(&locks[1], o->log, err, sizeof err))
         return cli_error(who, 1, "%s", err);
     return 0;
+}
+
+/* The tokenizer: --tokenizer's (the model's vocabulary becomes its size),
+ * a resumed checkpoint's, or none (bytes); and the bytes of its tokens. */
+static int load_vocab(train_opts *o, const dytcl_meta *md, vocab *vb, char *err, size_t cap)
+{
+    if (o->tokenizer[0]) {
+        if (input_check("--tokenizer", o->tokenizer, err, cap) || tokens_load_file(o->tokenizer, &vb->tm, err, cap))
+            return -1;
+        o->model.vocab = tok_vocab(vb->tm.tk);
+        if (dytcl_model_config_check(&o->model)) return snprintf(err, cap, "%s", dytcl_last_error(NULL)), -1;
+    } else if (o->resume[0] && tokens_from_meta(md, o->resume, &vb->tm, err, cap)) {
+        return -1;
+    }
+    if (vb->tm.tk && tok_vocab(vb->tm.tk) != o->model.vocab)
+        return snprintf(err, cap, "%s: the model's vocabulary is %d, its tokenizer's %d", o->resume, o->model.vocab,
+                        tok_vocab(vb->tm.tk)), -1;
+    if (!(vb->bytes_per_id = malloc((size_t)o->model.vocab * sizeof *vb->bytes_per_id)))
+        return snprintf(err, cap, "out of host memory"), -1;
+    tokens_bytes_per_id(&vb->tm, o->model.vocab, vb->bytes_per_id);
+    return 0;
+}
+
+/* --data: a token file (needs the tokenizer that made it), a text encoded
+ * with the tokenizer, or a text as bytes. */
+static int load_data(const train_opts *o, const vocab *vb, text_data **d, char *err, size_t cap)
+{
+    if (text_data_is_token_file(o->data)) {
+        if (!vb->tm.tk)
+            return snprintf(err, cap, "%s is a token file: give --tokenizer, the tokenizer that made it", o->data), -1;
+        return text_data_load_tokens(o->data, o->model.vocab, o->val_fraction, o->seq, 0, d, err, cap);
+    }
+    if (!vb->tm.tk) return text_data_load(o->data, o->val_fraction, o->seq, 0, d, err, cap);
+    uint8_t *text;
+    int32_t *ids = NULL;
+    size_t n, count;
+    if (data_read_file(o->data, 0, &text, &n, err, cap)) return -1;
+    char why[512];
+    int rc = tok_encode(vb->tm.tk, (const char *)text, n, &ids, &count, why, sizeof why);
+    if (rc) {
+        snprintf(err, cap, "%.600s: %s", o->data, why);
+    } else {
+        rc = text_data_from_tokens(ids, count, o->model.vocab, o->val_fraction, o->seq, d, err, cap);
+    }
+    free(text), free(ids);
+    return rc;
 }
 
 /* Options, data, device, model and logs, then training. Every rank runs
@@ -354,6 +422,7 @@ static int run(int argc, char **argv)
 
     char err[1200], dev[32];
     text_data *d = NULL;
+    vocab vb = {0};
     dytcl_ctx *ctx = NULL;
     dytcl_model *m = NULL;
     logs lg = {0};
@@ -369,7 +438,7 @@ static int run(int argc, char **argv)
         goto ready;
     }
     if (resume_data_id(o.data, o.data_id, sizeof o.data_id)) o.data_id[0] = '\0'; /* unreadable: load says why */
-    if (text_data_load(o.data, o.val_fraction, o.seq, 0, &d, err, sizeof err)) {
+    if (load_vocab(&o, &md, &vb, err, sizeof err) || load_data(&o, &vb, &d, err, sizeof err)) {
         cli_error(who, 1, "%s", err);
         goto ready;
     }
@@ -425,7 +494,7 @@ static int run(int argc, char **argv)
             cli_error(who, 1, "cannot write the log %s", o.log);
             goto ready;
         }
-        if (!step0) fprintf(lg.csv, "step,lr,loss,grad_norm,val_loss,tokens_per_s,elapsed_s\n");
+        if (!step0) fprintf(lg.csv, "step,lr,loss,grad_norm,val_loss,tokens_per_s,elapsed_s,val_bpb\n");
         if (o.diag_every > 0) {
             char path[1100];
             snprintf(path, sizeof path, "%s.diag.csv", o.log);
@@ -441,12 +510,12 @@ ready:
     const dytcl_model_config *c = dytcl_model_get_config(m);
     char ranks[256] = "";
     describe_ranks(ranks, sizeof ranks, o.batch, info.index);
-    say(&lg, "%s-%s: %d layers, d_model %d, %d heads, d_ff %d, %zu parameters; %s; %zu train / %zu val bytes%s%s\n",
-        dytcl_arch_name(c->arch), dytcl_norm_kind_name(c->norm), c->n_layer, c->d_model, c->n_head, c->d_ff,
-        dytcl_model_param_count(c), info.name, text_data_size(d, 0), text_data_size(d, 1), ranks,
-        step0 ? "; resumed" : "");
+    say(&lg, "%s-%s: %d layers, d_model %d, %d heads, d_ff %d, vocab %d, %zu parameters; %s; %zu train / %zu val %s%s%s\n",
+        dytcl_arch_name(c->arch), dytcl_norm_kind_name(c->norm), c->n_layer, c->d_model, c->n_head, c->d_ff, c->vocab,
+        dytcl_model_param_count(c), info.name, text_data_size(d, 0), text_data_size(d, 1),
+        vb.tm.tk ? "tokens" : "bytes", ranks, step0 ? "; resumed" : "");
     signals_install(); /* from here a first SIGINT/SIGTERM ends the step and saves */
-    rc = train(m, d, &o, step0, rng, &lg);
+    rc = train(m, d, &vb, &o, step0, rng, &lg);
 done:
     output_lock_release(&locks[0]), output_lock_release(&locks[1]);
     if (lg.csv) fclose(lg.csv);
@@ -454,6 +523,7 @@ done:
     dytcl_model_free(m);
     dytcl_ctx_free(ctx);
     text_data_free(d);
+    tokens_free(&vb.tm), free(vb.bytes_per_id);
     dytcl_meta_clear(&md);
     return rc;
 }

@@ -1,4 +1,5 @@
-/* data.c -- byte-level text data: load, split, batches (see data.h). */
+/* data.c -- training data: text as bytes or a token file as tokens; load,
+ * split, batches (see data.h). */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* fileno, fstat */
 #endif
@@ -12,14 +13,19 @@
 #include <sys/stat.h>
 
 #include "data.h"
+#include "tokfile.h"
 
 #define DEFAULT_MAX_BYTES ((size_t)1 << 30)
 
 struct text_data {
-    uint8_t *bytes; /* train split, then val split */
-    size_t n_train;
+    uint8_t *bytes; /* train split, then val split: bytes of text, */
+    uint32_t *tok;  /* or tokens (bytes NULL) */
+    size_t n_train; /* in bytes or tokens */
     size_t n_val;
 };
+
+/* Token i of the data (train split, then val split). */
+static int32_t at(const text_data *d, size_t i) { return d->tok ? (int32_t)d->tok[i] : d->bytes[i]; }
 
 static int fail(char *err, size_t cap, const char *fmt, ...)
 {
@@ -55,6 +61,7 @@ static text_data *make(uint8_t *bytes, size_t n, size_t n_val)
     text_data *d = malloc(sizeof *d);
     if (!d) return NULL;
     d->bytes = bytes;
+    d->tok = NULL;
     d->n_train = n - n_val;
     d->n_val = n_val;
     return d;
@@ -94,10 +101,9 @@ static uint8_t *read_all(FILE *f, size_t n)
     return buf;
 }
 
-int text_data_load(const char *path, double val_fraction, int T, size_t max_bytes, text_data **out, char *err,
-                   size_t cap)
+int data_read_file(const char *path, size_t max_bytes, uint8_t **out, size_t *n, char *err, size_t cap)
 {
-    *out = NULL;
+    *out = NULL, *n = 0;
     if (!path) return fail(err, cap, "text data: NULL path");
     if (max_bytes == 0) max_bytes = DEFAULT_MAX_BYTES;
     struct stat st; /* a FIFO would block open() until a writer came: refused before opening */
@@ -120,17 +126,28 @@ int text_data_load(const char *path, double val_fraction, int T, size_t max_byte
         fclose(f);
         return fail(err, cap, "%s: %jd bytes, more than max_bytes = %zu", path, (intmax_t)st.st_size, max_bytes);
     }
-    size_t n = (size_t)st.st_size, n_val = 0;
-    if (check_split(path, n, val_fraction, T, &n_val, err, cap)) {
-        fclose(f);
-        return -1;
-    }
-    uint8_t *bytes = read_all(f, n);
+    size_t len = (size_t)st.st_size;
+    uint8_t *bytes = read_all(f, len);
     int read_err = ferror(f);
     fclose(f);
     if (!bytes)
-        return fail(err, cap, "%s: cannot read %zu bytes%s", path, n,
+        return fail(err, cap, "%s: cannot read %zu bytes%s", path, len,
                     read_err ? " (read error)" : " (out of memory, or the file changed size)");
+    *out = bytes, *n = len;
+    return 0;
+}
+
+int text_data_load(const char *path, double val_fraction, int T, size_t max_bytes, text_data **out, char *err,
+                   size_t cap)
+{
+    *out = NULL;
+    uint8_t *bytes;
+    size_t n, n_val = 0;
+    if (data_read_file(path, max_bytes, &bytes, &n, err, cap)) return -1;
+    if (check_split(path, n, val_fraction, T, &n_val, err, cap)) {
+        free(bytes);
+        return -1;
+    }
     text_data *d = make(bytes, n, n_val);
     if (!d) {
         free(bytes);
@@ -140,10 +157,75 @@ int text_data_load(const char *path, double val_fraction, int T, size_t max_byte
     return 0;
 }
 
+int text_data_is_token_file(const char *path)
+{
+    uint8_t head[4];
+    struct stat st;
+    if (!path || stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    size_t got = fread(head, 1, sizeof head, f);
+    fclose(f);
+    return tokfile_has_magic(head, got);
+}
+
+/* Data of n tokens (taken over) split as text_data_load splits bytes. */
+static int from_tokens(const char *name, uint32_t *tok, size_t n, double val_fraction, int T, text_data **out,
+                       char *err, size_t cap)
+{
+    size_t n_val = 0;
+    if (check_split(name, n, val_fraction, T, &n_val, err, cap)) {
+        free(tok);
+        return -1;
+    }
+    text_data *d = make(NULL, n, n_val);
+    if (!d) {
+        free(tok);
+        return fail(err, cap, "%s: out of memory", name);
+    }
+    d->tok = tok;
+    *out = d;
+    return 0;
+}
+
+int text_data_load_tokens(const char *path, int vocab, double val_fraction, int T, size_t max_bytes,
+                          text_data **out, char *err, size_t cap)
+{
+    *out = NULL;
+    uint8_t *bytes;
+    size_t n, count;
+    uint32_t *tok;
+    if (vocab < 1) return fail(err, cap, "%s: vocabulary size %d", path ? path : "(null)", vocab);
+    if (data_read_file(path, max_bytes, &bytes, &n, err, cap)) return -1;
+    int bad = tokfile_parse(bytes, n, path, (uint32_t)vocab, &tok, &count, err, cap);
+    free(bytes);
+    if (bad) return -1;
+    return from_tokens(path, tok, count, val_fraction, T, out, err, cap);
+}
+
+int text_data_from_tokens(const int32_t *tokens, size_t n, int vocab, double val_fraction, int T, text_data **out,
+                          char *err, size_t cap)
+{
+    const char *name = "<tokens>";
+    *out = NULL;
+    if (n > DEFAULT_MAX_BYTES) return fail(err, cap, "%s: %zu tokens, more than the limit of %zu", name, n, DEFAULT_MAX_BYTES);
+    uint32_t *tok = malloc(n ? n * sizeof *tok : 1);
+    if (!tok) return fail(err, cap, "%s: out of memory for %zu tokens", name, n);
+    for (size_t i = 0; i < n; i++) {
+        if (tokens[i] < 0 || tokens[i] >= vocab) {
+            free(tok);
+            return fail(err, cap, "%s: token %zu is %d, outside the vocabulary of %d", name, i, tokens[i], vocab);
+        }
+        tok[i] = (uint32_t)tokens[i];
+    }
+    return from_tokens(name, tok, n, val_fraction, T, out, err, cap);
+}
+
 void text_data_free(text_data *d)
 {
     if (!d) return;
     free(d->bytes);
+    free(d->tok);
     free(d);
 }
 
@@ -163,13 +245,14 @@ static uint64_t rng_below(uint64_t *state, uint64_t n)
     return x % n;
 }
 
-/* One row of a batch: tokens src[0..len-1], targets src[1..len], and the
- * positions from len to T-1 ignored. len <= T; src has len+1 bytes. */
-static void fill_row(const uint8_t *src, size_t len, int T, int32_t *tokens, int32_t *targets)
+/* One row of a batch: tokens of the data from src to src+len-1, targets
+ * src+1 .. src+len, and the positions from len to T-1 ignored. len <= T;
+ * the data has len+1 tokens from src. */
+static void fill_row(const text_data *d, size_t src, size_t len, int T, int32_t *tokens, int32_t *targets)
 {
     for (size_t t = 0; t < (size_t)T; t++) {
-        tokens[t] = t < len ? src[t] : 0;
-        targets[t] = t < len ? src[t + 1] : -1;
+        tokens[t] = t < len ? at(d, src + t) : 0;
+        targets[t] = t < len ? at(d, src + t + 1) : -1;
     }
 }
 
@@ -179,11 +262,11 @@ void text_data_train_batch(const text_data *d, int B, int T, uint64_t *rng, int3
     for (int b = 0; b < B; b++) {
         int32_t *tk = tokens + (size_t)b * T, *tg = targets + (size_t)b * T;
         if (d->n_train < (size_t)T + 1) {
-            fill_row(NULL, 0, T, tk, tg);
+            fill_row(d, 0, 0, T, tk, tg);
             continue;
         }
         uint64_t off = rng_below(rng, (uint64_t)(d->n_train - (size_t)T));
-        fill_row(d->bytes + off, (size_t)T, T, tk, tg);
+        fill_row(d, (size_t)off, (size_t)T, T, tk, tg);
     }
 }
 
@@ -204,17 +287,16 @@ int text_data_val_batches(const text_data *d, int B, int T)
 void text_data_val_batch(const text_data *d, int i, int B, int T, int32_t *tokens, int32_t *targets)
 {
     if (B < 1 || T < 1) return;
-    const uint8_t *val = d->bytes + d->n_train;
     size_t windows = val_windows(d, T), n_targets = d->n_val ? d->n_val - 1 : 0;
     int valid_i = i >= 0 && i < text_data_val_batches(d, B, T);
     for (int b = 0; b < B; b++) {
         int32_t *tk = tokens + (size_t)b * T, *tg = targets + (size_t)b * T;
         size_t w = (size_t)i * (size_t)B + (size_t)b;
         if (!valid_i || w >= windows) {
-            fill_row(NULL, 0, T, tk, tg);
+            fill_row(d, 0, 0, T, tk, tg);
             continue;
         }
         size_t start = w * (size_t)T, len = n_targets - start;
-        fill_row(val + start, len < (size_t)T ? len : (size_t)T, T, tk, tg);
+        fill_row(d, d->n_train + start, len < (size_t)T ? len : (size_t)T, T, tk, tg);
     }
 }

@@ -1,11 +1,14 @@
-/* data.h -- byte-level text for training: a file (or a memory block) read
- * whole as tokens 0..255, split into a training part and a validation part
+/* data.h -- data for training: a text file (or a memory block) read whole
+ * as tokens 0..255, or a token file (tokfile.h) or a block of tokens of a
+ * larger vocabulary, split into a training part and a validation part
  * (the last val_fraction of the bytes), and cut into batches of windows.
  *
  * Plain C11, no OpenCL: the one call it makes into the library is
  * dytcl_rng_next, the generator the model and sampling share. Errors come
  * back as a non-zero return and a message written into the caller's
  * err[cap] (err may be NULL or cap 0).
+ *
+ * Sizes and offsets count tokens: bytes for text.
  *
  * A window of T+1 consecutive bytes w gives T positions: tokens[t] = w[t],
  * targets[t] = w[t+1]. Batches are B windows, row-major: [b*T + t].
@@ -35,9 +38,27 @@ int text_data_load(const char *path, double val_fraction, int T, size_t max_byte
 int text_data_from_memory(const uint8_t *bytes, size_t n, double val_fraction, int T, text_data **out, char *err,
                           size_t cap);
 
+/* The whole file at path, a regular file of at most max_bytes (0 = 1 GiB),
+ * into *out (malloc'd, *n bytes). 0, or -1 and err naming the file. */
+int data_read_file(const char *path, size_t max_bytes, uint8_t **out, size_t *n, char *err, size_t cap);
+
+/* 1 when path is a regular file that starts with a token file's magic. */
+int text_data_is_token_file(const char *path);
+
+/* A token file (tokfile.h) whose tokens all lie in [0, vocab), split and
+ * checked as text_data_load splits and checks bytes; its refusals name the
+ * file and say what is wrong (magic, version, count against the file's
+ * size, a token outside the vocabulary). */
+int text_data_load_tokens(const char *path, int vocab, double val_fraction, int T, size_t max_bytes,
+                          text_data **out, char *err, size_t cap);
+
+/* The same from n tokens in memory (copied), each in [0, vocab). */
+int text_data_from_tokens(const int32_t *tokens, size_t n, int vocab, double val_fraction, int T, text_data **out,
+                          char *err, size_t cap);
+
 void text_data_free(text_data *d);
 
-/* Bytes in a split: 0 train, 1 val (0 for any other split). */
+/* Tokens (bytes of text) in a split: 0 train, 1 val (0 for any other split). */
 size_t text_data_size(const text_data *d, int split);
 
 /* B windows of T+1 bytes from the train split at offsets drawn uniformly

@@ -14,11 +14,12 @@ static const struct {
 } commands[] = {
     {"devices", cmd_devices, "list every OpenCL device and self-test the chosen one"},
     {"bench", cmd_bench, "benchmarks: norms, attention, step, train, gemm"},
-    {"train", cmd_train, "train a GPT- or LLaMA-style model on a text file (DyT, Derf, RMSNorm or LayerNorm)"},
+    {"train", cmd_train, "train a GPT- or LLaMA-style model on a text or token file (DyT, Derf, RMSNorm or LayerNorm)"},
     {"generate", cmd_generate, "sample text from a checkpoint (KV cache on the device)"},
     {"export", cmd_export, "rewrite a checkpoint for inference with f16 or bf16 weights"},
     {"train-image", cmd_train_image, "train a vision transformer on IDX images (Fashion-MNIST by default)"},
     {"classify", cmd_classify, "a train-image checkpoint's predictions and accuracy on IDX images"},
+    {"tokenize", cmd_tokenize, "train a subword tokenizer (SentencePiece) on a text; encode and decode token files"},
     {"tune", cmd_tune, "tune gemm: search CLBlast SGEMM parameters for this device and cache them"},
 };
 

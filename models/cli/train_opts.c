@@ -26,7 +26,8 @@ enum { TRAIN_MAX_LAYERS = 1024 }; /* beyond: minutes of set-up before a word */
 
 #define OFF(f) offsetof(train_opts, f)
 static const opt_spec specs[] = {
-    {"--data", K_STR, OFF(data), 0, 0, "FILE   text to train on, read as bytes (required)"},
+    {"--data", K_STR, OFF(data), 0, 0, "FILE   text (bytes, or encoded with --tokenizer) or a token file (required)"},
+    {"--tokenizer", K_STR, OFF(tokenizer), 1, 0, "FILE .model of dytcl tokenize train: subword tokens, the vocabulary its size"},
     {"--out", K_STR, OFF(out), 0, 0, "FILE    checkpoint to write (.safetensors; default model.safetensors)"},
     {"--resume", K_STR, OFF(resume), 0, 0, "FILE continue from a training checkpoint, bit-exactly"},
     {"--log", K_STR, OFF(log), 0, 0, "FILE    CSV log, a row per step (default train.csv; diagnostics in FILE.diag.csv)"},

@@ -8,7 +8,7 @@
 
 typedef struct {
     dytcl_model_config model;
-    char data[1024], out[1024], resume[1024], log[1024];
+    char data[1024], out[1024], resume[1024], log[1024], tokenizer[1024];
     char data_id[48];             /* the data's size and fingerprint (resume.h), saved in checkpoints */
     int force;                    /* --force: replace an existing --out/--log of another kind */
     int batch, seq, accum, steps, warmup, eval_every, eval_batches, diag_every, save_every, decay_norm;
