@@ -18,6 +18,7 @@ static const struct {
     {"generate", cmd_generate, "sample text from a checkpoint (KV cache on the device)"},
     {"train-image", cmd_train_image, "train a vision transformer on IDX images (Fashion-MNIST by default)"},
     {"classify", cmd_classify, "a train-image checkpoint's predictions and accuracy on IDX images"},
+    {"plot", cmd_plot, "loss curves of dytcl train logs (and DyT diagnostics) as a PNG, through gnuplot"},
     {"tune", cmd_tune, "tune gemm: search CLBlast SGEMM parameters for this device and cache them"},
 };
 
