@@ -13,8 +13,7 @@ PNG=${3:-$O/curves.png}
 : "${DYTCL_CACHE_DIR:=$B/kcache}"; export DYTCL_CACHE_DIR
 F=/usr/share/games/fortunes
 [ -s "$O/fortunes.txt" ] || cat "$F/science" "$F/tao" "$F/startrek" "$F/goedel" > "$O/fortunes.txt"
-C="--data $O/fortunes.txt --arch gpt --layers 3 --dim 48 --heads 3 --seq 32 --batch 8 --steps 400 --lr 3e-3
-   --eval-every 50 --eval-batches 0 --diag-every 50 --out '' --force"
+C="--data $O/fortunes.txt --arch gpt --layers 3 --dim 48 --heads 3 --seq 32 --batch 8 --steps 400 --lr 3e-3 --eval-every 50 --eval-batches 0 --diag-every 50 --out '' --force"
 for n in rmsnorm layernorm dyt derf; do
   eval "nice -n 5 \"$B/dytcl\" train $C --norm $n --log \"$O/gpt-$n.csv\"" > "$O/gpt-$n.out" 2>&1
 done
