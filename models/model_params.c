@@ -38,15 +38,33 @@ static void alpha_by_width(int C, float *attn, float *other)
     else *attn = 0.2f, *other = 0.05f;
 }
 
+/* The standard deviation of the residual stream x0 at initialisation, as
+ * the first DyT/Derf sees it: llama scales its embedding (std 1/sqrt(C))
+ * by emb_scale = sqrt(C), gpt adds wte (std 1/sqrt(C), tied with the head)
+ * and wpe (std 0.02) unscaled. */
+static double x0_std(const dytcl_model_config *c)
+{
+    double C = c->d_model;
+    return c->arch == DYTCL_ARCH_LLAMA ? 1.0 : sqrt(1.0 / C + 0.02 * 0.02);
+}
+
 void dytcl_model_config_defaults(dytcl_model_config *c)
 {
     if (!c->vocab) c->vocab = 256;
     if (!c->d_ff) c->d_ff = c->arch == DYTCL_ARCH_GPT ? 4 * c->d_model : (8 * c->d_model / 3 + 31) / 32 * 32;
     float attn, other;
     alpha_by_width(c->d_model, &attn, &other);
-    if (c->alpha_attn == 0) c->alpha_attn = attn;
-    if (c->alpha_ffn == 0) c->alpha_ffn = other;
-    if (c->alpha_final == 0) c->alpha_final = other;
+    /* The paper's alpha0 assumes unit-scale inputs (as llama's emb_scale
+     * makes them). gpt's stream starts at std ~1/sqrt(C), so alpha0 is
+     * divided by that std: alpha x0 has the paper's scale in both archs.
+     * Measured (gpt, 3 layers, d 48, 400 steps, fortunes, val loss; README
+     * "DyT recipe"): alpha0 1 -> 3.135 (RMSNorm 2.804): alpha x ~ 0.15,
+     * DyT passes a tiny signal, the stream grows until the last layer's
+     * inputs saturate (86% at step 50); alpha0 1/std = 6.9 -> 2.800. */
+    double s = c->d_model > 0 ? x0_std(c) : 1.0;
+    if (c->alpha_attn == 0) c->alpha_attn = (float)(attn / s);
+    if (c->alpha_ffn == 0) c->alpha_ffn = (float)(other / s);
+    if (c->alpha_final == 0) c->alpha_final = (float)(other / s);
     if (c->norm_eps == 0) c->norm_eps = 1e-5f;
     if (c->rope_theta == 0) c->rope_theta = 10000.0f;
 }
@@ -101,6 +119,25 @@ static void add(table *t, const char *name, int64_t rows, int64_t cols, int is_n
     t->n++;
 }
 
+/* DyT/Derf's gamma0: 1 / rms of f(alpha0 x0) for x0 ~ N(0, x0_std^2), so
+ * that the norm's output starts at unit RMS, as RMSNorm's does (tanh of a
+ * unit normal has RMS 0.63: gamma0 1.59; erf: 0.68, gamma0 1.47). With
+ * gamma0 1 the layers after each DyT start 1.6x smaller than RMSNorm's, and
+ * Adam grows gamma by at most ~lr a step. Measured (llama, 3 layers, d 48,
+ * 400 steps, lr 1e-3, fortunes, val loss): gamma0 1 -> 2.868, 1.59 ->
+ * 2.730, RMSNorm 2.674; gpt: 2.800 -> 2.724, RMSNorm 2.804. The rms is a
+ * midpoint sum over +-8 standard deviations (1e-6 close). */
+static float gamma0_for(const dytcl_model_config *c, float alpha0)
+{
+    double a = fabs((double)alpha0) * (c->d_model > 0 ? x0_std(c) : 1.0), sum = 0, w = 0;
+    if (!(a > 0) || !isfinite(a)) return 1.0f;
+    for (int i = -800; i < 800; i++) {
+        double z = (i + 0.5) / 100.0, p = exp(-0.5 * z * z), y = c->norm == DYTCL_NORM_DERF ? erf(a * z) : tanh(a * z);
+        sum += p * y * y, w += p;
+    }
+    return (float)(1.0 / sqrt(sum / w));
+}
+
 /* One norm's parameters under `prefix` ("h.3.norm1"), alpha0 for DyT/Derf. */
 static void add_norm(table *t, const dytcl_model_config *c, const char *prefix, float alpha0)
 {
@@ -111,7 +148,8 @@ static void add_norm(table *t, const dytcl_model_config *c, const char *prefix, 
         add(t, NAME("alpha"), 1, 0, 1, 0, DYTCL_INIT_CONST, alpha0);
     if (c->norm == DYTCL_NORM_DERF) add(t, NAME("shift"), 1, 0, 1, 0, DYTCL_INIT_CONST, 0.0f);
     if (c->folded) return;
-    add(t, NAME("weight"), c->d_model, 0, 1, 0, DYTCL_INIT_CONST, 1.0f);
+    float gamma0 = c->norm == DYTCL_NORM_DYT || c->norm == DYTCL_NORM_DERF ? gamma0_for(c, alpha0) : 1.0f;
+    add(t, NAME("weight"), c->d_model, 0, 1, 0, DYTCL_INIT_CONST, gamma0);
     if (bias && c->norm != DYTCL_NORM_RMSNORM) add(t, NAME("bias"), c->d_model, 0, 1, 0, DYTCL_INIT_CONST, 0.0f);
 #undef NAME
 }

@@ -12,6 +12,7 @@ int cmd_export(int argc, char **argv);
 int cmd_train_image(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_plot(int argc, char **argv);
 
 /* Prints "dytcl <cmd>: <message>" to stderr, then returns `code`. */
 int cli_error(const char *cmd, int code, const char *fmt, ...)

@@ -105,15 +105,32 @@ static int evaluate(dytcl_model *m, const text_data *d, const vocab *vb, const t
     return 0;
 }
 
-/* α and the saturated fraction of every DyT/Derf input, to the diag CSV. */
-static int diagnose(dytcl_model *m, const logs *lg, int step)
+/* The saturation guard: a DyT/Derf layer with more than SAT_FRAC of its
+ * inputs at |alpha x| > 2 (Derf: |alpha x + shift| > 2) at SAT_RUNS
+ * diagnostics in a row acts as a sign function and passes little gradient
+ * back: the run says so once, naming the layer. */
+#define SAT_FRAC 0.9
+#define SAT_RUNS 3
+
+typedef struct {
+    int *streak;      /* [2L + 1]: diagnostics in a row above SAT_FRAC */
+    int warned;
+} sat_guard;
+
+/* The flag that sets the alpha0 of norm i (norm1, norm2, normf order). */
+static const char *alpha_flag(int i, int n) { return i == n - 1 ? "--alpha-final" : i % 2 ? "--alpha-ffn" : "--alpha-attn"; }
+
+/* α and the saturated fraction of every DyT/Derf input, to the diag CSV;
+ * the guard's warning (once) to the terminal and into the CSV's last column. */
+static int diagnose(dytcl_model *m, const logs *lg, const train_opts *o, sat_guard *g, int step)
 {
     const dytcl_model_config *c = dytcl_model_get_config(m);
     if (c->norm != DYTCL_NORM_DYT && c->norm != DYTCL_NORM_DERF) return 0;
-    int n = 2 * c->n_layer + 1, rc = -1;
+    int n = 2 * c->n_layer + 1, rc = -1, warn = -1;
     float *frac = malloc((size_t)n * 2 * sizeof *frac), *alpha = frac ? frac + n : NULL;
     double *f = malloc((size_t)n * sizeof *f);
-    if (!frac || !f) {
+    if (!g->streak) g->streak = calloc((size_t)n, sizeof *g->streak);
+    if (!frac || !f || !g->streak) {
         free(frac), free(f);
         return cli_error(who, 1, "out of host memory for the diagnostics of %d layers", c->n_layer), -1;
     }
@@ -125,15 +142,31 @@ static int diagnose(dytcl_model *m, const logs *lg, int step)
     }
     double worst = 0;
     for (int i = 0; i < n; i++) {
-        char name[32];
+        g->streak[i] = frac[i] > SAT_FRAC ? g->streak[i] + 1 : 0;
+        if (!g->warned && g->streak[i] >= SAT_RUNS && (warn < 0 || frac[i] > frac[warn])) warn = i;
+        if (frac[i] > worst) worst = frac[i];
+    }
+    char name[32], wname[32] = "", msg[512] = "";
+    if (warn >= 0) {
+        g->warned = 1;
+        if (warn == n - 1) snprintf(wname, sizeof wname, "normf");
+        else snprintf(wname, sizeof wname, "h.%d.norm%d", warn / 2, warn % 2 + 1);
+        snprintf(msg, sizeof msg,
+                 "warning: %s (%s) saturates: %.0f%% of its inputs have |alpha x| > 2 at %d diagnostics in a "
+                 "row (more than %.0f%%); it passes little gradient. Try a lower --lr (now %g) or a smaller %s (now "
+                 "%g); see the README's DyT recipe",
+                 wname, dytcl_norm_kind_name(c->norm), 100.0 * frac[warn], g->streak[warn], 100.0 * SAT_FRAC,
+                 (double)o->lr, alpha_flag(warn, n), (double)alpha[warn]);
+    }
+    for (int i = 0; i < n; i++) {
         if (i == n - 1) snprintf(name, sizeof name, "normf");
         else snprintf(name, sizeof name, "h.%d.norm%d", i / 2, i % 2 + 1);
-        if (lg->diag) fprintf(lg->diag, "%d,%s,%.6g,%.6g\n", step, name, alpha[i], frac[i]);
-        if (frac[i] > worst) worst = frac[i];
+        if (lg->diag) fprintf(lg->diag, "%d,%s,%.6g,%.6g,%s\n", step, name, alpha[i], frac[i], i == warn ? msg : "");
     }
     if (lg->diag) fflush(lg->diag);
     say(lg, "step %d: alpha normf %.4f, h.0.norm1 %.4f; largest |alpha x| > 2 fraction %.4f\n", step,
         alpha[n - 1], alpha[0], worst);
+    if (warn >= 0) say(lg, "step %d: %s\n", step, msg);
     rc = 0;
 out:
     free(frac), free(f);
@@ -217,6 +250,7 @@ static int train(dytcl_model *m, const text_data *d, const vocab *vb, const trai
     int32_t *tok = malloc(BT * sizeof *tok), *tgt = malloc(BT * sizeof *tgt);
     float losses[64];
     int rc = 1;
+    sat_guard guard = {0};
     if (!tok || !tgt) {
         cli_error(who, 1, "out of host memory");
         dist_abort(1);
@@ -274,7 +308,7 @@ static int train(dytcl_model *m, const text_data *d, const vocab *vb, const trai
             say(lg, "step %d: train loss %.4f, val loss %.4f (%.4f bits/byte), %.0f tok/s\n", step, loss, val, bpb,
                 tok_s);
         }
-        if (o->diag_every > 0 && (step % o->diag_every == 0 || last) && diagnose(m, lg, step)) goto fail;
+        if (o->diag_every > 0 && (step % o->diag_every == 0 || last) && diagnose(m, lg, o, &guard, step)) goto fail;
         char vs[32] = "", bs[32] = "";
         if (!isnan(val)) snprintf(vs, sizeof vs, "%.6f", val);
         if (!isnan(bpb)) snprintf(bs, sizeof bs, "%.6f", bpb);
@@ -308,7 +342,7 @@ fail:
     cli_error(who, 1, "%s", dytcl_last_error(dytcl_model_ctx(m)));
     dist_abort(1); /* the other ranks may be waiting for this one */
 done:
-    free(tok), free(tgt);
+    free(tok), free(tgt), free(guard.streak);
     return rc;
 }
 
@@ -499,7 +533,7 @@ static int run(int argc, char **argv)
             char path[1100];
             snprintf(path, sizeof path, "%s.diag.csv", o.log);
             lg.diag = fopen(path, step0 ? "a" : "w");
-            if (lg.diag && !step0) fprintf(lg.diag, "step,norm,alpha,saturated_fraction\n");
+            if (lg.diag && !step0) fprintf(lg.diag, "step,norm,alpha,saturated_fraction,warning\n");
         }
     }
     ok = 1;

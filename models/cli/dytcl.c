@@ -20,6 +20,7 @@ static const struct {
     {"train-image", cmd_train_image, "train a vision transformer on IDX images (Fashion-MNIST by default)"},
     {"classify", cmd_classify, "a train-image checkpoint's predictions and accuracy on IDX images"},
     {"tokenize", cmd_tokenize, "train a subword tokenizer (SentencePiece) on a text; encode and decode token files"},
+    {"plot", cmd_plot, "loss curves of dytcl train logs (and DyT diagnostics) as a PNG, through gnuplot"},
     {"tune", cmd_tune, "tune gemm: search CLBlast SGEMM parameters for this device and cache them"},
 };
 
