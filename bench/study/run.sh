@@ -17,6 +17,9 @@
 # Each run appends a row to OUTDIR/runs.csv (an existing row is not run
 # again, so an interrupted study resumes); bench/study/summary.py turns it
 # into the README's table. Runs are one at a time, under `nice -n 5`.
+# ARCHS and NORMS (space-separated; default every one) run a subset; FLAGS is
+# added to every `dytcl train` line (runs.csv's key does not hold it, so
+# give such a run its own OUTDIR).
 set -eu
 mode=full
 case "${1:-}" in --full) shift ;; --reduced) mode=reduced; shift ;; esac
@@ -48,7 +51,7 @@ one() {
   t0=$(date +%s)
   if ! nice -n 5 "$DYTCL" train --data "$O/$1.txt" --arch "$2" --norm "$3" --dim "$4" --heads $(($4 / 16)) \
        --layers "$5" --lr "$6" --batch "$7" --seed "$8" --steps $STEPS --seq $SEQ --eval-every $STEPS \
-       --eval-batches 0 --diag-every 100 --out '' --log "$log" --force > "$O/logs/$tag.out" 2>&1; then
+       --eval-batches 0 --diag-every 100 --out '' --log "$log" --force ${FLAGS:-} > "$O/logs/$tag.out" 2>&1; then
     echo "run.sh: $tag failed (see $O/logs/$tag.out); recorded as nan" >&2
   fi
   t1=$(date +%s)
@@ -65,7 +68,7 @@ one() {
 
 # every arch x norm x seed of one setting
 all() {
-  for seed in 1 2; do for arch in gpt llama; do for norm in rmsnorm dyt derf layernorm; do
+  for seed in 1 2; do for arch in ${ARCHS:-gpt llama}; do for norm in ${NORMS:-rmsnorm dyt derf layernorm}; do
     one "$1" $arch $norm "$2" "$3" "$4" "$5" $seed
   done; done; done
 }
