@@ -74,12 +74,13 @@ typedef struct {
     int folded;
 } dytcl_model_config;
 
-/* Fills the fields left 0 from arch, norm and d_model: alpha0 by width
- * (<= 1024: 1.0/1.0, 2048: 1.0/0.5, 4096: 0.8/0.2, >= 8192: 0.2/0.05; final
- * = ffn), divided in gpt by the embedding's std sqrt(1/C + 0.02^2) so that
- * alpha0 x0 has the same scale as in llama (whose embedding starts at unit
- * scale); d_ff (gpt 4C, llama 8C/3 rounded up to 32), eps 1e-5, theta 10000.
- * DyT/Derf gamma starts at 1 / rms(f(alpha0 x0)): unit output, as RMSNorm's. */
+/* Fills the fields left 0 from arch, norm and d_model: alpha0 by width, the
+ * DyT paper's values in both archs (<= 1024: 1.0/1.0, 2048: 1.0/0.5, 4096:
+ * 0.8/0.2, >= 8192: 0.2/0.05; final = ffn); d_ff (gpt 4C, llama 8C/3
+ * rounded up to 32), eps 1e-5, theta 10000. DyT/Derf gamma starts at
+ * 1 / rms(f(alpha0 x0)) for x0 at the stream's initial std (llama 1, gpt
+ * sqrt(1/C + 0.02^2)): unit output, as RMSNorm's; in gpt alpha0 x0 is small,
+ * so DyT starts nearly linear and gamma0 carries the scale (6.9 at C 48). */
 DYTCL_API void dytcl_model_config_defaults(dytcl_model_config *c);
 /* Checks a configuration: DYTCL_ERR_INVALID_ARG and why in dytcl_last_error(NULL). */
 DYTCL_API dytcl_status dytcl_model_config_check(const dytcl_model_config *c);

@@ -1,9 +1,10 @@
 #!/bin/sh
 # curves.sh -- the README's loss-curve chart, in one command: GPT, 3 layers,
 # d 48, on the fortunes text at lr 3e-3 (the issue's configuration), with
-# each norm at the default recipe, and with DyT at alpha0 1 (the old GPT
-# default, now given explicitly: gamma0 then starts at 6.9 for unit output),
-# all on one chart by `dytcl plot`.
+# each norm at the default recipe (DyT/Derf alpha0 1, gamma0 6.9 for unit
+# output), and with DyT at the previous GPT default alpha0 = 1/std of the
+# embedding (6.862635 at d 48, gamma0 then 1.59), which saturates, all on one
+# chart by `dytcl plot`.
 #
 #   bench/study/curves.sh BUILD OUTDIR [PNG]      (PNG default OUTDIR/curves.png)
 set -eu
@@ -17,7 +18,8 @@ C="--data $O/fortunes.txt --arch gpt --layers 3 --dim 48 --heads 3 --seq 32 --ba
 for n in rmsnorm layernorm dyt derf; do
   eval "nice -n 5 \"$B/dytcl\" train $C --norm $n --log \"$O/gpt-$n.csv\"" > "$O/gpt-$n.out" 2>&1
 done
-eval "nice -n 5 \"$B/dytcl\" train $C --norm dyt --alpha-attn 1 --alpha-ffn 1 --alpha-final 1 --log \"$O/gpt-dyt-alpha1.csv\"" \
-  > "$O/gpt-dyt-alpha1.out" 2>&1
-"$B/dytcl" plot "$O/gpt-rmsnorm.csv" "$O/gpt-layernorm.csv" "$O/gpt-dyt.csv" "$O/gpt-derf.csv" "$O/gpt-dyt-alpha1.csv" \
+A=6.862635
+eval "nice -n 5 \"$B/dytcl\" train $C --norm dyt --alpha-attn $A --alpha-ffn $A --alpha-final $A --log \"$O/gpt-dyt-alpha6.9.csv\"" \
+  > "$O/gpt-dyt-alpha6.9.out" 2>&1
+"$B/dytcl" plot "$O/gpt-rmsnorm.csv" "$O/gpt-layernorm.csv" "$O/gpt-dyt.csv" "$O/gpt-derf.csv" "$O/gpt-dyt-alpha6.9.csv" \
   --png "$PNG" --title "GPT, 3 layers, d 48, fortunes, lr 3e-3, batch 8 x 32 bytes"
