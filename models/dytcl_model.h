@@ -80,7 +80,7 @@ typedef struct {
  * rounded up to 32), eps 1e-5, theta 10000. DyT/Derf gamma starts at
  * 1 / rms(f(alpha0 x0)) for x0 at the stream's initial std (llama 1, gpt
  * sqrt(1/C + 0.02^2)): unit output, as RMSNorm's; in gpt alpha0 x0 is small,
- * so DyT starts nearly linear and gamma0 carries the scale (6.9 at C 48). */
+ * so DyT starts nearly linear and gamma0 carries the scale (7.0 at C 48). */
 DYTCL_API void dytcl_model_config_defaults(dytcl_model_config *c);
 /* Checks a configuration: DYTCL_ERR_INVALID_ARG and why in dytcl_last_error(NULL). */
 DYTCL_API dytcl_status dytcl_model_config_check(const dytcl_model_config *c);

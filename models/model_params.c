@@ -56,18 +56,18 @@ void dytcl_model_config_defaults(dytcl_model_config *c)
     alpha_by_width(c->d_model, &attn, &other);
     /* The paper's alpha0 in both archs, undivided. gpt's stream starts at
      * std ~1/sqrt(C) (llama's at 1, through emb_scale), so there alpha0 x0
-     * starts small (0.14 at C 48) and DyT/Derf start nearly linear, with
-     * gamma0 (gamma0_for: 6.9 at C 48) carrying the scale to unit output.
-     * The previous gpt rule, alpha0 divided by that std (6.9 at C 48, 11.3
-     * at C 128), saturated wherever the stream grew: the reduced study
-     * (README "The norm study", 2 seeds, 400 steps, val loss / RMSNorm's)
-     * had gpt DyT at 1.040 on fortunes lr 3e-3, 1.150 at lr 1e-2, 1.049 at
-     * C 128, 1.022 / 1.082 on the Markov text at lr 3e-3 / 1e-2, the guard
-     * firing in every one of those runs; with alpha0 1 those are 0.944,
-     * 0.858, 0.970, 0.992, 0.997, no run warns, and the settings that were
-     * already within 2 % gain 3-4 % (base 0.978 -> 0.943). (alpha0 1 with
-     * gamma0 1, before gamma0_for, was worse: 3.135 vs RMSNorm 2.804, a
-     * signal 7x weaker than RMSNorm's.) */
+     * starts small (std 0.15 at C 48): DyT/Derf start nearly linear, and
+     * gamma0 (gamma0_for: 7.0 at C 48, Derf 6.2) carries them to unit
+     * output. The previous gpt rule, alpha0 divided by that std (6.86 at
+     * C 48, 11.3 at C 128), saturated wherever the stream grew: the reduced
+     * study (README "The norm study", 2 seeds, 400 steps, val loss /
+     * RMSNorm's) had gpt DyT at 1.040 on fortunes lr 3e-3, 1.150 at lr
+     * 1e-2, 1.049 at C 128, 1.022 / 1.082 on the Markov text at lr 3e-3 /
+     * 1e-2, the guard firing in every one of those runs; with alpha0 1 those
+     * are 0.944, 0.858, 0.970, 0.992, 0.997, no run warns, and the settings
+     * that were already within 2 % gain 3-4 % (base 0.978 -> 0.943). Derf
+     * the same. (alpha0 1 with gamma0 1, before gamma0_for, was worse:
+     * 3.135 vs RMSNorm 2.804, a signal 7x weaker than RMSNorm's.) */
     if (c->alpha_attn == 0) c->alpha_attn = attn;
     if (c->alpha_ffn == 0) c->alpha_ffn = other;
     if (c->alpha_final == 0) c->alpha_final = other;

@@ -1,10 +1,10 @@
 #!/bin/sh
 # curves.sh -- the README's loss-curve chart, in one command: GPT, 3 layers,
 # d 48, on the fortunes text at lr 3e-3 (the configuration), with
-# each norm at the default recipe (DyT/Derf alpha0 1, gamma0 6.9 for unit
-# output), and with DyT at the previous GPT default alpha0 = 1/std of the
-# embedding (6.862635 at d 48, gamma0 then 1.59), which saturates, all on one
-# chart by `dytcl plot`.
+# each norm at the default recipe (DyT/Derf alpha0 1, gamma0 7.0 / 6.2 for
+# unit output), and with DyT at the previous GPT default alpha0 = 1/std of
+# the embedding (6.862635 at d 48, gamma0 then 1.59), which saturates, all
+# on one chart by `dytcl plot`.
 #
 #   bench/study/curves.sh BUILD OUTDIR [PNG]      (PNG default OUTDIR/curves.png)
 set -eu
