@@ -108,7 +108,7 @@ fuzz: build
 	    $(BUILD)-fuzz/corpus-text tests/fuzz/text
 	mkdir -p $(BUILD)-fuzz/corpus-tokfile
 	clang -std=c11 -g -O1 -Werror=incompatible-pointer-types -Werror=implicit-function-declaration -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L \
-	    -Imodels/cli tests/fuzz/fuzz_tokfile.c models/cli/tokfile.c -o $(BUILD)-fuzz/fuzz_tokfile
+	    -Imodels -Imodels/cli tests/fuzz/fuzz_tokfile.c models/cli/tokfile.c -o $(BUILD)-fuzz/fuzz_tokfile
 	$(BUILD)-fuzz/fuzz_tokfile -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    $(BUILD)-fuzz/corpus-tokfile tests/fuzz/tokfile
 	mkdir -p $(BUILD)-fuzz/corpus-idx

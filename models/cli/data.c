@@ -6,12 +6,12 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "errfmt.h"
 #include "data.h"
 #include "tokfile.h"
 
@@ -27,28 +27,17 @@ struct text_data {
 /* Token i of the data (train split, then val split). */
 static int32_t at(const text_data *d, size_t i) { return d->tok ? (int32_t)d->tok[i] : d->bytes[i]; }
 
-static int fail(char *err, size_t cap, const char *fmt, ...)
-{
-    if (err && cap) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, cap, fmt, ap);
-        va_end(ap);
-    }
-    return -1;
-}
-
 /* Checks the arguments and the split sizes of n bytes; 0 when usable. */
 static int check_split(const char *name, size_t n, double val_fraction, int T, size_t *n_val, char *err,
                        size_t cap)
 {
     if (!(val_fraction > 0.0 && val_fraction <= 0.5))
-        return fail(err, cap, "%s: val_fraction %g is outside (0, 0.5]", name, val_fraction);
-    if (T < 1) return fail(err, cap, "%s: T = %d, needs T >= 1", name, T);
+        return errfmt(err, cap, "%s: val_fraction %g is outside (0, 0.5]", name, val_fraction);
+    if (T < 1) return errfmt(err, cap, "%s: T = %d, needs T >= 1", name, T);
     size_t v = (size_t)floor((double)n * val_fraction);
     size_t need = (size_t)T + 1;
     if (n - v < need || v < need)
-        return fail(err, cap,
+        return errfmt(err, cap,
                     "%s: %zu bytes give a train split of %zu and a val split of %zu bytes "
                     "(val_fraction %g); each needs at least T+1 = %zu",
                     name, n, n - v, v, val_fraction, need);
@@ -73,17 +62,17 @@ int text_data_from_memory(const uint8_t *bytes, size_t n, double val_fraction, i
     const char *name = "<memory>";
     *out = NULL;
     if (n > DEFAULT_MAX_BYTES)
-        return fail(err, cap, "%s: %zu bytes, more than the limit of %zu (1 GiB)", name, n, DEFAULT_MAX_BYTES);
-    if (!bytes && n) return fail(err, cap, "%s: NULL bytes with n = %zu", name, n);
+        return errfmt(err, cap, "%s: %zu bytes, more than the limit of %zu (1 GiB)", name, n, DEFAULT_MAX_BYTES);
+    if (!bytes && n) return errfmt(err, cap, "%s: NULL bytes with n = %zu", name, n);
     size_t n_val = 0;
     if (check_split(name, n, val_fraction, T, &n_val, err, cap)) return -1;
     uint8_t *copy = malloc(n);
-    if (!copy) return fail(err, cap, "%s: out of memory for %zu bytes", name, n);
+    if (!copy) return errfmt(err, cap, "%s: out of memory for %zu bytes", name, n);
     memcpy(copy, bytes, n);
     text_data *d = make(copy, n, n_val);
     if (!d) {
         free(copy);
-        return fail(err, cap, "%s: out of memory", name);
+        return errfmt(err, cap, "%s: out of memory", name);
     }
     *out = d;
     return 0;
@@ -104,34 +93,34 @@ static uint8_t *read_all(FILE *f, size_t n)
 int data_read_file(const char *path, size_t max_bytes, uint8_t **out, size_t *n, char *err, size_t cap)
 {
     *out = NULL, *n = 0;
-    if (!path) return fail(err, cap, "text data: NULL path");
+    if (!path) return errfmt(err, cap, "text data: NULL path");
     if (max_bytes == 0) max_bytes = DEFAULT_MAX_BYTES;
     struct stat st; /* a FIFO would block open() until a writer came: refused before opening */
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
-        return fail(err, cap, "%s: %s, not a regular file", path,
+        return errfmt(err, cap, "%s: %s, not a regular file", path,
                     S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" : "a special file");
     FILE *f = fopen(path, "rb");
-    if (!f) return fail(err, cap, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return errfmt(err, cap, "%s: cannot open: %s", path, strerror(errno));
     if (fstat(fileno(f), &st) != 0) {
         int e = errno;
         fclose(f);
-        return fail(err, cap, "%s: cannot stat: %s", path, strerror(e));
+        return errfmt(err, cap, "%s: cannot stat: %s", path, strerror(e));
     }
     if (!S_ISREG(st.st_mode)) {
         fclose(f);
-        return fail(err, cap, "%s: %s, not a regular file", path,
+        return errfmt(err, cap, "%s: %s, not a regular file", path,
                     S_ISDIR(st.st_mode) ? "a directory" : "a special file");
     }
     if (st.st_size < 0 || (uintmax_t)st.st_size > max_bytes) {
         fclose(f);
-        return fail(err, cap, "%s: %jd bytes, more than max_bytes = %zu", path, (intmax_t)st.st_size, max_bytes);
+        return errfmt(err, cap, "%s: %jd bytes, more than max_bytes = %zu", path, (intmax_t)st.st_size, max_bytes);
     }
     size_t len = (size_t)st.st_size;
     uint8_t *bytes = read_all(f, len);
     int read_err = ferror(f);
     fclose(f);
     if (!bytes)
-        return fail(err, cap, "%s: cannot read %zu bytes%s", path, len,
+        return errfmt(err, cap, "%s: cannot read %zu bytes%s", path, len,
                     read_err ? " (read error)" : " (out of memory, or the file changed size)");
     *out = bytes, *n = len;
     return 0;
@@ -151,7 +140,7 @@ int text_data_load(const char *path, double val_fraction, int T, size_t max_byte
     text_data *d = make(bytes, n, n_val);
     if (!d) {
         free(bytes);
-        return fail(err, cap, "%s: out of memory", path);
+        return errfmt(err, cap, "%s: out of memory", path);
     }
     *out = d;
     return 0;
@@ -181,7 +170,7 @@ static int from_tokens(const char *name, uint32_t *tok, size_t n, double val_fra
     text_data *d = make(NULL, n, n_val);
     if (!d) {
         free(tok);
-        return fail(err, cap, "%s: out of memory", name);
+        return errfmt(err, cap, "%s: out of memory", name);
     }
     d->tok = tok;
     *out = d;
@@ -195,7 +184,7 @@ int text_data_load_tokens(const char *path, int vocab, double val_fraction, int 
     uint8_t *bytes;
     size_t n, count;
     uint32_t *tok;
-    if (vocab < 1) return fail(err, cap, "%s: vocabulary size %d", path ? path : "(null)", vocab);
+    if (vocab < 1) return errfmt(err, cap, "%s: vocabulary size %d", path ? path : "(null)", vocab);
     if (data_read_file(path, max_bytes, &bytes, &n, err, cap)) return -1;
     int bad = tokfile_parse(bytes, n, path, (uint32_t)vocab, &tok, &count, err, cap);
     free(bytes);
@@ -208,13 +197,13 @@ int text_data_from_tokens(const int32_t *tokens, size_t n, int vocab, double val
 {
     const char *name = "<tokens>";
     *out = NULL;
-    if (n > DEFAULT_MAX_BYTES) return fail(err, cap, "%s: %zu tokens, more than the limit of %zu", name, n, DEFAULT_MAX_BYTES);
+    if (n > DEFAULT_MAX_BYTES) return errfmt(err, cap, "%s: %zu tokens, more than the limit of %zu", name, n, DEFAULT_MAX_BYTES);
     uint32_t *tok = malloc(n ? n * sizeof *tok : 1);
-    if (!tok) return fail(err, cap, "%s: out of memory for %zu tokens", name, n);
+    if (!tok) return errfmt(err, cap, "%s: out of memory for %zu tokens", name, n);
     for (size_t i = 0; i < n; i++) {
         if (tokens[i] < 0 || tokens[i] >= vocab) {
             free(tok);
-            return fail(err, cap, "%s: token %zu is %d, outside the vocabulary of %d", name, i, tokens[i], vocab);
+            return errfmt(err, cap, "%s: token %zu is %d, outside the vocabulary of %d", name, i, tokens[i], vocab);
         }
         tok[i] = (uint32_t)tokens[i];
     }
