@@ -96,7 +96,7 @@ FUZZ_SECONDS ?= 30
 fuzz: build
 	mkdir -p $(BUILD)-fuzz/corpus
 	clang -std=c11 -g -O1 -Werror=incompatible-pointer-types -Werror=implicit-function-declaration -fsanitize=fuzzer,address,undefined -D_POSIX_C_SOURCE=200809L \
-	    -Ihost -Icl -I$(BUILD)/generated tests/fuzz/fuzz_safetensors.c host/safetensors.c host/error.c \
+	    -Ihost -Icl -I$(BUILD)/generated tests/fuzz/fuzz_safetensors.c host/safetensors.c host/half.c host/error.c \
 	    $$(pkg-config --cflags --libs jansson) -o $(BUILD)-fuzz/fuzz_safetensors
 	$(BUILD)-fuzz/fuzz_safetensors -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
 	    $(BUILD)-fuzz/corpus tests/fuzz/safetensors

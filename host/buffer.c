@@ -124,26 +124,6 @@ dytcl_tensor dytcl_tensor_as(dytcl_tensor t, dytcl_dtype dtype)
     return t;
 }
 
-size_t dytcl_dtype_size(dytcl_dtype dt)
-{
-    switch (dt) {
-    case DYTCL_F32: return 4;
-    case DYTCL_F16:
-    case DYTCL_BF16: return 2;
-    }
-    return 0;
-}
-
-const char *dytcl_dtype_name(dytcl_dtype dt)
-{
-    switch (dt) {
-    case DYTCL_F32: return "f32";
-    case DYTCL_F16: return "f16";
-    case DYTCL_BF16: return "bf16";
-    }
-    return "unknown";
-}
-
 int64_t dytcl_tensor_numel(dytcl_tensor t)
 {
     if (t.ndim < 1 || t.ndim > DYTCL_MAX_DIMS) return 0;

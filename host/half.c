@@ -8,10 +8,32 @@
  *         from 2^-14 to 65504, subnormals down to 2^-24, unit roundoff 2^-11
  *         (4.9e-4). Past 65504 rounding gives +-inf.
  *
- * Float to half rounds to nearest, ties to even; NaN stays NaN (quiet). */
+ * Float to half rounds to nearest, ties to even; NaN stays NaN (quiet).
+ * Also here: each dtype's size and name (no OpenCL needed, so that the
+ * checkpoint reader links on its own). */
 #include <string.h>
 
 #include "internal.h"
+
+size_t dytcl_dtype_size(dytcl_dtype dt)
+{
+    switch (dt) {
+    case DYTCL_F32: return 4;
+    case DYTCL_F16:
+    case DYTCL_BF16: return 2;
+    }
+    return 0;
+}
+
+const char *dytcl_dtype_name(dytcl_dtype dt)
+{
+    switch (dt) {
+    case DYTCL_F32: return "f32";
+    case DYTCL_F16: return "f16";
+    case DYTCL_BF16: return "bf16";
+    }
+    return "unknown";
+}
 
 static uint32_t bits_of(float x)
 {
