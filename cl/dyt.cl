@@ -299,12 +299,8 @@ DEFINE_BACKWARD_FEW(derf_backward_few, DERF_ACT, DERF_ACT8, ERF_DERIV)
  * whole rows [k*R, min(rows, (k+1)*R)) front to back and keeps its column
  * sums in its own slice of parts (parts[plane*j + k*C + c], resident in
  * cache), so memory is read as one sequential stream; walking a column
- * instead is strided and runs at half the speed on a CPU. It takes BWD_ROWS
- * rows at a time, inside the column loop, so that w[c..c+8) is loaded and
- * the column sums are read and written once per BWD_ROWS rows, not per row:
- * from cache, but L2, not L1, once x, dy and dx have streamed past (as in
- * the forward's FWD_ROWS). NDRange: 1-D, global nblocks, any local size. */
-#define BWD_ROWS 4
+ * instead is strided and runs at half the speed on a CPU. NDRange: 1-D,
+ * global nblocks, any local size. */
 #define ROWWISE_SUMS(T, LD, ST, at)                                                              \
     ST(part, at, LD(part, at) + dw);                                                            \
     ST(part + plane, at, LD(part + plane, at) + db);
@@ -330,23 +326,20 @@ __kernel void NAME(__global DT *dx, const int dx_off, __global const DT *dy, con
     for (int c = 0; c < C; c++)                                                                 \
         part[c] = part[plane + c] = part[2 * plane + c] = part[3 * plane + c] = 0.0f;           \
     float8 da8 = 0.0f, ds8 = 0.0f; /* dalpha and dshift need no columns */                      \
-    for (int row = k * R; row < end; row += BWD_ROWS) {                                         \
-        const int nr = min(BWD_ROWS, end - row);                                                \
+    for (int row = k * R; row < end; row++) {                                                   \
         __global DT *dxr = dx + dx_off + row * C;                                               \
         __global const DT *dyr = dy + dy_off + row * C, *xr = x + x_off + row * C;              \
         __global const DT *dresr = dres + dres_off + row * C;                                   \
         for (int c = 0; c < C8; c += 8) {                                                       \
             const float8 wc = (flags & HAS_W) ? vload8(0, w + w_off + c) : (float8)(1.0f);      \
-            float8 dw = 0.0f, db = 0.0f;                                                        \
-            for (int at = c; at < nr * C; at += C)                                              \
-                ROW_STEP(float8, LOAD8, STORE8, ACT8, DERIV, wc, at, da8, ds8)                  \
+            float8 dw, db;                                                                      \
+            ROW_STEP(float8, LOAD8, STORE8, ACT8, DERIV, wc, c, da8, ds8)                       \
             ROWWISE_SUMS(float8, F_LOAD8, F_STORE8, c)                                          \
         }                                                                                       \
         for (int c = C8; c < C; c++) {                                                          \
             const float wc = (flags & HAS_W) ? w[w_off + c] : 1.0f;                             \
-            float dw = 0.0f, db = 0.0f;                                                         \
-            for (int at = c; at < nr * C; at += C)                                              \
-                ROW_STEP(float, LOAD, STORE, ACT, DERIV, wc, at, da8.s0, ds8.s0)                \
+            float dw, db;                                                                       \
+            ROW_STEP(float, LOAD, STORE, ACT, DERIV, wc, c, da8.s0, ds8.s0)                     \
             ROWWISE_SUMS(float, F_LOAD, F_STORE, c)                                             \
         }                                                                                       \
     }                                                                                           \
@@ -355,14 +348,14 @@ __kernel void NAME(__global DT *dx, const int dx_off, __global const DT *dy, con
     part[3 * plane] = hsum8(ds8);                                                               \
 }
 
-/* BACKWARD_STEP on row pointers xr, dyr, dresr, dxr; dw, db and (dalpha,
- * dshift) da, ds accumulate. */
+/* BACKWARD_STEP on row pointers xr, dyr, dresr, dxr; dalpha and dshift
+ * accumulate into da, ds. */
 #define ROW_STEP(T, LD, ST, ACT, DERIV, wc, at, da, ds)                                          \
     {                                                                                           \
         const T xv = LD(xr, at), g = LD(dyr, at);                                               \
         const T u = fma((T)(a), xv, (T)(s)), t = ACT(a, s, xv), gd = g * (wc) * DERIV(u, t);     \
-        dw = fma(g, t, dw);                                                                     \
-        db += g;                                                                                \
+        dw = g * t;                                                                             \
+        db = g;                                                                                 \
         da = fma(gd, xv, da);                                                                   \
         ds += gd;                                                                               \
         ST(dxr, at, fma(gd, (T)(a), has_dres ? LD(dresr, at) : (T)(0.0f)));                     \
