@@ -71,8 +71,9 @@ DEFINE_FORWARD(derf_forward_nchw_tail, DERF_ACT, o % C, GUARDED)
  * keeps the work-groups few and each one a sequential stream; and the rows
  * inside the column loop let one load of w[c..c+8) and b[c..c+8) serve
  * FWD_ROWS rows: re-read for every row, w and b miss L1 (the x and y streams
- * evict them) and cost PoCL as much as the tanh (measured, 4096 x 4096:
- * 0.66 -> 0.73 of copy bandwidth, and 0.62 -> 0.96 without the tanh).
+ * evict them) and cost PoCL about as much as the tanh (a scratch harness,
+ * 4096 x 4096: 0.66 -> 0.73 of copy bandwidth, 0.62 -> 0.96 without the
+ * tanh).
  * NDRange 2-D: global (ceil(C / chunk), ceil(rows / FWD_ROWS)), any local
  * size. With has_res, x is first formed as r + h and written to r_out (which
  * may alias r): the fused residual. */
