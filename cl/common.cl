@@ -32,13 +32,29 @@
 #define DY_CAT_(a, b) a##b
 #define DY_CAT(a, b) DY_CAT_(a, b)
 
-/* The bf16 bits of float bits u (uint or uintN): round to nearest even,
- * NaN kept NaN (made quiet, so no payload rounds it into an infinity). */
-#define BF16_BITS(u) select(((u) + 0x7fffu + (((u) >> 16) & 1u)) >> 16, ((u) >> 16) | 0x40u, \
-                            ((u) & 0x7fffffffu) > 0x7f800000u)
-inline ushort bf16_round(const float f) { return (ushort)BF16_BITS(as_uint(f)); }
-inline ushort4 bf16_round4(const float4 f) { return convert_ushort4(BF16_BITS(as_uint4(f))); }
-inline ushort8 bf16_round8(const float8 f) { return convert_ushort8(BF16_BITS(as_uint8(f))); }
+/* Float bits u (uint or uintN) rounded to bf16 in their top half (the low
+ * half is left over): to nearest even, and a NaN (nan: f != f for the float
+ * f, one compare; PoCL's isnan is three integer ops) kept NaN, made quiet,
+ * so that no payload rounds it into an infinity. */
+#define BF16_HI(u, nan) select((u) + 0x7fffu + (((u) >> 16) & 1u), (u) | 0x400000u, nan)
+inline ushort bf16_round(const float f) { return (ushort)(BF16_HI(as_uint(f), f != f) >> 16); }
+inline ushort4 bf16_round4(const float4 f) { return convert_ushort4(BF16_HI(as_uint4(f), f != f) >> 16); }
+inline ushort8 bf16_round8(const float8 f) { return convert_ushort8(BF16_HI(as_uint8(f), f != f) >> 16); }
+
+/* p[0..8) = f rounded to bf16 (p[0..4) for the float4). Element by element,
+ * not vstore8: PoCL's library vstore8/vstore4 of ushort splits into 16-bit
+ * stores its vectoriser cannot merge (8 scalar stores per vector, 1.4-1.8x
+ * the f32 time), while these consecutive stores merge into one. */
+inline void bf16_store8(__global ushort *p, const float8 f)
+{
+    const ushort8 u = bf16_round8(f);
+    p[0] = u.s0, p[1] = u.s1, p[2] = u.s2, p[3] = u.s3, p[4] = u.s4, p[5] = u.s5, p[6] = u.s6, p[7] = u.s7;
+}
+inline void bf16_store4(__global ushort *p, const float4 f)
+{
+    const ushort4 u = bf16_round4(f);
+    p[0] = u.s0, p[1] = u.s1, p[2] = u.s2, p[3] = u.s3;
+}
 
 /* v rounded to f16 and back (through private memory: declaring a half
  * variable needs cl_khr_fp16, a pointer to one does not). */
@@ -74,14 +90,14 @@ inline float8 f16_round8(const float8 v)
 #define LD4_1(p, i) vload_half4(0, (p) + (i))
 #define ST4_1(p, i, v) vstore_half4_rte((v), 0, (p) + (i))
 #define DT_2 ushort
-#define RD_2(v) as_float((uint)bf16_round(v) << 16)
-#define RD8_2(v) as_float8(convert_uint8(bf16_round8(v)) << 16)
+#define RD_2(v) as_float(BF16_HI(as_uint(v), (v) != (v)) & 0xffff0000u)
+#define RD8_2(v) as_float8(BF16_HI(as_uint8(v), (v) != (v)) & 0xffff0000u)
 #define LD_2(p, i) as_float((uint)(p)[i] << 16)
 #define ST_2(p, i, v) ((p)[i] = bf16_round(v))
 #define LD8_2(p, i) as_float8(convert_uint8(vload8(0, (p) + (i))) << 16)
-#define ST8_2(p, i, v) vstore8(bf16_round8(v), 0, (p) + (i))
+#define ST8_2(p, i, v) bf16_store8((p) + (i), (v))
 #define LD4_2(p, i) as_float4(convert_uint4(vload4(0, (p) + (i))) << 16)
-#define ST4_2(p, i, v) vstore4(bf16_round4(v), 0, (p) + (i))
+#define ST4_2(p, i, v) bf16_store4((p) + (i), (v))
 
 #define DT DY_CAT(DT_, DY_DT)
 #define LOAD(p, i) DY_CAT(LD_, DY_DT)(p, i)
@@ -96,11 +112,14 @@ inline float8 f16_round8(const float8 v)
 #define STORE_OUT(p, i, v) DY_CAT(ST_, DY_DT_OUT)(p, i, v)
 #define STORE4_OUT(p, i, v) DY_CAT(ST4_, DY_DT_OUT)(p, i, v)
 
-/* A clamp written as selects in the operand order of an x86 max and min
- * (MAXPS(a, b) = a > b ? a : b), so that each is one instruction there and
- * a NaN falls through unchanged; for every other value, -0 included, it is
- * clamp(v, -hi, hi). */
-#define DY_CLAMP_SYM(v, hi) select(select((v), -(hi), -(hi) > (v)), (hi), (hi) < (v))
+/* A clamp to [-hi, hi] written as selects in the operand order of an x86
+ * max and min (MAXPS(a, b) = a > b ? a : b, MINPS(a, b) = a < b ? a : b),
+ * so that each is one instruction there and a NaN falls through unchanged;
+ * for every other value, -0 included, it is clamp(v, -hi, hi). The second
+ * select must test the first one's result, not v: testing v made it a
+ * compare and a blend (PoCL, x86), one vector op more per element. */
+#define DY_MAX_NEG(v, hi) select((v), -(hi), -(hi) > (v))
+#define DY_MIN_POS(v, hi) select((v), (hi), (hi) < (v))
 
 /* tanh for every float: a rational minimax fit x*P(x^2)/Q(x^2) on [0, 9],
  * evaluated on x clamped to +-Z1 = +-8.01942158, the smallest float where
@@ -114,7 +133,7 @@ inline float8 f16_round8(const float8 v)
 #define DEFINE_TANH(NAME, T)                                                                    \
 inline T NAME(T x)                                                                              \
 {                                                                                               \
-    const T z = DY_CLAMP_SYM(x, (T)(8.01942158f));                                              \
+    const T z = DY_MIN_POS(DY_MAX_NEG(x, (T)(8.01942158f)), (T)(8.01942158f));                  \
     const T t = z * z;                                                                          \
     const T p = fma(fma(fma(fma((T)(1.335629118e-08f), t, (T)(2.061033047e-05f)), t,            \
                             (T)(3.495667130e-03f)), t, (T)(1.338109374e-01f)), t, (T)(1.0f));    \
@@ -131,7 +150,7 @@ DEFINE_TANH(dy_tanh8, float8)
 #define DEFINE_ERF(NAME, T)                                                                     \
 inline T NAME(T x)                                                                              \
 {                                                                                               \
-    const T z = DY_CLAMP_SYM(x, (T)(3.6889925f));                                               \
+    const T z = DY_MIN_POS(DY_MAX_NEG(x, (T)(3.6889925f)), (T)(3.6889925f));                    \
     const T t = z * z;                                                                          \
     const T p = fma(fma(fma(fma(fma((T)(-1.373909299e-06f), t, (T)(2.444635029e-04f)), t,      \
                                 (T)(9.888139553e-03f)), t, (T)(7.191582769e-02f)), t,           \

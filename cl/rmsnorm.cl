@@ -86,20 +86,30 @@ inline float8 res_step(__global DT *x, __global const DT *r, __global const DT *
     return centered ? v : v * v;
 }
 
-/* Normalises one row given its mean and rstd: y = (x - m) * rstd * w + b. */
-inline void row_write(__global DT *y, __global const DT *x, __global const float *w,
-                      __global const float *b, const int flags, const float m, const float rstd,
-                      const int C)
+/* Normalises rows [0, nr) of y and x (row stride C) given their means and
+ * rstds: y = (x - m) * rstd * w + b. The rows go inside the column loop, so
+ * that one load of w[c..c+8) and b[c..c+8) serves them all: re-read for
+ * every row, w and b come from L2 (the rows stream them out of L1), a large
+ * part of the time on a CPU (PoCL; see dyt.cl, FWD_ROWS). */
+inline void rows_write(__global DT *y, __global const DT *x, __global const float *w,
+                       __global const float *b, const int flags, const float *m, const float *rstd,
+                       const int nr, const int C)
 {
     const int C8 = C / 8 * 8;
-    for (int c = 0; c < C8; c += 8)
-        STORE8(y, c, fma((LOAD8(x, c) - m) * rstd, W8_AT(c), B8_AT(c)));
-    for (int c = C8; c < C; c++) STORE(y, c, fma((LOAD(x, c) - m) * rstd, W_AT(c), B_AT(c)));
+    for (int c = 0; c < C8; c += 8) {
+        const float8 wc = W8_AT(c), bc = B8_AT(c);
+        for (int j = 0; j < nr; j++) STORE8(y, j * C + c, fma((LOAD8(x, j * C + c) - m[j]) * rstd[j], wc, bc));
+    }
+    for (int c = C8; c < C; c++)
+        for (int j = 0; j < nr; j++) STORE(y, j * C + c, fma((LOAD(x, j * C + c) - m[j]) * rstd[j], W_AT(c), B_AT(c)));
 }
 
 /* RMSNorm (centered = 0) or LayerNorm (centered = 1); mean may be absent
  * (has_mean = 0) for RMSNorm. With has_res, x is first formed as r + h and
- * written to x (the residual stream, r_out). */
+ * written to x (the residual stream, r_out). Work-item k takes the rows
+ * [k*NORM_ROWS, min(rows, (k+1)*NORM_ROWS)): the statistics of each, then
+ * rows_write over them together. NDRange 1-D, global ceil(rows / NORM_ROWS). */
+#define NORM_ROWS 4
 __kernel void norm_forward_rows(__global DT *y, const int y_off, __global DT *x, const int x_off,
                                 __global const DT *r, const int r_off, __global const DT *h,
                                 const int h_off, const int has_res,
@@ -108,31 +118,37 @@ __kernel void norm_forward_rows(__global DT *y, const int y_off, __global DT *x,
                                 __global float *rstd, const int rstd_off, const int centered,
                                 const float eps, const int C, const int rows)
 {
-    const int row = get_global_id(0);
-    if (row >= rows) return;
-    __global DT *xr = x + x_off + row * C;
-    float m = 0.0f, ss;
-    if (has_res) {
-        /* x = r + h, and on the way the sum (LayerNorm) or the sum of
-         * squares (RMSNorm) of x, in the order of ROW_SUM4: one pass less */
-        __global const DT *rr = r + r_off + row * C, *hr = h + h_off + row * C;
+    const int row0 = get_global_id(0) * NORM_ROWS;
+    if (row0 >= rows) return;
+    const int nr = min(NORM_ROWS, rows - row0);
+    float ms[NORM_ROWS], rss[NORM_ROWS];
+    for (int j = 0; j < nr; j++) {
+        const int row = row0 + j;
+        __global DT *xr = x + x_off + row * C;
+        float m = 0.0f, ss;
+        if (has_res) {
+            /* x = r + h, and on the way the sum (LayerNorm) or the sum of
+             * squares (RMSNorm) of x, in the order of ROW_SUM4: one pass less */
+            __global const DT *rr = r + r_off + row * C, *hr = h + h_off + row * C;
 #define RES_AT(c) res_step(xr, rr, hr, (c), centered)
-        ROW_SUM4(RES_AT, C, ss)
+            ROW_SUM4(RES_AT, C, ss)
 #undef RES_AT
-        for (int c = C / 8 * 8; c < C; c++) {
-            const float v = ROUND(LOAD(rr, c) + LOAD(hr, c));
-            STORE(xr, c, v);
-            ss = centered ? ss + v : fma(v, v, ss);
+            for (int c = C / 8 * 8; c < C; c++) {
+                const float v = ROUND(LOAD(rr, c) + LOAD(hr, c));
+                STORE(xr, c, v);
+                ss = centered ? ss + v : fma(v, v, ss);
+            }
+            if (centered) m = ss / C, ss = row_sumsq(xr, m, C);
+        } else {
+            if (centered) m = row_sum(xr, C) / C;
+            ss = row_sumsq(xr, m, C);
         }
-        if (centered) m = ss / C, ss = row_sumsq(xr, m, C);
-    } else {
-        if (centered) m = row_sum(xr, C) / C;
-        ss = row_sumsq(xr, m, C);
+        const float rs = rsqrt(ss / C + eps);
+        if (centered) mean[mean_off + row] = m;
+        rstd[rstd_off + row] = rs;
+        ms[j] = m, rss[j] = rs;
     }
-    const float rs = rsqrt(ss / C + eps);
-    if (centered) mean[mean_off + row] = m;
-    rstd[rstd_off + row] = rs;
-    row_write(y + y_off + row * C, xr, w + w_off, b + b_off, flags, m, rs, C);
+    rows_write(y + y_off + row0 * C, x + x_off + row0 * C, w + w_off, b + b_off, flags, ms, rss, nr, C);
 }
 
 __kernel void norm_forward_wg(__global DT *y, const int y_off, __global DT *x, const int x_off,

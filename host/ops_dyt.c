@@ -46,6 +46,9 @@ static int forward_chunk(int C)
     return C >= 512 ? 512 : (C + 7) / 8 * 8;
 }
 
+/* Rows per work-item of the chunked forward: FWD_ROWS in cl/dyt.cl. */
+#define FWD_ROWS 4
+
 /* Channels last on a CPU: y = act(x) or, with r_out, r_out = x + h and
  * y = act(r_out), by the chunked kernel. */
 static dytcl_status forward_chunked(dytcl_ctx *ctx, int derf, dytcl_tensor y, dytcl_tensor r_out, dytcl_tensor x,
@@ -68,9 +71,11 @@ static dytcl_status forward_chunked(dytcl_ctx *ctx, int derf, dytcl_tensor y, dy
     i = arg_tensor(ctx, k, i, p->bias, dummy);
     i = arg_int(ctx, k, i, param_flags(p));
     i = arg_int(ctx, k, i, d.C);
+    i = arg_int(ctx, k, i, d.outer);
     i = arg_int(ctx, k, i, chunk);
     if (i < 0) return DYTCL_ERR_OPENCL;
-    size_t global[2] = {(size_t)((d.C + chunk - 1) / chunk), (size_t)d.outer}, local[2] = {1, 1};
+    size_t global[2] = {(size_t)((d.C + chunk - 1) / chunk), (size_t)((d.outer + FWD_ROWS - 1) / FWD_ROWS)};
+    size_t local[2] = {1, 1};
     return dy_launch(ctx, k, 2, global, local);
 }
 

@@ -13,6 +13,9 @@ static int rowwise(dytcl_ctx *ctx)
     return dy_row_shape(ctx);
 }
 
+/* Rows per work-item of norm_forward_rows: NORM_ROWS in cl/rmsnorm.cl. */
+#define NORM_ROWS 4
+
 /* The work-group size for a row of C columns. */
 static size_t wg_local(const dytcl_ctx *ctx, const dy_kernel *k, int C)
 {
@@ -53,7 +56,8 @@ static dytcl_status forward(dytcl_ctx *ctx, const fwd_args *a, int rows, int C)
     size_t L = rw ? 1 : wg_local(ctx, k, C);
     if (!rw) i = arg_local(ctx, k, i, L * sizeof(float));
     if (i < 0) return DYTCL_ERR_OPENCL;
-    size_t global = (size_t)rows * L;
+    /* a work-group per row, or NORM_ROWS rows per work-item */
+    size_t global = rw ? (size_t)(rows + NORM_ROWS - 1) / NORM_ROWS : (size_t)rows * L;
     return dy_launch(ctx, k, 1, &global, &L);
 }
 
