@@ -64,32 +64,35 @@ DEFINE_FORWARD(derf_forward_nchw, DERF_ACT, o % C, UNGUARDED)
 DEFINE_FORWARD(derf_forward_nchw_tail, DERF_ACT, o % C, GUARDED)
 
 /* Channels last, the CPU variant: work-item (j, k) owns the columns
- * [j*chunk, min(C, (j+1)*chunk)) of rows [k*FWD_ROWS, min(rows, (k+1)*FWD_ROWS)),
+ * [j*chunk, min(C, (j+1)*chunk)) of rows [k*row_step, min(rows, (k+1)*row_step)),
  * a float8 at a time (chunk is a multiple of 8), then column by column for
  * the rest. A CPU runs the work-item loop around a loop, so the explicit
  * vectors are what makes it vector code; a contiguous chunk per work-item
  * keeps the work-groups few and each one a sequential stream; and the rows
  * inside the column loop let one load of w[c..c+8) and b[c..c+8) serve
- * FWD_ROWS rows: re-read for every row, w and b miss L1 (the x and y streams
+ * row_step rows (4 on the host): re-read for every row, w and b miss L1 (the x and y streams
  * evict them) and cost PoCL about as much as the tanh (a scratch harness,
  * 4096 x 4096: 0.66 -> 0.73 of copy bandwidth, 0.62 -> 0.96 without the
  * tanh).
- * NDRange 2-D: global (ceil(C / chunk), ceil(rows / FWD_ROWS)), any local
- * size. With has_res, x is first formed as r + h and written to r_out (which
- * may alias r): the fused residual. */
-#define FWD_ROWS 4
+ * With has_res, x is first formed as r + h and written to r_out (which may
+ * alias r): the fused residual. It takes one row per work-item (the host
+ * passes row_step 1): four rows of its four streams at a power-of-two row
+ * stride (C = 4096: 16 KiB) fall into one set of an 8-way L1, and the fused
+ * kernel ran at 1.5x the time of add-then-DyT (PoCL, 4096 x 4096).
+ * NDRange 2-D: global (ceil(C / chunk), ceil(rows / row_step)), any local
+ * size. */
 #define DEFINE_FORWARD_CHUNK(NAME, ACT, ACT8)                                                   \
 __kernel void NAME(__global DT *y, const int y_off, __global DT *r_out, const int r_out_off,   \
                    __global const DT *x, const int x_off, __global const DT *h, const int h_off, \
                    const int has_res, __global const float *alpha, const int alpha_off,        \
                    __global const float *shift, const int shift_off,                            \
                    __global const float *w, const int w_off, __global const float *b, const int b_off, \
-                   const int flags, const int C, const int rows, const int chunk)               \
+                   const int flags, const int C, const int rows, const int chunk, const int row_step) \
 {                                                                                               \
-    const int c0 = get_global_id(0) * chunk, row0 = get_global_id(1) * FWD_ROWS;              \
+    const int c0 = get_global_id(0) * chunk, row0 = get_global_id(1) * row_step;               \
     if (c0 >= C || row0 >= rows) return;                                                        \
     const int c1 = min(C, c0 + chunk), c8 = c0 + (c1 - c0) / 8 * 8;                            \
-    const int nr = min(FWD_ROWS, rows - row0), base = row0 * C;                                 \
+    const int nr = min(row_step, rows - row0), base = row0 * C;                                 \
     const float a = alpha[alpha_off], s = shift[shift_off];                                     \
     y += y_off + base, x += x_off + base, h += h_off + base, r_out += r_out_off + base;        \
     w += w_off, b += b_off;                                                                     \

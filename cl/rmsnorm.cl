@@ -90,7 +90,7 @@ inline float8 res_step(__global DT *x, __global const DT *r, __global const DT *
  * rstds: y = (x - m) * rstd * w + b. The rows go inside the column loop, so
  * that one load of w[c..c+8) and b[c..c+8) serves them all: re-read for
  * every row, w and b come from L2 (the rows stream them out of L1), a large
- * part of the time on a CPU (PoCL; see dyt.cl, FWD_ROWS). */
+ * part of the time on a CPU (PoCL; see dyt.cl, dyt_forward_chunk). */
 inline void rows_write(__global DT *y, __global const DT *x, __global const float *w,
                        __global const float *b, const int flags, const float *m, const float *rstd,
                        const int nr, const int C)

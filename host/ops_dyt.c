@@ -46,8 +46,11 @@ static int forward_chunk(int C)
     return C >= 512 ? 512 : (C + 7) / 8 * 8;
 }
 
-/* Rows per work-item of the chunked forward: FWD_ROWS in cl/dyt.cl. */
+/* Rows per work-item of the chunked forward (its row_step): 4, so that one
+ * load of w and b serves four rows; 1 for the fused residual, whose four
+ * streams over four rows collide in L1 at power-of-two widths (cl/dyt.cl). */
 #define FWD_ROWS 4
+#define FWD_ROWS_RESIDUAL 1
 
 /* Channels last on a CPU: y = act(x) or, with r_out, r_out = x + h and
  * y = act(r_out), by the chunked kernel. */
@@ -73,8 +76,10 @@ static dytcl_status forward_chunked(dytcl_ctx *ctx, int derf, dytcl_tensor y, dy
     i = arg_int(ctx, k, i, d.C);
     i = arg_int(ctx, k, i, d.outer);
     i = arg_int(ctx, k, i, chunk);
+    const int row_step = h.buf ? FWD_ROWS_RESIDUAL : FWD_ROWS;
+    i = arg_int(ctx, k, i, row_step);
     if (i < 0) return DYTCL_ERR_OPENCL;
-    size_t global[2] = {(size_t)((d.C + chunk - 1) / chunk), (size_t)((d.outer + FWD_ROWS - 1) / FWD_ROWS)};
+    size_t global[2] = {(size_t)((d.C + chunk - 1) / chunk), (size_t)((d.outer + row_step - 1) / row_step)};
     size_t local[2] = {1, 1};
     return dy_launch(ctx, k, 2, global, local);
 }
