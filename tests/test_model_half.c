@@ -30,6 +30,7 @@
 #include "data.h"
 #include "dytcl_model.h"
 #include "markov.h"
+#include "markov_train.h"
 
 enum { B = 16, T = 32, N_BYTES = 100000, STEPS = 300, NEW = 48, PROMPT = 8, STATES = 6, CHAIN_SEED = 2033 };
 
@@ -42,17 +43,7 @@ static dytcl_model *train(dytcl_ctx *ctx, dytcl_arch arch, dytcl_norm_kind norm,
     CHECK_OK(ctx, dytcl_model_create(ctx, &c, 7, &m));
     if (!m) return NULL;
     CHECK_OK(ctx, dytcl_model_set_batch(m, B, T));
-    int32_t tok[B * T], tgt[B * T];
-    uint64_t rng = 99;
-    dytcl_status s = DYTCL_OK;
-    for (int step = 1; step <= STEPS && !s; step++) {
-        dytcl_model_optim o = {.lr = 1e-2f, .min_lr_frac = 0.1f, .warmup = 20, .steps = STEPS, .beta1 = 0.9f,
-                               .beta2 = 0.95f, .eps = 1e-8f, .clip = 1.0f};
-        text_data_train_batch(d, B, T, &rng, tok, tgt);
-        if ((s = dytcl_model_zero_grad(m)) || (s = dytcl_model_forward(m, tok, tgt)) ||
-            (s = dytcl_model_backward(m, 1.0f)) || (s = dytcl_model_step(m, &o, step)))
-            break;
-    }
+    const dytcl_status s = markov_train(m, d, B, T, STEPS);
     CHECK(s == DYTCL_OK, "training: %s", dytcl_last_error(ctx));
     return m;
 }

@@ -12,6 +12,7 @@
 #include "check.h"
 #include "data.h"
 #include "markov.h"
+#include "markov_train.h"
 #include "dytcl_model.h"
 
 enum { B = 16, T = 32, N_BYTES = 300000, STEPS = 800 };
@@ -27,20 +28,11 @@ static double train_and_eval(dytcl_ctx *ctx, dytcl_arch arch, dytcl_norm_kind no
     CHECK(s == DYTCL_OK, "dytcl_model_create: %s", dytcl_last_error(ctx));
     if (s) return INFINITY;
     CHECK(dytcl_model_set_batch(m, B, T) == DYTCL_OK, "%s", dytcl_last_error(dytcl_model_ctx(m)));
-    int32_t tok[B * T], tgt[B * T];
-    uint64_t rng = 99;
-    double val = INFINITY;
-    for (int step = 1; step <= STEPS; step++) {
-        /* warm-up over 20 steps, then cosine from 1e-2 to 1e-3 */
-        dytcl_model_optim o = {.lr = 1e-2f, .min_lr_frac = 0.1f, .warmup = 20, .steps = STEPS, .beta1 = 0.9f,
-                               .beta2 = 0.95f, .eps = 1e-8f, .clip = 1.0f};
-        text_data_train_batch(d, B, T, &rng, tok, tgt);
-        if ((s = dytcl_model_zero_grad(m)) || (s = dytcl_model_forward(m, tok, tgt)) ||
-            (s = dytcl_model_backward(m, 1.0f)) || (s = dytcl_model_step(m, &o, step)))
-            break;
-    }
+    s = markov_train(m, d, B, T, STEPS);
     CHECK(s == DYTCL_OK, "training %s-%s: %s", dytcl_arch_name(arch), dytcl_norm_kind_name(norm),
           dytcl_last_error(dytcl_model_ctx(m)));
+    double val = INFINITY;
+    int32_t tok[B * T], tgt[B * T];
     double sum = 0, count = 0;
     for (int i = 0; !s && i < text_data_val_batches(d, B, T); i++) {
         text_data_val_batch(d, i, B, T, tok, tgt);
