@@ -1,8 +1,7 @@
 # cli_common.sh -- sourced by the end-to-end scripts (cli_train.sh,
 # cli_mpi.sh) after they cd into their work directory: the check helper, a
 # small text file, and the tiny training run both compare against.
-fail=0
-check() { if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi; }
+. "$HERE/check.sh"
 
 # A text of repeated sentences, enough bytes for both splits.
 i=0; : > text.txt

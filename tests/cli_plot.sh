@@ -9,9 +9,9 @@
 set -u
 DYTCL=$1
 W=$2
+HERE=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$W" && mkdir -p "$W" && cd "$W" || exit 1
-fail=0
-check() { if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi; }
+. "$HERE/check.sh"
 
 H="step,lr,loss,grad_norm,val_loss,tokens_per_s,elapsed_s"
 awk -v h="$H" 'BEGIN { print h; for (s = 1; s <= 30; s++)

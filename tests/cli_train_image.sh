@@ -9,10 +9,10 @@
 set -u
 DYTCL=$1
 W=$2
+HERE=$(cd "$(dirname "$0")" && pwd)
 D=/usr/share/datasets/fashion-mnist
 rm -rf "$W" && mkdir -p "$W" && cd "$W" || exit 1
-fail=0
-check() { if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi; }
+. "$HERE/check.sh"
 if [ ! -f $D/t10k-images-idx3-ubyte.gz ]; then
   echo "skipped: $D is missing (the dataset-fashion-mnist package)"; exit 77
 fi
