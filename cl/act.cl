@@ -81,21 +81,21 @@ DEFINE_SWIGLU_BACKWARD(swiglu_backward, UNGUARDED)
 DEFINE_SWIGLU_BACKWARD(swiglu_backward_tail, GUARDED)
 
 /* RoPE on x [B, T, H, D]: in each head, the pair (x[2i], x[2i+1]) at
- * position p = t + pos_offset turns by p * theta^(-2i/D); sign = -1 turns
- * back (the backward pass). y may alias x.
- * A work-item owns one pair index i at one (b, t) and turns it in all H
- * heads, so each sin/cos (scalar builtins: not vectorised on PoCL) serves
- * H pairs. NDRange 2-D: global (D/2, B*T), any local size. */
+ * position p = t + pos_offset turns by the angle p * theta^(-2i/D); sign = -1
+ * turns back (the backward pass). y may alias x.
+ * The angles' cosines and sines come from a table the host computes in double
+ * precision, cs [n, D/2, 2] for positions base .. base + n - 1 (base <= p):
+ * no sin/cos in the kernel (their argument reduction cost more than the rest
+ * of the op on CPUs). A work-item owns one pair index i at one (b, t) and
+ * turns it in all H heads. NDRange 2-D: global (D/2, B*T), any local size. */
 __kernel void rope(__global DT *y, const int y_off, __global const DT *x, const int x_off,
-                   const int T, const int H, const int D, const int pos_offset, const float log2_theta,
-                   const float sign, const int BT)
+                   __global const float *cs, const int T, const int H, const int D, const int pos_offset,
+                   const int base, const float sign, const int BT)
 {
     const int i = get_global_id(0), bt = get_global_id(1);
     if (i >= D / 2 || bt >= BT) return;
-    const int pos = bt % T + pos_offset;
-    const float angle = (float)pos * exp2(-2.0f * i / D * log2_theta);
-    float c;
-    const float s = sincos(angle, &c) * sign;
+    const int at_cs = 2 * ((bt % T + pos_offset - base) * (D / 2) + i);
+    const float c = cs[at_cs], s = cs[at_cs + 1] * sign;
     for (int h = 0; h < H; h++) {
         const int at = (bt * H + h) * D + 2 * i;
         const float x0 = LOAD(x, x_off + at), x1 = LOAD(x, x_off + at + 1);

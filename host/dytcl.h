@@ -554,9 +554,10 @@ DYTCL_API dytcl_status dytcl_gemm_tune(dytcl_ctx *ctx, const dytcl_gemm_tune_opt
  *            at position p = t + pos_offset turns by the angle p * theta^(-2i/D)
  *            (the interleaved convention of the original RoFormer and of
  *            LLaMA's complex-number code; theta is usually 10000). The
- *            backward turns by the opposite angle. Angles are computed in
- *            float32, as in PyTorch: at positions past ~1000 they carry an
- *            absolute error of ~1e-4 radians.
+ *            backward turns by the opposite angle. The cosines and sines
+ *            come from a table the context computes in double precision
+ *            (positions 0 .. a power of two, up to 16 MiB; past that, one for
+ *            the call's positions), accurate to float rounding at any position.
  * Outputs may alias inputs. */
 DYTCL_API dytcl_status dytcl_gelu_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x);
 /* dx = dy * gelu'(x). */

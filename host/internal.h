@@ -55,6 +55,7 @@ enum {
     DY_WS_ATTN_DP,          /* ... their gradient ... */
     DY_WS_ATTN_DELTA,       /* ... and the rows' dot(dout, o), [BH, T] */
     DY_WS_WEIGHT,           /* linear: a half-width W widened to float32 for the GEMM */
+    DY_WS_ROPE,             /* RoPE's cos/sin table (ops_act.c; what it holds: ctx->rope) */
     DY_WORKSPACES
 };
 
@@ -70,6 +71,13 @@ struct dytcl_ctx {
     int nkernels;
 
     dytcl_buf *workspace[DY_WORKSPACES]; /* grown on demand; see dy_workspace */
+    /* The RoPE table in DY_WS_ROPE: positions base .. base + n - 1 for theta
+     * and head size D (n = 0: none). */
+    struct {
+        float theta;
+        int D;
+        int64_t base, n;
+    } rope;
 
     char cache_dir[1024];       /* "" when the cache is off */
     /* Kernels that come in a CPU shape (a row per work-item) and a GPU shape

@@ -1,6 +1,8 @@
 /* ops_act.c -- GELU, SwiGLU and RoPE (cl/act.cl). Their tensors may be
  * f32, f16 or bf16, all of one call in one dtype. */
+#include <limits.h>
 #include <math.h>
+#include <stdlib.h>
 
 #include "ops_args.h"
 
@@ -160,6 +162,49 @@ dytcl_status dytcl_swiglu_packed_backward(dytcl_ctx *ctx, dytcl_tensor dab, dytc
     return swiglu_launch(ctx, 1, op, 5, H, rows);
 }
 
+/* The table covers positions 0 .. n - 1 (n a power of two, so that decoding
+ * token by token rebuilds it log2 times) up to ROPE_TABLE_BYTES; a call
+ * reaching past that gets a table of its own positions only. */
+#define ROPE_TABLE_BYTES ((int64_t)16 << 20)
+
+/* Makes the context's RoPE table cover positions pos_offset .. pos_offset + T - 1
+ * for theta and D: cos and sin of p * theta^(-2i/D), in double, stored as
+ * float [n, D/2, 2] (the kernel's cs). */
+static dytcl_status rope_table(dytcl_ctx *ctx, float theta, int D, int64_t pos_offset, int64_t T, cl_mem *mem)
+{
+    const int64_t need = pos_offset + T, per = (int64_t)D * sizeof(float); /* bytes per position */
+    if (ctx->rope.n && ctx->rope.theta == theta && ctx->rope.D == D && ctx->rope.base <= pos_offset &&
+        need <= ctx->rope.base + ctx->rope.n) {
+        *mem = ctx->workspace[DY_WS_ROPE]->mem;
+        return DYTCL_OK;
+    }
+    int64_t base = 0, n = 64;
+    while (n < need) n *= 2;
+    if (n * per > ROPE_TABLE_BYTES) n = need;
+    if (n * per > ROPE_TABLE_BYTES) base = pos_offset, n = T;
+
+    ctx->rope.n = 0; /* until the new table is written */
+    float *cs = malloc((size_t)(n * per));
+    if (!cs) return dy_fail(ctx, DYTCL_ERR_HOST_MEMORY, "rope: no memory for a table of %lld positions", (long long)n);
+    for (int i = 0; i < D / 2; i++) {
+        const double freq = pow((double)theta, -2.0 * i / D);
+        for (int64_t p = 0; p < n; p++) {
+            const double a = (double)(base + p) * freq;
+            cs[2 * (p * (D / 2) + i)] = (float)cos(a);
+            cs[2 * (p * (D / 2) + i) + 1] = (float)sin(a);
+        }
+    }
+    dytcl_status s = dy_workspace(ctx, DY_WS_ROPE, (size_t)(n * per), mem);
+    if (!s) {
+        /* Blocking: kernels queued before read the old contents first (in-order queue). */
+        cl_int err = clEnqueueWriteBuffer(ctx->queue, *mem, CL_TRUE, 0, (size_t)(n * per), cs, 0, NULL, NULL);
+        if (err != CL_SUCCESS) s = dy_cl_fail(ctx, err, "clEnqueueWriteBuffer (RoPE table)");
+    }
+    free(cs);
+    if (!s) ctx->rope.theta = theta, ctx->rope.D = D, ctx->rope.base = base, ctx->rope.n = n;
+    return s;
+}
+
 static dytcl_status rope(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, int pos_offset, float theta, float sign)
 {
     DY_CHECK_CTX(ctx);
@@ -171,15 +216,21 @@ static dytcl_status rope(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, int pos
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "rope: theta = %g must be finite and > 1, pos_offset >= 0", theta);
     int T = (int)x.shape[1], H = (int)x.shape[2], D = (int)x.shape[3];
     int BT = (int)x.shape[0] * T;
+    if ((int64_t)pos_offset + T > INT_MAX)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "rope: positions up to %lld are past the largest int",
+                       (long long)pos_offset + T);
     dy_kernel *k;
-    if ((s = dy_kernel_get_dt(ctx, DY_KERNEL(ACT, rope), x.dtype, &k))) return s;
+    cl_mem cs;
+    if ((s = dy_kernel_get_dt(ctx, DY_KERNEL(ACT, rope), x.dtype, &k)) || (s = rope_table(ctx, theta, D, pos_offset, T, &cs)))
+        return s;
     int i = arg_tensor(ctx, k, 0, y, NULL);
     i = arg_tensor(ctx, k, i, x, NULL);
+    i = arg_mem(ctx, k, i, cs);
     i = arg_int(ctx, k, i, T);
     i = arg_int(ctx, k, i, H);
     i = arg_int(ctx, k, i, D);
     i = arg_int(ctx, k, i, pos_offset);
-    i = arg_float(ctx, k, i, log2f(theta));
+    i = arg_int(ctx, k, i, (int)ctx->rope.base);
     i = arg_float(ctx, k, i, sign);
     i = arg_int(ctx, k, i, BT);
     if (i < 0) return DYTCL_ERR_OPENCL;
