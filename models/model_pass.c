@@ -197,6 +197,39 @@ static dytcl_status embed_forward(dytcl_model *m, dytcl_tensor tokens, int pos)
     return DYTCL_OK;
 }
 
+/* Layer l's K and V caches, [1, H, max_seq, D] each. */
+static void kv_cache(const dytcl_model *m, int l, dytcl_tensor *kc, dytcl_tensor *vc)
+{
+    size_t plane = (size_t)m->H * m->c.max_seq * m->D;
+    *kc = at4(m->kv, (size_t)(2 * l) * plane, 1, m->H, m->c.max_seq, m->D);
+    *vc = at4(m->kv, (size_t)(2 * l + 1) * plane, 1, m->H, m->c.max_seq, m->D);
+}
+
+/* The rest of the attention sub-block for one token at position pos (decoding):
+ * with B = T = 1 the heads' layout [1, H, 1, D] is qkv's own, so q, k and v
+ * are views of its thirds (no split), one RoPE call turns q and k (adjacent:
+ * [1, 1, 2H, D]), and attention writes straight into atty (no merge): three
+ * launches fewer per layer and token. */
+static dytcl_status attn_decode_token(dytcl_model *m, int l, const layer_acts *a, int pos)
+{
+    dytcl_ctx *ctx = m->ctx;
+    const int64_t C = m->C;
+    const size_t q0 = m->a.qkv;
+    dytcl_tensor q = at4(m->acts, q0, 1, m->H, 1, m->D), k = at4(m->acts, q0 + C, 1, m->H, 1, m->D);
+    dytcl_tensor v = at4(m->acts, q0 + 2 * C, 1, m->H, 1, m->D), o = a->atty, kc, vc;
+    o.ndim = 4, o.shape[0] = 1, o.shape[1] = m->H, o.shape[2] = 1, o.shape[3] = m->D;
+    if (m->c.arch == DYTCL_ARCH_LLAMA) {
+        dytcl_tensor qk = at4(m->acts, q0, 1, 1, 2 * m->H, m->D);
+        TRY(dytcl_rope_forward(ctx, qk, qk, pos, m->c.rope_theta), "RoPE q and k");
+    }
+    kv_cache(m, l, &kc, &vc);
+    TRY(dytcl_attention_decode(ctx, o, q, k, v, kc, vc, pos), "attention with the KV cache");
+    TRY(dytcl_linear_forward(ctx, A2(h, 0, 1, C), a->atty, weight(m, m->layer[l].proj_w, C, C),
+                             at(m->params, m->layer[l].proj_b, C)),
+        "attention projection");
+    return DYTCL_OK;
+}
+
 /* Attention sub-block of layer l: ln1 -> q, k, v -> o -> atty -> h, for
  * positions pos.. (with the KV cache when m->kv is set: batch 1). */
 static dytcl_status attn_forward(dytcl_model *m, int l, const layer_acts *a, int pos)
@@ -207,15 +240,15 @@ static dytcl_status attn_forward(dytcl_model *m, int l, const layer_acts *a, int
     dytcl_tensor qkv = A2(qkv, 0, BT, 3 * C);
     TRY(dytcl_linear_forward(ctx, qkv, a->ln1, weight(m, p->qkv_w, 3 * C, C), at(m->params, p->qkv_b, 3 * C)),
         "qkv projection");
+    if (m->kv && BT == 1) return attn_decode_token(m, l, a, pos);
     TRY(dytcl_heads_split(ctx, a->q, a->k, a->v, qkv), "heads split");
     if (m->c.arch == DYTCL_ARCH_LLAMA) {
         TRY(dytcl_rope_forward(ctx, rope_view(a->q), rope_view(a->q), pos, m->c.rope_theta), "RoPE q");
         TRY(dytcl_rope_forward(ctx, rope_view(a->k), rope_view(a->k), pos, m->c.rope_theta), "RoPE k");
     }
     if (m->kv) {
-        size_t plane = (size_t)m->H * m->c.max_seq * m->D;
-        dytcl_tensor kc = at4(m->kv, (size_t)(2 * l) * plane, 1, m->H, m->c.max_seq, m->D);
-        dytcl_tensor vc = at4(m->kv, (size_t)(2 * l + 1) * plane, 1, m->H, m->c.max_seq, m->D);
+        dytcl_tensor kc, vc;
+        kv_cache(m, l, &kc, &vc);
         TRY(dytcl_attention_decode(ctx, a->o, a->q, a->k, a->v, kc, vc, pos), "attention with the KV cache");
     } else {
         TRY(dytcl_attention_forward(ctx, a->o, a->lse, a->q, a->k, a->v, DYTCL_ATTN_AUTO), "attention");
