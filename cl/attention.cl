@@ -168,33 +168,71 @@ __kernel void attn_backward_dkdv_tiled(__global float *dk, const int dk_off, __g
  *   split (back = 0):  q/k/v[b, h, t, d] = qkv[b, t, which, h, d]
  *   merge (back = 0):  y[b, t, h, d] = o[b, h, t, d]
  * and the same mappings the other way round for the backward (back = 1).
- * NDRange 2-D: global (D, B*H*T), any local size (checked). */
+ * NDRange 3-D: global (D rounded up, T, H), any local size; a work-item
+ * moves element d of row (t, h) in every batch b: no integer division (one
+ * per element made these copies run at a tenth of copy bandwidth on CPUs). */
 __kernel void heads_split(__global float *q, const int q_off, __global float *k, const int k_off,
                           __global float *v, const int v_off, __global float *qkv, const int qkv_off,
-                          const int T, const int H, const int D, const int back)
+                          const int B, const int T, const int H, const int D, const int back)
 {
-    const int d = get_global_id(0), r = get_global_id(1); /* r = (b*H + h)*T + t */
+    const int d = get_global_id(0), t = get_global_id(1), h = get_global_id(2);
     if (d >= D) return;
-    const int t = r % T, h = (r / T) % H, b = r / (T * H);
-    const int C = H * D, src = ((b * T + t) * 3) * C + h * D + d, dst = r * D + d;
-    if (back) {
-        qkv[qkv_off + src] = q[q_off + dst];
-        qkv[qkv_off + src + C] = k[k_off + dst];
-        qkv[qkv_off + src + 2 * C] = v[v_off + dst];
-    } else {
-        q[q_off + dst] = qkv[qkv_off + src];
-        k[k_off + dst] = qkv[qkv_off + src + C];
-        v[v_off + dst] = qkv[qkv_off + src + 2 * C];
+    const int C = H * D;
+    for (int b = 0; b < B; b++) {
+        const int src = (b * T + t) * 3 * C + h * D + d, dst = ((b * H + h) * T + t) * D + d;
+        if (back) {
+            qkv[qkv_off + src] = q[q_off + dst];
+            qkv[qkv_off + src + C] = k[k_off + dst];
+            qkv[qkv_off + src + 2 * C] = v[v_off + dst];
+        } else {
+            q[q_off + dst] = qkv[qkv_off + src];
+            k[k_off + dst] = qkv[qkv_off + src + C];
+            v[v_off + dst] = qkv[qkv_off + src + 2 * C];
+        }
     }
 }
 
-__kernel void heads_merge(__global float *y, const int y_off, __global float *o, const int o_off, const int T,
-                          const int H, const int D, const int back)
+__kernel void heads_merge(__global float *y, const int y_off, __global float *o, const int o_off, const int B,
+                          const int T, const int H, const int D, const int back)
 {
-    const int d = get_global_id(0), r = get_global_id(1);
+    const int d = get_global_id(0), t = get_global_id(1), h = get_global_id(2);
     if (d >= D) return;
-    const int t = r % T, h = (r / T) % H, b = r / (T * H);
-    const int at_y = ((b * T + t) * H + h) * D + d, at_o = r * D + d;
-    if (back) o[o_off + at_o] = y[y_off + at_y];
-    else y[y_off + at_y] = o[o_off + at_o];
+    for (int b = 0; b < B; b++) {
+        const int at_y = ((b * T + t) * H + h) * D + d, at_o = ((b * H + h) * T + t) * D + d;
+        if (back) o[o_off + at_o] = y[y_off + at_y];
+        else y[y_off + at_y] = o[o_off + at_o];
+    }
+}
+
+/* The same mappings in the CPU shape (dy_row_shape): a work-item moves a
+ * whole row of D contiguous values, a loop the compiler vectorises.
+ * NDRange 3-D: global (T rounded up, H, B), any local size. */
+__kernel void heads_split_rows(__global float *q, const int q_off, __global float *k, const int k_off,
+                               __global float *v, const int v_off, __global float *qkv, const int qkv_off,
+                               const int B, const int T, const int H, const int D, const int back)
+{
+    const int t = get_global_id(0), h = get_global_id(1), b = get_global_id(2), C = H * D;
+    if (t >= T) return;
+    __global float *row = qkv + qkv_off + (b * T + t) * 3 * C + h * D;
+    const int at = ((b * H + h) * T + t) * D;
+    __global float *qr = q + q_off + at, *kr = k + k_off + at, *vr = v + v_off + at;
+    if (back) {
+        for (int d = 0; d < D; d++) row[d] = qr[d];
+        for (int d = 0; d < D; d++) row[C + d] = kr[d];
+        for (int d = 0; d < D; d++) row[2 * C + d] = vr[d];
+    } else {
+        for (int d = 0; d < D; d++) qr[d] = row[d];
+        for (int d = 0; d < D; d++) kr[d] = row[C + d];
+        for (int d = 0; d < D; d++) vr[d] = row[2 * C + d];
+    }
+}
+
+__kernel void heads_merge_rows(__global float *y, const int y_off, __global float *o, const int o_off, const int B,
+                               const int T, const int H, const int D, const int back)
+{
+    const int t = get_global_id(0), h = get_global_id(1), b = get_global_id(2);
+    if (t >= T) return;
+    __global float *yr = y + y_off + ((b * T + t) * H + h) * D, *orow = o + o_off + ((b * H + h) * T + t) * D;
+    if (back) for (int d = 0; d < D; d++) orow[d] = yr[d];
+    else for (int d = 0; d < D; d++) yr[d] = orow[d];
 }

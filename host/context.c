@@ -149,6 +149,9 @@ dytcl_status dytcl_ctx_create(const dytcl_ctx_options *opt, dytcl_ctx **out)
     ctx->platform = plats[pick];
     ctx->device = devs[pick];
     ctx->info = info[pick];
+    if (clGetDeviceInfo(ctx->device, CL_DEVICE_MAX_WORK_ITEM_SIZES, sizeof ctx->max_items, ctx->max_items, NULL) !=
+        CL_SUCCESS)
+        ctx->max_items[0] = ctx->max_items[1] = ctx->max_items[2] = 1;
     cache_dir_choose(opt, ctx->cache_dir, sizeof ctx->cache_dir);
     ctx->gemm_path_opt = opt ? opt->gemm_path : DYTCL_GEMM_AUTO;
     const char *shape = getenv("DYTCL_KERNEL_SHAPE");

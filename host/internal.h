@@ -65,6 +65,7 @@ struct dytcl_ctx {
     cl_context context;
     cl_command_queue queue;
     dytcl_device_info info;
+    size_t max_items[3];        /* CL_DEVICE_MAX_WORK_ITEM_SIZES */
 
     dy_prog progs[DY_PROG_SLOTS];   /* [program][variant] */
     dy_kernel kernels[DY_MAX_KERNELS];

@@ -216,6 +216,22 @@ dytcl_status dytcl_attention_backward(dytcl_ctx *ctx, dytcl_tensor dq, dytcl_ten
 
 /* ------------------------------------------------------------ head layout */
 
+/* The head layout kernels (cl/attention.cl). The GPU shape: global (D, T, H),
+ * local D (rounded to a power of two) by as many rows t as divide T and fit
+ * 256 work-items. The CPU shape (the _rows kernels): global (T, H, B). */
+static dytcl_status layout_launch(dytcl_ctx *ctx, dy_kernel *k, int rows, int B, int T, int H, int D)
+{
+    if (rows) {
+        size_t global[3] = {(size_t)T, (size_t)H, (size_t)B}, local[3] = {pow2_local(ctx, k, 16), 1, 1};
+        return dy_launch(ctx, k, 3, global, local);
+    }
+    const size_t lim = pow2_local(ctx, k, 256);
+    size_t global[3] = {(size_t)D, (size_t)T, (size_t)H}, local[3] = {pow2_local(ctx, k, (size_t)D), 1, 1};
+    while (local[0] * local[1] * 2 <= lim && local[1] * 2 <= ctx->max_items[1] && T % (local[1] * 2) == 0)
+        local[1] *= 2;
+    return dy_launch(ctx, k, 3, global, local);
+}
+
 /* qkv [B, T, 3*H*D] <-> q, k, v [B, H, T, D]; back = 1 goes from q, k, v to qkv. */
 static dytcl_status split(dytcl_ctx *ctx, dytcl_tensor qkv, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v, int back)
 {
@@ -230,18 +246,21 @@ static dytcl_status split(dytcl_ctx *ctx, dytcl_tensor qkv, dytcl_tensor q, dytc
                        (long long)dytcl_tensor_numel(qkv), (long long)dytcl_tensor_numel(q));
     int H = (int)q.shape[1], T = (int)q.shape[2], D = (int)q.shape[3];
     dy_kernel *k1;
-    if ((s = dy_kernel_get(ctx, DY_KERNEL(ATTENTION, heads_split), &k1))) return s;
+    const int rows = dy_row_shape(ctx);
+    if ((s = rows ? dy_kernel_get(ctx, DY_KERNEL(ATTENTION, heads_split_rows), &k1)
+                  : dy_kernel_get(ctx, DY_KERNEL(ATTENTION, heads_split), &k1)))
+        return s;
     int i = arg_tensor(ctx, k1, 0, q, NULL);
     i = arg_tensor(ctx, k1, i, k, NULL);
     i = arg_tensor(ctx, k1, i, v, NULL);
     i = arg_tensor(ctx, k1, i, qkv, NULL);
+    i = arg_int(ctx, k1, i, (int)q.shape[0]);
     i = arg_int(ctx, k1, i, T);
     i = arg_int(ctx, k1, i, H);
     i = arg_int(ctx, k1, i, D);
     i = arg_int(ctx, k1, i, back);
     if (i < 0) return DYTCL_ERR_OPENCL;
-    size_t global[2] = {(size_t)D, (size_t)(dytcl_tensor_numel(q) / D)}, local[2] = {pow2_local(ctx, k1, D), 1};
-    return dy_launch(ctx, k1, 2, global, local);
+    return layout_launch(ctx, k1, rows, (int)q.shape[0], T, H, D);
 }
 
 static dytcl_status merge(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor o, int back)
@@ -252,16 +271,19 @@ static dytcl_status merge(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor o, int ba
     if (o.ndim != 4) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "o must be [B, H, T, D], got %d dims", o.ndim);
     int H = (int)o.shape[1], T = (int)o.shape[2], D = (int)o.shape[3];
     dy_kernel *k1;
-    if ((s = dy_kernel_get(ctx, DY_KERNEL(ATTENTION, heads_merge), &k1))) return s;
+    const int rows = dy_row_shape(ctx);
+    if ((s = rows ? dy_kernel_get(ctx, DY_KERNEL(ATTENTION, heads_merge_rows), &k1)
+                  : dy_kernel_get(ctx, DY_KERNEL(ATTENTION, heads_merge), &k1)))
+        return s;
     int i = arg_tensor(ctx, k1, 0, y, NULL);
     i = arg_tensor(ctx, k1, i, o, NULL);
+    i = arg_int(ctx, k1, i, (int)o.shape[0]);
     i = arg_int(ctx, k1, i, T);
     i = arg_int(ctx, k1, i, H);
     i = arg_int(ctx, k1, i, D);
     i = arg_int(ctx, k1, i, back);
     if (i < 0) return DYTCL_ERR_OPENCL;
-    size_t global[2] = {(size_t)D, (size_t)(dytcl_tensor_numel(o) / D)}, local[2] = {pow2_local(ctx, k1, D), 1};
-    return dy_launch(ctx, k1, 2, global, local);
+    return layout_launch(ctx, k1, rows, (int)o.shape[0], T, H, D);
 }
 
 dytcl_status dytcl_heads_split(dytcl_ctx *ctx, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v, dytcl_tensor qkv)

@@ -164,6 +164,10 @@ int main(void)
     dytcl_ctx *ctx = check_ctx(getenv("DYTCL_TEST_CACHE"));
     run_heads(ctx, 1, 1, 1, 2);
     run_heads(ctx, 2, 7, 3, 16);
+    /* several rows to a work-group (D x rows <= 256); D not a power of two */
+    run_heads(ctx, 2, 64, 4, 64);
+    run_heads(ctx, 1, 6, 2, 96);
+    run_heads(ctx, 3, 8, 2, 24);
     for (int causal = 1; causal >= 0; causal--) {
         run_case(ctx, causal, 1, 1, 1, 16);
         run_case(ctx, causal, 2, 3, 7, 32);
