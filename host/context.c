@@ -185,7 +185,6 @@ void dytcl_ctx_free(dytcl_ctx *ctx)
     dytcl_ctx_save_cache(ctx); /* best effort: a cache that cannot be written is no error */
     for (int i = 0; i < ctx->nevents; i++) clReleaseEvent(ctx->events[i]);
     for (int i = 0; i < DY_WORKSPACES; i++) dytcl_buf_free(ctx->workspace[i]);
-    dy_pool_free(ctx->pool);
     for (int i = 0; i < ctx->nkernels; i++) clReleaseKernel(ctx->kernels[i].kernel);
     for (int i = 0; i < DY_PROG_SLOTS; i++)
         if (ctx->progs[i].program) clReleaseProgram(ctx->progs[i].program);

@@ -22,8 +22,6 @@
 
 #ifdef DYTCL_HAVE_OPENBLAS
 #include <cblas.h>
-#include <pthread.h>
-#include <sched.h>
 #endif
 
 const char *dytcl_gemm_path_name(dytcl_gemm_path_t p)
@@ -31,11 +29,11 @@ const char *dytcl_gemm_path_name(dytcl_gemm_path_t p)
     return p == DYTCL_GEMM_HOST ? "host" : p == DYTCL_GEMM_CLBLAST ? "clblast" : "auto";
 }
 
-void dy_gemm_host_describe(const dytcl_ctx *ctx, char *out, size_t cap)
+void dy_gemm_host_describe(char *out, size_t cap)
 {
 #ifdef DYTCL_HAVE_OPENBLAS
-    snprintf(out, cap, "host BLAS on mapped buffers: %s, one thread in each of the device's %u cores",
-             openblas_get_config(), ctx->info.compute_units);
+    snprintf(out, cap, "host BLAS on mapped buffers: %s, %d threads", openblas_get_config(),
+             openblas_get_num_threads());
 #else
     snprintf(out, cap, "no host BLAS in this build (OpenBLAS was not found)");
 #endif
@@ -87,182 +85,7 @@ dytcl_status dy_gemm_host(dytcl_ctx *ctx, int trans_a, int trans_b, int M, int N
 {
     return dy_fail(ctx, DYTCL_ERR_UNSUPPORTED, "gemm: this build has no host BLAS");
 }
-
-void dy_pool_free(struct dy_pool *p)
-{
-    (void)p;
-}
 #else
-
-/* ---- the host threads
- *
- * OpenBLAS's own threads wait for work by spinning (sched_yield, for up to
- * 2^28 cycles after each product): between two GEMMs they would take CPU
- * time from PoCL's workers running the kernels in between. So each product
- * runs with OpenBLAS on one thread, in parts, on the calling thread and the
- * context's own threads, which sleep on a condition variable when idle. */
-struct dy_pool {
-    int n;                         /* threads besides the caller */
-    pthread_t *th;
-    pthread_mutex_t mu;
-    pthread_cond_t go, done;
-    unsigned gen;                  /* bumped for each job */
-    int pending, quit;
-    void (*fn)(void *, int, int);  /* fn(arg, part, parts), parts = n + 1 */
-    void *arg;
-};
-
-static void *pool_worker(void *p_)
-{
-    struct dy_pool *p = p_;
-    pthread_mutex_lock(&p->mu);
-    const int part = (int)(p->pending++) + 1; /* creation order: parts 1 .. n */
-    unsigned seen = p->gen;
-    for (;;) {
-        while (p->gen == seen && !p->quit) pthread_cond_wait(&p->go, &p->mu);
-        if (p->quit) break;
-        seen = p->gen;
-        pthread_mutex_unlock(&p->mu);
-        p->fn(p->arg, part, p->n + 1);
-        pthread_mutex_lock(&p->mu);
-        if (--p->pending == 0) pthread_cond_signal(&p->done);
-    }
-    pthread_mutex_unlock(&p->mu);
-    return NULL;
-}
-
-/* A pool of n threads; NULL when threads cannot be made (then the caller
- * does every part). */
-static struct dy_pool *pool_create(int n)
-{
-    struct dy_pool *p = calloc(1, sizeof *p);
-    if (!p || !(p->th = calloc((size_t)n, sizeof *p->th))) return free(p), NULL;
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->go, NULL);
-    pthread_cond_init(&p->done, NULL);
-    pthread_mutex_lock(&p->mu);
-    for (; p->n < n; p->n++)
-        if (pthread_create(&p->th[p->n], NULL, pool_worker, p)) break;
-    pthread_mutex_unlock(&p->mu);
-    /* wait until each has taken its part number */
-    pthread_mutex_lock(&p->mu);
-    while (p->pending < p->n) {
-        pthread_mutex_unlock(&p->mu);
-        sched_yield();
-        pthread_mutex_lock(&p->mu);
-    }
-    p->pending = 0;
-    pthread_mutex_unlock(&p->mu);
-    return p;
-}
-
-void dy_pool_free(struct dy_pool *p)
-{
-    if (!p) return;
-    pthread_mutex_lock(&p->mu);
-    p->quit = 1;
-    pthread_cond_broadcast(&p->go);
-    pthread_mutex_unlock(&p->mu);
-    for (int i = 0; i < p->n; i++) pthread_join(p->th[i], NULL);
-    pthread_mutex_destroy(&p->mu);
-    pthread_cond_destroy(&p->go);
-    pthread_cond_destroy(&p->done);
-    free(p->th);
-    free(p);
-}
-
-/* fn(arg, part, parts) for every part, the caller taking part 0. */
-static void pool_run(struct dy_pool *p, void (*fn)(void *, int, int), void *arg)
-{
-    if (!p || !p->n) {
-        fn(arg, 0, 1);
-        return;
-    }
-    pthread_mutex_lock(&p->mu);
-    p->fn = fn, p->arg = arg, p->pending = p->n, p->gen++;
-    pthread_cond_broadcast(&p->go);
-    pthread_mutex_unlock(&p->mu);
-    fn(arg, 0, p->n + 1);
-    pthread_mutex_lock(&p->mu);
-    while (p->pending) pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
-}
-
-/* ---- one product in parts */
-
-/* C = alpha op(A) op(B) + beta C on host pointers, `batch` times. */
-typedef struct {
-    int trans_a, trans_b, M, N, K, batch;
-    float alpha, beta;
-    const float *a, *b;
-    float *c;
-    int64_t stride_a, stride_b, stride_c;
-} product;
-
-/* Columns n0 .. n1 - 1 of one one-row product: c [N] = alpha op(B)^T a + beta c,
- * a [K] contiguous either way (A is [1, K], or [K, 1] transposed). beta 0 must
- * not read c (it may hold NaN). */
-static void gemv_cols(const product *p, const float *a, const float *b, float *c, int n0, int n1)
-{
-    const int n = n1 - n0;
-    if (p->beta == 0) memset(c + n0, 0, (size_t)n * sizeof(float));
-    if (p->trans_b) /* B [N, K]: c = B a */
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, n, p->K, p->alpha, b + (size_t)n0 * p->K, p->K, a, 1, p->beta,
-                    c + n0, 1);
-    else /* B [K, N]: c = B^T a */
-        cblas_sgemv(CblasRowMajor, CblasTrans, p->K, n, p->alpha, b + n0, p->N, a, 1, p->beta, c + n0, 1);
-}
-
-/* Rows m0 .. m1 - 1 and columns n0 .. n1 - 1 of C in one product. */
-static void gemm_block(const product *p, const float *a, const float *b, float *c, int m0, int m1, int n0, int n1)
-{
-    if (m1 <= m0 || n1 <= n0) return;
-    if (p->M == 1) {
-        gemv_cols(p, a, b, c, n0, n1);
-        return;
-    }
-    const int lda = p->trans_a ? p->M : p->K, ldb = p->trans_b ? p->K : p->N;
-    const float *am = p->trans_a ? a + m0 : a + (size_t)m0 * lda; /* op(A) rows m0.. */
-    const float *bn = p->trans_b ? b + (size_t)n0 * ldb : b + n0; /* op(B) columns n0.. */
-    cblas_sgemm(CblasRowMajor, p->trans_a ? CblasTrans : CblasNoTrans, p->trans_b ? CblasTrans : CblasNoTrans,
-                m1 - m0, n1 - n0, p->K, p->alpha, am, lda, bn, ldb, p->beta, c + (size_t)m0 * p->N + n0, p->N);
-}
-
-/* Part `part` of `parts`: whole products of the batch when there are several,
- * else a band of C's rows (or, for fewer rows than columns, of its columns). */
-static void product_part(void *arg, int part, int parts)
-{
-    const product *p = arg;
-    if (p->batch > 1) {
-        const int i0 = (int)((int64_t)p->batch * part / parts), i1 = (int)((int64_t)p->batch * (part + 1) / parts);
-        for (int i = i0; i < i1; i++)
-            gemm_block(p, p->a + i * p->stride_a, p->b + i * p->stride_b, p->c + i * p->stride_c, 0, p->M, 0, p->N);
-    } else if (p->M >= p->N) {
-        gemm_block(p, p->a, p->b, p->c, (int)((int64_t)p->M * part / parts), (int)((int64_t)p->M * (part + 1) / parts),
-                   0, p->N);
-    } else {
-        gemm_block(p, p->a, p->b, p->c, 0, p->M, (int)((int64_t)p->N * part / parts),
-                   (int)((int64_t)p->N * (part + 1) / parts));
-    }
-}
-
-/* Products under this many flops run whole on the calling thread: waking the
- * others costs tens of microseconds. */
-#define PARALLEL_FLOPS 4e6
-
-static void product_run(dytcl_ctx *ctx, product *p)
-{
-    const double flops = 2.0 * p->M * p->N * (double)p->K * p->batch;
-    if (!ctx->pool && ctx->info.compute_units > 1 && flops >= PARALLEL_FLOPS)
-        ctx->pool = pool_create((int)(ctx->info.compute_units < 64 ? ctx->info.compute_units : 64) - 1);
-    const int threads = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-    if (flops >= PARALLEL_FLOPS) pool_run(ctx->pool, product_part, p);
-    else product_part(p, 0, 1);
-    openblas_set_num_threads(threads);
-}
-
-/* ---- mapping */
 
 /* One mapping: elements [lo, hi) of a buffer. */
 typedef struct {
@@ -315,10 +138,24 @@ dytcl_status dy_gemm_host(dytcl_ctx *ctx, int trans_a, int trans_b, int M, int N
     }
 
     if (!s) {
-        product p = {trans_a, trans_b, M, N, K, batch, alpha, beta,
-                     sp[ia].ptr + (A.offset - sp[ia].lo), sp[ib].ptr + (B.offset - sp[ib].lo),
-                     sp[ic].ptr + (C.offset - sp[ic].lo), stride_a, stride_b, stride_c};
-        product_run(ctx, &p);
+        const float *a = sp[ia].ptr + (A.offset - sp[ia].lo), *b = sp[ib].ptr + (B.offset - sp[ib].lo);
+        float *c = sp[ic].ptr + (C.offset - sp[ic].lo);
+        const int lda = trans_a ? M : K, ldb = trans_b ? K : N;
+        for (int i = 0; i < batch; i++, a += stride_a, b += stride_b, c += stride_c) {
+            if (M == 1) {
+                /* c [N] = alpha op(B)^T a + beta c: with a [K] contiguous
+                 * either way (A is [1, K], or [K, 1] transposed). beta 0
+                 * must not read c (it may hold NaN). */
+                if (beta == 0) memset(c, 0, (size_t)N * sizeof(float));
+                if (trans_b) /* B [N, K]: c = B a */
+                    cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, alpha, b, ldb, a, 1, beta, c, 1);
+                else /* B [K, N]: c = B^T a */
+                    cblas_sgemv(CblasRowMajor, CblasTrans, K, N, alpha, b, ldb, a, 1, beta, c, 1);
+            } else {
+                cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+                            M, N, K, alpha, a, lda, b, ldb, beta, c, N);
+            }
+        }
     }
 
     /* Unmap in any case; the last unmap's event ends a profiled span. */

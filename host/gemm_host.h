@@ -31,7 +31,7 @@ dytcl_status dy_gemv(dytcl_ctx *ctx, int N, int K, float alpha, dytcl_tensor A, 
 dytcl_status dy_gemm_half_b(dytcl_ctx *ctx, int R, int N, int K, float alpha, dytcl_tensor A, dytcl_tensor B,
                             float beta, dytcl_tensor C);
 
-/* "host BLAS on mapped buffers: OpenBLAS 0.3.21 ...", or why there is none. */
-void dy_gemm_host_describe(const dytcl_ctx *ctx, char *out, size_t cap);
+/* "OpenBLAS 0.3.21 ... (2 threads)", or why there is none. */
+void dy_gemm_host_describe(char *out, size_t cap);
 
 #endif

@@ -72,7 +72,6 @@ struct dytcl_ctx {
     int nkernels;
 
     dytcl_buf *workspace[DY_WORKSPACES]; /* grown on demand; see dy_workspace */
-    struct dy_pool *pool;       /* the host GEMM's threads (gemm_host.c), made at first need */
     /* The RoPE table in DY_WS_ROPE: positions base .. base + n - 1 for theta
      * and head size D (n = 0: none). */
     struct {
@@ -110,9 +109,6 @@ struct dytcl_buf {
     cl_mem mem;
     size_t bytes;
 };
-
-/* Stops and frees the host GEMM's threads (gemm_host.c); NULL is fine. */
-void dy_pool_free(struct dy_pool *p);
 
 /* ---- errors (error.c) */
 
