@@ -35,6 +35,11 @@ __kernel void colsum_blocks(__global float *parts, __global const float *dy, con
     parts[(size_t)blk * C + c] = s;
 }
 
+/* Eight consecutive floats at any 4-byte aligned address, as eight scalar
+ * loads the compiler merges into one unaligned vector load: PoCL's vload8
+ * made four 8-byte loads and three shuffles of them. */
+#define LOAD8_f32(p) ((float8)((p)[0], (p)[1], (p)[2], (p)[3], (p)[4], (p)[5], (p)[6], (p)[7]))
+
 /* gemv_nt: one-row products, as decoding a token makes them:
  *   c[n] = alpha * sum_k a[k] B[n, k] + beta * c[n]   (beta 0: c is not read)
  * a [K], B [N, K], c [N]. NDRange over N (rounded up; the tail returns),
@@ -50,7 +55,7 @@ __kernel void gemv_nt(__global float *c, const int c_off, __global const float *
     __global const float *b = B + b_off + (size_t)n * K, *x = a + a_off;
     float8 acc = (float8)(0.0f);
     int k = 0;
-    for (; k + 8 <= K; k += 8) acc = mad(vload8(0, b + k), vload8(0, x + k), acc);
+    for (; k + 8 <= K; k += 8) acc = mad(LOAD8_f32(b + k), LOAD8_f32(x + k), acc);
     float s = ((acc.s0 + acc.s4) + (acc.s1 + acc.s5)) + ((acc.s2 + acc.s6) + (acc.s3 + acc.s7));
     for (; k < K; k++) s = mad(b[k], x[k], s);
     c[c_off + n] = beta == 0.0f ? alpha * s : mad(beta, c[c_off + n], alpha * s);
