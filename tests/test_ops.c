@@ -4,6 +4,7 @@
  * the same bits twice, both kernel shapes); every reference backward checked
  * by central finite differences (or, for the linear ops, as the transpose of
  * the forward); bad arguments refused with a status. */
+#include <limits.h>
 #include <string.h>
 
 #include "dev_util.h"
@@ -127,6 +128,10 @@ static void run_refusals(dytcl_ctx *ctx)
     CHECK(dytcl_rope_forward(ctx, three, three, 0, 10000.0f) == DYTCL_ERR_INVALID_ARG, "rope on 3 dims");
     CHECK(dytcl_rope_forward(ctx, q4, r4, 0, NAN) == DYTCL_ERR_INVALID_ARG, "rope with theta NaN");
     CHECK(dytcl_rope_forward(ctx, q4, r4, -1, 10000.0f) == DYTCL_ERR_INVALID_ARG, "rope with offset -1");
+    CHECK(dytcl_rope_forward(ctx, q4, r4, INT_MAX - 1, 10000.0f) == DYTCL_ERR_INVALID_ARG,
+          "rope with positions past INT_MAX");
+    /* the last positions an int holds: a table of the call's own positions */
+    CHECK_OK(ctx, dytcl_rope_forward(ctx, q4, r4, INT_MAX - 2, 10000.0f));
     /* cross-entropy: logits [4, 8], targets [4] */
     int ids[4] = {0, 1, 2, -1};
     dytcl_buf *bt = NULL;
