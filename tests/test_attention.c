@@ -161,13 +161,22 @@ int main(void)
 {
     check_reference_gradients(1);
     check_reference_gradients(0);
+    /* The head layout in both kernel shapes, whatever the device: a row per
+     * work-item (CPUs) and D x rows per work-group (GPUs: several rows where
+     * D x rows <= 256; D not a power of two). */
+    const char *shapes[] = {"rows", "groups"};
+    for (int sh = 0; sh < 2; sh++) {
+        setenv("DYTCL_KERNEL_SHAPE", shapes[sh], 1);
+        dytcl_ctx *c = check_ctx(getenv("DYTCL_TEST_CACHE"));
+        run_heads(c, 1, 1, 1, 2);
+        run_heads(c, 2, 7, 3, 16);
+        run_heads(c, 2, 64, 4, 64);
+        run_heads(c, 1, 6, 2, 96);
+        run_heads(c, 3, 8, 2, 24);
+        dytcl_ctx_free(c);
+    }
+    unsetenv("DYTCL_KERNEL_SHAPE");
     dytcl_ctx *ctx = check_ctx(getenv("DYTCL_TEST_CACHE"));
-    run_heads(ctx, 1, 1, 1, 2);
-    run_heads(ctx, 2, 7, 3, 16);
-    /* several rows to a work-group (D x rows <= 256); D not a power of two */
-    run_heads(ctx, 2, 64, 4, 64);
-    run_heads(ctx, 1, 6, 2, 96);
-    run_heads(ctx, 3, 8, 2, 24);
     for (int causal = 1; causal >= 0; causal--) {
         run_case(ctx, causal, 1, 1, 1, 16);
         run_case(ctx, causal, 2, 3, 7, 32);
