@@ -12,8 +12,13 @@
  * rounds, each timing every case once, so that a noisy machine slows all of
  * them alike; a case's time is its median over rounds, and its fraction of
  * copy and its ratio to f32 are medians of per-round ratios, with the
- * quartiles beside the fraction. Times come from profiling events, or from the host clock (batches of
- * runs around clFinish) where the driver's events fail dytcl_timer_check. */
+ * quartiles beside the fraction. x_empty is the case's time over a near-empty
+ * kernel's (a one-element copy): at decode sizes, how far an op is from the
+ * launch cost. Each fused residual case ends with its time over its unfused
+ * pair's (add then the norm forward; the norm backward then add), the
+ * median of per-round ratios. Times come from profiling events, or from the
+ * host clock (batches of runs around clFinish) where the driver's events
+ * fail dytcl_timer_check. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +108,18 @@ static dytcl_status run_res_rms_b(dytcl_ctx *c, void *a)
     return dytcl_residual_rmsnorm_backward(c, B(a)->dx, B(a)->dw, 0, B(a)->dy, B(a)->h, B(a)->r, B(a)->rstd,
                                            B(a)->p.weight);
 }
+/* the backward pairs: the norm's backward, then the residual stream's
+ * gradient (h here) added to its dx */
+static dytcl_status run_add_dyt_b(dytcl_ctx *c, void *a)
+{
+    dytcl_status s = dytcl_dyt_backward(c, B(a)->dx, &B(a)->g, B(a)->dy, B(a)->r, &B(a)->p);
+    return s ? s : dytcl_add(c, B(a)->y, B(a)->dx, B(a)->h);
+}
+static dytcl_status run_add_rms_b(dytcl_ctx *c, void *a)
+{
+    dytcl_status s = dytcl_rmsnorm_backward(c, B(a)->dx, B(a)->dw, 0, B(a)->dy, B(a)->r, B(a)->rstd, B(a)->p.weight);
+    return s ? s : dytcl_add(c, B(a)->y, B(a)->dx, B(a)->h);
+}
 #undef B
 
 /* activation elements per element; bytes per row / column (f32) */
@@ -119,12 +136,18 @@ static const norm_case cases[] = {
     {"derf", "bwd", run_derf_b, 3, 0, 16},
     {"add+dyt", "fwd", run_add_dyt, 5, 0, 8},
     {"residual_dyt", "fwd", run_res_dyt_f, 4, 0, 8},
+    {"add+dyt", "bwd", run_add_dyt_b, 6, 0, 16},
     {"residual_dyt", "bwd", run_res_dyt_b, 4, 0, 16},
     {"add+rmsnorm", "fwd", run_add_rms, 5, 4, 4},
     {"residual_rmsnorm", "fwd", run_res_rms_f, 4, 4, 4},
+    {"add+rmsnorm", "bwd", run_add_rms_b, 6, 4, 8},
     {"residual_rmsnorm", "bwd", run_res_rms_b, 4, 4, 8},
 };
 #define NCASES (int)(sizeof cases / sizeof cases[0])
+
+/* Each fused case follows its unfused pair (the two ops it replaces) in
+ * cases[]: the table ends with their time ratio. */
+static int is_fused(int k) { return !strncmp(cases[k].op, "residual_", 9); }
 
 static void shape_free(shape_bufs *sb)
 {
@@ -287,7 +310,8 @@ static int case_wanted(int k, const char *only)
 /* Every case of one shape in each of the nd dtypes (sb[0..nd)), interleaved
  * over `reps` rounds; one table row and one record per case and dtype. */
 static dytcl_status measure_shape(dytcl_ctx *ctx, shape_bufs *sb, int nd, int reps, double host_copy_gbps,
-                                  const char *timer, const char *only, json_t *records, int *suspect)
+                                  double empty_us, const char *timer, const char *only, json_t *records,
+                                  int *suspect)
 {
     double *t = calloc((size_t)nd * NCASES * reps, sizeof *t), *frac = calloc((size_t)reps, sizeof *frac);
     double bytes[3][NCASES];
@@ -331,9 +355,9 @@ static dytcl_status measure_shape(dytcl_ctx *ctx, shape_bufs *sb, int nd, int re
             const double us = bench_median(tk, reps), gbps = bytes[d][k] / (us * 1e3);
             const int odd = gbps > 1.5 * host_copy_gbps; /* in cache, or a timer that lies */
             *suspect |= odd;
-            printf("%-17s %-4s %-4s %6lld %5lld %11.1f %9.2f%s %7.3f  %.3f-%.3f", c->op, c->pass,
-                   dytcl_dtype_name(sb[d].dt), (long long)sb[d].rows, (long long)sb[d].cols, us, gbps, odd ? "!" : " ",
-                   f50, f25, f75);
+            printf("%-17s %-4s %-4s %6lld %5lld %11.1f %7.1f %9.2f%s %7.3f  %.3f-%.3f", c->op, c->pass,
+                   dytcl_dtype_name(sb[d].dt), (long long)sb[d].rows, (long long)sb[d].cols, us, empty_us > 0 ? us / empty_us : 0.0, gbps,
+                   odd ? "!" : " ", f50, f25, f75);
             if (f32 >= 0) printf("  %6.3f", vs);
             printf("\n");
             json_t *rec = json_pack("{s:s, s:s, s:I, s:I, s:s, s:f, s:f, s:f, s:f, s:f, s:i, s:s, s:b}", "op", c->op,
@@ -342,7 +366,25 @@ static dytcl_status measure_shape(dytcl_ctx *ctx, shape_bufs *sb, int nd, int re
                                     "frac_of_copy", f50, "frac_p25", f25, "frac_p75", f75, "rounds", reps, "timer",
                                     timer, "above_host_copy", odd);
             if (f32 >= 0) json_object_set_new(rec, "time_vs_f32", json_real(vs));
+            if (empty_us > 0) json_object_set_new(rec, "times_empty", json_real(us / empty_us));
             json_array_append_new(records, rec);
+        }
+    }
+    for (int k = 1; k < NCASES && !s; k++) {
+        if (!is_fused(k) || !case_wanted(k, only) || !case_wanted(k - 1, only)) continue;
+        for (int d = 0; d < nd; d++) {
+            for (int r = 0; r < reps; r++) frac[r] = T_AT(d, k, r) / T_AT(d, k - 1, r);
+            const double q50 = bench_quantile(frac, reps, 0.5), q25 = bench_quantile(frac, reps, 0.25),
+                         q75 = bench_quantile(frac, reps, 0.75);
+            printf("%-17s %-4s %-4s %6lld %5lld  time over %s's: %.3f  (quartiles %.3f-%.3f)\n", cases[k].op,
+                   cases[k].pass, dytcl_dtype_name(sb[d].dt), (long long)sb[d].rows, (long long)sb[d].cols,
+                   cases[k - 1].op, q50, q25, q75);
+            json_array_append_new(records,
+                                  json_pack("{s:s, s:s, s:I, s:I, s:s, s:s, s:f, s:f, s:f, s:i}", "op", cases[k].op,
+                                            "pass", cases[k].pass, "rows", (json_int_t)sb[d].rows, "cols",
+                                            (json_int_t)sb[d].cols, "dtype", dytcl_dtype_name(sb[d].dt), "unfused",
+                                            cases[k - 1].op, "fused_over_unfused", q50, "ratio_p25", q25, "ratio_p75",
+                                            q75, "rounds", reps));
         }
     }
 #undef T_AT
@@ -465,8 +507,8 @@ int bench_norms(int argc, char **argv)
     shape_bufs sb[3] = {{0}};
     double empty_us = 0;
     int suspect = 0;
-    printf("\n%-17s %-4s %-4s %6s %5s %11s %9s  %7s  %-11s %s\n", "op", "pass", "type", "rows", "C", "median_us",
-           "GB/s", "of_copy", "quartiles", "vs_f32");
+    printf("\n%-17s %-4s %-4s %6s %5s %11s %7s %9s  %7s  %-11s %s\n", "op", "pass", "type", "rows", "C", "median_us",
+           "x_empty", "GB/s", "of_copy", "quartiles", "vs_f32");
     fflush(stdout);
     for (int ci = 0; ci < ncols && !s; ci++) {
         for (int ri = 0; ri < nrows && !s; ri++) {
@@ -480,7 +522,7 @@ int bench_norms(int argc, char **argv)
                 printf("%-17s %-4s %-4s %6d %5d %11.1f\n", "empty(1 element)", "fwd", dytcl_dtype_name(sb[0].dt), 1, 1,
                        empty_us);
             }
-            s = measure_shape(ctx, sb, nd, reps, host_copy, timer, only, records, &suspect);
+            s = measure_shape(ctx, sb, nd, reps, host_copy, empty_us, timer, only, records, &suspect);
             fflush(stdout);
             for (int d = 0; d < nd && !s; d++)
                 if (iters > 0 && sb[d].rows == 4096 && sb[d].cols == 4096) s = protocol(ctx, &sb[d], iters, records);
