@@ -179,7 +179,8 @@ __kernel void add(__global DT *out, const int out_off, __global const DT *a, con
  * one float8, so the row loop is vector code on every device (PoCL cannot
  * vectorise across work-items around a loop); the last group, when C is not
  * a multiple of 8, goes column by column. Pass 2 (colsum, sum_all in
- * common.cl) adds the planes over blocks in order: no atomics, fixed order.
+ * common.cl) adds the planes over blocks in order: no atomics, fixed order
+ * (the row-walking CPU variant below: reduce_parts, one launch).
  */
 #define ERF_DERIV(u, t) (1.1283791671f * exp(-(u) * (u)))
 #define TANH_DERIV(u, t) (1.0f - (t) * (t))
@@ -301,13 +302,16 @@ DEFINE_BACKWARD_FEW(derf_backward_few, DERF_ACT, DERF_ACT8, ERF_DERIV)
 
 /* Channels last, the CPU variant: the same sums, but each work-item walks
  * whole rows [k*R, min(rows, (k+1)*R)) front to back and keeps its column
- * sums in its own slice of parts (parts[plane*j + k*C + c], resident in
- * cache), so memory is read as one sequential stream; walking a column
- * instead is strided and runs at half the speed on a CPU. NDRange: 1-D,
- * global nblocks, any local size. */
+ * sums in its own slice of parts (parts[plane*j + k*C + c], j = dw, db,
+ * resident in cache; the block's first row writes them, so nothing is
+ * zeroed), so memory is read as one sequential stream; walking a column
+ * instead is strided and runs at half the speed on a CPU. dalpha and dshift
+ * need no columns: one value per block, at parts[2*plane + k] and
+ * parts[2*plane + nblocks + k], the layout reduce_parts (common.cl) sums in
+ * one launch. NDRange: 1-D, global nblocks, any local size. */
 #define ROWWISE_SUMS(T, LD, ST, at)                                                              \
-    ST(part, at, LD(part, at) + dw);                                                            \
-    ST(part + plane, at, LD(part + plane, at) + db);
+    ST(part, at, first ? dw : LD(part, at) + dw);                                               \
+    ST(part + plane, at, first ? db : LD(part + plane, at) + db);
 #define F_LOAD8(p, i) vload8(0, (p) + (i))
 #define F_STORE8(p, i, v) vstore8((v), 0, (p) + (i))
 #define F_LOAD(p, i) ((p)[i])
@@ -327,10 +331,9 @@ __kernel void NAME(__global DT *dx, const int dx_off, __global const DT *dy, con
     const float a = alpha[alpha_off], s = shift[shift_off];                                     \
     const int end = min(rows, (k + 1) * R), plane = nblocks * C, C8 = C / 8 * 8;               \
     __global float *part = parts + k * C;                                                       \
-    for (int c = 0; c < C; c++)                                                                 \
-        part[c] = part[plane + c] = part[2 * plane + c] = part[3 * plane + c] = 0.0f;           \
-    float8 da8 = 0.0f, ds8 = 0.0f; /* dalpha and dshift need no columns */                      \
+    float8 da8 = 0.0f, ds8 = 0.0f;                                                              \
     for (int row = k * R; row < end; row++) {                                                   \
+        const int first = row == k * R; /* its sums start the block's */                        \
         __global DT *dxr = dx + dx_off + row * C;                                               \
         __global const DT *dyr = dy + dy_off + row * C, *xr = x + x_off + row * C;              \
         __global const DT *dresr = dres + dres_off + row * C;                                   \
@@ -347,9 +350,8 @@ __kernel void NAME(__global DT *dx, const int dx_off, __global const DT *dy, con
             ROWWISE_SUMS(float, F_LOAD, F_STORE, c)                                             \
         }                                                                                       \
     }                                                                                           \
-    /* one sum per block; the rest of these two planes stays 0 */                               \
-    part[2 * plane] = hsum8(da8);                                                               \
-    part[3 * plane] = hsum8(ds8);                                                               \
+    parts[2 * plane + k] = hsum8(da8);                                                          \
+    parts[2 * plane + nblocks + k] = hsum8(ds8);                                                \
 }
 
 /* BACKWARD_STEP on row pointers xr, dyr, dresr, dxr; dalpha and dshift

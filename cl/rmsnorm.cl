@@ -22,7 +22,7 @@
  *   dw[c] = sum over rows of dy * xhat,  db[c] = sum over rows of dy
  * plus dres (the residual stream's gradient) when has_dres. Each row block
  * k keeps its column sums in parts (planes [nblocks, C]: dw, then db), which
- * colsum (common.cl) adds up in order.
+ * reduce_parts (common.cl) adds up in order, both in one launch.
  *
  * Storage: x, y, r, h, dy, dx, dres are DT (LOAD / STORE, cl/common.cl),
  * f32, f16 or bf16 by the program's build; w, b, mean, rstd, the gradients
@@ -199,8 +199,8 @@ __kernel void norm_backward_rows(__global DT *dx, const int dx_off, __global con
     const int end = min(rows, (k + 1) * R), plane = nblocks * C, C8 = C / 8 * 8;
     __global float *pw = parts + k * C, *pb = parts + plane + k * C;
     w += w_off;
-    for (int c = 0; c < C; c++) pw[c] = pb[c] = 0.0f;
     for (int row = k * R; row < end; row++) {
+        const int first = row == k * R; /* writes the block's sums: nothing to zero */
         __global const DT *xr = x + x_off + row * C, *gr = dy + dy_off + row * C;
         __global const DT *rr = dres + dres_off + row * C;
         __global DT *dxr = dx + dx_off + row * C;
@@ -231,14 +231,14 @@ __kernel void norm_backward_rows(__global DT *dx, const int dx_off, __global con
             const float8 dyv = LOAD8(gr, c), xh = (LOAD8(xr, c) - m) * rs;
             const float8 d = rs * (dyv * W8_AT(c) - mg - xh * mgx);
             STORE8(dxr, c, has_dres ? d + LOAD8(rr, c) : d);
-            vstore8(fma(dyv, xh, vload8(0, pw + c)), 0, pw + c);
-            vstore8(vload8(0, pb + c) + dyv, 0, pb + c);
+            vstore8(fma(dyv, xh, first ? (float8)(0.0f) : vload8(0, pw + c)), 0, pw + c);
+            vstore8(first ? dyv : vload8(0, pb + c) + dyv, 0, pb + c);
         }
         for (int c = C8; c < C; c++) {
             const float xh = (LOAD(xr, c) - m) * rs, d = rs * (LOAD(gr, c) * W_AT(c) - mg - xh * mgx);
             STORE(dxr, c, has_dres ? d + LOAD(rr, c) : d);
-            pw[c] = fma(LOAD(gr, c), xh, pw[c]);
-            pb[c] += LOAD(gr, c);
+            pw[c] = fma(LOAD(gr, c), xh, first ? 0.0f : pw[c]);
+            pb[c] = first ? LOAD(gr, c) : pb[c] + LOAD(gr, c);
         }
     }
 }

@@ -168,6 +168,27 @@ dytcl_status launch_colsum_of(dytcl_ctx *ctx, dy_prog_id prog, dytcl_tensor out,
                   accumulate);
 }
 
+dytcl_status launch_reduce_parts(dytcl_ctx *ctx, dy_prog_id prog, dytcl_dtype dt, const dytcl_tensor out[4],
+                                 cl_mem parts, int nblocks, int C, int accumulate)
+{
+    int outs = 0;
+    for (int j = 0; j < 4; j++) outs |= out[j].buf ? 1 << j : 0;
+    if (!outs) return DYTCL_OK;
+    dy_kernel *k;
+    dytcl_status s = dy_kernel_get_dt(ctx, prog, DY_KNAME(COMMON, reduce_parts), dt, &k);
+    if (s) return s;
+    int i = 0;
+    for (int j = 0; j < 4; j++) i = arg_tensor(ctx, k, i, out[j], parts);
+    i = arg_mem(ctx, k, i, parts);
+    i = arg_int(ctx, k, i, nblocks);
+    i = arg_int(ctx, k, i, C);
+    i = arg_int(ctx, k, i, outs);
+    i = arg_int(ctx, k, i, accumulate);
+    if (i < 0) return DYTCL_ERR_OPENCL;
+    size_t global = (size_t)(C + 7) / 8 + 1;
+    return dy_launch(ctx, k, 1, &global, NULL);
+}
+
 dytcl_status launch_sum_all_dt(dytcl_ctx *ctx, dy_prog_id prog, dytcl_dtype dt, dytcl_tensor out, cl_mem in,
                                int in_off, int n, int accumulate)
 {

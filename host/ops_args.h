@@ -63,6 +63,12 @@ dytcl_status launch_colsum_dt(dytcl_ctx *ctx, dy_prog_id prog, dytcl_dtype dt, d
                               int parts_off, int nblocks, int C, int accumulate);
 dytcl_status launch_sum_all_dt(dytcl_ctx *ctx, dy_prog_id prog, dytcl_dtype dt, dytcl_tensor out, cl_mem in,
                                int in_off, int n, int accumulate);
+/* The parameter gradients out[0..4) = dw, db, dalpha, dshift (absent ones
+ * skipped) from parts laid out as reduce_parts (cl/common.cl) reads them:
+ * planes [nblocks, C] of dw and db, then nblocks dalpha and nblocks dshift
+ * partial sums. One launch. */
+dytcl_status launch_reduce_parts(dytcl_ctx *ctx, dy_prog_id prog, dytcl_dtype dt, const dytcl_tensor out[4],
+                                 cl_mem parts, int nblocks, int C, int accumulate);
 /* out[c] (+)= sum over b of in[b*C + c], in being a tensor of any dtype. */
 dytcl_status launch_colsum_of(dytcl_ctx *ctx, dy_prog_id prog, dytcl_tensor out, dytcl_tensor in, int nblocks,
                               int C, int accumulate);

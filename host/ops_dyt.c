@@ -243,14 +243,21 @@ static dytcl_status backward_rows(dytcl_ctx *ctx, int derf, dytcl_tensor dx, con
     size_t L = rowwise ? 1 : local_for(ctx, k, groups8);
     int colgroups = rowwise ? 1 : (int)((groups8 + L - 1) / L);
     int R = rows_per_block(ctx, d.outer, colgroups, rowwise), nblocks = (d.outer + R - 1) / R;
+    /* walking rows: planes of dw and db, then a dalpha and a dshift per
+     * block (reduce_parts); walking columns: four planes (reduce_planes) */
+    size_t nparts = (size_t)nblocks * d.C * (rowwise ? 2 : 4) + (rowwise ? 2 * (size_t)nblocks : 0);
     cl_mem parts;
-    if ((s = dy_workspace(ctx, DY_WS_PARTIALS, (size_t)4 * nblocks * d.C * sizeof(float), &parts))) return s;
+    if ((s = dy_workspace(ctx, DY_WS_PARTIALS, nparts * sizeof(float), &parts))) return s;
     int i = backward_args(ctx, k, derf, dx, dy, dres, x, p, d);
     i = arg_int(ctx, k, i, R);
     i = arg_mem(ctx, k, i, parts);
     if (i < 0) return DYTCL_ERR_OPENCL;
     size_t global[2] = {rowwise ? (size_t)nblocks : (size_t)groups8, (size_t)nblocks}, local[2] = {L, 1};
     if ((s = dy_launch(ctx, k, rowwise ? 1 : 2, global, local))) return s;
+    if (rowwise) {
+        const dytcl_tensor out[4] = {g->dweight, g->dbias, g->dalpha, g->dshift};
+        return launch_reduce_parts(ctx, DY_PROG_DYT, x.dtype, out, parts, nblocks, d.C, g->accumulate != 0);
+    }
     return reduce_planes(ctx, x.dtype, g, parts, nblocks, d.C);
 }
 

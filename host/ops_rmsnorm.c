@@ -135,11 +135,8 @@ static dytcl_status backward(dytcl_ctx *ctx, const bwd_args *a, int rows, int C)
     if (i < 0) return DYTCL_ERR_OPENCL;
     size_t global = (size_t)nblocks * L;
     if ((s = dy_launch(ctx, k, 1, &global, &L))) return s;
-    int acc = a->accumulate != 0;
-    if ((s = launch_colsum_dt(ctx, DY_PROG_RMSNORM, a->x.dtype, a->dw, parts, 0, nblocks, C, acc)) ||
-        (s = launch_colsum_dt(ctx, DY_PROG_RMSNORM, a->x.dtype, a->db, parts, nblocks * C, nblocks, C, acc)))
-        return s;
-    return DYTCL_OK;
+    const dytcl_tensor out[4] = {a->dw, a->db, {0}, {0}};
+    return launch_reduce_parts(ctx, DY_PROG_RMSNORM, a->x.dtype, out, parts, nblocks, C, a->accumulate != 0);
 }
 
 /* x is [rows, C] (C = the last dimension); stats are [rows]. */

@@ -533,7 +533,7 @@ static dytcl_status call_adamw(dytcl_ctx *ctx, const op_run *r)
      __VA_ARGS__, ref_dyt_bwd, call_dyt_bwd, NULL, f, 0, 0}
 /* outputs: dx, (dalpha, dshift), then one each for the weight and the bias */
 #define NOUT(f) (2 + !!((f) & W) + !!((f) & B))
-#define DYT_ROWS {{{1, 1}}, {{3, 7}}, {{1, 4097}}, {{37, 1000}}, {{5, 8}}, {{129, 17}}, {{512, 4096}}}
+#define DYT_ROWS {{{1, 1}}, {{3, 7}}, {{1, 4097}}, {{37, 1000}}, {{41, 1001}}, {{5, 8}}, {{129, 17}}, {{512, 4096}}}
 #define DYT_ALL(act, name)                                                                                    \
     DYT_PAIR(name, act, 4, NOUT(act), DYT_ROWS), DYT_PAIR(name " w", (act) | W, 4, NOUT((act) | W), DYT_ROWS), \
     DYT_PAIR(name " w b", (act) | W | B, 4, NOUT((act) | W | B), DYT_ROWS),                                   \
@@ -553,7 +553,7 @@ static dytcl_status call_adamw(dytcl_ctx *ctx, const op_run *r)
 #define DYT_ACC_ROWS {{{1, 1}}, {{3, 7}}, {{1, 4097}}, {{37, 1000}}, {{5, 8}}, {{129, 17}}}
 
 #define RES_ROWS {{{1, 1}}, {{3, 7}}, {{17, 768}}, {{64, 4095}}}
-#define NORM_ROWS {{{1, 1}}, {{3, 7}}, {{1, 4097}}, {{37, 1000}}, {{5, 8}}, {{129, 17}}, {{64, 768}}, {{512, 4096}}}
+#define NORM_ROWS {{{1, 1}}, {{3, 7}}, {{1, 4097}}, {{37, 1000}}, {{41, 1001}}, {{5, 8}}, {{129, 17}}, {{64, 768}}, {{512, 4096}}}
 #define NORM_ACC_ROWS {{{1, 1}}, {{3, 7}}, {{1, 4097}}, {{37, 1000}}, {{5, 8}}, {{129, 17}}, {{64, 768}}}
 /* RMSNorm/LayerNorm forward and backward: x in [0, 2 range) (an offset
  * LayerNorm must remove), eps 1e-5 */
