@@ -70,10 +70,12 @@ DEFINE_FORWARD(derf_forward_nchw_tail, DERF_ACT, o % C, GUARDED)
  * vectors are what makes it vector code; a contiguous chunk per work-item
  * keeps the work-groups few and each one a sequential stream; and the rows
  * inside the column loop let one load of w[c..c+8) and b[c..c+8) serve
- * row_step rows (4 on the host): re-read for every row, w and b miss L1 (the x and y streams
- * evict them) and cost PoCL about as much as the tanh (a scratch harness,
- * 4096 x 4096: 0.66 -> 0.73 of copy bandwidth, 0.62 -> 0.96 without the
- * tanh).
+ * row_step rows (the host: 4 for rows wider than DY_CPU_NARROW_C, else 1
+ * and chunk = the whole row): re-read for every wide row, w and b miss L1
+ * (the x and y streams evict them) and cost PoCL about as much as the tanh
+ * (a scratch harness, 4096 x 4096: 0.66 -> 0.73 of copy bandwidth, 0.62 ->
+ * 0.96 without the tanh); a narrow row's w and b stay in L1, and there one
+ * row per work-item is the faster (host/ops_dyt.c, forward_work).
  * With has_res, x is first formed as r + h and written to r_out (which may
  * alias r): the fused residual. It takes one row per work-item (the host
  * passes row_step 1): four rows of its four streams at a power-of-two row

@@ -107,8 +107,9 @@ inline void rows_write(__global DT *y, __global const DT *x, __global const floa
 /* RMSNorm (centered = 0) or LayerNorm (centered = 1); mean may be absent
  * (has_mean = 0) for RMSNorm. With has_res, x is first formed as r + h and
  * written to x (the residual stream, r_out). Work-item k takes the rows
- * [k*NORM_ROWS, min(rows, (k+1)*NORM_ROWS)): the statistics of each, then
- * rows_write over them together. NDRange 1-D, global ceil(rows / NORM_ROWS). */
+ * [k*row_step, min(rows, (k+1)*row_step)), row_step <= NORM_ROWS: the
+ * statistics of each, then rows_write over them together. NDRange 1-D,
+ * global ceil(rows / row_step). */
 #define NORM_ROWS 4
 __kernel void norm_forward_rows(__global DT *y, const int y_off, __global DT *x, const int x_off,
                                 __global const DT *r, const int r_off, __global const DT *h,
@@ -116,11 +117,11 @@ __kernel void norm_forward_rows(__global DT *y, const int y_off, __global DT *x,
                                 __global const float *w, const int w_off, __global const float *b,
                                 const int b_off, const int flags, __global float *mean, const int mean_off,
                                 __global float *rstd, const int rstd_off, const int centered,
-                                const float eps, const int C, const int rows)
+                                const float eps, const int C, const int rows, const int row_step)
 {
-    const int row0 = get_global_id(0) * NORM_ROWS;
+    const int row0 = get_global_id(0) * row_step;
     if (row0 >= rows) return;
-    const int nr = min(NORM_ROWS, rows - row0);
+    const int nr = min(min(row_step, NORM_ROWS), rows - row0);
     float ms[NORM_ROWS], rss[NORM_ROWS];
     for (int j = 0; j < nr; j++) {
         const int row = row0 + j;

@@ -52,6 +52,12 @@ int arg_float(dytcl_ctx *ctx, dy_kernel *k, int i, float v);
 int arg_mem(dytcl_ctx *ctx, dy_kernel *k, int i, cl_mem m);
 int arg_local(dytcl_ctx *ctx, dy_kernel *k, int i, size_t bytes);
 
+/* On a CPU, a row of at most this many columns keeps its w and b (8 bytes
+ * a column: 16 KiB, half of a 32 KiB L1) in L1 beside the row's own
+ * streams: the row-walking forward kernels take one row per work-item up to
+ * it, and four rows per load of w and b above it. */
+#define DY_CPU_NARROW_C 2048
+
 /* The largest power of two <= min(cap, the kernel's and device's limits). */
 size_t pow2_local(const dytcl_ctx *ctx, const dy_kernel *k, size_t cap);
 

@@ -38,19 +38,24 @@ static const char *const fwd_names[2][2][2] = {
      {DY_KNAME(DYT, derf_forward_nchw), DY_KNAME(DYT, derf_forward_nchw_tail)}},
 };
 
-/* Columns per work-item of the chunked forward (CPUs): 512 (2 KiB, a
- * sequential run the prefetcher follows; measured best on PoCL), or the
- * whole row, rounded up to a float8, when it is shorter. */
-static int forward_chunk(int C)
+/* The chunked forward's work per work-item on a CPU (columns, rows), as
+ * measured on PoCL (2-core AMD EPYC, variants interleaved in one process):
+ *  - rows wider than 2048: 512 columns (2 KiB, a run the prefetcher
+ *    follows) of 4 rows, so that one load of w and b serves four rows: a
+ *    row of w and b (8 bytes a column) fills half of a 32 KiB L1 or more,
+ *    and the x and y streams evict it (4096 x 4096: 0.66 -> 0.73 of copy);
+ *  - narrower rows, where w and b stay in L1: the whole row, one row per
+ *    work-item (16384 x 512: 0.36-0.38 -> 0.63-0.64 of copy, 16384 x 768:
+ *    0.64-0.65 -> 0.70-0.81, 16384 x 1024: 0.48-0.53 -> 0.67-0.72; at 2048
+ *    the two are even, at 3072 and 4096 four rows are ahead);
+ *  - the fused residual: one row, as its four streams over four rows
+ *    collide in L1 at power-of-two widths (cl/dyt.cl). */
+static void forward_work(int C, int residual, int *chunk, int *row_step)
 {
-    return C >= 512 ? 512 : (C + 7) / 8 * 8;
+    const int narrow = C <= DY_CPU_NARROW_C;
+    *chunk = narrow ? (C + 7) / 8 * 8 : 512;
+    *row_step = narrow || residual ? 1 : 4;
 }
-
-/* Rows per work-item of the chunked forward (its row_step): 4, so that one
- * load of w and b serves four rows; 1 for the fused residual, whose four
- * streams over four rows collide in L1 at power-of-two widths (cl/dyt.cl). */
-#define FWD_ROWS 4
-#define FWD_ROWS_RESIDUAL 1
 
 /* Channels last on a CPU: y = act(x) or, with r_out, r_out = x + h and
  * y = act(r_out), by the chunked kernel. */
@@ -61,7 +66,8 @@ static dytcl_status forward_chunked(dytcl_ctx *ctx, int derf, dytcl_tensor y, dy
     dytcl_status s = dy_kernel_get_dt(ctx, DY_PROG_DYT, derf ? DY_KNAME(DYT, derf_forward_chunk) : DY_KNAME(DYT, dyt_forward_chunk),
                                       x.dtype, &k);
     if (s) return s;
-    const int chunk = forward_chunk(d.C);
+    int chunk, row_step;
+    forward_work(d.C, h.buf != NULL, &chunk, &row_step);
     cl_mem dummy = x.buf->mem;
     int i = arg_tensor(ctx, k, 0, y, dummy);
     i = arg_tensor(ctx, k, i, r_out, dummy);
@@ -76,7 +82,6 @@ static dytcl_status forward_chunked(dytcl_ctx *ctx, int derf, dytcl_tensor y, dy
     i = arg_int(ctx, k, i, d.C);
     i = arg_int(ctx, k, i, d.outer);
     i = arg_int(ctx, k, i, chunk);
-    const int row_step = h.buf ? FWD_ROWS_RESIDUAL : FWD_ROWS;
     i = arg_int(ctx, k, i, row_step);
     if (i < 0) return DYTCL_ERR_OPENCL;
     size_t global[2] = {(size_t)((d.C + chunk - 1) / chunk), (size_t)((d.outer + row_step - 1) / row_step)};
