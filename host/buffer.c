@@ -19,12 +19,15 @@ dytcl_status dytcl_buf_create(dytcl_ctx *ctx, size_t bytes, dytcl_buf **out)
                        "%s allows (CL_DEVICE_MAX_MEM_ALLOC_SIZE = %llu bytes, %.1f MiB)",
                        bytes, bytes / 1048576.0, d->name, (unsigned long long)d->max_alloc,
                        d->max_alloc / 1048576.0);
-    if (ctx->allocated + bytes > d->global_mem)
+    uint64_t room = 0;
+    char why[96];
+    dytcl_status s = dytcl_ctx_memory_room(ctx, &room, why, sizeof why);
+    if (s != DYTCL_OK) return s;
+    if (bytes > room)
         return dy_fail(ctx, DYTCL_ERR_DEVICE_MEMORY,
-                       "dytcl_buf_create: %zu more bytes would exceed %s's global memory "
-                       "(%llu bytes already allocated of %llu)",
-                       bytes, d->name, (unsigned long long)ctx->allocated,
-                       (unsigned long long)d->global_mem);
+                       "dytcl_buf_create: %zu bytes (%.1f MiB) do not fit: %.1f MiB are left by %s "
+                       "(%s; this context holds %.1f MiB)",
+                       bytes, bytes / 1048576.0, room / 1048576.0, why, d->name, ctx->allocated / 1048576.0);
 
     dytcl_buf *b = calloc(1, sizeof *b);
     if (!b) return dy_fail(ctx, DYTCL_ERR_HOST_MEMORY, "dytcl_buf_create: out of host memory");
@@ -37,6 +40,19 @@ dytcl_status dytcl_buf_create(dytcl_ctx *ctx, size_t bytes, dytcl_buf **out)
     b->ctx = ctx;
     b->bytes = bytes;
     ctx->allocated += bytes;
+    if (dy_host_memory(ctx)) {
+        /* Back the buffer with pages now (memory.c): the driver would take
+         * them at its first use, and abort there when they are not to be had. */
+        static const cl_uchar zeros[128];
+        size_t pattern = 128;
+        while (bytes % pattern) pattern /= 2;
+        err = clEnqueueFillBuffer(ctx->queue, b->mem, zeros, pattern, 0, bytes, 0, NULL, NULL);
+        if (err == CL_SUCCESS) err = clFinish(ctx->queue);
+        if (err != CL_SUCCESS) {
+            dytcl_buf_free(b);
+            return dy_cl_fail(ctx, err, "clEnqueueFillBuffer (backing a new buffer)");
+        }
+    }
     *out = b;
     return DYTCL_OK;
 }

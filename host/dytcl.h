@@ -170,9 +170,19 @@ DYTCL_API dytcl_status dytcl_ctx_save_cache(dytcl_ctx *ctx);
 typedef struct dytcl_buf dytcl_buf;
 
 /* Allocates `bytes` of device memory. Fails with DYTCL_ERR_DEVICE_MEMORY,
- * naming the sizes, when one allocation exceeds the device's maximum or all
- * of the context's allocations would exceed its global memory. */
+ * naming the sizes, when one allocation exceeds the device's maximum, or
+ * more than dytcl_ctx_memory_room allows: no allocation reaches the driver
+ * that the device, or on a host-memory device the process, cannot hold. */
 DYTCL_API dytcl_status dytcl_buf_create(dytcl_ctx *ctx, size_t bytes, dytcl_buf **out);
+/* How many more bytes of buffers ctx can allocate now, into *bytes: the
+ * device's global memory less what the context holds; on a device whose
+ * buffers live in host memory (a CPU device such as PoCL) also at most what
+ * the process can still get: its address-space limit (RLIMIT_AS) less what
+ * it has mapped, and the machine's available memory (MemAvailable), less
+ * the context's own buffers that the driver may not have backed with pages
+ * yet, and a margin for the driver. why[cap] (may be NULL) names the bound
+ * that decided, for messages ("the address-space limit (ulimit -v)", ...). */
+DYTCL_API dytcl_status dytcl_ctx_memory_room(dytcl_ctx *ctx, uint64_t *bytes, char *why, size_t cap);
 /* Frees a buffer (NULL is ignored); queued kernels keep it alive until they finish. */
 DYTCL_API void dytcl_buf_free(dytcl_buf *buf);
 /* The buffer's size in bytes. */

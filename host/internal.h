@@ -59,6 +59,11 @@ enum {
     DY_WORKSPACES
 };
 
+/* 1 when ctx's buffers live in host memory (a CPU device, or host-unified
+ * memory): then buffers are backed with pages as they are created, and
+ * dytcl_ctx_memory_room counts what the process can get (memory.c). */
+int dy_host_memory(dytcl_ctx *ctx);
+
 struct dytcl_ctx {
     cl_platform_id platform;
     cl_device_id device;
@@ -90,6 +95,7 @@ struct dytcl_ctx {
     int gemm_path_opt;          /* dytcl_ctx_options.gemm_path */
     int gemm_path;              /* DYTCL_GEMM_*: 0 until the first GEMM decides (gemm_host.c) */
     uint64_t allocated;         /* bytes of live buffers */
+    int host_memory, host_memory_known; /* buffers live in host memory (memory.c) */
     dytcl_ctx_stats stats;
 
     int profiling;              /* between profile_begin and profile_end */

@@ -158,12 +158,17 @@ static dytcl_status check_fits(dytcl_model *m)
     if (m->n > 0x7fffffff)
         return model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
                           "model of %zu parameters: dytcl's kernels address at most 2^31 - 1 floats per buffer", m->n);
-    if (bytes > (double)d.max_alloc || 5.0 * bytes > (double)d.global_mem)
+    uint64_t room = 0;
+    char why[96];
+    s = dytcl_ctx_memory_room(m->ctx, &room, why, sizeof why);
+    if (s) return lib_fail(m, s, "model");
+    if (bytes > (double)d.max_alloc || 5.0 * bytes > (double)room)
         return model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
                           "model of %zu parameters needs 5 buffers of %.1f MiB (parameters, gradients, AdamW m "
-                          "and v, decay mask: %.1f MiB in all); %s allows %.1f MiB per buffer and has %.1f MiB",
+                          "and v, decay mask: %.1f MiB in all); %s allows %.1f MiB per buffer, and %.1f MiB are "
+                          "left by %s",
                           m->n, bytes / 1048576.0, 5.0 * bytes / 1048576.0, d.name, d.max_alloc / 1048576.0,
-                          d.global_mem / 1048576.0);
+                          room / 1048576.0, why);
     return DYTCL_OK;
 }
 
