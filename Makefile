@@ -17,18 +17,21 @@ configure: deps
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
-# The main job: every device, a kernel self-test on the chosen one, a short
-# DyT vs RMSNorm benchmark (the full one: dytcl bench norms), then a small
-# LLaMA-DyT trained for DEMO_SECONDS on the fortunes package's English text,
-# and a sample from it. The model reads subword tokens from a 1024-token
-# tokenizer trained on the same text first (in the same time it reaches 2.85
-# bits per byte against 3.50 on bytes: README.md, "Subword tokens"); a build
-# without SentencePiece trains on bytes instead.
+# The main job: every device, a kernel self-test on the chosen one, DyT
+# against RMSNorm at one shape (LLaMA-7B's 4096 x 4096, f32, forward and
+# backward beside a copy kernel: seconds; the full benchmark is dytcl bench
+# norms, docs/benchmarks.md), then a small LLaMA-DyT trained for DEMO_SECONDS
+# on the fortunes package's English text, and a sample from it. The model
+# reads subword tokens from a 1024-token tokenizer trained on the same text
+# first (a few seconds; in the same time it reaches 2.85 bits per byte against
+# 3.50 on bytes: docs/tokenizer.md); a build without SentencePiece trains on
+# bytes instead.
 DEMO_SECONDS ?= 150
 FORTUNES ?= /usr/share/games/fortunes
 demo: build
 	$(BUILD)/dytcl devices
-	$(BUILD)/dytcl bench norms --quick --json $(BUILD)/norms-quick.json
+	$(BUILD)/dytcl bench norms --shape 4096x4096 --dtype f32 --only dyt,rmsnorm --reps 7 --iters 0 \
+	    --json $(BUILD)/norms-demo.json
 	find $(FORTUNES) -maxdepth 1 -type f ! -name '*.*' | sort | xargs cat > $(BUILD)/fortunes.txt
 	if $(BUILD)/dytcl tokenize train --data $(BUILD)/fortunes.txt --vocab 1024 --out $(BUILD)/fortunes.model; \
 	then tokens="--tokenizer $(BUILD)/fortunes.model --seq 64 --steps 250"; \
@@ -42,7 +45,7 @@ demo: build
 # A small ViT-DyT on Fashion-MNIST (the dataset-fashion-mnist package): the
 # first 10 000 training images, 4 epochs, test accuracy on all 10 000 test
 # images after each; then the checkpoint classifies the test set again.
-# About 1.5 minutes on 2 CPU cores (PoCL): 65 % test accuracy; README.md, "Vision",
+# About 1.5 minutes on 2 CPU cores (PoCL): 65 % test accuracy; docs/vision.md
 # has the figures beside LayerNorm, RMSNorm and Derf.
 VISION_NORM ?= dyt
 VISION_FLAGS ?= --train-limit 10000 --epochs 4 --dim 32 --heads 2 --layers 2 --mlp 64 --batch 64 --lr 3e-3 \
