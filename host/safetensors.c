@@ -46,15 +46,23 @@ struct dytcl_st_file {
 /* The format's names of the dtypes dytcl reads and writes. */
 static const char *const st_names[3] = {[DYTCL_F32] = "F32", [DYTCL_F16] = "F16", [DYTCL_BF16] = "BF16"};
 
-static int cmp_offset(const void *a, const void *b)
+/* A header entry while the header is checked: the tensor and where its
+ * bytes begin in the data area (the data itself may not be read yet). */
+typedef struct {
+    dytcl_st_tensor t;
+    uint64_t begin;
+} st_entry;
+
+static int cmp_begin(const void *a, const void *b)
 {
-    const dytcl_st_tensor *x = a, *y = b;
-    return (x->data > y->data) - (x->data < y->data);
+    const st_entry *x = a, *y = b;
+    return (x->begin > y->begin) - (x->begin < y->begin);
 }
 
 /* Checks one header entry and fills t from it. */
-static dytcl_status parse_entry(dytcl_st_file *f, const char *name, json_t *v, dytcl_st_tensor *t)
+static dytcl_status parse_entry(dytcl_st_file *f, const char *name, json_t *v, st_entry *en)
 {
+    dytcl_st_tensor *t = &en->t;
     if (!json_is_object(v)) return ST_FAIL("entry \"%s\" is not an object", name);
     const char *dtype = json_string_value(json_object_get(v, "dtype"));
     json_t *shape = json_object_get(v, "shape"), *offs = json_object_get(v, "data_offsets");
@@ -87,7 +95,7 @@ static dytcl_status parse_entry(dytcl_st_file *f, const char *name, json_t *v, d
     if ((uint64_t)(e - b) != numel * dytcl_dtype_size(t->dtype))
         return ST_FAIL("tensor \"%s\": data_offsets do not match its shape and dtype %s", name, dtype);
     t->numel = (size_t)numel;
-    t->data = (const float *)(const void *)(f->data + b); /* widen() moves half-width ones */
+    en->begin = (uint64_t)b;
     t->bytes = (size_t)(e - b);
     return DYTCL_OK;
 }
@@ -130,36 +138,25 @@ static dytcl_status header_length(const unsigned char *p, uint64_t size, uint64_
     return DYTCL_OK;
 }
 
-/* Parses the file image `bytes` (size bytes, malloc'd), which it owns from
- * here on, freed on failure too. */
-static dytcl_status parse_owned(unsigned char *bytes, size_t size, dytcl_st_file **out)
+/* Checks the header alone: the JSON at json[0..n) against a data area of
+ * data_size bytes (every entry, and the tensors tiling the area exactly).
+ * Fills f's header, metadata, tensors (their data not yet set) and, in
+ * begin[i], where tensor i's bytes start. Nothing of the data is needed. */
+static dytcl_status parse_header(dytcl_st_file *f, const unsigned char *json, size_t n, uint64_t **begin)
 {
-    uint64_t n = 0;
-    dytcl_status hs = header_length(bytes, size, &n);
-    if (hs) return free(bytes), hs;
-    dytcl_st_file *f = calloc(1, sizeof *f);
-    if (!f) {
-        free(bytes);
-        return dy_fail(NULL, DYTCL_ERR_HOST_MEMORY, "safetensors: out of host memory");
-    }
-    f->bytes = bytes;
-    f->size = size;
-    f->data = f->bytes + 8 + n;
-    f->data_size = size - 8 - (size_t)n;
-
-    dytcl_status s = DYTCL_OK;
     json_error_t jerr;
-    f->header = json_loadb((const char *)f->bytes + 8, (size_t)n, JSON_REJECT_DUPLICATES, &jerr);
-    if (!f->header || !json_is_object(f->header)) {
-        s = dy_fail(NULL, DYTCL_ERR_FORMAT, "safetensors: the header is not a JSON object (%s)",
-                    f->header ? "not an object" : jerr.text);
-        goto fail;
-    }
+    f->header = json_loadb((const char *)json, n, JSON_REJECT_DUPLICATES, &jerr);
+    if (!f->header || !json_is_object(f->header))
+        return dy_fail(NULL, DYTCL_ERR_FORMAT, "safetensors: the header is not a JSON object (%s)",
+                       f->header ? "not an object" : jerr.text);
     size_t nkeys = json_object_size(f->header);
+    st_entry *en = calloc(nkeys ? nkeys : 1, sizeof *en);
     f->tensors = calloc(nkeys ? nkeys : 1, sizeof *f->tensors);
-    if (!f->tensors) {
+    *begin = calloc(nkeys ? nkeys : 1, sizeof **begin);
+    dytcl_status s = DYTCL_OK;
+    if (!en || !f->tensors || !*begin) {
         s = dy_fail(NULL, DYTCL_ERR_HOST_MEMORY, "safetensors: out of host memory");
-        goto fail;
+        goto done;
     }
     const char *key;
     json_t *v;
@@ -169,41 +166,73 @@ static dytcl_status parse_owned(unsigned char *bytes, size_t size, dytcl_st_file
             json_t *mv;
             if (!json_is_object(v)) {
                 s = ST_FAIL("__metadata__ is not an object");
-                goto fail;
+                goto done;
             }
             json_object_foreach(v, mk, mv) if (!json_is_string(mv)) {
                 s = ST_FAIL("metadata \"%s\" is not a string", mk);
-                goto fail;
+                goto done;
             }
             f->meta = v;
             continue;
         }
-        if ((s = parse_entry(f, key, v, &f->tensors[f->count]))) goto fail;
+        if ((s = parse_entry(f, key, v, &en[f->count]))) goto done;
         f->count++;
     }
     /* The tensors must tile the data area exactly. */
-    qsort(f->tensors, (size_t)f->count, sizeof *f->tensors, cmp_offset);
-    size_t at = 0;
+    qsort(en, (size_t)f->count, sizeof *en, cmp_begin);
+    uint64_t at = 0;
     for (int i = 0; i < f->count; i++) {
-        size_t b = (size_t)((const unsigned char *)f->tensors[i].data - f->data);
-        if (b != at) {
-            s = ST_FAIL("tensor \"%s\" %s another tensor or leaves a gap", f->tensors[i].name,
-                        b < at ? "overlaps" : "follows a gap after");
-            goto fail;
+        if (en[i].begin != at) {
+            s = ST_FAIL("tensor \"%s\" %s another tensor or leaves a gap", en[i].t.name,
+                        en[i].begin < at ? "overlaps" : "follows a gap after");
+            goto done;
         }
-        at = b + f->tensors[i].bytes;
+        at = en[i].begin + en[i].t.bytes;
+        f->tensors[i] = en[i].t;
+        (*begin)[i] = en[i].begin;
     }
-    if (at != f->data_size) {
-        s = dy_fail(NULL, DYTCL_ERR_FORMAT, "safetensors: %zu bytes after the last tensor (file truncated or padded)",
-                    f->data_size - at);
-        goto fail;
+    if (at != f->data_size)
+        s = dy_fail(NULL, DYTCL_ERR_FORMAT, "safetensors: %llu bytes after the last tensor (file truncated or padded)",
+                    (unsigned long long)(f->data_size - at));
+done:
+    free(en);
+    return s;
+}
+
+/* Parses the file image `bytes` (size bytes, malloc'd, whose first 8 + n
+ * are the length and the header), which it owns from here on, freed on
+ * failure too. When f is not NULL its header was checked already (begin:
+ * where each tensor starts) and only the data is attached. */
+static dytcl_status parse_owned(unsigned char *bytes, size_t size, dytcl_st_file *f, uint64_t *begin,
+                                dytcl_st_file **out)
+{
+    uint64_t n = 0;
+    dytcl_status s = header_length(bytes, size, &n);
+    if (!s && !f && !(f = calloc(1, sizeof *f)))
+        s = dy_fail(NULL, DYTCL_ERR_HOST_MEMORY, "safetensors: out of host memory");
+    if (s) {
+        free(bytes);
+        free(begin);
+        dytcl_st_free(f);
+        return s;
     }
-    if ((s = widen(f))) goto fail;
+    f->bytes = bytes;
+    f->size = size;
+    f->data = f->bytes + 8 + n;
+    f->data_size = size - 8 - (size_t)n;
+    if (!f->header) s = parse_header(f, f->bytes + 8, (size_t)n, &begin);
+    if (!s) {
+        for (int i = 0; i < f->count; i++) /* widen() moves the half-width ones */
+            f->tensors[i].data = (const float *)(const void *)(f->data + begin[i]);
+        s = widen(f);
+    }
+    free(begin);
+    if (s) {
+        dytcl_st_free(f);
+        return s;
+    }
     *out = f;
     return DYTCL_OK;
-fail:
-    dytcl_st_free(f);
-    return s;
 }
 
 dytcl_status dytcl_st_parse(const void *bytes, size_t size, dytcl_st_file **out)
@@ -217,7 +246,7 @@ dytcl_status dytcl_st_parse(const void *bytes, size_t size, dytcl_st_file **out)
     unsigned char *copy = malloc(size);
     if (!copy) return dy_fail(NULL, DYTCL_ERR_HOST_MEMORY, "safetensors: out of host memory (%zu bytes)", size);
     memcpy(copy, bytes, size);
-    return parse_owned(copy, size, out);
+    return parse_owned(copy, size, NULL, NULL, out);
 }
 
 /* Reads exactly n bytes at the file's current position. */
@@ -235,8 +264,9 @@ static int read_all(int fd, unsigned char *p, size_t n)
 /* Reading is bounded by what the file says of itself: only a regular file
  * is opened (a FIFO or a device such as /dev/zero is refused before any
  * read; O_NONBLOCK keeps a FIFO swapped in meanwhile from blocking open),
- * its 8-byte header length is checked against its size, and then exactly
- * its size is read into one allocation, which the parser keeps. */
+ * its 8-byte header length is checked against its size, the header is read
+ * and checked whole (every tensor inside the file, tiling it exactly), and
+ * only then is the data it names read, into one allocation the file keeps. */
 dytcl_status dytcl_st_load(const char *path, dytcl_st_file **out)
 {
     dy_clear_error(NULL);
@@ -251,24 +281,45 @@ dytcl_status dytcl_st_load(const char *path, dytcl_st_file **out)
     unsigned char head[8];
     dytcl_status s = DYTCL_OK;
     unsigned char *buf = NULL;
-    uint64_t n = 0;
+    dytcl_st_file *f = NULL;
+    uint64_t n = 0, *begin = NULL;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
         s = dy_fail(NULL, DYTCL_ERR_IO, "%s is not a regular file: refused", path);
     else if ((uint64_t)st.st_size > SIZE_MAX)
         s = dy_fail(NULL, DYTCL_ERR_IO, "%s: %lld bytes do not fit this machine's memory", path, (long long)st.st_size);
     else if (st.st_size >= 8 && read_all(fd, head, 8) != 0)
         s = dy_fail(NULL, DYTCL_ERR_IO, "reading %s: %s", path, strerror(errno));
-    else if (!(s = header_length(head, st.st_size < 8 ? 0 : (uint64_t)st.st_size, &n))) {
-        const size_t size = (size_t)st.st_size;
-        if (!(buf = malloc(size)))
+    else
+        s = header_length(head, st.st_size < 8 ? 0 : (uint64_t)st.st_size, &n);
+    const size_t size = (size_t)st.st_size;
+    /* The header first: 8 + n bytes, checked before the data is touched. */
+    if (!s && (!(buf = malloc(8 + (size_t)n)) || !(f = calloc(1, sizeof *f))))
+        s = dy_fail(NULL, DYTCL_ERR_HOST_MEMORY, "reading %s: out of host memory", path);
+    if (!s) {
+        memcpy(buf, head, 8);
+        if (read_all(fd, buf + 8, (size_t)n) != 0)
+            s = dy_fail(NULL, DYTCL_ERR_IO, "reading %s: %s", path, strerror(errno));
+    }
+    if (!s) {
+        f->data_size = size - 8 - (size_t)n;
+        s = parse_header(f, buf + 8, (size_t)n, &begin);
+    }
+    /* Then the data the header names: the rest of the file. */
+    if (!s) {
+        unsigned char *whole = realloc(buf, size);
+        if (!whole)
             s = dy_fail(NULL, DYTCL_ERR_HOST_MEMORY, "reading %s: out of host memory (%zu bytes)", path, size);
-        else if (memcpy(buf, head, 8), read_all(fd, buf + 8, size - 8) != 0)
+        else if (buf = whole, read_all(fd, buf + 8 + n, size - 8 - (size_t)n) != 0)
             s = dy_fail(NULL, DYTCL_ERR_IO, "reading %s: %s (the file changed while read?)", path, strerror(errno));
-        else
-            s = parse_owned(buf, size, out), buf = NULL;
+    }
+    if (!s) {
+        s = parse_owned(buf, size, f, begin, out);
+        buf = NULL, f = NULL, begin = NULL;
     }
     close(fd);
     free(buf);
+    free(begin);
+    dytcl_st_free(f);
     if (s == DYTCL_ERR_FORMAT) {
         char msg[DY_ERRLEN];
         snprintf(msg, sizeof msg, "%s", dytcl_last_error(NULL));

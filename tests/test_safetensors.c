@@ -2,6 +2,8 @@
  * corrupt, truncated and hostile files with DYTCL_ERR_FORMAT. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -116,6 +118,28 @@ int main(void)
     CHECK(dytcl_st_parse(huge, sizeof huge, &g) == DYTCL_ERR_FORMAT, "huge header length");
     CHECK(strstr(dytcl_last_error(NULL), "does not fit") != NULL, "message: %s", dytcl_last_error(NULL));
     CHECK(dytcl_st_load("/nonexistent.safetensors", &g) == DYTCL_ERR_IO, "missing file");
+
+    /* The header is read and checked before the data: a 4 GiB sparse file
+     * whose header says 4 bytes of data is refused at once (reading it whole
+     * first took 12.6 s and 4 GiB of memory), and the clock and the process's
+     * peak size say that nothing past the header was read. */
+    {
+        FILE *sf = fopen(path, "wb");
+        const char *json = "{\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+        unsigned char len[8] = {(unsigned char)strlen(json)};
+        CHECK(sf && fwrite(len, 1, 8, sf) == 8 && fwrite(json, 1, strlen(json), sf) == strlen(json), "write");
+        if (sf) fclose(sf);
+        CHECK(truncate(path, (off_t)4 << 30) == 0, "truncate to 4 GiB");
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        CHECK(dytcl_st_load(path, &g) == DYTCL_ERR_FORMAT && g == NULL, "a 4 GiB file with 4 bytes of tensors");
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        CHECK(strstr(dytcl_last_error(NULL), "after the last") != NULL, "message: %s", dytcl_last_error(NULL));
+        double s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+        CHECK(s < 1.0, "refusing the 4 GiB file took %.2f s: was it read?", s);
+        struct rusage ru;
+        CHECK(getrusage(RUSAGE_SELF, &ru) == 0 && ru.ru_maxrss < 1024 * 1024, "peak size %ld KiB", ru.ru_maxrss);
+    }
 
     unlink(path);
     rmdir(dir);
