@@ -1,5 +1,5 @@
 /* test_tokfile.c -- token files (models/cli/tokfile.c) and the base64 that
- * carries a tokenizer in checkpoint metadata (models/cli/tokens.c): files
+ * carries a tokenizer in checkpoint metadata (models/base64.c): files
  * written here have llm.c's exact layout and read back to the same tokens
  * and batches; every malformed file is refused with a message naming it;
  * base64 matches RFC 4648's vectors and refuses what is not canonical. No
@@ -11,7 +11,7 @@
 
 #include "check.h"
 #include "data.h"
-#include "tokens.h"
+#include "tokenizer_internal.h"
 #include "tokfile.h"
 
 static uint8_t *slurp(const char *path, size_t *n)
@@ -178,11 +178,11 @@ static void base64(void)
     static const char *plain[] = {"", "f", "fo", "foo", "foob", "fooba", "foobar"};
     static const char *coded[] = {"", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy"};
     for (int i = 0; i < 7; i++) {
-        char *s = tokens_base64((const uint8_t *)plain[i], strlen(plain[i]));
+        char *s = dy_base64((const uint8_t *)plain[i], strlen(plain[i]));
         CHECK(s && !strcmp(s, coded[i]), "base64(\"%s\") = \"%s\", RFC 4648 says \"%s\"", plain[i], s, coded[i]);
         uint8_t *b;
         size_t n;
-        CHECK(tokens_unbase64(coded[i], &b, &n) == 0 && n == strlen(plain[i]) && !memcmp(b, plain[i], n),
+        CHECK(dy_unbase64(coded[i], &b, &n) == 0 && n == strlen(plain[i]) && !memcmp(b, plain[i], n),
               "unbase64(\"%s\")", coded[i]);
         free(s), free(b);
     }
@@ -190,16 +190,16 @@ static void base64(void)
     for (int i = 0; i < 9; i++) {
         uint8_t *b = (uint8_t *)1;
         size_t n = 1;
-        CHECK(tokens_unbase64(bad[i], &b, &n) != 0 && !b && !n, "unbase64 accepted \"%s\"", bad[i]);
+        CHECK(dy_unbase64(bad[i], &b, &n) != 0 && !b && !n, "unbase64 accepted \"%s\"", bad[i]);
     }
     unsigned long long seed = 3;
     for (int len = 0; len < 300; len += 7) {
         uint8_t src[300];
         for (int i = 0; i < len; i++) src[i] = (uint8_t)check_rand(&seed, 0, 256);
-        char *s = tokens_base64(src, (size_t)len);
+        char *s = dy_base64(src, (size_t)len);
         uint8_t *b = NULL;
         size_t n = 0;
-        CHECK(s && tokens_unbase64(s, &b, &n) == 0 && n == (size_t)len && (!len || !memcmp(b, src, n)),
+        CHECK(s && dy_unbase64(s, &b, &n) == 0 && n == (size_t)len && (!len || !memcmp(b, src, n)),
               "base64 round trip of %d bytes", len);
         free(s), free(b);
     }

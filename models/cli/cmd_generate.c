@@ -23,7 +23,7 @@ typedef struct {
     int tokens, no_cache, no_fold, print_ids, stats;
     dytcl_dtype dtype;         /* of the linear layers' weights */
     dytcl_sampling s;          /* its seed: --seed */
-    const tokenizer *tk;       /* the checkpoint's, or NULL: tokens are bytes */
+    const dytcl_tokenizer *tk; /* the checkpoint's, or NULL: tokens are bytes */
     int emitted;               /* tokens so far, and the clock at the first */
     double first_ms;
 } gen_opts;
@@ -92,9 +92,9 @@ static int emit(int32_t tok, void *user)
 {
     gen_opts *o = user;
     if (!o->emitted++) o->first_ms = dytcl_now_ms();
-    char piece[1024];
+    char piece[4096];
     if (o->print_ids) printf("%d\n", tok);
-    else if (o->tk) fwrite(piece, 1, tok_piece(o->tk, tok, piece, sizeof piece), stdout);
+    else if (o->tk) fwrite(piece, 1, dytcl_tokenizer_piece(o->tk, tok, piece, sizeof piece), stdout);
     else putchar(tok);
     fflush(stdout);
     return 0;
@@ -141,8 +141,8 @@ int cmd_generate(int argc, char **argv)
         goto done;
     }
     if (tm.tk) { /* the checkpoint's tokenizer */
-        if (tok_encode(tm.tk, o.prompt, strlen(o.prompt), &prompt, &plen, err, sizeof err)) {
-            cli_error("generate", 2, "--prompt: %s", err);
+        if (dytcl_tokenizer_encode(tm.tk, o.prompt, strlen(o.prompt), &prompt, &plen)) {
+            cli_error("generate", 2, "--prompt: %s", dytcl_last_error(NULL));
             rc = 2;
             goto done;
         }

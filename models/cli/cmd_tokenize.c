@@ -15,7 +15,6 @@
 #include "cli.h"
 #include "data.h"
 #include "outputs.h"
-#include "tokenizer.h"
 #include "tokens.h"
 #include "tokfile.h"
 
@@ -64,7 +63,8 @@ static int train(const char *data, int vocab, const char *type, const char *out,
     size_t n, len;
     int rc = 1;
     if (data_read_file(data, 0, &text, &n, err, sizeof err)) cli_error(WHO, 1, "%s", err);
-    else if (tok_train((const char *)text, n, vocab, type, &model, &len, err, sizeof err)) cli_error(WHO, 1, "%s: %s", data, err);
+    else if (dytcl_tokenizer_train((const char *)text, n, vocab, type, &model, &len))
+        cli_error(WHO, 1, "%s: %s", data, dytcl_last_error(NULL));
     else if (write_atomic(out, model, len, err, sizeof err)) cli_error(WHO, 1, "%s", err);
     else
         printf("%s: a %s tokenizer of %d tokens from %zu bytes of %s\n", out, type, vocab, n, data), rc = 0;
@@ -84,8 +84,9 @@ static int encode(const char *model, const char *in, const char *out, int force)
     size_t n, count;
     int rc = 1;
     if (data_read_file(in, 0, &text, &n, err, sizeof err)) cli_error(WHO, 1, "%s", err);
-    else if (tok_encode(t.tk, (const char *)text, n, &ids, &count, err, sizeof err)) cli_error(WHO, 1, "%s: %s", in, err);
-    else if (tokfile_write(out, ids, count, (uint32_t)tok_vocab(t.tk), err, sizeof err)) cli_error(WHO, 1, "%s", err);
+    else if (dytcl_tokenizer_encode(t.tk, (const char *)text, n, &ids, &count))
+        cli_error(WHO, 1, "%s: %s", in, dytcl_last_error(NULL));
+    else if (tokfile_write(out, ids, count, (uint32_t)dytcl_tokenizer_vocab(t.tk), err, sizeof err)) cli_error(WHO, 1, "%s", err);
     else {
         printf("%s: %zu tokens from %zu bytes of %s (%.2f bytes per token)\n", out, count, n, in,
                count ? (double)n / (double)count : 0.0);
@@ -109,10 +110,10 @@ static int decode(const char *model, const char *in, const char *out, int force)
     size_t n, count, len;
     int rc = 1;
     if (data_read_file(in, 0, &file, &n, err, sizeof err) ||
-        tokfile_parse(file, n, in, (uint32_t)tok_vocab(t.tk), &tok, &count, err, sizeof err))
+        tokfile_parse(file, n, in, (uint32_t)dytcl_tokenizer_vocab(t.tk), &tok, &count, err, sizeof err))
         cli_error(WHO, 1, "%s", err);
-    else if (tok_decode(t.tk, (const int32_t *)tok, count, &text, &len, err, sizeof err))
-        cli_error(WHO, 1, "%s: %s", in, err);
+    else if (dytcl_tokenizer_decode(t.tk, (const int32_t *)tok, count, &text, &len))
+        cli_error(WHO, 1, "%s: %s", in, dytcl_last_error(NULL));
     else if (write_atomic(out, text, len, err, sizeof err)) cli_error(WHO, 1, "%s", err);
     else printf("%s: %zu bytes from %zu tokens of %s\n", out, len, count, in), rc = 0;
     free(file), free(tok), free(text);
@@ -148,8 +149,8 @@ int cmd_tokenize(int argc, char **argv)
         if (npos == 2) return usage(stderr), cli_error(WHO, 2, "unexpected argument %s", a);
         pos[npos++] = a;
     }
-    if (!tok_available())
-        return cli_error(WHO, 1, "this dytcl was built without SentencePiece: no tokenizer (install "
+    if (!strcmp(verb, "train") && !dytcl_tokenizer_has_sentencepiece())
+        return cli_error(WHO, 1, "this dytcl was built without SentencePiece: no tokenizer training (install "
                                  "libsentencepiece-dev and configure again)");
     if (!strcmp(verb, "train")) {
         if (!data || !out || !vocab || npos) return usage(stderr), cli_error(WHO, 2, "train needs --data FILE --vocab N --out FILE");

@@ -388,14 +388,14 @@ static int load_vocab(train_opts *o, const dytcl_meta *md, vocab *vb, char *err,
     if (o->tokenizer[0]) {
         if (input_check("--tokenizer", o->tokenizer, err, cap) || tokens_load_file(o->tokenizer, &vb->tm, err, cap))
             return -1;
-        o->model.vocab = tok_vocab(vb->tm.tk);
+        o->model.vocab = dytcl_tokenizer_vocab(vb->tm.tk);
         if (dytcl_model_config_check(&o->model)) return snprintf(err, cap, "%s", dytcl_last_error(NULL)), -1;
     } else if (o->resume[0] && tokens_from_meta(md, o->resume, &vb->tm, err, cap)) {
         return -1;
     }
-    if (vb->tm.tk && tok_vocab(vb->tm.tk) != o->model.vocab)
+    if (vb->tm.tk && dytcl_tokenizer_vocab(vb->tm.tk) != o->model.vocab)
         return snprintf(err, cap, "%s: the model's vocabulary is %d, its tokenizer's %d", o->resume, o->model.vocab,
-                        tok_vocab(vb->tm.tk)), -1;
+                        dytcl_tokenizer_vocab(vb->tm.tk)), -1;
     if (!(vb->bytes_per_id = malloc((size_t)o->model.vocab * sizeof *vb->bytes_per_id)))
         return snprintf(err, cap, "out of host memory"), -1;
     tokens_bytes_per_id(&vb->tm, o->model.vocab, vb->bytes_per_id);
@@ -416,10 +416,9 @@ static int load_data(const train_opts *o, const vocab *vb, text_data **d, char *
     int32_t *ids = NULL;
     size_t n, count;
     if (data_read_file(o->data, 0, &text, &n, err, cap)) return -1;
-    char why[512];
-    int rc = tok_encode(vb->tm.tk, (const char *)text, n, &ids, &count, why, sizeof why);
+    int rc = dytcl_tokenizer_encode(vb->tm.tk, (const char *)text, n, &ids, &count) ? -1 : 0;
     if (rc) {
-        snprintf(err, cap, "%.600s: %s", o->data, why);
+        snprintf(err, cap, "%.600s: %.512s", o->data, dytcl_last_error(NULL));
     } else {
         rc = text_data_from_tokens(ids, count, o->model.vocab, o->val_fraction, o->seq, d, err, cap);
     }

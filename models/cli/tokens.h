@@ -1,13 +1,13 @@
-/* tokens.h -- the tokenizer as the program's commands use it: read from its
- * .model file, carried inside a checkpoint, and the bytes each token stands
- * for (bits per byte).
+/* tokens.h -- the tokenizer as the program's commands use it (the library's
+ * dytcl_tokenizer.h): read from its file, carried inside a checkpoint, and
+ * the bytes each token stands for (bits per byte).
  *
- * A checkpoint trained on tokens carries its tokenizer whole: metadata
- * "tokenizer" is the .model file in base64 (RFC 4648, with padding) and
- * "tokenizer_vocab" its vocabulary size. Whole rather than a path and a
- * hash: a checkpoint copied to another machine still generates text, and a
- * tokenizer model is small (a 4096-token one: about 60 KB). A checkpoint
- * without "tokenizer" is byte-level (V = 256, token = byte). */
+ * A checkpoint trained on tokens carries its tokenizer whole (metadata
+ * "tokenizer": the .model or tokenizer.json in base64, "tokenizer_vocab"
+ * its size; dytcl_tokenizer.h). Whole rather than a path and a hash: a
+ * checkpoint copied to another machine still generates text, and a
+ * tokenizer is small (a 4096-token SentencePiece model: about 60 KB). A
+ * checkpoint without "tokenizer" is byte-level (V = 256, token = byte). */
 #ifndef DYTCL_CLI_TOKENS_H
 #define DYTCL_CLI_TOKENS_H
 
@@ -15,17 +15,15 @@
 #include <stdint.h>
 
 #include "dytcl_model.h"
-#include "tokenizer.h"
+#include "dytcl_tokenizer.h"
 
-/* A tokenizer and the bytes of its .model file. */
+/* A subword tokenizer, or tk NULL: bytes. */
 typedef struct {
-    tokenizer *tk;
-    uint8_t *model;
-    size_t model_len;
+    dytcl_tokenizer *tk;
 } tokens_model;
 
-/* Reads the .model file at path (refusing what is not a regular file).
- * 0, or -1 and err naming the file. */
+/* Reads the tokenizer file at path (.model or tokenizer.json). 0, or -1 and
+ * err naming the file. */
 int tokens_load_file(const char *path, tokens_model *out, char *err, size_t cap);
 /* From a checkpoint's metadata (ckpt: its name for messages): out->tk NULL
  * when it has none (byte-level). 0, or -1 and err. */
@@ -37,10 +35,5 @@ void tokens_free(tokens_model *t);
 /* The bytes of text each token id 0..V-1 stands for, into out[V]: all 1
  * for byte-level (t NULL or t->tk NULL). */
 void tokens_bytes_per_id(const tokens_model *t, int V, double *out);
-
-/* RFC 4648 base64 of src[0..n) into a new NUL-terminated string (NULL when
- * out of memory); and back, refusing anything but canonical base64. */
-char *tokens_base64(const uint8_t *src, size_t n);
-int tokens_unbase64(const char *s, uint8_t **out, size_t *n);
 
 #endif

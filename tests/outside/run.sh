@@ -1,13 +1,20 @@
 #!/bin/sh
 # Installs the build at $1 into a scratch prefix, then builds the outside
 # project at $2 against it twice: with find_package(dytcl) and with
-# pkg-config. Both builds of generate.c must print, from a checkpoint that
-# `dytcl train` wrote, exactly what `dytcl generate` prints with the same seed.
+# pkg-config. Its generate.c is the README's (the block after
+# "<!-- file: generate.c -->"); both builds of it must print, from a
+# checkpoint that `dytcl train` wrote, exactly what `dytcl generate` prints
+# with the same seed.
 # usage: run.sh BUILD SRC WORKDIR
 set -eu
 build=$1 src=$2 work=$3
 rm -rf "$work"
-mkdir -p "$work"
+mkdir -p "$work/src"
+cp "$src/CMakeLists.txt" "$src/main.c" "$work/src/"
+awk '/^<!-- file: generate.c -->$/ { f = 1; next } f == 1 && /^```c$/ { f = 2; next }
+     f == 2 && /^```$/ { exit } f == 2 { print }' "$src/../../README.md" > "$work/src/generate.c"
+[ -s "$work/src/generate.c" ] || { echo "README.md has no generate.c block"; exit 1; }
+src=$work/src
 prefix=$work/prefix
 cmake --install "$build" --prefix "$prefix" >/dev/null
 libdir=$(ls -d "$prefix"/lib*/pkgconfig | head -n 1)

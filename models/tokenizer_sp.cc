@@ -1,6 +1,9 @@
-// tokenizer.cc -- tokenizer.h on SentencePiece: the C interface the program
-// uses, and the training options that make its tokenizers lossless.
-#include "tokenizer.h"
+// tokenizer_sp.cc -- the library's SentencePiece tokenizers (tokenizer_sp.h):
+// loading, encoding, the bytes of each piece, and the training options that
+// make its tokenizers lossless. The library's one C++ file, behind a C
+// interface; tokenizer_sp_none.c stands in for it in a build without
+// SentencePiece.
+#include "tokenizer_sp.h"
 
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
@@ -14,7 +17,7 @@
 #include <unordered_map>
 #include <vector>
 
-struct tokenizer {
+struct dy_sp {
     sentencepiece::SentencePieceProcessor sp;
 };
 
@@ -58,9 +61,9 @@ class Lines : public sentencepiece::SentenceIterator {
 
 } // namespace
 
-extern "C" int tok_available(void) { return 1; }
+extern "C" int dy_sp_available(void) { return 1; }
 
-extern "C" int tok_train(const char *text, size_t n, int vocab, const char *type, uint8_t **model,
+extern "C" int dy_sp_train(const char *text, size_t n, int vocab, const char *type, uint8_t **model,
                          size_t *model_len, char *err, size_t cap)
 {
     *model = nullptr, *model_len = 0;
@@ -107,10 +110,10 @@ extern "C" int tok_train(const char *text, size_t n, int vocab, const char *type
     return 0;
 }
 
-extern "C" int tok_load(const uint8_t *model, size_t len, const char *name, tokenizer **out, char *err, size_t cap)
+extern "C" int dy_sp_load(const uint8_t *model, size_t len, const char *name, dy_sp **out, char *err, size_t cap)
 {
     *out = nullptr;
-    tokenizer *t = new (std::nothrow) tokenizer;
+    dy_sp *t = new (std::nothrow) dy_sp;
     if (!t) return fail(err, cap, "%s: out of memory", name);
     auto st = t->sp.LoadFromSerializedProto(std::string(reinterpret_cast<const char *>(model), len));
     if (!st.ok()) {
@@ -125,11 +128,11 @@ extern "C" int tok_load(const uint8_t *model, size_t len, const char *name, toke
     return 0;
 }
 
-extern "C" void tok_free(tokenizer *t) { delete t; }
+extern "C" void dy_sp_free(dy_sp *t) { delete t; }
 
-extern "C" int tok_vocab(const tokenizer *t) { return t->sp.GetPieceSize(); }
+extern "C" int dy_sp_vocab(const dy_sp *t) { return t->sp.GetPieceSize(); }
 
-static bool piece_text(const tokenizer *t, int id, std::string *s);
+static bool piece_text(const dy_sp *t, int id, std::string *s);
 
 // The byte offset of the first difference of a and b (their common length
 // when one is a prefix of the other).
@@ -140,7 +143,7 @@ static size_t first_difference(const std::string &a, const char *b, size_t n)
     return i;
 }
 
-extern "C" int tok_encode(const tokenizer *t, const char *text, size_t n, int32_t **ids, size_t *count, char *err,
+extern "C" int dy_sp_encode(const dy_sp *t, const char *text, size_t n, int32_t **ids, size_t *count, char *err,
                           size_t cap)
 {
     *ids = nullptr, *count = 0;
@@ -185,7 +188,7 @@ extern "C" int tok_encode(const tokenizer *t, const char *text, size_t n, int32_
 // The bytes token id stands for: a byte token its byte, a control token
 // nothing, <unk> SentencePiece's mark for it, any other its piece with
 // U+2581 as a space.
-static bool piece_text(const tokenizer *t, int id, std::string *s)
+static bool piece_text(const dy_sp *t, int id, std::string *s)
 {
     s->clear();
     if (id < 0 || id >= t->sp.GetPieceSize() || t->sp.IsControl(id)) return id >= 0 && id < t->sp.GetPieceSize();
@@ -204,42 +207,23 @@ static bool piece_text(const tokenizer *t, int id, std::string *s)
     return true;
 }
 
-extern "C" size_t tok_piece(const tokenizer *t, int32_t id, char *buf, size_t cap)
+extern "C" int dy_sp_piece(const dy_sp *t, int32_t id, char *buf, size_t cap, size_t *len)
 {
     std::string s;
+    *len = 0;
     try {
-        if (!piece_text(t, id, &s)) return 0;
+        if (!piece_text(t, id, &s)) return -1;
     } catch (const std::bad_alloc &) {
-        return 0;
+        return -1;
     }
     size_t k = s.size() < cap ? s.size() : cap;
     std::memcpy(buf, s.data(), k);
-    return k;
+    *len = s.size();
+    return 0;
 }
 
-// The concatenation of the tokens' bytes. SentencePiece's own Decode would
-// replace byte tokens that do not form UTF-8 by U+FFFD; here they stay the
-// bytes they stand for, so a generated stream printed token by token
-// (tok_piece) is exactly its decoding, and bits per byte count real bytes.
-extern "C" int tok_decode(const tokenizer *t, const int32_t *ids, size_t count, char **text, size_t *len, char *err,
-                          size_t cap)
+extern "C" int dy_sp_special(const dy_sp *t, int which)
 {
-    *text = nullptr, *len = 0;
-    std::string s, piece;
-    int V = t->sp.GetPieceSize();
-    try {
-        for (size_t i = 0; i < count; i++) {
-            if (ids[i] < 0 || ids[i] >= V) return fail(err, cap, "token %zu is %d, outside the vocabulary of %d", i, ids[i], V);
-            if (!piece_text(t, ids[i], &piece)) return fail(err, cap, "token %zu (%d) has no text", i, ids[i]);
-            s += piece;
-        }
-    } catch (const std::bad_alloc &) {
-        return fail(err, cap, "out of memory decoding %zu tokens", count);
-    }
-    char *out = static_cast<char *>(std::malloc(s.size() + 1));
-    if (!out) return fail(err, cap, "out of memory for %zu bytes of text", s.size());
-    std::memcpy(out, s.data(), s.size());
-    out[s.size()] = '\0';
-    *text = out, *len = s.size();
-    return 0;
+    int id = which == 0 ? t->sp.bos_id() : which == 1 ? t->sp.eos_id() : t->sp.unk_id();
+    return id >= 0 && id < t->sp.GetPieceSize() ? id : -1;
 }
