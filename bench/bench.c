@@ -1,11 +1,11 @@
 /* bench.c -- timing, JSON and random inputs for the benchmarks. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bench.h"
 #include "../tests/op_gen.h"
-#include "cli.h"
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -114,19 +114,24 @@ json_t *bench_device_json(dytcl_ctx *ctx, const dytcl_device_info *d)
     return j;
 }
 
-int bench_write_json(const char *path, json_t *device, json_t *records)
+int bench_fail(char *err, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, cap, fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+int bench_write_json(const char *path, json_t *device, json_t *records, char *err, size_t cap)
 {
     json_t *timer = json_object_get(device, "timer"); /* also at the top, where a reader looks first */
     json_t *root = timer ? json_pack("{s:O, s:O, s:O}", "device", device, "timer", timer, "records", records)
                          : json_pack("{s:O, s:O}", "device", device, "records", records);
-    if (!root) {
-        fprintf(stderr, "bench: cannot build the JSON document\n");
-        return 1;
-    }
+    if (!root) return bench_fail(err, cap, "cannot build the JSON document");
     int rc = json_dump_file(root, path, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(root);
-    if (rc != 0) fprintf(stderr, "bench: cannot write %s\n", path);
-    return rc != 0;
+    return rc != 0 ? bench_fail(err, cap, "%s: cannot write the JSON", path) : 0;
 }
 
 dytcl_status bench_random_buf(dytcl_ctx *ctx, size_t n, float lo, float hi, unsigned seed,

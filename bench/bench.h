@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "dytcl.h"
+#include "dytcl_model.h"
 
 /* One timed case: enqueue it once. Returns a status; the timer measures the
  * device time of everything it enqueued. */
@@ -40,9 +41,16 @@ double bench_median(double *v, int n);
  * "timer_reason": ..., ...} for the JSON output. */
 json_t *bench_device_json(dytcl_ctx *ctx, const dytcl_device_info *d);
 
-/* Writes {"device": {...}, "records": [...]} to path; returns 0 on success
- * and prints the reason on failure. Steals neither reference. */
-int bench_write_json(const char *path, json_t *device, json_t *records);
+/* Writes {"device": {...}, "records": [...]} to path; returns 0 on success,
+ * else 1 with the reason in err. Steals neither reference. */
+int bench_write_json(const char *path, json_t *device, json_t *records, char *err, size_t cap);
+
+/* Writes the message into err and returns 1: a benchmark's failure. */
+int bench_fail(char *err, size_t cap, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 
 /* A buffer of n floats filled with uniform values in [lo, hi) from seed,
  * drawn as the op tests draw their inputs (tests/op_gen.h). */
@@ -51,17 +59,55 @@ dytcl_status bench_random_buf(dytcl_ctx *ctx, size_t n, float lo, float hi, unsi
 
 /* Draws one line per (op, pass) in `series` of GB/s against rows, for the
  * records of width `cols`, with gnuplot into a PNG. Returns 0 on success, 1
- * (with a message) when gnuplot is missing or fails. */
+ * (the reason in err) when gnuplot is missing or fails. */
 int bench_plot_gbps(const char *png, const char *title, json_t *records, long long cols,
-                    const char *const *series, int nseries);
+                    const char *const *series, int nseries, char *err, size_t cap);
 
-/* The benchmarks, each `dytcl bench <name> [options]`; each returns the exit
- * status (0 success, 1 failure, 2 usage error). */
-int bench_norms(int argc, char **argv);     /* DyT, Derf, RMSNorm, LayerNorm vs copy */
-int bench_gemm(int argc, char **argv);      /* GEMM at transformer shapes vs the host BLAS */
-int bench_attention(int argc, char **argv); /* tiled vs GEMM attention */
-int bench_step(int argc, char **argv);      /* per-op share of one block's step */
-int bench_train(int argc, char **argv);     /* a model's training step and generation */
-int bench_decode(int argc, char **argv);    /* decoding with f32, f16, bf16 weights */
+/* The benchmarks, each `dytcl bench <name>`: each prints its table on
+ * stdout and returns 0, or 1 with the reason in err (the program parses
+ * the options and reports). Progress may go to stderr. */
+
+typedef struct {
+    int quick;                  /* fewer shapes and rounds */
+    int reps, iters;            /* interleaved rounds; LLaMA-7B protocol rounds (0: none) */
+    const char *json, *png;     /* outputs, or NULL */
+    const char *device;         /* dytcl_ctx_options.device, or NULL */
+    const char *only;           /* "dyt,rmsnorm/fwd": just these cases beside copy, or NULL */
+    long long rows, cols;       /* one shape, or 0 for the standard set */
+    dytcl_dtype dtypes[3];      /* the activations' storage, each once */
+    int ndtypes;
+} bench_norms_opts;
+int bench_norms(const bench_norms_opts *o, char *err, size_t cap);     /* DyT, Derf, RMSNorm, LayerNorm vs copy */
+
+typedef struct {
+    int reps, no_defaults;      /* no_defaults: skip CLBlast with its own parameters */
+    const char *json, *device;
+} bench_gemm_opts;
+int bench_gemm(const bench_gemm_opts *o, char *err, size_t cap);       /* GEMM at transformer shapes vs the host BLAS */
+
+typedef struct {
+    int reps, max_t;
+    const char *json;
+} bench_attention_opts;
+int bench_attention(const bench_attention_opts *o, char *err, size_t cap); /* tiled vs GEMM attention */
+
+typedef struct {
+    int batch, seq, reps;
+    const char *json;
+} bench_step_opts;
+int bench_step(const bench_step_opts *o, char *err, size_t cap);       /* per-op share of one block's step */
+
+typedef struct {
+    dytcl_arch arch;
+    int layers, dim, heads, batch, seq, steps, gen; /* seq >= 10 */
+    int peer;                   /* also PyTorch eager (llama only) */
+    const char *json;
+} bench_train_opts;
+int bench_train(const bench_train_opts *o, char *err, size_t cap);     /* a model's training step and generation */
+
+typedef struct {
+    int dim, layers, heads, tokens, rounds; /* rounds <= 64 */
+} bench_decode_opts;
+int bench_decode(const bench_decode_opts *o, char *err, size_t cap);   /* decoding with f32, f16, bf16 weights */
 
 #endif

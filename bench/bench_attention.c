@@ -26,32 +26,11 @@ static dytcl_status bwd(dytcl_ctx *ctx, void *arg)
     return dytcl_attention_backward(ctx, a->dq, a->dk, a->dv, a->dout, a->q, a->k, a->v, a->o, a->lse, a->path);
 }
 
-int bench_attention(int argc, char **argv)
+int bench_attention(const bench_attention_opts *o, char *err, size_t cap)
 {
-    int reps = 5, maxT = 1024;
-    const char *json_path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: dytcl bench attention [--reps N] [--max-t T] [--json FILE]\n"
-                   "  Causal attention (H = 12, D = 64) for T = 64, 128, ... up to --max-t (1024),\n"
-                   "  GEMM path vs tiled path, forward and backward, and the memory each needs.\n");
-            return 0;
-        } else if (!strcmp(argv[i], "--reps") && i + 1 < argc && atoi(argv[i + 1]) > 0) {
-            reps = atoi(argv[++i]);
-        } else if (!strcmp(argv[i], "--max-t") && i + 1 < argc && atoi(argv[i + 1]) >= 64) {
-            maxT = atoi(argv[++i]);
-        } else if (!strcmp(argv[i], "--json") && i + 1 < argc) {
-            json_path = argv[++i];
-        } else {
-            fprintf(stderr, "dytcl bench attention: unknown or incomplete option '%s' (see --help)\n", argv[i]);
-            return 2;
-        }
-    }
+    const int reps = o->reps, maxT = o->max_t;
     dytcl_ctx *ctx = NULL;
-    if (dytcl_ctx_create(NULL, &ctx) != DYTCL_OK) {
-        fprintf(stderr, "dytcl bench attention: %s\n", dytcl_last_error(NULL));
-        return 1;
-    }
+    if (dytcl_ctx_create(NULL, &ctx) != DYTCL_OK) return bench_fail(err, cap, "%s", dytcl_last_error(NULL));
     dytcl_device_info dev;
     dytcl_ctx_device(ctx, &dev);
     printf("device: %s\n\n%5s %-6s %12s %12s %14s\n", dev.name, "T", "path", "fwd_us", "bwd_us", "extra_MiB");
@@ -87,11 +66,10 @@ int bench_attention(int argc, char **argv)
     }
     int code = 0;
     if (s) {
-        fprintf(stderr, "dytcl bench attention: %s: %s\n", dytcl_status_name(s), dytcl_last_error(ctx));
-        code = 1;
-    } else if (json_path) {
+        code = bench_fail(err, cap, "%s: %s", dytcl_status_name(s), dytcl_last_error(ctx));
+    } else if (o->json) {
         json_t *d = bench_device_json(ctx, &dev);
-        code = bench_write_json(json_path, d, records);
+        code = bench_write_json(o->json, d, records, err, cap);
         json_decref(d);
     }
     json_decref(records);

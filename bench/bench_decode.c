@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include "bench.h"
-#include "cli.h"
 #include "dytcl_model.h"
 
 static const dytcl_dtype dts[3] = {DYTCL_F32, DYTCL_F16, DYTCL_BF16};
@@ -38,24 +37,10 @@ static double decode_rate(dytcl_model *m, int n, float *logits)
     return n / ms * 1e3;
 }
 
-int bench_decode(int argc, char **argv)
+int bench_decode(const bench_decode_opts *o, char *err, size_t cap)
 {
-    int dim = 512, layers = 8, heads = 8, tokens = 64, rounds = 5;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: dytcl bench decode [--dim 512] [--layers 8] [--heads 8] [--tokens 64] [--rounds 5]\n");
-            return 0;
-        }
-        int *dst = !strcmp(argv[i], "--dim") ? &dim : !strcmp(argv[i], "--layers") ? &layers
-                 : !strcmp(argv[i], "--heads") ? &heads : !strcmp(argv[i], "--tokens") ? &tokens
-                 : !strcmp(argv[i], "--rounds") ? &rounds : NULL;
-        char *end = NULL;
-        long v = dst && i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
-        if (!dst || !end || *end || v < 1 || v > 1000000)
-            return cli_error("bench decode", 2, "bad option or value: %s%s%s", argv[i], i + 1 < argc ? " " : "",
-                             i + 1 < argc ? argv[i + 1] : "");
-        *dst = (int)v, i++;
-    }
+    const int dim = o->dim, layers = o->layers, heads = o->heads, tokens = o->tokens;
+    const int rounds = o->rounds < 64 ? o->rounds : 64;
     dytcl_model_config c = {0};
     c.arch = DYTCL_ARCH_LLAMA, c.norm = DYTCL_NORM_DYT, c.n_layer = layers, c.n_head = heads, c.d_model = dim;
     c.max_seq = tokens + 8;
@@ -65,13 +50,15 @@ int bench_decode(int argc, char **argv)
     float *logits = NULL;
     double rate[3][64], ratio[3][64];
     int rc = 1;
-    if (rounds > 64) rounds = 64;
-    if (dytcl_ctx_create(NULL, &ctx)) return cli_error("bench decode", 1, "%s", dytcl_last_error(NULL));
+    if (dytcl_ctx_create(NULL, &ctx)) return bench_fail(err, cap, "%s", dytcl_last_error(NULL));
     if (dytcl_model_create(ctx, &c, 1, &raw) || dytcl_model_fold(raw, &m)) {
-        cli_error("bench decode", 1, "%s", dytcl_last_error(ctx));
+        bench_fail(err, cap, "%s", dytcl_last_error(ctx));
         goto done;
     }
-    if (!(logits = malloc(sizeof(float) * (size_t)c.vocab))) goto done;
+    if (!(logits = malloc(sizeof(float) * (size_t)c.vocab))) {
+        bench_fail(err, cap, "out of memory");
+        goto done;
+    }
     /* linear weights: every parameter but the embedding table and the norms' vectors */
     const double weights = (double)dytcl_model_param_count(dytcl_model_get_config(m)) - (double)c.vocab * c.d_model;
     dytcl_device_info dev;
@@ -80,13 +67,13 @@ int bench_decode(int argc, char **argv)
            "interleaved; device %s\n", dim, layers, heads, weights / 1e6, tokens, rounds, dev.name);
     for (int k = 0; k < 3; k++) /* warm-up: kernels compiled, caches filled */
         if (dytcl_model_set_weight_dtype(m, dts[k]) || decode_rate(m, 4, logits) < 0) {
-            cli_error("bench decode", 1, "%s", dytcl_last_error(ctx));
+            bench_fail(err, cap, "%s", dytcl_last_error(ctx));
             goto done;
         }
     for (int r = 0; r < rounds; r++)
         for (int k = 0; k < 3; k++) {
             if (dytcl_model_set_weight_dtype(m, dts[k]) || (rate[k][r] = decode_rate(m, tokens, logits)) < 0) {
-                cli_error("bench decode", 1, "%s", dytcl_last_error(ctx));
+                bench_fail(err, cap, "%s", dytcl_last_error(ctx));
                 goto done;
             }
         }

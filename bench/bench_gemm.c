@@ -61,12 +61,13 @@ static char timer_used[16] = "events"; /* the clock of the last measure_all */
  * too, alternating with dytcl over 3 rounds (medians of the rounds).
  * DYTCL_ERR_UNSUPPORTED: no such path here. */
 static dytcl_status measure_all(const char *spec, dytcl_gemm_path_t path, int reps, double gf[NSHAPES][NTRANS],
-                                double ob[NSHAPES][NTRANS], char *desc, size_t cap, dytcl_device_info *dev)
+                                double ob[NSHAPES][NTRANS], char *desc, size_t cap, dytcl_device_info *dev,
+                                char *err, size_t errcap)
 {
     dytcl_ctx *ctx = NULL;
     dytcl_ctx_options opt = {.device = spec, .gemm_path = path};
     if (dytcl_ctx_create(&opt, &ctx) != DYTCL_OK) {
-        fprintf(stderr, "dytcl bench gemm: %s\n", dytcl_last_error(NULL));
+        bench_fail(err, errcap, "%s", dytcl_last_error(NULL));
         return DYTCL_ERR_NO_DEVICE;
     }
     dytcl_ctx_device(ctx, dev);
@@ -105,38 +106,16 @@ static dytcl_status measure_all(const char *spec, dytcl_gemm_path_t path, int re
         }
         dytcl_buf_free(a), dytcl_buf_free(b), dytcl_buf_free(c);
     }
-    if (s) fprintf(stderr, "dytcl bench gemm: %s: %s\n", dytcl_status_name(s), dytcl_last_error(ctx));
+    if (s) bench_fail(err, errcap, "%s: %s", dytcl_status_name(s), dytcl_last_error(ctx));
     snprintf(timer_used, sizeof timer_used, "%s", dytcl_timer_name(ctx));
     dytcl_ctx_free(ctx);
     return s;
 }
 
-int bench_gemm(int argc, char **argv)
+int bench_gemm(const bench_gemm_opts *o, char *err, size_t cap)
 {
-    int reps = 9, defaults = 1;
-    const char *json_path = NULL, *spec = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: dytcl bench gemm [--reps N] [--json FILE] [--device SPEC] [--no-defaults]\n"
-                   "  SGEMM GFLOP/s at 1024x768x768, 1024x3072x768, 1024x768x3072 (NT, NN, TN):\n"
-                   "  CLBlast with its own parameters (skipped with --no-defaults), CLBlast with\n"
-                   "  dytcl's (the tuning file of `dytcl tune gemm`, else built-in for PoCL), and\n"
-                   "  the host-BLAS path with OpenBLAS called directly beside it, when the build\n"
-                   "  and the device have them.\n");
-            return 0;
-        } else if (!strcmp(argv[i], "--reps") && i + 1 < argc && atoi(argv[i + 1]) > 0) {
-            reps = atoi(argv[++i]);
-        } else if (!strcmp(argv[i], "--json") && i + 1 < argc) {
-            json_path = argv[++i];
-        } else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
-            spec = argv[++i];
-        } else if (!strcmp(argv[i], "--no-defaults")) {
-            defaults = 0;
-        } else {
-            fprintf(stderr, "dytcl bench gemm: unknown or incomplete option '%s' (see --help)\n", argv[i]);
-            return 2;
-        }
-    }
+    const int reps = o->reps, defaults = !o->no_defaults;
+    const char *spec = o->device;
     double def[NSHAPES][NTRANS] = {{0}}, ours[NSHAPES][NTRANS] = {{0}}, host[NSHAPES][NTRANS] = {{0}};
     double ob[NSHAPES][NTRANS] = {{0}};
     char def_desc[2048] = "", desc[2048] = "", host_desc[2048] = "";
@@ -147,13 +126,13 @@ int bench_gemm(int argc, char **argv)
         snprintf(keep, sizeof keep, "%s", was ? was : "");
         setenv("DYTCL_GEMM_DEFAULTS", "1", 1);
         dytcl_status s = measure_all(spec, DYTCL_GEMM_CLBLAST, reps < 5 ? reps : 5, def, NULL, def_desc,
-                                     sizeof def_desc, &dev);
+                                     sizeof def_desc, &dev, err, cap);
         if (was) setenv("DYTCL_GEMM_DEFAULTS", keep, 1);
         else unsetenv("DYTCL_GEMM_DEFAULTS");
         if (s) return 1;
     }
-    if (measure_all(spec, DYTCL_GEMM_CLBLAST, reps, ours, NULL, desc, sizeof desc, &dev)) return 1;
-    dytcl_status hs = measure_all(spec, DYTCL_GEMM_HOST, reps, host, ob, host_desc, sizeof host_desc, &dev);
+    if (measure_all(spec, DYTCL_GEMM_CLBLAST, reps, ours, NULL, desc, sizeof desc, &dev, err, cap)) return 1;
+    dytcl_status hs = measure_all(spec, DYTCL_GEMM_HOST, reps, host, ob, host_desc, sizeof host_desc, &dev, err, cap);
     if (hs && hs != DYTCL_ERR_UNSUPPORTED) return 1;
     const int have_host = hs == DYTCL_OK;
 
@@ -184,13 +163,13 @@ int bench_gemm(int argc, char **argv)
             json_array_append_new(records, r);
         }
     int code = 0;
-    if (json_path) {
+    if (o->json) {
         json_t *d = bench_device_json(NULL, &dev);
         json_object_set_new(d, "gemm", json_string(have_host ? "host" : "clblast"));
         json_object_set_new(d, "gemm_parameters", json_string(desc));
         if (have_host) json_object_set_new(d, "gemm_host", json_string(host_desc));
         json_object_set_new(d, "timer", json_string(timer_used));
-        code = bench_write_json(json_path, d, records);
+        code = bench_write_json(o->json, d, records, err, cap);
         json_decref(d);
     }
     json_decref(records);

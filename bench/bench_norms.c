@@ -24,7 +24,6 @@
 #include <string.h>
 
 #include "bench.h"
-#include "cli.h"
 
 /* Every tensor a case may touch, for one shape [rows, C]. */
 typedef struct {
@@ -392,97 +391,17 @@ static dytcl_status measure_shape(dytcl_ctx *ctx, shape_bufs *sb, int nd, int re
     return s;
 }
 
-static void usage(FILE *f)
+int bench_norms(const bench_norms_opts *o, char *err, size_t cap)
 {
-    fprintf(f,
-        "usage: dytcl bench norms [--quick] [--reps N] [--iters N] [--json FILE] [--png FILE]\n"
-        "                         [--device SPEC] [--only OP[/PASS],...] [--shape ROWSxC]\n"
-        "                         [--dtype f32|f16|bf16[,...]]\n"
-        "  Times DyT, Derf, RMSNorm, LayerNorm (forward, backward, fused with the\n"
-        "  residual add) at rows x C in {1,16,512,4096,16384} x {768,4096} against a copy\n"
-        "  kernel in the same run, then all 65 norm layers of LLaMA-7B (4096 x 4096)\n"
-        "  for --iters rounds of forward and forward+backward (default 100).\n"
-        "  Cases are measured interleaved over --reps rounds (default 21); --iters 0\n"
-        "  skips the protocol (minutes on a slow device).\n"
-        "  --quick: rows {1, 512, 4096} x C 4096, 7 rounds, 3 protocol rounds.\n"
-        "  --png: GB/s against rows at C = 4096, drawn with gnuplot.\n"
-        "  --only: just these cases (e.g. dyt,rmsnorm/fwd) beside copy.\n"
-        "  --shape: just this shape (e.g. 4096x4096).\n"
-        "  --dtype: the activations' storage (default f32,f16,bf16: every case in each,\n"
-        "  interleaved, with its time over f32's; the protocol in each).\n");
-}
-
-int bench_norms(int argc, char **argv)
-{
-    int quick = 0, reps = 21, iters = 100;
-    const char *json_path = NULL, *png_path = NULL, *spec = NULL, *only = NULL;
-    long long one_rows = 0, one_cols = 0;
-    dytcl_dtype dts[3] = {DYTCL_F32, DYTCL_F16, DYTCL_BF16};
-    int nd = 3;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--quick")) {
-            quick = 1;
-        } else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
-            reps = atoi(argv[++i]);
-        } else if (!strcmp(argv[i], "--iters") && i + 1 < argc) {
-            iters = atoi(argv[++i]);
-        } else if (!strcmp(argv[i], "--json") && i + 1 < argc) {
-            json_path = argv[++i];
-        } else if (!strcmp(argv[i], "--png") && i + 1 < argc) {
-            png_path = argv[++i];
-        } else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
-            spec = argv[++i];
-        } else if (!strcmp(argv[i], "--dtype") && i + 1 < argc) {
-            nd = 0;
-            for (const char *p = argv[++i]; *p && nd >= 0;) {
-                size_t n = strcspn(p, ",");
-                int found = -1;
-                for (int d = DYTCL_F32; d <= DYTCL_BF16; d++)
-                    if (n == strlen(dytcl_dtype_name((dytcl_dtype)d)) && !strncmp(p, dytcl_dtype_name((dytcl_dtype)d), n))
-                        found = d;
-                for (int j = 0; j < nd && found >= 0; j++)
-                    if (dts[j] == (dytcl_dtype)found) found = -1;
-                if (found < 0) nd = -1;
-                else dts[nd++] = (dytcl_dtype)found;
-                p += n + (p[n] == ',');
-            }
-            if (nd < 1) {
-                usage(stderr);
-                fprintf(stderr, "dytcl bench norms: --dtype wants f32, f16 or bf16 (comma-separated, each once), got "
-                        "'%s'\n", argv[i]);
-                return 2;
-            }
-        } else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
-            only = argv[++i];
-        } else if (!strcmp(argv[i], "--shape") && i + 1 < argc) {
-            if (sscanf(argv[++i], "%lldx%lld", &one_rows, &one_cols) != 2 || one_rows < 1 || one_cols < 1 ||
-                one_rows > (1 << 20) || one_cols > (1 << 20) || one_rows * one_cols > (1LL << 28)) {
-                fprintf(stderr, "dytcl bench norms: --shape wants ROWSxC, at most 2^28 elements, got '%s'\n",
-                        argv[i]);
-                return 2;
-            }
-        } else {
-            usage(stderr);
-            fprintf(stderr, "dytcl bench norms: unknown or incomplete option '%s'\n", argv[i]);
-            return 2;
-        }
-    }
-    if (reps < 1 || iters < 0) {
-        usage(stderr);
-        fprintf(stderr, "dytcl bench norms: --reps must be positive and --iters at least 0\n");
-        return 2;
-    }
-    if (quick) reps = 7, iters = iters == 0 ? 0 : 3;
-
+    const int quick = o->quick, nd = o->ndtypes;
+    const int reps = quick ? 7 : o->reps, iters = quick && o->iters ? 3 : o->iters;
+    const dytcl_dtype *dts = o->dtypes;
+    const char *only = o->only;
+    const long long one_rows = o->rows, one_cols = o->cols;
+    if (reps < 1 || iters < 0 || nd < 1 || nd > 3) return bench_fail(err, cap, "reps >= 1, iters >= 0, 1 to 3 dtypes");
     dytcl_ctx *ctx = NULL;
-    dytcl_ctx_options opt = {.device = spec};
-    if (dytcl_ctx_create(&opt, &ctx) != DYTCL_OK) {
-        fprintf(stderr, "dytcl bench norms: %s\n", dytcl_last_error(NULL));
-        return 1;
-    }
+    dytcl_ctx_options opt = {.device = o->device};
+    if (dytcl_ctx_create(&opt, &ctx) != DYTCL_OK) return bench_fail(err, cap, "%s", dytcl_last_error(NULL));
     dytcl_device_info dev;
     dytcl_ctx_device(ctx, &dev);
     printf("device: %s (%s, driver %s)\n", dev.name, dev.platform, dev.driver_version);
@@ -538,16 +457,15 @@ int bench_norms(int argc, char **argv)
                                              "timer", timer));
     int code = 0;
     if (s) {
-        fprintf(stderr, "dytcl bench norms: %s: %s\n", dytcl_status_name(s), dytcl_last_error(ctx));
-        code = 1;
-    } else if (json_path) {
+        code = bench_fail(err, cap, "%s: %s", dytcl_status_name(s), dytcl_last_error(ctx));
+    } else if (o->json) {
         json_t *d = bench_device_json(ctx, &dev);
         json_object_set_new(d, "host_copy_gbps", json_real(host_copy));
         json_object_set_new(d, "device_version", json_string(dev.device_version));
-        code = bench_write_json(json_path, d, records);
+        code = bench_write_json(o->json, d, records, err, cap);
         json_decref(d);
     }
-    if (!s && png_path) {
+    if (!code && o->png) {
         static const char *const series[] = {"copy/fwd", "dyt/fwd", "rmsnorm/fwd", "layernorm/fwd",
                                              "dyt/bwd", "rmsnorm/bwd", "residual_dyt/fwd",
                                              "residual_rmsnorm/fwd"};
@@ -560,7 +478,7 @@ int bench_norms(int argc, char **argv)
             json_t *dt = json_object_get(r, "dtype");
             if (dt && !strcmp(json_string_value(dt), dytcl_dtype_name(dts[0]))) json_array_append(first, r);
         }
-        code |= bench_plot_gbps(png_path, title, first, 4096, series, 8);
+        code = bench_plot_gbps(o->png, title, first, 4096, series, 8, err, cap);
         json_decref(first);
     }
     for (int d = 0; d < nd; d++) shape_free(&sb[d]);

@@ -117,35 +117,11 @@ static dytcl_status block_alloc(dytcl_ctx *ctx, block *b, dytcl_buf **bufs, int 
     return s;
 }
 
-int bench_step(int argc, char **argv)
+int bench_step(const bench_step_opts *o, char *err, size_t cap)
 {
-    int B = 4, T = 128, reps = 5;
-    const char *json_path = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            printf("usage: dytcl bench step [--batch B] [--seq T] [--reps N] [--json FILE]\n"
-                   "  Times every op of one GPT-2-small block (C 768, 12 heads, MLP 3072) forward and\n"
-                   "  backward at B x T tokens (4 x 128), with DyT and with RMSNorm, and the share\n"
-                   "  of the step each op takes.\n");
-            return 0;
-        } else if (!strcmp(argv[i], "--batch") && i + 1 < argc && atoi(argv[i + 1]) > 0) {
-            B = atoi(argv[++i]);
-        } else if (!strcmp(argv[i], "--seq") && i + 1 < argc && atoi(argv[i + 1]) > 0) {
-            T = atoi(argv[++i]);
-        } else if (!strcmp(argv[i], "--reps") && i + 1 < argc && atoi(argv[i + 1]) > 0) {
-            reps = atoi(argv[++i]);
-        } else if (!strcmp(argv[i], "--json") && i + 1 < argc) {
-            json_path = argv[++i];
-        } else {
-            fprintf(stderr, "dytcl bench step: unknown or incomplete option '%s' (see --help)\n", argv[i]);
-            return 2;
-        }
-    }
+    const int B = o->batch, T = o->seq, reps = o->reps;
     dytcl_ctx *ctx = NULL;
-    if (dytcl_ctx_create(NULL, &ctx) != DYTCL_OK) {
-        fprintf(stderr, "dytcl bench step: %s\n", dytcl_last_error(NULL));
-        return 1;
-    }
+    if (dytcl_ctx_create(NULL, &ctx) != DYTCL_OK) return bench_fail(err, cap, "%s", dytcl_last_error(NULL));
     dytcl_device_info dev;
     dytcl_ctx_device(ctx, &dev);
     printf("device: %s; one GPT-2-small block, %d x %d tokens\n", dev.name, B, T);
@@ -191,11 +167,10 @@ int bench_step(int argc, char **argv)
     }
     int code = 0;
     if (s) {
-        fprintf(stderr, "dytcl bench step: %s: %s\n", dytcl_status_name(s), dytcl_last_error(ctx));
-        code = 1;
-    } else if (json_path) {
+        code = bench_fail(err, cap, "%s: %s", dytcl_status_name(s), dytcl_last_error(ctx));
+    } else if (o->json) {
         json_t *d = bench_device_json(ctx, &dev);
-        code = bench_write_json(json_path, d, records);
+        code = bench_write_json(o->json, d, records, err, cap);
         json_decref(d);
     }
     json_decref(records);

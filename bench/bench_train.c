@@ -20,14 +20,9 @@
 #include <string.h>
 
 #include "bench.h"
-#include "cli.h"
 #include "dytcl_model.h"
 
-typedef struct {
-    dytcl_arch arch;
-    int layers, dim, heads, batch, seq, steps, gen, peer;
-    const char *json;
-} opts;
+typedef bench_train_opts opts;
 
 typedef struct {
     double step_ms, train_tok_s, norm_share, step_device_ms, norm_ms, gen_tok_s;
@@ -44,7 +39,7 @@ static int step(dytcl_model *m, const int32_t *tok, const int32_t *tgt, int n)
            dytcl_model_step(m, &o, n) || dytcl_model_step_stats(m, &loss, 1, &gn);
 }
 
-static int measure(dytcl_ctx *ctx, const opts *o, dytcl_norm_kind norm, result *r)
+static int measure(dytcl_ctx *ctx, const opts *o, dytcl_norm_kind norm, result *r, char *err, size_t cap)
 {
     dytcl_model_config c = {0};
     c.arch = o->arch, c.norm = norm, c.max_seq = o->seq, c.n_layer = o->layers, c.n_head = o->heads;
@@ -52,7 +47,7 @@ static int measure(dytcl_ctx *ctx, const opts *o, dytcl_norm_kind norm, result *
     dytcl_model_config_defaults(&c);
     r->weight_bytes = 4.0 * ((double)dytcl_model_param_count(&c) - (double)c.vocab * c.d_model);
     dytcl_model *m = NULL;
-    if (dytcl_model_create(ctx, &c, 1, &m)) return cli_error("bench train", 1, "%s", dytcl_last_error(ctx));
+    if (dytcl_model_create(ctx, &c, 1, &m)) return bench_fail(err, cap, "%s", dytcl_last_error(ctx));
     size_t BT = (size_t)o->batch * o->seq;
     int32_t *tok = malloc(BT * sizeof *tok), *tgt = malloc(BT * sizeof *tgt);
     double *ms = malloc(sizeof(double) * (size_t)o->steps);
@@ -97,7 +92,7 @@ static int measure(dytcl_ctx *ctx, const opts *o, dytcl_norm_kind norm, result *
     r->gen_tok_s = n > 1 ? (n - 1) / ((dytcl_now_ms() - t0) / 1e3) : 0;
     free(logits);
     if (bad) {
-        cli_error("bench train", 1, "generation: %s", dytcl_last_error(dytcl_model_ctx(g)));
+        bench_fail(err, cap, "generation: %s", dytcl_last_error(dytcl_model_ctx(g)));
         if (g != m) dytcl_model_free(g);
         goto done;
     }
@@ -105,51 +100,11 @@ static int measure(dytcl_ctx *ctx, const opts *o, dytcl_norm_kind norm, result *
     rc = 0;
     goto done;
 fail:
-    cli_error("bench train", 1, "%s", dytcl_last_error(ctx));
+    bench_fail(err, cap, "%s", dytcl_last_error(ctx));
 done:
     free(tok), free(tgt), free(ms);
     dytcl_model_free(m);
     return rc;
-}
-
-static int parse(int argc, char **argv, opts *o)
-{
-    *o = (opts){DYTCL_ARCH_LLAMA, 4, 256, 4, 8, 128, 10, 64, 0, NULL};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: dytcl bench train [--arch gpt|llama] [--layers N] [--dim N] [--heads N] [--batch B]\n"
-                   "                         [--seq T] [--steps N] [--gen N] [--quick] [--peer] [--json FILE]\n"
-                   "defaults: llama, 4 layers, dim 256, 4 heads, 8 x 128 tokens, 10 timed steps, 64 generated\n"
-                   "--peer: also PyTorch eager on the CPU (bench/peers/train_peer.py; llama only), and ratios\n");
-            return 0;
-        }
-        if (!strcmp(a, "--peer")) {
-            o->peer = 1;
-            continue;
-        }
-        if (!strcmp(a, "--quick")) {
-            o->layers = 2, o->dim = 128, o->seq = 64, o->batch = 4, o->steps = 3, o->gen = 16;
-            continue;
-        }
-        if (i + 1 >= argc) return cli_error("bench train", 2, "unknown option or missing value: %s", a);
-        const char *v = argv[++i];
-        int *field = !strcmp(a, "--layers") ? &o->layers : !strcmp(a, "--dim") ? &o->dim
-                   : !strcmp(a, "--heads") ? &o->heads : !strcmp(a, "--batch") ? &o->batch
-                   : !strcmp(a, "--seq") ? &o->seq : !strcmp(a, "--steps") ? &o->steps
-                   : !strcmp(a, "--gen") ? &o->gen : NULL;
-        char *end = NULL;
-        long n = field ? strtol(v, &end, 10) : 0;
-        if (!strcmp(a, "--json")) o->json = v;
-        else if (!strcmp(a, "--arch")) {
-            if (dytcl_arch_parse(v, &o->arch)) return cli_error("bench train", 2, "--arch gpt|llama, not %s", v);
-        } else if (!field || *end || end == v || n < 1 || n > 100000)
-            return cli_error("bench train", 2, "bad option or value: %s %s", a, v);
-        else *field = (int)n;
-    }
-    if (o->seq < 10) return cli_error("bench train", 2, "--seq must be at least 10");
-    if (o->peer && o->arch != DYTCL_ARCH_LLAMA) return cli_error("bench train", 2, "--peer: the PyTorch peer is llama only");
-    return -1;
 }
 
 /* ------------------------------------------------------------ the PyTorch peer */
@@ -193,17 +148,17 @@ static json_t *peer_run(const opts *o, dytcl_norm_kind norm)
     int rc = pclose(f);
     json_error_t e;
     json_t *j = rc == 0 ? json_loads(buf, 0, &e) : NULL;
-    if (!j) fprintf(stderr, "dytcl bench train: the peer failed (exit %d): %s\n", rc, cmd);
+    if (!j) fprintf(stderr, "bench train: the peer failed (exit %d): %s\n", rc, cmd);
     return j;
 }
 
-int bench_train(int argc, char **argv)
+int bench_train(const bench_train_opts *opt, char *err, size_t cap)
 {
-    opts o;
-    int rc = parse(argc, argv, &o);
-    if (rc >= 0) return rc;
+    opts o = *opt;
+    if (o.seq < 10) return bench_fail(err, cap, "seq must be at least 10");
+    if (o.peer && o.arch != DYTCL_ARCH_LLAMA) return bench_fail(err, cap, "the PyTorch peer is llama only");
     dytcl_ctx *ctx = NULL;
-    if (dytcl_ctx_create(NULL, &ctx)) return cli_error("bench train", 1, "%s", dytcl_last_error(NULL));
+    if (dytcl_ctx_create(NULL, &ctx)) return bench_fail(err, cap, "%s", dytcl_last_error(NULL));
     dytcl_device_info dev;
     dytcl_ctx_device(ctx, &dev);
     printf("device: %s; %s, %d layers, d_model %d, %d heads, %d x %d tokens per step\n", dev.name,
@@ -221,12 +176,12 @@ int bench_train(int argc, char **argv)
     printf("\n");
     json_t *records = json_array();
     const dytcl_norm_kind norms[] = {DYTCL_NORM_DYT, DYTCL_NORM_RMSNORM, DYTCL_NORM_LAYERNORM};
-    rc = 0;
+    int rc = 0;
     for (int i = 0; i < 3 && !rc; i++) {
         result r = {0};
         double copy_gbps = 0;
         if (bench_host_copy_gbps(ctx, &copy_gbps)) copy_gbps = 0;
-        if ((rc = measure(ctx, &o, norms[i], &r))) break;
+        if ((rc = measure(ctx, &o, norms[i], &r, err, cap))) break;
         const double limit = copy_gbps * 1e9 / r.weight_bytes;
         printf("%-10s %10.2f %12.0f %13.1f%% %12.3f %12.1f %9.2f", dytcl_norm_kind_name(norms[i]), r.step_ms,
                r.train_tok_s, 100 * r.norm_share, r.norm_ms, r.gen_tok_s, limit > 0 ? r.gen_tok_s / limit : 0);
@@ -257,7 +212,7 @@ int bench_train(int argc, char **argv)
     if (o.peer) printf("(train x, gen x: dytcl's tokens/s / PyTorch eager's, measured one after the other)\n");
     if (!rc && o.json) {
         json_t *d = bench_device_json(ctx, &dev);
-        rc = bench_write_json(o.json, d, records);
+        rc = bench_write_json(o.json, d, records, err, cap);
         json_decref(d);
     }
     json_decref(records);

@@ -5,13 +5,10 @@
 #include "bench.h"
 
 int bench_plot_gbps(const char *png, const char *title, json_t *records, long long cols,
-                    const char *const *series, int nseries)
+                    const char *const *series, int nseries, char *err, size_t cap)
 {
     FILE *g = popen("gnuplot 2>&1", "w");
-    if (!g) {
-        fprintf(stderr, "bench: cannot run gnuplot; no chart\n");
-        return 1;
-    }
+    if (!g) return bench_fail(err, cap, "cannot run gnuplot; no chart");
     fprintf(g, "set terminal pngcairo size 900,560 noenhanced\nset output '%s'\n", png);
     fprintf(g, "set title '%s'\nset logscale x 2\nset xlabel 'rows (C = %lld)'\n", title, cols);
     fprintf(g, "set ylabel 'GB/s (bytes that must move)'\nset key left top\nset grid\n");
@@ -38,6 +35,5 @@ int bench_plot_gbps(const char *png, const char *title, json_t *records, long lo
         fprintf(g, "%s$d%d using 1:2 with linespoints title '%s'", s ? ", " : "", s, series[s]);
     fprintf(g, "\n");
     int rc = pclose(g);
-    if (rc != 0) fprintf(stderr, "bench: gnuplot failed (status %d); no chart\n", rc);
-    return rc != 0;
+    return rc != 0 ? bench_fail(err, cap, "gnuplot failed (status %d); no chart", rc) : 0;
 }

@@ -29,8 +29,9 @@ check "CSV has a header and 6 epochs" "[ \$(wc -l < vit.csv) -eq 7 ]"
 # 2. classify gives the accuracy the last epoch measured
 "$DYTCL" classify --model vit.st --limit 1000 $D/t10k-images-idx3-ubyte.gz $D/t10k-labels-idx1-ubyte.gz > cls.out 2>&1
 check "classify ran" "[ $? -eq 0 ] && [ \$(grep -c '^[0-9]*,[0-9],[0-9]$' cls.out) -eq 1000 ]"
-got=$(tail -1 cls.out | awk '{ print $2 }')
-check "classify's accuracy $got equals the training log's $acc" "awk -v a=$acc -v b=$got 'BEGIN { exit !(a - b < 1e-4 && b - a < 1e-4) }'"
+check "classify prints the accuracy in percent, as train-image does" "tail -1 cls.out | grep -q '^accuracy [0-9]*\.[0-9][0-9]% ([0-9]* of 1000)'"
+got=$(tail -1 cls.out | awk '{ sub("%", "", $2); print $2 }')
+check "classify's accuracy $got% equals the training log's $acc" "awk -v a=$acc -v b=$got 'BEGIN { exit !(100 * a - b < 0.006 && b - 100 * a < 0.006) }'"
 
 # 3. an interrupted and resumed run equals the uninterrupted one (with augmentations)
 R="--dim 16 --heads 2 --layers 1 --mlp 32 --batch 16 --train-limit 96 --test-limit 32 --epochs 3 --pad 2 --flip 1 --seed 5"
@@ -68,8 +69,8 @@ check "--log over a checkpoint refused, the checkpoint kept" "[ $? -eq 1 ] && gr
 printf 'notes\n' > notes.txt
 "$DYTCL" train-image $R --out notes.txt > o.out 2>&1
 check "--out over a file that is no checkpoint refused" "[ $? -eq 1 ] && [ \"\$(cat notes.txt)\" = notes ]"
-"$DYTCL" train-image $R --epochs 1 --out notes.txt --force 1 > o.out 2>&1
-check "... and replaced by a checkpoint with --force 1" "[ $? -eq 0 ] && [ \$(wc -c < notes.txt) -gt 1000 ]"
+"$DYTCL" train-image $R --epochs 1 --out notes.txt --force > o.out 2>&1
+check "... and replaced by a checkpoint with --force" "[ $? -eq 0 ] && [ \$(wc -c < notes.txt) -gt 1000 ]"
 
 # 6. usage errors
 "$DYTCL" train-image --epochs x > /dev/null 2>&1

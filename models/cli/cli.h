@@ -3,6 +3,8 @@
 #ifndef DYTCL_CLI_H
 #define DYTCL_CLI_H
 
+#include <stdio.h>
+
 int cmd_devices(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_tune(int argc, char **argv);
@@ -13,6 +15,9 @@ int cmd_train_image(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
+
+/* The benchmarks, one line each ("bench norms  DyT, ..."), for dytcl --help. */
+void cmd_bench_list(FILE *f, const char *indent, int width);
 
 /* Prints "dytcl <cmd>: <message>" to stderr, then returns `code`. */
 int cli_error(const char *cmd, int code, const char *fmt, ...)

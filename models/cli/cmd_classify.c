@@ -2,6 +2,7 @@
  * train-image checkpoint's prediction for every image, and its accuracy;
  * and the evaluation loop that train-image shares. */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include "cli.h"
 #include "idx.h"
 #include "image_eval.h"
+#include "opts.h"
 #include "vit.h"
 
 int cli_image_eval(vit *v, const image_set *s, const image_aug *norm, int *pred, double *loss, double *acc)
@@ -43,39 +45,41 @@ int cli_image_eval(vit *v, const image_set *s, const image_aug *norm, int *pred,
     return 0;
 }
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: dytcl classify --model CKPT [--limit N] [--batch B] IMAGES LABELS\n\n"
-               "Prints the predicted class of every image in the IDX file IMAGES (one line:\n"
-               "index, prediction, label), then the accuracy against LABELS. CKPT is a\n"
-               "checkpoint of dytcl train-image.\n");
-}
+typedef struct {
+    const char *model;
+    int limit, batch;
+} classify_args;
+
+static const opt_spec specs[] = {
+#define F(f) offsetof(classify_args, f)
+    {"model", OPT_STR, F(model), "CKPT", .help = "a checkpoint of dytcl train-image (required)"},
+    {"limit", OPT_INT, F(limit), "N", 0, 1 << 24, .help = "the first N images (0: all)"},
+    {"batch", OPT_INT, F(batch), "B", 1, 65536, .help = "images per forward pass"},
+#undef F
+};
+static const opt_cmd classify_cmd = {
+    "classify", "--model CKPT [options] IMAGES LABELS",
+    "Prints the predicted class of every image in the IDX file IMAGES (one line:\n"
+    "index, prediction, label), then the accuracy against LABELS.\n",
+    NULL, specs, (int)(sizeof specs / sizeof specs[0]), 2};
 
 int cmd_classify(int argc, char **argv)
 {
-    const char *model = NULL, *files[2] = {NULL, NULL};
-    long limit = 0, batch = 256;
-    int nf = 0;
-    for (int a = 1; a < argc; a++) {
-        char *end = NULL;
-        if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) return usage(stdout), 0;
-        if (!strcmp(argv[a], "--model") && a + 1 < argc) model = argv[++a];
-        else if ((!strcmp(argv[a], "--limit") || !strcmp(argv[a], "--batch")) && a + 1 < argc) {
-            long val = strtol(argv[a + 1], &end, 10);
-            if (!*argv[a + 1] || *end || val < 0 || val > 1 << 24)
-                return cli_error("classify", 2, "%s: bad value '%s'", argv[a], argv[a + 1]);
-            *(!strcmp(argv[a], "--limit") ? &limit : &batch) = val, a++;
-        } else if (argv[a][0] != '-' && nf < 2) files[nf++] = argv[a];
-        else return usage(stderr), cli_error("classify", 2, "unexpected argument '%s'", argv[a]);
-    }
-    if (!model || nf != 2 || batch < 1 || batch > 65536)
-        return usage(stderr), cli_error("classify", 2, "needs --model CKPT, IMAGES and LABELS (and batch 1..65536)");
+    classify_args a = {NULL, 0, 256};
+    opt_seen seen;
+    int rc = opt_parse(&classify_cmd, argc, argv, &a, &seen);
+    if (rc >= 0) return rc;
+    if (!a.model) return cli_error("classify", 2, "--model: required (a checkpoint of dytcl train-image)");
+    if (seen.npos != 2) return cli_error("classify", 2, "IMAGES and LABELS: required (%d given)", seen.npos);
+    const char *model = a.model, *files[2] = {seen.pos[0], seen.pos[1]};
+    const long limit = a.limit, batch = a.batch;
     char err[1400];
     image_set s = {0};
     dytcl_ctx *ctx = NULL;
     vit *v = NULL;
     dytcl_st_file *f = NULL;
-    int *pred = NULL, rc = 1;
+    int *pred = NULL;
+    rc = 1;
     if (image_set_load(files[0], files[1], (int)limit, 0, &s, err, sizeof err)) {
         cli_error("classify", 1, "%s", err);
         goto done;
@@ -107,7 +111,7 @@ int cmd_classify(int argc, char **argv)
     }
     printf("index,prediction,label\n");
     for (int i = 0; i < s.n; i++) printf("%d,%d,%d\n", i, pred[i], s.labels[i]);
-    printf("accuracy %.4f (%ld of %d), mean loss %.4f\n", acc, lround(acc * s.n), s.n, loss);
+    printf("accuracy %.2f%% (%ld of %d), mean loss %.4f\n", 100 * acc, lround(acc * s.n), s.n, loss);
     rc = 0;
 done:
     free(pred);

@@ -1,17 +1,25 @@
 /* cmd_devices.c -- `dytcl devices`: every device, then a self-test of one. */
+#include <stddef.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "cli.h"
 #include "dytcl.h"
+#include "opts.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: dytcl devices [--device SPEC] [--no-selftest]\n"
-               "  Lists every OpenCL platform and device, then runs a kernel on the chosen\n"
-               "  device (SPEC: an index or a name substring; default $DYTCL_DEVICE, else\n"
-               "  the first GPU, else the CPU) and checks its result.\n");
-}
+typedef struct {
+    const char *device;
+    int no_selftest;
+} devices_args;
+
+static const opt_spec specs[] = {
+    {"device", OPT_STR, offsetof(devices_args, device), "SPEC", .help = "the device to self-test: an index or a name substring", .def = "$DYTCL_DEVICE, else the first GPU, else the CPU"},
+    {"no-selftest", OPT_SWITCH, offsetof(devices_args, no_selftest), .help = "only list the devices"},
+};
+static const opt_cmd devices_cmd = {
+    "devices", "[options]",
+    "Lists every OpenCL platform and device, then runs a kernel on the chosen\n"
+    "device and checks its result.\n",
+    NULL, specs, 2, 0};
 
 static void print_device(const dytcl_device_info *d)
 {
@@ -32,21 +40,11 @@ static void print_device(const dytcl_device_info *d)
 
 int cmd_devices(int argc, char **argv)
 {
-    const char *spec = NULL;
-    int selftest = 1;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
-            spec = argv[++i];
-        } else if (!strcmp(argv[i], "--no-selftest")) {
-            selftest = 0;
-        } else {
-            usage(stderr);
-            return cli_error("devices", 2, "unknown or incomplete option '%s'", argv[i]);
-        }
-    }
+    devices_args a = {NULL, 0};
+    int rc = opt_parse(&devices_cmd, argc, argv, &a, NULL);
+    if (rc >= 0) return rc;
+    const char *spec = a.device;
+    const int selftest = !a.no_selftest;
 
     dytcl_device_info list[64];
     int n = 0;

@@ -4,52 +4,45 @@
  * (dytcl_model_export). Python's safetensors opens the result as any
  * half-width checkpoint; dytcl generate reads it (widened to float32 on
  * load). Training cannot resume from it. */
+#include <stddef.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "cli.h"
 #include "dytcl_model.h"
+#include "opts.h"
 #include "outputs.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: dytcl export --dtype f16|bf16|f32 [options] IN OUT\n\n"
-               "  IN                 checkpoint written by dytcl train (or export)\n"
-               "  OUT                the inference checkpoint to write (never IN; an existing file\n"
-               "                     there must be a checkpoint, unless --force)\n"
-               "  --dtype T          how the matrices are stored: f16, bf16 or f32 (required)\n"
-               "  --fold             fold DyT/Derf's weight and bias into the next linear layers first\n"
-               "  --force            overwrite OUT even when it is not a checkpoint\n");
-}
+static const char *const dtype_names[] = {"f32", "f16", "bf16", NULL}; /* dytcl_dtype order */
 
-static int parse_dtype(const char *s, dytcl_dtype *out)
-{
-    for (int d = DYTCL_F32; d <= DYTCL_BF16; d++)
-        if (!strcmp(s, dytcl_dtype_name((dytcl_dtype)d))) return *out = (dytcl_dtype)d, 0;
-    return -1;
-}
+typedef struct {
+    int dtype; /* -1 until given */
+    int fold, force;
+} export_args;
+
+static const opt_spec specs[] = {
+#define F(f) offsetof(export_args, f)
+    {"dtype", OPT_ENUM, F(dtype), .names = dtype_names, .help = "how the matrices are stored (required)", .def = ""},
+    {"fold", OPT_SWITCH, F(fold), .help = "fold DyT/Derf's weight and bias into the next linear layers first"},
+    {"force", OPT_SWITCH, F(force), .help = "overwrite OUT even when it is not a checkpoint"},
+#undef F
+};
+static const opt_cmd export_cmd = {
+    "export", "--dtype f16|bf16|f32 [options] IN OUT",
+    "Rewrites IN, a checkpoint of dytcl train (or export), for inference as OUT\n"
+    "(never IN; an existing file there must be a checkpoint, unless --force).\n",
+    NULL, specs, (int)(sizeof specs / sizeof specs[0]), 2};
 
 int cmd_export(int argc, char **argv)
 {
-    const char *in = NULL, *out = NULL;
-    int fold = 0, force = 0, have_dtype = 0;
-    dytcl_dtype dtype = DYTCL_F32;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(stdout), 0;
-        if (!strcmp(a, "--fold")) fold = 1;
-        else if (!strcmp(a, "--force")) force = 1;
-        else if (!strcmp(a, "--dtype") && i + 1 < argc) {
-            if (parse_dtype(argv[++i], &dtype))
-                return usage(stderr), cli_error("export", 2, "--dtype %s: not f16, bf16 or f32", argv[i]);
-            have_dtype = 1;
-        } else if (a[0] == '-' && a[1]) return usage(stderr), cli_error("export", 2, "unknown option or missing value: %s", a);
-        else if (!in) in = a;
-        else if (!out) out = a;
-        else return usage(stderr), cli_error("export", 2, "one input and one output: %s is a third", a);
-    }
-    if (!in || !out) return usage(stderr), cli_error("export", 2, "IN and OUT are required");
-    if (!have_dtype) return usage(stderr), cli_error("export", 2, "--dtype f16|bf16|f32 is required");
+    export_args a = {-1, 0, 0};
+    opt_seen seen;
+    int rc = opt_parse(&export_cmd, argc, argv, &a, &seen);
+    if (rc >= 0) return rc;
+    if (seen.npos != 2) return cli_error("export", 2, "IN and OUT: required (%d given)", seen.npos);
+    if (a.dtype < 0) return cli_error("export", 2, "--dtype: required (f16, bf16 or f32)");
+    const char *in = seen.pos[0], *out = seen.pos[1];
+    const int fold = a.fold, force = a.force;
+    const dytcl_dtype dtype = (dytcl_dtype)a.dtype;
 
     char err[1400];
     const char *ins[] = {in};
@@ -61,7 +54,7 @@ int cmd_export(int argc, char **argv)
     dytcl_ctx *ctx = NULL;
     dytcl_model *m = NULL, *folded = NULL;
     dytcl_meta md = {0};
-    int rc = 1;
+    rc = 1;
     if (dytcl_ctx_create(NULL, &ctx)) {
         cli_error("export", 1, "%s", dytcl_last_error(NULL));
         goto done;

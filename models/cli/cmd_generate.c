@@ -8,14 +8,15 @@
  * f16|bf16 keeps the linear layers' weights half-width on the device, where
  * decoding reads them (dytcl_model_set_weight_dtype); --stats times the
  * decoding. */
-#include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "dytcl_model.h"
+#include "opts.h"
 #include "tokens.h"
 
 typedef struct {
@@ -28,62 +29,37 @@ typedef struct {
     double first_ms;
 } gen_opts;
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: dytcl generate --model CKPT [options]\n\n"
-               "  --model FILE       checkpoint written by dytcl train (required)\n"
-               "  --prompt TEXT      text to continue (default: a newline)\n"
-               "  --tokens N         tokens (bytes, or the checkpoint tokenizer's) to generate (default 200; past max_seq the context slides)\n"
-               "  --temperature X    0: greedy (default 0.8)\n"
-               "  --top-k N          sample among the N most likely (default 0: all)\n"
-               "  --top-p X          nucleus: the smallest set with mass X (default 1: all)\n"
-               "  --seed N           sampling seed (default 1)\n"
-               "  --no-cache         recompute the whole sequence for every token (no KV cache)\n"
-               "  --no-fold          keep DyT's weight and bias in the norms\n"
-               "  --dtype T          the linear layers' weights on the device: f32 (default), f16 or bf16\n"
-               "                     (rounded to nearest even; the sums stay float32)\n"
-               "  --stats            print the decoding speed (tokens/s after the first token) to stderr\n"
-               "  --ids              print token ids, one per line, instead of text\n");
-}
+static const char *const dtype_names[] = {"f32", "f16", "bf16", NULL}; /* dytcl_dtype order */
 
-static int parse_num(const char *s, double lo, double hi, double *out)
-{
-    char *end = NULL;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno || !(v >= lo && v <= hi)) return -1;
-    *out = v;
-    return 0;
-}
+static const opt_spec specs[] = {
+#define F(f) offsetof(gen_opts, f)
+    {"model", OPT_STR, F(model), "FILE", .help = "checkpoint written by dytcl train (required)"},
+    {"prompt", OPT_STR, F(prompt), "TEXT", .help = "text to continue", .def = "a newline"},
+    {"tokens", OPT_INT, F(tokens), "N", 0, 1e9, .help = "tokens (bytes, or the checkpoint tokenizer's) to generate; past max_seq the context slides"},
+    {"temperature", OPT_FLOAT, F(s.temperature), "X", 0, 100, .help = "0: greedy"},
+    {"top-k", OPT_INT, F(s.top_k), "N", 0, 1e9, .help = "sample among the N most likely (0: all)"},
+    {"top-p", OPT_FLOAT, F(s.top_p), "X", 0, 1, 1, .help = "nucleus: the smallest set with mass X (1: all)"},
+    {"seed", OPT_U64, F(s.seed), "N", .help = "sampling seed"},
+    {"no-cache", OPT_SWITCH, F(no_cache), .help = "recompute the whole sequence for every token (no KV cache)"},
+    {"no-fold", OPT_SWITCH, F(no_fold), .help = "keep DyT's weight and bias in the norms"},
+    {"dtype", OPT_ENUM, F(dtype), .names = dtype_names, .help = "the linear layers' weights on the device (rounded to nearest even; the sums stay float32)"},
+    {"stats", OPT_SWITCH, F(stats), .help = "print the decoding speed (tokens/s after the first token) to stderr"},
+    {"ids", OPT_SWITCH, F(print_ids), .help = "print token ids, one per line, instead of text"},
+#undef F
+};
+static const opt_cmd generate_cmd = {
+    "generate", "--model CKPT [options]",
+    "Samples text from a checkpoint of dytcl train, streamed as it is sampled.\n",
+    NULL, specs, (int)(sizeof specs / sizeof specs[0]), 0};
 
 /* -1: go on; else the exit status. */
 static int parse(int argc, char **argv, gen_opts *o)
 {
     *o = (gen_opts){NULL, "\n", 200, 0, 0, 0, 0, DYTCL_F32, {0.8f, 0, 1.0f, 1}, NULL, 0, 0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        double v;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(stdout), 0;
-        if (!strcmp(a, "--no-cache")) { o->no_cache = 1; continue; }
-        if (!strcmp(a, "--no-fold")) { o->no_fold = 1; continue; }
-        if (!strcmp(a, "--ids")) { o->print_ids = 1; continue; }
-        if (!strcmp(a, "--stats")) { o->stats = 1; continue; }
-        if (i + 1 >= argc) return usage(stderr), cli_error("generate", 2, "unknown option or missing value: %s", a);
-        const char *val = argv[++i];
-        if (!strcmp(a, "--model")) o->model = val;
-        else if (!strcmp(a, "--prompt")) o->prompt = val;
-        else if (!strcmp(a, "--tokens") && !parse_num(val, 0, 1e9, &v) && v == (int)v) o->tokens = (int)v;
-        else if (!strcmp(a, "--temperature") && !parse_num(val, 0, 100, &v)) o->s.temperature = (float)v;
-        else if (!strcmp(a, "--top-k") && !parse_num(val, 0, 1e9, &v) && v == (int)v) o->s.top_k = (int)v;
-        else if (!strcmp(a, "--top-p") && !parse_num(val, 1e-6, 1, &v)) o->s.top_p = (float)v;
-        else if (!strcmp(a, "--seed") && !parse_num(val, 0, 1.8e19, &v)) o->s.seed = (uint64_t)v;
-        else if (!strcmp(a, "--dtype") && !strcmp(val, "f32")) o->dtype = DYTCL_F32;
-        else if (!strcmp(a, "--dtype") && !strcmp(val, "f16")) o->dtype = DYTCL_F16;
-        else if (!strcmp(a, "--dtype") && !strcmp(val, "bf16")) o->dtype = DYTCL_BF16;
-        else return usage(stderr), cli_error("generate", 2, "bad option or value: %s %s", a, val);
-    }
-    if (!o->model) return usage(stderr), cli_error("generate", 2, "--model FILE is required");
-    if (!o->prompt[0]) return cli_error("generate", 2, "--prompt must not be empty");
+    int rc = opt_parse(&generate_cmd, argc, argv, o, NULL);
+    if (rc >= 0) return rc;
+    if (!o->model) return cli_error("generate", 2, "--model: required (a checkpoint of dytcl train)");
+    if (!o->prompt[0]) return cli_error("generate", 2, "--prompt: must not be empty");
     return -1;
 }
 

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "opts.h"
 #include "outputs.h"
 
 #define MAX_RUNS 16
@@ -266,59 +268,47 @@ static void draw(FILE *g, const run *runs, int nr, const char *tmp, const char *
     }
 }
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: dytcl plot RUN.csv [RUN2.csv ...] --png OUT.png [options]\n\n"
-               "  Training and validation loss of `dytcl train` logs on one chart (one colour per run,\n"
-               "  the legend from the file names) and, when RUN.csv.diag.csv exists (DyT / Derf), a\n"
-               "  second panel with the largest saturated fraction over the layers and their mean alpha.\n"
-               "  Drawn by gnuplot (pngcairo terminal).\n\n"
-               "  --png FILE           the chart to write (required; never one of the inputs)\n"
-               "  --tokens-per-step N  x axis in tokens: step x N (N = batch x seq x accum)\n"
-               "  --smooth N           training loss as the mean of the last N steps (default 20; 1: raw)\n"
-               "  --title TEXT         the chart's title (default: \"training and validation loss\")\n"
-               "  --force              replace an existing --png that is not a PNG\n");
-}
+typedef struct {
+    const char *png, *title;
+    long long tps;
+    int smooth, force;
+} plot_args;
 
-static long parse_count(const char *s, long hi)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    return *end || end == s || errno || v < 1 || v > hi ? -1 : v;
-}
+static const opt_spec specs[] = {
+#define F(f) offsetof(plot_args, f)
+    {"png", OPT_STR, F(png), "FILE", .help = "the chart to write (required; never one of the inputs)"},
+    {"tokens-per-step", OPT_I64, F(tps), "N", 1, 1099511627776.0, .help = "x axis in tokens: step x N (N = batch x seq x accum)", .def = "1: steps"},
+    {"smooth", OPT_INT, F(smooth), "N", 1, 100000, .help = "training loss as the mean of the last N steps (1: raw)"},
+    {"title", OPT_STR, F(title), "TEXT", .help = "the chart's title"},
+    {"force", OPT_SWITCH, F(force), .help = "replace an existing --png that is not a PNG"},
+#undef F
+};
+static const opt_cmd plot_cmd = {
+    "plot", "RUN.csv [RUN2.csv ...] --png OUT.png [options]",
+    "Training and validation loss of `dytcl train` logs on one chart (one colour per run,\n"
+    "the legend from the file names) and, when RUN.csv.diag.csv exists (DyT / Derf), a\n"
+    "second panel with the largest saturated fraction over the layers and their mean alpha.\n"
+    "Drawn by gnuplot (pngcairo terminal).\n",
+    NULL, specs, (int)(sizeof specs / sizeof specs[0]), MAX_RUNS};
 
 int cmd_plot(int argc, char **argv)
 {
-    const char *png = NULL, *title = "training and validation loss";
+    plot_args a = {NULL, "training and validation loss", 1, 20, 0};
     const char *inputs[2 * MAX_RUNS];
     char diag_paths[MAX_RUNS][PATH_MAX];
     run runs[MAX_RUNS];
-    int nr = 0, force = 0, rc = 1;
-    long tps = 1, smooth = 20;
+    opt_seen seen;
+    int rc = opt_parse(&plot_cmd, argc, argv, &a, &seen);
+    if (rc >= 0) return rc;
+    if (!seen.npos) return cli_error("plot", 2, "RUN.csv: at least one log is required");
+    if (!a.png) return cli_error("plot", 2, "--png: required (the chart to write)");
     memset(runs, 0, sizeof runs);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(stdout), 0;
-        if (!strcmp(a, "--force")) {
-            force = 1;
-            continue;
-        }
-        if (!strcmp(a, "--png") || !strcmp(a, "--tokens-per-step") || !strcmp(a, "--smooth") || !strcmp(a, "--title")) {
-            if (i + 1 >= argc) return cli_error("plot", 2, "%s needs a value", a);
-            const char *v = argv[++i];
-            if (!strcmp(a, "--png")) png = v;
-            else if (!strcmp(a, "--title")) title = v;
-            else if (!strcmp(a, "--smooth") ? (smooth = parse_count(v, 100000)) < 0
-                                              : (tps = parse_count(v, 1L << 40)) < 0)
-                return cli_error("plot", 2, "%s: bad value \"%s\" (a whole number >= 1)", a, v);
-            continue;
-        }
-        if (a[0] == '-' && a[1]) return usage(stderr), cli_error("plot", 2, "unknown option %s", a);
-        if (nr == MAX_RUNS) return cli_error("plot", 2, "at most %d runs on one chart", MAX_RUNS);
-        runs[nr++].path = a;
-    }
-    if (!nr || !png) return usage(stderr), cli_error("plot", 2, "give one or more RUN.csv and --png OUT.png");
+    const int nr = seen.npos, force = a.force;
+    const char *png = a.png, *title = a.title;
+    const long long tps = a.tps;
+    const long smooth = a.smooth;
+    for (int i = 0; i < nr; i++) runs[i].path = seen.pos[i];
+    rc = 1;
 
     char err[2 * PATH_MAX];
     for (int i = 0; i < nr; i++) {

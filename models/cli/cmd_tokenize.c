@@ -8,6 +8,7 @@
  * Outputs follow outputs.h: never an input, never an existing file of
  * another kind without --force (decoded text: any existing file), written
  * whole through a temporary file. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,20 +17,51 @@
 #include "data.h"
 #include "outputs.h"
 #include "tokens.h"
+#include "opts.h"
 #include "tokfile.h"
 
 #define WHO "tokenize"
+
+typedef struct {
+    const char *data, *out, *model;
+    int vocab, type, force;
+} tok_args;
+
+static const char *const type_names[] = {"bpe", "unigram", NULL};
+
+#define F(f) offsetof(tok_args, f)
+static const opt_spec train_specs[] = {
+    {"data", OPT_STR, F(data), "FILE", .help = "the text to learn from (required)"},
+    {"vocab", OPT_INT, F(vocab), "N", 1, 1 << 24, .help = "tokens in the vocabulary (required)", .def = ""},
+    {"out", OPT_STR, F(out), "TOK.model", .help = "the tokenizer to write (required)"},
+    {"type", OPT_ENUM, F(type), .names = type_names, .help = "the SentencePiece algorithm"},
+    {"force", OPT_SWITCH, F(force), .help = "replace an existing --out that is not a tokenizer"},
+};
+static const opt_spec code_specs[] = {
+    {"model", OPT_STR, F(model), "TOK.model", .help = "the tokenizer (required)"},
+    {"force", OPT_SWITCH, F(force), .help = "replace an existing OUT that is not of the kind written"},
+};
+#undef F
+static const opt_cmd train_cmd = {
+    "tokenize train", "--data FILE --vocab N --out TOK.model [options]",
+    "Trains a SentencePiece tokenizer of N tokens on the text's lines; lossless:\n"
+    "no normalisation, bytes outside the vocabulary as byte tokens.\n",
+    NULL, train_specs, (int)(sizeof train_specs / sizeof train_specs[0]), 0};
+static const opt_cmd encode_cmd = {
+    "tokenize encode", "--model TOK.model TEXT OUT.bin",
+    "Writes the text as a token file (llm.c's layout: uint16 tokens, uint32 past 65536).\n",
+    NULL, code_specs, (int)(sizeof code_specs / sizeof code_specs[0]), 2};
+static const opt_cmd decode_cmd = {
+    "tokenize decode", "--model TOK.model IN.bin OUT",
+    "Writes a token file back as text.\n",
+    NULL, code_specs, (int)(sizeof code_specs / sizeof code_specs[0]), 2};
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: dytcl tokenize train  --data FILE --vocab N --out TOK.model [--type bpe|unigram]\n"
                "       dytcl tokenize encode --model TOK.model TEXT OUT.bin\n"
-               "       dytcl tokenize decode --model TOK.model IN.bin OUT\n\n"
-               "  train   a SentencePiece tokenizer of N tokens (BPE by default) on the text's lines;\n"
-               "          lossless: no normalisation, bytes outside the vocabulary as byte tokens\n"
-               "  encode  the text as a token file (llm.c's layout: uint16 tokens, uint32 past 65536)\n"
-               "  decode  a token file back to text\n"
-               "  --force replace an existing output that is not of the kind written\n");
+               "       dytcl tokenize decode --model TOK.model IN.bin OUT\n"
+               "(dytcl tokenize <verb> --help for its options)\n");
 }
 
 static int is_token_file(const char *path) { return text_data_is_token_file(path); }
@@ -123,43 +155,28 @@ static int decode(const char *model, const char *in, const char *out, int force)
 
 int cmd_tokenize(int argc, char **argv)
 {
-    if (argc < 2) return usage(stderr), 2;
+    if (argc < 2) return usage(stderr), cli_error(WHO, 2, "train, encode or decode?");
     const char *verb = argv[1];
     if (!strcmp(verb, "--help") || !strcmp(verb, "-h")) return usage(stdout), 0;
-    const char *data = NULL, *out = NULL, *model = NULL, *type = "bpe", *pos[2] = {NULL, NULL};
-    long vocab = 0;
-    int force = 0, npos = 0;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return usage(stdout), 0;
-        if (!strcmp(a, "--force")) { force = 1; continue; }
-        if (a[0] == '-' && a[1] == '-') {
-            if (i + 1 >= argc) return usage(stderr), cli_error(WHO, 2, "%s needs a value", a);
-            const char *v = argv[++i];
-            char *end = NULL;
-            if (!strcmp(a, "--data")) data = v;
-            else if (!strcmp(a, "--out")) out = v;
-            else if (!strcmp(a, "--model")) model = v;
-            else if (!strcmp(a, "--type")) type = v;
-            else if (!strcmp(a, "--vocab") && (vocab = strtol(v, &end, 10), *v && !*end && vocab >= 1 && vocab <= 1 << 24))
-                ;
-            else return usage(stderr), cli_error(WHO, 2, "bad option or value: %s %s", a, v);
-            continue;
-        }
-        if (npos == 2) return usage(stderr), cli_error(WHO, 2, "unexpected argument %s", a);
-        pos[npos++] = a;
+    const opt_cmd *c = !strcmp(verb, "train") ? &train_cmd : !strcmp(verb, "encode") ? &encode_cmd
+                     : !strcmp(verb, "decode") ? &decode_cmd : NULL;
+    if (!c) return cli_error(WHO, 2, "%s: unknown verb (train, encode or decode)", verb);
+    tok_args a = {NULL, NULL, NULL, 0, 0, 0};
+    opt_seen seen;
+    int rc = opt_parse(c, argc - 1, argv + 1, &a, &seen);
+    if (rc >= 0) return rc;
+    if (c == &train_cmd) {
+        if (!a.data) return cli_error(c->cmd, 2, "--data: required (the text to learn from)");
+        if (!a.vocab) return cli_error(c->cmd, 2, "--vocab: required (tokens in the vocabulary)");
+        if (!a.out) return cli_error(c->cmd, 2, "--out: required (the tokenizer to write)");
+    } else {
+        if (!a.model) return cli_error(c->cmd, 2, "--model: required (the tokenizer)");
+        if (seen.npos != 2) return cli_error(c->cmd, 2, "IN and OUT: required (%d given)", seen.npos);
     }
     if (!strcmp(verb, "train") && !dytcl_tokenizer_has_sentencepiece())
         return cli_error(WHO, 1, "this dytcl was built without SentencePiece: no tokenizer training (install "
                                  "libsentencepiece-dev and configure again)");
-    if (!strcmp(verb, "train")) {
-        if (!data || !out || !vocab || npos) return usage(stderr), cli_error(WHO, 2, "train needs --data FILE --vocab N --out FILE");
-        if (strcmp(type, "bpe") && strcmp(type, "unigram")) return cli_error(WHO, 2, "--type %s: bpe or unigram", type);
-        return train(data, (int)vocab, type, out, force);
-    }
-    if (!strcmp(verb, "encode") || !strcmp(verb, "decode")) {
-        if (!model || npos != 2) return usage(stderr), cli_error(WHO, 2, "%s needs --model FILE IN OUT", verb);
-        return verb[0] == 'e' ? encode(model, pos[0], pos[1], force) : decode(model, pos[0], pos[1], force);
-    }
-    return usage(stderr), cli_error(WHO, 2, "unknown subcommand %s (train, encode or decode)", verb);
+    if (c == &train_cmd) return train(a.data, a.vocab, type_names[a.type], a.out, a.force);
+    return c == &encode_cmd ? encode(a.model, seen.pos[0], seen.pos[1], a.force)
+                            : decode(a.model, seen.pos[0], seen.pos[1], a.force);
 }

@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "idx.h"
 #include "image_eval.h"
+#include "opts.h"
 #include "outputs.h"
 #include "vit.h"
 
@@ -31,53 +32,53 @@ typedef struct {
     unsigned long long seed;
 } image_opts;
 
-enum { O_INT, O_FLOAT, O_STR, O_U64, O_NORM, O_POOL };
+static const char *const norm_names[] = {"dyt", "derf", "rmsnorm", "layernorm", NULL}; /* vit_norm order */
+static const char *const pool_names[] = {"cls", "mean", NULL};                      /* vit_pool order */
+enum { SAVED = 1 }; /* tag: a checkpoint keeps it (the model's own settings travel in its config) */
 
-/* The options: name, type, where, and whether a checkpoint keeps it (the
- * model's own settings travel in its config). */
-static const struct {
-    const char *name;
-    int type;
-    size_t at;
-    int saved;
-    const char *help;
-} opts[] = {
+static const opt_spec opts[] = {
 #define F(f) offsetof(image_opts, f)
-    {"train-images", O_STR, F(train_images), 1, "IDX images to train on (.gz or plain)"},
-    {"train-labels", O_STR, F(train_labels), 1, "their labels"},
-    {"test-images", O_STR, F(test_images), 1, "IDX images to evaluate on every epoch"},
-    {"test-labels", O_STR, F(test_labels), 1, "their labels"},
-    {"train-limit", O_INT, F(train_limit), 1, "use the first N training images (0: all)"},
-    {"test-limit", O_INT, F(test_limit), 1, "use the first N test images (0: all)"},
-    {"norm", O_NORM, F(model.norm), 0, "dyt | derf | rmsnorm | layernorm"},
-    {"pool", O_POOL, F(model.pool), 0, "cls (a class token) | mean (the mean of all tokens)"},
-    {"patch", O_INT, F(model.patch), 0, "patch side p (divides the image side)"},
-    {"dim", O_INT, F(model.dim), 0, "width C"},
-    {"heads", O_INT, F(model.heads), 0, "attention heads"},
-    {"layers", O_INT, F(model.layers), 0, "encoder blocks"},
-    {"mlp", O_INT, F(model.mlp), 0, "MLP width"},
-    {"alpha0", O_FLOAT, F(model.alpha0), 0, "DyT/Derf's initial alpha"},
-    {"epochs", O_INT, F(epochs), 1, "passes over the training set"},
-    {"batch", O_INT, F(batch), 1, "images per step"},
-    {"lr", O_FLOAT, F(lr), 1, "peak learning rate"},
-    {"min-lr-frac", O_FLOAT, F(min_lr_frac), 1, "the cosine ends at lr times this"},
-    {"warmup", O_INT, F(warmup), 1, "warm-up steps"},
-    {"weight-decay", O_FLOAT, F(weight_decay), 1, "AdamW weight decay (matrices only)"},
-    {"beta2", O_FLOAT, F(beta2), 1, "AdamW beta2"},
-    {"clip", O_FLOAT, F(clip), 1, "global gradient-norm clip (0: none)"},
-    {"pad", O_INT, F(pad), 1, "random crop with this much padding (0: none)"},
-    {"flip", O_INT, F(flip), 1, "1: random horizontal flips"},
-    {"mean", O_FLOAT, F(mean), 1, "pixels become (p/255 - mean) / std"},
-    {"std", O_FLOAT, F(std), 1, "see mean"},
-    {"seed", O_U64, F(seed), 1, "weights, shuffles and augmentations"},
-    {"out", O_STR, F(out), 0, "checkpoint file, written every epoch"},
-    {"log", O_STR, F(log), 0, "CSV log, one row per epoch"},
-    {"resume", O_STR, F(resume), 0, "continue from a checkpoint of this command"},
-    {"stop-after", O_INT, F(stop_after), 0, "stop after this epoch, as if interrupted (0: no)"},
-    {"force", O_INT, F(force), 0, "1: replace an existing --out or --log that is not of its kind"},
+    {"train-images", OPT_BUF, F(train_images), "FILE", .help = "IDX images to train on (.gz or plain)", .tag = SAVED},
+    {"train-labels", OPT_BUF, F(train_labels), "FILE", .help = "their labels", .tag = SAVED},
+    {"test-images", OPT_BUF, F(test_images), "FILE", .help = "IDX images to evaluate on every epoch", .tag = SAVED},
+    {"test-labels", OPT_BUF, F(test_labels), "FILE", .help = "their labels", .tag = SAVED},
+    {"train-limit", OPT_INT, F(train_limit), "N", 0, 1 << 30, .help = "use the first N training images (0: all)", .tag = SAVED},
+    {"test-limit", OPT_INT, F(test_limit), "N", 0, 1 << 30, .help = "use the first N test images (0: all)", .tag = SAVED},
+    {"norm", OPT_ENUM, F(model.norm), .names = norm_names, .help = "the norm layers"},
+    {"pool", OPT_ENUM, F(model.pool), .names = pool_names, .help = "a class token, or the mean of all tokens"},
+    {"patch", OPT_INT, F(model.patch), "P", 1, 1024, .help = "patch side (divides the image side)"},
+    {"dim", OPT_INT, F(model.dim), "C", 1, 1 << 16, .help = "width"},
+    {"heads", OPT_INT, F(model.heads), "N", 1, 1024, .help = "attention heads"},
+    {"layers", OPT_INT, F(model.layers), "N", 1, 1024, .help = "encoder blocks"},
+    {"mlp", OPT_INT, F(model.mlp), "N", 1, 1 << 20, .help = "MLP width"},
+    {"alpha0", OPT_FLOAT, F(model.alpha0), "A", .help = "DyT/Derf's initial alpha"},
+    {"epochs", OPT_INT, F(epochs), "N", 1, 1e6, .help = "passes over the training set", .tag = SAVED},
+    {"batch", OPT_INT, F(batch), "B", 1, 65536, .help = "images per step", .tag = SAVED},
+    {"lr", OPT_FLOAT, F(lr), "X", 0, 1e38, 1, .help = "peak learning rate", .tag = SAVED},
+    {"min-lr-frac", OPT_FLOAT, F(min_lr_frac), "X", 0, 1, .help = "the cosine ends at lr times this", .tag = SAVED},
+    {"warmup", OPT_INT, F(warmup), "N", 0, 1e9, .help = "warm-up steps", .tag = SAVED},
+    {"weight-decay", OPT_FLOAT, F(weight_decay), "X", 0, 1e38, .help = "AdamW weight decay (matrices only)", .tag = SAVED},
+    {"beta2", OPT_FLOAT, F(beta2), "X", 0, 1, 1, 1, .help = "AdamW beta2", .tag = SAVED},
+    {"clip", OPT_FLOAT, F(clip), "X", 0, 1e38, .help = "global gradient-norm clip (0: none)", .tag = SAVED},
+    {"pad", OPT_INT, F(pad), "N", 0, 64, .help = "random crop with this much padding (0: none)", .tag = SAVED},
+    {"flip", OPT_INT, F(flip), "0|1", 0, 1, .help = "1: random horizontal flips", .tag = SAVED},
+    {"mean", OPT_FLOAT, F(mean), "X", .help = "pixels become (p/255 - mean) / std", .tag = SAVED},
+    {"std", OPT_FLOAT, F(std), "X", 0, 1e6, 1, .help = "see mean", .tag = SAVED},
+    {"seed", OPT_U64, F(seed), "N", .help = "weights, shuffles and augmentations", .tag = SAVED},
+    {"out", OPT_BUF, F(out), "FILE", .help = "checkpoint file, written every epoch"},
+    {"log", OPT_BUF, F(log), "FILE", .help = "CSV log, one row per epoch"},
+    {"resume", OPT_BUF, F(resume), "FILE", .help = "continue from a checkpoint of this command"},
+    {"stop-after", OPT_INT, F(stop_after), "N", 0, 1e6, .help = "stop after this epoch, as if interrupted (0: no)"},
+    {"force", OPT_SWITCH, F(force), .help = "replace an existing --out or --log that is not of its kind"},
 #undef F
 };
 #define NOPTS ((int)(sizeof opts / sizeof opts[0]))
+
+static const opt_cmd image_cmd = {
+    "train-image", "[options]",
+    "Trains a vision transformer on IDX images (default: Fashion-MNIST from the\n"
+    "dataset-fashion-mnist package), evaluating test accuracy every epoch.\n",
+    NULL, opts, NOPTS, 0};
 
 static void defaults(image_opts *o)
 {
@@ -93,85 +94,10 @@ static void defaults(image_opts *o)
     o->mean = 0.2860f, o->std = 0.3530f, o->seed = 1;
 }
 
-/* Sets option i from text; non-zero when the text is not a valid value. */
-static int set_opt(image_opts *o, int i, const char *s)
-{
-    char *p = (char *)o + opts[i].at, *end = NULL;
-    switch (opts[i].type) {
-    case O_INT: {
-        long v = strtol(s, &end, 10);
-        if (!*s || *end || v < 0 || v > 1 << 30) return -1;
-        *(int *)(void *)p = (int)v;
-        return 0;
-    }
-    case O_FLOAT: {
-        double v = strtod(s, &end);
-        if (!*s || *end || !isfinite(v)) return -1;
-        *(float *)(void *)p = (float)v;
-        return 0;
-    }
-    case O_U64: {
-        unsigned long long v = strtoull(s, &end, 10);
-        if (!*s || *end || *s == '-') return -1;
-        *(unsigned long long *)(void *)p = v;
-        return 0;
-    }
-    case O_NORM: return vit_norm_parse(s, (vit_norm *)(void *)p);
-    case O_POOL:
-        if (strcmp(s, "cls") && strcmp(s, "mean")) return -1;
-        *(vit_pool *)(void *)p = strcmp(s, "cls") ? VIT_POOL_MEAN : VIT_POOL_CLS;
-        return 0;
-    default:
-        if (strlen(s) >= 1024) return -1;
-        snprintf(p, 1024, "%s", s);
-        return 0;
-    }
-}
-
-static void opt_text(const image_opts *o, int i, char *buf, size_t cap)
-{
-    const char *p = (const char *)o + opts[i].at;
-    switch (opts[i].type) {
-    case O_INT: snprintf(buf, cap, "%d", *(const int *)(const void *)p); break;
-    case O_FLOAT: snprintf(buf, cap, "%.9g", (double)*(const float *)(const void *)p); break;
-    case O_U64: snprintf(buf, cap, "%llu", *(const unsigned long long *)(const void *)p); break;
-    default: snprintf(buf, cap, "%s", p); break;
-    }
-}
-
-static void usage(FILE *f)
-{
-    image_opts d;
-    defaults(&d);
-    fprintf(f, "usage: dytcl train-image [options]\n\n"
-               "Trains a vision transformer on IDX images (default: Fashion-MNIST from the\n"
-               "dataset-fashion-mnist package), evaluating test accuracy every epoch.\n\n");
-    for (int i = 0; i < NOPTS; i++) {
-        char v[64] = "";
-        if (opts[i].type == O_NORM) snprintf(v, sizeof v, "%s", vit_norm_name(d.model.norm));
-        else if (opts[i].type == O_POOL) snprintf(v, sizeof v, "cls");
-        else if (opts[i].type != O_STR || !strcmp(opts[i].name, "out")) opt_text(&d, i, v, sizeof v);
-        fprintf(f, "  --%-13s %s%s%s%s\n", opts[i].name, opts[i].help, v[0] ? " [" : "", v, v[0] ? "]" : "");
-    }
-}
-
 /* -1: go on; else the exit status. */
 static int parse(int argc, char **argv, image_opts *o)
 {
-    for (int a = 1; a < argc; a++) {
-        if (!strcmp(argv[a], "--help") || !strcmp(argv[a], "-h")) return usage(stdout), 0;
-        int i = 0;
-        while (i < NOPTS && (strncmp(argv[a], "--", 2) || strcmp(argv[a] + 2, opts[i].name))) i++;
-        if (i == NOPTS) return usage(stderr), cli_error("train-image", 2, "unknown option '%s'", argv[a]);
-        if (a + 1 >= argc) return cli_error("train-image", 2, "--%s needs a value", opts[i].name);
-        if (set_opt(o, i, argv[++a])) return cli_error("train-image", 2, "--%s: bad value '%s'", opts[i].name, argv[a]);
-    }
-    if (o->epochs < 1 || o->batch < 1 || o->batch > 65536 || !(o->lr > 0) || !(o->std > 0) || o->flip > 1 ||
-        o->pad > 64 || !(o->beta2 > 0 && o->beta2 < 1) || o->min_lr_frac < 0 || o->min_lr_frac > 1)
-        return cli_error("train-image", 2,
-                         "need epochs >= 1, batch 1..65536, lr > 0, std > 0, flip 0|1, pad <= 64, 0 < beta2 < 1, "
-                         "min-lr-frac in [0, 1]");
-    return -1;
+    return opt_parse(&image_cmd, argc, argv, o, NULL);
 }
 
 /* Linear warm-up to lr over `warmup` steps, then cosine to lr * min_lr_frac. */
@@ -195,9 +121,9 @@ static int save(vit *v, const image_opts *o, int epoch, long step, uint64_t aug_
     char vals[NOPTS + 4][1100];
     int k = 0;
     for (int i = 0; i < NOPTS; i++) {
-        if (!opts[i].saved) continue;
+        if (!opts[i].tag) continue;
         char *key = vals[i];
-        opt_text(o, i, key + 64, 1000);
+        opt_format(&opts[i], o, key + 64, 1000);
         snprintf(key, 64, "train.%s", opts[i].name);
         meta[2 * k] = key, meta[2 * k + 1] = key + 64, k++;
     }
@@ -268,9 +194,10 @@ int cmd_train_image(int argc, char **argv)
         for (int i = 0; i < NOPTS; i++) {
             char key[64];
             snprintf(key, sizeof key, "train.%s", opts[i].name);
-            const char *val = opts[i].saved ? dytcl_st_metadata(f, key) : NULL;
-            if (val && set_opt(&o, i, val)) {
-                cli_error("train-image", 1, "%s: bad %s = '%s' in the metadata", o.resume, key, val);
+            const char *val = opts[i].tag ? dytcl_st_metadata(f, key) : NULL;
+            char why[512];
+            if (val && opt_set(&opts[i], &o, val, why, sizeof why)) {
+                cli_error("train-image", 1, "%s: the checkpoint's %s is malformed: %s", o.resume, key, why);
                 goto done;
             }
         }

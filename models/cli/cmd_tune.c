@@ -1,23 +1,35 @@
 /* cmd_tune.c -- `dytcl tune gemm`: searches CLBlast SGEMM parameters for
  * this device and saves the best in the cache directory, where every later
  * context on the same device and driver picks them up. */
+#include <stddef.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "dytcl.h"
+#include "opts.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: dytcl tune gemm [--budget-seconds S] [--shape MxNxK] [--reps N] [--no-save] [--device SPEC]\n"
-               "  Tries CLBlast SGEMM parameters on the device (one compile each: seconds on\n"
-               "  PoCL), times each at the shape (default 1024x3072x768) in NN, NT and TN,\n"
-               "  and writes the fastest to the cache directory ($DYTCL_CACHE_DIR, else\n"
-               "  $XDG_CACHE_HOME/dytcl, else ~/.cache/dytcl), where dytcl's GEMMs on this\n"
-               "  device and driver use it from then on. Stops starting candidates after\n"
-               "  --budget-seconds (default 120).\n");
-}
+typedef struct {
+    dytcl_gemm_tune_options t;
+    const char *shape, *device;
+} tune_args;
+
+static const opt_spec specs[] = {
+#define F(f) offsetof(tune_args, f)
+    {"budget-seconds", OPT_DOUBLE, F(t.budget_seconds), "S", 0, 1e7, 1, .help = "stop starting candidates after S seconds"},
+    {"shape", OPT_STR, F(shape), "MxNxK", .help = "the timed shape", .def = "1024x3072x768"},
+    {"reps", OPT_INT, F(t.reps), "N", 1, 100, .help = "timed runs per transpose (the best counts)"},
+    {"no-save", OPT_SWITCH, F(t.no_save), .help = "print the best, do not save it"},
+    {"device", OPT_STR, F(device), "SPEC", .help = "device index or name substring"},
+#undef F
+};
+static const opt_cmd tune_cmd = {
+    "tune gemm", "[options]",
+    "Tries CLBlast SGEMM parameters on the device (one compile each: seconds on\n"
+    "PoCL), times each at the shape in NN, NT and TN, and writes the fastest to the\n"
+    "cache directory ($DYTCL_CACHE_DIR, else $XDG_CACHE_HOME/dytcl, else\n"
+    "~/.cache/dytcl), where dytcl's GEMMs on this device and driver use it from then on.\n",
+    NULL, specs, (int)(sizeof specs / sizeof specs[0]), 0};
 
 static void progress(void *user, const char *line)
 {
@@ -28,30 +40,16 @@ static void progress(void *user, const char *line)
 
 static int tune_gemm(int argc, char **argv)
 {
-    dytcl_gemm_tune_options opt = {.progress = progress};
-    const char *spec = NULL;
-    for (int i = 1; i < argc; i++) {
-        char *end = NULL;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-            usage(stdout);
-            return 0;
-        } else if (!strcmp(argv[i], "--budget-seconds") && i + 1 < argc) {
-            opt.budget_seconds = strtod(argv[++i], &end);
-            if (*end || !(opt.budget_seconds > 0)) return cli_error("tune gemm", 2, "bad --budget-seconds '%s'", argv[i]);
-        } else if (!strcmp(argv[i], "--shape") && i + 1 < argc) {
-            if (sscanf(argv[++i], "%dx%dx%d", &opt.M, &opt.N, &opt.K) != 3 || opt.M < 1 || opt.N < 1 || opt.K < 1)
-                return cli_error("tune gemm", 2, "bad --shape '%s' (want MxNxK)", argv[i]);
-        } else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
-            opt.reps = (int)strtol(argv[++i], &end, 10);
-            if (*end || opt.reps < 1 || opt.reps > 100) return cli_error("tune gemm", 2, "bad --reps '%s'", argv[i]);
-        } else if (!strcmp(argv[i], "--no-save")) {
-            opt.no_save = 1;
-        } else if (!strcmp(argv[i], "--device") && i + 1 < argc) {
-            spec = argv[++i];
-        } else {
-            usage(stderr);
-            return cli_error("tune gemm", 2, "unknown or incomplete option '%s'", argv[i]);
-        }
+    tune_args a = {{.budget_seconds = 120, .reps = 2, .progress = progress}, NULL, NULL};
+    int rc = opt_parse(&tune_cmd, argc, argv, &a, NULL);
+    if (rc >= 0) return rc;
+    dytcl_gemm_tune_options opt = a.t;
+    const char *spec = a.device;
+    if (a.shape) {
+        char tail;
+        if (sscanf(a.shape, "%dx%dx%d%c", &opt.M, &opt.N, &opt.K, &tail) != 3 || opt.M < 1 || opt.N < 1 || opt.K < 1 ||
+            opt.M > 1 << 16 || opt.N > 1 << 16 || opt.K > 1 << 16)
+            return cli_error(tune_cmd.cmd, 2, "--shape: \"%s\" is not MxNxK (each 1 to 65536)", a.shape);
     }
     dytcl_ctx *ctx = NULL;
     dytcl_ctx_options copt = {.device = spec};
@@ -76,9 +74,8 @@ int cmd_tune(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "gemm")) return tune_gemm(argc - 1, argv + 1);
     if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-        usage(stdout);
+        printf("usage: dytcl tune gemm [options]   (dytcl tune gemm --help)\n");
         return 0;
     }
-    usage(stderr);
-    return cli_error("tune", 2, "what to tune: gemm");
+    return cli_error("tune", 2, "%s: what to tune? gemm (see dytcl tune gemm --help)", argc >= 2 ? argv[1] : "nothing");
 }
