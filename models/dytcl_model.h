@@ -246,8 +246,8 @@ DYTCL_API dytcl_status dytcl_model_forward(dytcl_model *m, const int32_t *tokens
  *   dytcl_model_step(m, &optim, step);
  *   dytcl_model_step_stats(m, &loss, 1, &grad_norm);
  *
- * and dytcl_model_read_logits gives [B, classes] (the prediction is each
- * row's largest). dytcl_model_forward refuses a ViT, and this a language
+ * and dytcl_model_read_logits gives [B, classes], dytcl_model_read_predictions
+ * each image's class. dytcl_model_forward refuses a ViT, and this a language
  * model; decoding, generation, folding and half-width weights are for
  * language models only. */
 DYTCL_API dytcl_status dytcl_model_forward_images(dytcl_model *m, const float *images, const int32_t *labels);
@@ -256,6 +256,10 @@ DYTCL_API dytcl_status dytcl_model_read_loss(dytcl_model *m, float *loss);
 /* The last forward's logits [B*T, V] (vit: [B, classes]) into host memory; call it before
  * dytcl_model_backward, which turns them into their gradient in place. */
 DYTCL_API dytcl_status dytcl_model_read_logits(dytcl_model *m, float *out);
+/* The last forward's predictions: the index of each row's largest logit
+ * (the first of equals), B*T int32 (vit: B, the classes); before
+ * dytcl_model_backward, as dytcl_model_read_logits. */
+DYTCL_API dytcl_status dytcl_model_read_predictions(dytcl_model *m, int32_t *out);
 /* Zeroes the gradient buffer and the loss slots (before a step's first micro-batch). */
 DYTCL_API dytcl_status dytcl_model_zero_grad(dytcl_model *m);
 /* The backward of the last forward, adding (grad_scale / rows) * dloss into

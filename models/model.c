@@ -305,6 +305,13 @@ dytcl_status dytcl_model_set_batch(dytcl_model *m, int B, int T)
                           "dytcl_model_set_batch: B = %d, T = %d (need B >= 1, 1 <= T <= max_seq %d)", B, T,
                           m->c.max_seq);
     if (m->acts && m->B == B && m->T == T) return DYTCL_OK;
+    /* the residual streams alone, (L + 1) B T C floats, bound every other
+     * term of the plan: refused here, nothing in plan_acts overflows */
+    double streams = (double)B * T * m->C * (m->L + 1);
+    if (streams > 0x7fffffff)
+        return model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
+                          "activations for B = %d, T = %d need more than %.0f floats (more than 2^31 - 1 elements); "
+                          "lower the batch or the sequence length", B, T, streams);
     dytcl_buf_free(m->acts);
     dytcl_buf_free(m->io);
     dytcl_buf_free(m->img);
@@ -375,6 +382,24 @@ dytcl_status dytcl_model_read_logits(dytcl_model *m, float *out)
     size_t rows = m->c.arch == DYTCL_ARCH_VIT ? (size_t)m->B : (size_t)m->B * m->T;
     return lib_fail(m, dytcl_buf_read(m->ctx, m->acts, m->a.logits * sizeof(float), out, rows * m->V * sizeof(float)),
                     "read logits");
+}
+
+dytcl_status dytcl_model_read_predictions(dytcl_model *m, int32_t *out)
+{
+    if (!m || !out || !m->acts) return model_bad_arg(m, __func__);
+    size_t rows = m->c.arch == DYTCL_ARCH_VIT ? (size_t)m->B : (size_t)m->B * m->T, V = (size_t)m->V;
+    float *logits = malloc(rows * V * sizeof *logits);
+    if (!logits) return model_fail(m, DYTCL_ERR_HOST_MEMORY, "dytcl_model_read_predictions: out of host memory");
+    dytcl_status s = dytcl_model_read_logits(m, logits);
+    for (size_t r = 0; !s && r < rows; r++) {
+        const float *row = logits + r * V;
+        size_t best = 0;
+        for (size_t k = 1; k < V; k++)
+            if (row[k] > row[best]) best = k;
+        out[r] = (int32_t)best;
+    }
+    free(logits);
+    return s;
 }
 
 dytcl_status dytcl_model_read_loss(dytcl_model *m, float *loss)

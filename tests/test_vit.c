@@ -143,6 +143,13 @@ static void run_case(dytcl_ctx *ctx, dytcl_norm_kind norm, dytcl_pool pool)
     float loss = 0, lf[B * 3];
     CHECK_OK(ctx, dytcl_model_read_loss(v, &loss));
     CHECK_OK(ctx, dytcl_model_read_logits(v, lf));
+    int32_t pred[B];
+    CHECK_OK(ctx, dytcl_model_read_predictions(v, pred));
+    for (int b = 0; b < B; b++) {
+        int best = 0;
+        for (int k = 1; k < 3; k++) best = lf[b * 3 + k] > lf[b * 3 + best] ? k : best;
+        CHECK(pred[b] == best, "%s/%s: image %d predicted %d, its largest logit is %d", what, pname, b, pred[b], best);
+    }
     CHECK(dytcl_model_backward(v, 1.0f) == DYTCL_OK, "%s/%s backward: %s", what, pname, dytcl_last_error(ctx));
     CHECK_OK(ctx, dytcl_model_read_grads(v, gf));
     const double ref_loss = ref_forward(v, p, B, img, y, want);
@@ -238,6 +245,10 @@ static void check_train_and_files(dytcl_ctx *ctx)
     CHECK(dytcl_model_forward(v, tok, NULL) == DYTCL_ERR_INVALID_ARG && strstr(dytcl_last_error(ctx), "images"),
           "a vit ran tokens: %s", dytcl_last_error(ctx));
     CHECK(dytcl_model_decode_begin(v) == DYTCL_ERR_INVALID_ARG, "a vit began decoding");
+    CHECK(dytcl_model_forward_images(NULL, img, y) == DYTCL_ERR_INVALID_ARG &&
+              dytcl_model_forward_images(v, NULL, y) == DYTCL_ERR_INVALID_ARG &&
+              dytcl_model_read_predictions(v, NULL) == DYTCL_ERR_INVALID_ARG,
+          "a NULL argument accepted");
     dytcl_model *folded = NULL;
     CHECK(dytcl_model_fold(v, &folded) == DYTCL_ERR_INVALID_ARG && !folded, "a vit folded");
     CHECK(dytcl_model_set_batch(v, 2, 7) == DYTCL_ERR_INVALID_ARG, "a vit took 7 tokens per image (it has %d)",

@@ -16,30 +16,27 @@ int cli_image_eval(dytcl_model *m, const image_set *s, const image_aug *norm, in
     dytcl_model_batch(m, &B, NULL);
     if (!B && dytcl_model_set_batch(m, s->n < 256 ? s->n : 256, 0)) return -1;
     dytcl_model_batch(m, &B, NULL);
-    const int K = dytcl_model_get_config(m)->classes;
-    float *x = malloc((size_t)B * s->H * s->W * sizeof *x), *logits = malloc((size_t)B * K * sizeof *logits);
-    int32_t *y = malloc((size_t)B * sizeof *y);
+    float *x = malloc((size_t)B * s->H * s->W * sizeof *x);
+    int32_t *y = malloc((size_t)B * sizeof *y), *best = malloc((size_t)B * sizeof *best);
     double sum = 0;
     long right = 0;
-    int rc = !x || !logits || !y;
+    int rc = !x || !y || !best;
     for (int start = 0; !rc && start < s->n; start += B) {
         float l = 0;
         image_set_batch(s, NULL, start, B, norm, NULL, x, y);
-        if (dytcl_model_forward_images(m, x, y) || dytcl_model_read_loss(m, &l) || dytcl_model_read_logits(m, logits)) {
+        if (dytcl_model_forward_images(m, x, y) || dytcl_model_read_loss(m, &l) ||
+            dytcl_model_read_predictions(m, best)) {
             rc = -1;
             break;
         }
         const int rows = s->n - start < B ? s->n - start : B;
         sum += (double)l * rows;
         for (int b = 0; b < rows; b++) {
-            int best = 0;
-            for (int k = 1; k < K; k++)
-                if (logits[(size_t)b * K + k] > logits[(size_t)b * K + best]) best = k;
-            right += best == y[b];
-            if (pred) pred[start + b] = best;
+            right += best[b] == y[b];
+            if (pred) pred[start + b] = best[b];
         }
     }
-    free(x), free(logits), free(y);
+    free(x), free(y), free(best);
     if (rc) return -1;
     *loss = sum / s->n, *acc = (double)right / s->n;
     return 0;
