@@ -1,6 +1,7 @@
 /* model.c -- a model's buffers: parameters, gradients, AdamW state and
  * activations on the device, initialisation, host copies and the optimiser
- * step. The passes are in model_pass.c. */
+ * step. The passes are in block.c (the transformer core), model_pass.c
+ * (the language models) and model_image.c (the ViT). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
