@@ -9,6 +9,7 @@
 #include "model_internal.h"
 
 #define FORMAT "dytcl-checkpoint-1"
+#define LEGACY_VIT "dytcl-vit-1" /* the ViT files of earlier versions: read, not written */
 
 static char *copy_str(const char *s)
 {
@@ -69,11 +70,66 @@ static int config_to_meta(const dytcl_model_config *c, dytcl_meta *md)
               dytcl_meta_set(md, "norm", dytcl_norm_kind_name(c->norm));
 #define INT(field) (snprintf(v, sizeof v, "%d", c->field), bad |= dytcl_meta_set(md, #field, v))
 #define FLT(field) (snprintf(v, sizeof v, "%.9g", (double)c->field), bad |= dytcl_meta_set(md, #field, v))
+    if (c->arch == DYTCL_ARCH_VIT) {
+        INT(n_layer), INT(n_head), INT(d_model), INT(d_ff);
+        FLT(alpha_attn), FLT(alpha_ffn), FLT(alpha_final), FLT(norm_eps);
+        INT(image_height), INT(image_width), INT(image_channels), INT(patch), INT(classes);
+        bad |= dytcl_meta_set(md, "pool", c->pool == DYTCL_POOL_CLS ? "cls" : "mean");
+        return bad;
+    }
     INT(vocab), INT(max_seq), INT(n_layer), INT(n_head), INT(d_model), INT(d_ff), INT(folded);
     FLT(alpha_attn), FLT(alpha_ffn), FLT(alpha_final), FLT(norm_eps), FLT(rope_theta);
 #undef INT
 #undef FLT
     return bad;
+}
+
+/* A number from metadata key `key` into *i (integral, 0..1e9) or *f; non-zero when missing or malformed. */
+static int meta_num(const dytcl_st_file *f, const char *key, int *i, float *fl, char *err, size_t cap)
+{
+    const char *v = dytcl_st_metadata(f, key);
+    char *end = NULL;
+    errno = 0;
+    double x = v ? strtod(v, &end) : 0;
+    if (!v || end == v || *end || errno || (i && (x != (int)x || x < 0 || x > 1e9)))
+        return snprintf(err, cap, "bad or missing \"%s\" in the metadata", key), -1;
+    if (i) *i = (int)x;
+    else *fl = (float)x;
+    return 0;
+}
+
+/* A ViT's config: the keys of this format, or of the earlier ViT files
+ * ("dytcl-vit-1": dim, heads, layers, mlp, height, width, channels,
+ * alpha0 and eps). */
+static int vit_config_from_file(const dytcl_st_file *f, int legacy, dytcl_model_config *c, char *err, size_t cap)
+{
+    const char *pool = dytcl_st_metadata(f, "pool");
+    if (!pool || (strcmp(pool, "cls") && strcmp(pool, "mean")))
+        return snprintf(err, cap, "bad or missing \"pool\" in the metadata"), -1;
+    c->arch = DYTCL_ARCH_VIT;
+    c->pool = strcmp(pool, "cls") ? DYTCL_POOL_MEAN : DYTCL_POOL_CLS;
+    struct {
+        const char *key, *old;
+        int *i;
+        float *f;
+    } fields[] = {{"n_layer", "layers", &c->n_layer, NULL},
+                  {"n_head", "heads", &c->n_head, NULL},
+                  {"d_model", "dim", &c->d_model, NULL},
+                  {"d_ff", "mlp", &c->d_ff, NULL},
+                  {"image_height", "height", &c->image_height, NULL},
+                  {"image_width", "width", &c->image_width, NULL},
+                  {"image_channels", "channels", &c->image_channels, NULL},
+                  {"patch", "patch", &c->patch, NULL},
+                  {"classes", "classes", &c->classes, NULL},
+                  {"alpha_attn", "alpha0", NULL, &c->alpha_attn},
+                  {"alpha_ffn", "alpha0", NULL, &c->alpha_ffn},
+                  {"alpha_final", "alpha0", NULL, &c->alpha_final},
+                  {"norm_eps", "eps", NULL, &c->norm_eps}};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (meta_num(f, legacy ? fields[i].old : fields[i].key, fields[i].i, fields[i].f, err, cap)) return -1;
+    dytcl_model_config_defaults(c); /* max_seq: the tokens per image */
+    if (dytcl_model_config_check(c)) return snprintf(err, cap, "%s", dytcl_last_error(NULL)), -1;
+    return 0;
 }
 
 /* Parses the config from a file's metadata; non-zero with a message when a
@@ -82,13 +138,16 @@ static int config_from_file(const dytcl_st_file *f, dytcl_model_config *c, char 
 {
     memset(c, 0, sizeof *c);
     const char *fmt = dytcl_st_metadata(f, "format");
-    if (!fmt || strcmp(fmt, FORMAT))
+    int legacy_vit = fmt && !strcmp(fmt, LEGACY_VIT);
+    if (!fmt || (strcmp(fmt, FORMAT) && !legacy_vit))
         return snprintf(err, cap, "not a dytcl checkpoint (metadata \"format\" is %s%s%s, expected \"" FORMAT "\")",
                         fmt ? "\"" : "", fmt ? fmt : "missing", fmt ? "\"" : ""), -1;
     const char *a = dytcl_st_metadata(f, "arch"), *n = dytcl_st_metadata(f, "norm");
+    if (legacy_vit) a = "vit";
     if (!a || dytcl_arch_parse(a, &c->arch)) return snprintf(err, cap, "bad or missing \"arch\" in the metadata"), -1;
     if (!n || dytcl_norm_kind_parse(n, &c->norm))
         return snprintf(err, cap, "bad or missing \"norm\" in the metadata"), -1;
+    if (c->arch == DYTCL_ARCH_VIT) return vit_config_from_file(f, legacy_vit, c, err, cap);
     struct {
         const char *key;
         int *i;
@@ -99,16 +158,8 @@ static int config_from_file(const dytcl_st_file *f, dytcl_model_config *c, char 
                   {"alpha_attn", NULL, &c->alpha_attn}, {"alpha_ffn", NULL, &c->alpha_ffn},
                   {"alpha_final", NULL, &c->alpha_final}, {"norm_eps", NULL, &c->norm_eps},
                   {"rope_theta", NULL, &c->rope_theta}};
-    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
-        const char *v = dytcl_st_metadata(f, fields[i].key);
-        char *end = NULL;
-        errno = 0;
-        double x = v ? strtod(v, &end) : 0;
-        if (!v || end == v || *end || errno || (fields[i].i && (x != (int)x || x < 0 || x > 1e9)))
-            return snprintf(err, cap, "bad or missing \"%s\" in the metadata", fields[i].key), -1;
-        if (fields[i].i) *fields[i].i = (int)x;
-        else *fields[i].f = (float)x;
-    }
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+        if (meta_num(f, fields[i].key, fields[i].i, fields[i].f, err, cap)) return -1;
     const char *folded = dytcl_st_metadata(f, "folded"); /* absent: 0 */
     if (folded && strcmp(folded, "0") && strcmp(folded, "1"))
         return snprintf(err, cap, "bad \"folded\" in the metadata"), -1;

@@ -1,7 +1,8 @@
-/* dytcl_model.h -- decoder-only transformers on dytcl's ops: create or load a
- * model, train it, fold it for inference, decode and sample. Installed with
- * dytcl.h and part of the same library (libdytcl, pkg-config "dytcl", CMake
- * dytcl::dytcl).
+/* dytcl_model.h -- transformers on dytcl's ops: decoder-only language models
+ * (GPT, LLaMA) and a vision transformer classifier (ViT), one transformer
+ * core under all three: create or load a model, train it, fold it for
+ * inference, decode and sample. Installed with dytcl.h and part of the same
+ * library (libdytcl, pkg-config "dytcl", CMake dytcl::dytcl).
  *
  * Conventions (those of dytcl.h): opaque handles with create/free, a status
  * on every call that can fail, out-parameters last, and the message of a
@@ -13,9 +14,14 @@
  *   dytcl_model_load(ctx, "model.safetensors", NULL, NULL, &m);
  *   dytcl_model_generate(m, prompt, n, 200, &(dytcl_sampling){0.8f, 0, 1, 1}, 1, print_token, NULL);
  *
- * The model:
- *   arch  gpt    learned positions, GELU MLP, biases, tied embeddings (lm head = wte)
- *         llama  RoPE, SwiGLU MLP, no biases, untied lm head
+ * The models (front end -> L blocks -> head):
+ *   arch  gpt    tokens + learned positions, causal attention, GELU MLP,
+ *                biases, tied embeddings (lm head = wte)
+ *         llama  tokens (* emb_scale with DyT/Derf), causal attention with
+ *                RoPE, SwiGLU MLP, no biases, untied lm head
+ *         vit    image patches (+ a class token) + learned positions,
+ *                bidirectional attention, GELU MLP, biases, a class head
+ *                on the class token or the mean of all tokens
  *   norm  dyt | derf | rmsnorm | layernorm, at three locations: before
  *         attention (norm1), before the MLP (norm2) and at the end (normf)
  *
@@ -32,6 +38,16 @@
  *     llama: x_{l+1} = m + swiglu(f Wgate_up^T) Wdown^T   (gate | up packed, [BT, 2F])
  *   logits = normf(x_L) Wlm^T                      [BT, V]
  *   loss   = mean cross-entropy against the targets
+ *
+ * The ViT: images [B, ch, H, W] cut into N = (H/p)(W/p) patches of p x p;
+ * T = N + 1 tokens with a class token (pool cls), N with mean pooling:
+ *
+ *   e  = patches Wpatch^T + b                       [B, N, C]   (Wpatch [C, ch p p])
+ *   x0 = [cls; e] + pos                             [B, T, C]
+ *   blocks as gpt's, attention bidirectional
+ *   pooled = normf(x_L)[class token]  or  mean over t of normf(x_L)   [B, C]
+ *   logits = pooled Whead^T + b                     [B, classes]
+ *   loss   = mean cross-entropy against the labels
  *
  * Parameters, gradients, AdamW's m and v, and activations each live in one
  * device buffer; dytcl_model_param_table lists the tensors in their order
@@ -51,14 +67,16 @@ extern "C" {
 
 /* ------------------------------------------------------------ configuration */
 
-typedef enum { DYTCL_ARCH_GPT = 0, DYTCL_ARCH_LLAMA } dytcl_arch;
+typedef enum { DYTCL_ARCH_GPT = 0, DYTCL_ARCH_LLAMA, DYTCL_ARCH_VIT } dytcl_arch;
 typedef enum { DYTCL_NORM_DYT = 0, DYTCL_NORM_DERF, DYTCL_NORM_RMSNORM, DYTCL_NORM_LAYERNORM } dytcl_norm_kind;
+/* How the ViT's head sees the sequence: the class token's row, or the mean of all rows. */
+typedef enum { DYTCL_POOL_CLS = 0, DYTCL_POOL_MEAN } dytcl_pool;
 
 typedef struct {
     dytcl_arch arch;
     dytcl_norm_kind norm;
-    int vocab;        /* V: 256 for byte-level text */
-    int max_seq;      /* longest T (GPT: rows of wpe) */
+    int vocab;        /* V: 256 for byte-level text (vit: unused, 0) */
+    int max_seq;      /* longest T (GPT: rows of wpe; vit: set by defaults to the tokens per image) */
     int n_layer;      /* L */
     int n_head;       /* H; head_dim D = d_model / n_head, even, <= 128 */
     int d_model;      /* C */
@@ -72,9 +90,17 @@ typedef struct {
      * and bias (folded into the next linear layer) and an untied lm head,
      * with a bias in gpt */
     int folded;
+    /* vit only (0 in gpt and llama): images of image_channels x
+     * image_height x image_width floats, cut into patch x patch patches
+     * (patch divides both sides), `classes` >= 2 outputs, pooled by pool */
+    int image_height, image_width, image_channels, patch, classes;
+    dytcl_pool pool;
 } dytcl_model_config;
 
-/* Fills the fields left 0 from arch, norm and d_model: alpha0 by width, the
+/* Fills the fields left 0 from arch, norm and d_model. vit: alpha0 0.5 at
+ * every norm (the DyT paper's value for ViTs), DyT/Derf gamma 1, d_ff 4C,
+ * eps 1e-6, image_channels 1, max_seq the tokens per image. gpt and llama:
+ * alpha0 by width, the
  * DyT paper's values in both archs (<= 1024: 1.0/1.0, 2048: 1.0/0.5, 4096:
  * 0.8/0.2, >= 8192: 0.2/0.05; final = ffn); d_ff (gpt 4C, llama 8C/3
  * rounded up to 32), eps 1e-5, theta 10000. DyT/Derf gamma starts at
@@ -84,7 +110,7 @@ typedef struct {
 DYTCL_API void dytcl_model_config_defaults(dytcl_model_config *c);
 /* Checks a configuration: DYTCL_ERR_INVALID_ARG and why in dytcl_last_error(NULL). */
 DYTCL_API dytcl_status dytcl_model_config_check(const dytcl_model_config *c);
-/* "gpt" or "llama". */
+/* "gpt", "llama" or "vit". */
 DYTCL_API const char *dytcl_arch_name(dytcl_arch a);
 /* "dyt", "derf", "rmsnorm" or "layernorm". */
 DYTCL_API const char *dytcl_norm_kind_name(dytcl_norm_kind n);
@@ -120,7 +146,12 @@ typedef struct {
  * Model-level: wte, wpe (gpt), emb_scale (llama with dyt/derf) first;
  * normf.*, lm_head.weight (llama) last. A norm has: dyt alpha, weight (+ bias
  * in gpt); derf alpha, shift, weight (+ bias in gpt); rmsnorm weight;
- * layernorm weight (+ bias in gpt). */
+ * layernorm weight (+ bias in gpt).
+ * vit: patch.weight [C, ch p p], patch.bias, cls (pool cls), pos [T, C]
+ * first; per layer blocks.l.norm1.*, attn.qkv.{weight, bias},
+ * attn.proj.{weight, bias}, norm2.*, mlp.fc1.{weight, bias},
+ * mlp.fc2.{weight, bias}; norm.*, head.weight [classes, C], head.bias last.
+ * Its norms have biases as gpt's; only the matrices decay. */
 DYTCL_API int dytcl_model_param_table(const dytcl_model_config *c, dytcl_model_tensor *out, int cap);
 /* The number of parameters (floats in the flat parameter buffer). */
 DYTCL_API size_t dytcl_model_param_count(const dytcl_model_config *c);
@@ -148,8 +179,12 @@ DYTCL_API dytcl_ctx *dytcl_model_ctx(const dytcl_model *m);
  * parameter under its table name and, in training checkpoints, AdamW's state
  * as two flat tensors "opt.m" and "opt.v" in parameter-buffer order.
  * Metadata (strings): "format" = "dytcl-checkpoint-1", the config ("arch",
- * "norm", "vocab", ..., "rope_theta", "folded"), the caller's pairs, and
- * "keys", the list of them all. Saving is atomic (temporary file, fsync,
+ * "norm", "vocab", ..., "rope_theta", "folded"; a vit: "arch" = "vit",
+ * "norm", "n_layer", "n_head", "d_model", "d_ff", the alphas, "norm_eps",
+ * "image_height", "image_width", "image_channels", "patch", "classes",
+ * "pool"), the caller's pairs, and "keys", the list of them all. Loading
+ * also reads the ViT files of earlier versions ("format" =
+ * "dytcl-vit-1", the same tensor names). Saving is atomic (temporary file, fsync,
  * rename): a crash leaves the previous file whole. */
 
 /* String pairs of any length and number. Start from {0}; free with
@@ -188,18 +223,43 @@ DYTCL_API dytcl_status dytcl_model_load(dytcl_ctx *ctx, const char *path, dytcl_
 /* ------------------------------------------------------------ training */
 
 /* Activations for batches of B sequences of T <= max_seq tokens (reallocated
- * when B or T change). */
+ * when B or T change). vit: B images; T is the tokens per image, fixed by
+ * the config: pass 0 (or max_seq). */
 DYTCL_API dytcl_status dytcl_model_set_batch(dytcl_model *m, int B, int T);
+/* The batch set: B (0 before any) and T. */
+DYTCL_API void dytcl_model_batch(const dytcl_model *m, int *B, int *T);
 /* tokens and targets: B*T int32 each (targets -1: ignored). Uploads them,
  * runs the forward pass and leaves the mean loss on the device, in the next
  * of 64 loss slots (dytcl_model_zero_grad starts again at slot 0). With
  * targets NULL only the logits are computed. */
 DYTCL_API dytcl_status dytcl_model_forward(dytcl_model *m, const int32_t *tokens, const int32_t *targets);
+/* vit: images [B, image_channels, image_height, image_width] floats and
+ * labels [B] int32 (-1: ignored; NULL: only the logits). Uploads them, runs
+ * the forward pass to the class logits and, with labels, leaves the mean
+ * loss in the next loss slot, as dytcl_model_forward does. Training a ViT
+ * is the same loop as a language model's:
+ *
+ *   dytcl_model_set_batch(m, B, 0);
+ *   dytcl_model_zero_grad(m);
+ *   dytcl_model_forward_images(m, images, labels);
+ *   dytcl_model_backward(m, 1.0f);
+ *   dytcl_model_step(m, &optim, step);
+ *   dytcl_model_step_stats(m, &loss, 1, &grad_norm);
+ *
+ * and dytcl_model_read_logits gives [B, classes], dytcl_model_read_predictions
+ * each image's class. dytcl_model_forward refuses a ViT, and this a language
+ * model; decoding, generation, folding and half-width weights are for
+ * language models only. */
+DYTCL_API dytcl_status dytcl_model_forward_images(dytcl_model *m, const float *images, const int32_t *labels);
 /* The last forward's mean loss (a device read). */
 DYTCL_API dytcl_status dytcl_model_read_loss(dytcl_model *m, float *loss);
-/* The last forward's logits [B*T, V] into host memory; call it before
+/* The last forward's logits [B*T, V] (vit: [B, classes]) into host memory; call it before
  * dytcl_model_backward, which turns them into their gradient in place. */
 DYTCL_API dytcl_status dytcl_model_read_logits(dytcl_model *m, float *out);
+/* The last forward's predictions: the index of each row's largest logit
+ * (the first of equals), B*T int32 (vit: B, the classes); before
+ * dytcl_model_backward, as dytcl_model_read_logits. */
+DYTCL_API dytcl_status dytcl_model_read_predictions(dytcl_model *m, int32_t *out);
 /* Zeroes the gradient buffer and the loss slots (before a step's first micro-batch). */
 DYTCL_API dytcl_status dytcl_model_zero_grad(dytcl_model *m);
 /* The backward of the last forward, adding (grad_scale / rows) * dloss into

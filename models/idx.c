@@ -5,7 +5,6 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "errfmt.h"
 #include "dytcl_model.h" /* dytcl_rng_next: the project's one RNG */
 #include "idx.h"
 
@@ -23,29 +22,29 @@ static uint32_t be32(const uint8_t *p)
  * fills dims; the values start at byte 4 + 4 ndim. */
 static int parse_header(const uint8_t *b, size_t n, const char *name, int ndim, uint32_t *dims, char *err, size_t cap)
 {
-    if (n < 4) return errfmt(err, cap, "%s: truncated: %zu bytes, shorter than the 4-byte IDX magic", name, n);
+    if (n < 4) return (snprintf(err, cap, "%s: truncated: %zu bytes, shorter than the 4-byte IDX magic", name, n), -1);
     if (b[0] || b[1])
-        return errfmt(err, cap, "%s: wrong magic %02x %02x %02x %02x: not an IDX file", name, b[0], b[1], b[2], b[3]);
-    if (b[2] != 0x08) return errfmt(err, cap, "%s: IDX type 0x%02x, only 0x08 (unsigned bytes) is read", name, b[2]);
+        return (snprintf(err, cap, "%s: wrong magic %02x %02x %02x %02x: not an IDX file", name, b[0], b[1], b[2], b[3]), -1);
+    if (b[2] != 0x08) return (snprintf(err, cap, "%s: IDX type 0x%02x, only 0x08 (unsigned bytes) is read", name, b[2]), -1);
     if (b[3] != ndim)
-        return errfmt(err, cap, "%s: %d dimensions, expected %d (%s)", name, b[3], ndim,
-                    ndim == 3 ? "images: count, rows, columns" : "labels: count");
+        return (snprintf(err, cap, "%s: %d dimensions, expected %d (%s)", name, b[3], ndim,
+                    ndim == 3 ? "images: count, rows, columns" : "labels: count"), -1);
     const size_t head = 4 + 4 * (size_t)ndim;
-    if (n < head) return errfmt(err, cap, "%s: truncated: %zu bytes, shorter than its %zu-byte header", name, n, head);
+    if (n < head) return (snprintf(err, cap, "%s: truncated: %zu bytes, shorter than its %zu-byte header", name, n, head), -1);
     uint64_t want = 1;
     for (int i = 0; i < ndim; i++) {
         dims[i] = be32(b + 4 + 4 * i);
-        if (dims[i] == 0) return errfmt(err, cap, "%s: dimension %d is 0", name, i);
-        if (dims[i] > INT_MAX) return errfmt(err, cap, "%s: dimension %d is %u, too large", name, i, dims[i]);
+        if (dims[i] == 0) return (snprintf(err, cap, "%s: dimension %d is 0", name, i), -1);
+        if (dims[i] > INT_MAX) return (snprintf(err, cap, "%s: dimension %d is %u, too large", name, i, dims[i]), -1);
         if (i > 0 && dims[i] > MAX_SIDE)
-            return errfmt(err, cap, "%s: images of side %u, more than %d", name, dims[i], MAX_SIDE);
+            return (snprintf(err, cap, "%s: images of side %u, more than %d", name, dims[i], MAX_SIDE), -1);
         want *= dims[i];
         if (want > (uint64_t)DEFAULT_MAX_BYTES)
-            return errfmt(err, cap, "%s: dimensions give more than %zu values", name, DEFAULT_MAX_BYTES);
+            return (snprintf(err, cap, "%s: dimensions give more than %zu values", name, DEFAULT_MAX_BYTES), -1);
     }
     if (n - head != want)
-        return errfmt(err, cap, "%s: %s: %zu bytes of values, the dimensions give %llu", name,
-                    n - head < want ? "truncated" : "trailing bytes", n - head, (unsigned long long)want);
+        return (snprintf(err, cap, "%s: %s: %zu bytes of values, the dimensions give %llu", name,
+                    n - head < want ? "truncated" : "trailing bytes", n - head, (unsigned long long)want), -1);
     return 0;
 }
 
@@ -57,7 +56,7 @@ int image_set_parse(const uint8_t *img, size_t img_n, const char *img_name, cons
     if (parse_header(img, img_n, img_name, 3, di, err, cap) || parse_header(lab, lab_n, lab_name, 1, dl, err, cap))
         return -1;
     if (di[0] != dl[0])
-        return errfmt(err, cap, "%s has %u images but %s has %u labels", img_name, di[0], lab_name, dl[0]);
+        return (snprintf(err, cap, "%s has %u images but %s has %u labels", img_name, di[0], lab_name, dl[0]), -1);
     int n = (int)di[0];
     if (limit > 0 && limit < n) n = limit;
     const size_t per = (size_t)di[1] * di[2];
@@ -65,7 +64,7 @@ int image_set_parse(const uint8_t *img, size_t img_n, const char *img_name, cons
     out->labels = malloc((size_t)n);
     if (!out->pixels || !out->labels) {
         image_set_free(out);
-        return errfmt(err, cap, "%s: out of memory for %d images", img_name, n);
+        return (snprintf(err, cap, "%s: out of memory for %d images", img_name, n), -1);
     }
     memcpy(out->pixels, img + 16, (size_t)n * per);
     memcpy(out->labels, lab + 8, (size_t)n);
@@ -82,7 +81,7 @@ static int inflate_file(const char *path, size_t max, uint8_t **out, size_t *n, 
 {
     *out = NULL, *n = 0;
     gzFile g = gzopen(path, "rb");
-    if (!g) return errfmt(err, cap, "%s: cannot open", path);
+    if (!g) return (snprintf(err, cap, "%s: cannot open", path), -1);
     size_t have = 0, room = max < (1 << 20) ? max + 1 : (1 << 20);
     uint8_t *buf = malloc(room);
     int code = Z_OK;
@@ -90,7 +89,7 @@ static int inflate_file(const char *path, size_t max, uint8_t **out, size_t *n, 
     while (buf) {
         if (have > max) {
             free(buf), gzclose(g);
-            return errfmt(err, cap, "%s: inflates past the limit of %zu bytes", path, max);
+            return (snprintf(err, cap, "%s: inflates past the limit of %zu bytes", path, max), -1);
         }
         if (have == room) {
             room = room > max / 2 ? max + 1 : room * 2;
@@ -103,7 +102,7 @@ static int inflate_file(const char *path, size_t max, uint8_t **out, size_t *n, 
         if (got <= 0) {
             msg = gzerror(g, &code);
             if (got < 0 || code != Z_OK) { /* msg lives in g: the message first, then the close */
-                errfmt(err, cap, "%s: truncated or corrupt gzip stream (%s)", path, msg);
+                snprintf(err, cap, "%s: truncated or corrupt gzip stream (%s)", path, msg);
                 free(buf), gzclose(g);
                 return -1;
             }
@@ -114,7 +113,7 @@ static int inflate_file(const char *path, size_t max, uint8_t **out, size_t *n, 
         have += (size_t)got;
     }
     free(buf), gzclose(g);
-    return errfmt(err, cap, "%s: out of memory", path);
+    return (snprintf(err, cap, "%s: out of memory", path), -1);
 }
 
 int image_set_load(const char *images_path, const char *labels_path, int limit, size_t max_bytes, image_set *out,

@@ -3,8 +3,8 @@
  * trains on: a seeded shuffle, seeded augmentations, normalised floats.
  *
  * Plain C11 and zlib, no OpenCL. Errors come back as a non-zero return and a
- * message naming the file and what is wrong, written into err[cap] (err may
- * be NULL or cap 0).
+ * message naming the file and what is wrong, written into err[cap] (cap 0:
+ * none, and err may be NULL).
  *
  * An IDX file is: two zero bytes, a type byte (0x08: unsigned bytes, the
  * only one read here), the number of dimensions, each dimension as a

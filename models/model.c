@@ -1,6 +1,7 @@
 /* model.c -- a model's buffers: parameters, gradients, AdamW state and
  * activations on the device, initialisation, host copies and the optimiser
- * step. The passes are in model_pass.c. */
+ * step. The passes are in block.c (the transformer core), model_pass.c
+ * (the language models) and model_image.c (the ViT). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -87,34 +88,37 @@ static norm_off find_norm(const dytcl_model *m, const char *prefix)
 static size_t find_l(const dytcl_model *m, int l, const char *suffix)
 {
     char name[DYTCL_MODEL_NAME_MAX + 16];
-    snprintf(name, sizeof name, "h.%d.%s", l, suffix);
+    snprintf(name, sizeof name, "%s.%d.%s", m->c.arch == DYTCL_ARCH_VIT ? "blocks" : "h", l, suffix);
     return find(m, name);
 }
 
 static void locate_params(dytcl_model *m)
 {
+    int gpt = m->c.arch == DYTCL_ARCH_GPT, vit = m->c.arch == DYTCL_ARCH_VIT;
     m->wte = find(m, "wte");
-    m->wpe = find(m, "wpe");
+    m->wpe = find(m, vit ? "pos" : "wpe");
     m->emb_scale = find(m, "emb_scale");
-    m->lm_head = m->c.arch == DYTCL_ARCH_GPT && !m->c.folded ? m->wte : find(m, "lm_head.weight");
-    m->lm_head_b = find(m, "lm_head.bias");
-    m->nf = find_norm(m, "normf");
-    int gpt = m->c.arch == DYTCL_ARCH_GPT;
+    m->patch_w = find(m, "patch.weight");
+    m->patch_b = find(m, "patch.bias");
+    m->cls_tok = find(m, "cls");
+    m->lm_head = gpt && !m->c.folded ? m->wte : find(m, vit ? "head.weight" : "lm_head.weight");
+    m->lm_head_b = find(m, vit ? "head.bias" : "lm_head.bias");
+    m->nf = find_norm(m, vit ? "norm" : "normf");
     for (int l = 0; l < m->L; l++) {
         layer_off *o = &m->layer[l];
         char p[32];
-        snprintf(p, sizeof p, "h.%d.norm1", l);
+        snprintf(p, sizeof p, "%s.%d.norm1", vit ? "blocks" : "h", l);
         o->n1 = find_norm(m, p);
-        snprintf(p, sizeof p, "h.%d.norm2", l);
+        snprintf(p, sizeof p, "%s.%d.norm2", vit ? "blocks" : "h", l);
         o->n2 = find_norm(m, p);
         o->qkv_w = find_l(m, l, "attn.qkv.weight");
         o->qkv_b = find_l(m, l, "attn.qkv.bias");
         o->proj_w = find_l(m, l, "attn.proj.weight");
         o->proj_b = find_l(m, l, "attn.proj.bias");
-        o->fc_w = find_l(m, l, gpt ? "mlp.fc.weight" : "mlp.gate_up.weight");
-        o->fc_b = find_l(m, l, "mlp.fc.bias");
-        o->out_w = find_l(m, l, gpt ? "mlp.proj.weight" : "mlp.down.weight");
-        o->out_b = find_l(m, l, "mlp.proj.bias");
+        o->fc_w = find_l(m, l, vit ? "mlp.fc1.weight" : gpt ? "mlp.fc.weight" : "mlp.gate_up.weight");
+        o->fc_b = find_l(m, l, vit ? "mlp.fc1.bias" : "mlp.fc.bias");
+        o->out_w = find_l(m, l, vit ? "mlp.fc2.weight" : gpt ? "mlp.proj.weight" : "mlp.down.weight");
+        o->out_b = find_l(m, l, vit ? "mlp.fc2.bias" : "mlp.proj.bias");
     }
 }
 
@@ -182,9 +186,15 @@ dytcl_status dytcl_model_create(dytcl_ctx *ctx, const dytcl_model_config *cfg, u
     if (!m) return dy_fail(ctx, DYTCL_ERR_HOST_MEMORY, "dytcl_model_create: out of host memory");
     m->ctx = ctx;
     m->c = *cfg;
+    m->k = dy_block_kind_of(cfg->arch, cfg->n_head);
     m->C = cfg->d_model, m->H = cfg->n_head, m->D = cfg->d_model / cfg->n_head;
-    m->F = cfg->d_ff, m->F2 = cfg->arch == DYTCL_ARCH_GPT ? cfg->d_ff : 2 * cfg->d_ff;
-    m->V = cfg->vocab, m->L = cfg->n_layer;
+    m->F = cfg->d_ff, m->F2 = m->k.swiglu ? 2 * cfg->d_ff : cfg->d_ff;
+    m->V = cfg->arch == DYTCL_ARCH_VIT ? cfg->classes : cfg->vocab, m->L = cfg->n_layer;
+    if (cfg->arch == DYTCL_ARCH_VIT) {
+        m->N = (cfg->image_height / cfg->patch) * (cfg->image_width / cfg->patch);
+        m->P = cfg->image_channels * cfg->patch * cfg->patch;
+        m->cls = cfg->pool == DYTCL_POOL_CLS;
+    }
     m->mask_decay_norm = -1;
     m->ntab = dytcl_model_param_table(cfg, NULL, 0);
     m->n = dytcl_model_param_count(cfg);
@@ -222,7 +232,7 @@ fail:
 void dytcl_model_free(dytcl_model *m)
 {
     if (!m) return;
-    dytcl_buf *bufs[] = {m->params, m->grads, m->m, m->v, m->mask, m->stats, m->acts, m->io, m->kv, m->wh};
+    dytcl_buf *bufs[] = {m->params, m->grads, m->m, m->v, m->mask, m->stats, m->acts, m->io, m->img, m->kv, m->wh};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dytcl_buf_free(bufs[i]);
     free(m->tab);
     free(m->layer);
@@ -231,17 +241,27 @@ void dytcl_model_free(dytcl_model *m)
 
 /* ----------------------------------------------------------- activations */
 
-/* Lays out the activations for B, T (see act_off). */
+/* Lays out the activations for B, T (see act_off); the ViT's own (patches,
+ * table, sel, pooled, dtable, dpooled) have size 0 in the language models,
+ * and its logits and losses are per image. */
 static act_off plan_acts(const dytcl_model *m, int B, int T)
 {
     size_t BT = (size_t)B * T, C = m->C, L = m->L, F = m->F, F2 = m->F2, V = m->V;
     size_t BHT = (size_t)B * m->H * T;
+    int vit = m->c.arch == DYTCL_ARCH_VIT;
+    size_t rows = vit ? (size_t)B : BT;                       /* rows of logits */
+    size_t BNP = vit ? (size_t)B * m->N * m->P : 0, NV = vit ? (m->cls + (size_t)B * m->N) : 0;
+    size_t BC = vit ? (size_t)B * C : 0;
     act_off a;
     size_t o = 0;
 #define TAKE(field, n) (a.field = o, o += (n))
     TAKE(res, (L + 1) * BT * C);
     TAKE(mid, L * BT * C);
-    TAKE(emb, BT * C);
+    TAKE(emb, m->emb_scale == NONE ? 0 : BT * C);
+    TAKE(patches, BNP);
+    TAKE(table, NV * C);
+    TAKE(sel, vit ? (size_t)T : 0);
+    TAKE(pooled, BC);
     TAKE(ln1, L * BT * C);
     TAKE(ln2, L * BT * C);
     TAKE(mean1, L * BT);
@@ -259,8 +279,8 @@ static act_off plan_acts(const dytcl_model *m, int B, int T)
     TAKE(lnf, BT * C);
     TAKE(meanf, BT);
     TAKE(rstdf, BT);
-    TAKE(logits, BT * V);
-    TAKE(losses, BT);
+    TAKE(logits, rows * V);
+    TAKE(losses, rows);
     TAKE(h, BT * C);
     TAKE(qkv, BT * 3 * C);
     TAKE(dres, BT * C);
@@ -271,6 +291,8 @@ static act_off plan_acts(const dytcl_model *m, int B, int T)
     TAKE(dout, BT * C);
     TAKE(dfch, BT * F2);
     TAKE(dfcact, BT * F);
+    TAKE(dtable, NV * C);
+    TAKE(dpooled, BC);
 #undef TAKE
     a.total = o;
     return a;
@@ -279,15 +301,29 @@ static act_off plan_acts(const dytcl_model *m, int B, int T)
 dytcl_status dytcl_model_set_batch(dytcl_model *m, int B, int T)
 {
     if (!m) return model_bad_arg(m, __func__);
+    if (m->c.arch == DYTCL_ARCH_VIT && T == 0) T = m->c.max_seq; /* the tokens per image */
+    if (m->c.arch == DYTCL_ARCH_VIT && (B < 1 || T != m->c.max_seq))
+        return model_fail(m, DYTCL_ERR_INVALID_ARG,
+                          "dytcl_model_set_batch: B = %d, T = %d (a vit needs B >= 1 and T 0 or its %d tokens per image)",
+                          B, T, m->c.max_seq);
     if (B < 1 || T < 1 || T > m->c.max_seq)
         return model_fail(m, DYTCL_ERR_INVALID_ARG,
                           "dytcl_model_set_batch: B = %d, T = %d (need B >= 1, 1 <= T <= max_seq %d)", B, T,
                           m->c.max_seq);
     if (m->acts && m->B == B && m->T == T) return DYTCL_OK;
+    /* the residual streams alone, (L + 1) B T C floats, bound every other
+     * term of the plan: refused here, nothing in plan_acts overflows */
+    double streams = (double)B * T * m->C * (m->L + 1);
+    if (streams > 0x7fffffff)
+        return model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
+                          "activations for B = %d, T = %d need more than %.0f floats (more than 2^31 - 1 elements); "
+                          "lower the batch or the sequence length", B, T, streams);
     dytcl_buf_free(m->acts);
     dytcl_buf_free(m->io);
-    m->acts = m->io = NULL;
+    dytcl_buf_free(m->img);
+    m->acts = m->io = m->img = NULL;
     m->B = m->T = 0;
+    m->has_targets = 0;
     act_off a = plan_acts(m, B, T);
     if (a.total > 0x7fffffff)
         return model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
@@ -302,7 +338,18 @@ dytcl_status dytcl_model_set_batch(dytcl_model *m, int B, int T)
     }
     m->a = a;
     m->B = B, m->T = T;
-    return DYTCL_OK;
+    if (m->c.arch == DYTCL_ARCH_VIT && (s = dy_image_batch(m, B))) {
+        dytcl_buf_free(m->acts), dytcl_buf_free(m->io), dytcl_buf_free(m->img);
+        m->acts = m->io = m->img = NULL;
+        m->B = m->T = 0;
+    }
+    return s;
+}
+
+void dytcl_model_batch(const dytcl_model *m, int *B, int *T)
+{
+    if (B) *B = m ? m->B : 0;
+    if (T) *T = m ? m->T : 0;
 }
 
 /* ------------------------------------------------------------ host copies */
@@ -338,9 +385,27 @@ dytcl_status dytcl_model_write_opt(dytcl_model *m, const float *mom, const float
 dytcl_status dytcl_model_read_logits(dytcl_model *m, float *out)
 {
     if (!m || !out || !m->acts) return model_bad_arg(m, __func__);
-    return lib_fail(m, dytcl_buf_read(m->ctx, m->acts, m->a.logits * sizeof(float), out,
-                                      (size_t)m->B * m->T * m->V * sizeof(float)),
+    size_t rows = m->c.arch == DYTCL_ARCH_VIT ? (size_t)m->B : (size_t)m->B * m->T;
+    return lib_fail(m, dytcl_buf_read(m->ctx, m->acts, m->a.logits * sizeof(float), out, rows * m->V * sizeof(float)),
                     "read logits");
+}
+
+dytcl_status dytcl_model_read_predictions(dytcl_model *m, int32_t *out)
+{
+    if (!m || !out || !m->acts) return model_bad_arg(m, __func__);
+    size_t rows = m->c.arch == DYTCL_ARCH_VIT ? (size_t)m->B : (size_t)m->B * m->T, V = (size_t)m->V;
+    float *logits = malloc(rows * V * sizeof *logits);
+    if (!logits) return model_fail(m, DYTCL_ERR_HOST_MEMORY, "dytcl_model_read_predictions: out of host memory");
+    dytcl_status s = dytcl_model_read_logits(m, logits);
+    for (size_t r = 0; !s && r < rows; r++) {
+        const float *row = logits + r * V;
+        size_t best = 0;
+        for (size_t k = 1; k < V; k++)
+            if (row[k] > row[best]) best = k;
+        out[r] = (int32_t)best;
+    }
+    free(logits);
+    return s;
 }
 
 dytcl_status dytcl_model_read_loss(dytcl_model *m, float *loss)

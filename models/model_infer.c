@@ -66,6 +66,7 @@ dytcl_status dytcl_model_fold(dytcl_model *src, dytcl_model **out)
 {
     if (!src || !out) return model_bad_arg(src, __func__);
     *out = NULL;
+    if (src->c.arch == DYTCL_ARCH_VIT) return dy_refuse_vit(src, __func__);
     if (src->c.folded) return model_fail(src, DYTCL_ERR_INVALID_ARG, "dytcl_model_fold: the model is already folded");
     if (src->c.norm != DYTCL_NORM_DYT && src->c.norm != DYTCL_NORM_DERF)
         return model_fail(src, DYTCL_ERR_INVALID_ARG,
@@ -108,11 +109,17 @@ done:
     return DYTCL_OK;
 }
 
+dytcl_status dy_refuse_vit(dytcl_model *m, const char *fn)
+{
+    return model_fail(m, DYTCL_ERR_INVALID_ARG, "%s: for language models only (the model is a vit)", fn);
+}
+
 /* --------------------------------------------------------------- KV cache */
 
 dytcl_status dytcl_model_decode_begin(dytcl_model *m)
 {
     if (!m) return model_bad_arg(m, __func__);
+    if (m->c.arch == DYTCL_ARCH_VIT) return dy_refuse_vit(m, __func__);
     if (m->kv) return DYTCL_OK;
     size_t floats = (size_t)m->L * 2 * m->H * m->c.max_seq * m->D;
     dytcl_status s = dytcl_buf_create(m->ctx, floats * sizeof(float), &m->kv);
@@ -164,6 +171,7 @@ dytcl_status dytcl_model_set_weight_dtype(dytcl_model *m, dytcl_dtype dtype)
         return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_set_weight_dtype: dtype %d is not f32, f16 or bf16",
                           (int)dtype);
     if (dtype == m->wdtype) return DYTCL_OK;
+    if (m->c.arch == DYTCL_ARCH_VIT) return dy_refuse_vit(m, __func__);
     dytcl_buf_free(m->wh);
     m->wh = NULL;
     m->wdtype = DYTCL_F32;

@@ -1,6 +1,7 @@
 /* model_internal.h -- the model's struct, shared by model.c (buffers,
- * parameters, optimiser), model_pass.c (forward and backward) and
- * model_infer.c (KV-cache decoding). */
+ * parameters, optimiser), block.c (the transformer block, forward and
+ * backward), model_pass.c (the language models' front end and head),
+ * model_image.c (the ViT's) and model_infer.c (KV-cache decoding). */
 #ifndef DYTCL_MODEL_INTERNAL_H
 #define DYTCL_MODEL_INTERNAL_H
 
@@ -15,7 +16,7 @@ typedef struct {
 } norm_off;
 
 /* Offsets of one layer's parameters (biases NONE in llama; fc is gate_up
- * and out is down in llama). */
+ * and out is down in llama, fc1 and fc2 in vit). */
 typedef struct {
     norm_off n1, n2;
     size_t qkv_w, qkv_b, proj_w, proj_b, fc_w, fc_b, out_w, out_b;
@@ -27,6 +28,10 @@ typedef struct {
     size_t res;       /* [L+1][BT, C]  residual stream entering layer l; res[L] enters normf */
     size_t mid;       /* [L][BT, C]    residual stream after attention */
     size_t emb;       /* [BT, C]       embedding before emb_scale (llama dyt/derf) */
+    size_t patches;   /* vit: [B, N, P]  P = ch p p */
+    size_t table;     /* vit: [NV, C]    NV = cls + B N: the class token, then the patch embeddings */
+    size_t sel;       /* vit: [T]        pooling weights: e0 (cls) or 1/T (mean) */
+    size_t pooled;    /* vit: [B, C] */
     size_t ln1, ln2;  /* [L][BT, C]    norm outputs */
     size_t mean1, rstd1, mean2, rstd2; /* [L][BT] norm statistics */
     size_t q, k, v;   /* [L][B, H, T, D] (llama: after RoPE) */
@@ -36,8 +41,8 @@ typedef struct {
     size_t fch;       /* [L][BT, F2]   F2 = F (gpt) or 2F (llama, gate | up) */
     size_t fcact;     /* [L][BT, F]    gelu / swiglu output */
     size_t lnf, meanf, rstdf; /* [BT, C], [BT], [BT] */
-    size_t logits;    /* [BT, V]  (dlogits in place in the backward) */
-    size_t losses;    /* [BT] */
+    size_t logits;    /* [BT, V] (vit: [B, K])  (dlogits in place in the backward) */
+    size_t losses;    /* [BT] (vit: [B]) */
     /* scratch, reused across layers */
     size_t h;         /* [BT, C]   a branch output before its residual add / datty */
     size_t qkv;       /* [BT, 3C]  qkv, then dqkv */
@@ -46,17 +51,35 @@ typedef struct {
     size_t dq, dk, dv, dout; /* [B, H, T, D] */
     size_t dfch;      /* [BT, F2] */
     size_t dfcact;    /* [BT, F] */
+    size_t dtable;    /* vit: [NV, C] */
+    size_t dpooled;   /* vit: [B, C] */
     size_t total;
 } act_off;
+
+/* What the block is, set from the arch when the model is made: the
+ * transformer core's parameters (the norm kind is c.norm). */
+typedef struct {
+    int causal;   /* 1: causal attention (gpt, llama); 0: bidirectional (vit) */
+    int rope;     /* 1: RoPE on q and k (llama); 0: the front end adds learned positions */
+    int swiglu;   /* 1: SwiGLU MLP, gate | up packed in [BT, 2F] (llama); 0: GELU, [BT, F] */
+    int bias;     /* 1: the linear layers and norms have biases (gpt, vit) */
+    int kv_heads; /* key and value heads: H (grouped-query attention would take fewer) */
+} dy_block_kind;
+
+/* The block kind of an arch (model_params.c). */
+dy_block_kind dy_block_kind_of(dytcl_arch arch, int n_head);
 
 struct dytcl_model {
     dytcl_ctx *ctx;
     dytcl_model_config c;
-    int C, H, D, F, F2, V, L;
+    dy_block_kind k;
+    int C, H, D, F, F2, V, L;     /* vit: V = K, the classes */
+    int N, P, cls;                /* vit: patches per image, values per patch, 1 with a class token */
     dytcl_model_tensor *tab;
     int ntab;
     size_t n;                     /* parameter count */
-    size_t wte, wpe, emb_scale, lm_head, lm_head_b;
+    size_t wte, wpe, emb_scale, lm_head, lm_head_b; /* vit: wpe is pos, lm_head(_b) head.weight (bias) */
+    size_t patch_w, patch_b, cls_tok;              /* vit */
     norm_off nf;
     layer_off *layer;
     dytcl_buf *params, *grads, *m, *v, *mask; /* [n] each */
@@ -67,7 +90,8 @@ struct dytcl_model {
     int has_targets;
     act_off a;
     dytcl_buf *acts;              /* [a.total] */
-    dytcl_buf *io;                /* int32 tokens [BT], targets [BT] */
+    dytcl_buf *io;                /* int32 tokens [BT], targets [BT] (vit: labels [B]) */
+    dytcl_buf *img;               /* vit: images [B, ch, H, W] */
     /* inference (model_infer.c) */
     dytcl_buf *kv;                /* [L][2][H, max_seq, D] for batch 1 */
     dytcl_buf *wh;                /* [n] the parameters rounded to wdtype (f16 / bf16), or NULL:
@@ -77,9 +101,51 @@ struct dytcl_model {
     double norm_ns;
 };
 
+/* The transformer block (block.c): forward and backward of layer l over
+ * the batch set, its activations at their per-layer offsets. */
+typedef struct {
+    dytcl_tensor res, mid, next, ln1, ln2, mean1, rstd1, mean2, rstd2;
+    dytcl_tensor q, k, v, o, lse, atty, fch, fcact;
+} dy_block_acts;
+dy_block_acts dy_block_acts_of(dytcl_model *m, int l);
+
+/* One norm's output: y = norm(x), with the statistics it saves. */
+typedef struct {
+    const norm_off *n;
+    dytcl_tensor y, mean, rstd;
+} dy_norm_out;
+/* The norm block l's first step reads: norm1 of block l, or the final norm (l = L). */
+dy_norm_out dy_norm_at(dytcl_model *m, int l);
+
+/* out.y = norm(x) (no residual add: the front end's step into block 0). */
+dytcl_status dy_norm_forward(dytcl_model *m, const dy_norm_out *out, dytcl_tensor x);
+/* Block l forward from its ln1 (already made) to next = mid + h and
+ * `after` = the following norm of next; pos: the first position (decoding). */
+dytcl_status dy_block_forward(dytcl_model *m, int l, const dy_block_acts *a, const dy_norm_out *after, int pos);
+/* The backward of the final norm: dres += normf'(x_L) . dln. */
+dytcl_status dy_norm_backward(dytcl_model *m, const dy_norm_out *out, dytcl_tensor dres, dytcl_tensor dy,
+                              dytcl_tensor x);
+/* Block l backward: dres, the gradient of next, in; of res out. */
+dytcl_status dy_block_backward(dytcl_model *m, int l, const dy_block_acts *a);
+/* Every block over the batch, from res[0] (the front end's output) to lnf =
+ * normf(res[L]); pos: the first position (decoding). */
+dytcl_status dy_trunk_forward(dytcl_model *m, int pos);
+/* Its backward: dln, the gradient of lnf, in; dres, the gradient of
+ * res[0], out. */
+dytcl_status dy_trunk_backward(dytcl_model *m);
+
+/* The ViT's image buffer, row tokens and pooling weights for B images,
+ * after the activations are sized (model_image.c). */
+dytcl_status dy_image_batch(dytcl_model *m, int B);
+/* The ViT's backward from its class head to the patch embedding
+ * (model_image.c; dytcl_model_backward calls it). */
+dytcl_status dy_image_backward(dytcl_model *m, float grad_scale);
+
 /* Rounds the parameters into m->wh again (after they changed); nothing
  * when the model holds no half-width copy (model_infer.c). */
 dytcl_status model_refresh_half(dytcl_model *m);
+/* DYTCL_ERR_INVALID_ARG: fn is for language models only (model_infer.c). */
+dytcl_status dy_refuse_vit(dytcl_model *m, const char *fn);
 /* DYTCL_ERR_INVALID_ARG naming fn when m holds half-width weights (training
  * needs the float32 ones alone). */
 dytcl_status model_refuse_half(dytcl_model *m, const char *fn);
@@ -88,6 +154,18 @@ dytcl_status model_refuse_half(dytcl_model *m, const char *fn);
 dytcl_tensor at(dytcl_buf *b, size_t off, int64_t n);
 dytcl_tensor at2(dytcl_buf *b, size_t off, int64_t rows, int64_t cols);
 dytcl_tensor at4(dytcl_buf *b, size_t off, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
+/* The passes' shorthands (with a dytcl_model *m in scope): a view of the
+ * activations, layer l's slot of a per-layer array of n floats (A) or of
+ * rows x cols (A2); and a call to the ops whose failure returns, prefixed
+ * with what failed (TRY). */
+#define A(field, l, n) at(m->acts, m->a.field + (size_t)(l) * (n), (int64_t)(n))
+#define A2(field, l, rows, cols) at2(m->acts, m->a.field + (size_t)(l) * (rows) * (cols), rows, cols)
+#define TRY(call, what)                                    \
+    do {                                                   \
+        dytcl_status s_ = (call);                          \
+        if (s_) return lib_fail(m, s_, what);              \
+    } while (0)
+
 /* Errors go where the ops' go: the context's last error (host/error.c's
  * dy_fail, the one internal call the models make; ctx NULL: this thread's
  * message), so that dytcl_last_error(ctx) names what failed either way. */

@@ -8,17 +8,25 @@
 
 #include "model_internal.h"
 
-static const char *const arch_names[] = {"gpt", "llama"};
+static const char *const arch_names[] = {"gpt", "llama", "vit"};
 static const char *const norm_names[] = {"dyt", "derf", "rmsnorm", "layernorm"};
 
-const char *dytcl_arch_name(dytcl_arch a) { return (unsigned)a < 2 ? arch_names[a] : "?"; }
+const char *dytcl_arch_name(dytcl_arch a) { return (unsigned)a < 3 ? arch_names[a] : "?"; }
 const char *dytcl_norm_kind_name(dytcl_norm_kind n) { return (unsigned)n < 4 ? norm_names[n] : "?"; }
 
 dytcl_status dytcl_arch_parse(const char *s, dytcl_arch *out)
 {
-    for (int i = 0; s && out && i < 2; i++)
+    for (int i = 0; s && out && i < 3; i++)
         if (!strcasecmp(s, arch_names[i])) return *out = (dytcl_arch)i, DYTCL_OK;
-    return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "arch \"%s\": expected gpt or llama", s ? s : "(null)");
+    return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "arch \"%s\": expected gpt, llama or vit", s ? s : "(null)");
+}
+
+dy_block_kind dy_block_kind_of(dytcl_arch arch, int n_head)
+{
+    dy_block_kind k = {1, 0, 0, 1, n_head}; /* gpt */
+    if (arch == DYTCL_ARCH_LLAMA) k.rope = 1, k.swiglu = 1, k.bias = 0;
+    if (arch == DYTCL_ARCH_VIT) k.causal = 0;
+    return k;
 }
 
 dytcl_status dytcl_norm_kind_parse(const char *s, dytcl_norm_kind *out)
@@ -48,8 +56,28 @@ static double x0_std(const dytcl_model_config *c)
     return c->arch == DYTCL_ARCH_LLAMA ? 1.0 : sqrt(1.0 / C + 0.02 * 0.02);
 }
 
+/* The ViT's defaults: the DyT paper's alpha0 0.5 for ViTs at every norm,
+ * timm's eps and MLP ratio, one channel; max_seq is the tokens per image. */
+static void vit_defaults(dytcl_model_config *c)
+{
+    if (!c->d_ff) c->d_ff = 4 * c->d_model;
+    if (c->alpha_attn == 0) c->alpha_attn = 0.5f;
+    if (c->alpha_ffn == 0) c->alpha_ffn = 0.5f;
+    if (c->alpha_final == 0) c->alpha_final = 0.5f;
+    if (c->norm_eps == 0) c->norm_eps = 1e-6f;
+    if (c->rope_theta == 0) c->rope_theta = 10000.0f; /* unused */
+    if (!c->image_channels) c->image_channels = 1;
+    if (c->patch > 0 && c->image_height % c->patch == 0 && c->image_width % c->patch == 0 && c->image_height > 0 &&
+        c->image_width > 0 && c->image_height <= 4096 && c->image_width <= 4096)
+        c->max_seq = (c->image_height / c->patch) * (c->image_width / c->patch) + (c->pool == DYTCL_POOL_CLS);
+}
+
 void dytcl_model_config_defaults(dytcl_model_config *c)
 {
+    if (c->arch == DYTCL_ARCH_VIT) {
+        vit_defaults(c);
+        return;
+    }
     if (!c->vocab) c->vocab = 256;
     if (!c->d_ff) c->d_ff = c->arch == DYTCL_ARCH_GPT ? 4 * c->d_model : (8 * c->d_model / 3 + 31) / 32 * 32;
     float attn, other;
@@ -75,11 +103,43 @@ void dytcl_model_config_defaults(dytcl_model_config *c)
     if (c->rope_theta == 0) c->rope_theta = 10000.0f;
 }
 
+static dytcl_status vit_check(const dytcl_model_config *c)
+{
+    const char *why = NULL;
+    int64_t N = c->patch > 0 ? (int64_t)(c->image_height / c->patch) * (c->image_width / c->patch) : 0;
+    if ((unsigned)c->norm > DYTCL_NORM_LAYERNORM) why = "norm must be dyt, derf, rmsnorm or layernorm";
+    else if (c->image_height < 1 || c->image_width < 1 || c->image_channels < 1 || c->image_height > 4096 ||
+             c->image_width > 4096 || c->image_channels > 64)
+        why = "images must be 1..4096 pixels a side with 1..64 channels";
+    else if (c->patch < 1 || c->image_height % c->patch || c->image_width % c->patch)
+        why = "the patch size must divide the image's height and width";
+    else if (N + 1 > 65536) why = "more than 65535 patches";
+    else if ((unsigned)c->pool > DYTCL_POOL_MEAN) why = "pool must be cls or mean";
+    else if (c->max_seq != N + (c->pool == DYTCL_POOL_CLS))
+        why = "max_seq must be the tokens per image (dytcl_model_config_defaults sets it)";
+    else if (c->d_model < 1 || c->n_head < 1 || c->d_model % c->n_head || c->d_model / c->n_head > 128 ||
+             c->d_model > 8192)
+        why = "d_model must be a multiple of n_head, with a head size of at most 128 (and d_model <= 8192)";
+    else if (c->n_layer < 1 || c->n_layer > 256 || c->d_ff < 1 || c->d_ff > 65536)
+        why = "n_layer must be 1..256 and d_ff 1..65536";
+    else if (c->classes < 2 || c->classes > 65536) why = "classes must be 2..65536";
+    else if (c->folded) why = "a vit does not fold";
+    else if (!isfinite(c->alpha_attn) || !isfinite(c->alpha_ffn) || !isfinite(c->alpha_final) ||
+             !(c->norm_eps > 0) || !isfinite(c->norm_eps))
+        why = "alpha values must be finite, norm_eps > 0";
+    if (!why) return DYTCL_OK;
+    return dy_fail(NULL, DYTCL_ERR_INVALID_ARG,
+                   "vit config: %s (images %d x %d x %d, patch %d, d_model %d, n_head %d, n_layer %d, d_ff %d, "
+                   "classes %d)", why, c->image_channels, c->image_height, c->image_width, c->patch, c->d_model,
+                   c->n_head, c->n_layer, c->d_ff, c->classes);
+}
+
 dytcl_status dytcl_model_config_check(const dytcl_model_config *c)
 {
     const char *why = NULL;
     if (!c) return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "model config: NULL");
-    if ((unsigned)c->arch > DYTCL_ARCH_LLAMA) why = "arch must be gpt or llama";
+    if ((unsigned)c->arch > DYTCL_ARCH_VIT) why = "arch must be gpt, llama or vit";
+    else if (c->arch == DYTCL_ARCH_VIT) return vit_check(c);
     else if ((unsigned)c->norm > DYTCL_NORM_LAYERNORM) why = "norm must be dyt, derf, rmsnorm or layernorm";
     else if (c->vocab < 2 || c->max_seq < 1 || c->n_layer < 1 || c->n_head < 1 || c->d_model < 2 || c->d_ff < 1)
         why = "vocab >= 2, max_seq, n_layer, n_head, d_model >= 1 and d_ff >= 1 are required";
@@ -148,13 +208,15 @@ static float gamma0_for(const dytcl_model_config *c, float alpha0)
 static void add_norm(table *t, const dytcl_model_config *c, const char *prefix, float alpha0)
 {
     char name[DYTCL_MODEL_NAME_MAX];
-    int bias = c->arch == DYTCL_ARCH_GPT;
+    int bias = dy_block_kind_of(c->arch, c->n_head).bias;
 #define NAME(suffix) (snprintf(name, sizeof name, "%s." suffix, prefix), name)
     if (c->norm == DYTCL_NORM_DYT || c->norm == DYTCL_NORM_DERF)
         add(t, NAME("alpha"), 1, 0, 1, 0, DYTCL_INIT_CONST, alpha0);
     if (c->norm == DYTCL_NORM_DERF) add(t, NAME("shift"), 1, 0, 1, 0, DYTCL_INIT_CONST, 0.0f);
     if (c->folded) return;
-    float gamma0 = c->norm == DYTCL_NORM_DYT || c->norm == DYTCL_NORM_DERF ? gamma0_for(c, alpha0) : 1.0f;
+    /* the ViT starts DyT/Derf at weight 1, as the DyT paper's ViTs do */
+    int dyt_like = c->norm == DYTCL_NORM_DYT || c->norm == DYTCL_NORM_DERF;
+    float gamma0 = dyt_like && c->arch != DYTCL_ARCH_VIT ? gamma0_for(c, alpha0) : 1.0f;
     add(t, NAME("weight"), c->d_model, 0, 1, 0, DYTCL_INIT_CONST, gamma0);
     if (bias && c->norm != DYTCL_NORM_RMSNORM) add(t, NAME("bias"), c->d_model, 0, 1, 0, DYTCL_INIT_CONST, 0.0f);
 #undef NAME
@@ -166,15 +228,49 @@ static void add_linear(table *t, const dytcl_model_config *c, const char *prefix
     char name[DYTCL_MODEL_NAME_MAX];
     snprintf(name, sizeof name, "%s.weight", prefix);
     add(t, name, out, in, 0, 1, DYTCL_INIT_NORMAL, std);
-    if (c->arch == DYTCL_ARCH_GPT) {
+    if (dy_block_kind_of(c->arch, c->n_head).bias) {
         snprintf(name, sizeof name, "%s.bias", prefix);
         add(t, name, out, 0, 0, 0, DYTCL_INIT_CONST, 0.0f);
     }
 }
 
+/* The ViT's table (timm's names): patch embedding, class token, positions;
+ * the blocks; the final norm and the head. Matrices, the class token and
+ * the positions start normal(0, 0.02), biases 0; only matrices decay. */
+static void build_vit(table *t, const dytcl_model_config *c)
+{
+    int C = c->d_model, F = c->d_ff, P = c->image_channels * c->patch * c->patch;
+    float std = 0.02f;
+    char p[32];
+    add(t, "patch.weight", C, P, 0, 1, DYTCL_INIT_NORMAL, std);
+    add(t, "patch.bias", C, 0, 0, 0, DYTCL_INIT_CONST, 0.0f);
+    if (c->pool == DYTCL_POOL_CLS) add(t, "cls", C, 0, 0, 0, DYTCL_INIT_NORMAL, std);
+    add(t, "pos", c->max_seq, C, 0, 0, DYTCL_INIT_NORMAL, std);
+    for (int l = 0; l < c->n_layer; l++) {
+        snprintf(p, sizeof p, "blocks.%d.norm1", l);
+        add_norm(t, c, p, c->alpha_attn);
+        snprintf(p, sizeof p, "blocks.%d.attn.qkv", l);
+        add_linear(t, c, p, 3 * C, C, std);
+        snprintf(p, sizeof p, "blocks.%d.attn.proj", l);
+        add_linear(t, c, p, C, C, std);
+        snprintf(p, sizeof p, "blocks.%d.norm2", l);
+        add_norm(t, c, p, c->alpha_ffn);
+        snprintf(p, sizeof p, "blocks.%d.mlp.fc1", l);
+        add_linear(t, c, p, F, C, std);
+        snprintf(p, sizeof p, "blocks.%d.mlp.fc2", l);
+        add_linear(t, c, p, C, F, std);
+    }
+    add_norm(t, c, "norm", c->alpha_final);
+    add_linear(t, c, "head", c->classes, C, std);
+}
+
 /* Builds the table into t (t->out NULL: counts only). */
 static void build(table *tp, const dytcl_model_config *c)
 {
+    if (c->arch == DYTCL_ARCH_VIT) {
+        build_vit(tp, c);
+        return;
+    }
     table t = *tp;
     int C = c->d_model, F = c->d_ff, V = c->vocab, L = c->n_layer;
     int dyt_like = c->norm == DYTCL_NORM_DYT || c->norm == DYTCL_NORM_DERF;

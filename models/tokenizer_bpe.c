@@ -21,8 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "errfmt.h"
 #include "tokenizer_internal.h"
+
+/* The loaders' and the encoder's failure: the message into err[cap], -1. */
+#define bpe_err(err, cap, ...) (snprintf((err), (cap), __VA_ARGS__), -1)
 
 typedef struct {
     const char *content;
@@ -160,11 +162,11 @@ static int type_is(const json_t *o, const char *type)
 static int load_vocab(dy_bpe *b, const json_t *vocab, const char *name, char *err, size_t cap)
 {
     size_t n = json_object_size(vocab);
-    if (!n || n > DY_TOK_MAX_VOCAB) return errfmt(err, cap, "%s: model.vocab has %zu tokens (1 to %d)", name, n, DY_TOK_MAX_VOCAB);
+    if (!n || n > DY_TOK_MAX_VOCAB) return bpe_err(err, cap, "%s: model.vocab has %zu tokens (1 to %d)", name, n, DY_TOK_MAX_VOCAB);
     b->str = calloc(n, sizeof *b->str), b->str_id = malloc(n * sizeof *b->str_id);
     b->vmap_cap = pow2_above(n);
     b->vmap = malloc(b->vmap_cap * sizeof *b->vmap);
-    if (!b->str || !b->str_id || !b->vmap) return errfmt(err, cap, "%s: out of memory for %zu tokens", name, n);
+    if (!b->str || !b->str_id || !b->vmap) return bpe_err(err, cap, "%s: out of memory for %zu tokens", name, n);
     memset(b->vmap, 0xFF, b->vmap_cap * sizeof *b->vmap);
     const char *key;
     size_t klen;
@@ -172,12 +174,12 @@ static int load_vocab(dy_bpe *b, const json_t *vocab, const char *name, char *er
     json_object_keylen_foreach((json_t *)vocab, key, klen, v) {
         json_int_t id = json_is_integer(v) ? json_integer_value(v) : -1;
         if (id < 0 || id >= DY_TOK_MAX_VOCAB)
-            return errfmt(err, cap, "%s: model.vocab[\"%.64s\"] is not an id from 0 to %d", name, key, DY_TOK_MAX_VOCAB - 1);
+            return bpe_err(err, cap, "%s: model.vocab[\"%.64s\"] is not an id from 0 to %d", name, key, DY_TOK_MAX_VOCAB - 1);
         if (!klen || klen > DY_TOK_MAX_PIECE || memchr(key, 0, klen))
-            return errfmt(err, cap, "%s: model.vocab has a token of %zu bytes (1 to %d, no NUL)", name, klen, DY_TOK_MAX_PIECE);
+            return bpe_err(err, cap, "%s: model.vocab has a token of %zu bytes (1 to %d, no NUL)", name, klen, DY_TOK_MAX_PIECE);
         size_t h = hash_bytes(key, klen) & (b->vmap_cap - 1);
         while (b->vmap[h] >= 0) h = (h + 1) & (b->vmap_cap - 1); /* keys of a JSON object are distinct */
-        if (!(b->str[b->n_str] = malloc(klen + 1))) return errfmt(err, cap, "%s: out of memory", name);
+        if (!(b->str[b->n_str] = malloc(klen + 1))) return bpe_err(err, cap, "%s: out of memory", name);
         memcpy(b->str[b->n_str], key, klen + 1);
         b->str_id[b->n_str] = (int32_t)id;
         b->vmap[h] = b->n_str++;
@@ -195,20 +197,20 @@ static int parse_merge(const dy_bpe *b, const json_t *m, size_t i, const char *n
     size_t ll = 0, rl = 0;
     if (json_is_string(m)) {
         const char *s = json_string_value(m), *sp = strchr(s, ' ');
-        if (!sp || strchr(sp + 1, ' ')) return errfmt(err, cap, "%s: model.merges[%zu] \"%.64s\" is not two tokens", name, i, s);
+        if (!sp || strchr(sp + 1, ' ')) return bpe_err(err, cap, "%s: model.merges[%zu] \"%.64s\" is not two tokens", name, i, s);
         l = s, ll = (size_t)(sp - s), r = sp + 1, rl = strlen(r);
     } else if (json_is_array(m) && json_array_size(m) == 2 && json_is_string(json_array_get(m, 0)) &&
                json_is_string(json_array_get(m, 1))) {
         l = json_string_value(json_array_get(m, 0)), ll = json_string_length(json_array_get(m, 0));
         r = json_string_value(json_array_get(m, 1)), rl = json_string_length(json_array_get(m, 1));
     } else {
-        return errfmt(err, cap, "%s: model.merges[%zu] is neither \"a b\" nor [\"a\", \"b\"]", name, i);
+        return bpe_err(err, cap, "%s: model.merges[%zu] is neither \"a b\" nor [\"a\", \"b\"]", name, i);
     }
-    if (ll > DY_TOK_MAX_PIECE || rl > DY_TOK_MAX_PIECE) return errfmt(err, cap, "%s: model.merges[%zu] is too long", name, i);
+    if (ll > DY_TOK_MAX_PIECE || rl > DY_TOK_MAX_PIECE) return bpe_err(err, cap, "%s: model.merges[%zu] is too long", name, i);
     memcpy(both, l, ll), memcpy(both + ll, r, rl);
     ids[0] = vocab_find(b, l, ll), ids[1] = vocab_find(b, r, rl), ids[2] = vocab_find(b, both, ll + rl);
     if (ids[0] < 0 || ids[1] < 0 || ids[2] < 0)
-        return errfmt(err, cap, "%s: model.merges[%zu] (\"%.*s\" + \"%.*s\") names a token not in model.vocab", name, i,
+        return bpe_err(err, cap, "%s: model.merges[%zu] (\"%.*s\" + \"%.*s\") names a token not in model.vocab", name, i,
                       (int)(ll < 64 ? ll : 64), l, (int)(rl < 64 ? rl : 64), r);
     return 0;
 }
@@ -216,11 +218,11 @@ static int parse_merge(const dy_bpe *b, const json_t *m, size_t i, const char *n
 static int load_merges(dy_bpe *b, const json_t *merges, const char *name, char *err, size_t cap)
 {
     size_t n = json_array_size(merges);
-    if (n > DY_TOK_MAX_VOCAB) return errfmt(err, cap, "%s: %zu merges, more than %d", name, n, DY_TOK_MAX_VOCAB);
+    if (n > DY_TOK_MAX_VOCAB) return bpe_err(err, cap, "%s: %zu merges, more than %d", name, n, DY_TOK_MAX_VOCAB);
     b->mmap_cap = pow2_above(n);
     b->mkey = calloc(b->mmap_cap, sizeof *b->mkey);
     b->mrank = malloc(b->mmap_cap * sizeof *b->mrank), b->mout = malloc(b->mmap_cap * sizeof *b->mout);
-    if (!b->mkey || !b->mrank || !b->mout) return errfmt(err, cap, "%s: out of memory for %zu merges", name, n);
+    if (!b->mkey || !b->mrank || !b->mout) return bpe_err(err, cap, "%s: out of memory for %zu merges", name, n);
     for (size_t i = 0; i < n; i++) {
         int32_t ids[3];
         if (parse_merge(b, json_array_get(merges, i), i, name, ids, err, cap)) return -1;
@@ -235,8 +237,8 @@ static int load_merges(dy_bpe *b, const json_t *merges, const char *name, char *
 static int load_added(dy_bpe *b, const json_t *added, const char *name, char *err, size_t cap)
 {
     size_t n = json_array_size(added);
-    if (n > DY_TOK_MAX_VOCAB) return errfmt(err, cap, "%s: %zu added tokens", name, n);
-    if (n && !(b->added = calloc(n, sizeof *b->added))) return errfmt(err, cap, "%s: out of memory", name);
+    if (n > DY_TOK_MAX_VOCAB) return bpe_err(err, cap, "%s: %zu added tokens", name, n);
+    if (n && !(b->added = calloc(n, sizeof *b->added))) return bpe_err(err, cap, "%s: out of memory", name);
     static const char *const bos[] = {"<s>", "<bos>", "<|begin_of_text|>", "<|startoftext|>", "<|endoftext|>"};
     static const char *const eos[] = {"</s>", "<eos>", "<|end_of_text|>", "<|endoftext|>"};
     for (size_t i = 0; i < n; i++) {
@@ -246,14 +248,14 @@ static int load_added(dy_bpe *b, const json_t *added, const char *name, char *er
         size_t len = json_string_length(content);
         if (!json_is_object(a) || !json_is_string(content) || !len || len > DY_TOK_MAX_PIECE || id < 0 ||
             id >= DY_TOK_MAX_VOCAB)
-            return errfmt(err, cap, "%s: added_tokens[%zu] needs an \"id\" (0 to %d) and a \"content\" of 1 to %d bytes",
+            return bpe_err(err, cap, "%s: added_tokens[%zu] needs an \"id\" (0 to %d) and a \"content\" of 1 to %d bytes",
                           name, i, DY_TOK_MAX_VOCAB - 1, DY_TOK_MAX_PIECE);
         const char *s = json_string_value(content);
         if (!unused(a, "lstrip") || !unused(a, "rstrip") || !unused(a, "single_word") || memchr(s, 0, len))
-            return errfmt(err, cap, "%s: added_tokens[%zu] \"%.64s\": lstrip, rstrip and single_word are not supported",
+            return bpe_err(err, cap, "%s: added_tokens[%zu] \"%.64s\": lstrip, rstrip and single_word are not supported",
                           name, i, s);
         char *copy = malloc(len + 1);
-        if (!copy) return errfmt(err, cap, "%s: out of memory", name);
+        if (!copy) return bpe_err(err, cap, "%s: out of memory", name);
         memcpy(copy, s, len + 1);
         b->added[b->n_added++] = (added_token){copy, len, (int32_t)id};
         b->added_first[(uint8_t)s[0]] = 1;
@@ -284,13 +286,13 @@ static int build_pieces(dy_bpe *b, const char *name, char *err, size_t cap)
     uint8_t *raw = calloc((size_t)b->V, 1);                /* 1: an added token's content, taken as it is */
     if (!b->off || !b->known || !b->bytes || !src || !raw) {
         free(src), free(raw);
-        return errfmt(err, cap, "%s: out of memory for %d tokens", name, b->V);
+        return bpe_err(err, cap, "%s: out of memory for %d tokens", name, b->V);
     }
     for (int i = 0; i < b->n_str; i++) {
         int32_t id = b->str_id[i];
         if (src[id]) {
             free(src), free(raw);
-            return errfmt(err, cap, "%s: model.vocab gives id %d to two tokens", name, id);
+            return bpe_err(err, cap, "%s: model.vocab gives id %d to two tokens", name, id);
         }
         src[id] = b->str[i];
     }
@@ -311,7 +313,7 @@ static int build_pieces(dy_bpe *b, const char *name, char *err, size_t cap)
             size_t k = dy_utf8_next(s + i, n - i, &cp);
             if (!k) {
                 free(src), free(raw);
-                return errfmt(err, cap, "%s: token %d is not UTF-8", name, id);
+                return bpe_err(err, cap, "%s: token %d is not UTF-8", name, id);
             }
             if (cp < 324 && byte_of[cp] >= 0) b->bytes[at++] = (uint8_t)byte_of[cp];
             else memcpy(b->bytes + at, s + i, k), at += k;
@@ -331,22 +333,22 @@ static int check_structure(const json_t *root, const char *name, char *err, size
 {
     const json_t *model = json_object_get(root, "model"), *pre = json_object_get(root, "pre_tokenizer");
     const json_t *dec = json_object_get(root, "decoder"), *norm = json_object_get(root, "normalizer");
-    if (!json_is_object(root)) return errfmt(err, cap, "%s: not a JSON object", name);
+    if (!json_is_object(root)) return bpe_err(err, cap, "%s: not a JSON object", name);
     if (!json_is_object(model) || !type_is(model, "BPE"))
-        return errfmt(err, cap, "%s: model.type is not \"BPE\" (only byte-level BPE tokenizer.json is supported)", name);
+        return bpe_err(err, cap, "%s: model.type is not \"BPE\" (only byte-level BPE tokenizer.json is supported)", name);
     if (!json_is_object(json_object_get(model, "vocab")) || !json_is_array(json_object_get(model, "merges")))
-        return errfmt(err, cap, "%s: model.vocab must be an object and model.merges an array", name);
+        return bpe_err(err, cap, "%s: model.vocab must be an object and model.merges an array", name);
     if (!unused(model, "dropout") || !unused(model, "continuing_subword_prefix") || !unused(model, "end_of_word_suffix"))
-        return errfmt(err, cap, "%s: model.dropout, continuing_subword_prefix and end_of_word_suffix are not supported", name);
-    if (norm && !json_is_null(norm)) return errfmt(err, cap, "%s: a normalizer is not supported (only null)", name);
+        return bpe_err(err, cap, "%s: model.dropout, continuing_subword_prefix and end_of_word_suffix are not supported", name);
+    if (norm && !json_is_null(norm)) return bpe_err(err, cap, "%s: a normalizer is not supported (only null)", name);
     if (!json_is_object(pre) || !type_is(pre, "ByteLevel"))
-        return errfmt(err, cap, "%s: pre_tokenizer is not ByteLevel (only GPT-2-style byte-level BPE is supported)", name);
+        return bpe_err(err, cap, "%s: pre_tokenizer is not ByteLevel (only GPT-2-style byte-level BPE is supported)", name);
     const json_t *re = json_object_get(pre, "use_regex");
-    if (re && !json_is_true(re)) return errfmt(err, cap, "%s: pre_tokenizer.use_regex false is not supported", name);
+    if (re && !json_is_true(re)) return bpe_err(err, cap, "%s: pre_tokenizer.use_regex false is not supported", name);
     if (dec && !json_is_null(dec) && !type_is(dec, "ByteLevel"))
-        return errfmt(err, cap, "%s: decoder is not ByteLevel (or null)", name);
+        return bpe_err(err, cap, "%s: decoder is not ByteLevel (or null)", name);
     const json_t *added = json_object_get(root, "added_tokens");
-    if (added && !json_is_null(added) && !json_is_array(added)) return errfmt(err, cap, "%s: added_tokens is not an array", name);
+    if (added && !json_is_null(added) && !json_is_array(added)) return bpe_err(err, cap, "%s: added_tokens is not an array", name);
     return 0;
 }
 
@@ -355,9 +357,9 @@ int dy_bpe_load(const uint8_t *data, size_t len, const char *name, dy_bpe **out,
     *out = NULL;
     json_error_t je;
     json_t *root = json_loadb((const char *)data, len, JSON_REJECT_DUPLICATES, &je);
-    if (!root) return errfmt(err, cap, "%s: not valid JSON (line %d, column %d: %s)", name, je.line, je.column, je.text);
+    if (!root) return bpe_err(err, cap, "%s: not valid JSON (line %d, column %d: %s)", name, je.line, je.column, je.text);
     dy_bpe *b = calloc(1, sizeof *b);
-    if (!b) return json_decref(root), errfmt(err, cap, "%s: out of memory", name);
+    if (!b) return json_decref(root), bpe_err(err, cap, "%s: out of memory", name);
     b->special[0] = b->special[1] = b->special[2] = -1;
     const json_t *model = json_object_get(root, "model");
     int bad = check_structure(root, name, err, cap) || load_vocab(b, json_object_get(model, "vocab"), name, err, cap) ||
@@ -471,13 +473,13 @@ static int encode_word(const dy_bpe *b, const uint8_t *s, size_t n, word_work *w
         mapped[0] = '\0';
         for (size_t i = 0; i < n; i++) m += utf8_put(cp_of[s[i]], (uint8_t *)mapped + m);
         int32_t whole = vocab_find(b, mapped, m);
-        if (whole >= 0) return push(out, whole) ? errfmt(err, cap, "out of memory") : 0;
+        if (whole >= 0) return push(out, whole) ? bpe_err(err, cap, "out of memory") : 0;
     }
-    if (work_reserve(w, n)) return errfmt(err, cap, "out of memory for a piece of %zu bytes", n);
+    if (work_reserve(w, n)) return bpe_err(err, cap, "out of memory for a piece of %zu bytes", n);
     for (size_t i = 0; i < n; i++) {
         int32_t id = b->byte_id[s[i]];
         if (id < 0) id = b->special[DYTCL_TOKEN_UNK];
-        if (id < 0) return errfmt(err, cap, "byte 0x%02X has no token and the tokenizer has no unk_token", s[i]);
+        if (id < 0) return bpe_err(err, cap, "byte 0x%02X has no token and the tokenizer has no unk_token", s[i]);
         w->id[i] = id, w->prev[i] = (int32_t)i - 1, w->next[i] = i + 1 < n ? (int32_t)i + 1 : -1;
     }
     w->hn = 0;
@@ -495,7 +497,7 @@ static int encode_word(const dy_bpe *b, const uint8_t *s, size_t n, word_work *w
         consider(b, w, c.pos);
     }
     for (int32_t i = 0; i >= 0; i = w->next[i])
-        if (push(out, w->id[i])) return errfmt(err, cap, "out of memory");
+        if (push(out, w->id[i])) return bpe_err(err, cap, "out of memory");
     return 0;
 }
 
@@ -504,7 +506,7 @@ static int encode_segment(const dy_bpe *b, const char *s, size_t n, word_work *w
 {
     char *prefixed = NULL;
     if (b->add_prefix_space && n && s[0] != ' ') {
-        if (n == SIZE_MAX || !(prefixed = malloc(n + 1))) return errfmt(err, cap, "out of memory");
+        if (n == SIZE_MAX || !(prefixed = malloc(n + 1))) return bpe_err(err, cap, "out of memory");
         prefixed[0] = ' ', memcpy(prefixed + 1, s, n);
         s = prefixed, n++;
     }
@@ -545,12 +547,12 @@ int dy_bpe_encode(const dy_bpe *b, const char *text, size_t n, int32_t **ids, si
         }
         rc = encode_segment(b, text + seg, at - seg, &w, &out, err, cap);
         if (a < 0) break;
-        if (!rc && push(&out, b->added[a].id)) rc = errfmt(err, cap, "out of memory");
+        if (!rc && push(&out, b->added[a].id)) rc = bpe_err(err, cap, "out of memory");
         at += b->added[a].len, seg = at;
     }
     free(w.id), free(w.prev), free(w.next), free(w.heap);
     if (rc) return free(out.v), -1;
-    if (!out.v && !(out.v = malloc(sizeof *out.v))) return errfmt(err, cap, "out of memory");
+    if (!out.v && !(out.v = malloc(sizeof *out.v))) return bpe_err(err, cap, "out of memory");
     *ids = out.v, *count = out.n;
     return 0;
 }

@@ -4,7 +4,8 @@
  *
  * For a tiny GPT-DyT, a tiny LLaMA-DyT (weights in through dytcl_model_load,
  * the normal checkpoint loader) and two tiny ViT-DyTs, one pooling by a class
- * token, one by the mean (weights in through vit_load), in float32 on the
+ * token, one by the mean (weights in through dytcl_model_load too, from
+ * the ViT files' earlier format, "dytcl-vit-1"), in float32 on the
  * OpenCL device dytcl must give PyTorch's
  *   logits and loss                    within 1e-5 relative (logits by norm)
  *   every parameter's gradient         within 1e-4 relative by norm
@@ -16,7 +17,7 @@
  *
  * The other direction, when python3 can import torch (CI has no torch: that
  * part is skipped with a note): the model after its 10 steps is saved with
- * dytcl_model_save (a ViT with vit_save), and reference.py (reference_vit.py)
+ * dytcl_model_save, and reference.py (reference_vit.py)
  * --check runs its own forward on that file and compares with dytcl's logits. */
 #include <math.h>
 #include <stdint.h>
@@ -28,7 +29,6 @@
 
 #include "check.h"
 #include "dytcl_model.h"
-#include "vit.h"
 
 #ifndef REF_DIR
 #error "REF_DIR (tests/reference) must be defined"
@@ -267,20 +267,24 @@ done:
 
 /* Saves the trained ViT, the images and dytcl's logits, and has
  * reference_vit.py --check compare its forward on that checkpoint. */
-static void vit_check_from_python(vit *v, const char *name, const float *images, const float *logits)
+static void vit_check_from_python(dytcl_model *v, const char *name, const float *images, const float *logits)
 {
-    const vit_config *c = vit_get_config(v);
-    const int B = vit_batch(v);
+    const dytcl_model_config *c = dytcl_model_get_config(v);
+    int B = 0;
+    dytcl_model_batch(v, &B, NULL);
     char ckpt[1024], ipath[1024], lpath[1024], cmd[4096];
     mkdir(WORK_DIR, 0777);
     snprintf(ckpt, sizeof ckpt, "%s/%s-trained.safetensors", WORK_DIR, name);
     snprintf(ipath, sizeof ipath, "%s/%s-images.safetensors", WORK_DIR, name);
     snprintf(lpath, sizeof lpath, "%s/%s-logits.safetensors", WORK_DIR, name);
-    const char *meta[] = {"step", "10", "note", "test_conformance"};
-    dytcl_status s = vit_save(v, ckpt, 1, meta, 2);
-    CHECK(s == DYTCL_OK, "vit_save: %s", vit_error(v));
-    const size_t npix = (size_t)B * c->channels * c->height * c->width;
-    dytcl_st_tensor it = {.name = "images", .ndim = 4, .shape = {B, c->channels, c->height, c->width},
+    dytcl_meta md = {0};
+    dytcl_status s = dytcl_meta_set(&md, "step", "10");
+    if (!s) s = dytcl_meta_set(&md, "note", "test_conformance");
+    if (!s) s = dytcl_model_save(v, ckpt, 1, &md);
+    dytcl_meta_clear(&md);
+    CHECK(s == DYTCL_OK, "dytcl_model_save: %s", dytcl_last_error(dytcl_model_ctx(v)));
+    const size_t npix = (size_t)B * c->image_channels * c->image_height * c->image_width;
+    dytcl_st_tensor it = {.name = "images", .ndim = 4, .shape = {B, c->image_channels, c->image_height, c->image_width},
                           .numel = npix, .data = images};
     dytcl_st_tensor lt = {.name = "logits", .ndim = 2, .shape = {B, c->classes}, .numel = (size_t)B * c->classes,
                           .data = logits};
@@ -297,26 +301,26 @@ static void vit_check_from_python(vit *v, const char *name, const float *images,
 /* The same comparisons for a ViT: images [B, ch, H, W] and labels [B] in. */
 static void run_vit(dytcl_ctx *ctx, const char *name, int torch)
 {
-    char path[1024], err[512] = "", what[128];
+    char path[1024], what[128];
     snprintf(path, sizeof path, "%s/%s.safetensors", REF_DIR, name);
-    vit *v = NULL;
+    dytcl_model *v = NULL;
     int has_opt = 1;
-    dytcl_status s = vit_load(ctx, path, &v, &has_opt, NULL, err, sizeof err);
-    CHECK(s == DYTCL_OK, "vit_load: %s", err);
+    dytcl_status s = dytcl_model_load(ctx, path, NULL, &has_opt, &v);
+    CHECK(s == DYTCL_OK, "dytcl_model_load: %s", dytcl_last_error(ctx));
     CHECK(!has_opt, "%s: the reference checkpoint has no optimiser state", path);
     dytcl_st_file *io = open_ref(name, "-io"), *gf = open_ref(name, "-grads"), *pf = open_ref(name, "-step10");
     if (s || !io || !gf || !pf) goto done;
 
-    const vit_config *c = vit_get_config(v);
+    const dytcl_model_config *c = dytcl_model_get_config(v);
+    CHECK(c->arch == DYTCL_ARCH_VIT, "%s: loaded as %s", path, dytcl_arch_name(c->arch));
     int B = meta_int(io, "B"), steps = meta_int(io, "steps");
-    dytcl_adamw_config o = {.lr = (float)meta_num(io, "lr"), .beta1 = (float)meta_num(io, "beta1"),
-                            .beta2 = (float)meta_num(io, "beta2"), .eps = (float)meta_num(io, "eps"),
-                            .weight_decay = (float)meta_num(io, "weight_decay")};
-    float clip = (float)meta_num(io, "clip");
+    dytcl_model_optim o = {.lr = (float)meta_num(io, "lr"), .beta1 = (float)meta_num(io, "beta1"),
+                           .beta2 = (float)meta_num(io, "beta2"), .eps = (float)meta_num(io, "eps"),
+                           .weight_decay = (float)meta_num(io, "weight_decay"), .clip = (float)meta_num(io, "clip")};
     CHECK(B > 0 && steps >= 1 && steps <= MAX_STEPS, "%s-io: B %d, steps %d", name, B, steps);
     if (!(B > 0 && steps >= 1 && steps <= MAX_STEPS)) goto done;
-    size_t K = (size_t)c->classes, n = vit_num_params(v);
-    size_t npix = (size_t)B * c->channels * c->height * c->width;
+    size_t K = (size_t)c->classes, n = dytcl_model_param_count(c);
+    size_t npix = (size_t)B * c->image_channels * c->image_height * c->image_width;
     const float *images = ref_tensor(io, "io", "images", npix), *labf = ref_tensor(io, "io", "labels", (size_t)B);
     const float *want_logits = ref_tensor(io, "io", "logits", (size_t)B * K);
     const float *want_loss = ref_tensor(io, "io", "loss", 1);
@@ -327,41 +331,44 @@ static void run_vit(dytcl_ctx *ctx, const char *name, int torch)
     int32_t *lab = malloc((size_t)B * sizeof *lab);
     float *logits = malloc((size_t)B * K * sizeof *logits), *buf = malloc(n * sizeof *buf);
     for (int i = 0; i < B; i++) lab[i] = (int32_t)labf[i];
-    const int nt = vit_num_tensors(v);
+    int nt = dytcl_model_param_table(c, NULL, 0);
+    dytcl_model_tensor *tab = calloc((size_t)nt, sizeof *tab);
+    dytcl_model_param_table(c, tab, nt);
 
     /* one forward and backward (the backward overwrites the logits: read first) */
     float loss = NAN;
-    if ((s = vit_set_batch(v, B)) || (s = vit_forward(v, images, lab)) || (s = vit_loss(v, &loss)) ||
-        (s = vit_logits(v, logits)) || (s = vit_backward(v)) || (s = vit_read(v, 1, buf)))
-        CHECK(0, "%s: forward/backward: %s", name, vit_error(v));
+    if ((s = dytcl_model_set_batch(v, B, 0)) || (s = dytcl_model_zero_grad(v)) ||
+        (s = dytcl_model_forward_images(v, images, lab)) || (s = dytcl_model_read_loss(v, &loss)) ||
+        (s = dytcl_model_read_logits(v, logits)) || (s = dytcl_model_backward(v, 1.0f)) ||
+        (s = dytcl_model_read_grads(v, buf)))
+        CHECK(0, "%s: forward/backward: %s", name, dytcl_last_error(ctx));
     worst wl = {0}, wloss = {0}, wg = {0}, ws = {0}, wn = {0}, wp = {0};
     note(&wl, rel_norm(logits, want_logits, (size_t)B * K), "logits");
     note(&wloss, rel_norm(&loss, want_loss, 1), "loss");
     for (int i = 0; !s && i < nt; i++) {
-        const vit_tensor *t = vit_tensor_at(v, i);
-        const float *want = ref_tensor(gf, "grads", t->name, t->numel);
-        if (want) note(&wg, rel_norm(buf + t->offset, want, t->numel), t->name);
+        const float *want = ref_tensor(gf, "grads", tab[i].name, tab[i].numel);
+        if (want) note(&wg, rel_norm(buf + tab[i].offset, want, tab[i].numel), tab[i].name);
     }
 
     /* AdamW steps on the same batch; the first reuses the gradients above */
     float losses[MAX_STEPS], norms[MAX_STEPS];
     for (int i = 0; i < MAX_STEPS; i++) losses[i] = norms[i] = NAN;
-    losses[0] = loss;
     for (int step = 1; !s && step <= steps; step++) {
-        if (step > 1 && ((s = vit_forward(v, images, lab)) || (s = vit_loss(v, &losses[step - 1])) ||
-                         (s = vit_backward(v))))
+        if (step > 1 && ((s = dytcl_model_zero_grad(v)) || (s = dytcl_model_forward_images(v, images, lab)) ||
+                         (s = dytcl_model_backward(v, 1.0f))))
             break;
-        if ((s = vit_step(v, &o, clip, step, &norms[step - 1]))) break;
+        if ((s = dytcl_model_step(v, &o, step)) ||
+            (s = dytcl_model_step_stats(v, &losses[step - 1], 1, &norms[step - 1])))
+            break;
         snprintf(what, sizeof what, "step %d", step);
         note(&ws, rel_norm(&losses[step - 1], &want_losses[step - 1], 1), what);
         note(&wn, rel_norm(&norms[step - 1], &want_norms[step - 1], 1), what);
     }
-    CHECK(s == DYTCL_OK, "%s: training: %s", name, vit_error(v));
-    if (!s && !(s = vit_read(v, 0, buf)))
+    CHECK(s == DYTCL_OK, "%s: training: %s", name, dytcl_last_error(ctx));
+    if (!s && !(s = dytcl_model_read_params(v, buf)))
         for (int i = 0; i < nt; i++) {
-            const vit_tensor *t = vit_tensor_at(v, i);
-            const float *want = ref_tensor(pf, "step10", t->name, t->numel);
-            if (want) note(&wp, params_err(t->name, t->numel, buf + t->offset, want), t->name);
+            const float *want = ref_tensor(pf, "step10", tab[i].name, tab[i].numel);
+            if (want) note(&wp, params_err(tab[i].name, tab[i].numel, buf + tab[i].offset, want), tab[i].name);
         }
 
     printf("%s: loss %.6f (PyTorch %.6f), after %d steps %.6f (PyTorch %.6f)\n", name, (double)loss,
@@ -375,14 +382,14 @@ static void run_vit(dytcl_ctx *ctx, const char *name, int torch)
 
     /* the other direction: PyTorch reads dytcl's checkpoint of the trained ViT */
     if (!s && torch) {
-        if ((s = vit_forward(v, images, NULL)) || (s = vit_logits(v, logits)))
-            CHECK(0, "%s: forward: %s", name, vit_error(v));
+        if ((s = dytcl_model_forward_images(v, images, NULL)) || (s = dytcl_model_read_logits(v, logits)))
+            CHECK(0, "%s: forward: %s", name, dytcl_last_error(ctx));
         else vit_check_from_python(v, name, images, logits);
     }
-    free(lab), free(logits), free(buf);
+    free(lab), free(logits), free(buf), free(tab);
 done:
     dytcl_st_free(io), dytcl_st_free(gf), dytcl_st_free(pf);
-    vit_free(v);
+    dytcl_model_free(v);
 }
 
 int main(void)

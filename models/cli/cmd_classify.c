@@ -11,35 +11,34 @@
 #include "idx.h"
 #include "image_eval.h"
 #include "opts.h"
-#include "vit.h"
 
-int cli_image_eval(vit *v, const image_set *s, const image_aug *norm, int *pred, double *loss, double *acc)
+int cli_image_eval(dytcl_model *m, const image_set *s, const image_aug *norm, int *pred, double *loss, double *acc)
 {
-    if (!vit_batch(v) && vit_set_batch(v, s->n < 256 ? s->n : 256)) return -1;
-    const int B = vit_batch(v), K = vit_get_config(v)->classes;
-    float *x = malloc((size_t)B * s->H * s->W * sizeof *x), *logits = malloc((size_t)B * K * sizeof *logits);
-    int32_t *y = malloc((size_t)B * sizeof *y);
+    int B = 0;
+    dytcl_model_batch(m, &B, NULL);
+    if (!B && dytcl_model_set_batch(m, s->n < 256 ? s->n : 256, 0)) return -1;
+    dytcl_model_batch(m, &B, NULL);
+    float *x = malloc((size_t)B * s->H * s->W * sizeof *x);
+    int32_t *y = malloc((size_t)B * sizeof *y), *best = malloc((size_t)B * sizeof *best);
     double sum = 0;
     long right = 0;
-    int rc = !x || !logits || !y;
+    int rc = !x || !y || !best;
     for (int start = 0; !rc && start < s->n; start += B) {
         float l = 0;
         image_set_batch(s, NULL, start, B, norm, NULL, x, y);
-        if (vit_forward(v, x, y) || vit_loss(v, &l) || vit_logits(v, logits)) {
+        if (dytcl_model_forward_images(m, x, y) || dytcl_model_read_loss(m, &l) ||
+            dytcl_model_read_predictions(m, best)) {
             rc = -1;
             break;
         }
         const int rows = s->n - start < B ? s->n - start : B;
         sum += (double)l * rows;
         for (int b = 0; b < rows; b++) {
-            int best = 0;
-            for (int k = 1; k < K; k++)
-                if (logits[(size_t)b * K + k] > logits[(size_t)b * K + best]) best = k;
-            right += best == y[b];
-            if (pred) pred[start + b] = best;
+            right += best[b] == y[b];
+            if (pred) pred[start + b] = best[b];
         }
     }
-    free(x), free(logits), free(y);
+    free(x), free(y), free(best);
     if (rc) return -1;
     *loss = sum / s->n, *acc = (double)right / s->n;
     return 0;
@@ -76,8 +75,8 @@ int cmd_classify(int argc, char **argv)
     char err[1400];
     image_set s = {0};
     dytcl_ctx *ctx = NULL;
-    vit *v = NULL;
-    dytcl_st_file *f = NULL;
+    dytcl_model *v = NULL;
+    dytcl_meta md = {0};
     int *pred = NULL;
     rc = 1;
     if (image_set_load(files[0], files[1], (int)limit, 0, &s, err, sizeof err)) {
@@ -88,25 +87,26 @@ int cmd_classify(int argc, char **argv)
         cli_error("classify", 1, "%s", dytcl_last_error(NULL));
         goto done;
     }
-    if (vit_load(ctx, model, &v, NULL, &f, err, sizeof err)) {
-        cli_error("classify", 1, "%s", err);
+    if (dytcl_model_load(ctx, model, &md, NULL, &v)) {
+        cli_error("classify", 1, "%s", dytcl_last_error(ctx));
         goto done;
     }
-    const vit_config *c = vit_get_config(v);
-    if (c->height != s.H || c->width != s.W || c->channels != 1 || s.classes > c->classes) {
+    const dytcl_model_config *c = dytcl_model_get_config(v);
+    if (c->arch != DYTCL_ARCH_VIT || c->image_height != s.H || c->image_width != s.W || c->image_channels != 1 ||
+        s.classes > c->classes) {
         cli_error("classify", 1, "%s takes %d x %d images of %d classes; %s has %d x %d images, labels up to %d", model,
-                  c->height, c->width, c->classes, files[0], s.H, s.W, s.classes - 1);
+                  c->image_height, c->image_width, c->classes, files[0], s.H, s.W, s.classes - 1);
         goto done;
     }
     /* the normalisation the model was trained with */
-    const char *mean = dytcl_st_metadata(f, "train.mean"), *std = dytcl_st_metadata(f, "train.std");
+    const char *mean = dytcl_meta_get(&md, "train.mean"), *std = dytcl_meta_get(&md, "train.std");
     image_aug norm = {0, 0, mean ? strtof(mean, NULL) : 0.0f, std ? strtof(std, NULL) : 1.0f};
     if (!(norm.std > 0)) norm.std = 1.0f;
     double loss = 0, acc = 0;
     pred = malloc((size_t)s.n * sizeof *pred);
-    if (!pred || vit_set_batch(v, (int)(batch < s.n ? batch : s.n)) ||
+    if (!pred || dytcl_model_set_batch(v, (int)(batch < s.n ? batch : s.n), 0) ||
         cli_image_eval(v, &s, &norm, pred, &loss, &acc)) {
-        cli_error("classify", 1, "%s", pred ? vit_error(v) : "out of memory");
+        cli_error("classify", 1, "%s", pred ? dytcl_last_error(ctx) : "out of memory");
         goto done;
     }
     printf("index,prediction,label\n");
@@ -116,8 +116,8 @@ int cmd_classify(int argc, char **argv)
 done:
     free(pred);
     image_set_free(&s);
-    dytcl_st_free(f);
-    vit_free(v);
+    dytcl_meta_clear(&md);
+    dytcl_model_free(v);
     dytcl_ctx_free(ctx);
     return rc;
 }

@@ -19,12 +19,19 @@
 #include "image_eval.h"
 #include "opts.h"
 #include "outputs.h"
-#include "vit.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist/"
 
+/* The ViT's settings the flags set (dytcl_model_config's, under the flags' names). */
 typedef struct {
-    vit_config model;
+    dytcl_norm_kind norm;
+    dytcl_pool pool;
+    int patch, dim, heads, layers, mlp;
+    float alpha0;
+} image_model;
+
+typedef struct {
+    image_model model;
     char train_images[1024], train_labels[1024], test_images[1024], test_labels[1024];
     char out[1024], log[1024], resume[1024];
     int epochs, batch, warmup, train_limit, test_limit, pad, flip, stop_after, force;
@@ -32,8 +39,8 @@ typedef struct {
     unsigned long long seed;
 } image_opts;
 
-static const char *const norm_names[] = {"dyt", "derf", "rmsnorm", "layernorm", NULL}; /* vit_norm order */
-static const char *const pool_names[] = {"cls", "mean", NULL};                      /* vit_pool order */
+static const char *const norm_names[] = {"dyt", "derf", "rmsnorm", "layernorm", NULL}; /* dytcl_norm_kind order */
+static const char *const pool_names[] = {"cls", "mean", NULL};                      /* dytcl_pool order */
 enum { SAVED = 1 }; /* tag: a checkpoint keeps it (the model's own settings travel in its config) */
 
 static const opt_spec opts[] = {
@@ -83,7 +90,7 @@ static const opt_cmd image_cmd = {
 static void defaults(image_opts *o)
 {
     memset(o, 0, sizeof *o);
-    vit_config_default(&o->model);
+    o->model = (image_model){DYTCL_NORM_DYT, DYTCL_POOL_CLS, 7, 64, 4, 4, 128, 0.5f};
     snprintf(o->train_images, sizeof o->train_images, FMNIST "train-images-idx3-ubyte.gz");
     snprintf(o->train_labels, sizeof o->train_labels, FMNIST "train-labels-idx1-ubyte.gz");
     snprintf(o->test_images, sizeof o->test_images, FMNIST "t10k-images-idx3-ubyte.gz");
@@ -100,13 +107,21 @@ static int parse(int argc, char **argv, image_opts *o)
     return opt_parse(&image_cmd, argc, argv, o, NULL);
 }
 
-/* Linear warm-up to lr over `warmup` steps, then cosine to lr * min_lr_frac. */
-static float lr_at(const image_opts *o, long step, long total)
+/* The model's config: the flags' settings, images of H x W, `classes` outputs. */
+static dytcl_model_config model_config(const image_model *im, int H, int W, int classes)
 {
-    if (step <= o->warmup) return o->lr * (float)step / (float)(o->warmup > 0 ? o->warmup : 1);
-    double p = (double)(step - o->warmup) / (double)(total - o->warmup > 0 ? total - o->warmup : 1);
-    double lo = o->lr * o->min_lr_frac;
-    return (float)(lo + 0.5 * (o->lr - lo) * (1 + cos(3.141592653589793 * (p > 1 ? 1 : p))));
+    dytcl_model_config c = {.arch = DYTCL_ARCH_VIT, .norm = im->norm, .n_layer = im->layers, .n_head = im->heads,
+                            .d_model = im->dim, .d_ff = im->mlp, .alpha_attn = im->alpha0, .alpha_ffn = im->alpha0,
+                            .alpha_final = im->alpha0, .image_height = H, .image_width = W, .image_channels = 1,
+                            .patch = im->patch, .classes = classes, .pool = im->pool};
+    dytcl_model_config_defaults(&c);
+    return c;
+}
+
+/* The flags' settings of a model's config (a resumed checkpoint's). */
+static image_model model_settings(const dytcl_model_config *c)
+{
+    return (image_model){c->norm, c->pool, c->patch, c->d_model, c->n_head, c->n_layer, c->d_ff, c->alpha_attn};
 }
 
 /* The seed of epoch e's shuffle: any epoch's order without replaying the others. */
@@ -115,23 +130,25 @@ static uint64_t epoch_seed(const image_opts *o, int e)
     return o->seed * 0x9E3779B97F4A7C15ull ^ (uint64_t)(e + 1) * 0xD1B54A32D192ED03ull;
 }
 
-static int save(vit *v, const image_opts *o, int epoch, long step, uint64_t aug_rng, double acc)
+static int save(dytcl_model *m, const image_opts *o, int epoch, long step, uint64_t aug_rng, double acc)
 {
-    const char *meta[2 * (NOPTS + 4)];
-    char vals[NOPTS + 4][1100];
-    int k = 0;
+    dytcl_meta md = {0};
+    char key[64], val[1100];
+    int bad = 0;
     for (int i = 0; i < NOPTS; i++) {
         if (!opts[i].tag) continue;
-        char *key = vals[i];
-        opt_format(&opts[i], o, key + 64, 1000);
-        snprintf(key, 64, "train.%s", opts[i].name);
-        meta[2 * k] = key, meta[2 * k + 1] = key + 64, k++;
+        opt_format(&opts[i], o, val, sizeof val);
+        snprintf(key, sizeof key, "train.%s", opts[i].name);
+        bad |= dytcl_meta_set(&md, key, val);
     }
-    snprintf(vals[NOPTS], 64, "%d", epoch), snprintf(vals[NOPTS + 1], 64, "%ld", step);
-    snprintf(vals[NOPTS + 2], 64, "%llu", (unsigned long long)aug_rng), snprintf(vals[NOPTS + 3], 64, "%.6f", acc);
-    const char *keys[4] = {"train.epoch_done", "train.step", "train.aug_rng", "train.test_accuracy"};
-    for (int j = 0; j < 4; j++) meta[2 * k] = keys[j], meta[2 * k + 1] = vals[NOPTS + j], k++;
-    return vit_save(v, o->out, 1, meta, k) ? cli_error("train-image", 1, "%s", vit_error(v)) : 0;
+    snprintf(val, sizeof val, "%d", epoch), bad |= dytcl_meta_set(&md, "train.epoch_done", val);
+    snprintf(val, sizeof val, "%ld", step), bad |= dytcl_meta_set(&md, "train.step", val);
+    snprintf(val, sizeof val, "%llu", (unsigned long long)aug_rng), bad |= dytcl_meta_set(&md, "train.aug_rng", val);
+    snprintf(val, sizeof val, "%.6f", acc), bad |= dytcl_meta_set(&md, "train.test_accuracy", val);
+    dytcl_status s = bad ? DYTCL_ERR_HOST_MEMORY : dytcl_model_save(m, o->out, 1, &md);
+    dytcl_meta_clear(&md);
+    if (bad) return cli_error("train-image", 1, "out of memory");
+    return s ? cli_error("train-image", 1, "%s", dytcl_last_error(dytcl_model_ctx(m))) : 0;
 }
 
 /* Before any work: the inputs are regular files (a FIFO would block), and
@@ -162,8 +179,8 @@ int cmd_train_image(int argc, char **argv)
     if (rc >= 0) return rc;
     char err[1400];
     dytcl_ctx *ctx = NULL;
-    vit *v = NULL;
-    dytcl_st_file *f = NULL;
+    dytcl_model *v = NULL;
+    dytcl_meta md = {0};
     image_set train = {0}, test = {0};
     float *x = NULL;
     int32_t *y = NULL;
@@ -181,12 +198,17 @@ int cmd_train_image(int argc, char **argv)
     }
     if (o.resume[0]) { /* the checkpoint's options, then the flags again over them */
         int has_opt = 0;
-        if (vit_load(ctx, o.resume, &v, &has_opt, &f, err, sizeof err)) {
-            cli_error("train-image", 1, "%s", err);
+        if (dytcl_model_load(ctx, o.resume, &md, &has_opt, &v)) {
+            cli_error("train-image", 1, "%s", dytcl_last_error(ctx));
             goto done;
         }
-        const char *e = dytcl_st_metadata(f, "train.epoch_done"), *s = dytcl_st_metadata(f, "train.step");
-        const char *r = dytcl_st_metadata(f, "train.aug_rng");
+        if (dytcl_model_get_config(v)->arch != DYTCL_ARCH_VIT) {
+            cli_error("train-image", 1, "%s: a %s model, not a vit", o.resume,
+                      dytcl_arch_name(dytcl_model_get_config(v)->arch));
+            goto done;
+        }
+        const char *e = dytcl_meta_get(&md, "train.epoch_done"), *s = dytcl_meta_get(&md, "train.step");
+        const char *r = dytcl_meta_get(&md, "train.aug_rng");
         if (!has_opt || !e || !s || !r) {
             cli_error("train-image", 1, "%s: not a train-image checkpoint (no optimiser state or epoch)", o.resume);
             goto done;
@@ -194,7 +216,7 @@ int cmd_train_image(int argc, char **argv)
         for (int i = 0; i < NOPTS; i++) {
             char key[64];
             snprintf(key, sizeof key, "train.%s", opts[i].name);
-            const char *val = opts[i].tag ? dytcl_st_metadata(f, key) : NULL;
+            const char *val = opts[i].tag ? dytcl_meta_get(&md, key) : NULL;
             char why[512];
             if (val && opt_set(&opts[i], &o, val, why, sizeof why)) {
                 cli_error("train-image", 1, "%s: the checkpoint's %s is malformed: %s", o.resume, key, why);
@@ -203,7 +225,7 @@ int cmd_train_image(int argc, char **argv)
         }
         if ((rc = parse(argc, argv, &o)) >= 0) goto done;
         rc = 1;
-        o.model = *vit_get_config(v);
+        o.model = model_settings(dytcl_model_get_config(v));
         epoch0 = atoi(e), step = atol(s), aug_rng = strtoull(r, NULL, 10);
     }
     if (image_set_load(o.train_images, o.train_labels, o.train_limit, 0, &train, err, sizeof err) ||
@@ -217,25 +239,31 @@ int cmd_train_image(int argc, char **argv)
         goto done;
     }
     if (!v) {
-        o.model.height = train.H, o.model.width = train.W, o.model.channels = 1, o.model.seed = o.seed;
-        o.model.classes = train.classes > test.classes ? train.classes : test.classes;
-        if (o.model.classes < 2) o.model.classes = 2;
+        int classes = train.classes > test.classes ? train.classes : test.classes;
+        dytcl_model_config c = model_config(&o.model, train.H, train.W, classes < 2 ? 2 : classes);
         aug_rng = o.seed ^ 0xA5A5A5A5A5A5A5A5ull;
-        if (vit_create(ctx, &o.model, &v, err, sizeof err)) {
-            cli_error("train-image", 1, "%s", err);
+        if (dytcl_model_create(ctx, &c, o.seed, &v)) {
+            cli_error("train-image", 1, "%s", dytcl_last_error(ctx));
             goto done;
         }
-    } else if (o.model.height != train.H || o.model.width != train.W || train.classes > o.model.classes) {
-        cli_error("train-image", 1, "%s: the model takes %d x %d images of %d classes; the data do not fit", o.resume,
-                  o.model.height, o.model.width, o.model.classes);
-        goto done;
+    } else {
+        const dytcl_model_config *c = dytcl_model_get_config(v);
+        if (c->image_height != train.H || c->image_width != train.W || train.classes > c->classes) {
+            cli_error("train-image", 1, "%s: the model takes %d x %d images of %d classes; the data do not fit",
+                      o.resume, c->image_height, c->image_width, c->classes);
+            goto done;
+        }
     }
-    if (vit_set_batch(v, o.batch)) {
-        cli_error("train-image", 1, "%s", vit_error(v));
+    if (dytcl_model_set_batch(v, o.batch, 0)) {
+        cli_error("train-image", 1, "%s", dytcl_last_error(ctx));
         goto done;
     }
     const int B = o.batch, per_epoch = (train.n + B - 1) / B;
     const long total = (long)per_epoch * o.epochs;
+    if (total > INT32_MAX) {
+        cli_error("train-image", 1, "%ld steps: more than the optimiser counts (2^31 - 1)", total);
+        goto done;
+    }
     x = malloc((size_t)B * train.H * train.W * sizeof *x), y = malloc((size_t)B * sizeof *y);
     order = malloc((size_t)train.n * sizeof *order);
     if (!x || !y || !order) {
@@ -251,12 +279,14 @@ int cmd_train_image(int argc, char **argv)
     dytcl_ctx_device(ctx, &info);
     printf("train-image: ViT-%s (%s pooling), %d layers, dim %d, %d heads, patch %d: %zu parameters, on %s\n"
            "  %d training images (%d steps of %d per epoch), %d test images, %d epochs%s\n",
-           vit_norm_name(o.model.norm), o.model.pool == VIT_POOL_CLS ? "cls" : "mean", o.model.layers, o.model.dim,
-           o.model.heads, o.model.patch, vit_num_params(v), info.name, train.n, per_epoch, B, test.n, o.epochs,
+           dytcl_norm_kind_name(o.model.norm), o.model.pool == DYTCL_POOL_CLS ? "cls" : "mean", o.model.layers,
+           o.model.dim, o.model.heads, o.model.patch, dytcl_model_param_count(dytcl_model_get_config(v)), info.name, train.n, per_epoch, B, test.n, o.epochs,
            epoch0 ? " (resumed)" : "");
     fflush(stdout);
     const image_aug aug = {o.pad, o.flip, o.mean, o.std}, plain = {0, 0, o.mean, o.std};
-    const dytcl_adamw_config base = {o.lr, 0.9f, o.beta2, 1e-8f, o.weight_decay};
+    /* warm-up, then cosine to lr * min_lr_frac at the last step; decay on the matrices only */
+    const dytcl_model_optim optim = {o.lr, o.min_lr_frac, o.warmup, (int)total, 0.9f, o.beta2, 1e-8f,
+                                     o.weight_decay, o.clip, 0};
     const int tty = isatty(2);
     for (int epoch = epoch0; epoch < o.epochs; epoch++) {
         uint64_t shuffle = epoch_seed(&o, epoch);
@@ -265,12 +295,11 @@ int cmd_train_image(int argc, char **argv)
         int counted = 0;
         for (int i = 0; i < per_epoch; i++) {
             image_set_batch(&train, order, i * B, B, &aug, &aug_rng, x, y);
-            dytcl_adamw_config cfg = base;
-            cfg.lr = lr_at(&o, ++step, total);
-            float loss = 0;
-            if (vit_forward(v, x, y) || vit_backward(v) || vit_step(v, &cfg, o.clip, (int)step, NULL) ||
-                vit_loss(v, &loss)) {
-                cli_error("train-image", 1, "epoch %d step %ld: %s", epoch + 1, step, vit_error(v));
+            float loss = 0, grad_norm = 0;
+            ++step;
+            if (dytcl_model_zero_grad(v) || dytcl_model_forward_images(v, x, y) || dytcl_model_backward(v, 1.0f) ||
+                dytcl_model_step(v, &optim, (int)step) || dytcl_model_step_stats(v, &loss, 1, &grad_norm)) {
+                cli_error("train-image", 1, "epoch %d step %ld: %s", epoch + 1, step, dytcl_last_error(ctx));
                 goto done;
             }
             if (!isfinite(loss)) {
@@ -288,7 +317,7 @@ int cmd_train_image(int argc, char **argv)
         const double secs = (dytcl_now_ms() - t0) / 1e3, ips = (double)train.n / secs;
         double tloss = 0, acc = 0;
         if (cli_image_eval(v, &test, &plain, NULL, &tloss, &acc)) {
-            cli_error("train-image", 1, "evaluation: %s", vit_error(v));
+            cli_error("train-image", 1, "evaluation: %s", dytcl_last_error(ctx));
             goto done;
         }
         if (tty) fprintf(stderr, "\r\033[K");
@@ -296,7 +325,7 @@ int cmd_train_image(int argc, char **argv)
                o.epochs, loss_sum / counted, tloss, 100 * acc, ips, secs);
         fflush(stdout);
         if (csv)
-            fprintf(csv, "%d,%ld,%.6g,%.6f,%.6f,%.6f,%.1f,%.2f\n", epoch + 1, step, (double)lr_at(&o, step, total),
+            fprintf(csv, "%d,%ld,%.6g,%.6f,%.6f,%.6f,%.1f,%.2f\n", epoch + 1, step, (double)dytcl_lr_at(&optim, (int)step),
                     loss_sum / counted, tloss, acc, ips, secs), fflush(csv);
         if (save(v, &o, epoch + 1, step, aug_rng, acc)) goto done;
         if (o.stop_after && epoch + 1 >= o.stop_after && epoch + 1 < o.epochs) {
@@ -310,8 +339,8 @@ done:
     if (csv) fclose(csv);
     free(x), free(y), free(order);
     image_set_free(&train), image_set_free(&test);
-    dytcl_st_free(f);
-    vit_free(v);
+    dytcl_meta_clear(&md);
+    dytcl_model_free(v);
     dytcl_ctx_free(ctx);
     return rc;
 }

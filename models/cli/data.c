@@ -11,7 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "errfmt.h"
 #include "data.h"
 #include "tokfile.h"
 
@@ -32,15 +31,15 @@ static int check_split(const char *name, size_t n, double val_fraction, int T, s
                        size_t cap)
 {
     if (!(val_fraction > 0.0 && val_fraction <= 0.5))
-        return errfmt(err, cap, "%s: val_fraction %g is outside (0, 0.5]", name, val_fraction);
-    if (T < 1) return errfmt(err, cap, "%s: T = %d, needs T >= 1", name, T);
+        return (snprintf(err, cap, "%s: val_fraction %g is outside (0, 0.5]", name, val_fraction), -1);
+    if (T < 1) return (snprintf(err, cap, "%s: T = %d, needs T >= 1", name, T), -1);
     size_t v = (size_t)floor((double)n * val_fraction);
     size_t need = (size_t)T + 1;
     if (n - v < need || v < need)
-        return errfmt(err, cap,
+        return (snprintf(err, cap,
                     "%s: %zu bytes give a train split of %zu and a val split of %zu bytes "
                     "(val_fraction %g); each needs at least T+1 = %zu",
-                    name, n, n - v, v, val_fraction, need);
+                    name, n, n - v, v, val_fraction, need), -1);
     *n_val = v;
     return 0;
 }
@@ -62,17 +61,17 @@ int text_data_from_memory(const uint8_t *bytes, size_t n, double val_fraction, i
     const char *name = "<memory>";
     *out = NULL;
     if (n > DEFAULT_MAX_BYTES)
-        return errfmt(err, cap, "%s: %zu bytes, more than the limit of %zu (1 GiB)", name, n, DEFAULT_MAX_BYTES);
-    if (!bytes && n) return errfmt(err, cap, "%s: NULL bytes with n = %zu", name, n);
+        return (snprintf(err, cap, "%s: %zu bytes, more than the limit of %zu (1 GiB)", name, n, DEFAULT_MAX_BYTES), -1);
+    if (!bytes && n) return (snprintf(err, cap, "%s: NULL bytes with n = %zu", name, n), -1);
     size_t n_val = 0;
     if (check_split(name, n, val_fraction, T, &n_val, err, cap)) return -1;
     uint8_t *copy = malloc(n);
-    if (!copy) return errfmt(err, cap, "%s: out of memory for %zu bytes", name, n);
+    if (!copy) return (snprintf(err, cap, "%s: out of memory for %zu bytes", name, n), -1);
     memcpy(copy, bytes, n);
     text_data *d = make(copy, n, n_val);
     if (!d) {
         free(copy);
-        return errfmt(err, cap, "%s: out of memory", name);
+        return (snprintf(err, cap, "%s: out of memory", name), -1);
     }
     *out = d;
     return 0;
@@ -93,35 +92,35 @@ static uint8_t *read_all(FILE *f, size_t n)
 int data_read_file(const char *path, size_t max_bytes, uint8_t **out, size_t *n, char *err, size_t cap)
 {
     *out = NULL, *n = 0;
-    if (!path) return errfmt(err, cap, "text data: NULL path");
+    if (!path) return (snprintf(err, cap, "text data: NULL path"), -1);
     if (max_bytes == 0) max_bytes = DEFAULT_MAX_BYTES;
     struct stat st; /* a FIFO would block open() until a writer came: refused before opening */
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
-        return errfmt(err, cap, "%s: %s, not a regular file", path,
-                    S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" : "a special file");
+        return (snprintf(err, cap, "%s: %s, not a regular file", path,
+                    S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO" : "a special file"), -1);
     FILE *f = fopen(path, "rb");
-    if (!f) return errfmt(err, cap, "%s: cannot open: %s", path, strerror(errno));
+    if (!f) return (snprintf(err, cap, "%s: cannot open: %s", path, strerror(errno)), -1);
     if (fstat(fileno(f), &st) != 0) {
         int e = errno;
         fclose(f);
-        return errfmt(err, cap, "%s: cannot stat: %s", path, strerror(e));
+        return (snprintf(err, cap, "%s: cannot stat: %s", path, strerror(e)), -1);
     }
     if (!S_ISREG(st.st_mode)) {
         fclose(f);
-        return errfmt(err, cap, "%s: %s, not a regular file", path,
-                    S_ISDIR(st.st_mode) ? "a directory" : "a special file");
+        return (snprintf(err, cap, "%s: %s, not a regular file", path,
+                    S_ISDIR(st.st_mode) ? "a directory" : "a special file"), -1);
     }
     if (st.st_size < 0 || (uintmax_t)st.st_size > max_bytes) {
         fclose(f);
-        return errfmt(err, cap, "%s: %jd bytes, more than max_bytes = %zu", path, (intmax_t)st.st_size, max_bytes);
+        return (snprintf(err, cap, "%s: %jd bytes, more than max_bytes = %zu", path, (intmax_t)st.st_size, max_bytes), -1);
     }
     size_t len = (size_t)st.st_size;
     uint8_t *bytes = read_all(f, len);
     int read_err = ferror(f);
     fclose(f);
     if (!bytes)
-        return errfmt(err, cap, "%s: cannot read %zu bytes%s", path, len,
-                    read_err ? " (read error)" : " (out of memory, or the file changed size)");
+        return (snprintf(err, cap, "%s: cannot read %zu bytes%s", path, len,
+                    read_err ? " (read error)" : " (out of memory, or the file changed size)"), -1);
     *out = bytes, *n = len;
     return 0;
 }
@@ -140,7 +139,7 @@ int text_data_load(const char *path, double val_fraction, int T, size_t max_byte
     text_data *d = make(bytes, n, n_val);
     if (!d) {
         free(bytes);
-        return errfmt(err, cap, "%s: out of memory", path);
+        return (snprintf(err, cap, "%s: out of memory", path), -1);
     }
     *out = d;
     return 0;
@@ -170,7 +169,7 @@ static int from_tokens(const char *name, uint32_t *tok, size_t n, double val_fra
     text_data *d = make(NULL, n, n_val);
     if (!d) {
         free(tok);
-        return errfmt(err, cap, "%s: out of memory", name);
+        return (snprintf(err, cap, "%s: out of memory", name), -1);
     }
     d->tok = tok;
     *out = d;
@@ -184,7 +183,7 @@ int text_data_load_tokens(const char *path, int vocab, double val_fraction, int 
     uint8_t *bytes;
     size_t n, count;
     uint32_t *tok;
-    if (vocab < 1) return errfmt(err, cap, "%s: vocabulary size %d", path ? path : "(null)", vocab);
+    if (vocab < 1) return (snprintf(err, cap, "%s: vocabulary size %d", path ? path : "(null)", vocab), -1);
     if (data_read_file(path, max_bytes, &bytes, &n, err, cap)) return -1;
     int bad = tokfile_parse(bytes, n, path, (uint32_t)vocab, &tok, &count, err, cap);
     free(bytes);
@@ -197,13 +196,13 @@ int text_data_from_tokens(const int32_t *tokens, size_t n, int vocab, double val
 {
     const char *name = "<tokens>";
     *out = NULL;
-    if (n > DEFAULT_MAX_BYTES) return errfmt(err, cap, "%s: %zu tokens, more than the limit of %zu", name, n, DEFAULT_MAX_BYTES);
+    if (n > DEFAULT_MAX_BYTES) return (snprintf(err, cap, "%s: %zu tokens, more than the limit of %zu", name, n, DEFAULT_MAX_BYTES), -1);
     uint32_t *tok = malloc(n ? n * sizeof *tok : 1);
-    if (!tok) return errfmt(err, cap, "%s: out of memory for %zu tokens", name, n);
+    if (!tok) return (snprintf(err, cap, "%s: out of memory for %zu tokens", name, n), -1);
     for (size_t i = 0; i < n; i++) {
         if (tokens[i] < 0 || tokens[i] >= vocab) {
             free(tok);
-            return errfmt(err, cap, "%s: token %zu is %d, outside the vocabulary of %d", name, i, tokens[i], vocab);
+            return (snprintf(err, cap, "%s: token %zu is %d, outside the vocabulary of %d", name, i, tokens[i], vocab), -1);
         }
         tok[i] = (uint32_t)tokens[i];
     }

@@ -6,7 +6,7 @@
  * Plain C11, no OpenCL: the one call it makes into the library is
  * dytcl_rng_next, the generator the model and sampling share. Errors come
  * back as a non-zero return and a message written into the caller's
- * err[cap] (err may be NULL or cap 0).
+ * err[cap] (cap 0: none, and err may be NULL).
  *
  * Sizes and offsets count tokens: bytes for text.
  *

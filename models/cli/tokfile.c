@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "errfmt.h"
 #include "tokfile.h"
 
 static uint32_t le32(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
@@ -26,40 +25,40 @@ int tokfile_parse(const uint8_t *buf, size_t n, const char *name, uint32_t vocab
 {
     *tokens = NULL, *count = 0;
     if (!name) name = "<token file>";
-    if (vocab < 1) return errfmt(err, cap, "%s: vocabulary size 0", name);
+    if (vocab < 1) return (snprintf(err, cap, "%s: vocabulary size 0", name), -1);
     if (!buf || n < TOKFILE_HEADER_BYTES)
-        return errfmt(err, cap, "%s: %zu bytes, shorter than the %d-byte header of a token file", name, n,
-                    TOKFILE_HEADER_BYTES);
+        return (snprintf(err, cap, "%s: %zu bytes, shorter than the %d-byte header of a token file", name, n,
+                    TOKFILE_HEADER_BYTES), -1);
     uint32_t magic = le32(buf), version = le32(buf + 4), cnt = le32(buf + 8);
     size_t width;
     if (magic == TOKFILE_MAGIC_U16) {
         width = 2;
         if (version != TOKFILE_VERSION_U16)
-            return errfmt(err, cap, "%s: version %u with magic %u (uint16 tokens): only version %d is known", name,
-                        version, magic, TOKFILE_VERSION_U16);
+            return (snprintf(err, cap, "%s: version %u with magic %u (uint16 tokens): only version %d is known", name,
+                        version, magic, TOKFILE_VERSION_U16), -1);
     } else if (magic == TOKFILE_MAGIC_U32) {
         width = 4;
         if (version != TOKFILE_VERSION_U32)
-            return errfmt(err, cap, "%s: version %u with magic %u (uint32 tokens): only version %d is known", name,
-                        version, magic, TOKFILE_VERSION_U32);
+            return (snprintf(err, cap, "%s: version %u with magic %u (uint32 tokens): only version %d is known", name,
+                        version, magic, TOKFILE_VERSION_U32), -1);
     } else {
-        return errfmt(err, cap, "%s: bad magic %u: not a token file (expected %d for uint16 or %d for uint32 tokens)",
-                    name, magic, TOKFILE_MAGIC_U16, TOKFILE_MAGIC_U32);
+        return (snprintf(err, cap, "%s: bad magic %u: not a token file (expected %d for uint16 or %d for uint32 tokens)",
+                    name, magic, TOKFILE_MAGIC_U16, TOKFILE_MAGIC_U32), -1);
     }
-    if (cnt > INT32_MAX) return errfmt(err, cap, "%s: negative token count %d in the header", name, (int32_t)cnt);
+    if (cnt > INT32_MAX) return (snprintf(err, cap, "%s: negative token count %d in the header", name, (int32_t)cnt), -1);
     size_t body = n - TOKFILE_HEADER_BYTES;
     if (body % width || body / width != cnt)
-        return errfmt(err, cap, "%s: the header says %u tokens (%zu bytes) but %zu bytes follow it%s", name, cnt,
-                    (size_t)cnt * width, body, body / width < cnt ? " (truncated?)" : "");
+        return (snprintf(err, cap, "%s: the header says %u tokens (%zu bytes) but %zu bytes follow it%s", name, cnt,
+                    (size_t)cnt * width, body, body / width < cnt ? " (truncated?)" : ""), -1);
     uint32_t *t = malloc(cnt ? (size_t)cnt * sizeof *t : 1);
-    if (!t) return errfmt(err, cap, "%s: out of memory for %u tokens", name, cnt);
+    if (!t) return (snprintf(err, cap, "%s: out of memory for %u tokens", name, cnt), -1);
     const uint8_t *p = buf + TOKFILE_HEADER_BYTES;
     for (size_t i = 0; i < cnt; i++) {
         t[i] = width == 2 ? (uint32_t)(p[2 * i] | p[2 * i + 1] << 8) : le32(p + 4 * i);
         if (t[i] >= vocab) {
             uint32_t bad = t[i];
             free(t);
-            return errfmt(err, cap, "%s: token %zu is %u, outside the vocabulary of %u", name, i, bad, vocab);
+            return (snprintf(err, cap, "%s: token %zu is %u, outside the vocabulary of %u", name, i, bad, vocab), -1);
         }
     }
     *tokens = t, *count = cnt;
@@ -70,14 +69,14 @@ int write_atomic(const char *path, const void *data, size_t n, char *err, size_t
 {
     size_t len = strlen(path);
     char *tmp = malloc(len + 8);
-    if (!tmp) return errfmt(err, cap, "%s: out of memory", path);
+    if (!tmp) return (snprintf(err, cap, "%s: out of memory", path), -1);
     memcpy(tmp, path, len);
     memcpy(tmp + len, ".XXXXXX", 8);
     int fd = mkstemp(tmp);
     if (fd < 0) {
         int e = errno;
         free(tmp);
-        return errfmt(err, cap, "%s: cannot create a temporary file beside it: %s", path, strerror(e));
+        return (snprintf(err, cap, "%s: cannot create a temporary file beside it: %s", path, strerror(e)), -1);
     }
     FILE *f = fdopen(fd, "wb");
     int ok = f && fwrite(data, 1, n, f) == n && fflush(f) == 0 && fsync(fileno(f)) == 0, e = errno;
@@ -86,19 +85,19 @@ int write_atomic(const char *path, const void *data, size_t n, char *err, size_t
     if (ok && rename(tmp, path) != 0) ok = 0, e = errno;
     if (!ok) unlink(tmp);
     free(tmp);
-    return ok ? 0 : errfmt(err, cap, "%s: cannot write: %s", path, strerror(e));
+    return ok ? 0 : (snprintf(err, cap, "%s: cannot write: %s", path, strerror(e)), -1);
 }
 
 int tokfile_write(const char *path, const int32_t *tokens, size_t count, uint32_t vocab, char *err, size_t cap)
 {
-    if (count > INT32_MAX) return errfmt(err, cap, "%s: %zu tokens, more than a token file holds (2^31 - 1)", path, count);
+    if (count > INT32_MAX) return (snprintf(err, cap, "%s: %zu tokens, more than a token file holds (2^31 - 1)", path, count), -1);
     for (size_t i = 0; i < count; i++)
         if (tokens[i] < 0 || (uint32_t)tokens[i] >= vocab)
-            return errfmt(err, cap, "%s: token %zu is %d, outside the vocabulary of %u", path, i, tokens[i], vocab);
+            return (snprintf(err, cap, "%s: token %zu is %d, outside the vocabulary of %u", path, i, tokens[i], vocab), -1);
     int wide = vocab > 65536;
     size_t w = wide ? 4 : 2, n = TOKFILE_HEADER_BYTES + count * w;
     uint8_t *buf = calloc(n, 1), *p = buf + TOKFILE_HEADER_BYTES;
-    if (!buf) return errfmt(err, cap, "%s: out of memory for %zu bytes", path, n);
+    if (!buf) return (snprintf(err, cap, "%s: out of memory for %zu bytes", path, n), -1);
     put32(buf, wide ? TOKFILE_MAGIC_U32 : TOKFILE_MAGIC_U16);
     put32(buf + 4, wide ? TOKFILE_VERSION_U32 : TOKFILE_VERSION_U16);
     put32(buf + 8, (uint32_t)count);

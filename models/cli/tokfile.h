@@ -13,7 +13,7 @@
  * the vocabulary has at most 65 536 tokens (ids 0 .. 65 535), else uint32.
  *
  * Plain C11, no OpenCL. Errors: a non-zero return and a message naming the
- * file in err[cap] (err may be NULL or cap 0). */
+ * file in err[cap] (cap 0: none, and err may be NULL). */
 #ifndef DYTCL_TOKFILE_H
 #define DYTCL_TOKFILE_H
 

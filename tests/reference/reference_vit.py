@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""An independent PyTorch implementation of dytcl's ViT-DyT (models/vit.h),
-for tests/test_conformance.c.
+"""An independent PyTorch implementation of dytcl's ViT-DyT (DYTCL_ARCH_VIT in
+models/dytcl_model.h), for tests/test_conformance.c.
 
     python3 tests/reference/reference_vit.py            # (re)writes the files below
     python3 tests/reference/reference_vit.py --check CKPT IMAGES LOGITS
@@ -18,11 +18,11 @@ folder:
     NAME-grads.safetensors   d loss / d parameter, under the parameters' names
     NAME-step10.safetensors  the parameters after the 10 steps
 
---check loads a ViT checkpoint that dytcl wrote (vit_save), runs the forward
+--check loads a ViT checkpoint that dytcl wrote (dytcl_model_save), runs the forward
 on "images" in IMAGES and compares with "logits" [B, K] in LOGITS: exit 0
 when the relative error (by norm) is within --tol.
 
-Written from models/vit.h and the ops' documentation in host/dytcl.h, not
+Written from models/dytcl_model.h and the ops' documentation in host/dytcl.h, not
 from dytcl's code: float32; image b's patches numbered row by row, each a
 vector of ch*p*p values ordered channel, row, column, embedded by a linear
 layer; a class token in front (pool "cls": the logits read its row) or none
@@ -46,7 +46,8 @@ import torch.nn.functional as F
 from reference import DyT, run_main, run_steps, st_read, st_write
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-FORMAT = "dytcl-vit-1"
+FORMAT = "dytcl-checkpoint-1"
+LEGACY = "dytcl-vit-1"  # the ViT files of earlier versions (the committed ones): dytcl reads both
 
 
 def patchify(images, p):
@@ -145,12 +146,20 @@ CONFIGS = {
 COMMON = dict(norm="dyt", dim=16, heads=2, layers=2, mlp=32, classes=10, alpha0=0.5, eps=1e-6, seed=1)
 B = 3
 OPTIM = dict(lr=1e-3, beta1=0.9, beta2=0.95, eps=1e-8, weight_decay=0.1, clip=1.0, steps=10)
-KEYS = ("format", "norm", "pool", "height", "width", "channels", "patch", "dim", "heads", "layers", "mlp",
-        "classes", "alpha0", "eps", "seed")
+# dytcl's metadata key <- this script's config key
+KEYS = {"norm": "norm", "pool": "pool", "image_height": "height", "image_width": "width",
+        "image_channels": "channels", "patch": "patch", "d_model": "dim", "n_head": "heads", "n_layer": "layers",
+        "d_ff": "mlp", "classes": "classes", "alpha_attn": "alpha0", "alpha_ffn": "alpha0", "alpha_final": "alpha0",
+        "norm_eps": "eps"}
+LEGACY_KEYS = ("norm", "pool", "height", "width", "channels", "patch", "dim", "heads", "layers", "mlp", "classes",
+               "alpha0", "eps")
 
 
 def checkpoint_metadata(cfg):
-    return {k: FORMAT if k == "format" else cfg[k] for k in KEYS}
+    md = {"format": FORMAT, "arch": "vit"}
+    md.update({k: cfg[v] for k, v in KEYS.items()})
+    md["keys"] = ",".join(md)
+    return md
 
 
 @torch.no_grad()
@@ -198,15 +207,19 @@ def generate(name, seed):
 
 
 def config_from_metadata(meta, path):
-    if meta.get("format") != FORMAT:
-        sys.exit(f"{path}: not a dytcl ViT checkpoint (format {meta.get('format')!r})")
+    legacy = meta.get("format") == LEGACY
+    if not legacy and (meta.get("format") != FORMAT or meta.get("arch") != "vit"):
+        sys.exit(f"{path}: not a dytcl ViT checkpoint (format {meta.get('format')!r}, arch {meta.get('arch')!r})")
     if meta.get("norm") != "dyt" or meta.get("pool") not in ("cls", "mean"):
         sys.exit(f"{path}: this reference has DyT with pool cls or mean only "
                  f"(norm {meta.get('norm')}, pool {meta.get('pool')})")
+    keys = {k: k for k in LEGACY_KEYS} if legacy else {v: k for k, v in KEYS.items()}
+    if not legacy and len({meta[k] for k in ("alpha_attn", "alpha_ffn", "alpha_final")}) != 1:
+        sys.exit(f"{path}: this reference has one alpha0 at every norm")
     cfg = {"norm": "dyt", "pool": meta["pool"]}
     for k in ("height", "width", "channels", "patch", "dim", "heads", "layers", "mlp", "classes"):
-        cfg[k] = int(meta[k])
-    cfg["alpha0"], cfg["eps"] = float(meta["alpha0"]), float(meta["eps"])
+        cfg[k] = int(meta[keys[k]])
+    cfg["alpha0"], cfg["eps"] = float(meta[keys["alpha0"]]), float(meta[keys["eps"]])
     return cfg
 
 
