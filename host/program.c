@@ -45,12 +45,15 @@ dytcl_status dy_program_build_source(dytcl_ctx *ctx, const char *src, const char
  *   ATTN_DC   columns of D the tiled attention kernels keep per work-item
  *             in one pass over the keys (cl/attention.cl): a compile-time
  *             count, so that the accumulators are registers on a GPU; D
- *             above it takes ceil(D / ATTN_DC) passes. */
+ *             above it takes ceil(D / ATTN_DC) passes.
+ *   DYT_BWD_VEC  columns per step of the DyT/Derf backward column kernels
+ *             (cl/dyt.cl): 8 (one float8) or 4 (two float4 passes, half
+ *             the registers). */
 static const struct {
     const char *name, *options;
 } knob_sets[DY_KNOB_SETS] = {
     {"cpu", ""},
-    {"gpu", " -DATTN_DC=32"},
+    {"gpu", " -DATTN_DC=32 -DDYT_BWD_VEC=4"},
 };
 
 const char *dy_knob_name(int knobs)

@@ -40,7 +40,7 @@ res=$1 budget=$2 out=$3 ptxas=${4:-}
             k2 = key SUBSEP t
             r[k2] = mx(r[k2], $6); sg[k2] = mx(sg[k2], $7); sc[k2] = mx(sc[k2], $8); sp[k2] = mx(sp[k2], $9)
             if ($10 != "-") lds[key] = mx(lds[key], $10)
-            oc[k2] = (k2 in oc && oc[k2] + 0 < $11 + 0) ? oc[k2] : $11
+            if (!(k2 in oc) || $11 + 0 < oc[k2] + 0) oc[k2] = $11
         }
         END {
             split("gfx1030 gfx1100 sm_86 sm_90", T, " ")
@@ -54,7 +54,7 @@ res=$1 budget=$2 out=$3 ptxas=${4:-}
                     else cell = r[k2] " · " sc[k2] "/" sp[k2] " · " oc[k2]
                     row = row " | " cell
                 }
-                row = row " | " (order[i] SUBSEP "x" in lds ? "" : lds[order[i]])
+                row = row " | " lds[order[i]]
                 rk = p[1] SUBSEP p[2] SUBSEP row
                 if (rk in sets) sets[rk] = sets[rk] ", " p[3]
                 else { sets[rk] = p[3]; rorder[++m] = rk }
