@@ -4,7 +4,8 @@ BUILD   ?= build
 JOBS    ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?= -DDYTCL_WERROR=ON
 
-.PHONY: all deps configure build demo demo-vision test test-rusticl test-asan test-valgrind test-oclgrind fuzz clean
+.PHONY: all deps configure build demo demo-vision test test-rusticl test-asan test-valgrind test-oclgrind fuzz clean \
+	test-gpu-compile gpu-resources gpu-report
 
 all: build
 
@@ -130,6 +131,25 @@ fuzz: build
 	    -o $(BUILD)-fuzz/fuzz_gemm_args
 	DYTCL_CACHE_DIR=$(CURDIR)/$(BUILD)-fuzz/kcache ASAN_OPTIONS=detect_leaks=0 \
 	    $(BUILD)-fuzz/fuzz_gemm_args -max_total_time=$(FUZZ_SECONDS) -max_len=256 $(BUILD)-fuzz/corpus-gemm
+
+# Every program the library can build (every storage variant and tuning set,
+# as dy_program_text gives them), compiled offline for AMD (gfx1030, gfx1100),
+# NVIDIA (sm_86, sm_90 through ptxas, when the CUDA toolkit is present) and
+# Intel (SPIR-V, validated), each kernel held to scripts/gpu-budget.txt.
+# No GPU needed; docs/gpu.md.
+test-gpu-compile: build
+	cmake --build $(BUILD) --target gpu_sources
+	sh scripts/gpu-compile.sh $(BUILD)
+
+# The same, writing docs/gpu-resources.md and bench/results/gpu-resources.tsv.
+gpu-resources: build
+	cmake --build $(BUILD) --target gpu_sources
+	sh scripts/gpu-compile.sh $(BUILD) --report
+
+# On a machine with a GPU: devices, tests and benchmarks on the first GPU
+# (DYTCL_DEVICE picks another), one summary file (docs/gpu.md).
+gpu-report: build
+	sh scripts/gpu-report.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-oclgrind $(BUILD)-fuzz

@@ -62,7 +62,28 @@ __kernel void attn_softmax_backward(__global float *dP, __global const float *P,
     for (int j = 0; j < T; j++) dP[row + j] = j < n ? P[row + j] * (dP[row + j] - dot) * scale : 0.0f;
 }
 
-/* ------------------------------------------------------------ tiled path */
+/* ------------------------------------------------------------ tiled path
+ *
+ * Each work-item keeps accumulators for ATTN_DC columns of D: a count known
+ * at compile time (a -D option, host/program.c's tuning sets), so that on a
+ * GPU the loops over them unroll and the accumulators stay in registers (a
+ * private array indexed at run time lives in scratch memory). A head wider
+ * than ATTN_DC takes ceil(D / ATTN_DC) passes over the keys, each pass
+ * recomputing the same scores: every column sees the same sequence of
+ * operations whatever ATTN_DC is, so the results do not depend on it. The
+ * CPU default is one pass. */
+#ifndef ATTN_DC
+#define ATTN_DC ATTN_DMAX
+#endif
+
+/* for d in [0, dn), dn <= ATTN_DC: below ATTN_DMAX, a loop of ATTN_DC steps
+ * unrolled whole (a bound known only at run time does not unroll), each
+ * step guarded; at ATTN_DMAX (the CPU build) a plain loop to dn. */
+#if ATTN_DC < ATTN_DMAX
+#define ATTN_COLS(d) _Pragma("unroll") for (int d = 0; d < ATTN_DC; d++) if (d < dn)
+#else
+#define ATTN_COLS(d) for (int d = 0; d < dn; d++)
+#endif
 
 inline float dotD(__global const float *a, __global const float *b, const int D)
 {
@@ -80,20 +101,24 @@ __kernel void attn_forward_tiled(__global float *o, const int o_off, __global fl
     if (t >= T) return;
     const size_t base = (size_t)h * T * D;
     __global const float *qt = q + q_off + base + (size_t)t * D;
-    float acc[ATTN_DMAX];
-    for (int d = 0; d < D; d++) acc[d] = 0.0f;
-    float m = -INFINITY, l = 0.0f;
-    const int n = seen(t, T, causal);
-    for (int j = 0; j < n; j++) {
-        const float s = scale * dotD(qt, k + k_off + base + (size_t)j * D, D);
-        const float mn = fmax(m, s), corr = exp(m - mn), p = exp(s - mn);
-        __global const float *vj = v + v_off + base + (size_t)j * D;
-        for (int d = 0; d < D; d++) acc[d] = fma(p, vj[d], acc[d] * corr);
-        l = fma(l, corr, p);
-        m = mn;
-    }
     __global float *ot = o + o_off + base + (size_t)t * D;
-    for (int d = 0; d < D; d++) ot[d] = acc[d] / l;
+    const int n = seen(t, T, causal);
+    float m = -INFINITY, l = 0.0f;
+    for (int d0 = 0; d0 < D; d0 += ATTN_DC) { /* columns d0 .. d0 + dn - 1 */
+        const int dn = min(ATTN_DC, D - d0);
+        float acc[ATTN_DC];
+        ATTN_COLS(d) acc[d] = 0.0f;
+        m = -INFINITY, l = 0.0f;
+        for (int j = 0; j < n; j++) {
+            const float s = scale * dotD(qt, k + k_off + base + (size_t)j * D, D);
+            const float mn = fmax(m, s), corr = exp(m - mn), p = exp(s - mn);
+            __global const float *vj = v + v_off + base + (size_t)j * D + d0;
+            ATTN_COLS(d) acc[d] = fma(p, vj[d], acc[d] * corr);
+            l = fma(l, corr, p);
+            m = mn;
+        }
+        ATTN_COLS(d) ot[d0 + d] = acc[d] / l;
+    }
     lse[lse_off + h * T + t] = m + log(l);
 }
 
@@ -119,16 +144,19 @@ __kernel void attn_backward_dq_tiled(__global float *dq, const int dq_off, __glo
     if (t >= T) return;
     const size_t base = (size_t)h * T * D, at = base + (size_t)t * D;
     const float l = lse[lse_off + h * T + t], dl = delta[h * T + t];
-    float acc[ATTN_DMAX];
-    for (int d = 0; d < D; d++) acc[d] = 0.0f;
     const int n = seen(t, T, causal);
-    for (int j = 0; j < n; j++) {
-        __global const float *kj = k + k_off + base + (size_t)j * D;
-        const float p = exp(scale * dotD(q + q_off + at, kj, D) - l);
-        const float ds = p * (dotD(dout + do_off + at, v + v_off + base + (size_t)j * D, D) - dl);
-        for (int d = 0; d < D; d++) acc[d] = fma(ds, kj[d], acc[d]);
+    for (int d0 = 0; d0 < D; d0 += ATTN_DC) {
+        const int dn = min(ATTN_DC, D - d0);
+        float acc[ATTN_DC];
+        ATTN_COLS(d) acc[d] = 0.0f;
+        for (int j = 0; j < n; j++) {
+            __global const float *kj = k + k_off + base + (size_t)j * D;
+            const float p = exp(scale * dotD(q + q_off + at, kj, D) - l);
+            const float ds = p * (dotD(dout + do_off + at, v + v_off + base + (size_t)j * D, D) - dl);
+            ATTN_COLS(d) acc[d] = fma(ds, kj[d0 + d], acc[d]);
+        }
+        ATTN_COLS(d) dq[dq_off + at + d0 + d] = acc[d] * scale;
     }
-    for (int d = 0; d < D; d++) dq[dq_off + at + d] = acc[d] * scale;
 }
 
 /* For key i, over the queries t that see it (t >= i when causal, every t if not):
@@ -144,20 +172,23 @@ __kernel void attn_backward_dkdv_tiled(__global float *dk, const int dk_off, __g
     const int i = get_global_id(0), h = get_global_id(1);
     if (i >= T) return;
     const size_t base = (size_t)h * T * D, at = base + (size_t)i * D;
-    float ak[ATTN_DMAX], av[ATTN_DMAX];
-    for (int d = 0; d < D; d++) ak[d] = av[d] = 0.0f;
-    for (int t = causal ? i : 0; t < T; t++) {
-        __global const float *qt = q + q_off + base + (size_t)t * D, *dot = dout + do_off + base + (size_t)t * D;
-        const float p = exp(scale * dotD(qt, k + k_off + at, D) - lse[lse_off + h * T + t]);
-        const float ds = p * (dotD(dot, v + v_off + at, D) - delta[h * T + t]);
-        for (int d = 0; d < D; d++) {
-            av[d] = fma(p, dot[d], av[d]);
-            ak[d] = fma(ds, qt[d], ak[d]);
+    for (int d0 = 0; d0 < D; d0 += ATTN_DC) {
+        const int dn = min(ATTN_DC, D - d0);
+        float ak[ATTN_DC], av[ATTN_DC];
+        ATTN_COLS(d) ak[d] = av[d] = 0.0f;
+        for (int t = causal ? i : 0; t < T; t++) {
+            __global const float *qt = q + q_off + base + (size_t)t * D, *dot = dout + do_off + base + (size_t)t * D;
+            const float p = exp(scale * dotD(qt, k + k_off + at, D) - lse[lse_off + h * T + t]);
+            const float ds = p * (dotD(dot, v + v_off + at, D) - delta[h * T + t]);
+            ATTN_COLS(d) {
+                av[d] = fma(p, dot[d0 + d], av[d]);
+                ak[d] = fma(ds, qt[d0 + d], ak[d]);
+            }
         }
-    }
-    for (int d = 0; d < D; d++) {
-        dv[dv_off + at + d] = av[d];
-        dk[dk_off + at + d] = ak[d] * scale;
+        ATTN_COLS(d) {
+            dv[dv_off + at + d0 + d] = av[d];
+            dk[dk_off + at + d0 + d] = ak[d] * scale;
+        }
     }
 }
 

@@ -142,6 +142,7 @@ inline T NAME(T x)                                                              
     return z * p / q;                                                                           \
 }
 DEFINE_TANH(dy_tanh, float)
+DEFINE_TANH(dy_tanh4, float4)
 DEFINE_TANH(dy_tanh8, float8)
 
 /* erf, likewise: x*P(x^2)/Q(x^2) fitted on [0, 4], on x clamped to
@@ -160,9 +161,15 @@ inline T NAME(T x)                                                              
     return z * p / q;                                                                           \
 }
 DEFINE_ERF(dy_erf, float)
+DEFINE_ERF(dy_erf4, float4)
 DEFINE_ERF(dy_erf8, float8)
 
 /* The lanes of v added in a fixed order. */
+inline float hsum4(float4 v)
+{
+    const float2 q = v.lo + v.hi;
+    return q.x + q.y;
+}
 inline float hsum8(float8 v)
 {
     const float4 h = v.lo + v.hi;

@@ -98,12 +98,12 @@ __kernel void attn_decode_wg(__global float *o, const int o_off, __global const 
         if (sub < S) {
             const int nc = min(L, nkeys - c);
             float ls = 0.0f;
-            for (int u = 0; u < ncols; u++) acc[u] *= corr;
+            _Pragma("unroll") for (int u = 0; u < DECODE_COLS; u++) if (u < ncols) acc[u] *= corr;
             for (int jj = sub; jj < nc; jj += S) {
                 const int jk = c + jj;
                 __global const float *vrow = jk < pos ? vc + (size_t)jk * D : vn + (size_t)(jk - pos) * D;
                 const float p = ps[jj];
-                for (int u = 0; u < ncols; u++) acc[u] = fma(p, vrow[d0 + u * W], acc[u]);
+                _Pragma("unroll") for (int u = 0; u < DECODE_COLS; u++) if (u < ncols) acc[u] = fma(p, vrow[d0 + u * W], acc[u]);
                 ls += p;
             }
             l = fma(l, corr, ls);
@@ -113,7 +113,7 @@ __kernel void attn_decode_wg(__global float *o, const int o_off, __global const 
 
     /* the sub-groups' partials, added in order (S * D <= max(L, D) floats) */
     if (sub < S) {
-        for (int u = 0; u < ncols; u++) ps[sub * D + d0 + u * W] = acc[u];
+        _Pragma("unroll") for (int u = 0; u < DECODE_COLS; u++) if (u < ncols) ps[sub * D + d0 + u * W] = acc[u];
         if (d0 == 0) red[sub] = l;
     }
     barrier(CLK_LOCAL_MEM_FENCE);

@@ -187,6 +187,24 @@ __kernel void add(__global DT *out, const int out_off, __global const DT *a, con
 #define ERF_DERIV(u, t) (1.1283791671f * exp(-(u) * (u)))
 #define TANH_DERIV(u, t) (1.0f - (t) * (t))
 
+/* The column kernels' step (_cols, _few): each work-item owns 8 columns and
+ * walks them DYT_BWD_VEC (8 or 4) at a time, a tuning constant (a -D option,
+ * host/program.c's sets): 8 is one float8 pass (CPUs); 4 takes two float4
+ * passes over the rows, which halves the values live at once (Derf's
+ * backward needs over 128 VGPRs as float8 on gfx1100 and spilled to scratch
+ * there). Each column sees the same operations either way. */
+#ifndef DYT_BWD_VEC
+#define DYT_BWD_VEC 8
+#endif
+#define BV DY_CAT(float, DYT_BWD_VEC)
+#define BV_LOAD DY_CAT(LOAD, DYT_BWD_VEC)
+#define BV_STORE DY_CAT(STORE, DYT_BWD_VEC)
+#define bv_vload DY_CAT(vload, DYT_BWD_VEC)
+#define bv_vstore DY_CAT(vstore, DYT_BWD_VEC)
+#define bv_hsum DY_CAT(hsum, DYT_BWD_VEC)
+#define DYT_ACTV(a, s, x) DY_CAT(dy_tanh, DYT_BWD_VEC)((a) * (x))
+#define DERF_ACTV(a, s, x) DY_CAT(dy_erf, DYT_BWD_VEC)(fma((BV)(a), (x), (BV)(s)))
+
 /* One step of the row loop, for T = float8 (LD, ST = LOAD8, STORE8) or
  * float (LOAD, STORE). */
 #define BACKWARD_STEP(T, LD, ST, ACT, DERIV, wc, at)                                             \
@@ -216,14 +234,16 @@ __kernel void NAME(__global DT *dx, const int dx_off, __global const DT *dy, con
     const int end = min(rows, (k + 1) * R), plane = nblocks * C;                                \
     __global float *part = parts + k * C;                                                       \
     if (c0 + 8 <= C) {                                                                          \
-        const float8 wc = (flags & HAS_W) ? vload8(0, w + w_off + c0) : (float8)(1.0f);         \
-        float8 dw = 0.0f, db = 0.0f, da = 0.0f, ds = 0.0f;                                      \
-        for (int row = k * R; row < end; row++)                                                 \
-            BACKWARD_STEP(float8, LOAD8, STORE8, ACT8, DERIV, wc, row * C + c0)                 \
-        vstore8(dw, 0, part + c0);                                                              \
-        vstore8(db, 0, part + plane + c0);                                                      \
-        vstore8(da, 0, part + 2 * plane + c0);                                                  \
-        vstore8(ds, 0, part + 3 * plane + c0);                                                  \
+        for (int h = c0; h < c0 + 8; h += DYT_BWD_VEC) {                                        \
+            const BV wc = (flags & HAS_W) ? bv_vload(0, w + w_off + h) : (BV)(1.0f);            \
+            BV dw = 0.0f, db = 0.0f, da = 0.0f, ds = 0.0f;                                      \
+            for (int row = k * R; row < end; row++)                                             \
+                BACKWARD_STEP(BV, BV_LOAD, BV_STORE, ACT8, DERIV, wc, row * C + h)              \
+            bv_vstore(dw, 0, part + h);                                                         \
+            bv_vstore(db, 0, part + plane + h);                                                 \
+            bv_vstore(da, 0, part + 2 * plane + h);                                             \
+            bv_vstore(ds, 0, part + 3 * plane + h);                                             \
+        }                                                                                       \
     } else {                                                                                    \
         for (int c = c0; c < C; c++) {                                                          \
             const float wc = (flags & HAS_W) ? w[w_off + c] : 1.0f;                             \
@@ -238,8 +258,8 @@ __kernel void NAME(__global DT *dx, const int dx_off, __global const DT *dy, con
     }                                                                                           \
 }
 
-DEFINE_BACKWARD(dyt_backward_cols, DYT_ACT, DYT_ACT8, TANH_DERIV)
-DEFINE_BACKWARD(derf_backward_cols, DERF_ACT, DERF_ACT8, ERF_DERIV)
+DEFINE_BACKWARD(dyt_backward_cols, DYT_ACT, DYT_ACTV, TANH_DERIV)
+DEFINE_BACKWARD(derf_backward_cols, DERF_ACT, DERF_ACTV, ERF_DERIV)
 
 /* Channels last, few rows (decode, small batches): one work-group does it
  * all in one launch, with no partial sums to add up afterwards. Work-item
@@ -271,17 +291,19 @@ __kernel void NAME(__global DT *dx, const int dx_off, __global const DT *dy, con
     dx += dx_off, dy += dy_off, dres += dres_off, x += x_off;                                   \
     w += w_off, gw += gw_off, gb += gb_off;                                                     \
     const float a = alpha[alpha_off], s = shift[shift_off];                                     \
-    float8 da8 = 0.0f, ds8 = 0.0f;                                                              \
+    BV da8 = 0.0f, ds8 = 0.0f;                                                                  \
     for (int c0 = lid * 8; c0 < C8; c0 += L * 8) {                                              \
-        const float8 wc = (flags & HAS_W) ? vload8(0, w + c0) : (float8)(1.0f);                 \
-        float8 dw = 0.0f, db = 0.0f, da = 0.0f, ds = 0.0f;                                      \
-        for (int row = 0; row < rows; row++)                                                    \
-            BACKWARD_STEP(float8, LOAD8, STORE8, ACT8, DERIV, wc, row * C + c0)                 \
-        da8 += da, ds8 += ds;                                                                   \
-        if (outs & OUT_DW) vstore8(accumulate ? vload8(0, gw + c0) + dw : dw, 0, gw + c0);      \
-        if (outs & OUT_DB) vstore8(accumulate ? vload8(0, gb + c0) + db : db, 0, gb + c0);      \
+        for (int h = c0; h < c0 + 8; h += DYT_BWD_VEC) {                                        \
+            const BV wc = (flags & HAS_W) ? bv_vload(0, w + h) : (BV)(1.0f);                    \
+            BV dw = 0.0f, db = 0.0f, da = 0.0f, ds = 0.0f;                                      \
+            for (int row = 0; row < rows; row++)                                                \
+                BACKWARD_STEP(BV, BV_LOAD, BV_STORE, ACT8, DERIV, wc, row * C + h)              \
+            da8 += da, ds8 += ds;                                                               \
+            if (outs & OUT_DW) bv_vstore(accumulate ? bv_vload(0, gw + h) + dw : dw, 0, gw + h); \
+            if (outs & OUT_DB) bv_vstore(accumulate ? bv_vload(0, gb + h) + db : db, 0, gb + h); \
+        }                                                                                       \
     }                                                                                           \
-    float sa = hsum8(da8), ss = hsum8(ds8);                                                     \
+    float sa = bv_hsum(da8), ss = bv_hsum(ds8);                                                 \
     for (int c = C8 + lid; c < C; c += L) {                                                     \
         const float wc = (flags & HAS_W) ? w[c] : 1.0f;                                         \
         float dw = 0.0f, db = 0.0f, da = 0.0f, ds = 0.0f;                                       \
@@ -299,8 +321,8 @@ __kernel void NAME(__global DT *dx, const int dx_off, __global const DT *dy, con
     }                                                                                           \
 }
 
-DEFINE_BACKWARD_FEW(dyt_backward_few, DYT_ACT, DYT_ACT8, TANH_DERIV)
-DEFINE_BACKWARD_FEW(derf_backward_few, DERF_ACT, DERF_ACT8, ERF_DERIV)
+DEFINE_BACKWARD_FEW(dyt_backward_few, DYT_ACT, DYT_ACTV, TANH_DERIV)
+DEFINE_BACKWARD_FEW(derf_backward_few, DERF_ACT, DERF_ACTV, ERF_DERIV)
 
 /* Channels last, the CPU variant: the same sums, but each work-item walks
  * whole rows [k*R, min(rows, (k+1)*R)) front to back and keeps its column

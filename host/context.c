@@ -156,6 +156,10 @@ dytcl_status dytcl_ctx_create(const dytcl_ctx_options *opt, dytcl_ctx **out)
     ctx->gemm_path_opt = opt ? opt->gemm_path : DYTCL_GEMM_AUTO;
     const char *shape = getenv("DYTCL_KERNEL_SHAPE");
     ctx->row_shape = shape && !strcmp(shape, "rows") ? 1 : shape && !strcmp(shape, "groups") ? 0 : -1;
+    const char *knobs = getenv("DYTCL_KNOBS");
+    ctx->knobs = ctx->row_shape >= 0 ? !ctx->row_shape : !ctx->info.is_cpu;
+    for (int i = 0; knobs && i < DY_KNOB_SETS; i++)
+        if (!strcmp(knobs, dy_knob_name(i))) ctx->knobs = i;
 
     cl_int err;
     cl_context_properties props[] = {CL_CONTEXT_PLATFORM, (cl_context_properties)ctx->platform, 0};

@@ -90,6 +90,8 @@ struct dytcl_ctx {
      * (columns or a row per work-group) pick by device type; DYTCL_KERNEL_SHAPE
      * = rows | groups forces one (tests run both on any device). */
     int row_shape;              /* -1 until dy_row_shape decides */
+    int knobs;                  /* the programs' tuning set (program.c): CPU or GPU, by device type or
+                                 * DYTCL_KERNEL_SHAPE; DYTCL_KNOBS = cpu | gpu forces one */
     int probed, loop_limit;     /* probe.c: 0 = loops run to the end */
     int gemm_ready;             /* CLBlast parameters applied (ops_linear.c) */
     int gemm_path_opt;          /* dytcl_ctx_options.gemm_path */
@@ -152,6 +154,19 @@ dytcl_status dy_kernel_get_dt(dytcl_ctx *ctx, dy_prog_id id, const char *name, d
 /* A converting kernel: reads `from` (DT), writes `to` (DT_OUT). */
 dytcl_status dy_kernel_get_conv(dytcl_ctx *ctx, dy_prog_id id, const char *name, dytcl_dtype from,
                                 dytcl_dtype to, dy_kernel **out);
+
+/* The tuning sets (program.c, knob_sets): 0 = cpu, 1 = gpu. */
+#define DY_KNOB_SETS 2
+#define DY_OPTIONS_MAX 256
+const char *dy_knob_name(int knobs);
+/* Exactly what the library hands to clCreateProgramWithSource and
+ * clBuildProgram for program `id` (not DY_PROG_COMMON, which is in every
+ * one) in storage variant `variant` with tuning set `knobs`: *src (malloc'd,
+ * the caller frees) and `options` (cap >= DY_OPTIONS_MAX). Returns 1, or 0
+ * when an argument is out of range or memory ran out. The library builds
+ * with it, and so does tests/gpu_sources.c, which writes every program the
+ * library can build for `make test-gpu-compile`. */
+int dy_program_text(dy_prog_id id, int variant, int knobs, char **src, char *options, size_t cap);
 
 /* Builds arbitrary source (for tests and the tuner). The caller releases. */
 dytcl_status dy_program_build_source(dytcl_ctx *ctx, const char *src, const char *options,

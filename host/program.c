@@ -5,7 +5,7 @@
 
 #include "internal.h"
 
-/* OpenCL C 1.2 everywhere; per-device choices arrive as -D options later. */
+/* OpenCL C 1.2 everywhere; per-device choices follow as -D options (knob_sets). */
 static const char *build_options = "-cl-std=CL1.2 -cl-denorms-are-zero";
 
 /* Compiles `src`; on failure the message carries the compiler's log. */
@@ -36,28 +36,60 @@ dytcl_status dy_program_build_source(dytcl_ctx *ctx, const char *src, const char
     return DYTCL_OK;
 }
 
-/* The full source of program `id`: cl/common.cl, then its own file. */
-static char *program_source(dy_prog_id id)
+/* Tuning constants the kernels take as -D options, one set per device
+ * class; each constant has an #ifndef default in its cl/ file (the CPU
+ * set's value), so a program built with no options is the CPU build. The
+ * host picks a set once per context (dy_knob_set); DYTCL_KNOBS = cpu | gpu
+ * forces one, so that a GPU run can compare them. Add a set here and
+ * `make test-gpu-compile` builds and budgets it for every GPU target.
+ *   ATTN_DC   columns of D the tiled attention kernels keep per work-item
+ *             in one pass over the keys (cl/attention.cl): a compile-time
+ *             count, so that the accumulators are registers on a GPU; D
+ *             above it takes ceil(D / ATTN_DC) passes.
+ *   DYT_BWD_VEC  columns per step of the DyT/Derf backward column kernels
+ *             (cl/dyt.cl): 8 (one float8) or 4 (two float4 passes, half
+ *             the registers). */
+static const struct {
+    const char *name, *options;
+} knob_sets[DY_KNOB_SETS] = {
+    {"cpu", ""},
+    {"gpu", " -DATTN_DC=32 -DDYT_BWD_VEC=4"},
+};
+
+const char *dy_knob_name(int knobs)
 {
+    return knobs >= 0 && knobs < DY_KNOB_SETS ? knob_sets[knobs].name : "?";
+}
+
+int dy_program_text(dy_prog_id id, int variant, int knobs, char **src_out, char *options, size_t cap)
+{
+    *src_out = NULL;
+    if ((int)id < 0 || id >= DY_PROG_COUNT || id == DY_PROG_COMMON || variant < 0 || variant >= DY_VARIANTS ||
+        knobs < 0 || knobs >= DY_KNOB_SETS)
+        return 0;
+    /* the source: cl/shared.h and cl/common.cl (one embedded string), then the program's own file */
     const char *common = dy_prog_source[DY_PROG_COMMON], *own = dy_prog_source[id];
     size_t a = strlen(common), b = strlen(own);
     char *src = malloc(a + b + 2);
-    if (!src) return NULL;
+    if (!src) return 0;
     memcpy(src, common, a);
     src[a] = '\n';
     memcpy(src + a + 1, own, b + 1);
-    return src;
-}
-
-/* The build options of a storage variant: the plain ones for f32, else
- * with the dtypes (cl/common.cl's DY_DT, DY_DT_OUT) defined. The cache key
- * covers the options, so each variant is cached on its own. */
-static void variant_options(int variant, char *out, size_t cap)
-{
+    /* the options: the storage dtypes (cl/common.cl's DY_DT, DY_DT_OUT) for
+     * a half-width variant, then the device class's knobs. The cache key
+     * covers the options, so each build is cached on its own. */
+    int n;
     if (variant == 0)
-        snprintf(out, cap, "%s", build_options);
+        n = snprintf(options, cap, "%s%s", build_options, knob_sets[knobs].options);
     else
-        snprintf(out, cap, "%s -DDY_DT=%d -DDY_DT_OUT=%d", build_options, variant / DY_DTYPES, variant % DY_DTYPES);
+        n = snprintf(options, cap, "%s -DDY_DT=%d -DDY_DT_OUT=%d%s", build_options, variant / DY_DTYPES,
+                     variant % DY_DTYPES, knob_sets[knobs].options);
+    if (n < 0 || (size_t)n >= cap) {
+        free(src);
+        return 0;
+    }
+    *src_out = src;
+    return 1;
 }
 
 /* Builds program `id` in storage variant `variant` from the cache when a
@@ -67,10 +99,9 @@ static dytcl_status program_ensure(dytcl_ctx *ctx, dy_prog_id id, int variant)
     dy_prog *pg = &ctx->progs[id * DY_VARIANTS + variant];
     if (pg->program) return DYTCL_OK;
     double t0 = dytcl_now_ms();
-    char *src = program_source(id);
-    if (!src) return dy_fail(ctx, DYTCL_ERR_HOST_MEMORY, "program cl/%s.cl: out of host memory", dy_prog_name[id]);
-    char options[160];
-    variant_options(variant, options, sizeof options);
+    char *src = NULL, options[DY_OPTIONS_MAX];
+    if (!dy_program_text(id, variant, ctx->knobs, &src, options, sizeof options))
+        return dy_fail(ctx, DYTCL_ERR_HOST_MEMORY, "program cl/%s.cl: out of host memory", dy_prog_name[id]);
     dy_cache_key(ctx, src, options, pg->key);
     dytcl_status s = DYTCL_OK;
     if (dy_cache_load(ctx, pg->key, &pg->program, &pg->cached_size)) {

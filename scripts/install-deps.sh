@@ -7,7 +7,8 @@ set -eu
 PACKAGES="build-essential clang libclang-rt-dev cmake pkg-config ocl-icd-opencl-dev opencl-headers \
 ocl-icd-libopencl1 pocl-opencl-icd libclblast-dev clinfo libjansson-dev \
 valgrind oclgrind libopenblas-dev mesa-opencl-icd gnuplot-nox fortunes libopenmpi-dev openmpi-bin \
-zlib1g-dev dataset-fashion-mnist libsentencepiece-dev"
+zlib1g-dev dataset-fashion-mnist libsentencepiece-dev \
+clang-15 llvm-15 libclc-15 llvm-spirv-15 spirv-tools"
 
 missing=""
 if command -v dpkg-query >/dev/null 2>&1; then

@@ -175,16 +175,25 @@ int main(void)
         run_heads(c, 3, 8, 2, 24);
         dytcl_ctx_free(c);
     }
+    /* Attention on the device's own programs, then with the GPU tuning set
+     * (host/program.c: DYTCL_KNOBS=gpu; the tiled kernels take ATTN_DC
+     * columns per pass, so D = 64 and 128 take several passes and 24 a
+     * partial one). */
     unsetenv("DYTCL_KERNEL_SHAPE");
-    dytcl_ctx *ctx = check_ctx(getenv("DYTCL_TEST_CACHE"));
-    for (int causal = 1; causal >= 0; causal--) {
-        run_case(ctx, causal, 1, 1, 1, 16);
-        run_case(ctx, causal, 2, 3, 7, 32);
-        run_case(ctx, causal, 1, 2, 33, 64);
-        run_case(ctx, causal, 1, 1, 17, 128);
-        run_case(ctx, causal, 3, 2, 17, 24); /* a ViT's shape: 16 patches and a class token */
-        if (!check_small()) run_case(ctx, causal, 2, 2, 129, 16);
+    const char *knobs[] = {NULL, "gpu"};
+    for (int kn = 0; kn < 2; kn++) {
+        if (knobs[kn]) setenv("DYTCL_KNOBS", knobs[kn], 1);
+        dytcl_ctx *ctx = check_ctx(getenv("DYTCL_TEST_CACHE"));
+        for (int causal = 1; causal >= 0; causal--) {
+            run_case(ctx, causal, 1, 1, 1, 16);
+            run_case(ctx, causal, 2, 3, 7, 32);
+            run_case(ctx, causal, 1, 2, 33, 64);
+            run_case(ctx, causal, 1, 1, 17, 128);
+            run_case(ctx, causal, 3, 2, 17, 24); /* a ViT's shape: 16 patches and a class token */
+            if (!check_small()) run_case(ctx, causal, 2, 2, 129, 16);
+        }
+        dytcl_ctx_free(ctx);
     }
-    dytcl_ctx_free(ctx);
+    unsetenv("DYTCL_KNOBS");
     return check_done("test_attention");
 }
