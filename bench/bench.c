@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "bench.h"
-#include "../tests/op_gen.h"
+#include "gen.h"
 #include "cli.h"
 
 static int cmp_double(const void *a, const void *b)

@@ -45,7 +45,7 @@ json_t *bench_device_json(dytcl_ctx *ctx, const dytcl_device_info *d);
 int bench_write_json(const char *path, json_t *device, json_t *records);
 
 /* A buffer of n floats filled with uniform values in [lo, hi) from seed,
- * drawn as the op tests draw their inputs (tests/op_gen.h). */
+ * drawn as the op tests draw their inputs (bench/gen.h). */
 dytcl_status bench_random_buf(dytcl_ctx *ctx, size_t n, float lo, float hi, unsigned seed,
                               dytcl_buf **out);
 
