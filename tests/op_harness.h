@@ -77,7 +77,7 @@ typedef struct {
 } op_run;
 
 typedef struct op_case {
-    const char *group; /* the test program that runs it: "dyt", "norm", "ops" */
+    const char *group; /* its op family: "dyt", "norm", "ops" (test_ops DTYPE GROUP runs one) */
     const char *name;
     int n_in, n_out;
     op_input in[OP_MAX_ARGS];
