@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "bench.h"
-#include "../tests/op_gen.h"
+#include "gen.h"
 
 static int cmp_double(const void *a, const void *b)
 {

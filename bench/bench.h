@@ -53,7 +53,7 @@ int bench_fail(char *err, size_t cap, const char *fmt, ...)
     ;
 
 /* A buffer of n floats filled with uniform values in [lo, hi) from seed,
- * drawn as the op tests draw their inputs (tests/op_gen.h). */
+ * drawn as the op tests draw their inputs (bench/gen.h). */
 dytcl_status bench_random_buf(dytcl_ctx *ctx, size_t n, float lo, float hi, unsigned seed,
                               dytcl_buf **out);
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "dytcl.h"
-#include "op_gen.h"
+#include "gen.h"
 
 static int check_failures;
 
@@ -46,7 +46,7 @@ static inline int check_small(void)
     return v && *v && *v != '0';
 }
 
-/* Deterministic uniform floats in [lo, hi) (op_gen.h). */
+/* Deterministic uniform floats in [lo, hi) (bench/gen.h). */
 static inline double check_rand(unsigned long long *state, double lo, double hi)
 {
     return op_rand(state, lo, hi);

@@ -1,17 +1,23 @@
-/* test_ops.c -- GELU, SwiGLU, scale, RoPE, softmax + cross-entropy (and its
- * mean), embeddings, the gradient norm and AdamW: the "ops" cases of the op
- * table (op_cases.c: float64 references of ref_ops.c, NaN-poisoned outputs,
- * the same bits twice, both kernel shapes); every reference backward checked
- * by central finite differences (or, for the linear ops, as the transpose of
- * the forward); bad arguments refused with a status. */
+/* test_ops.c -- every op from one table (op_cases.c, run by op_harness.c):
+ * float64 references on inputs rounded to the storage, NaN-poisoned
+ * outputs at odd offsets, a tolerance per dtype, the same bits twice, both
+ * kernel shapes. Here: the references' backward formulas against central
+ * finite differences of their forwards (or, for the linear ops, as the
+ * transpose of the forward), and the checks a table does not hold
+ * (op_extra.c).
+ *
+ *   test_ops [f32|f16|bf16|all [dyt|norm|ops]]
+ *
+ * runs the table in one storage dtype (all: every one; the default) and
+ * one op family (default: all); the finite differences and op_extra with
+ * f32 and all. ctest runs one entry per dtype, so that they share the
+ * cores; they share one program cache (DYTCL_CACHE_DIR). */
 #include <limits.h>
 #include <string.h>
 
-#include "dev_util.h"
 #include "op_harness.h"
+#include "ref_norms.h"
 #include "ref_ops.h"
-
-#define NONE ((dytcl_tensor){0})
 
 static unsigned long long rng = 2024;
 
@@ -66,129 +72,125 @@ static void check_fd(void)
     CHECK(worst < 1e-7, "reference backward vs finite differences: %.3g", worst);
 }
 
-/* ---- device checks: op_cases.c holds the ops' results; here what a table
- * does not: accumulating and in-place scale, and refusals. */
-
-/* What a table does not hold: SwiGLU refuses mismatched sizes. */
-static void run_swiglu_refusal(dytcl_ctx *ctx, int n)
+/* L = sum(y * dy), the loss whose gradients the backward returns. */
+static double dyt_loss(ref_act act, ref_shape s, const double *x, double alpha, double shift, const double *w,
+                   const double *b, const double *dy)
 {
-    dytcl_buf *ba = dev_from(ctx, NULL, n), *bb = dev_from(ctx, NULL, n), *by = dev_from(ctx, NULL, n);
-    CHECK(dytcl_swiglu_forward(ctx, dytcl_tensor_1d(by, 0, n), dytcl_tensor_1d(ba, 0, n),
-                               dytcl_tensor_1d(bb, 0, n > 1 ? n - 1 : 2)) == DYTCL_ERR_INVALID_ARG,
-          "swiglu with b of another size");
-    dytcl_buf_free(ba), dytcl_buf_free(bb), dytcl_buf_free(by);
+    double *y = malloc(s.n * sizeof *y), l = 0;
+    ref_dyt_forward(act, s, x, alpha, shift, w, b, y);
+    for (size_t i = 0; i < s.n; i++) l += y[i] * dy[i];
+    free(y);
+    return l;
 }
 
-/* The scale backward's ds accumulated and the backward in place (dx = dy);
- * bad sizes refused. (Forward and backward themselves: op_table.) */
-static void run_scale(dytcl_ctx *ctx, int n)
+static void check_dyt_fd(ref_act act, ref_shape s)
 {
-    double *x = calloc(n, 8), *dy = calloc(n, 8), *dx = calloc(n, 8), s = 1.7, ds = 0;
-    rand_fill(x, (size_t)n, &rng, -3, 3), rand_fill(dy, (size_t)n, &rng, -1, 1);
-    round_float(x, n), round_float(dy, n);
-    for (int i = 0; i < n; i++) dx[i] = (double)(float)s * dy[i], ds += dy[i] * x[i];
-    dytcl_buf *bx = dev_from(ctx, x, n), *bdy = dev_from(ctx, dy, n), *by = dev_from(ctx, NULL, n);
-    dytcl_buf *bdx = dev_from(ctx, NULL, n), *bs = dev_from(ctx, &s, 1), *bds = dev_from(ctx, NULL, 1);
-#define T(buf) dytcl_tensor_1d(buf, 0, n)
-    CHECK_OK(ctx, dytcl_scale_backward(ctx, T(bdx), dytcl_tensor_1d(bds, 0, 1), 0, T(bdy), T(bx),
-                                       dytcl_tensor_1d(bs, 0, 1)));
-    CHECK_CLOSE(ctx, bds, &ds, 1, 1e-5, "scale ds n=%d", n);
-    double ds2 = 2 * ds;
-    CHECK_OK(ctx, dytcl_scale_backward(ctx, T(bdy), dytcl_tensor_1d(bds, 0, 1), 1, T(bdy), T(bx),
-                                       dytcl_tensor_1d(bs, 0, 1)));
-    CHECK_CLOSE(ctx, bds, &ds2, 1, 1e-5, "scale ds accumulated n=%d", n);
-    CHECK_CLOSE(ctx, bdy, dx, (size_t)n, 1e-7, "scale dx in place n=%d", n);
-    CHECK(dytcl_scale_forward(ctx, T(by), T(bx), dytcl_tensor_1d(bx, 0, 2)) == DYTCL_ERR_INVALID_ARG,
-          "scale with s of 2 elements");
-    CHECK(dytcl_scale_forward(ctx, dytcl_tensor_1d(by, 0, n + 1), T(bx), dytcl_tensor_1d(bs, 0, 1)) ==
-              DYTCL_ERR_INVALID_ARG, "scale with y of another size");
-#undef T
-    dytcl_buf *all[] = {bx, bdy, by, bdx, bs, bds};
-    for (int i = 0; i < 6; i++) dytcl_buf_free(all[i]);
+    size_t n = s.n;
+    double *x = malloc(n * sizeof *x), *dy = malloc(n * sizeof *dy), *dx = malloc(n * sizeof *dx);
+    double w[16], b[16], dw[16], db[16], alpha = 0.7, shift = 0.2, da, ds;
+    rand_fill(x, n, &rng, -3, 3);
+    rand_fill(dy, n, &rng, -1, 1);
+    rand_fill(w, (size_t)s.C, &rng, 0.5, 1.5);
+    rand_fill(b, (size_t)s.C, &rng, -1, 1);
+    ref_dyt_backward(act, s, x, dy, alpha, shift, w, dx, &da, &ds, dw, db);
+    const double h = 1e-6;
+    double worst = 0;
+#define FD(var, analytic)                                                                      \
+    do {                                                                                       \
+        double keep = var;                                                                     \
+        var = keep + h;                                                                        \
+        double lp = dyt_loss(act, s, x, alpha, shift, w, b, dy);                                   \
+        var = keep - h;                                                                        \
+        double lm = dyt_loss(act, s, x, alpha, shift, w, b, dy);                                   \
+        var = keep;                                                                            \
+        double num = (lp - lm) / (2 * h), e = fabs(num - (analytic)) / fmax(1.0, fabs(num));   \
+        if (e > worst) worst = e;                                                              \
+    } while (0)
+    for (size_t i = 0; i < n; i++) FD(x[i], dx[i]);
+    for (int c = 0; c < s.C; c++) {
+        FD(w[c], dw[c]);
+        FD(b[c], db[c]);
+    }
+    FD(alpha, da);
+    if (act == REF_DERF) FD(shift, ds);
+#undef FD
+    CHECK(worst < 1e-7, "%s reference backward vs finite differences: error %.3g",
+          act == REF_DYT ? "DyT" : "Derf", worst);
     free(x), free(dy), free(dx);
 }
 
-/* SwiGLU on a fused [rows, 2H] gate|up tensor, forward and backward, then
- * the backward in place (dab = ab). */
-
-/* Bad arguments of the ops whose results op_cases.c checks: refused with a
- * status, never run. */
-static void run_refusals(dytcl_ctx *ctx)
+/* L = sum(y * dy) for the finite differences. */
+static double norm_loss(int ln, int rows, int C, const double *x, const double *w, const double *b, const double *dy)
 {
-    enum { N = 64 };
-    dytcl_buf *b = dev_from(ctx, NULL, N), *c = dev_from(ctx, NULL, N);
-    dytcl_tensor x = dytcl_tensor_1d(b, 0, N), y = dytcl_tensor_1d(c, 0, N);
-    /* SwiGLU packed: ab must be [rows, 2H] */
-    CHECK(dytcl_swiglu_packed_forward(ctx, dytcl_tensor_2d(c, 0, 4, 8), dytcl_tensor_2d(b, 0, 4, 8)) ==
-              DYTCL_ERR_INVALID_ARG, "swiglu packed with ab [rows, H]");
-    /* RoPE */
-    dytcl_tensor r4 = {b, 0, 4, {1, 2, 2, 16}, DYTCL_F32}, q4 = {c, 0, 4, {1, 2, 2, 16}, DYTCL_F32};
-    dytcl_tensor odd = {b, 0, 4, {1, 2, 32, 1}, DYTCL_F32}, three = {b, 0, 3, {1, 2, 32}, DYTCL_F32};
-    CHECK(dytcl_rope_forward(ctx, odd, odd, 0, 10000.0f) == DYTCL_ERR_INVALID_ARG, "rope with D = 1");
-    CHECK(dytcl_rope_forward(ctx, three, three, 0, 10000.0f) == DYTCL_ERR_INVALID_ARG, "rope on 3 dims");
-    CHECK(dytcl_rope_forward(ctx, q4, r4, 0, NAN) == DYTCL_ERR_INVALID_ARG, "rope with theta NaN");
-    CHECK(dytcl_rope_forward(ctx, q4, r4, -1, 10000.0f) == DYTCL_ERR_INVALID_ARG, "rope with offset -1");
-    CHECK(dytcl_rope_forward(ctx, q4, r4, INT_MAX - 1, 10000.0f) == DYTCL_ERR_INVALID_ARG,
-          "rope with positions past INT_MAX");
-    /* the last positions an int holds: a table of the call's own positions */
-    CHECK_OK(ctx, dytcl_rope_forward(ctx, q4, r4, INT_MAX - 2, 10000.0f));
-    /* cross-entropy: logits [4, 8], targets [4] */
-    int ids[4] = {0, 1, 2, -1};
-    dytcl_buf *bt = NULL;
-    CHECK_OK(ctx, dytcl_buf_create(ctx, sizeof ids, &bt));
-    if (bt) CHECK_OK(ctx, dytcl_buf_write(ctx, bt, 0, ids, sizeof ids));
-    dytcl_tensor z = dytcl_tensor_2d(b, 0, 4, 8), dz = dytcl_tensor_2d(c, 0, 4, 8), tt = dytcl_tensor_1d(bt, 0, 4);
-    dytcl_tensor loss = dytcl_tensor_1d(c, 32, 4), mean = dytcl_tensor_1d(c, 40, 1);
-    CHECK(dytcl_cross_entropy(ctx, loss, dz, z, tt, NAN) == DYTCL_ERR_INVALID_ARG, "grad_scale NaN");
-    CHECK(dytcl_cross_entropy(ctx, loss, dz, z, dytcl_tensor_1d(bt, 0, 3), 1.0f) == DYTCL_ERR_INVALID_ARG,
-          "targets too short");
-    CHECK(dytcl_cross_entropy_mean(ctx, mean, loss, dytcl_tensor_1d(bt, 0, 3)) == DYTCL_ERR_INVALID_ARG,
-          "mean: targets too short");
-    CHECK(dytcl_cross_entropy(ctx, loss, dytcl_tensor_1d(c, 0, 31), z, tt, 1.0f) == DYTCL_ERR_INVALID_ARG,
-          "dlogits with fewer elements");
-    /* embeddings: tokens [4], wte [4, 8], T = 2 */
-    dytcl_tensor wte = dytcl_tensor_2d(b, 32, 4, 8), out = dytcl_tensor_2d(c, 0, 4, 8);
-    CHECK(dytcl_embedding_forward(ctx, out, tt, wte, NONE, 3) == DYTCL_ERR_INVALID_ARG,
-          "T that does not divide the tokens");
-    CHECK(dytcl_embedding_forward(ctx, out, tt, dytcl_tensor_1d(b, 32, 32), NONE, 2) == DYTCL_ERR_INVALID_ARG,
-          "wte not 2-D");
-    CHECK(dytcl_embedding_backward(ctx, wte, NONE, 0, dytcl_tensor_1d(c, 0, 31), tt, 2) == DYTCL_ERR_INVALID_ARG,
-          "dout of another size");
-    /* the gradient norm and AdamW: params, grads, m, v of 16 */
-    dytcl_tensor p = dytcl_tensor_1d(b, 0, 16), g = dytcl_tensor_1d(b, 16, 16), m = dytcl_tensor_1d(c, 0, 16);
-    dytcl_tensor v = dytcl_tensor_1d(c, 16, 16), norm = dytcl_tensor_1d(c, 32, 1), scale = dytcl_tensor_1d(c, 33, 1);
-    const dytcl_adamw_config cfg = {1e-2f, 0.9f, 0.95f, 1e-8f, 0.1f};
-    const float bad[] = {NAN, INFINITY};
-    for (int q = 0; q < 2; q++)
-        for (int f = 0; f < 5; f++) {
-            dytcl_adamw_config cf = cfg;
-            float *field[5] = {&cf.lr, &cf.beta1, &cf.beta2, &cf.eps, &cf.weight_decay};
-            *field[f] = bad[q];
-            CHECK(dytcl_adamw(ctx, p, g, m, v, NONE, NONE, &cf, 5) == DYTCL_ERR_INVALID_ARG,
-                  "adamw accepted %g in field %d", bad[q], f);
-        }
-    dytcl_adamw_config cf = cfg;
-    cf.beta1 = 1.0f;
-    CHECK(dytcl_adamw(ctx, p, g, m, v, NONE, NONE, &cf, 5) == DYTCL_ERR_INVALID_ARG, "beta1 = 1");
-    CHECK(dytcl_adamw(ctx, p, g, m, v, NONE, NONE, &cfg, 0) == DYTCL_ERR_INVALID_ARG, "step 0");
-    CHECK(dytcl_adamw(ctx, p, g, m, v, NONE, NONE, NULL, 5) == DYTCL_ERR_INVALID_ARG, "cfg NULL");
-    CHECK(dytcl_adamw(ctx, p, g, dytcl_tensor_1d(c, 0, 15), v, NONE, NONE, &cfg, 5) == DYTCL_ERR_INVALID_ARG,
-          "m of another size");
-    CHECK(dytcl_grad_norm(ctx, norm, scale, g, NAN) == DYTCL_ERR_INVALID_ARG, "grad norm max_norm NaN");
-    CHECK(dytcl_grad_norm(ctx, NONE, scale, g, 1.0f) == DYTCL_ERR_INVALID_ARG, "grad norm without norm");
-    (void)x, (void)y;
-    dytcl_buf_free(b), dytcl_buf_free(c), dytcl_buf_free(bt);
+    size_t n = (size_t)rows * C;
+    double *y = malloc(n * sizeof *y), l = 0;
+    if (ln) ref_layernorm_forward(rows, C, x, w, b, 1e-5, y, NULL, NULL);
+    else ref_rmsnorm_forward(rows, C, x, w, 1e-5, y, NULL);
+    for (size_t i = 0; i < n; i++) l += y[i] * dy[i];
+    free(y);
+    return l;
 }
 
-int main(void)
+static void check_norm_fd(int ln)
+{
+    enum { ROWS = 3, C = 7, N = ROWS * C };
+    double x[N], dy[N], dx[N], w[C], b[C], dw[C], db[C];
+    rand_fill(x, N, &rng, -2, 2), rand_fill(dy, N, &rng, -1, 1);
+    rand_fill(w, C, &rng, 0.5, 1.5), rand_fill(b, C, &rng, -1, 1);
+    if (ln) ref_layernorm_backward(ROWS, C, x, w, dy, 1e-5, dx, dw, db);
+    else ref_rmsnorm_backward(ROWS, C, x, w, dy, 1e-5, dx, dw);
+    double worst = 0, h = 1e-6;
+#define FD(var, analytic)                                                                     \
+    do {                                                                                      \
+        double keep = var;                                                                    \
+        var = keep + h;                                                                       \
+        double lp = norm_loss(ln, ROWS, C, x, w, b, dy);                                           \
+        var = keep - h;                                                                       \
+        double lm = norm_loss(ln, ROWS, C, x, w, b, dy);                                           \
+        var = keep;                                                                           \
+        double e = fabs((lp - lm) / (2 * h) - (analytic)) / fmax(1.0, fabs(analytic));        \
+        if (e > worst) worst = e;                                                             \
+    } while (0)
+    for (int i = 0; i < N; i++) FD(x[i], dx[i]);
+    for (int c = 0; c < C; c++) {
+        FD(w[c], dw[c]);
+        if (ln) FD(b[c], db[c]);
+    }
+#undef FD
+    CHECK(worst < 1e-7, "%s reference backward vs finite differences: %.3g", ln ? "LayerNorm" : "RMSNorm", worst);
+}
+
+static void check_references(void)
 {
     check_fd();
-    check_failures += op_run_table("ops", getenv("DYTCL_TEST_CACHE"), &rng);
-    dytcl_ctx *ctx = check_ctx(getenv("DYTCL_TEST_CACHE"));
-    const int ns[] = {1, 3, 255, 256, 257, 4097, 100003};
-    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++)
-        if (!check_small() || ns[i] < 5000) run_swiglu_refusal(ctx, ns[i]), run_scale(ctx, ns[i]);
-    run_refusals(ctx);
-    dytcl_ctx_free(ctx);
-    return check_done("test_ops");
+    check_dyt_fd(REF_DYT, (ref_shape){3 * 7, 7, 7, 0});
+    check_dyt_fd(REF_DERF, (ref_shape){3 * 7, 7, 7, 0});
+    check_dyt_fd(REF_DYT, (ref_shape){2 * 3 * 4, 3, 4, 1});
+    check_dyt_fd(REF_DERF, (ref_shape){2 * 3 * 4, 3, 4, 1});
+    check_norm_fd(0);
+    check_norm_fd(1);
+}
+
+int main(int argc, char **argv)
+{
+    const char *dts = argc > 1 ? argv[1] : "all", *group = argc > 2 ? argv[2] : NULL;
+    const char *names[3] = {"f32", "f16", "bf16"}, *cache = getenv("DYTCL_CACHE_DIR");
+    int which = !strcmp(dts, "all") ? OP_EVERY : 0;
+    for (int d = 0; d < 3; d++)
+        if (!strcmp(dts, names[d])) which = 1 << d;
+    if (!which || (group && strcmp(group, "dyt") && strcmp(group, "norm") && strcmp(group, "ops"))) {
+        fprintf(stderr, "usage: test_ops [f32|f16|bf16|all [dyt|norm|ops]]\n");
+        return 2;
+    }
+    char name[64];
+    snprintf(name, sizeof name, "test_ops %s%s%s", dts, group ? " " : "", group ? group : "");
+    if (which & OP_F32) check_references();
+    for (int d = 0; d < 3; d++)
+        if (which & (1 << d)) check_failures += op_run_table((dytcl_dtype)d, group, cache, &rng);
+    if (which & OP_F32) {
+        dytcl_ctx *ctx = check_ctx(cache);
+        check_failures += op_extra(ctx, &rng);
+        dytcl_ctx_free(ctx);
+    }
+    return check_done(name);
 }

@@ -1,5 +1,5 @@
 /* markov_text.c -- writes text from a random first-order Markov chain
- * (tests/markov.h) for training runs whose best loss is known, and prints
+ * (bench/markov.h) for training runs whose best loss is known, and prints
  * that loss: the chain's entropy rate, nats per byte.
  *
  *   study_markov_text OUT BYTES STATES SEED     e.g. markov.txt 204800 20 1

@@ -1,8 +1,8 @@
-/* markov.c -- the test Markov chain (see markov.h). */
+/* markov.c -- a random Markov chain whose entropy rate is known (see markov.h); the tests and the training study use it. */
 #include <math.h>
 #include <string.h>
 
-#include "data.h"
+#include "dytcl_model.h"
 #include "markov.h"
 
 /* Uniform doubles in (0, 1] from the data generator (splitmix64). */

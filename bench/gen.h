@@ -1,9 +1,10 @@
-/* op_gen.h -- the random inputs of the op tests and the benchmarks: a
+/* gen.h -- the random inputs of the benchmarks and the op tests: a
  * deterministic uniform draw (xorshift64*) and the generators an op case
- * names for each input (op_harness.h). Header-only, so that the benchmarks
- * (built into the dytcl program) draw their inputs the same way. */
-#ifndef DYTCL_OP_GEN_H
-#define DYTCL_OP_GEN_H
+ * names for each input (tests/op_harness.h). Header-only and here, below
+ * the tests, so that the benchmarks (built into the dytcl program) and the
+ * tests draw their inputs the same way. */
+#ifndef DYTCL_GEN_H
+#define DYTCL_GEN_H
 
 #include <stddef.h>
 
