@@ -250,26 +250,12 @@ DYTCL_API double dytcl_now_ms(void);
  * the first kernel's start to the last kernel's end, as the device's
  * profiling events saw it. end waits for the work. Some drivers report
  * impossible event times (every command 1 ns); the first begin checks the
- * events against the host clock (dytcl_timer_check), and where they fail,
- * begin and end wait for the queue and *ns is host wall time instead. */
+ * events against the host clock (dytcl_timer_check, dytcl_experimental.h),
+ * and where they fail, begin and end wait for the queue and *ns is host wall
+ * time instead. */
 DYTCL_API dytcl_status dytcl_profile_begin(dytcl_ctx *ctx);
 /* Waits for the span's work and writes its duration to *ns. */
 DYTCL_API dytcl_status dytcl_profile_end(dytcl_ctx *ctx, double *ns);
-
-typedef struct {
-    int host;                   /* 1: profiling spans use the host clock */
-    double events_ns, host_ns;  /* the check: one batch of kernels timed both ways */
-    char reason[192];           /* why the clock was chosen, for tables and logs */
-} dytcl_timer_info;
-
-/* Which clock profiling spans use, and why. The first call on a context
- * times a batch of fills (a few ms) with events and with the host clock;
- * events are trusted when their span is at least 0.3x and at most 1.05x
- * the host's (plus 0.5 ms). DYTCL_TIMER=events|host forces one. */
-DYTCL_API dytcl_status dytcl_timer_check(dytcl_ctx *ctx, dytcl_timer_info *out);
-
-/* "events" or "host": the clock of the next profiling span (runs the check). */
-DYTCL_API const char *dytcl_timer_name(dytcl_ctx *ctx);
 
 /* ------------------------------------------------------------ basic ops */
 
