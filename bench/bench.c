@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "dytcl_experimental.h"
 #include "gen.h"
 
 static int cmp_double(const void *a, const void *b)

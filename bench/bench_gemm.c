@@ -18,6 +18,7 @@
 #endif
 
 #include "bench.h"
+#include "dytcl_experimental.h"
 
 typedef struct {
     int ta, tb, M, N, K;

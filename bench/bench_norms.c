@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "dytcl_experimental.h"
 
 /* Every tensor a case may touch, for one shape [rows, C]. */
 typedef struct {

@@ -21,6 +21,7 @@
 
 #include "bench.h"
 #include "dytcl_model.h"
+#include "dytcl_model_experimental.h"
 
 typedef bench_train_opts opts;
 

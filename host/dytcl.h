@@ -1,5 +1,7 @@
 /* dytcl.h -- the op library's public header (the model library's is
- * dytcl_model.h, on top of this one).
+ * dytcl_model.h, on top of this one). Its calls are the stable API; hooks
+ * for benchmarks and tests are in dytcl_experimental.h, which may change in
+ * any version.
  *
  * dytcl runs transformer training and inference on any OpenCL 1.2 device, with
  * Dynamic Tanh (DyT, y = gamma * tanh(alpha * x) + beta) as a first-class
@@ -13,7 +15,8 @@
  *     mistake, and it frees everything it allocated on every error path.
  *   - Handles are opaque; create/free pairs. free(NULL) is a no-op.
  *   - A context is not thread-safe: use one context per thread.
- *   - Tensors are row-major float32 views (buffer, element offset, shape).
+ *   - Tensors are row-major views (buffer, element offset, shape, storage
+ *     dtype: f32, f16 or bf16); the math is float32 whatever the storage.
  *   - Work is enqueued asynchronously; dytcl_buf_read() and dytcl_finish()
  *     synchronise.
  *   - Argument order: ctx first; then the tensors an op writes, then those it
@@ -205,8 +208,14 @@ DYTCL_API void *dytcl_buf_cl_mem(const dytcl_buf *buf);
 
 /* How a tensor's elements are stored. The math is float32 whatever the
  * storage: f16 (IEEE binary16) and bf16 (the top half of a float32) are
- * widened on load and rounded to nearest even once, at the store. Each op
- * says which storage types it takes; any other is DYTCL_ERR_INVALID_ARG
+ * widened on load and rounded to nearest even once, at the store. f16 and
+ * bf16 are taken by copy (which converts between any two) and fill; by the
+ * activations (x, y, dy, dx, r, h; one dtype in a call) of add, the norms
+ * (DyT, Derf, RMSNorm, LayerNorm and their residual forms), GELU, SwiGLU and
+ * RoPE; by the output of dytcl_embedding_forward and the dout of its
+ * backward; and by W in dytcl_linear_forward. Everything else is f32:
+ * parameters and their gradients, saved statistics (rstd, mean, lse), and
+ * every tensor of the other ops. Any other dtype is DYTCL_ERR_INVALID_ARG
  * naming the tensor. */
 typedef enum { DYTCL_F32 = 0, DYTCL_F16 = 1, DYTCL_BF16 = 2 } dytcl_dtype;
 /* Bytes per element: 4, 2, 2; 0 for a value that is not a dytcl_dtype. */
@@ -230,7 +239,8 @@ typedef struct {
     dytcl_dtype dtype;
 } dytcl_tensor;
 
-/* dytcl_tensor_2d(buf, off, rows, cols) etc. build views. */
+/* dytcl_tensor_1d(buf, off, n) and dytcl_tensor_2d build f32 views
+ * (dytcl_tensor_as reads them as another dtype). */
 DYTCL_API dytcl_tensor dytcl_tensor_1d(dytcl_buf *buf, size_t offset, int64_t n);
 /* A [rows, cols] view of buf from element offset. */
 DYTCL_API dytcl_tensor dytcl_tensor_2d(dytcl_buf *buf, size_t offset, int64_t rows, int64_t cols);
@@ -250,32 +260,19 @@ DYTCL_API double dytcl_now_ms(void);
  * the first kernel's start to the last kernel's end, as the device's
  * profiling events saw it. end waits for the work. Some drivers report
  * impossible event times (every command 1 ns); the first begin checks the
- * events against the host clock (dytcl_timer_check), and where they fail,
- * begin and end wait for the queue and *ns is host wall time instead. */
+ * events against the host clock (dytcl_timer_check, dytcl_experimental.h),
+ * and where they fail, begin and end wait for the queue and *ns is host wall
+ * time instead. */
 DYTCL_API dytcl_status dytcl_profile_begin(dytcl_ctx *ctx);
 /* Waits for the span's work and writes its duration to *ns. */
 DYTCL_API dytcl_status dytcl_profile_end(dytcl_ctx *ctx, double *ns);
 
-typedef struct {
-    int host;                   /* 1: profiling spans use the host clock */
-    double events_ns, host_ns;  /* the check: one batch of kernels timed both ways */
-    char reason[192];           /* why the clock was chosen, for tables and logs */
-} dytcl_timer_info;
-
-/* Which clock profiling spans use, and why. The first call on a context
- * times a batch of fills (a few ms) with events and with the host clock;
- * events are trusted when their span is at least 0.3x and at most 1.05x
- * the host's (plus 0.5 ms). DYTCL_TIMER=events|host forces one. */
-DYTCL_API dytcl_status dytcl_timer_check(dytcl_ctx *ctx, dytcl_timer_info *out);
-
-/* "events" or "host": the clock of the next profiling span (runs the check). */
-DYTCL_API const char *dytcl_timer_name(dytcl_ctx *ctx);
-
 /* ------------------------------------------------------------ basic ops */
 
 /* dst = src, elementwise over numel elements (shapes may differ; counts must
- * match). The device's copy-bandwidth reference for benchmarks. dst == src
- * (the same elements) does nothing; a partial overlap is refused. */
+ * match), converting when the dtypes differ. The device's copy-bandwidth
+ * reference for benchmarks. dst == src (the same elements, the same dtype)
+ * does nothing; a partial overlap is refused. */
 DYTCL_API dytcl_status dytcl_copy(dytcl_ctx *ctx, dytcl_tensor dst, dytcl_tensor src);
 
 /* dst[:] = value. */
@@ -324,8 +321,8 @@ DYTCL_API dytcl_status dytcl_st_tensor_at(const dytcl_st_file *f, int i, dytcl_s
 DYTCL_API dytcl_status dytcl_st_get(const dytcl_st_file *f, const char *name, dytcl_st_tensor *out);
 /* The metadata string for key, or NULL. */
 DYTCL_API const char *dytcl_st_metadata(const dytcl_st_file *f, const char *key);
-/* Writes n tensors (name, ndim, shape, numel, data) and nmeta key/value
- * pairs (meta[2i], meta[2i+1]). */
+/* Writes n tensors (name, ndim, shape, numel, data, dtype) and nmeta
+ * key/value pairs (meta[2i], meta[2i+1]). */
 DYTCL_API dytcl_status dytcl_st_save(const char *path, const dytcl_st_tensor *tensors, int n,
                                      const char *const *meta, int nmeta);
 
@@ -677,7 +674,7 @@ typedef enum {
     DYTCL_ATTN_BIDIRECTIONAL = 16 /* a mode flag, or'ed into one of the paths above */
 } dytcl_attn_path;
 
-/* o = causal softmax(q k^T / sqrt(D)) v, and lse for the backward. */
+/* o = softmax(q k^T / sqrt(D)) v (causal unless bidirectional), and lse for the backward. */
 DYTCL_API dytcl_status dytcl_attention_forward(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tensor lse, dytcl_tensor q,
                                                dytcl_tensor k, dytcl_tensor v, dytcl_attn_path path);
 /* Head layout. The QKV projection writes qkv [B, T, 3, H, D] (q, k, v side
@@ -719,7 +716,9 @@ DYTCL_API dytcl_status dytcl_patch_embed_backward(dytcl_ctx *ctx, dytcl_tensor d
                                                   dytcl_tensor dW, dytcl_tensor db, int accumulate, dytcl_tensor dy,
                                                   dytcl_tensor patches, dytcl_tensor W, int p);
 
-/* Attention for Tq new positions pos..pos+Tq-1 against a KV cache (generation,
+/* ------------------------------------- attention while decoding (host/ops_decode.c)
+ *
+ * Attention for Tq new positions pos..pos+Tq-1 against a KV cache (generation,
  * forward only). q, k_new, v_new, o: [B, H, Tq, D]; kcache, vcache: [B, H, Tmax, D]
  * with pos + Tq <= Tmax. First writes k_new, v_new into the caches at rows
  * pos..pos+Tq-1 of every head (the rows past them are not touched), then

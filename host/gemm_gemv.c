@@ -42,15 +42,15 @@ int dy_gemv_takes(dytcl_ctx *ctx, int trans_b, int M, int N, int K, int batch, d
 static dytcl_status launch_gemv(dytcl_ctx *ctx, dy_kernel *k, int R, int N, int K, float alpha, dytcl_tensor A,
                                 dytcl_tensor B, float beta, dytcl_tensor C)
 {
-    int i = arg_tensor(ctx, k, 0, C, NULL);
-    i = arg_tensor(ctx, k, i, A, NULL);
-    i = arg_tensor(ctx, k, i, B, NULL);
-    i = arg_int(ctx, k, i, N);
-    i = arg_int(ctx, k, i, K);
-    i = arg_float(ctx, k, i, alpha);
-    i = arg_float(ctx, k, i, beta);
+    int i = dy_arg_tensor(ctx, k, 0, C, NULL);
+    i = dy_arg_tensor(ctx, k, i, A, NULL);
+    i = dy_arg_tensor(ctx, k, i, B, NULL);
+    i = dy_arg_int(ctx, k, i, N);
+    i = dy_arg_int(ctx, k, i, K);
+    i = dy_arg_float(ctx, k, i, alpha);
+    i = dy_arg_float(ctx, k, i, beta);
     if (i < 0) return DYTCL_ERR_OPENCL;
-    size_t local[2] = {pow2_local(ctx, k, 8), 1};
+    size_t local[2] = {dy_pow2_local(ctx, k, 8), 1};
     size_t global[2] = {((size_t)N + local[0] - 1) / local[0] * local[0], (size_t)R};
     return dy_launch(ctx, k, 2, global, local);
 }
@@ -91,11 +91,11 @@ static dytcl_status widen(dytcl_ctx *ctx, int N, int K, dytcl_tensor B, dytcl_te
                                      : dy_kernel_get(ctx, DY_KERNEL(LINEAR, widen_bf16), &k);
     if (s) return s;
     *out = dytcl_tensor_2d(ctx->workspace[DY_WS_WEIGHT], 0, N, K);
-    int i = arg_tensor(ctx, k, 0, *out, NULL);
-    i = arg_tensor(ctx, k, i, B, NULL);
-    i = arg_int(ctx, k, i, (int)n);
+    int i = dy_arg_tensor(ctx, k, 0, *out, NULL);
+    i = dy_arg_tensor(ctx, k, i, B, NULL);
+    i = dy_arg_int(ctx, k, i, (int)n);
     if (i < 0) return DYTCL_ERR_OPENCL;
-    size_t local = pow2_local(ctx, k, 256), global = (n + local - 1) / local * local;
+    size_t local = dy_pow2_local(ctx, k, 256), global = (n + local - 1) / local * local;
     return dy_launch(ctx, k, 1, &global, &local);
 }
 

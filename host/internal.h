@@ -9,6 +9,7 @@
 #include <stdarg.h>
 
 #include "dytcl.h"
+#include "dytcl_experimental.h"
 
 #define DY_ERRLEN 8192
 

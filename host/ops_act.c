@@ -17,11 +17,11 @@ static dytcl_status elementwise(dytcl_ctx *ctx, const char *body, const char *ta
     for (int v = 0; v < 2; v++) {
         if ((s = dy_kernel_get_dt(ctx, DY_PROG_ACT, names[v], t[0].dtype, &k[v]))) return s;
         int i = 0;
-        for (int j = 0; j < nt; j++) i = arg_tensor(ctx, k[v], i, t[j], NULL);
-        i = arg_int(ctx, k[v], i, n);
+        for (int j = 0; j < nt; j++) i = dy_arg_tensor(ctx, k[v], i, t[j], NULL);
+        i = dy_arg_int(ctx, k[v], i, n);
         if (i < 0) return DYTCL_ERR_OPENCL;
     }
-    size_t global = (size_t)n, local = pow2_local(ctx, k[0], 256);
+    size_t global = (size_t)n, local = dy_pow2_local(ctx, k[0], 256);
     return dy_launch_split(ctx, k[0], k[1], 1, &global, &local);
 }
 
@@ -29,7 +29,7 @@ static dytcl_status elementwise(dytcl_ctx *ctx, const char *body, const char *ta
 static dytcl_status check_same(dytcl_ctx *ctx, const dytcl_tensor *t, const char *const *names, int nt)
 {
     dytcl_status s = dy_check_tensor_dt(ctx, t[0], names[0], DY_DT_ALL);
-    for (int j = 1; j < nt && !s; j++) s = args_check_like(ctx, t[j], names[j], t[0], names[0]);
+    for (int j = 1; j < nt && !s; j++) s = dy_args_check_like(ctx, t[j], names[j], t[0], names[0]);
     return s;
 }
 
@@ -73,13 +73,13 @@ static dytcl_status swiglu_launch(dytcl_ctx *ctx, int backward, const strided *o
         if ((s = dy_kernel_get_dt(ctx, DY_PROG_ACT, names[v], op[0].t.dtype, &k[v]))) return s;
         int i = 0;
         for (int j = 0; j < n; j++) {
-            i = arg_tensor(ctx, k[v], i, op[j].t, NULL);
-            i = arg_int(ctx, k[v], i, op[j].ld);
+            i = dy_arg_tensor(ctx, k[v], i, op[j].t, NULL);
+            i = dy_arg_int(ctx, k[v], i, op[j].ld);
         }
-        i = arg_int(ctx, k[v], i, H);
+        i = dy_arg_int(ctx, k[v], i, H);
         if (i < 0) return DYTCL_ERR_OPENCL;
     }
-    size_t global[2] = {(size_t)H, (size_t)rows}, local[2] = {pow2_local(ctx, k[0], H < 256 ? (size_t)H : 256), 1};
+    size_t global[2] = {(size_t)H, (size_t)rows}, local[2] = {dy_pow2_local(ctx, k[0], H < 256 ? (size_t)H : 256), 1};
     return dy_launch_split(ctx, k[0], k[1], 2, global, local);
 }
 
@@ -223,18 +223,18 @@ static dytcl_status rope(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, int pos
     cl_mem cs;
     if ((s = dy_kernel_get_dt(ctx, DY_KERNEL(ACT, rope), x.dtype, &k)) || (s = rope_table(ctx, theta, D, pos_offset, T, &cs)))
         return s;
-    int i = arg_tensor(ctx, k, 0, y, NULL);
-    i = arg_tensor(ctx, k, i, x, NULL);
-    i = arg_mem(ctx, k, i, cs);
-    i = arg_int(ctx, k, i, T);
-    i = arg_int(ctx, k, i, H);
-    i = arg_int(ctx, k, i, D);
-    i = arg_int(ctx, k, i, pos_offset);
-    i = arg_int(ctx, k, i, (int)ctx->rope.base);
-    i = arg_float(ctx, k, i, sign);
-    i = arg_int(ctx, k, i, BT);
+    int i = dy_arg_tensor(ctx, k, 0, y, NULL);
+    i = dy_arg_tensor(ctx, k, i, x, NULL);
+    i = dy_arg_mem(ctx, k, i, cs);
+    i = dy_arg_int(ctx, k, i, T);
+    i = dy_arg_int(ctx, k, i, H);
+    i = dy_arg_int(ctx, k, i, D);
+    i = dy_arg_int(ctx, k, i, pos_offset);
+    i = dy_arg_int(ctx, k, i, (int)ctx->rope.base);
+    i = dy_arg_float(ctx, k, i, sign);
+    i = dy_arg_int(ctx, k, i, BT);
     if (i < 0) return DYTCL_ERR_OPENCL;
-    size_t global[2] = {(size_t)D / 2, (size_t)BT}, local[2] = {pow2_local(ctx, k, D / 2 < 64 ? D / 2 : 64), 1};
+    size_t global[2] = {(size_t)D / 2, (size_t)BT}, local[2] = {dy_pow2_local(ctx, k, D / 2 < 64 ? D / 2 : 64), 1};
     return dy_launch(ctx, k, 2, global, local);
 }
 

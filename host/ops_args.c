@@ -14,12 +14,12 @@ int64_t dy_size_add(int64_t a, int64_t b)
     return a + b;
 }
 
-dytcl_status norm_dims_of(dytcl_ctx *ctx, dytcl_tensor x, dytcl_layout layout, norm_dims *d)
+dytcl_status dy_norm_dims_of(dytcl_ctx *ctx, dytcl_tensor x, dytcl_layout layout, norm_dims *d)
 {
-    return norm_dims_of_dt(ctx, x, layout, DY_DT(DYTCL_F32), d);
+    return dy_norm_dims_of_dt(ctx, x, layout, DY_DT(DYTCL_F32), d);
 }
 
-dytcl_status norm_dims_of_dt(dytcl_ctx *ctx, dytcl_tensor x, dytcl_layout layout, unsigned dtypes, norm_dims *d)
+dytcl_status dy_norm_dims_of_dt(dytcl_ctx *ctx, dytcl_tensor x, dytcl_layout layout, unsigned dtypes, norm_dims *d)
 {
     dytcl_status s = dy_check_tensor_dt(ctx, x, "x", dtypes);
     if (s) return s;
@@ -40,7 +40,7 @@ dytcl_status norm_dims_of_dt(dytcl_ctx *ctx, dytcl_tensor x, dytcl_layout layout
     return DYTCL_OK;
 }
 
-dytcl_status args_check_like(dytcl_ctx *ctx, dytcl_tensor t, const char *name, dytcl_tensor ref,
+dytcl_status dy_args_check_like(dytcl_ctx *ctx, dytcl_tensor t, const char *name, dytcl_tensor ref,
                              const char *ref_name)
 {
     dytcl_status s = dy_check_tensor_dt(ctx, t, name, DY_DT_ALL);
@@ -54,7 +54,7 @@ dytcl_status args_check_like(dytcl_ctx *ctx, dytcl_tensor t, const char *name, d
     return DYTCL_OK;
 }
 
-dytcl_status args_check_apart(dytcl_ctx *ctx, dytcl_tensor w, int64_t nw, const char *wname, dytcl_tensor r,
+dytcl_status dy_args_check_apart(dytcl_ctx *ctx, dytcl_tensor w, int64_t nw, const char *wname, dytcl_tensor r,
                               int64_t nr, const char *rname)
 {
     if (!w.buf || !r.buf || w.buf != r.buf || nw <= 0 || nr <= 0) return DYTCL_OK;
@@ -67,7 +67,7 @@ dytcl_status args_check_apart(dytcl_ctx *ctx, dytcl_tensor w, int64_t nw, const 
     return DYTCL_OK;
 }
 
-dytcl_status norm_check_vec(dytcl_ctx *ctx, dytcl_tensor t, const char *name, int64_t n, int required)
+dytcl_status dy_norm_check_vec(dytcl_ctx *ctx, dytcl_tensor t, const char *name, int64_t n, int required)
 {
     if (!t.buf) return required ? dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "%s is required", name) : DYTCL_OK;
     dytcl_status s = dy_check_tensor(ctx, t, name);
@@ -78,10 +78,10 @@ dytcl_status norm_check_vec(dytcl_ctx *ctx, dytcl_tensor t, const char *name, in
     return DYTCL_OK;
 }
 
-dytcl_status args_check_inplace(dytcl_ctx *ctx, dytcl_tensor y, const char *yname, dytcl_tensor x, const char *xname)
+dytcl_status dy_args_check_inplace(dytcl_ctx *ctx, dytcl_tensor y, const char *yname, dytcl_tensor x, const char *xname)
 {
     if (y.buf == x.buf && y.offset == x.offset && dytcl_tensor_numel(y) == dytcl_tensor_numel(x)) return DYTCL_OK;
-    return args_check_apart(ctx, y, dytcl_tensor_numel(y), yname, x, dytcl_tensor_numel(x), xname);
+    return dy_args_check_apart(ctx, y, dytcl_tensor_numel(y), yname, x, dytcl_tensor_numel(x), xname);
 }
 
 static int64_t numel_or_0(dytcl_tensor t)
@@ -89,46 +89,46 @@ static int64_t numel_or_0(dytcl_tensor t)
     return t.buf ? dytcl_tensor_numel(t) : 0;
 }
 
-dytcl_status args_check_outputs(dytcl_ctx *ctx, const dytcl_tensor *w, const char *const *wname, int nw,
+dytcl_status dy_args_check_outputs(dytcl_ctx *ctx, const dytcl_tensor *w, const char *const *wname, int nw,
                                 const dytcl_tensor *r, const char *const *rname, int nr)
 {
     dytcl_status s = DYTCL_OK;
     for (int i = 0; i < nw && !s; i++) {
         for (int j = i + 1; j < nw && !s; j++)
-            s = args_check_apart(ctx, w[i], numel_or_0(w[i]), wname[i], w[j], numel_or_0(w[j]), wname[j]);
+            s = dy_args_check_apart(ctx, w[i], numel_or_0(w[i]), wname[i], w[j], numel_or_0(w[j]), wname[j]);
         for (int j = 0; j < nr && !s; j++)
-            s = args_check_apart(ctx, w[i], numel_or_0(w[i]), wname[i], r[j], numel_or_0(r[j]), rname[j]);
+            s = dy_args_check_apart(ctx, w[i], numel_or_0(w[i]), wname[i], r[j], numel_or_0(r[j]), rname[j]);
     }
     return s;
 }
 
-int arg_mem(dytcl_ctx *ctx, dy_kernel *k, int i, cl_mem m)
+int dy_arg_mem(dytcl_ctx *ctx, dy_kernel *k, int i, cl_mem m)
 {
     return i < 0 || dy_arg(ctx, k, (cl_uint)i, sizeof m, &m) ? -1 : i + 1;
 }
 
-int arg_int(dytcl_ctx *ctx, dy_kernel *k, int i, int v)
+int dy_arg_int(dytcl_ctx *ctx, dy_kernel *k, int i, int v)
 {
     return i < 0 || dy_arg(ctx, k, (cl_uint)i, sizeof v, &v) ? -1 : i + 1;
 }
 
-int arg_float(dytcl_ctx *ctx, dy_kernel *k, int i, float v)
+int dy_arg_float(dytcl_ctx *ctx, dy_kernel *k, int i, float v)
 {
     return i < 0 || dy_arg(ctx, k, (cl_uint)i, sizeof v, &v) ? -1 : i + 1;
 }
 
-int arg_local(dytcl_ctx *ctx, dy_kernel *k, int i, size_t bytes)
+int dy_arg_local(dytcl_ctx *ctx, dy_kernel *k, int i, size_t bytes)
 {
     return i < 0 || dy_arg(ctx, k, (cl_uint)i, bytes, NULL) ? -1 : i + 1;
 }
 
-int arg_tensor(dytcl_ctx *ctx, dy_kernel *k, int i, dytcl_tensor t, cl_mem dummy)
+int dy_arg_tensor(dytcl_ctx *ctx, dy_kernel *k, int i, dytcl_tensor t, cl_mem dummy)
 {
-    i = arg_mem(ctx, k, i, t.buf ? t.buf->mem : dummy);
-    return arg_int(ctx, k, i, t.buf ? (int)t.offset : 0);
+    i = dy_arg_mem(ctx, k, i, t.buf ? t.buf->mem : dummy);
+    return dy_arg_int(ctx, k, i, t.buf ? (int)t.offset : 0);
 }
 
-size_t pow2_local(const dytcl_ctx *ctx, const dy_kernel *k, size_t cap)
+size_t dy_pow2_local(const dytcl_ctx *ctx, const dy_kernel *k, size_t cap)
 {
     size_t lim = dy_local_1d(ctx, k);
     size_t l = 1;
@@ -144,31 +144,31 @@ static dytcl_status colsum(dytcl_ctx *ctx, dy_prog_id prog, dytcl_dtype dt, cons
     dy_kernel *k;
     dytcl_status s = dy_kernel_get_dt(ctx, prog, kname, dt, &k);
     if (s) return s;
-    int i = arg_tensor(ctx, k, 0, out, NULL);
-    i = arg_mem(ctx, k, i, parts);
-    i = arg_int(ctx, k, i, parts_off);
-    i = arg_int(ctx, k, i, nblocks);
-    i = arg_int(ctx, k, i, C);
-    i = arg_int(ctx, k, i, accumulate);
+    int i = dy_arg_tensor(ctx, k, 0, out, NULL);
+    i = dy_arg_mem(ctx, k, i, parts);
+    i = dy_arg_int(ctx, k, i, parts_off);
+    i = dy_arg_int(ctx, k, i, nblocks);
+    i = dy_arg_int(ctx, k, i, C);
+    i = dy_arg_int(ctx, k, i, accumulate);
     if (i < 0) return DYTCL_ERR_OPENCL;
     size_t global = (size_t)C;
     return dy_launch(ctx, k, 1, &global, NULL);
 }
 
-dytcl_status launch_colsum_dt(dytcl_ctx *ctx, dy_prog_id prog, dytcl_dtype dt, dytcl_tensor out, cl_mem parts,
+dytcl_status dy_launch_colsum_dt(dytcl_ctx *ctx, dy_prog_id prog, dytcl_dtype dt, dytcl_tensor out, cl_mem parts,
                               int parts_off, int nblocks, int C, int accumulate)
 {
     return colsum(ctx, prog, dt, DY_KNAME(COMMON, colsum), out, parts, parts_off, nblocks, C, accumulate);
 }
 
-dytcl_status launch_colsum_of(dytcl_ctx *ctx, dy_prog_id prog, dytcl_tensor out, dytcl_tensor in, int nblocks,
+dytcl_status dy_launch_colsum_of(dytcl_ctx *ctx, dy_prog_id prog, dytcl_tensor out, dytcl_tensor in, int nblocks,
                               int C, int accumulate)
 {
     return colsum(ctx, prog, in.dtype, DY_KNAME(COMMON, colsum_dt), out, in.buf->mem, (int)in.offset, nblocks, C,
                   accumulate);
 }
 
-dytcl_status launch_reduce_parts(dytcl_ctx *ctx, dy_prog_id prog, dytcl_dtype dt, const dytcl_tensor out[4],
+dytcl_status dy_launch_reduce_parts(dytcl_ctx *ctx, dy_prog_id prog, dytcl_dtype dt, const dytcl_tensor out[4],
                                  cl_mem parts, int nblocks, int C, int accumulate)
 {
     int outs = 0;
@@ -178,31 +178,31 @@ dytcl_status launch_reduce_parts(dytcl_ctx *ctx, dy_prog_id prog, dytcl_dtype dt
     dytcl_status s = dy_kernel_get_dt(ctx, prog, DY_KNAME(COMMON, reduce_parts), dt, &k);
     if (s) return s;
     int i = 0;
-    for (int j = 0; j < 4; j++) i = arg_tensor(ctx, k, i, out[j], parts);
-    i = arg_mem(ctx, k, i, parts);
-    i = arg_int(ctx, k, i, nblocks);
-    i = arg_int(ctx, k, i, C);
-    i = arg_int(ctx, k, i, outs);
-    i = arg_int(ctx, k, i, accumulate);
+    for (int j = 0; j < 4; j++) i = dy_arg_tensor(ctx, k, i, out[j], parts);
+    i = dy_arg_mem(ctx, k, i, parts);
+    i = dy_arg_int(ctx, k, i, nblocks);
+    i = dy_arg_int(ctx, k, i, C);
+    i = dy_arg_int(ctx, k, i, outs);
+    i = dy_arg_int(ctx, k, i, accumulate);
     if (i < 0) return DYTCL_ERR_OPENCL;
     size_t global = (size_t)(C + 7) / 8 + 1;
     return dy_launch(ctx, k, 1, &global, NULL);
 }
 
-dytcl_status launch_sum_all_dt(dytcl_ctx *ctx, dy_prog_id prog, dytcl_dtype dt, dytcl_tensor out, cl_mem in,
+dytcl_status dy_launch_sum_all_dt(dytcl_ctx *ctx, dy_prog_id prog, dytcl_dtype dt, dytcl_tensor out, cl_mem in,
                                int in_off, int n, int accumulate)
 {
     if (!out.buf) return DYTCL_OK;
     dy_kernel *k;
     dytcl_status s = dy_kernel_get_dt(ctx, prog, DY_KNAME(COMMON, sum_all), dt, &k);
     if (s) return s;
-    size_t L = pow2_local(ctx, k, 256);
-    int i = arg_tensor(ctx, k, 0, out, NULL);
-    i = arg_mem(ctx, k, i, in);
-    i = arg_int(ctx, k, i, in_off);
-    i = arg_int(ctx, k, i, n);
-    i = arg_int(ctx, k, i, accumulate);
-    i = arg_local(ctx, k, i, L * sizeof(float));
+    size_t L = dy_pow2_local(ctx, k, 256);
+    int i = dy_arg_tensor(ctx, k, 0, out, NULL);
+    i = dy_arg_mem(ctx, k, i, in);
+    i = dy_arg_int(ctx, k, i, in_off);
+    i = dy_arg_int(ctx, k, i, n);
+    i = dy_arg_int(ctx, k, i, accumulate);
+    i = dy_arg_local(ctx, k, i, L * sizeof(float));
     if (i < 0) return DYTCL_ERR_OPENCL;
     return dy_launch(ctx, k, 1, &L, &L);
 }

@@ -30,7 +30,7 @@ static dytcl_status check_qkv(dytcl_ctx *ctx, dytcl_tensor q, dytcl_tensor k, dy
     a->scale = 1.0f / sqrtf((float)a->D);
     if (a->D > ATTN_DMAX)
         return dy_fail(ctx, DYTCL_ERR_UNSUPPORTED, "attention: head size %d > %d", a->D, ATTN_DMAX);
-    return norm_check_vec(ctx, lse, "lse", (int64_t)a->BH * a->T, 1);
+    return dy_norm_check_vec(ctx, lse, "lse", (int64_t)a->BH * a->T, 1);
 }
 
 /* The GEMM path needs [BH, T, T] floats (twice for the backward). The tiled
@@ -50,7 +50,7 @@ static int use_gemm(dytcl_ctx *ctx, dytcl_attn_path path, attn_dims a)
 /* Launches a row kernel over (T, BH) after setting its arguments. */
 static dytcl_status launch_rows(dytcl_ctx *ctx, dy_kernel *k, attn_dims a)
 {
-    size_t global[2] = {(size_t)a.T, (size_t)a.BH}, local[2] = {pow2_local(ctx, k, a.T < 64 ? a.T : 64), 1};
+    size_t global[2] = {(size_t)a.T, (size_t)a.BH}, local[2] = {dy_pow2_local(ctx, k, a.T < 64 ? a.T : 64), 1};
     return dy_launch(ctx, k, 2, global, local);
 }
 
@@ -82,7 +82,7 @@ dytcl_status dytcl_attention_forward(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tenso
     attn_dims a = {0};
     dytcl_status s;
     if ((s = check_qkv(ctx, q, k, v, lse, &path, &a)) || (s = norm_check_like(ctx, o, "o", q)) ||
-        (s = args_check_outputs(ctx, (dytcl_tensor[]){o, lse}, (const char *[]){"o", "lse"}, 2,
+        (s = dy_args_check_outputs(ctx, (dytcl_tensor[]){o, lse}, (const char *[]){"o", "lse"}, 2,
                                 (dytcl_tensor[]){q, k, v}, (const char *[]){"q", "k", "v"}, 3)))
         return s; /* no output over an input: the tiled kernel reads every row of k, v while writing o */
     dy_kernel *kr;
@@ -91,25 +91,25 @@ dytcl_status dytcl_attention_forward(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tenso
         if ((s = scores(ctx, a, q, k, DY_WS_ATTN_P, &S)) ||
             (s = row_kernel(ctx, DY_KNAME(ATTENTION, attn_softmax), &kr)))
             return s;
-        int i = arg_mem(ctx, kr, 0, S.buf->mem);
-        i = arg_tensor(ctx, kr, i, lse, NULL);
-        i = arg_int(ctx, kr, i, a.T);
-        i = arg_int(ctx, kr, i, a.causal);
+        int i = dy_arg_mem(ctx, kr, 0, S.buf->mem);
+        i = dy_arg_tensor(ctx, kr, i, lse, NULL);
+        i = dy_arg_int(ctx, kr, i, a.T);
+        i = dy_arg_int(ctx, kr, i, a.causal);
         if (i < 0) return DYTCL_ERR_OPENCL;
         if ((s = launch_rows(ctx, kr, a))) return s;
         const int64_t sd = (int64_t)a.T * a.D, ss = (int64_t)a.T * a.T;
         return dytcl_gemm_batched(ctx, 0, 0, a.T, a.D, a.T, 1.0f, S, ss, v, sd, 0.0f, o, sd, a.BH);
     }
     if ((s = row_kernel(ctx, DY_KNAME(ATTENTION, attn_forward_tiled), &kr))) return s;
-    int i = arg_tensor(ctx, kr, 0, o, NULL);
-    i = arg_tensor(ctx, kr, i, lse, NULL);
-    i = arg_tensor(ctx, kr, i, q, NULL);
-    i = arg_tensor(ctx, kr, i, k, NULL);
-    i = arg_tensor(ctx, kr, i, v, NULL);
-    i = arg_int(ctx, kr, i, a.T);
-    i = arg_int(ctx, kr, i, a.D);
-    i = arg_float(ctx, kr, i, a.scale);
-    i = arg_int(ctx, kr, i, a.causal);
+    int i = dy_arg_tensor(ctx, kr, 0, o, NULL);
+    i = dy_arg_tensor(ctx, kr, i, lse, NULL);
+    i = dy_arg_tensor(ctx, kr, i, q, NULL);
+    i = dy_arg_tensor(ctx, kr, i, k, NULL);
+    i = dy_arg_tensor(ctx, kr, i, v, NULL);
+    i = dy_arg_int(ctx, kr, i, a.T);
+    i = dy_arg_int(ctx, kr, i, a.D);
+    i = dy_arg_float(ctx, kr, i, a.scale);
+    i = dy_arg_int(ctx, kr, i, a.causal);
     if (i < 0) return DYTCL_ERR_OPENCL;
     return launch_rows(ctx, kr, a);
 }
@@ -125,10 +125,10 @@ static dytcl_status backward_gemm(dytcl_ctx *ctx, attn_dims a, dytcl_tensor dq, 
     if ((s = scores(ctx, a, q, k, DY_WS_ATTN_P, &P)) ||
         (s = row_kernel(ctx, DY_KNAME(ATTENTION, attn_softmax_recompute), &kr)))
         return s;
-    int i = arg_mem(ctx, kr, 0, P.buf->mem);
-    i = arg_tensor(ctx, kr, i, lse, NULL);
-    i = arg_int(ctx, kr, i, a.T);
-    i = arg_int(ctx, kr, i, a.causal);
+    int i = dy_arg_mem(ctx, kr, 0, P.buf->mem);
+    i = dy_arg_tensor(ctx, kr, i, lse, NULL);
+    i = dy_arg_int(ctx, kr, i, a.T);
+    i = dy_arg_int(ctx, kr, i, a.causal);
     if (i < 0) return DYTCL_ERR_OPENCL;
     if ((s = launch_rows(ctx, kr, a))) return s;
     /* dV = P^T dO;  dP = dO V^T */
@@ -139,11 +139,11 @@ static dytcl_status backward_gemm(dytcl_ctx *ctx, attn_dims a, dytcl_tensor dq, 
     if ((s = dytcl_gemm_batched(ctx, 0, 1, a.T, a.T, a.D, 1.0f, dout, sd, v, sd, 0.0f, dP, ss, a.BH))) return s;
     /* dS = P (dP - rowsum(P dP)) scale, over dP */
     if ((s = row_kernel(ctx, DY_KNAME(ATTENTION, attn_softmax_backward), &kr))) return s;
-    i = arg_mem(ctx, kr, 0, dpm);
-    i = arg_mem(ctx, kr, i, P.buf->mem);
-    i = arg_int(ctx, kr, i, a.T);
-    i = arg_float(ctx, kr, i, a.scale);
-    i = arg_int(ctx, kr, i, a.causal);
+    i = dy_arg_mem(ctx, kr, 0, dpm);
+    i = dy_arg_mem(ctx, kr, i, P.buf->mem);
+    i = dy_arg_int(ctx, kr, i, a.T);
+    i = dy_arg_float(ctx, kr, i, a.scale);
+    i = dy_arg_int(ctx, kr, i, a.causal);
     if (i < 0) return DYTCL_ERR_OPENCL;
     if ((s = launch_rows(ctx, kr, a))) return s;
     /* dQ = dS K;  dK = dS^T Q */
@@ -163,34 +163,34 @@ static dytcl_status backward_tiled(dytcl_ctx *ctx, attn_dims a, dytcl_tensor dq,
         (s = row_kernel(ctx, DY_KNAME(ATTENTION, attn_backward_dq_tiled), &kq)) ||
         (s = row_kernel(ctx, DY_KNAME(ATTENTION, attn_backward_dkdv_tiled), &kkv)))
         return s;
-    int i = arg_mem(ctx, kd, 0, delta);
-    i = arg_tensor(ctx, kd, i, dout, NULL);
-    i = arg_tensor(ctx, kd, i, o, NULL);
-    i = arg_int(ctx, kd, i, a.T);
-    i = arg_int(ctx, kd, i, a.D);
-    int j = arg_tensor(ctx, kq, 0, dq, NULL);
-    j = arg_tensor(ctx, kq, j, dout, NULL);
-    j = arg_tensor(ctx, kq, j, q, NULL);
-    j = arg_tensor(ctx, kq, j, k, NULL);
-    j = arg_tensor(ctx, kq, j, v, NULL);
-    j = arg_tensor(ctx, kq, j, lse, NULL);
-    j = arg_mem(ctx, kq, j, delta);
-    j = arg_int(ctx, kq, j, a.T);
-    j = arg_int(ctx, kq, j, a.D);
-    j = arg_float(ctx, kq, j, a.scale);
-    j = arg_int(ctx, kq, j, a.causal);
-    int m = arg_tensor(ctx, kkv, 0, dk, NULL);
-    m = arg_tensor(ctx, kkv, m, dv, NULL);
-    m = arg_tensor(ctx, kkv, m, dout, NULL);
-    m = arg_tensor(ctx, kkv, m, q, NULL);
-    m = arg_tensor(ctx, kkv, m, k, NULL);
-    m = arg_tensor(ctx, kkv, m, v, NULL);
-    m = arg_tensor(ctx, kkv, m, lse, NULL);
-    m = arg_mem(ctx, kkv, m, delta);
-    m = arg_int(ctx, kkv, m, a.T);
-    m = arg_int(ctx, kkv, m, a.D);
-    m = arg_float(ctx, kkv, m, a.scale);
-    m = arg_int(ctx, kkv, m, a.causal);
+    int i = dy_arg_mem(ctx, kd, 0, delta);
+    i = dy_arg_tensor(ctx, kd, i, dout, NULL);
+    i = dy_arg_tensor(ctx, kd, i, o, NULL);
+    i = dy_arg_int(ctx, kd, i, a.T);
+    i = dy_arg_int(ctx, kd, i, a.D);
+    int j = dy_arg_tensor(ctx, kq, 0, dq, NULL);
+    j = dy_arg_tensor(ctx, kq, j, dout, NULL);
+    j = dy_arg_tensor(ctx, kq, j, q, NULL);
+    j = dy_arg_tensor(ctx, kq, j, k, NULL);
+    j = dy_arg_tensor(ctx, kq, j, v, NULL);
+    j = dy_arg_tensor(ctx, kq, j, lse, NULL);
+    j = dy_arg_mem(ctx, kq, j, delta);
+    j = dy_arg_int(ctx, kq, j, a.T);
+    j = dy_arg_int(ctx, kq, j, a.D);
+    j = dy_arg_float(ctx, kq, j, a.scale);
+    j = dy_arg_int(ctx, kq, j, a.causal);
+    int m = dy_arg_tensor(ctx, kkv, 0, dk, NULL);
+    m = dy_arg_tensor(ctx, kkv, m, dv, NULL);
+    m = dy_arg_tensor(ctx, kkv, m, dout, NULL);
+    m = dy_arg_tensor(ctx, kkv, m, q, NULL);
+    m = dy_arg_tensor(ctx, kkv, m, k, NULL);
+    m = dy_arg_tensor(ctx, kkv, m, v, NULL);
+    m = dy_arg_tensor(ctx, kkv, m, lse, NULL);
+    m = dy_arg_mem(ctx, kkv, m, delta);
+    m = dy_arg_int(ctx, kkv, m, a.T);
+    m = dy_arg_int(ctx, kkv, m, a.D);
+    m = dy_arg_float(ctx, kkv, m, a.scale);
+    m = dy_arg_int(ctx, kkv, m, a.causal);
     if (i < 0 || j < 0 || m < 0) return DYTCL_ERR_OPENCL;
     if ((s = launch_rows(ctx, kd, a)) || (s = launch_rows(ctx, kq, a))) return s;
     return launch_rows(ctx, kkv, a);
@@ -206,7 +206,7 @@ dytcl_status dytcl_attention_backward(dytcl_ctx *ctx, dytcl_tensor dq, dytcl_ten
     if ((s = check_qkv(ctx, q, k, v, lse, &path, &a)) || (s = norm_check_like(ctx, o, "o", q)) ||
         (s = norm_check_like(ctx, dout, "dout", q)) || (s = norm_check_like(ctx, dq, "dq", q)) ||
         (s = norm_check_like(ctx, dk, "dk", q)) || (s = norm_check_like(ctx, dv, "dv", q)) ||
-        (s = args_check_outputs(ctx, (dytcl_tensor[]){dq, dk, dv}, (const char *[]){"dq", "dk", "dv"}, 3,
+        (s = dy_args_check_outputs(ctx, (dytcl_tensor[]){dq, dk, dv}, (const char *[]){"dq", "dk", "dv"}, 3,
                                 (dytcl_tensor[]){q, k, v, o, dout, lse},
                                 (const char *[]){"q", "k", "v", "o", "dout", "lse"}, 6)))
         return s;
@@ -222,11 +222,11 @@ dytcl_status dytcl_attention_backward(dytcl_ctx *ctx, dytcl_tensor dq, dytcl_ten
 static dytcl_status layout_launch(dytcl_ctx *ctx, dy_kernel *k, int rows, int B, int T, int H, int D)
 {
     if (rows) {
-        size_t global[3] = {(size_t)T, (size_t)H, (size_t)B}, local[3] = {pow2_local(ctx, k, 16), 1, 1};
+        size_t global[3] = {(size_t)T, (size_t)H, (size_t)B}, local[3] = {dy_pow2_local(ctx, k, 16), 1, 1};
         return dy_launch(ctx, k, 3, global, local);
     }
-    const size_t lim = pow2_local(ctx, k, 256);
-    size_t global[3] = {(size_t)D, (size_t)T, (size_t)H}, local[3] = {pow2_local(ctx, k, (size_t)D), 1, 1};
+    const size_t lim = dy_pow2_local(ctx, k, 256);
+    size_t global[3] = {(size_t)D, (size_t)T, (size_t)H}, local[3] = {dy_pow2_local(ctx, k, (size_t)D), 1, 1};
     while (local[0] * local[1] * 2 <= lim && local[1] * 2 <= ctx->max_items[1] && T % (local[1] * 2) == 0)
         local[1] *= 2;
     return dy_launch(ctx, k, 3, global, local);
@@ -250,15 +250,15 @@ static dytcl_status split(dytcl_ctx *ctx, dytcl_tensor qkv, dytcl_tensor q, dytc
     if ((s = rows ? dy_kernel_get(ctx, DY_KERNEL(ATTENTION, heads_split_rows), &k1)
                   : dy_kernel_get(ctx, DY_KERNEL(ATTENTION, heads_split), &k1)))
         return s;
-    int i = arg_tensor(ctx, k1, 0, q, NULL);
-    i = arg_tensor(ctx, k1, i, k, NULL);
-    i = arg_tensor(ctx, k1, i, v, NULL);
-    i = arg_tensor(ctx, k1, i, qkv, NULL);
-    i = arg_int(ctx, k1, i, (int)q.shape[0]);
-    i = arg_int(ctx, k1, i, T);
-    i = arg_int(ctx, k1, i, H);
-    i = arg_int(ctx, k1, i, D);
-    i = arg_int(ctx, k1, i, back);
+    int i = dy_arg_tensor(ctx, k1, 0, q, NULL);
+    i = dy_arg_tensor(ctx, k1, i, k, NULL);
+    i = dy_arg_tensor(ctx, k1, i, v, NULL);
+    i = dy_arg_tensor(ctx, k1, i, qkv, NULL);
+    i = dy_arg_int(ctx, k1, i, (int)q.shape[0]);
+    i = dy_arg_int(ctx, k1, i, T);
+    i = dy_arg_int(ctx, k1, i, H);
+    i = dy_arg_int(ctx, k1, i, D);
+    i = dy_arg_int(ctx, k1, i, back);
     if (i < 0) return DYTCL_ERR_OPENCL;
     return layout_launch(ctx, k1, rows, (int)q.shape[0], T, H, D);
 }
@@ -275,13 +275,13 @@ static dytcl_status merge(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor o, int ba
     if ((s = rows ? dy_kernel_get(ctx, DY_KERNEL(ATTENTION, heads_merge_rows), &k1)
                   : dy_kernel_get(ctx, DY_KERNEL(ATTENTION, heads_merge), &k1)))
         return s;
-    int i = arg_tensor(ctx, k1, 0, y, NULL);
-    i = arg_tensor(ctx, k1, i, o, NULL);
-    i = arg_int(ctx, k1, i, (int)o.shape[0]);
-    i = arg_int(ctx, k1, i, T);
-    i = arg_int(ctx, k1, i, H);
-    i = arg_int(ctx, k1, i, D);
-    i = arg_int(ctx, k1, i, back);
+    int i = dy_arg_tensor(ctx, k1, 0, y, NULL);
+    i = dy_arg_tensor(ctx, k1, i, o, NULL);
+    i = dy_arg_int(ctx, k1, i, (int)o.shape[0]);
+    i = dy_arg_int(ctx, k1, i, T);
+    i = dy_arg_int(ctx, k1, i, H);
+    i = dy_arg_int(ctx, k1, i, D);
+    i = dy_arg_int(ctx, k1, i, back);
     if (i < 0) return DYTCL_ERR_OPENCL;
     return layout_launch(ctx, k1, rows, (int)o.shape[0], T, H, D);
 }

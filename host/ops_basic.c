@@ -17,7 +17,7 @@ dytcl_status dytcl_copy(dytcl_ctx *ctx, dytcl_tensor dst, dytcl_tensor src)
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "dytcl_copy: dst has %d elements, src %lld", n,
                        (long long)dytcl_tensor_numel(src));
     if (dst.buf == src.buf && dst.offset == src.offset && dst.dtype == src.dtype) return DYTCL_OK; /* onto itself */
-    if ((s = args_check_apart(ctx, dst, n, "dst", src, n, "src"))) return s;
+    if ((s = dy_args_check_apart(ctx, dst, n, "dst", src, n, "src"))) return s;
     dy_kernel *k;
     if ((s = dy_kernel_get_conv(ctx, DY_KERNEL(COPY, copy), src.dtype, dst.dtype, &k))) return s;
     int doff = (int)dst.offset, soff = (int)src.offset;

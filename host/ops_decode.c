@@ -84,7 +84,7 @@ static dytcl_status check_decode(dytcl_ctx *ctx, const dytcl_tensor *t, int pos)
  * and the caller takes the work-item-per-query shape instead. */
 static size_t group_size(const dytcl_ctx *ctx, const dy_kernel *k, int D)
 {
-    size_t L = pow2_local(ctx, k, DECODE_WG_MAX);
+    size_t L = dy_pow2_local(ctx, k, DECODE_WG_MAX);
     return L * DECODE_COLS >= (size_t)D ? L : 0;
 }
 
@@ -107,17 +107,17 @@ dytcl_status dytcl_attention_decode(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tensor
         rows = L == 0; /* the device allows too few work-items: a slower shape that always fits */
     }
     if (rows && (s = dy_kernel_get(ctx, DY_KERNEL(DECODE, attn_decode_rows), &k))) return s;
-    int i = arg_tensor(ctx, k, 0, o, NULL);
-    i = arg_tensor(ctx, k, i, q, NULL);
-    i = arg_tensor(ctx, k, i, k_new, NULL);
-    i = arg_tensor(ctx, k, i, v_new, NULL);
-    i = arg_tensor(ctx, k, i, kcache, NULL);
-    i = arg_tensor(ctx, k, i, vcache, NULL);
-    i = arg_int(ctx, k, i, Tq);
-    i = arg_int(ctx, k, i, Tmax);
-    i = arg_int(ctx, k, i, D);
-    i = arg_int(ctx, k, i, pos);
-    i = arg_float(ctx, k, i, 1.0f / sqrtf((float)D));
+    int i = dy_arg_tensor(ctx, k, 0, o, NULL);
+    i = dy_arg_tensor(ctx, k, i, q, NULL);
+    i = dy_arg_tensor(ctx, k, i, k_new, NULL);
+    i = dy_arg_tensor(ctx, k, i, v_new, NULL);
+    i = dy_arg_tensor(ctx, k, i, kcache, NULL);
+    i = dy_arg_tensor(ctx, k, i, vcache, NULL);
+    i = dy_arg_int(ctx, k, i, Tq);
+    i = dy_arg_int(ctx, k, i, Tmax);
+    i = dy_arg_int(ctx, k, i, D);
+    i = dy_arg_int(ctx, k, i, pos);
+    i = dy_arg_float(ctx, k, i, 1.0f / sqrtf((float)D));
     if (i < 0) return DYTCL_ERR_OPENCL;
     if (rows) {
         size_t global[2] = {(size_t)Tq, (size_t)BH}, local[2] = {1, 1};

@@ -11,8 +11,8 @@ static dytcl_status check_params(dytcl_ctx *ctx, const dytcl_dyt_params *p, int 
 {
     if (!p) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "params is NULL");
     dytcl_status s;
-    if ((s = norm_check_vec(ctx, p->alpha, "alpha", 1, 1)) || (s = norm_check_vec(ctx, p->weight, "weight", C, 0)) ||
-        (s = norm_check_vec(ctx, p->bias, "bias", C, 0)) || (s = norm_check_vec(ctx, p->shift, "shift", 1, derf)))
+    if ((s = dy_norm_check_vec(ctx, p->alpha, "alpha", 1, 1)) || (s = dy_norm_check_vec(ctx, p->weight, "weight", C, 0)) ||
+        (s = dy_norm_check_vec(ctx, p->bias, "bias", C, 0)) || (s = dy_norm_check_vec(ctx, p->shift, "shift", 1, derf)))
         return s;
     return DYTCL_OK;
 }
@@ -25,7 +25,7 @@ static int param_flags(const dytcl_dyt_params *p)
 /* A local size for a kernel whose dimension 0 spans `inner` items. */
 static size_t local_for(const dytcl_ctx *ctx, const dy_kernel *k, int inner)
 {
-    return pow2_local(ctx, k, inner < 256 ? (size_t)inner : 256);
+    return dy_pow2_local(ctx, k, inner < 256 ? (size_t)inner : 256);
 }
 
 /* ---------------------------------------------------------------- forward */
@@ -69,20 +69,20 @@ static dytcl_status forward_chunked(dytcl_ctx *ctx, int derf, dytcl_tensor y, dy
     int chunk, row_step;
     forward_work(d.C, h.buf != NULL, &chunk, &row_step);
     cl_mem dummy = x.buf->mem;
-    int i = arg_tensor(ctx, k, 0, y, dummy);
-    i = arg_tensor(ctx, k, i, r_out, dummy);
-    i = arg_tensor(ctx, k, i, x, dummy);
-    i = arg_tensor(ctx, k, i, h, dummy);
-    i = arg_int(ctx, k, i, h.buf != NULL);
-    i = arg_tensor(ctx, k, i, p->alpha, dummy);
-    i = arg_tensor(ctx, k, i, derf ? p->shift : p->alpha, dummy); /* DyT ignores the shift */
-    i = arg_tensor(ctx, k, i, p->weight, dummy);
-    i = arg_tensor(ctx, k, i, p->bias, dummy);
-    i = arg_int(ctx, k, i, param_flags(p));
-    i = arg_int(ctx, k, i, d.C);
-    i = arg_int(ctx, k, i, d.outer);
-    i = arg_int(ctx, k, i, chunk);
-    i = arg_int(ctx, k, i, row_step);
+    int i = dy_arg_tensor(ctx, k, 0, y, dummy);
+    i = dy_arg_tensor(ctx, k, i, r_out, dummy);
+    i = dy_arg_tensor(ctx, k, i, x, dummy);
+    i = dy_arg_tensor(ctx, k, i, h, dummy);
+    i = dy_arg_int(ctx, k, i, h.buf != NULL);
+    i = dy_arg_tensor(ctx, k, i, p->alpha, dummy);
+    i = dy_arg_tensor(ctx, k, i, derf ? p->shift : p->alpha, dummy); /* DyT ignores the shift */
+    i = dy_arg_tensor(ctx, k, i, p->weight, dummy);
+    i = dy_arg_tensor(ctx, k, i, p->bias, dummy);
+    i = dy_arg_int(ctx, k, i, param_flags(p));
+    i = dy_arg_int(ctx, k, i, d.C);
+    i = dy_arg_int(ctx, k, i, d.outer);
+    i = dy_arg_int(ctx, k, i, chunk);
+    i = dy_arg_int(ctx, k, i, row_step);
     if (i < 0) return DYTCL_ERR_OPENCL;
     size_t global[2] = {(size_t)((d.C + chunk - 1) / chunk), (size_t)((d.outer + row_step - 1) / row_step)};
     size_t local[2] = {1, 1};
@@ -94,10 +94,10 @@ static dytcl_status forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, cons
     DY_CHECK_CTX(ctx);
     norm_dims d;
     dytcl_status s;
-    if ((s = p ? norm_dims_of_dt(ctx, x, p->layout, ACT_DTYPES, &d) : dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "params is NULL")) ||
+    if ((s = p ? dy_norm_dims_of_dt(ctx, x, p->layout, ACT_DTYPES, &d) : dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "params is NULL")) ||
         (s = norm_check_like(ctx, y, "y", x)) || (s = check_params(ctx, p, d.C, derf)) ||
-        (s = args_check_inplace(ctx, y, "y", x, "x")) || /* y == x (in place) is supported */
-        (s = args_check_outputs(ctx, &y, (const char *[]){"y"}, 1,
+        (s = dy_args_check_inplace(ctx, y, "y", x, "x")) || /* y == x (in place) is supported */
+        (s = dy_args_check_outputs(ctx, &y, (const char *[]){"y"}, 1,
                                 (dytcl_tensor[]){p->alpha, p->shift, p->weight, p->bias},
                                 (const char *[]){"alpha", "shift", "weight", "bias"}, 4)))
         return s;
@@ -109,15 +109,15 @@ static dytcl_status forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, cons
     for (int v = 0; v < 2; v++) {
         if ((s = dy_kernel_get_dt(ctx, DY_PROG_DYT, fwd_names[derf][d.channels_first][v], x.dtype, &k[v]))) return s;
         cl_mem dummy = x.buf->mem;
-        int i = arg_tensor(ctx, k[v], 0, y, dummy);
-        i = arg_tensor(ctx, k[v], i, x, dummy);
-        i = arg_tensor(ctx, k[v], i, p->alpha, dummy);
-        i = arg_tensor(ctx, k[v], i, derf ? p->shift : p->alpha, dummy); /* DyT ignores the shift */
-        i = arg_tensor(ctx, k[v], i, p->weight, dummy);
-        i = arg_tensor(ctx, k[v], i, p->bias, dummy);
-        i = arg_int(ctx, k[v], i, param_flags(p));
-        i = arg_int(ctx, k[v], i, d.inner);
-        i = arg_int(ctx, k[v], i, d.C);
+        int i = dy_arg_tensor(ctx, k[v], 0, y, dummy);
+        i = dy_arg_tensor(ctx, k[v], i, x, dummy);
+        i = dy_arg_tensor(ctx, k[v], i, p->alpha, dummy);
+        i = dy_arg_tensor(ctx, k[v], i, derf ? p->shift : p->alpha, dummy); /* DyT ignores the shift */
+        i = dy_arg_tensor(ctx, k[v], i, p->weight, dummy);
+        i = dy_arg_tensor(ctx, k[v], i, p->bias, dummy);
+        i = dy_arg_int(ctx, k[v], i, param_flags(p));
+        i = dy_arg_int(ctx, k[v], i, d.inner);
+        i = dy_arg_int(ctx, k[v], i, d.C);
         if (i < 0) return DYTCL_ERR_OPENCL;
     }
     size_t global[2] = {(size_t)d.inner, (size_t)d.outer}, local[2] = {local_for(ctx, k[0], d.inner), 1};
@@ -140,8 +140,8 @@ static dytcl_status check_grads(dytcl_ctx *ctx, const dytcl_dyt_grads *g, int C,
 {
     if (!g) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "grads is NULL");
     dytcl_status s;
-    if ((s = norm_check_vec(ctx, g->dalpha, "dalpha", 1, 0)) || (s = norm_check_vec(ctx, g->dweight, "dweight", C, 0)) ||
-        (s = norm_check_vec(ctx, g->dbias, "dbias", C, 0)) || (s = norm_check_vec(ctx, g->dshift, "dshift", 1, 0)))
+    if ((s = dy_norm_check_vec(ctx, g->dalpha, "dalpha", 1, 0)) || (s = dy_norm_check_vec(ctx, g->dweight, "dweight", C, 0)) ||
+        (s = dy_norm_check_vec(ctx, g->dbias, "dbias", C, 0)) || (s = dy_norm_check_vec(ctx, g->dshift, "dshift", 1, 0)))
         return s;
     if (g->dshift.buf && !derf) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "dshift is for Derf only");
     return DYTCL_OK;
@@ -166,10 +166,10 @@ static dytcl_status reduce_planes(dytcl_ctx *ctx, dytcl_dtype dt, const dytcl_dy
 {
     int plane = nblocks * C, acc = g->accumulate != 0;
     dytcl_status s;
-    if ((s = launch_colsum_dt(ctx, DY_PROG_DYT, dt, g->dweight, parts, 0, nblocks, C, acc)) ||
-        (s = launch_colsum_dt(ctx, DY_PROG_DYT, dt, g->dbias, parts, plane, nblocks, C, acc)) ||
-        (s = launch_sum_all_dt(ctx, DY_PROG_DYT, dt, g->dalpha, parts, 2 * plane, plane, acc)) ||
-        (s = launch_sum_all_dt(ctx, DY_PROG_DYT, dt, g->dshift, parts, 3 * plane, plane, acc)))
+    if ((s = dy_launch_colsum_dt(ctx, DY_PROG_DYT, dt, g->dweight, parts, 0, nblocks, C, acc)) ||
+        (s = dy_launch_colsum_dt(ctx, DY_PROG_DYT, dt, g->dbias, parts, plane, nblocks, C, acc)) ||
+        (s = dy_launch_sum_all_dt(ctx, DY_PROG_DYT, dt, g->dalpha, parts, 2 * plane, plane, acc)) ||
+        (s = dy_launch_sum_all_dt(ctx, DY_PROG_DYT, dt, g->dshift, parts, 3 * plane, plane, acc)))
         return s;
     return DYTCL_OK;
 }
@@ -189,17 +189,17 @@ static int backward_args(dytcl_ctx *ctx, dy_kernel *k, int derf, dytcl_tensor dx
                          dytcl_tensor dres, dytcl_tensor x, const dytcl_dyt_params *p, norm_dims d)
 {
     cl_mem dummy = x.buf->mem;
-    int i = arg_tensor(ctx, k, 0, dx, dummy);
-    i = arg_tensor(ctx, k, i, dy, dummy);
-    i = arg_tensor(ctx, k, i, dres, dummy);
-    i = arg_tensor(ctx, k, i, x, dummy);
-    i = arg_tensor(ctx, k, i, p->alpha, dummy);
-    i = arg_tensor(ctx, k, i, derf ? p->shift : p->alpha, dummy); /* unused by DyT */
-    i = arg_tensor(ctx, k, i, p->weight, dummy);
-    i = arg_int(ctx, k, i, param_flags(p));
-    i = arg_int(ctx, k, i, dres.buf != NULL);
-    i = arg_int(ctx, k, i, d.C);
-    i = arg_int(ctx, k, i, d.outer);
+    int i = dy_arg_tensor(ctx, k, 0, dx, dummy);
+    i = dy_arg_tensor(ctx, k, i, dy, dummy);
+    i = dy_arg_tensor(ctx, k, i, dres, dummy);
+    i = dy_arg_tensor(ctx, k, i, x, dummy);
+    i = dy_arg_tensor(ctx, k, i, p->alpha, dummy);
+    i = dy_arg_tensor(ctx, k, i, derf ? p->shift : p->alpha, dummy); /* unused by DyT */
+    i = dy_arg_tensor(ctx, k, i, p->weight, dummy);
+    i = dy_arg_int(ctx, k, i, param_flags(p));
+    i = dy_arg_int(ctx, k, i, dres.buf != NULL);
+    i = dy_arg_int(ctx, k, i, d.C);
+    i = dy_arg_int(ctx, k, i, d.outer);
     return i;
 }
 
@@ -215,18 +215,18 @@ static dytcl_status backward_few(dytcl_ctx *ctx, int derf, dytcl_tensor dx, cons
     /* a GPU fills a work-group; a CPU runs one on one thread, where fewer
      * work-items (each with more columns) cost less to switch between */
     const size_t cap = dy_row_shape(ctx) ? 16 : 256;
-    size_t L = pow2_local(ctx, k, (size_t)groups8 < cap ? (size_t)groups8 : cap);
+    size_t L = dy_pow2_local(ctx, k, (size_t)groups8 < cap ? (size_t)groups8 : cap);
     int outs = (g->dweight.buf ? OUT_DW : 0) | (g->dbias.buf ? OUT_DB : 0) | (g->dalpha.buf ? OUT_DA : 0) |
                (g->dshift.buf ? OUT_DS : 0);
     cl_mem dummy = x.buf->mem;
     int i = backward_args(ctx, k, derf, dx, dy, dres, x, p, d);
-    i = arg_tensor(ctx, k, i, g->dweight, dummy);
-    i = arg_tensor(ctx, k, i, g->dbias, dummy);
-    i = arg_tensor(ctx, k, i, g->dalpha, dummy);
-    i = arg_tensor(ctx, k, i, g->dshift, dummy);
-    i = arg_int(ctx, k, i, outs);
-    i = arg_int(ctx, k, i, g->accumulate != 0);
-    i = arg_local(ctx, k, i, L * sizeof(float));
+    i = dy_arg_tensor(ctx, k, i, g->dweight, dummy);
+    i = dy_arg_tensor(ctx, k, i, g->dbias, dummy);
+    i = dy_arg_tensor(ctx, k, i, g->dalpha, dummy);
+    i = dy_arg_tensor(ctx, k, i, g->dshift, dummy);
+    i = dy_arg_int(ctx, k, i, outs);
+    i = dy_arg_int(ctx, k, i, g->accumulate != 0);
+    i = dy_arg_local(ctx, k, i, L * sizeof(float));
     if (i < 0) return DYTCL_ERR_OPENCL;
     return dy_launch(ctx, k, 1, &L, &L);
 }
@@ -254,14 +254,14 @@ static dytcl_status backward_rows(dytcl_ctx *ctx, int derf, dytcl_tensor dx, con
     cl_mem parts;
     if ((s = dy_workspace(ctx, DY_WS_PARTIALS, nparts * sizeof(float), &parts))) return s;
     int i = backward_args(ctx, k, derf, dx, dy, dres, x, p, d);
-    i = arg_int(ctx, k, i, R);
-    i = arg_mem(ctx, k, i, parts);
+    i = dy_arg_int(ctx, k, i, R);
+    i = dy_arg_mem(ctx, k, i, parts);
     if (i < 0) return DYTCL_ERR_OPENCL;
     size_t global[2] = {rowwise ? (size_t)nblocks : (size_t)groups8, (size_t)nblocks}, local[2] = {L, 1};
     if ((s = dy_launch(ctx, k, rowwise ? 1 : 2, global, local))) return s;
     if (rowwise) {
         const dytcl_tensor out[4] = {g->dweight, g->dbias, g->dalpha, g->dshift};
-        return launch_reduce_parts(ctx, DY_PROG_DYT, x.dtype, out, parts, nblocks, d.C, g->accumulate != 0);
+        return dy_launch_reduce_parts(ctx, DY_PROG_DYT, x.dtype, out, parts, nblocks, d.C, g->accumulate != 0);
     }
     return reduce_planes(ctx, x.dtype, g, parts, nblocks, d.C);
 }
@@ -277,17 +277,17 @@ static dytcl_status backward_nchw(dytcl_ctx *ctx, const char *kname, dytcl_tenso
     cl_mem parts;
     if ((s = dy_workspace(ctx, DY_WS_PARTIALS, (size_t)4 * d.outer * sizeof(float), &parts))) return s;
     cl_mem dummy = x.buf->mem;
-    int i = arg_tensor(ctx, k, 0, dx, dummy);
-    i = arg_tensor(ctx, k, i, dy, dummy);
-    i = arg_tensor(ctx, k, i, x, dummy);
-    i = arg_tensor(ctx, k, i, p->alpha, dummy);
-    i = arg_tensor(ctx, k, i, derf ? p->shift : p->alpha, dummy);
-    i = arg_tensor(ctx, k, i, p->weight, dummy);
-    i = arg_int(ctx, k, i, param_flags(p));
-    i = arg_int(ctx, k, i, d.inner);
-    i = arg_int(ctx, k, i, d.C);
-    i = arg_mem(ctx, k, i, parts);
-    i = arg_local(ctx, k, i, 4 * L * sizeof(float));
+    int i = dy_arg_tensor(ctx, k, 0, dx, dummy);
+    i = dy_arg_tensor(ctx, k, i, dy, dummy);
+    i = dy_arg_tensor(ctx, k, i, x, dummy);
+    i = dy_arg_tensor(ctx, k, i, p->alpha, dummy);
+    i = dy_arg_tensor(ctx, k, i, derf ? p->shift : p->alpha, dummy);
+    i = dy_arg_tensor(ctx, k, i, p->weight, dummy);
+    i = dy_arg_int(ctx, k, i, param_flags(p));
+    i = dy_arg_int(ctx, k, i, d.inner);
+    i = dy_arg_int(ctx, k, i, d.C);
+    i = dy_arg_mem(ctx, k, i, parts);
+    i = dy_arg_local(ctx, k, i, 4 * L * sizeof(float));
     if (i < 0) return DYTCL_ERR_OPENCL;
     size_t global[2] = {L, (size_t)d.outer}, local[2] = {L, 1};
     if ((s = dy_launch(ctx, k, 2, global, local))) return s;
@@ -301,7 +301,7 @@ static dytcl_status backward(dytcl_ctx *ctx, int derf, dytcl_tensor dx, const dy
     DY_CHECK_CTX(ctx);
     norm_dims d;
     dytcl_status s;
-    if ((s = p ? norm_dims_of_dt(ctx, x, p->layout, ACT_DTYPES, &d) : dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "params is NULL")) ||
+    if ((s = p ? dy_norm_dims_of_dt(ctx, x, p->layout, ACT_DTYPES, &d) : dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "params is NULL")) ||
         (s = norm_check_like(ctx, dx, "dx", x)) || (s = norm_check_like(ctx, dy, "dy", x)) ||
         (s = check_params(ctx, p, d.C, derf)) || (s = check_grads(ctx, g, d.C, derf)))
         return s;
@@ -336,10 +336,10 @@ dytcl_status dytcl_add(dytcl_ctx *ctx, dytcl_tensor out, dytcl_tensor a, dytcl_t
     dy_kernel *k;
     if ((s = dy_kernel_get_dt(ctx, DY_KERNEL(DYT, add), a.dtype, &k))) return s;
     int n = (int)dytcl_tensor_numel(a);
-    int i = arg_tensor(ctx, k, 0, out, NULL);
-    i = arg_tensor(ctx, k, i, a, NULL);
-    i = arg_tensor(ctx, k, i, b, NULL);
-    i = arg_int(ctx, k, i, n);
+    int i = dy_arg_tensor(ctx, k, 0, out, NULL);
+    i = dy_arg_tensor(ctx, k, i, a, NULL);
+    i = dy_arg_tensor(ctx, k, i, b, NULL);
+    i = dy_arg_int(ctx, k, i, n);
     if (i < 0) return DYTCL_ERR_OPENCL;
     size_t global = ((size_t)n + 3) / 4;
     return dy_launch(ctx, k, 1, &global, NULL);
@@ -347,7 +347,7 @@ dytcl_status dytcl_add(dytcl_ctx *ctx, dytcl_tensor out, dytcl_tensor a, dytcl_t
 
 static dytcl_status check_residual(dytcl_ctx *ctx, const dytcl_dyt_params *p, dytcl_tensor x, norm_dims *d)
 {
-    dytcl_status s = p ? norm_dims_of_dt(ctx, x, DYTCL_CHANNELS_LAST, ACT_DTYPES, d)
+    dytcl_status s = p ? dy_norm_dims_of_dt(ctx, x, DYTCL_CHANNELS_LAST, ACT_DTYPES, d)
                        : dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "params is NULL");
     if (!s && p->layout != DYTCL_CHANNELS_LAST)
         s = dy_fail(ctx, DYTCL_ERR_UNSUPPORTED, "the residual fusion is channels-last only");
@@ -369,15 +369,15 @@ dytcl_status dytcl_residual_dyt_forward(dytcl_ctx *ctx, dytcl_tensor r_out, dytc
     cl_mem dummy = r.buf->mem;
     for (int v = 0; v < 2; v++) {
         if ((s = dy_kernel_get_dt(ctx, DY_PROG_DYT, names[v], r.dtype, &k[v]))) return s;
-        int i = arg_tensor(ctx, k[v], 0, r_out, dummy);
-        i = arg_tensor(ctx, k[v], i, y, dummy);
-        i = arg_tensor(ctx, k[v], i, r, dummy);
-        i = arg_tensor(ctx, k[v], i, h, dummy);
-        i = arg_tensor(ctx, k[v], i, p->alpha, dummy);
-        i = arg_tensor(ctx, k[v], i, p->weight, dummy);
-        i = arg_tensor(ctx, k[v], i, p->bias, dummy);
-        i = arg_int(ctx, k[v], i, param_flags(p));
-        i = arg_int(ctx, k[v], i, d.C);
+        int i = dy_arg_tensor(ctx, k[v], 0, r_out, dummy);
+        i = dy_arg_tensor(ctx, k[v], i, y, dummy);
+        i = dy_arg_tensor(ctx, k[v], i, r, dummy);
+        i = dy_arg_tensor(ctx, k[v], i, h, dummy);
+        i = dy_arg_tensor(ctx, k[v], i, p->alpha, dummy);
+        i = dy_arg_tensor(ctx, k[v], i, p->weight, dummy);
+        i = dy_arg_tensor(ctx, k[v], i, p->bias, dummy);
+        i = dy_arg_int(ctx, k[v], i, param_flags(p));
+        i = dy_arg_int(ctx, k[v], i, d.C);
         if (i < 0) return DYTCL_ERR_OPENCL;
     }
     size_t global[2] = {(size_t)d.C, (size_t)d.outer}, local[2] = {local_for(ctx, k[0], d.C), 1};

@@ -14,7 +14,7 @@ static dytcl_status check_embed(dytcl_ctx *ctx, dytcl_tensor out, const char *ou
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "embedding: %d tokens are not a whole number of rows of T = %d",
                        *rows, T);
     if ((s = dy_check_tensor_dt(ctx, out, out_name, DY_DT_ALL)) ||
-        (s = norm_check_vec(ctx, wpe, "wpe", (int64_t)T * *C, 0)))
+        (s = dy_norm_check_vec(ctx, wpe, "wpe", (int64_t)T * *C, 0)))
         return s;
     if (dytcl_tensor_numel(out) != (int64_t)*rows * *C)
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "%s has %lld elements, expected %lld", out_name,
@@ -33,17 +33,17 @@ dytcl_status dytcl_embedding_forward(dytcl_ctx *ctx, dytcl_tensor out, dytcl_ten
     dy_kernel *k[2];
     for (int w = 0; w < 2; w++) {
         if ((s = dy_kernel_get_dt(ctx, DY_PROG_EMBED, names[w], out.dtype, &k[w]))) return s;
-        int i = arg_tensor(ctx, k[w], 0, out, NULL);
-        i = arg_tensor(ctx, k[w], i, tokens, NULL);
-        i = arg_tensor(ctx, k[w], i, wte, NULL);
-        i = arg_tensor(ctx, k[w], i, wpe, wte.buf->mem);
-        i = arg_int(ctx, k[w], i, wpe.buf != NULL);
-        i = arg_int(ctx, k[w], i, V);
-        i = arg_int(ctx, k[w], i, T);
-        i = arg_int(ctx, k[w], i, C);
+        int i = dy_arg_tensor(ctx, k[w], 0, out, NULL);
+        i = dy_arg_tensor(ctx, k[w], i, tokens, NULL);
+        i = dy_arg_tensor(ctx, k[w], i, wte, NULL);
+        i = dy_arg_tensor(ctx, k[w], i, wpe, wte.buf->mem);
+        i = dy_arg_int(ctx, k[w], i, wpe.buf != NULL);
+        i = dy_arg_int(ctx, k[w], i, V);
+        i = dy_arg_int(ctx, k[w], i, T);
+        i = dy_arg_int(ctx, k[w], i, C);
         if (i < 0) return DYTCL_ERR_OPENCL;
     }
-    size_t global[2] = {(size_t)C, (size_t)rows}, local[2] = {pow2_local(ctx, k[0], C < 256 ? C : 256), 1};
+    size_t global[2] = {(size_t)C, (size_t)rows}, local[2] = {dy_pow2_local(ctx, k[0], C < 256 ? C : 256), 1};
     return dy_launch_split(ctx, k[0], k[1], 2, global, local);
 }
 
@@ -55,9 +55,9 @@ static dytcl_status run_1d(dytcl_ctx *ctx, dytcl_dtype dt, const char *name, con
     dytcl_status s = dy_kernel_get_dt(ctx, DY_PROG_EMBED, name, dt, &k);
     if (s) return s;
     int i = 0;
-    for (int j = 0; j < nmem; j++) i = arg_mem(ctx, k, i, mems[j]);
-    if (tokens.buf) i = arg_tensor(ctx, k, i, tokens, NULL);
-    for (int j = 0; j < nint; j++) i = arg_int(ctx, k, i, ints[j]);
+    for (int j = 0; j < nmem; j++) i = dy_arg_mem(ctx, k, i, mems[j]);
+    if (tokens.buf) i = dy_arg_tensor(ctx, k, i, tokens, NULL);
+    for (int j = 0; j < nint; j++) i = dy_arg_int(ctx, k, i, ints[j]);
     if (i < 0) return DYTCL_ERR_OPENCL;
     return dy_launch(ctx, k, 1, &n, NULL);
 }
@@ -98,17 +98,17 @@ dytcl_status dytcl_embedding_backward(dytcl_ctx *ctx, dytcl_tensor dwte, dytcl_t
         return s;
     dy_kernel *k;
     if ((s = dy_kernel_get_dt(ctx, DY_KERNEL(EMBED, embed_accumulate), dout.dtype, &k))) return s;
-    int i = arg_tensor(ctx, k, 0, dwte, NULL);
-    i = arg_tensor(ctx, k, i, dout, NULL);
-    i = arg_mem(ctx, k, i, bucket);
-    i = arg_mem(ctx, k, i, starts);
-    i = arg_mem(ctx, k, i, counts);
-    i = arg_mem(ctx, k, i, cursor); /* present = cursor + V */
-    i = arg_int(ctx, k, i, V);
-    i = arg_int(ctx, k, i, C);
+    int i = dy_arg_tensor(ctx, k, 0, dwte, NULL);
+    i = dy_arg_tensor(ctx, k, i, dout, NULL);
+    i = dy_arg_mem(ctx, k, i, bucket);
+    i = dy_arg_mem(ctx, k, i, starts);
+    i = dy_arg_mem(ctx, k, i, counts);
+    i = dy_arg_mem(ctx, k, i, cursor); /* present = cursor + V */
+    i = dy_arg_int(ctx, k, i, V);
+    i = dy_arg_int(ctx, k, i, C);
     if (i < 0) return DYTCL_ERR_OPENCL;
-    size_t global[2] = {(size_t)C, (size_t)most}, local[2] = {pow2_local(ctx, k, C < 256 ? C : 256), 1};
+    size_t global[2] = {(size_t)C, (size_t)most}, local[2] = {dy_pow2_local(ctx, k, C < 256 ? C : 256), 1};
     if ((s = dy_launch(ctx, k, 2, global, local))) return s;
     /* dwpe [T, C]: dout viewed as [B, T*C], summed over B in order */
-    return launch_colsum_of(ctx, DY_PROG_EMBED, dwpe, dout, rows / T, T * C, accumulate != 0);
+    return dy_launch_colsum_of(ctx, DY_PROG_EMBED, dwpe, dout, rows / T, T * C, accumulate != 0);
 }

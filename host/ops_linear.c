@@ -45,7 +45,7 @@ static dytcl_status check_matrix(dytcl_ctx *ctx, dytcl_tensor t, const char *nam
 }
 
 /* A written tensor's elements must not overlap another's (ops_args.c). */
-#define check_apart args_check_apart
+#define check_apart dy_args_check_apart
 
 dytcl_status dytcl_gemm_batched(dytcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
                                 dytcl_tensor A, int64_t stride_a, dytcl_tensor B, int64_t stride_b, float beta,
@@ -187,12 +187,12 @@ dytcl_status dytcl_linear_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x
         dy_kernel *k[2];
         for (int v = 0; v < 2; v++) {
             if ((s = dy_kernel_get(ctx, DY_PROG_LINEAR, names[v], &k[v]))) return s;
-            int i = arg_tensor(ctx, k[v], 0, y, NULL);
-            i = arg_tensor(ctx, k[v], i, b, NULL);
-            i = arg_int(ctx, k[v], i, out);
+            int i = dy_arg_tensor(ctx, k[v], 0, y, NULL);
+            i = dy_arg_tensor(ctx, k[v], i, b, NULL);
+            i = dy_arg_int(ctx, k[v], i, out);
             if (i < 0) return DYTCL_ERR_OPENCL;
         }
-        size_t global[2] = {(size_t)out, (size_t)rows}, local[2] = {pow2_local(ctx, k[0], out < 256 ? out : 256), 1};
+        size_t global[2] = {(size_t)out, (size_t)rows}, local[2] = {dy_pow2_local(ctx, k[0], out < 256 ? out : 256), 1};
         if ((s = dy_launch_split(ctx, k[0], k[1], 2, global, local))) return s;
     }
     /* y [rows, out] (+)= x [rows, in] . W^T, W [out, in]; half-width W
@@ -216,13 +216,13 @@ static dytcl_status bias_grad(dytcl_ctx *ctx, dytcl_tensor db, dytcl_tensor dy, 
     if ((s = dy_workspace(ctx, DY_WS_PARTIALS, (size_t)nblk * out * sizeof(float), &parts)) ||
         (s = dy_kernel_get(ctx, DY_KERNEL(LINEAR, colsum_blocks), &k)))
         return s;
-    int i = arg_mem(ctx, k, 0, parts);
-    i = arg_tensor(ctx, k, i, dy, NULL);
-    i = arg_int(ctx, k, i, rows);
-    i = arg_int(ctx, k, i, out);
-    i = arg_int(ctx, k, i, RB);
+    int i = dy_arg_mem(ctx, k, 0, parts);
+    i = dy_arg_tensor(ctx, k, i, dy, NULL);
+    i = dy_arg_int(ctx, k, i, rows);
+    i = dy_arg_int(ctx, k, i, out);
+    i = dy_arg_int(ctx, k, i, RB);
     if (i < 0) return DYTCL_ERR_OPENCL;
-    size_t local[2] = {pow2_local(ctx, k, out < 64 ? out : 64), 1};
+    size_t local[2] = {dy_pow2_local(ctx, k, out < 64 ? out : 64), 1};
     size_t global[2] = {((size_t)out + local[0] - 1) / local[0] * local[0], (size_t)nblk};
     if ((s = dy_launch(ctx, k, 2, global, local))) return s;
     return launch_colsum(ctx, DY_PROG_LINEAR, db, parts, 0, nblk, out, accumulate);

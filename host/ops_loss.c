@@ -9,9 +9,9 @@ dytcl_status dytcl_cross_entropy(dytcl_ctx *ctx, dytcl_tensor loss, dytcl_tensor
     DY_CHECK_CTX(ctx);
     norm_dims d;
     dytcl_status s;
-    if ((s = dy_check_tensor(ctx, logits, "logits")) || (s = norm_dims_of(ctx, logits, DYTCL_CHANNELS_LAST, &d)) ||
-        (s = norm_check_vec(ctx, targets, "targets", d.outer, 1)) ||
-        (s = norm_check_vec(ctx, loss, "loss", d.outer, 1)) ||
+    if ((s = dy_check_tensor(ctx, logits, "logits")) || (s = dy_norm_dims_of(ctx, logits, DYTCL_CHANNELS_LAST, &d)) ||
+        (s = dy_norm_check_vec(ctx, targets, "targets", d.outer, 1)) ||
+        (s = dy_norm_check_vec(ctx, loss, "loss", d.outer, 1)) ||
         (dlogits.buf && (s = norm_check_like(ctx, dlogits, "dlogits", logits))))
         return s;
     if (!isfinite(grad_scale))
@@ -22,16 +22,16 @@ dytcl_status dytcl_cross_entropy(dytcl_ctx *ctx, dytcl_tensor loss, dytcl_tensor
                            rw ? DY_KNAME(LOSS, cross_entropy_rows) : DY_KNAME(LOSS, cross_entropy_wg), &k)))
         return s;
     cl_mem dummy = logits.buf->mem;
-    int i = arg_tensor(ctx, k, 0, loss, dummy);
-    i = arg_tensor(ctx, k, i, dlogits, dummy);
-    i = arg_int(ctx, k, i, dlogits.buf != NULL);
-    i = arg_tensor(ctx, k, i, logits, dummy);
-    i = arg_tensor(ctx, k, i, targets, dummy);
-    i = arg_int(ctx, k, i, d.inner);
-    i = arg_int(ctx, k, i, d.outer);
-    i = arg_float(ctx, k, i, grad_scale);
-    size_t L = rw ? 1 : pow2_local(ctx, k, d.inner < 256 ? (size_t)d.inner : 256);
-    if (!rw) i = arg_local(ctx, k, i, L * sizeof(float));
+    int i = dy_arg_tensor(ctx, k, 0, loss, dummy);
+    i = dy_arg_tensor(ctx, k, i, dlogits, dummy);
+    i = dy_arg_int(ctx, k, i, dlogits.buf != NULL);
+    i = dy_arg_tensor(ctx, k, i, logits, dummy);
+    i = dy_arg_tensor(ctx, k, i, targets, dummy);
+    i = dy_arg_int(ctx, k, i, d.inner);
+    i = dy_arg_int(ctx, k, i, d.outer);
+    i = dy_arg_float(ctx, k, i, grad_scale);
+    size_t L = rw ? 1 : dy_pow2_local(ctx, k, d.inner < 256 ? (size_t)d.inner : 256);
+    if (!rw) i = dy_arg_local(ctx, k, i, L * sizeof(float));
     if (i < 0) return DYTCL_ERR_OPENCL;
     size_t global = (size_t)d.outer * L;
     return dy_launch(ctx, k, 1, &global, &L);
@@ -43,17 +43,17 @@ dytcl_status dytcl_cross_entropy_mean(dytcl_ctx *ctx, dytcl_tensor mean, dytcl_t
     dytcl_status s;
     if ((s = dy_check_tensor(ctx, loss, "loss"))) return s;
     const int rows = (int)dytcl_tensor_numel(loss);
-    if ((s = norm_check_vec(ctx, targets, "targets", rows, 1)) || (s = norm_check_vec(ctx, mean, "mean", 1, 1)))
+    if ((s = dy_norm_check_vec(ctx, targets, "targets", rows, 1)) || (s = dy_norm_check_vec(ctx, mean, "mean", 1, 1)))
         return s;
     dy_kernel *k;
     if ((s = dy_kernel_get(ctx, DY_KERNEL(LOSS, loss_mean), &k))) return s;
-    size_t L = pow2_local(ctx, k, 256);
-    int i = arg_tensor(ctx, k, 0, mean, NULL);
-    i = arg_tensor(ctx, k, i, loss, NULL);
-    i = arg_tensor(ctx, k, i, targets, NULL);
-    i = arg_int(ctx, k, i, rows);
-    i = arg_local(ctx, k, i, L * sizeof(float));
-    i = arg_local(ctx, k, i, L * sizeof(cl_int));
+    size_t L = dy_pow2_local(ctx, k, 256);
+    int i = dy_arg_tensor(ctx, k, 0, mean, NULL);
+    i = dy_arg_tensor(ctx, k, i, loss, NULL);
+    i = dy_arg_tensor(ctx, k, i, targets, NULL);
+    i = dy_arg_int(ctx, k, i, rows);
+    i = dy_arg_local(ctx, k, i, L * sizeof(float));
+    i = dy_arg_local(ctx, k, i, L * sizeof(cl_int));
     if (i < 0) return DYTCL_ERR_OPENCL;
     return dy_launch(ctx, k, 1, &L, &L);
 }

@@ -9,8 +9,8 @@ dytcl_status dytcl_grad_norm(dytcl_ctx *ctx, dytcl_tensor norm, dytcl_tensor sca
 {
     DY_CHECK_CTX(ctx);
     dytcl_status s;
-    if ((s = dy_check_tensor(ctx, grads, "grads")) || (s = norm_check_vec(ctx, norm, "norm", 1, 1)) ||
-        (s = norm_check_vec(ctx, scale, "scale", 1, 0)))
+    if ((s = dy_check_tensor(ctx, grads, "grads")) || (s = dy_norm_check_vec(ctx, norm, "norm", 1, 1)) ||
+        (s = dy_norm_check_vec(ctx, scale, "scale", 1, 0)))
         return s;
     if (!isfinite(max_norm)) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "grad_norm: max_norm %g is not finite", max_norm);
     const int n = (int)dytcl_tensor_numel(grads), B = 8192;
@@ -23,20 +23,20 @@ dytcl_status dytcl_grad_norm(dytcl_ctx *ctx, dytcl_tensor norm, dytcl_tensor sca
                            &k1)) ||
         (s = dy_kernel_get(ctx, DY_KERNEL(OPTIM, grad_norm_final), &k2)))
         return s;
-    int i = arg_mem(ctx, k1, 0, parts);
-    i = arg_tensor(ctx, k1, i, grads, NULL);
-    i = arg_int(ctx, k1, i, n);
-    i = arg_int(ctx, k1, i, B);
-    size_t l1 = dy_row_shape(ctx) ? 1 : pow2_local(ctx, k1, 256);
-    if (!dy_row_shape(ctx)) i = arg_local(ctx, k1, i, l1 * sizeof(float));
-    size_t L = pow2_local(ctx, k2, 256);
-    int j = arg_tensor(ctx, k2, 0, norm, NULL);
-    j = arg_tensor(ctx, k2, j, scale, norm.buf->mem);
-    j = arg_int(ctx, k2, j, scale.buf != NULL);
-    j = arg_mem(ctx, k2, j, parts);
-    j = arg_int(ctx, k2, j, nblocks);
-    j = arg_float(ctx, k2, j, max_norm);
-    j = arg_local(ctx, k2, j, L * sizeof(float));
+    int i = dy_arg_mem(ctx, k1, 0, parts);
+    i = dy_arg_tensor(ctx, k1, i, grads, NULL);
+    i = dy_arg_int(ctx, k1, i, n);
+    i = dy_arg_int(ctx, k1, i, B);
+    size_t l1 = dy_row_shape(ctx) ? 1 : dy_pow2_local(ctx, k1, 256);
+    if (!dy_row_shape(ctx)) i = dy_arg_local(ctx, k1, i, l1 * sizeof(float));
+    size_t L = dy_pow2_local(ctx, k2, 256);
+    int j = dy_arg_tensor(ctx, k2, 0, norm, NULL);
+    j = dy_arg_tensor(ctx, k2, j, scale, norm.buf->mem);
+    j = dy_arg_int(ctx, k2, j, scale.buf != NULL);
+    j = dy_arg_mem(ctx, k2, j, parts);
+    j = dy_arg_int(ctx, k2, j, nblocks);
+    j = dy_arg_float(ctx, k2, j, max_norm);
+    j = dy_arg_local(ctx, k2, j, L * sizeof(float));
     if (i < 0 || j < 0) return DYTCL_ERR_OPENCL;
     size_t g1 = (size_t)nblocks * l1;
     if ((s = dy_launch(ctx, k1, 1, &g1, &l1))) return s;
@@ -51,8 +51,8 @@ dytcl_status dytcl_adamw(dytcl_ctx *ctx, dytcl_tensor params, dytcl_tensor grads
     if ((s = dy_check_tensor(ctx, params, "params")) || (s = norm_check_like(ctx, grads, "grads", params)) ||
         (s = norm_check_like(ctx, m, "m", params)) || (s = norm_check_like(ctx, v, "v", params)) ||
         (decay_mask.buf && (s = norm_check_like(ctx, decay_mask, "decay_mask", params))) ||
-        (s = norm_check_vec(ctx, grad_scale, "grad_scale", 1, 0)) ||
-        (s = args_check_outputs(ctx, (dytcl_tensor[]){params, m, v}, (const char *[]){"params", "m", "v"}, 3,
+        (s = dy_norm_check_vec(ctx, grad_scale, "grad_scale", 1, 0)) ||
+        (s = dy_args_check_outputs(ctx, (dytcl_tensor[]){params, m, v}, (const char *[]){"params", "m", "v"}, 3,
                                 (dytcl_tensor[]){grads, decay_mask, grad_scale},
                                 (const char *[]){"grads", "decay_mask", "grad_scale"}, 3)))
         return s;
@@ -74,20 +74,20 @@ dytcl_status dytcl_adamw(dytcl_ctx *ctx, dytcl_tensor params, dytcl_tensor grads
     cl_mem dummy = grads.buf->mem;
     for (int w = 0; w < 2; w++) {
         if ((s = dy_kernel_get(ctx, DY_PROG_OPTIM, names[w], &k[w]))) return s;
-        int i = arg_tensor(ctx, k[w], 0, params, dummy);
-        i = arg_tensor(ctx, k[w], i, grads, dummy);
-        i = arg_tensor(ctx, k[w], i, m, dummy);
-        i = arg_tensor(ctx, k[w], i, v, dummy);
-        i = arg_tensor(ctx, k[w], i, decay_mask, dummy);
-        i = arg_int(ctx, k[w], i, decay_mask.buf != NULL);
-        i = arg_tensor(ctx, k[w], i, grad_scale, dummy);
-        i = arg_int(ctx, k[w], i, grad_scale.buf != NULL);
-        for (int q = 0; q < 5; q++) i = arg_float(ctx, k[w], i, h[q]);
-        i = arg_float(ctx, k[w], i, corr1);
-        i = arg_float(ctx, k[w], i, corr2);
-        i = arg_int(ctx, k[w], i, n);
+        int i = dy_arg_tensor(ctx, k[w], 0, params, dummy);
+        i = dy_arg_tensor(ctx, k[w], i, grads, dummy);
+        i = dy_arg_tensor(ctx, k[w], i, m, dummy);
+        i = dy_arg_tensor(ctx, k[w], i, v, dummy);
+        i = dy_arg_tensor(ctx, k[w], i, decay_mask, dummy);
+        i = dy_arg_int(ctx, k[w], i, decay_mask.buf != NULL);
+        i = dy_arg_tensor(ctx, k[w], i, grad_scale, dummy);
+        i = dy_arg_int(ctx, k[w], i, grad_scale.buf != NULL);
+        for (int q = 0; q < 5; q++) i = dy_arg_float(ctx, k[w], i, h[q]);
+        i = dy_arg_float(ctx, k[w], i, corr1);
+        i = dy_arg_float(ctx, k[w], i, corr2);
+        i = dy_arg_int(ctx, k[w], i, n);
         if (i < 0) return DYTCL_ERR_OPENCL;
     }
-    size_t global = (size_t)n, local = pow2_local(ctx, k[0], 256);
+    size_t global = (size_t)n, local = dy_pow2_local(ctx, k[0], 256);
     return dy_launch_split(ctx, k[0], k[1], 1, &global, &local);
 }

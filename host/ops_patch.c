@@ -28,7 +28,7 @@ static dytcl_status check_patch(dytcl_ctx *ctx, dytcl_tensor patches, const char
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "patchify: images of %lld elements are too large",
                        (long long)d->B * d->C * d->H * d->W);
     d->N = (d->H / p) * (d->W / p), d->F = d->C * p * p;
-    return norm_check_vec(ctx, patches, pname, (int64_t)d->B * d->N * d->F, 1);
+    return dy_norm_check_vec(ctx, patches, pname, (int64_t)d->B * d->N * d->F, 1);
 }
 
 static dytcl_status gather(dytcl_ctx *ctx, dytcl_tensor patches, dytcl_tensor images, patch_dims d, int back)
@@ -36,15 +36,15 @@ static dytcl_status gather(dytcl_ctx *ctx, dytcl_tensor patches, dytcl_tensor im
     dy_kernel *k;
     dytcl_status s = dy_kernel_get(ctx, DY_KERNEL(PATCH, patchify), &k);
     if (s) return s;
-    int i = arg_tensor(ctx, k, 0, patches, NULL);
-    i = arg_tensor(ctx, k, i, images, NULL);
-    i = arg_int(ctx, k, i, d.C);
-    i = arg_int(ctx, k, i, d.H);
-    i = arg_int(ctx, k, i, d.W);
-    i = arg_int(ctx, k, i, d.p);
-    i = arg_int(ctx, k, i, back);
+    int i = dy_arg_tensor(ctx, k, 0, patches, NULL);
+    i = dy_arg_tensor(ctx, k, i, images, NULL);
+    i = dy_arg_int(ctx, k, i, d.C);
+    i = dy_arg_int(ctx, k, i, d.H);
+    i = dy_arg_int(ctx, k, i, d.W);
+    i = dy_arg_int(ctx, k, i, d.p);
+    i = dy_arg_int(ctx, k, i, back);
     if (i < 0) return DYTCL_ERR_OPENCL;
-    size_t global[2] = {(size_t)d.F, (size_t)d.B * d.N}, local[2] = {pow2_local(ctx, k, d.F < 64 ? d.F : 64), 1};
+    size_t global[2] = {(size_t)d.F, (size_t)d.B * d.N}, local[2] = {dy_pow2_local(ctx, k, d.F < 64 ? d.F : 64), 1};
     return dy_launch(ctx, k, 2, global, local);
 }
 

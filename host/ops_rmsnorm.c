@@ -29,7 +29,7 @@ static int forward_rows(int C)
 /* The work-group size for a row of C columns. */
 static size_t wg_local(const dytcl_ctx *ctx, const dy_kernel *k, int C)
 {
-    return pow2_local(ctx, k, C < 256 ? (size_t)C : 256);
+    return dy_pow2_local(ctx, k, C < 256 ? (size_t)C : 256);
 }
 
 typedef struct {
@@ -49,24 +49,24 @@ static dytcl_status forward(dytcl_ctx *ctx, const fwd_args *a, int rows, int C)
     if (s) return s;
     cl_mem dummy = a->x.buf->mem;
     int flags = (a->w.buf ? HAS_W : 0) | (a->b.buf ? HAS_B : 0);
-    int i = arg_tensor(ctx, k, 0, a->y, dummy);
-    i = arg_tensor(ctx, k, i, a->x, dummy);
-    i = arg_tensor(ctx, k, i, a->r, dummy);
-    i = arg_tensor(ctx, k, i, a->h, dummy);
-    i = arg_int(ctx, k, i, a->r.buf != NULL);
-    i = arg_tensor(ctx, k, i, a->w, dummy);
-    i = arg_tensor(ctx, k, i, a->b, dummy);
-    i = arg_int(ctx, k, i, flags);
-    i = arg_tensor(ctx, k, i, a->mean, dummy);
-    i = arg_tensor(ctx, k, i, a->rstd, dummy);
-    i = arg_int(ctx, k, i, a->centered);
-    i = arg_float(ctx, k, i, a->eps);
-    i = arg_int(ctx, k, i, C);
-    i = arg_int(ctx, k, i, rows);
+    int i = dy_arg_tensor(ctx, k, 0, a->y, dummy);
+    i = dy_arg_tensor(ctx, k, i, a->x, dummy);
+    i = dy_arg_tensor(ctx, k, i, a->r, dummy);
+    i = dy_arg_tensor(ctx, k, i, a->h, dummy);
+    i = dy_arg_int(ctx, k, i, a->r.buf != NULL);
+    i = dy_arg_tensor(ctx, k, i, a->w, dummy);
+    i = dy_arg_tensor(ctx, k, i, a->b, dummy);
+    i = dy_arg_int(ctx, k, i, flags);
+    i = dy_arg_tensor(ctx, k, i, a->mean, dummy);
+    i = dy_arg_tensor(ctx, k, i, a->rstd, dummy);
+    i = dy_arg_int(ctx, k, i, a->centered);
+    i = dy_arg_float(ctx, k, i, a->eps);
+    i = dy_arg_int(ctx, k, i, C);
+    i = dy_arg_int(ctx, k, i, rows);
     size_t L = rw ? 1 : wg_local(ctx, k, C);
     const int row_step = forward_rows(C);
-    if (rw) i = arg_int(ctx, k, i, row_step);
-    if (!rw) i = arg_local(ctx, k, i, L * sizeof(float));
+    if (rw) i = dy_arg_int(ctx, k, i, row_step);
+    if (!rw) i = dy_arg_local(ctx, k, i, L * sizeof(float));
     if (i < 0) return DYTCL_ERR_OPENCL;
     /* a work-group per row, or row_step rows per work-item */
     size_t global = rw ? (size_t)(rows + row_step - 1) / row_step : (size_t)rows * L;
@@ -83,18 +83,18 @@ typedef struct {
 static int backward_args(dytcl_ctx *ctx, dy_kernel *k, const bwd_args *a, int rows, int C)
 {
     cl_mem dummy = a->x.buf->mem;
-    int i = arg_tensor(ctx, k, 0, a->dx, dummy);
-    i = arg_tensor(ctx, k, i, a->dy, dummy);
-    i = arg_tensor(ctx, k, i, a->dres, dummy);
-    i = arg_int(ctx, k, i, a->dres.buf != NULL);
-    i = arg_tensor(ctx, k, i, a->x, dummy);
-    i = arg_tensor(ctx, k, i, a->w, dummy);
-    i = arg_int(ctx, k, i, a->w.buf ? HAS_W : 0);
-    i = arg_tensor(ctx, k, i, a->mean, dummy);
-    i = arg_tensor(ctx, k, i, a->rstd, dummy);
-    i = arg_int(ctx, k, i, a->centered);
-    i = arg_int(ctx, k, i, C);
-    i = arg_int(ctx, k, i, rows);
+    int i = dy_arg_tensor(ctx, k, 0, a->dx, dummy);
+    i = dy_arg_tensor(ctx, k, i, a->dy, dummy);
+    i = dy_arg_tensor(ctx, k, i, a->dres, dummy);
+    i = dy_arg_int(ctx, k, i, a->dres.buf != NULL);
+    i = dy_arg_tensor(ctx, k, i, a->x, dummy);
+    i = dy_arg_tensor(ctx, k, i, a->w, dummy);
+    i = dy_arg_int(ctx, k, i, a->w.buf ? HAS_W : 0);
+    i = dy_arg_tensor(ctx, k, i, a->mean, dummy);
+    i = dy_arg_tensor(ctx, k, i, a->rstd, dummy);
+    i = dy_arg_int(ctx, k, i, a->centered);
+    i = dy_arg_int(ctx, k, i, C);
+    i = dy_arg_int(ctx, k, i, rows);
     return i;
 }
 
@@ -109,14 +109,14 @@ static dytcl_status backward_few(dytcl_ctx *ctx, const bwd_args *a, int rows, in
     /* a GPU fills a work-group; a CPU runs one on one thread, where fewer
      * work-items (each with more columns) cost less to switch between */
     const size_t cap = dy_row_shape(ctx) ? 16 : 256;
-    size_t L = pow2_local(ctx, k, (size_t)groups8 < cap ? (size_t)groups8 : cap);
+    size_t L = dy_pow2_local(ctx, k, (size_t)groups8 < cap ? (size_t)groups8 : cap);
     cl_mem dummy = a->x.buf->mem;
     int i = backward_args(ctx, k, a, rows, C);
-    i = arg_tensor(ctx, k, i, a->dw, dummy);
-    i = arg_tensor(ctx, k, i, a->db, dummy);
-    i = arg_int(ctx, k, i, (a->dw.buf ? 1 : 0) | (a->db.buf ? 2 : 0));
-    i = arg_int(ctx, k, i, a->accumulate != 0);
-    i = arg_local(ctx, k, i, L * sizeof(float));
+    i = dy_arg_tensor(ctx, k, i, a->dw, dummy);
+    i = dy_arg_tensor(ctx, k, i, a->db, dummy);
+    i = dy_arg_int(ctx, k, i, (a->dw.buf ? 1 : 0) | (a->db.buf ? 2 : 0));
+    i = dy_arg_int(ctx, k, i, a->accumulate != 0);
+    i = dy_arg_local(ctx, k, i, L * sizeof(float));
     if (i < 0) return DYTCL_ERR_OPENCL;
     return dy_launch(ctx, k, 1, &L, &L);
 }
@@ -141,21 +141,21 @@ static dytcl_status backward(dytcl_ctx *ctx, const bwd_args *a, int rows, int C)
     cl_mem parts;
     if ((s = dy_workspace(ctx, DY_WS_PARTIALS, (size_t)2 * nblocks * C * sizeof(float), &parts))) return s;
     int i = backward_args(ctx, k, a, rows, C);
-    i = arg_int(ctx, k, i, R);
-    i = arg_mem(ctx, k, i, parts);
-    if (!rw) i = arg_local(ctx, k, i, L * sizeof(float));
+    i = dy_arg_int(ctx, k, i, R);
+    i = dy_arg_mem(ctx, k, i, parts);
+    if (!rw) i = dy_arg_local(ctx, k, i, L * sizeof(float));
     if (i < 0) return DYTCL_ERR_OPENCL;
     size_t global = (size_t)nblocks * L;
     if ((s = dy_launch(ctx, k, 1, &global, &L))) return s;
     const dytcl_tensor out[4] = {a->dw, a->db, {0}, {0}};
-    return launch_reduce_parts(ctx, DY_PROG_RMSNORM, a->x.dtype, out, parts, nblocks, C, a->accumulate != 0);
+    return dy_launch_reduce_parts(ctx, DY_PROG_RMSNORM, a->x.dtype, out, parts, nblocks, C, a->accumulate != 0);
 }
 
 /* x is [rows, C] (C = the last dimension); stats are [rows]. */
 static dytcl_status check_rows(dytcl_ctx *ctx, dytcl_tensor x, int *rows, int *C)
 {
     norm_dims d;
-    dytcl_status s = norm_dims_of_dt(ctx, x, DYTCL_CHANNELS_LAST, DY_DT_ALL, &d);
+    dytcl_status s = dy_norm_dims_of_dt(ctx, x, DYTCL_CHANNELS_LAST, DY_DT_ALL, &d);
     *rows = d.outer, *C = d.inner;
     return s;
 }
@@ -174,7 +174,7 @@ dytcl_status dytcl_rmsnorm_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor 
     int rows = 0, C = 0;
     dytcl_status s;
     if ((s = check_rows(ctx, x, &rows, &C)) || (s = norm_check_like(ctx, y, "y", x)) ||
-        (s = norm_check_vec(ctx, rstd, "rstd", rows, 1)) || (s = norm_check_vec(ctx, weight, "weight", C, 0)) ||
+        (s = dy_norm_check_vec(ctx, rstd, "rstd", rows, 1)) || (s = dy_norm_check_vec(ctx, weight, "weight", C, 0)) ||
         (s = check_eps(ctx, eps)))
         return s;
     fwd_args a = {.y = y, .x = x, .w = weight, .rstd = rstd, .centered = 0, .eps = eps};
@@ -188,10 +188,10 @@ dytcl_status dytcl_layernorm_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tenso
     int rows = 0, C = 0;
     dytcl_status s;
     if ((s = check_rows(ctx, x, &rows, &C)) || (s = norm_check_like(ctx, y, "y", x)) ||
-        (s = norm_check_vec(ctx, mean, "mean", rows, 1)) || (s = norm_check_vec(ctx, rstd, "rstd", rows, 1)) ||
-        (s = norm_check_vec(ctx, weight, "weight", C, 0)) || (s = norm_check_vec(ctx, bias, "bias", C, 0)) ||
+        (s = dy_norm_check_vec(ctx, mean, "mean", rows, 1)) || (s = dy_norm_check_vec(ctx, rstd, "rstd", rows, 1)) ||
+        (s = dy_norm_check_vec(ctx, weight, "weight", C, 0)) || (s = dy_norm_check_vec(ctx, bias, "bias", C, 0)) ||
         (s = check_eps(ctx, eps)) ||
-        (s = args_check_outputs(ctx, (dytcl_tensor[]){y, mean, rstd}, (const char *[]){"y", "mean", "rstd"}, 3,
+        (s = dy_args_check_outputs(ctx, (dytcl_tensor[]){y, mean, rstd}, (const char *[]){"y", "mean", "rstd"}, 3,
                                 (dytcl_tensor[]){x, weight, bias}, (const char *[]){"x", "weight", "bias"}, 3)))
         return s;
     fwd_args a = {.y = y, .x = x, .w = weight, .b = bias, .mean = mean, .rstd = rstd, .centered = 1, .eps = eps};
@@ -207,7 +207,7 @@ dytcl_status dytcl_residual_rmsnorm_forward(dytcl_ctx *ctx, dytcl_tensor r_out, 
     dytcl_status s;
     if ((s = check_rows(ctx, r, &rows, &C)) || (s = norm_check_like(ctx, h, "h", r)) ||
         (s = norm_check_like(ctx, r_out, "r_out", r)) || (s = norm_check_like(ctx, y, "y", r)) ||
-        (s = norm_check_vec(ctx, rstd, "rstd", rows, 1)) || (s = norm_check_vec(ctx, weight, "weight", C, 0)) ||
+        (s = dy_norm_check_vec(ctx, rstd, "rstd", rows, 1)) || (s = dy_norm_check_vec(ctx, weight, "weight", C, 0)) ||
         (s = check_eps(ctx, eps)))
         return s;
     fwd_args a = {.y = y, .x = r_out, .r = r, .h = h, .w = weight, .rstd = rstd, .centered = 0, .eps = eps};
@@ -221,8 +221,8 @@ dytcl_status dytcl_rmsnorm_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tenso
     int rows = 0, C = 0;
     dytcl_status s;
     if ((s = check_rows(ctx, x, &rows, &C)) || (s = norm_check_like(ctx, dx, "dx", x)) ||
-        (s = norm_check_like(ctx, dy, "dy", x)) || (s = norm_check_vec(ctx, rstd, "rstd", rows, 1)) ||
-        (s = norm_check_vec(ctx, weight, "weight", C, 0)) || (s = norm_check_vec(ctx, dweight, "dweight", C, 0)))
+        (s = norm_check_like(ctx, dy, "dy", x)) || (s = dy_norm_check_vec(ctx, rstd, "rstd", rows, 1)) ||
+        (s = dy_norm_check_vec(ctx, weight, "weight", C, 0)) || (s = dy_norm_check_vec(ctx, dweight, "dweight", C, 0)))
         return s;
     bwd_args a = {.dx = dx, .dy = dy, .x = x, .w = weight, .rstd = rstd, .dw = dweight, .accumulate = accumulate};
     return backward(ctx, &a, rows, C);
@@ -236,9 +236,9 @@ dytcl_status dytcl_layernorm_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_ten
     int rows = 0, C = 0;
     dytcl_status s;
     if ((s = check_rows(ctx, x, &rows, &C)) || (s = norm_check_like(ctx, dx, "dx", x)) ||
-        (s = norm_check_like(ctx, dy, "dy", x)) || (s = norm_check_vec(ctx, mean, "mean", rows, 1)) ||
-        (s = norm_check_vec(ctx, rstd, "rstd", rows, 1)) || (s = norm_check_vec(ctx, weight, "weight", C, 0)) ||
-        (s = norm_check_vec(ctx, dweight, "dweight", C, 0)) || (s = norm_check_vec(ctx, dbias, "dbias", C, 0)))
+        (s = norm_check_like(ctx, dy, "dy", x)) || (s = dy_norm_check_vec(ctx, mean, "mean", rows, 1)) ||
+        (s = dy_norm_check_vec(ctx, rstd, "rstd", rows, 1)) || (s = dy_norm_check_vec(ctx, weight, "weight", C, 0)) ||
+        (s = dy_norm_check_vec(ctx, dweight, "dweight", C, 0)) || (s = dy_norm_check_vec(ctx, dbias, "dbias", C, 0)))
         return s;
     bwd_args a = {.dx = dx, .dy = dy, .x = x, .w = weight, .mean = mean, .rstd = rstd, .dw = dweight,
                   .db = dbias, .centered = 1, .accumulate = accumulate};
@@ -254,8 +254,8 @@ dytcl_status dytcl_residual_rmsnorm_backward(dytcl_ctx *ctx, dytcl_tensor d, dyt
     dytcl_status s;
     if ((s = check_rows(ctx, r_out, &rows, &C)) || (s = norm_check_like(ctx, d, "d", r_out)) ||
         (s = norm_check_like(ctx, dy, "dy", r_out)) || (s = norm_check_like(ctx, dr_out, "dr_out", r_out)) ||
-        (s = norm_check_vec(ctx, rstd, "rstd", rows, 1)) || (s = norm_check_vec(ctx, weight, "weight", C, 0)) ||
-        (s = norm_check_vec(ctx, dweight, "dweight", C, 0)))
+        (s = dy_norm_check_vec(ctx, rstd, "rstd", rows, 1)) || (s = dy_norm_check_vec(ctx, weight, "weight", C, 0)) ||
+        (s = dy_norm_check_vec(ctx, dweight, "dweight", C, 0)))
         return s;
     bwd_args a = {.dx = d, .dy = dy, .dres = dr_out, .x = r_out, .w = weight, .rstd = rstd, .dw = dweight,
                   .accumulate = accumulate};

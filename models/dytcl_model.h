@@ -309,10 +309,6 @@ DYTCL_API dytcl_status dytcl_model_finish(dytcl_model *m);
  * ..., normf (2L + 1 of them), the fraction of the last forward's norm
  * inputs with |alpha x| > 2 (Derf: |alpha x + shift| > 2), and alpha. */
 DYTCL_API dytcl_status dytcl_model_saturation(dytcl_model *m, float *frac, float *alpha);
-/* Benchmarks: on = 1 times every norm layer by profiling events (a sync each). */
-DYTCL_API void dytcl_model_profile_norms(dytcl_model *m, int on);
-/* The norms' device time (ns) summed since the last call. */
-DYTCL_API double dytcl_model_norm_ns(dytcl_model *m);
 
 /* ------------------------------------------------------------ inference
  *

@@ -48,7 +48,7 @@ static int parse_header(const uint8_t *b, size_t n, const char *name, int ndim, 
     return 0;
 }
 
-int image_set_parse(const uint8_t *img, size_t img_n, const char *img_name, const uint8_t *lab, size_t lab_n,
+int dy_image_set_parse(const uint8_t *img, size_t img_n, const char *img_name, const uint8_t *lab, size_t lab_n,
                     const char *lab_name, int limit, image_set *out, char *err, size_t cap)
 {
     memset(out, 0, sizeof *out);
@@ -63,7 +63,7 @@ int image_set_parse(const uint8_t *img, size_t img_n, const char *img_name, cons
     out->pixels = malloc((size_t)n * per);
     out->labels = malloc((size_t)n);
     if (!out->pixels || !out->labels) {
-        image_set_free(out);
+        dy_image_set_free(out);
         return (snprintf(err, cap, "%s: out of memory for %d images", img_name, n), -1);
     }
     memcpy(out->pixels, img + 16, (size_t)n * per);
@@ -116,7 +116,7 @@ static int inflate_file(const char *path, size_t max, uint8_t **out, size_t *n, 
     return (snprintf(err, cap, "%s: out of memory", path), -1);
 }
 
-int image_set_load(const char *images_path, const char *labels_path, int limit, size_t max_bytes, image_set *out,
+int dy_image_set_load(const char *images_path, const char *labels_path, int limit, size_t max_bytes, image_set *out,
                    char *err, size_t cap)
 {
     memset(out, 0, sizeof *out);
@@ -125,12 +125,12 @@ int image_set_load(const char *images_path, const char *labels_path, int limit, 
     size_t ni = 0, nl = 0;
     int rc = inflate_file(images_path, max_bytes, &img, &ni, err, cap);
     if (!rc) rc = inflate_file(labels_path, max_bytes, &lab, &nl, err, cap);
-    if (!rc) rc = image_set_parse(img, ni, images_path, lab, nl, labels_path, limit, out, err, cap);
+    if (!rc) rc = dy_image_set_parse(img, ni, images_path, lab, nl, labels_path, limit, out, err, cap);
     free(img), free(lab);
     return rc;
 }
 
-void image_set_free(image_set *s)
+void dy_image_set_free(image_set *s)
 {
     if (!s) return;
     free(s->pixels), free(s->labels);
@@ -149,7 +149,7 @@ static uint32_t draw(uint64_t *rng, uint32_t n)
     return (uint32_t)(r % n);
 }
 
-void image_set_shuffle(uint32_t *order, int n, uint64_t *rng)
+void dy_image_set_shuffle(uint32_t *order, int n, uint64_t *rng)
 {
     for (int i = 0; i < n; i++) order[i] = (uint32_t)i;
     for (int i = n - 1; i > 0; i--) {
@@ -158,7 +158,7 @@ void image_set_shuffle(uint32_t *order, int n, uint64_t *rng)
     }
 }
 
-void image_set_batch(const image_set *s, const uint32_t *order, int start, int B, const image_aug *aug,
+void dy_image_set_batch(const image_set *s, const uint32_t *order, int start, int B, const image_aug *aug,
                      uint64_t *rng, float *x, int32_t *y)
 {
     const int H = s->H, W = s->W, pad = aug ? aug->pad : 0;

@@ -30,20 +30,20 @@ typedef struct {
  * image and label counts that differ, a zero dimension, images above 4096 x
  * 4096 and a file that inflates past max_bytes (0 = 1 GiB). limit > 0 keeps
  * only the first `limit` images. */
-int image_set_load(const char *images_path, const char *labels_path, int limit, size_t max_bytes, image_set *out,
+int dy_image_set_load(const char *images_path, const char *labels_path, int limit, size_t max_bytes, image_set *out,
                    char *err, size_t cap);
 
 /* The same from two decoded IDX blocks in memory (copied); the names label
  * the messages. */
-int image_set_parse(const uint8_t *img, size_t img_n, const char *img_name, const uint8_t *lab, size_t lab_n,
+int dy_image_set_parse(const uint8_t *img, size_t img_n, const char *img_name, const uint8_t *lab, size_t lab_n,
                     const char *lab_name, int limit, image_set *out, char *err, size_t cap);
 
-void image_set_free(image_set *s);
+void dy_image_set_free(image_set *s);
 
 /* The order of one epoch: order[0..n) a permutation of 0..n-1 drawn from
  * *rng (Fisher-Yates with unbiased draws; the same state gives the same
  * order on every machine); *rng advances. */
-void image_set_shuffle(uint32_t *order, int n, uint64_t *rng);
+void dy_image_set_shuffle(uint32_t *order, int n, uint64_t *rng);
 
 /* Augmentations, drawn per image from the batch's rng: a random crop of the
  * image padded by `pad` pixels on each side (pad 0: none), a horizontal flip
@@ -56,7 +56,7 @@ typedef struct {
 /* B images order[start .. start+B) as x [B, 1, H, W] floats and y [B] int32
  * labels. Past the end of order the rows are zero images with label -1 (the
  * loss ignores them). aug NULL: no augmentation, mean 0, std 1. */
-void image_set_batch(const image_set *s, const uint32_t *order, int start, int B, const image_aug *aug,
+void dy_image_set_batch(const image_set *s, const uint32_t *order, int start, int B, const image_aug *aug,
                      uint64_t *rng, float *x, int32_t *y);
 
 #endif

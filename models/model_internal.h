@@ -6,6 +6,7 @@
 #define DYTCL_MODEL_INTERNAL_H
 
 #include "dytcl_model.h"
+#include "dytcl_model_experimental.h"
 
 #define NONE ((size_t)-1)
 #define LOSS_SLOTS 64

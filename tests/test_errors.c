@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "dytcl_experimental.h"
 #include "internal.h"
 
 #define EXPECT(ctx, call, status, needle)                                                    \

@@ -39,7 +39,7 @@ static void refused(const uint8_t *img, size_t ni, const uint8_t *lab, size_t nl
 {
     image_set s;
     char err[256] = "";
-    int rc = image_set_parse(img, ni, "img.idx", lab, nl, "lab.idx", 0, &s, err, sizeof err);
+    int rc = dy_image_set_parse(img, ni, "img.idx", lab, nl, "lab.idx", 0, &s, err, sizeof err);
     CHECK(rc != 0 && !s.pixels && strstr(err, w1) && strstr(err, w2), "refusal expected with \"%s\", \"%s\": rc %d, %s",
           w1, w2, rc, err);
 }
@@ -51,14 +51,14 @@ static void check_parse(void)
     size_t ni = make_idx(img, 3, (uint32_t[]){2, 2, 3}, pix, 12), nl = make_idx(lab, 1, (uint32_t[]){2}, labels, 2);
     image_set s;
     char err[256] = "";
-    CHECK(image_set_parse(img, ni, "img", lab, nl, "lab", 0, &s, err, sizeof err) == 0, "a valid pair refused: %s",
+    CHECK(dy_image_set_parse(img, ni, "img", lab, nl, "lab", 0, &s, err, sizeof err) == 0, "a valid pair refused: %s",
           err);
     CHECK(s.n == 2 && s.H == 2 && s.W == 3 && s.classes == 8 && !memcmp(s.pixels, pix, 12) && s.labels[1] == 7,
           "parsed n %d H %d W %d classes %d", s.n, s.H, s.W, s.classes);
-    image_set_free(&s);
-    CHECK(image_set_parse(img, ni, "img", lab, nl, "lab", 1, &s, err, sizeof err) == 0 && s.n == 1, "limit 1: n %d",
+    dy_image_set_free(&s);
+    CHECK(dy_image_set_parse(img, ni, "img", lab, nl, "lab", 1, &s, err, sizeof err) == 0 && s.n == 1, "limit 1: n %d",
           s.n);
-    image_set_free(&s);
+    dy_image_set_free(&s);
     refused(img, 3, lab, nl, "img.idx", "truncated");
     refused(img, ni - 1, lab, nl, "img.idx", "truncated");
     refused(img, 10, lab, nl, "img.idx", "header");
@@ -85,13 +85,13 @@ static void check_files(void)
     write_gz(gi, img, ni, 0), write_gz(gl, lab, nl, 0), write_gz(cut, img, ni, 20);
     image_set s;
     char err[256] = "";
-    CHECK(image_set_load(gi, gl, 0, 0, &s, err, sizeof err) == 0 && s.n == 2, "gzip pair refused: %s", err);
-    image_set_free(&s);
-    CHECK(image_set_load(cut, gl, 0, 0, &s, err, sizeof err) != 0 && strstr(err, cut) && strstr(err, "gzip"),
+    CHECK(dy_image_set_load(gi, gl, 0, 0, &s, err, sizeof err) == 0 && s.n == 2, "gzip pair refused: %s", err);
+    dy_image_set_free(&s);
+    CHECK(dy_image_set_load(cut, gl, 0, 0, &s, err, sizeof err) != 0 && strstr(err, cut) && strstr(err, "gzip"),
           "a truncated gzip stream accepted or unnamed: %s", err);
-    CHECK(image_set_load("no-such-file.gz", gl, 0, 0, &s, err, sizeof err) != 0 && strstr(err, "no-such-file.gz"),
+    CHECK(dy_image_set_load("no-such-file.gz", gl, 0, 0, &s, err, sizeof err) != 0 && strstr(err, "no-such-file.gz"),
           "a missing file accepted or unnamed: %s", err);
-    CHECK(image_set_load(gi, gl, 0, 20, &s, err, sizeof err) != 0 && strstr(err, "limit"),
+    CHECK(dy_image_set_load(gi, gl, 0, 20, &s, err, sizeof err) != 0 && strstr(err, "limit"),
           "a file past max_bytes accepted: %s", err);
     remove(gi), remove(gl), remove(cut);
     /* the real data set, when installed */
@@ -100,13 +100,13 @@ static void check_files(void)
     FILE *f = fopen(fi, "rb");
     if (!f) return;
     fclose(f);
-    CHECK(image_set_load(fi, fl, 0, 0, &s, err, sizeof err) == 0, "Fashion-MNIST test set refused: %s", err);
+    CHECK(dy_image_set_load(fi, fl, 0, 0, &s, err, sizeof err) == 0, "Fashion-MNIST test set refused: %s", err);
     CHECK(s.n == 10000 && s.H == 28 && s.W == 28 && s.classes == 10, "Fashion-MNIST: n %d, %d x %d, %d classes",
           s.n, s.H, s.W, s.classes);
     int count[10] = {0};
     for (int i = 0; i < s.n; i++) count[s.labels[i] % 10]++;
     CHECK(count[0] == 1000 && count[9] == 1000, "Fashion-MNIST test classes: %d and %d of 1000", count[0], count[9]);
-    image_set_free(&s);
+    dy_image_set_free(&s);
 }
 
 static void check_batches(void)
@@ -117,26 +117,26 @@ static void check_batches(void)
     for (int i = 0; i < N; i++) s.labels[i] = (uint8_t)(i % 10);
     uint32_t a[N], o2[N];
     uint64_t r1 = 99, r2 = 99, r3 = 100;
-    image_set_shuffle(a, N, &r1), image_set_shuffle(o2, N, &r2);
+    dy_image_set_shuffle(a, N, &r1), dy_image_set_shuffle(o2, N, &r2);
     CHECK(!memcmp(a, o2, sizeof a) && r1 == r2, "the same seed gave different orders");
     int seen[N] = {0}, moved = 0;
     for (int i = 0; i < N; i++) seen[a[i]]++, moved += a[i] != (uint32_t)i;
     for (int i = 0; i < N; i++) CHECK(seen[i] == 1, "order is not a permutation at %d", i);
     CHECK(moved > N / 2, "the shuffle left %d of %d in place", N - moved, N);
-    image_set_shuffle(o2, N, &r3);
+    dy_image_set_shuffle(o2, N, &r3);
     CHECK(memcmp(a, o2, sizeof a), "two seeds gave the same order");
     /* no augmentation: the pixels scaled; past the end: label -1, zeros */
     float x[B * H * W], x2[B * H * W];
     int32_t y[B], y2[B];
-    image_set_batch(&s, a, N - 3, B, NULL, &r1, x, y);
+    dy_image_set_batch(&s, a, N - 3, B, NULL, &r1, x, y);
     CHECK(y[0] == s.labels[a[N - 3]] && y[3] == -1 && y[7] == -1 && x[3 * H * W] == 0.0f, "batch tail: %d %d", y[0],
           y[3]);
     CHECK(x[1] == s.pixels[a[N - 3] * H * W + 1] / 255.0f, "pixel %g", (double)x[1]);
     /* a flip-only augmentation gives each image or its mirror; the same seed, the same batch */
     image_aug flip = {0, 1, 0.0f, 1.0f}, crop = {2, 1, 0.25f, 0.5f};
     uint64_t q1 = 5, q2 = 5;
-    image_set_batch(&s, a, 0, B, &flip, &q1, x, y);
-    image_set_batch(&s, a, 0, B, &flip, &q2, x2, y2);
+    dy_image_set_batch(&s, a, 0, B, &flip, &q1, x, y);
+    dy_image_set_batch(&s, a, 0, B, &flip, &q2, x2, y2);
     CHECK(!memcmp(x, x2, sizeof x) && !memcmp(y, y2, sizeof y), "the same seed gave different augmented batches");
     int flipped = 0;
     for (int b = 0; b < B; b++) {
@@ -152,7 +152,7 @@ static void check_batches(void)
     }
     CHECK(flipped > 0 && flipped < B, "%d of %d images flipped", flipped, B);
     /* crops: every value is a shifted pixel or the padding, normalised */
-    image_set_batch(&s, a, 0, B, &crop, &q1, x, y);
+    dy_image_set_batch(&s, a, 0, B, &crop, &q1, x, y);
     int pads = 0;
     for (int i = 0; i < B * H * W; i++) {
         double p = x[i] * 0.5 + 0.25;
@@ -160,7 +160,7 @@ static void check_batches(void)
         pads += fabs(p) < 1e-6;
     }
     CHECK(pads > 0, "crops with padding 2 showed no padding");
-    image_set_free(&s);
+    dy_image_set_free(&s);
 }
 
 int main(void)

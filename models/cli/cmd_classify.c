@@ -25,7 +25,7 @@ int cli_image_eval(dytcl_model *m, const image_set *s, const image_aug *norm, in
     int rc = !x || !y || !best;
     for (int start = 0; !rc && start < s->n; start += B) {
         float l = 0;
-        image_set_batch(s, NULL, start, B, norm, NULL, x, y);
+        dy_image_set_batch(s, NULL, start, B, norm, NULL, x, y);
         if (dytcl_model_forward_images(m, x, y) || dytcl_model_read_loss(m, &l) ||
             dytcl_model_read_predictions(m, best)) {
             rc = -1;
@@ -79,7 +79,7 @@ int cmd_classify(int argc, char **argv)
     dytcl_meta md = {0};
     int *pred = NULL;
     rc = 1;
-    if (image_set_load(files[0], files[1], (int)limit, 0, &s, err, sizeof err)) {
+    if (dy_image_set_load(files[0], files[1], (int)limit, 0, &s, err, sizeof err)) {
         cli_error("classify", 1, "%s", err);
         goto done;
     }
@@ -115,7 +115,7 @@ int cmd_classify(int argc, char **argv)
     rc = 0;
 done:
     free(pred);
-    image_set_free(&s);
+    dy_image_set_free(&s);
     dytcl_meta_clear(&md);
     dytcl_model_free(v);
     dytcl_ctx_free(ctx);

@@ -228,8 +228,8 @@ int cmd_train_image(int argc, char **argv)
         o.model = model_settings(dytcl_model_get_config(v));
         epoch0 = atoi(e), step = atol(s), aug_rng = strtoull(r, NULL, 10);
     }
-    if (image_set_load(o.train_images, o.train_labels, o.train_limit, 0, &train, err, sizeof err) ||
-        image_set_load(o.test_images, o.test_labels, o.test_limit, 0, &test, err, sizeof err)) {
+    if (dy_image_set_load(o.train_images, o.train_labels, o.train_limit, 0, &train, err, sizeof err) ||
+        dy_image_set_load(o.test_images, o.test_labels, o.test_limit, 0, &test, err, sizeof err)) {
         cli_error("train-image", 1, "%s", err);
         goto done;
     }
@@ -290,11 +290,11 @@ int cmd_train_image(int argc, char **argv)
     const int tty = isatty(2);
     for (int epoch = epoch0; epoch < o.epochs; epoch++) {
         uint64_t shuffle = epoch_seed(&o, epoch);
-        image_set_shuffle(order, train.n, &shuffle);
+        dy_image_set_shuffle(order, train.n, &shuffle);
         double t0 = dytcl_now_ms(), loss_sum = 0;
         int counted = 0;
         for (int i = 0; i < per_epoch; i++) {
-            image_set_batch(&train, order, i * B, B, &aug, &aug_rng, x, y);
+            dy_image_set_batch(&train, order, i * B, B, &aug, &aug_rng, x, y);
             float loss = 0, grad_norm = 0;
             ++step;
             if (dytcl_model_zero_grad(v) || dytcl_model_forward_images(v, x, y) || dytcl_model_backward(v, 1.0f) ||
@@ -338,7 +338,7 @@ done:
     output_lock_release(&locks[0]), output_lock_release(&locks[1]);
     if (csv) fclose(csv);
     free(x), free(y), free(order);
-    image_set_free(&train), image_set_free(&test);
+    dy_image_set_free(&train), dy_image_set_free(&test);
     dytcl_meta_clear(&md);
     dytcl_model_free(v);
     dytcl_ctx_free(ctx);

@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (split > size) split = size;
     image_set s;
     char err[256] = "";
-    if (image_set_parse(data, split, "images", data + split, size - split, "labels", limit, &s, err, sizeof err)) {
+    if (dy_image_set_parse(data, split, "images", data + split, size - split, "labels", limit, &s, err, sizeof err)) {
         if (s.pixels || s.labels || s.n || !err[0]) abort(); /* a refusal hands out nothing and says why */
         return 0;
     }
@@ -32,7 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint32_t *order = malloc((size_t)s.n * sizeof *order);
     unsigned char *seen = calloc((size_t)s.n, 1);
     uint64_t rng = split;
-    image_set_shuffle(order, s.n, &rng);
+    dy_image_set_shuffle(order, s.n, &rng);
     for (int i = 0; i < s.n; i++) {
         if (order[i] >= (uint32_t)s.n || seen[order[i]]) abort();
         seen[order[i]] = 1;
@@ -42,11 +42,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int32_t y[3];
     image_aug aug = {data[0] % 5, data[1] & 1, 0.5f, 0.25f};
     for (int start = 0; start < s.n; start += B) {
-        image_set_batch(&s, order, start, B, &aug, &rng, x, y);
+        dy_image_set_batch(&s, order, start, B, &aug, &rng, x, y);
         for (int b = 0; b < B; b++)
             if (y[b] != (start + b < s.n ? s.labels[order[start + b]] : -1)) abort();
     }
     free(x), free(order), free(seen);
-    image_set_free(&s);
+    dy_image_set_free(&s);
     return 0;
 }
