@@ -63,6 +63,25 @@ static void check_fd(void)
         z[v] = keep;
         worst = fmax(worst, fabs(0.5 * (l1 - l2) / (2 * h) - dz[v]));
     }
+    /* with label smoothing: d(scale * loss)/dz = dlogits, and the loss is the
+     * cross-entropy against (1 - e) onehot + e / V written out */
+    for (int k = 0; k < 3; k++) {
+        const double e = k == 0 ? 0.1 : k == 1 ? 0.5 : 1.0;
+        double want = 0, lse = 0, m = -INFINITY;
+        ref_ce_smoothed(1, NV, z, &t, e, 0.5, &l1, dz);
+        for (int v = 0; v < NV; v++) m = fmax(m, z[v]);
+        for (int v = 0; v < NV; v++) lse += exp(z[v] - m);
+        lse = m + log(lse);
+        for (int v = 0; v < NV; v++) want -= ((1 - e) * (v == t) + e / NV) * (z[v] - lse);
+        worst = fmax(worst, fabs(l1 - want));
+        for (int v = 0; v < NV; v++) {
+            double keep = z[v];
+            z[v] = keep + h, ref_ce_smoothed(1, NV, z, &t, e, 0.5, &l1, NULL);
+            z[v] = keep - h, ref_ce_smoothed(1, NV, z, &t, e, 0.5, &l2, NULL);
+            z[v] = keep;
+            worst = fmax(worst, fabs(0.5 * (l1 - l2) / (2 * h) - dz[v]));
+        }
+    }
     CHECK(worst < 1e-7, "reference backward vs finite differences: %.3g", worst);
 }
 
@@ -121,6 +140,10 @@ static void run_refusals(dytcl_ctx *ctx)
     /* SwiGLU packed: ab must be [rows, 2H] */
     CHECK(dytcl_swiglu_packed_forward(ctx, dytcl_tensor_2d(c, 0, 4, 8), dytcl_tensor_2d(b, 0, 4, 8)) ==
               DYTCL_ERR_INVALID_ARG, "swiglu packed with ab [rows, H]");
+    /* scale rows: x must split into s's rows */
+    CHECK(dytcl_scale_rows(ctx, y, x, dytcl_tensor_1d(c, 0, 5)) == DYTCL_ERR_INVALID_ARG, "scale rows: 64 in 5 rows");
+    CHECK(dytcl_scale_rows(ctx, dytcl_tensor_1d(c, 0, 32), x, dytcl_tensor_1d(c, 0, 4)) == DYTCL_ERR_INVALID_ARG,
+          "scale rows: y shorter than x");
     /* RoPE */
     dytcl_tensor r4 = {b, 0, 4, {1, 2, 2, 16}, DYTCL_F32}, q4 = {c, 0, 4, {1, 2, 2, 16}, DYTCL_F32};
     dytcl_tensor odd = {b, 0, 4, {1, 2, 32, 1}, DYTCL_F32}, three = {b, 0, 3, {1, 2, 32}, DYTCL_F32};
@@ -140,6 +163,10 @@ static void run_refusals(dytcl_ctx *ctx)
     dytcl_tensor z = dytcl_tensor_2d(b, 0, 4, 8), dz = dytcl_tensor_2d(c, 0, 4, 8), tt = dytcl_tensor_1d(bt, 0, 4);
     dytcl_tensor loss = dytcl_tensor_1d(c, 32, 4), mean = dytcl_tensor_1d(c, 40, 1);
     CHECK(dytcl_cross_entropy(ctx, loss, dz, z, tt, NAN) == DYTCL_ERR_INVALID_ARG, "grad_scale NaN");
+    CHECK(dytcl_cross_entropy_smoothed(ctx, loss, dz, z, tt, -0.1f, 1.0f) == DYTCL_ERR_INVALID_ARG,
+          "label smoothing -0.1");
+    CHECK(dytcl_cross_entropy_smoothed(ctx, loss, dz, z, tt, NAN, 1.0f) == DYTCL_ERR_INVALID_ARG, "label smoothing NaN");
+    CHECK(dytcl_cross_entropy_smoothed(ctx, loss, dz, z, tt, 1.5f, 1.0f) == DYTCL_ERR_INVALID_ARG, "label smoothing 1.5");
     CHECK(dytcl_cross_entropy(ctx, loss, dz, z, dytcl_tensor_1d(bt, 0, 3), 1.0f) == DYTCL_ERR_INVALID_ARG,
           "targets too short");
     CHECK(dytcl_cross_entropy_mean(ctx, mean, loss, dytcl_tensor_1d(bt, 0, 3)) == DYTCL_ERR_INVALID_ARG,
