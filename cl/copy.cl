@@ -65,6 +65,25 @@ __kernel void scale_f32(__global float *y, const int y_off, __global const float
     }
 }
 
+/* y[r, c] = s[r] * x[r, c] over x seen as [rows, cols] (y may alias x): a
+ * factor per row (stochastic depth's per-sample mask). NDRange 2-D: global
+ * >= (ceil(cols / VEC), rows), any local size; work-item (i, r) takes the
+ * VEC elements of row r from column i * VEC, the last one of a row its tail. */
+__kernel void scale_rows_f32(__global float *y, const int y_off, __global const float *x, const int x_off,
+                             __global const float *s, const int s_off, const int cols, const int rows)
+{
+    const int i = get_global_id(0) * VEC, r = get_global_id(1);
+    if (r >= rows || i >= cols) return;
+    const float a = s[s_off + r];
+    y += y_off + (size_t)r * cols;
+    x += x_off + (size_t)r * cols;
+    if (i + VEC <= cols) {
+        vstore4(a * vload4(0, x + i), 0, y + i);
+    } else {
+        for (int j = i; j < cols; j++) y[j] = a * x[j];
+    }
+}
+
 /* The backward of y = s x over one chunk of `chunk` elements per work-group:
  *   dx = s[0] * dy           (dx may alias dy; dx absent when has_dx = 0)
  *   parts[group] = the sum of dy * x over the group's chunk (fixed order)

@@ -1,8 +1,12 @@
 /* loss.cl -- softmax and cross-entropy in one pass over each row of logits.
  *
- * logits [rows, V], targets [rows] (int32; -1 = ignore). For each row:
- *   loss[r]       = logsumexp(logits[r]) - logits[r, target]   (0 when ignored)
- *   dlogits[r, v] = (softmax(logits[r])[v] - (v == target)) * scale   (0 when ignored)
+ * logits [rows, V], targets [rows] (int32; -1 = ignore). With label
+ * smoothing e (0: none) the row's target distribution is
+ * q = (1 - e) onehot(target) + e / V, and for each row:
+ *   loss[r]       = -sum_v q[v] log softmax(logits[r])[v]
+ *                 = logsumexp(logits[r]) - (1 - e) logits[r, target] - e mean_v logits[r, v]
+ *                                                                   (0 when ignored)
+ *   dlogits[r, v] = (softmax(logits[r])[v] - q[v]) * scale           (0 when ignored)
  * scale is usually 1 / (the number of targets that are not ignored). The row
  * maximum is subtracted first, so no exp overflows. dlogits may alias logits.
  * A target outside [0, V) other than -1 gives a NaN loss: it is reported, not
@@ -41,7 +45,7 @@ inline float8 ce_exp8(const float8 x)
 __kernel void cross_entropy_rows(__global float *loss, const int loss_off, __global float *dlogits,
                                  const int dl_off, const int want_grad, __global const float *logits,
                                  const int lg_off, __global const int *targets, const int tg_off,
-                                 const int V, const int rows, const float scale)
+                                 const int V, const int rows, const float scale, const float smoothing)
 {
     const int r = get_global_id(0);
     if (r >= rows) return;
@@ -56,30 +60,36 @@ __kernel void cross_entropy_rows(__global float *loss, const int loss_off, __glo
         }
         return;
     }
-    /* the row maximum (lanes, then the lanes in a fixed order) */
-    float8 m8 = (float8)(-INFINITY);
-    for (int v = 0; v < V8; v += 8) m8 = fmax(m8, vload8(0, z + v));
+    /* the row maximum and sum (lanes, then the lanes in a fixed order) */
+    float8 m8 = (float8)(-INFINITY), z8 = 0.0f;
+    for (int v = 0; v < V8; v += 8) {
+        const float8 zv = vload8(0, z + v);
+        m8 = fmax(m8, zv), z8 += zv;
+    }
     float m = fmax(fmax(fmax(m8.s0, m8.s1), fmax(m8.s2, m8.s3)), fmax(fmax(m8.s4, m8.s5), fmax(m8.s6, m8.s7)));
-    for (int v = V8; v < V; v++) m = fmax(m, z[v]);
+    float zsum = hsum8(z8);
+    for (int v = V8; v < V; v++) m = fmax(m, z[v]), zsum += z[v];
     /* the sum of exp(z - max) */
     float8 s8 = 0.0f;
     for (int v = 0; v < V8; v += 8) s8 += ce_exp8(vload8(0, z + v) - m);
     float sum = hsum8(s8);
     for (int v = V8; v < V; v++) sum += exp(z[v] - m);
     const int ok = t >= 0 && t < V;
-    loss[loss_off + r] = ok ? log(sum) + m - z[t] : NAN;
+    const float keep = 1.0f - smoothing, spread = smoothing / (float)V;
+    loss[loss_off + r] = ok ? log(sum) + m - keep * z[t] - spread * zsum : NAN;
     if (want_grad) {
-        const float inv = scale / sum;
-        for (int v = 0; v < V8; v += 8) vstore8(ce_exp8(vload8(0, z + v) - m) * inv, 0, dz + v);
-        for (int v = V8; v < V; v++) dz[v] = exp(z[v] - m) * inv;
-        if (ok) dz[t] -= scale;
+        const float inv = scale / sum, off = scale * spread;
+        for (int v = 0; v < V8; v += 8) vstore8(ce_exp8(vload8(0, z + v) - m) * inv - off, 0, dz + v);
+        for (int v = V8; v < V; v++) dz[v] = exp(z[v] - m) * inv - off;
+        if (ok) dz[t] -= scale * keep;
     }
 }
 
 __kernel void cross_entropy_wg(__global float *loss, const int loss_off, __global float *dlogits,
                                const int dl_off, const int want_grad, __global const float *logits,
                                const int lg_off, __global const int *targets, const int tg_off,
-                               const int V, const int rows, const float scale, __local float *scratch)
+                               const int V, const int rows, const float scale, const float smoothing,
+                               __local float *scratch)
 {
     const int r = get_group_id(0), lid = get_local_id(0), L = get_local_size(0);
     __global const float *z = logits + lg_off + r * V;
@@ -101,15 +111,18 @@ __kernel void cross_entropy_wg(__global float *loss, const int loss_off, __globa
     m = scratch[0];
     barrier(CLK_LOCAL_MEM_FENCE);
     /* sum of exp */
-    float s = 0.0f;
-    for (int v = lid; v < V; v += L) s += exp(z[v] - m);
+    float s = 0.0f, zs = 0.0f;
+    for (int v = lid; v < V; v += L) s += exp(z[v] - m), zs += z[v];
     const float sum = wg_sum(scratch, s);
-    if (lid == 0) loss[loss_off + r] = ignore ? 0.0f : ok ? log(sum) + m - zt : NAN;
+    /* the row's sum of logits, for smoothing only (a uniform branch) */
+    const float zsum = smoothing != 0.0f ? wg_sum(scratch, zs) : 0.0f;
+    const float keep = 1.0f - smoothing, spread = smoothing / (float)V;
+    if (lid == 0) loss[loss_off + r] = ignore ? 0.0f : ok ? log(sum) + m - keep * zt - spread * zsum : NAN;
     if (want_grad) {
         barrier(CLK_GLOBAL_MEM_FENCE); /* every read of z[t] is done (uniform branch) */
-        const float inv = scale / sum;
+        const float inv = scale / sum, off = scale * spread;
         for (int v = lid; v < V; v += L)
-            dz[v] = ignore ? 0.0f : exp(z[v] - m) * inv - (v == t ? scale : 0.0f);
+            dz[v] = ignore ? 0.0f : exp(z[v] - m) * inv - off - (v == t ? scale * keep : 0.0f);
     }
 }
 

@@ -430,6 +430,11 @@ DYTCL_API dytcl_status dytcl_scale_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl
 DYTCL_API dytcl_status dytcl_scale_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor ds, int accumulate,
                                             dytcl_tensor dy, dytcl_tensor x, dytcl_tensor s);
 
+/* y[r, :] = s[r] * x[r, :], x seen as [rows, numel / rows] with rows = the
+ * elements of s (y may alias x; its own backward: dx = s[r] * dy[r, :]).
+ * Stochastic depth scales each sample's residual branch by its mask so. */
+DYTCL_API dytcl_status dytcl_scale_rows(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, dytcl_tensor s);
+
 /* ------------------------------------------------ GEMM and linear layers (host/ops_linear.c)
  *
  * Row-major throughout. dytcl_gemm computes C = alpha * op(A) * op(B) + beta * C
@@ -598,6 +603,12 @@ DYTCL_API dytcl_status dytcl_rope_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytc
  * NaN loss for its row: never an out-of-bounds read. */
 DYTCL_API dytcl_status dytcl_cross_entropy(dytcl_ctx *ctx, dytcl_tensor loss, dytcl_tensor dlogits,
                                            dytcl_tensor logits, dytcl_tensor targets, float grad_scale);
+/* The same against smoothed targets q = (1 - smoothing) onehot + smoothing / V
+ * (smoothing in [0, 1]; 0 is dytcl_cross_entropy): loss = -sum_v q[v] log
+ * softmax[v], dlogits = (softmax - q) * grad_scale. */
+DYTCL_API dytcl_status dytcl_cross_entropy_smoothed(dytcl_ctx *ctx, dytcl_tensor loss, dytcl_tensor dlogits,
+                                                    dytcl_tensor logits, dytcl_tensor targets, float smoothing,
+                                                    float grad_scale);
 /* mean[0] = the mean of loss [rows] over the rows whose target is not -1
  * (0 when all are ignored), summed in a fixed order in one work-group: the
  * same bits every run. It stays on the device; read it when you need it. */

@@ -1,10 +1,16 @@
-/* ops_loss.c -- softmax + cross-entropy in one pass (cl/loss.cl). */
+/* ops_loss.c -- softmax + cross-entropy (with label smoothing) in one pass (cl/loss.cl). */
 #include <math.h>
 
 #include "ops_args.h"
 
 dytcl_status dytcl_cross_entropy(dytcl_ctx *ctx, dytcl_tensor loss, dytcl_tensor dlogits, dytcl_tensor logits,
                                  dytcl_tensor targets, float grad_scale)
+{
+    return dytcl_cross_entropy_smoothed(ctx, loss, dlogits, logits, targets, 0.0f, grad_scale);
+}
+
+dytcl_status dytcl_cross_entropy_smoothed(dytcl_ctx *ctx, dytcl_tensor loss, dytcl_tensor dlogits, dytcl_tensor logits,
+                                          dytcl_tensor targets, float smoothing, float grad_scale)
 {
     DY_CHECK_CTX(ctx);
     norm_dims d;
@@ -16,6 +22,8 @@ dytcl_status dytcl_cross_entropy(dytcl_ctx *ctx, dytcl_tensor loss, dytcl_tensor
         return s;
     if (!isfinite(grad_scale))
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "cross_entropy: grad_scale = %g is not finite", grad_scale);
+    if (!(smoothing >= 0.0f && smoothing <= 1.0f))
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "cross_entropy: label smoothing %g is not in [0, 1]", smoothing);
     const int rw = dy_row_shape(ctx);
     dy_kernel *k;
     if ((s = dy_kernel_get(ctx, DY_PROG_LOSS,
@@ -30,6 +38,7 @@ dytcl_status dytcl_cross_entropy(dytcl_ctx *ctx, dytcl_tensor loss, dytcl_tensor
     i = dy_arg_int(ctx, k, i, d.inner);
     i = dy_arg_int(ctx, k, i, d.outer);
     i = dy_arg_float(ctx, k, i, grad_scale);
+    i = dy_arg_float(ctx, k, i, smoothing);
     size_t L = rw ? 1 : dy_pow2_local(ctx, k, d.inner < 256 ? (size_t)d.inner : 256);
     if (!rw) i = dy_arg_local(ctx, k, i, L * sizeof(float));
     if (i < 0) return DYTCL_ERR_OPENCL;

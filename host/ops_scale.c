@@ -1,5 +1,6 @@
 /* ops_scale.c -- multiplication by a learnable scalar on the device
- * (cl/copy.cl): LLaMA-DyT's scale after the token embedding. */
+ * (cl/copy.cl): LLaMA-DyT's scale after the token embedding; and by a
+ * factor per row (stochastic depth's per-sample mask). */
 #include "ops_args.h"
 
 enum { SCALE_CHUNK = 16384 };
@@ -60,4 +61,30 @@ dytcl_status dytcl_scale_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor 
     if (i < 0) return DYTCL_ERR_OPENCL;
     if ((st = dy_launch(ctx, k, 1, &global, &L))) return st;
     return launch_sum_all(ctx, DY_PROG_COPY, ds, parts, 0, groups, accumulate);
+}
+
+dytcl_status dytcl_scale_rows(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, dytcl_tensor s)
+{
+    DY_CHECK_CTX(ctx);
+    dytcl_status st;
+    if ((st = dy_check_tensor(ctx, x, "x")) || (st = norm_check_like(ctx, y, "y", x)) ||
+        (st = dy_check_tensor(ctx, s, "s")))
+        return st;
+    const int64_t n = dytcl_tensor_numel(x), rows = dytcl_tensor_numel(s);
+    if (n > 0x7fffffff || rows < 1 || n % rows)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG,
+                       "scale_rows: x has %lld elements, s %lld (x must be s's rows of equal length, at most "
+                       "2^31 - 1 elements)", (long long)n, (long long)rows);
+    if (!n) return DYTCL_OK;
+    dy_kernel *k;
+    if ((st = dy_kernel_get(ctx, DY_KERNEL(COPY, scale_rows_f32), &k))) return st;
+    const int cols = (int)(n / rows);
+    int i = dy_arg_tensor(ctx, k, 0, y, NULL);
+    i = dy_arg_tensor(ctx, k, i, x, NULL);
+    i = dy_arg_tensor(ctx, k, i, s, NULL);
+    i = dy_arg_int(ctx, k, i, cols);
+    i = dy_arg_int(ctx, k, i, (int)rows);
+    if (i < 0) return DYTCL_ERR_OPENCL;
+    size_t global[2] = {((size_t)cols + 3) / 4, (size_t)rows};
+    return dy_launch(ctx, k, 2, global, NULL);
 }

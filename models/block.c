@@ -149,6 +149,20 @@ dy_norm_out dy_norm_at(dytcl_model *m, int l)
 
 /* ------------------------------------------------------------ a block */
 
+float dy_drop_rate(const dytcl_model *m, int l)
+{
+    return m->drop_path > 0 && m->L > 1 ? m->drop_path * (float)l / (float)(m->L - 1) : 0.0f;
+}
+
+/* Stochastic depth (training a ViT): y [BT, C] = x scaled per image by
+ * block l's mask of branch j (0 attention, 1 MLP), seen as [B, T C] rows;
+ * y = x when block l drops nothing. y may alias x. */
+static dytcl_status drop_branch(dytcl_model *m, int l, int j, dytcl_tensor y, dytcl_tensor x)
+{
+    if (dy_drop_rate(m, l) == 0) return y.buf == x.buf && y.offset == x.offset ? DYTCL_OK : dytcl_copy(m->ctx, y, x);
+    return dytcl_scale_rows(m->ctx, y, x, at(m->acts, m->a.dpmask + ((size_t)l * 2 + j) * m->B, m->B));
+}
+
 dy_block_acts dy_block_acts_of(dytcl_model *m, int l)
 {
     int64_t BT = (int64_t)m->B * m->T, C = m->C;
@@ -259,6 +273,8 @@ dytcl_status dy_block_forward(dytcl_model *m, int l, const dy_block_acts *a, con
     /* h = atty Wo^T + b                                       [BT, C] */
     TRY(dytcl_linear_forward(ctx, h, a->atty, weight(m, p->proj_w, C, C), at(m->params, p->proj_b, C)),
         "attention projection");
+    /* stochastic depth: h *= the image's mask (training a ViT)  [B, T C] */
+    TRY(drop_branch(m, l, 0, h, h), "drop path");
 
     /* residual: mid = res + h; then ln2 = norm2(mid)          [BT, C] */
     TRY_S(add_norm_forward(m, &n2, a->mid, a->res, h));
@@ -272,6 +288,7 @@ dytcl_status dy_block_forward(dytcl_model *m, int l, const dy_block_acts *a, con
     /* h = fcact Wout^T + b                                    [BT, F] -> [BT, C] */
     TRY(dytcl_linear_forward(ctx, h, a->fcact, weight(m, p->out_w, C, F), at(m->params, p->out_b, C)),
         "MLP down projection");
+    TRY(drop_branch(m, l, 1, h, h), "drop path");
 
     /* residual: next = mid + h; then the norm after this block [BT, C] */
     return add_norm_forward(m, after, a->next, a->mid, h);
@@ -294,9 +311,14 @@ dytcl_status dy_block_backward(dytcl_model *m, int l, const dy_block_acts *a)
     dytcl_tensor dv = at4(m->acts, m->a.dv, m->B, m->H, m->T, m->D);
     dytcl_tensor dout = at4(m->acts, m->a.dout, m->B, m->H, m->T, m->D);
     dy_norm_out n1 = {&p->n1, a->ln1, a->mean1, a->rstd1}, n2 = {&p->n2, a->ln2, a->mean2, a->rstd2};
+    /* the branches' output gradients: dres, or dres times the image's mask
+     * under stochastic depth (in the scratch h, then dln, free at the time) */
+    const int drop = dy_drop_rate(m, l) > 0;
+    dytcl_tensor dmlp = drop ? A2(h, 0, BT, C) : dres, dattn = drop ? dln : dres;
 
-    /* MLP: dfcact = dres Wout, dWout += dres^T fcact (+ db)   [BT, C] -> [BT, F] */
-    TRY(dytcl_linear_backward(ctx, dfcact, at2(m->grads, p->out_w, C, F), at(m->grads, p->out_b, C), 1, dres,
+    /* MLP: dfcact = dh Wout, dWout += dh^T fcact (+ db)       [BT, C] -> [BT, F] */
+    if (drop) TRY(drop_branch(m, l, 1, dmlp, dres), "drop path backward");
+    TRY(dytcl_linear_backward(ctx, dfcact, at2(m->grads, p->out_w, C, F), at(m->grads, p->out_b, C), 1, dmlp,
                               a->fcact, at2(m->params, p->out_w, C, F)),
         "MLP down projection backward");
     /* dfch = gelu'(fch) dfcact, or swiglu's                   [BT, F] -> [BT, F2] */
@@ -309,8 +331,9 @@ dytcl_status dy_block_backward(dytcl_model *m, int l, const dy_block_acts *a)
     /* residual: dres (of mid) = dres (of next) + norm2'(mid) dln   [BT, C] */
     TRY_S(dy_norm_backward(m, &n2, dres, dln, a->mid));
 
-    /* attention: datty = dres Wo, dWo += dres^T atty (+ db)   [BT, C] */
-    TRY(dytcl_linear_backward(ctx, datty, at2(m->grads, p->proj_w, C, C), at(m->grads, p->proj_b, C), 1, dres,
+    /* attention: datty = dh Wo, dWo += dh^T atty (+ db)       [BT, C] */
+    if (drop) TRY(drop_branch(m, l, 0, dattn, dres), "drop path backward");
+    TRY(dytcl_linear_backward(ctx, datty, at2(m->grads, p->proj_w, C, C), at(m->grads, p->proj_b, C), 1, dattn,
                               a->atty, at2(m->params, p->proj_w, C, C)),
         "attention projection backward");
     /* dout = merge^-1(datty)                                  [BT, C] -> [B, H, T, D] */

@@ -48,6 +48,8 @@
  *   pooled = normf(x_L)[class token]  or  mean over t of normf(x_L)   [B, C]
  *   logits = pooled Whead^T + b                     [B, classes]
  *   loss   = mean cross-entropy against the labels
+ * Training may drop residual branches per image (stochastic depth) and
+ * smooth the labels: dytcl_model_regularize.
  *
  * Parameters, gradients, AdamW's m and v, and activations each live in one
  * device buffer; dytcl_model_param_table lists the tensors in their order
@@ -121,8 +123,8 @@ DYTCL_API dytcl_status dytcl_norm_kind_parse(const char *s, dytcl_norm_kind *out
 
 /* ---------------------------------------------------------- parameter table */
 
-/* How a tensor starts: normal(0, std), or a constant. */
-typedef enum { DYTCL_INIT_NORMAL = 0, DYTCL_INIT_CONST } dytcl_init;
+/* How a tensor starts: normal(0, std), a constant, or uniform(-bound, bound). */
+typedef enum { DYTCL_INIT_NORMAL = 0, DYTCL_INIT_CONST, DYTCL_INIT_UNIFORM } dytcl_init;
 
 #define DYTCL_MODEL_NAME_MAX 48
 
@@ -132,10 +134,13 @@ typedef struct {
     int64_t shape[2];
     size_t offset;              /* in floats, in the flat parameter buffer */
     size_t numel;
-    int is_norm;                /* a norm parameter or emb_scale: decays only by flag */
-    int decays;                 /* matrices and embeddings: 1; biases: 0 */
+    int is_norm;                /* a norm parameter (alpha, shift, weight, bias) or emb_scale:
+                                   decays only with dytcl_model_optim.decay_norm */
+    int decays;                 /* matrices and embeddings (wte, wpe, lm_head): 1; every other
+                                   tensor (biases, norms, emb_scale, the ViT's cls and pos): 0 */
     dytcl_init init;
-    float value;                /* std for DYTCL_INIT_NORMAL, the value for DYTCL_INIT_CONST */
+    float value;                /* std for DYTCL_INIT_NORMAL, the value for DYTCL_INIT_CONST,
+                                   the bound for DYTCL_INIT_UNIFORM */
 } dytcl_model_tensor;
 
 /* The parameter tensors, in order: returns how many (at most cap written;
@@ -151,7 +156,9 @@ typedef struct {
  * first; per layer blocks.l.norm1.*, attn.qkv.{weight, bias},
  * attn.proj.{weight, bias}, norm2.*, mlp.fc1.{weight, bias},
  * mlp.fc2.{weight, bias}; norm.*, head.weight [classes, C], head.bias last.
- * Its norms have biases as gpt's; only the matrices decay. */
+ * Its norms have biases as gpt's; only the matrices decay. The patch
+ * embedding starts as a convolution's (uniform, bound 1/sqrt(ch p p),
+ * weight and bias); the other matrices, cls and pos normal(0, 0.02). */
 DYTCL_API int dytcl_model_param_table(const dytcl_model_config *c, dytcl_model_tensor *out, int cap);
 /* The number of parameters (floats in the flat parameter buffer). */
 DYTCL_API size_t dytcl_model_param_count(const dytcl_model_config *c);
@@ -251,6 +258,27 @@ DYTCL_API dytcl_status dytcl_model_forward(dytcl_model *m, const int32_t *tokens
  * model; decoding, generation, folding and half-width weights are for
  * language models only. */
 DYTCL_API dytcl_status dytcl_model_forward_images(dytcl_model *m, const float *images, const int32_t *labels);
+/* Regularisation of a ViT's training forward (all 0: none).
+ *   drop_path        stochastic depth: each block's attention and MLP
+ *                    branches are dropped per image, independently, with
+ *                    probability p_l = drop_path * l / (L - 1) in block l
+ *                    (0 in the first block, drop_path in the last: timm's
+ *                    linear rule; no drop with one block), and scaled by
+ *                    1 / (1 - p_l) where kept: x + mask * branch(x). In [0, 1).
+ *   label_smoothing  the loss's targets are (1 - e) onehot + e / classes. In [0, 1].
+ *   seed             the masks' generator: the same seed, the same masks.
+ * It applies to the next dytcl_model_forward_images only (and the backward
+ * after it): the forwards after that run without it, as evaluation must,
+ * until it is set again -- once per micro-batch, with a new seed each. */
+typedef struct {
+    float drop_path, label_smoothing;
+    uint64_t seed;
+} dytcl_model_regularization;
+
+/* Arms r for the next training forward of a ViT (r NULL: none);
+ * DYTCL_ERR_INVALID_ARG for a language model or a value out of range. */
+DYTCL_API dytcl_status dytcl_model_regularize(dytcl_model *m, const dytcl_model_regularization *r);
+
 /* The last forward's mean loss (a device read). */
 DYTCL_API dytcl_status dytcl_model_read_loss(dytcl_model *m, float *loss);
 /* The last forward's logits [B*T, V] (vit: [B, classes]) into host memory; call it before
@@ -268,8 +296,12 @@ DYTCL_API dytcl_status dytcl_model_backward(dytcl_model *m, float grad_scale);
 
 /* AdamW with a schedule: linear warm-up from 0 to lr over `warmup` steps,
  * then cosine decay to lr * min_lr_frac at step `steps` (steps 0: lr stays).
- * Weight decay on matrices and embeddings, on norm parameters only when
- * decay_norm; global-norm clipping at clip (0: off). */
+ * Weight decay on the tensors whose table entry `decays` (matrices and
+ * embeddings), and on the norm parameters (DyT/Derf alpha and shift, the
+ * norms' weights and biases) and emb_scale only when decay_norm; never on
+ * the linear layers' biases or the ViT's cls and pos. As the DyT paper's
+ * code, which puts every 1-D parameter in the group without decay.
+ * Global-norm clipping at clip (0: off). */
 typedef struct {
     float lr, min_lr_frac;
     int warmup, steps;

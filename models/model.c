@@ -136,6 +136,8 @@ static void init_params(const dytcl_model *m, uint64_t seed, float *p)
         for (size_t j = 0; j < t->numel; j++) {
             if (t->init == DYTCL_INIT_CONST) {
                 p[t->offset + j] = t->value;
+            } else if (t->init == DYTCL_INIT_UNIFORM) { /* one uniform per element */
+                p[t->offset + j] = (float)(t->value * (2.0 * uniform01(&s) - 1.0));
             } else { /* Box-Muller, one normal per pair of uniforms */
                 double u1 = uniform01(&s), u2 = uniform01(&s);
                 p[t->offset + j] = (float)(t->value * sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
@@ -293,6 +295,7 @@ static act_off plan_acts(const dytcl_model *m, int B, int T)
     TAKE(dfcact, BT * F);
     TAKE(dtable, NV * C);
     TAKE(dpooled, BC);
+    TAKE(dpmask, vit ? 2 * L * (size_t)B : 0);
 #undef TAKE
     a.total = o;
     return a;

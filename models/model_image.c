@@ -1,6 +1,7 @@
 /* model_image.c -- the ViT's front end (patch embedding, the class token,
  * learned positions) and head (cls or mean pooling, a linear layer,
- * cross-entropy over classes) around the transformer core (block.c),
+ * cross-entropy over classes, label smoothing) around the transformer core
+ * (block.c, which drops residual branches per image: stochastic depth),
  * forward and backward. Shapes: B images, N patches of P = ch*p*p values,
  * T tokens (N, and the class token when pooling by it), BT = B*T rows, C
  * channels, K classes, NV = cls + B*N rows of the token table. Every call is
@@ -33,6 +34,44 @@ dytcl_status dy_image_batch(dytcl_model *m, int B)
     return lib_fail(m, s, "upload tokens");
 }
 
+dytcl_status dytcl_model_regularize(dytcl_model *m, const dytcl_model_regularization *r)
+{
+    if (!m) return model_bad_arg(m, __func__);
+    dytcl_model_regularization none = {0};
+    if (!r) r = &none;
+    if (m->c.arch != DYTCL_ARCH_VIT && (r->drop_path != 0 || r->label_smoothing != 0))
+        return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_regularize: the model is %s, not a vit",
+                          dytcl_arch_name(m->c.arch));
+    if (!(r->drop_path >= 0 && r->drop_path < 1) || !(r->label_smoothing >= 0 && r->label_smoothing <= 1))
+        return model_fail(m, DYTCL_ERR_INVALID_ARG,
+                          "dytcl_model_regularize: drop_path %g must lie in [0, 1), label_smoothing %g in [0, 1]",
+                          (double)r->drop_path, (double)r->label_smoothing);
+    m->reg = *r;
+    return DYTCL_OK;
+}
+
+/* Stochastic depth's masks for this forward, [L][2][B]: block l's branch j
+ * of image b is kept (1 / (1 - p_l)) when a uniform draw from the seed's
+ * generator is at least p_l, else dropped (0); drawn in that order, for
+ * every block (p_0 = 0 keeps all). */
+static dytcl_status upload_masks(dytcl_model *m)
+{
+    const size_t n = 2 * (size_t)m->L * m->B;
+    float *h = malloc(n * sizeof *h);
+    if (!h) return model_fail(m, DYTCL_ERR_HOST_MEMORY, "drop path: out of host memory");
+    uint64_t state = m->reg.seed;
+    for (int l = 0; l < m->L; l++) {
+        const float p = dy_drop_rate(m, l);
+        for (int j = 0; j < 2 * m->B; j++) {
+            double u = (double)(dytcl_rng_next(&state) >> 11) * (1.0 / 9007199254740992.0); /* [0, 1) */
+            h[(size_t)l * 2 * m->B + j] = u >= p ? 1.0f / (1.0f - p) : 0.0f;
+        }
+    }
+    dytcl_status s = dytcl_buf_write(m->ctx, m->acts, m->a.dpmask * sizeof(float), h, n * sizeof *h);
+    free(h);
+    return lib_fail(m, s, "drop path masks");
+}
+
 dytcl_status dytcl_model_forward_images(dytcl_model *m, const float *images, const int32_t *labels)
 {
     if (!m || !images) return model_bad_arg(m, __func__);
@@ -51,6 +90,10 @@ dytcl_status dytcl_model_forward_images(dytcl_model *m, const float *images, con
         "upload images");
     if (labels) TRY(dytcl_buf_write(ctx, m->io, (size_t)BT * 4, labels, (size_t)B * 4), "upload labels");
     m->has_targets = labels != NULL;
+    /* the regularisation armed for this forward, then disarmed */
+    m->drop_path = m->reg.drop_path, m->smoothing = m->reg.label_smoothing;
+    if (m->drop_path > 0) TRY(upload_masks(m), "drop path");
+    m->reg = (dytcl_model_regularization){0};
 
     /* front end: e = patches Wpatch^T + b                      [B, ch, H, W] -> [B N, P] -> [B N, C] */
     dytcl_tensor img = at4(m->img, 0, B, c->image_channels, c->image_height, c->image_width);
@@ -78,7 +121,8 @@ dytcl_status dytcl_model_forward_images(dytcl_model *m, const float *images, con
     if (!labels) return DYTCL_OK;
     /* loss = mean over the labelled images of -log softmax(logits)[label] */
     dytcl_tensor y = at(m->io, (size_t)BT, B);
-    TRY(dytcl_cross_entropy(ctx, A(losses, 0, B), (dytcl_tensor){0}, logits, y, 1.0f), "cross-entropy");
+    TRY(dytcl_cross_entropy_smoothed(ctx, A(losses, 0, B), (dytcl_tensor){0}, logits, y, m->smoothing, 1.0f),
+        "cross-entropy");
     TRY(dytcl_cross_entropy_mean(ctx, at(m->stats, 2 + (size_t)m->slot, 1), A(losses, 0, B), y), "mean loss");
     m->slot = (m->slot + 1) % LOSS_SLOTS;
     return DYTCL_OK;
@@ -92,9 +136,10 @@ dytcl_status dy_image_backward(dytcl_model *m, float grad_scale)
     dytcl_tensor logits = A2(logits, 0, B, K), dpooled = A2(dpooled, 0, B, C), dln = A2(dln, 0, BT, C);
     dytcl_tensor dres = A2(dres, 0, BT, C), dtable = A2(dtable, 0, NV, C);
 
-    /* dlogits = (softmax - onehot) * grad_scale / valid, in place   [B, K] */
-    TRY(dytcl_cross_entropy(ctx, A(losses, 0, B), logits, logits, at(m->io, (size_t)BT, B),
-                            m->valid ? grad_scale / (float)m->valid : 0.0f),
+    /* dlogits = (softmax - q) * grad_scale / valid, in place      [B, K]
+     * q: the label's one-hot, smoothed to (1 - e) onehot + e / K */
+    TRY(dytcl_cross_entropy_smoothed(ctx, A(losses, 0, B), logits, logits, at(m->io, (size_t)BT, B), m->smoothing,
+                                     m->valid ? grad_scale / (float)m->valid : 0.0f),
         "cross-entropy backward");
     /* dpooled = dlogits Whead, dWhead += dlogits^T pooled, db  [B, K] -> [B, C] */
     TRY(dytcl_linear_backward(ctx, dpooled, at2(m->grads, m->lm_head, K, C), at(m->grads, m->lm_head_b, K), 1, logits,

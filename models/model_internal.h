@@ -54,6 +54,8 @@ typedef struct {
     size_t dfcact;    /* [BT, F] */
     size_t dtable;    /* vit: [NV, C] */
     size_t dpooled;   /* vit: [B, C] */
+    size_t dpmask;    /* vit: [L][2][B]  stochastic depth's factor per block, branch (attention,
+                         MLP) and image: 0 or 1 / (1 - p_l) */
     size_t total;
 } act_off;
 
@@ -89,6 +91,8 @@ struct dytcl_model {
     int slot;                     /* the next loss slot */
     int B, T, valid;              /* batch shape; targets not ignored in the last forward */
     int has_targets;
+    dytcl_model_regularization reg; /* vit: armed for the next forward (dytcl_model_regularize) */
+    float drop_path, smoothing;   /* vit: what the last forward used (its backward's) */
     act_off a;
     dytcl_buf *acts;              /* [a.total] */
     dytcl_buf *io;                /* int32 tokens [BT], targets [BT] (vit: labels [B]) */
@@ -134,6 +138,9 @@ dytcl_status dy_trunk_forward(dytcl_model *m, int pos);
 /* Its backward: dln, the gradient of lnf, in; dres, the gradient of
  * res[0], out. */
 dytcl_status dy_trunk_backward(dytcl_model *m);
+
+/* Stochastic depth's rate in block l for the last forward (0: no drop). */
+float dy_drop_rate(const dytcl_model *m, int l);
 
 /* The ViT's image buffer, row tokens and pooling weights for B images,
  * after the activations are sized (model_image.c). */

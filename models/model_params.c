@@ -235,15 +235,19 @@ static void add_linear(table *t, const dytcl_model_config *c, const char *prefix
 }
 
 /* The ViT's table (timm's names): patch embedding, class token, positions;
- * the blocks; the final norm and the head. Matrices, the class token and
- * the positions start normal(0, 0.02), biases 0; only matrices decay. */
+ * the blocks; the final norm and the head. The patch embedding starts as
+ * timm's, a convolution's default (PyTorch's kaiming-uniform with a =
+ * sqrt(5)): weight and bias uniform in +-1/sqrt(fan_in), fan_in = ch p p
+ * (std 0.082 for 7 x 7 one-channel patches, 4x normal(0.02)'s). The other
+ * matrices, the class token and the positions start normal(0, 0.02), the
+ * other biases 0; only matrices decay (timm: no decay on cls and pos). */
 static void build_vit(table *t, const dytcl_model_config *c)
 {
     int C = c->d_model, F = c->d_ff, P = c->image_channels * c->patch * c->patch;
-    float std = 0.02f;
+    float std = 0.02f, bound = 1.0f / sqrtf((float)P);
     char p[32];
-    add(t, "patch.weight", C, P, 0, 1, DYTCL_INIT_NORMAL, std);
-    add(t, "patch.bias", C, 0, 0, 0, DYTCL_INIT_CONST, 0.0f);
+    add(t, "patch.weight", C, P, 0, 1, DYTCL_INIT_UNIFORM, bound);
+    add(t, "patch.bias", C, 0, 0, 0, DYTCL_INIT_UNIFORM, bound);
     if (c->pool == DYTCL_POOL_CLS) add(t, "cls", C, 0, 0, 0, DYTCL_INIT_NORMAL, std);
     add(t, "pos", c->max_seq, C, 0, 0, DYTCL_INIT_NORMAL, std);
     for (int l = 0; l < c->n_layer; l++) {

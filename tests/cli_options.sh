@@ -36,8 +36,8 @@ help_lists train -- data tokenizer out resume log force arch norm layers heads d
 help_lists generate -- model prompt tokens temperature top-k top-p seed no-cache no-fold dtype stats ids
 help_lists export -- dtype fold force
 help_lists train-image -- train-images train-labels test-images test-labels train-limit test-limit norm pool \
-  patch dim heads layers mlp alpha0 epochs batch lr min-lr-frac warmup weight-decay beta2 clip pad flip mean \
-  std seed out log resume stop-after force
+  patch dim heads layers mlp alpha0 epochs batch lr min-lr-frac warmup weight-decay decay-norm beta2 clip \
+  drop-path label-smoothing pad flip mean std seed out log resume stop-after force
 help_lists classify -- model limit batch
 help_lists tokenize train -- data vocab out type force
 help_lists tokenize encode -- model force

@@ -3,7 +3,7 @@
 # dataset-fashion-mnist package): a small ViT-DyT trained on the first 2 000
 # training images reaches 40 % test accuracy on the first 1 000 test images
 # (chance: 10 %); classify reproduces that accuracy from the checkpoint; an
-# interrupted and resumed run equals the uninterrupted one byte for byte;
+# interrupted and resumed run (with drop-path) equals the uninterrupted one byte for byte;
 # corrupt IDX files are refused with the file named; bad flags exit 2.
 # usage: cli_train_image.sh DYTCL WORKDIR
 set -u
@@ -33,8 +33,10 @@ check "classify prints the accuracy in percent, as train-image does" "tail -1 cl
 got=$(tail -1 cls.out | awk '{ sub("%", "", $2); print $2 }')
 check "classify's accuracy $got% equals the training log's $acc" "awk -v a=$acc -v b=$got 'BEGIN { exit !(100 * a - b < 0.006 && b - 100 * a < 0.006) }'"
 
-# 3. an interrupted and resumed run equals the uninterrupted one (with augmentations)
-R="--dim 16 --heads 2 --layers 1 --mlp 32 --batch 16 --train-limit 96 --test-limit 32 --epochs 3 --pad 2 --flip 1 --seed 5"
+# 3. an interrupted and resumed run equals the uninterrupted one (with augmentations,
+# drop-path and label smoothing)
+R="--dim 16 --heads 2 --layers 2 --mlp 32 --batch 16 --train-limit 96 --test-limit 32 --epochs 3 --pad 2 --flip 1 --seed 5
+   --drop-path 0.5 --label-smoothing 0.1"
 "$DYTCL" train-image $R --out full.st --log full.csv > full.out 2>&1
 check "uninterrupted run" "[ $? -eq 0 ]"
 "$DYTCL" train-image $R --stop-after 1 --out part.st --log part.csv > part1.out 2>&1

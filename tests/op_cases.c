@@ -107,6 +107,23 @@ static dytcl_status call_scale_bwd(dytcl_ctx *ctx, const op_run *r)
 {
     return dytcl_scale_backward(ctx, r->tout[0], r->tout[1], 0, r->tin[0], r->tin[1], r->tin[2]);
 }
+/* scale rows: in x [d0, d1], s [d0]; out y [d0, d1] = s[r] x[r, :] (ALIAS: over x) */
+#define ROW_SIZES {{{1, 1}}, {{3, 5}}, {{4, 8}}, {{7, 257}}, {{2, 1023}}, {{64, 1}}, {{5, 25090}}}
+/* a stochastic-depth mask: 0 or 1 / (1 - 0.3), and some other factors */
+static void rows_mask(const op_shape *sh, double *v, size_t n, unsigned long long *rng)
+{
+    (void)sh;
+    for (size_t i = 0; i < n; i++) v[i] = i % 3 == 0 ? 0.0 : i % 3 == 1 ? 1.0 / 0.7 : op_rand(rng, -2, 2);
+}
+static void ref_scale_rows(op_run *r)
+{
+    size_t rows = (size_t)D(r->s, 0), cols = (size_t)D(r->s, 1);
+    for (size_t i = 0; i < rows * cols; i++) r->out[0][i] = r->in[1][i / cols] * r->in[0][i];
+}
+static dytcl_status call_scale_rows(dytcl_ctx *ctx, const op_run *r)
+{
+    return dytcl_scale_rows(ctx, r->tout[0], r->c->flags & ALIAS ? r->tout[0] : r->tin[0], r->tin[1]);
+}
 /* in: g; out: ||g|| [1], the clipping scale min(1, 1 / (||g|| + 1e-6)) [1] */
 static void ref_grad_norm(op_run *r)
 {
@@ -428,7 +445,7 @@ static void ref_ce_fwd(op_run *r)
     int *t = ce_ids(r, 1, &scale), *bad = calloc((size_t)rows, sizeof *bad);
     for (int i = 0; i < rows; i++)
         if (t[i] >= V) bad[i] = 1, t[i] = -1;
-    ref_ce(rows, V, r->in[0], t, scale, r->out[0], r->c->flags & BARE ? NULL : r->out[1]);
+    ref_ce_smoothed(rows, V, r->in[0], t, r->c->arg, scale, r->out[0], r->c->flags & BARE ? NULL : r->out[1]);
     for (int i = 0; i < rows; i++)
         if (bad[i]) r->out[0][i] = NAN;
     free(t), free(bad);
@@ -438,8 +455,9 @@ static dytcl_status call_ce_fwd(dytcl_ctx *ctx, const op_run *r)
     double scale;
     free(ce_ids(r, 1, &scale));
     dytcl_tensor dz = r->c->flags & BARE ? NONE : t2(r, r->tout[1]);
-    return dytcl_cross_entropy(ctx, r->tout[0], dz, r->c->flags & ALIAS ? dz : t2(r, r->tin[0]), r->tin[1],
-                               (float)scale);
+    dytcl_tensor z = r->c->flags & ALIAS ? dz : t2(r, r->tin[0]);
+    if (r->c->arg != 0) return dytcl_cross_entropy_smoothed(ctx, r->tout[0], dz, z, r->tin[1], (float)r->c->arg, (float)scale);
+    return dytcl_cross_entropy(ctx, r->tout[0], dz, z, r->tin[1], (float)scale);
 }
 /* in: loss [rows], targets; out: the mean over the rows not ignored */
 static void ref_ce_mean(op_run *r)
@@ -785,6 +803,11 @@ const op_case op_cases[] = {
     {"ops", "scale backward", 3, 2,
      {IN(OP_ALL, OP_UNIFORM, -1, 1), IN(OP_ALL, OP_UNIFORM, -3, 3), IN(OP_ONE, OP_CONST, 1.7, 0)},
      {OUT(OP_ALL, 1e-7), OUT(OP_ONE, 1e-5)}, SIZES, ref_scale_bwd, call_scale_bwd, .one_shape = 1},
+    /* a factor per row: x [d0, d1] in place and not, rows of every length mod 4 */
+    {"ops", "scale rows", 2, 1, {IN(OP_ALL, OP_UNIFORM, -3, 3), FILL(OP_D0, rows_mask)}, {OUT(OP_ALL, 1e-7)}, ROW_SIZES,
+     ref_scale_rows, call_scale_rows, .one_shape = 1},
+    {"ops", "scale rows in place", 2, 1, {IN(OP_ALL, OP_UNIFORM, -3, 3), FILL(OP_D0, rows_mask)},
+     {FROM(OP_ALL, 1e-7, 0)}, ROW_SIZES, ref_scale_rows, call_scale_rows, NULL, ALIAS, .one_shape = 1},
     /* a reduction in both shapes: blocks of 8192 and a tail */
     {"ops", "grad norm", 1, 2, {IN(OP_ALL, OP_UNIFORM, -2, 2)}, {OUT(OP_ONE, 1e-5), OUT(OP_ONE, 1e-5)},
      {{{1}}, {{3}}, {{255}}, {{256}}, {{257}}, {{4097}}, {{100003}}, {{8192 * 3 + 5}}}, ref_grad_norm, call_grad_norm},
@@ -811,6 +834,15 @@ const op_case op_cases[] = {
      {OUT(OP_D0, 1e-5), FROM(OP_ALL, 1e-5, 0)}, {{{3, 1}}, {{17, 257}}, {{5, 33}}}, ref_ce_fwd, call_ce_fwd, NULL,
      ALIAS},
     /* every row ignored: losses and gradients 0 */
+    /* label smoothing (arg): targets (1 - e) onehot + e / V */
+    {"ops", "cross-entropy smoothed 0.1", 2, 2, {FILL(OP_ALL, ce_logits), IDS(OP_D0, ce_targets)},
+     {OUT(OP_D0, 1e-5), OUT(OP_ALL, 1e-5)}, CE_SHAPES, ref_ce_fwd, call_ce_fwd, NULL, 0, 0.1},
+    {"ops", "cross-entropy smoothed 1 in place", 2, 2, {FILL(OP_ALL, ce_logits), IDS(OP_D0, ce_targets)},
+     {OUT(OP_D0, 1e-5), FROM(OP_ALL, 1e-5, 0)}, {{{3, 1}}, {{17, 257}}, {{5, 33}}, {{2, 50257}}}, ref_ce_fwd,
+     call_ce_fwd, NULL, ALIAS, 1.0},
+    {"ops", "cross-entropy smoothed 0.3 target out of range", 2, 1,
+     {FILL(OP_ALL, ce_logits), IDS(OP_D0, ce_out_of_range)}, {OUT(OP_D0, 1e-5)}, {{{1, 3}}, {{17, 257}}}, ref_ce_fwd,
+     call_ce_fwd, NULL, BARE, 0.3},
     {"ops", "cross-entropy all ignored", 2, 2, {FILL(OP_ALL, ce_logits), IDS(OP_D0, ce_ignored)},
      {OUT(OP_D0, 0), OUT(OP_ALL, 0)}, {{{1, 3}}, {{17, 257}}}, ref_ce_fwd, call_ce_fwd},
     /* a bad target: a NaN loss for its row, no crash */

@@ -63,6 +63,10 @@ static void run_refusals(dytcl_ctx *ctx)
     /* SwiGLU packed: ab must be [rows, 2H] */
     CHECK(dytcl_swiglu_packed_forward(ctx, dytcl_tensor_2d(c, 0, 4, 8), dytcl_tensor_2d(b, 0, 4, 8)) ==
               DYTCL_ERR_INVALID_ARG, "swiglu packed with ab [rows, H]");
+    /* scale rows: x must split into s's rows */
+    CHECK(dytcl_scale_rows(ctx, y, x, dytcl_tensor_1d(c, 0, 5)) == DYTCL_ERR_INVALID_ARG, "scale rows: 64 in 5 rows");
+    CHECK(dytcl_scale_rows(ctx, dytcl_tensor_1d(c, 0, 32), x, dytcl_tensor_1d(c, 0, 4)) == DYTCL_ERR_INVALID_ARG,
+          "scale rows: y shorter than x");
     /* RoPE */
     dytcl_tensor r4 = {b, 0, 4, {1, 2, 2, 16}, DYTCL_F32}, q4 = {c, 0, 4, {1, 2, 2, 16}, DYTCL_F32};
     dytcl_tensor odd = {b, 0, 4, {1, 2, 32, 1}, DYTCL_F32}, three = {b, 0, 3, {1, 2, 32}, DYTCL_F32};
@@ -82,6 +86,10 @@ static void run_refusals(dytcl_ctx *ctx)
     dytcl_tensor z = dytcl_tensor_2d(b, 0, 4, 8), dz = dytcl_tensor_2d(c, 0, 4, 8), tt = dytcl_tensor_1d(bt, 0, 4);
     dytcl_tensor loss = dytcl_tensor_1d(c, 32, 4), mean = dytcl_tensor_1d(c, 40, 1);
     CHECK(dytcl_cross_entropy(ctx, loss, dz, z, tt, NAN) == DYTCL_ERR_INVALID_ARG, "grad_scale NaN");
+    CHECK(dytcl_cross_entropy_smoothed(ctx, loss, dz, z, tt, -0.1f, 1.0f) == DYTCL_ERR_INVALID_ARG,
+          "label smoothing -0.1");
+    CHECK(dytcl_cross_entropy_smoothed(ctx, loss, dz, z, tt, NAN, 1.0f) == DYTCL_ERR_INVALID_ARG, "label smoothing NaN");
+    CHECK(dytcl_cross_entropy_smoothed(ctx, loss, dz, z, tt, 1.5f, 1.0f) == DYTCL_ERR_INVALID_ARG, "label smoothing 1.5");
     CHECK(dytcl_cross_entropy(ctx, loss, dz, z, dytcl_tensor_1d(bt, 0, 3), 1.0f) == DYTCL_ERR_INVALID_ARG,
           "targets too short");
     CHECK(dytcl_cross_entropy_mean(ctx, mean, loss, dytcl_tensor_1d(bt, 0, 3)) == DYTCL_ERR_INVALID_ARG,

@@ -52,15 +52,23 @@ void ref_rope(int B, int T, int H, int D, int off, double theta, double sign, co
 
 void ref_ce(int rows, int V, const double *z, const int *t, double scale, double *loss, double *dz)
 {
+    ref_ce_smoothed(rows, V, z, t, 0.0, scale, loss, dz);
+}
+
+void ref_ce_smoothed(int rows, int V, const double *z, const int *t, double e, double scale, double *loss, double *dz)
+{
     for (int r = 0; r < rows; r++) {
         const double *zr = z + (size_t)r * V;
-        double m = -INFINITY, sum = 0;
+        double m = -INFINITY, sum = 0, l = 0;
         for (int v = 0; v < V; v++) m = fmax(m, zr[v]);
         for (int v = 0; v < V; v++) sum += exp(zr[v] - m);
-        loss[r] = t[r] < 0 ? 0 : log(sum) + m - zr[t[r]];
+        /* -sum_v q[v] log softmax[v], q = (1 - e) onehot + e / V */
+        for (int v = 0; t[r] >= 0 && v < V; v++) l += ((1 - e) * (v == t[r]) + e / V) * (log(sum) + m - zr[v]);
+        loss[r] = t[r] < 0 ? 0 : l;
         if (dz)
             for (int v = 0; v < V; v++)
-                dz[(size_t)r * V + v] = t[r] < 0 ? 0 : scale * (exp(zr[v] - m) / sum - (v == t[r]));
+                dz[(size_t)r * V + v] =
+                    t[r] < 0 ? 0 : scale * (exp(zr[v] - m) / sum - ((1 - e) * (v == t[r]) + e / V));
     }
 }
 

@@ -19,6 +19,8 @@ void ref_rope(int B, int T, int H, int D, int off, double theta, double sign, co
 /* loss [rows] (0 for target -1) and, when dz is not NULL, dz = scale *
  * (softmax - onehot) (0 for ignored rows). */
 void ref_ce(int rows, int V, const double *z, const int *t, double scale, double *loss, double *dz);
+/* The same against smoothed targets (1 - e) onehot + e / V. */
+void ref_ce_smoothed(int rows, int V, const double *z, const int *t, double e, double scale, double *loss, double *dz);
 
 /* out [rows, C] = wte[tok] (+ wpe[r % T] when wpe); NaN rows for ids
  * outside [0, V). dwte, dwpe are added into (zero them to overwrite). */

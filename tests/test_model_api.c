@@ -1,9 +1,11 @@
 /* test_model_api.c -- the parts of dytcl_model.h that are not the model's
  * math (test_model and test_conformance check that): the learning-rate
- * schedule, sampling, generation's callback and cache, and that mistakes
- * come back as a status with a message on the context. */
+ * schedule, sampling, generation's callback and cache, which tensors
+ * weight decay reaches, and that mistakes come back as a status with a
+ * message on the context. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -113,6 +115,55 @@ static void generation(dytcl_ctx *ctx)
           "a missing checkpoint refused, naming it: %s", dytcl_last_error(ctx));
 }
 
+/* One AdamW step with a zero gradient moves a parameter only by weight
+ * decay, p -= lr wd p: by default every matrix and embedding moves and no
+ * 1-D tensor (DyT alpha, norm weights and biases, linear biases,
+ * emb_scale), nor the ViT's cls and pos; with decay_norm the norms'
+ * parameters and emb_scale move too, biases still not. */
+static void weight_decay(dytcl_ctx *ctx, dytcl_arch arch, int decay_norm)
+{
+    dytcl_model_config c = {.arch = arch, .norm = arch == DYTCL_ARCH_LLAMA ? DYTCL_NORM_DERF : DYTCL_NORM_DYT,
+                            .vocab = 11, .max_seq = 8, .n_layer = 2, .n_head = 2, .d_model = 8};
+    if (arch == DYTCL_ARCH_VIT)
+        c.vocab = 0, c.max_seq = 0, c.image_height = 8, c.image_width = 8, c.patch = 4, c.classes = 3;
+    dytcl_model_config_defaults(&c);
+    dytcl_model *m = NULL;
+    CHECK_OK(ctx, dytcl_model_create(ctx, &c, 5, &m));
+    if (!m) return;
+    const size_t n = dytcl_model_param_count(&c);
+    const int nt = dytcl_model_param_table(&c, NULL, 0);
+    float *before = malloc(n * 4), *after = malloc(n * 4);
+    dytcl_model_tensor *tab = malloc((size_t)nt * sizeof *tab);
+    dytcl_model_param_table(&c, tab, nt);
+    const float lr = 0.1f, wd = 0.5f;
+    dytcl_model_optim o = {lr, 1, 0, 0, 0.9f, 0.999f, 1e-8f, wd, 0, decay_norm};
+    CHECK_OK(ctx, dytcl_model_read_params(m, before));
+    CHECK_OK(ctx, dytcl_model_zero_grad(m));
+    CHECK_OK(ctx, dytcl_model_step(m, &o, 1));
+    CHECK_OK(ctx, dytcl_model_read_params(m, after));
+    int alphas = 0, moved = 0, kept = 0;
+    for (int i = 0; i < nt; i++) {
+        const dytcl_model_tensor *t = &tab[i];
+        const int norm_like = t->is_norm, want = t->decays || (decay_norm && norm_like);
+        double err = 0, mag = 0;
+        for (size_t j = t->offset; j < t->offset + t->numel; j++) {
+            const double p = before[j], expect = want ? p - (double)lr * wd * p : p;
+            err = fmax(err, fabs(after[j] - expect)), mag = fmax(mag, fabs(p));
+        }
+        /* kept: the same bits; decayed: by lr wd of itself (float rounding aside) */
+        CHECK(want ? err <= 1e-6 * mag : err == 0, "%s, decay_norm %d: %s %s (max error %.3g)", dytcl_arch_name(arch),
+              decay_norm, t->name, want ? "did not decay by lr wd" : "moved", err);
+        /* the default: no 1-D tensor decays (DyT's alpha above all) */
+        CHECK(decay_norm || t->ndim == 2 || !want, "%s: the 1-D %s decays by default", dytcl_arch_name(arch), t->name);
+        alphas += strstr(t->name, ".alpha") != NULL;
+        moved += want, kept += !want;
+    }
+    CHECK(alphas == 2 * c.n_layer + 1 && moved > 0 && (decay_norm || kept > 0), "%s: %d alphas, %d tensors decayed, %d kept",
+          dytcl_arch_name(arch), alphas, moved, kept);
+    free(before), free(after), free(tab);
+    dytcl_model_free(m);
+}
+
 int main(void)
 {
     schedule();
@@ -123,6 +174,8 @@ int main(void)
         return 1;
     }
     generation(ctx);
+    for (int a = DYTCL_ARCH_GPT; a <= DYTCL_ARCH_VIT; a++)
+        for (int dn = 0; dn <= 1; dn++) weight_decay(ctx, (dytcl_arch)a, dn);
     dytcl_ctx_free(ctx);
     return check_done("test_model_api");
 }

@@ -69,6 +69,25 @@ static void check_fd(void)
         z[v] = keep;
         worst = fmax(worst, fabs(0.5 * (l1 - l2) / (2 * h) - dz[v]));
     }
+    /* with label smoothing: d(scale * loss)/dz = dlogits, and the loss is the
+     * cross-entropy against (1 - e) onehot + e / V written out */
+    for (int k = 0; k < 3; k++) {
+        const double e = k == 0 ? 0.1 : k == 1 ? 0.5 : 1.0;
+        double want = 0, lse = 0, m = -INFINITY;
+        ref_ce_smoothed(1, NV, z, &t, e, 0.5, &l1, dz);
+        for (int v = 0; v < NV; v++) m = fmax(m, z[v]);
+        for (int v = 0; v < NV; v++) lse += exp(z[v] - m);
+        lse = m + log(lse);
+        for (int v = 0; v < NV; v++) want -= ((1 - e) * (v == t) + e / NV) * (z[v] - lse);
+        worst = fmax(worst, fabs(l1 - want));
+        for (int v = 0; v < NV; v++) {
+            double keep = z[v];
+            z[v] = keep + h, ref_ce_smoothed(1, NV, z, &t, e, 0.5, &l1, NULL);
+            z[v] = keep - h, ref_ce_smoothed(1, NV, z, &t, e, 0.5, &l2, NULL);
+            z[v] = keep;
+            worst = fmax(worst, fabs(0.5 * (l1 - l2) / (2 * h) - dz[v]));
+        }
+    }
     CHECK(worst < 1e-7, "reference backward vs finite differences: %.3g", worst);
 }
 

@@ -1,8 +1,10 @@
 /* test_vit.c -- the whole ViT (DYTCL_ARCH_VIT of the model API) against an
  * independent float64 model written here from its definition: logits and
  * loss at every norm and both poolings, and every parameter's gradient
- * against central finite differences of that float64 model; then a
- * checkpoint round trip, a few AdamW steps and the calls a ViT refuses. */
+ * against central finite differences of that float64 model, also under
+ * stochastic depth and label smoothing; the patch embedding's initial
+ * values; then a checkpoint round trip, a few AdamW steps and the calls a
+ * ViT refuses. */
 #include <math.h>
 #include <string.h>
 
@@ -40,6 +42,11 @@ static void ref_linear(int rows, int in, int out, const double *x, const double 
             y[(size_t)r * out + o] = s;
         }
 }
+
+/* Training's regularisation as the reference sees it: stochastic depth's
+ * factors [L][2][B] (NULL: none) and label smoothing. */
+static const float *ref_mask;
+static double ref_smoothing;
 
 /* The mean cross-entropy over the labelled images; logits [B, K] out. */
 static double ref_forward(const dytcl_model *v, const double *p, int B, const float *img, const int32_t *y,
@@ -84,13 +91,15 @@ static double ref_forward(const dytcl_model *v, const double *p, int B, const fl
                     }
                 }
             ref_linear(T, C, C, o, p + L->proj_w, p + L->proj_b, h);
-            for (int i = 0; i < T * C; i++) x[i] += h[i];
+            double keep = ref_mask ? ref_mask[(l * 2 + 0) * B + b] : 1.0;
+            for (int i = 0; i < T * C; i++) x[i] += keep * h[i];
             for (int t = 0; t < T; t++) ref_norm(v, &L->n2, p, x + t * C, ln + t * C);
             ref_linear(T, C, F, ln, p + L->fc_w, p + L->fc_b, f);
             for (int i = 0; i < T * F; i++) /* GELU, tanh form */
                 f[i] = 0.5 * f[i] * (1 + tanh(0.7978845608028654 * (f[i] + 0.044715 * f[i] * f[i] * f[i])));
             ref_linear(T, F, C, f, p + L->out_w, p + L->out_b, h);
-            for (int i = 0; i < T * C; i++) x[i] += h[i];
+            keep = ref_mask ? ref_mask[(l * 2 + 1) * B + b] : 1.0;
+            for (int i = 0; i < T * C; i++) x[i] += keep * h[i];
         }
         for (int t = 0; t < T; t++) ref_norm(v, &v->nf, p, x + t * C, ln + t * C);
         for (int c = 0; c < C; c++) {
@@ -102,10 +111,48 @@ static double ref_forward(const dytcl_model *v, const double *p, int B, const fl
         if (y[b] < 0) continue;
         for (int k = 0; k < K; k++) m = fmax(m, lg[k]);
         for (int k = 0; k < K; k++) sum += exp(lg[k] - m);
-        loss += m + log(sum) - lg[y[b]], valid++;
+        /* against (1 - e) onehot + e / K */
+        for (int k = 0; k < K; k++) loss += ((1 - ref_smoothing) * (k == y[b]) + ref_smoothing / K) * (m + log(sum) - lg[k]);
+        valid++;
     }
     free(x), free(ln), free(qkv), free(o), free(h), free(f), free(patch);
     return valid ? loss / valid : 0;
+}
+
+/* Every tensor's gradient gf (the device's) against central differences of
+ * the float64 model at parameters p (restored after). */
+static void check_grads(const dytcl_model *v, double *p, const float *gf, int B, const float *img, const int32_t *y,
+                        const char *what, const char *variant)
+{
+    double *logits = malloc((size_t)B * v->V * sizeof *logits);
+    for (int t = 0; t < v->ntab; t++) {
+        const dytcl_model_tensor *e = &v->tab[t];
+        double en = 0, gn = 0, h = 1e-5;
+        for (size_t j = e->offset; j < e->offset + e->numel; j++) {
+            double keep = p[j], lp, lm;
+            p[j] = keep + h, lp = ref_forward(v, p, B, img, y, logits);
+            p[j] = keep - h, lm = ref_forward(v, p, B, img, y, logits);
+            p[j] = keep;
+            double fd = (lp - lm) / (2 * h);
+            en += (gf[j] - fd) * (gf[j] - fd), gn += fd * fd;
+        }
+        /* relative to the tensor's gradient, with a floor for tensors whose gradient is ~0 */
+        CHECK(sqrt(en) <= 1e-3 * fmax(sqrt(gn), 1e-3), "%s/%s gradient of %s: error %.3g, norm %.3g", what, variant,
+              e->name, sqrt(en), sqrt(gn));
+    }
+    free(logits);
+}
+
+/* Random parameters around the initial ones, so that every path carries
+ * signal (pf on the device, p the same as double), random images img [ni],
+ * and the batch set to B. */
+static void perturb(dytcl_ctx *ctx, dytcl_model *v, float *pf, double *p, float *img, size_t ni, int B)
+{
+    CHECK_OK(ctx, dytcl_model_read_params(v, pf));
+    for (size_t i = 0; i < v->n; i++) pf[i] += (float)check_rand(&rng, -0.3, 0.3), p[i] = pf[i];
+    for (size_t i = 0; i < ni; i++) img[i] = (float)check_rand(&rng, -1, 1);
+    CHECK_OK(ctx, dytcl_model_write_params(v, pf));
+    CHECK_OK(ctx, dytcl_model_set_batch(v, B, 0));
 }
 
 /* A small ViT's config: images 2 x 8 x 12 in 4 x 4 patches (6 of them). */
@@ -130,14 +177,9 @@ static void run_case(dytcl_ctx *ctx, dytcl_norm_kind norm, dytcl_pool pool)
     enum { B = 3 };
     const size_t n = dytcl_model_param_count(&c), ni = (size_t)B * c.image_channels * c.image_height * c.image_width;
     float *pf = malloc(n * 4), *gf = malloc(n * 4), *img = malloc(ni * 4);
-    double *p = malloc(n * 8), logits[B * 3], want[B * 3];
+    double *p = malloc(n * 8), want[B * 3];
     int32_t y[B] = {2, -1, 0};
-    /* random parameters around the initial ones, so that every path carries signal */
-    CHECK_OK(ctx, dytcl_model_read_params(v, pf));
-    for (size_t i = 0; i < n; i++) pf[i] += (float)check_rand(&rng, -0.3, 0.3), p[i] = pf[i];
-    for (size_t i = 0; i < ni; i++) img[i] = (float)check_rand(&rng, -1, 1);
-    CHECK_OK(ctx, dytcl_model_write_params(v, pf));
-    CHECK_OK(ctx, dytcl_model_set_batch(v, B, 0));
+    perturb(ctx, v, pf, p, img, ni, B);
     CHECK_OK(ctx, dytcl_model_zero_grad(v));
     CHECK(dytcl_model_forward_images(v, img, y) == DYTCL_OK, "%s/%s forward: %s", what, pname, dytcl_last_error(ctx));
     float loss = 0, lf[B * 3];
@@ -159,21 +201,7 @@ static void run_case(dytcl_ctx *ctx, dytcl_norm_kind norm, dytcl_pool pool)
     CHECK(fabs(loss - ref_loss) < 1e-5 * fabs(ref_loss), "%s/%s loss %.7g, reference %.7g", what, pname,
           (double)loss, ref_loss);
     /* every tensor's gradient against central differences of the float64 model */
-    for (int t = 0; t < v->ntab; t++) {
-        const dytcl_model_tensor *e = &v->tab[t];
-        double en = 0, gn = 0, h = 1e-5;
-        for (size_t j = e->offset; j < e->offset + e->numel; j++) {
-            double keep = p[j], lp, lm;
-            p[j] = keep + h, lp = ref_forward(v, p, B, img, y, logits);
-            p[j] = keep - h, lm = ref_forward(v, p, B, img, y, logits);
-            p[j] = keep;
-            double fd = (lp - lm) / (2 * h);
-            en += (gf[j] - fd) * (gf[j] - fd), gn += fd * fd;
-        }
-        /* relative to the tensor's gradient, with a floor for tensors whose gradient is ~0 */
-        CHECK(sqrt(en) <= 1e-3 * fmax(sqrt(gn), 1e-3), "%s/%s gradient of %s: error %.3g, norm %.3g", what, pname,
-              e->name, sqrt(en), sqrt(gn));
-    }
+    check_grads(v, p, gf, B, img, y, what, pname);
     /* a second backward without zero_grad adds the same gradient again */
     CHECK_OK(ctx, dytcl_model_forward_images(v, img, y));
     CHECK_OK(ctx, dytcl_model_backward(v, 1.0f));
@@ -187,6 +215,74 @@ static void run_case(dytcl_ctx *ctx, dytcl_norm_kind norm, dytcl_pool pool)
     dytcl_model_free(v);
 }
 
+/* Training with stochastic depth and label smoothing: the masks the forward
+ * drew (0 or 1 / (1 - p_l), p_l linear in depth from 0), the logits and loss
+ * against the float64 model with the same masks, every gradient against its
+ * finite differences; the forward after it runs without either. */
+static void run_regularized(dytcl_ctx *ctx, dytcl_norm_kind norm)
+{
+    dytcl_model_config c = small_vit(norm, DYTCL_POOL_MEAN);
+    c.n_layer = 3;
+    const char *what = dytcl_norm_kind_name(norm);
+    dytcl_model *v = NULL;
+    CHECK_OK(ctx, dytcl_model_create(ctx, &c, 11, &v));
+    if (!v) return;
+    enum { B = 4, K = 3 };
+    const size_t n = dytcl_model_param_count(&c), ni = (size_t)B * c.image_channels * c.image_height * c.image_width;
+    float *pf = malloc(n * 4), *gf = malloc(n * 4), *img = malloc(ni * 4), mask[3 * 2 * B], lf[B * K], loss = 0;
+    double *p = malloc(n * 8), want[B * K];
+    int32_t y[B] = {2, 0, -1, 1};
+    perturb(ctx, v, pf, p, img, ni, B);
+    CHECK_OK(ctx, dytcl_model_zero_grad(v));
+    const dytcl_model_regularization reg = {0.6f, 0.2f, 99};
+    CHECK_OK(ctx, dytcl_model_regularize(v, &reg));
+    CHECK_OK(ctx, dytcl_model_forward_images(v, img, y));
+    CHECK_OK(ctx, dytcl_model_read_loss(v, &loss));
+    CHECK_OK(ctx, dytcl_model_read_logits(v, lf));
+    CHECK_OK(ctx, dytcl_model_backward(v, 1.0f));
+    CHECK_OK(ctx, dytcl_model_read_grads(v, gf));
+    CHECK_OK(ctx, dytcl_buf_read(ctx, v->acts, v->a.dpmask * 4, mask, sizeof mask));
+    /* block l drops with p_l = 0.6 l / 2: block 0 never, block 2 at 0.6 */
+    int dropped[3] = {0}, bad = 0;
+    for (int l = 0; l < 3; l++)
+        for (int j = 0; j < 2 * B; j++) {
+            const float m = mask[l * 2 * B + j], keep = 1.0f / (1.0f - 0.3f * (float)l);
+            dropped[l] += m == 0, bad += m != 0 && m != keep;
+        }
+    CHECK(!bad && dropped[0] == 0 && dropped[1] > 0 && dropped[2] > dropped[1] && dropped[2] < 2 * B,
+          "%s: drop-path masks: %d not 0 or 1 / (1 - p); dropped %d, %d, %d of %d branches per block", what, bad,
+          dropped[0], dropped[1], dropped[2], 2 * B);
+    ref_mask = mask, ref_smoothing = 0.2;
+    const double ref_loss = ref_forward(v, p, B, img, y, want);
+    double num = 0, den = 0;
+    for (int i = 0; i < B * K; i++) num += (lf[i] - want[i]) * (lf[i] - want[i]), den += want[i] * want[i];
+    CHECK(sqrt(num / den) < 1e-5, "%s regularised: logits' relative error %.3g", what, sqrt(num / den));
+    CHECK(fabs(loss - ref_loss) < 1e-5 * fabs(ref_loss), "%s regularised: loss %.7g, reference %.7g", what,
+          (double)loss, ref_loss);
+    check_grads(v, p, gf, B, img, y, what, "regularised");
+    /* the same seed draws the same masks; the forward after runs plain */
+    float again = 0, plain = 0;
+    CHECK_OK(ctx, dytcl_model_regularize(v, &reg));
+    CHECK_OK(ctx, dytcl_model_forward_images(v, img, y));
+    CHECK_OK(ctx, dytcl_model_read_loss(v, &again));
+    CHECK(again == loss, "%s: the same seed gave loss %.7g, then %.7g", what, (double)loss, (double)again);
+    CHECK_OK(ctx, dytcl_model_forward_images(v, img, y));
+    CHECK_OK(ctx, dytcl_model_read_loss(v, &plain));
+    ref_mask = NULL, ref_smoothing = 0;
+    const double ref_plain = ref_forward(v, p, B, img, y, want);
+    CHECK(fabs(plain - ref_plain) < 1e-5 * fabs(ref_plain), "%s: the forward after the regularised one: loss %.7g, "
+          "reference without regularisation %.7g", what, (double)plain, ref_plain);
+    /* refusals */
+    CHECK(dytcl_model_regularize(v, &(dytcl_model_regularization){1.0f, 0, 1}) == DYTCL_ERR_INVALID_ARG &&
+              dytcl_model_regularize(v, &(dytcl_model_regularization){0, 1.5f, 1}) == DYTCL_ERR_INVALID_ARG &&
+              dytcl_model_regularize(v, &(dytcl_model_regularization){NAN, 0, 1}) == DYTCL_ERR_INVALID_ARG &&
+              dytcl_model_regularize(NULL, NULL) == DYTCL_ERR_INVALID_ARG,
+          "drop_path 1, label_smoothing 1.5, NaN or no model accepted");
+    CHECK_OK(ctx, dytcl_model_regularize(v, NULL));
+    free(pf), free(gf), free(img), free(p);
+    dytcl_model_free(v);
+}
+
 /* A checkpoint gives back the same model and AdamW state, bit for bit, and
  * a few AdamW steps on one batch bring its loss down; a ViT refuses the
  * language models' calls and a language model refuses images. */
@@ -196,24 +292,39 @@ static void check_train_and_files(dytcl_ctx *ctx)
                             .d_ff = 32, .image_height = 8, .image_width = 8, .patch = 4, .classes = 4};
     dytcl_model_config_defaults(&c);
     dytcl_model *v = NULL, *w = NULL;
-    /* seed 3: whether 30 steps halve the loss depends on the draw (1.39 ->
-     * 0.41 here; 0.63-0.71 from seeds 1, 2, 4 and 5) */
+    /* 100 steps at lr 3e-3 halve the loss from every draw tried (seeds 1-6,
+     * three image draws: 1.39 -> at most 0.48); 30 at lr 1e-2 from some
+     * only (up to 0.88 with the patch embedding's uniform start) */
     CHECK_OK(ctx, dytcl_model_create(ctx, &c, 3, &v));
     if (!v) return;
+    {   /* the patch embedding starts as a convolution's: uniform in +-1/sqrt(ch p p), bias too */
+        float *pw = malloc(v->n * 4);
+        CHECK_OK(ctx, dytcl_model_read_params(v, pw));
+        const double bound = 1.0 / sqrt((double)v->P);
+        double ss = 0, top = 0, bs = 0;
+        for (size_t i = 0; i < (size_t)v->C * v->P; i++)
+            ss += pw[v->patch_w + i] * pw[v->patch_w + i], top = fmax(top, fabs(pw[v->patch_w + i]));
+        for (int i = 0; i < v->C; i++) bs += fabs(pw[v->patch_b + i]), top = fmax(top, fabs(pw[v->patch_b + i]));
+        const double sd = sqrt(ss / ((double)v->C * v->P));
+        CHECK(top <= bound && fabs(sd - bound / sqrt(3.0)) < 0.15 * bound / sqrt(3.0) && bs > 0.25 * v->C * bound,
+              "patch embedding: max |w| %.4g (bound %.4g), std %.4g (uniform's %.4g), mean |b| %.4g", top, bound, sd,
+              bound / sqrt(3.0), bs / v->C);
+        free(pw);
+    }
     enum { B = 8 };
     float img[B * 64], first = 0, last = 0, gn = 0;
     int32_t y[B];
     for (int i = 0; i < B * 64; i++) img[i] = (float)check_rand(&rng, -1, 1);
     for (int b = 0; b < B; b++) y[b] = b % 4;
-    dytcl_model_optim opt = {1e-2f, 0, 0, 0, 0.9f, 0.999f, 1e-8f, 0.01f, 1.0f, 0};
+    dytcl_model_optim opt = {3e-3f, 0, 0, 0, 0.9f, 0.999f, 1e-8f, 0.01f, 1.0f, 0};
     CHECK_OK(ctx, dytcl_model_set_batch(v, B, 0));
-    for (int step = 1; step <= 30; step++) {
+    for (int step = 1; step <= 100; step++) {
         CHECK(dytcl_model_zero_grad(v) == DYTCL_OK && dytcl_model_forward_images(v, img, y) == DYTCL_OK &&
                   dytcl_model_backward(v, 1.0f) == DYTCL_OK && dytcl_model_step(v, &opt, step) == DYTCL_OK,
               "training step %d: %s", step, dytcl_last_error(ctx));
         CHECK_OK(ctx, dytcl_model_step_stats(v, step == 1 ? &first : &last, 1, &gn));
     }
-    CHECK(last < 0.5f * first, "30 AdamW steps on one batch: loss %.4f -> %.4f", (double)first, (double)last);
+    CHECK(last < 0.5f * first, "100 AdamW steps on one batch: loss %.4f -> %.4f", (double)first, (double)last);
     const char *path = "test-vit.safetensors";
     dytcl_meta md = {0}, got = {0};
     CHECK_OK(NULL, dytcl_meta_set(&md, "note", "kept"));
@@ -259,6 +370,9 @@ static void check_train_and_files(dytcl_ctx *ctx)
     CHECK_OK(ctx, dytcl_model_create(ctx, &g, 1, &lm));
     if (lm && !dytcl_model_set_batch(lm, 1, 8))
         CHECK(dytcl_model_forward_images(lm, img, y) == DYTCL_ERR_INVALID_ARG, "a gpt ran images");
+    if (lm)
+        CHECK(dytcl_model_regularize(lm, &(dytcl_model_regularization){0.1f, 0, 1}) == DYTCL_ERR_INVALID_ARG,
+              "a gpt took drop-path");
     dytcl_model_free(lm);
     /* refusals: not a checkpoint, a bad config */
     const char *bad_meta[2] = {"format", "something-else"};
@@ -283,6 +397,8 @@ int main(void)
         run_case(ctx, (dytcl_norm_kind)norm, DYTCL_POOL_CLS);
     run_case(ctx, DYTCL_NORM_DYT, DYTCL_POOL_MEAN);
     run_case(ctx, DYTCL_NORM_LAYERNORM, DYTCL_POOL_MEAN);
+    run_regularized(ctx, DYTCL_NORM_DYT);
+    run_regularized(ctx, DYTCL_NORM_LAYERNORM);
     check_train_and_files(ctx);
     dytcl_ctx_free(ctx);
     return check_done("test_vit");

@@ -3,7 +3,9 @@
  *
  * Each epoch: a seeded shuffle of the training set, batches with seeded
  * augmentations (random crop with padding, horizontal flip), forward,
- * backward, global-norm clipping and AdamW with warm-up then cosine decay;
+ * backward (with --drop-path and --label-smoothing: stochastic depth and
+ * smoothed labels, training only), global-norm clipping and AdamW with
+ * warm-up then cosine decay;
  * then the test set's loss and accuracy, a CSV row, a checkpoint. A
  * checkpoint holds the AdamW state, the options and the augmentation RNG, so
  * --resume continues bit-exactly from the end of its epoch. */
@@ -34,8 +36,8 @@ typedef struct {
     image_model model;
     char train_images[1024], train_labels[1024], test_images[1024], test_labels[1024];
     char out[1024], log[1024], resume[1024];
-    int epochs, batch, warmup, train_limit, test_limit, pad, flip, stop_after, force;
-    float lr, min_lr_frac, weight_decay, clip, beta2, mean, std;
+    int epochs, batch, warmup, train_limit, test_limit, pad, flip, stop_after, force, decay_norm;
+    float lr, min_lr_frac, weight_decay, clip, beta2, mean, std, drop_path, label_smoothing;
     unsigned long long seed;
 } image_opts;
 
@@ -65,8 +67,13 @@ static const opt_spec opts[] = {
     {"min-lr-frac", OPT_FLOAT, F(min_lr_frac), "X", 0, 1, .help = "the cosine ends at lr times this", .tag = SAVED},
     {"warmup", OPT_INT, F(warmup), "N", 0, 1e9, .help = "warm-up steps", .tag = SAVED},
     {"weight-decay", OPT_FLOAT, F(weight_decay), "X", 0, 1e38, .help = "AdamW weight decay (matrices only)", .tag = SAVED},
+    {"decay-norm", OPT_SWITCH, F(decay_norm), .help = "also decay the norms' alpha, shift, weight, bias", .tag = SAVED},
     {"beta2", OPT_FLOAT, F(beta2), "X", 0, 1, 1, 1, .help = "AdamW beta2", .tag = SAVED},
     {"clip", OPT_FLOAT, F(clip), "X", 0, 1e38, .help = "global gradient-norm clip (0: none)", .tag = SAVED},
+    {"drop-path", OPT_FLOAT, F(drop_path), "P", 0, 1, 0, 1,
+     .help = "stochastic depth: the last block's drop rate, linear from 0 in the first", .tag = SAVED},
+    {"label-smoothing", OPT_FLOAT, F(label_smoothing), "E", 0, 1, .help = "train against (1 - E) onehot + E / classes",
+     .tag = SAVED},
     {"pad", OPT_INT, F(pad), "N", 0, 64, .help = "random crop with this much padding (0: none)", .tag = SAVED},
     {"flip", OPT_INT, F(flip), "0|1", 0, 1, .help = "1: random horizontal flips", .tag = SAVED},
     {"mean", OPT_FLOAT, F(mean), "X", .help = "pixels become (p/255 - mean) / std", .tag = SAVED},
@@ -284,9 +291,10 @@ int cmd_train_image(int argc, char **argv)
            epoch0 ? " (resumed)" : "");
     fflush(stdout);
     const image_aug aug = {o.pad, o.flip, o.mean, o.std}, plain = {0, 0, o.mean, o.std};
-    /* warm-up, then cosine to lr * min_lr_frac at the last step; decay on the matrices only */
+    /* warm-up, then cosine to lr * min_lr_frac at the last step; decay on the matrices only (and the norms
+     * with --decay-norm) */
     const dytcl_model_optim optim = {o.lr, o.min_lr_frac, o.warmup, (int)total, 0.9f, o.beta2, 1e-8f,
-                                     o.weight_decay, o.clip, 0};
+                                     o.weight_decay, o.clip, o.decay_norm};
     const int tty = isatty(2);
     for (int epoch = epoch0; epoch < o.epochs; epoch++) {
         uint64_t shuffle = epoch_seed(&o, epoch);
@@ -297,7 +305,11 @@ int cmd_train_image(int argc, char **argv)
             dy_image_set_batch(&train, order, i * B, B, &aug, &aug_rng, x, y);
             float loss = 0, grad_norm = 0;
             ++step;
-            if (dytcl_model_zero_grad(v) || dytcl_model_forward_images(v, x, y) || dytcl_model_backward(v, 1.0f) ||
+            /* drop-path masks from the seed and the step: a resumed run draws the same */
+            const dytcl_model_regularization reg = {o.drop_path, o.label_smoothing,
+                                                    o.seed * 0xA24BAED4963EE407ull ^ (uint64_t)step};
+            if (dytcl_model_zero_grad(v) || dytcl_model_regularize(v, &reg) || dytcl_model_forward_images(v, x, y) ||
+                dytcl_model_backward(v, 1.0f) ||
                 dytcl_model_step(v, &optim, (int)step) || dytcl_model_step_stats(v, &loss, 1, &grad_norm)) {
                 cli_error("train-image", 1, "epoch %d step %ld: %s", epoch + 1, step, dytcl_last_error(ctx));
                 goto done;
