@@ -15,8 +15,10 @@
  *
  * Nothing is allocated from a size the files give before it is bounded:
  * the config's numbers have ranges, the parameter count comes from them in
- * 64-bit arithmetic, JSON files have a byte limit, and shard names must stay
- * inside the directory (no absolute path, no "..", no link out of it). */
+ * 64-bit arithmetic, the files together must hold at least 2 bytes for each
+ * parameter (so a small file cannot claim a huge model), JSON files have a
+ * byte limit, and shard names must stay inside the directory (no absolute
+ * path, no "..", no link out of it). */
 #define _XOPEN_SOURCE 700 /* realpath */
 #include <errno.h>
 #include <fcntl.h>
@@ -490,25 +492,36 @@ static int read_dir(const char *dir, hf_config *h, dytcl_model_config *c, float 
     shard_list sl;
     if (list_shards(dir, &sl, err, cap)) return shards_free(&sl), -1;
     int np = dy_hf_pieces(c, NULL, 0);
-    size_t n = dytcl_model_param_count(c);
-    dy_hf_piece *ps = np > 0 ? calloc((size_t)np, sizeof *ps) : NULL;
-    char *filled = np > 0 ? calloc((size_t)np, 1) : NULL;
-    float *host = malloc(n * sizeof(float));
+    const size_t n = dytcl_model_param_count(c);
+    dy_hf_piece *ps = NULL;
+    char *filled = NULL;
+    float *host = NULL;
     char dir_real[PATH_MAX], path[4200 + PATH_MAX];
     int bad = -1;
+    if (sl.weight_map && !realpath(dir, dir_real)) {
+        snprintf(err, cap, "cannot resolve the directory: %s", strerror(errno));
+        goto done;
+    }
+    uint64_t bytes = 0; /* every shard must be there, and hold the model, before anything is allocated */
+    for (int i = 0; i < sl.n; i++) {
+        struct stat fs;
+        if (!sl.weight_map) snprintf(path, sizeof path, "%s/%s", dir, sl.files[i]);
+        else if (shard_path(dir, dir_real, sl.files[i], path, sizeof path, err, cap)) goto done;
+        if (stat(path, &fs) == 0 && S_ISREG(fs.st_mode)) bytes += (uint64_t)fs.st_size;
+    }
+    if (bytes / 2 < (uint64_t)n) { /* 2 bytes a parameter at the least (F16, BF16) */
+        snprintf(err, cap, "config.json makes %zu parameters (at least %llu bytes), but the files hold %llu bytes",
+                 n, 2ULL * (unsigned long long)n, (unsigned long long)bytes);
+        goto done;
+    }
+    ps = np > 0 ? calloc((size_t)np, sizeof *ps) : NULL;
+    filled = np > 0 ? calloc((size_t)np, 1) : NULL;
+    host = malloc(n * sizeof(float));
     if (!ps || !filled || !host) {
         snprintf(err, cap, np < 0 ? "the model has no Hugging Face layout" : "out of host memory (%zu parameters)", n);
         goto done;
     }
     dy_hf_pieces(c, ps, np);
-    if (sl.weight_map && !realpath(dir, dir_real)) {
-        snprintf(err, cap, "cannot resolve the directory: %s", strerror(errno));
-        goto done;
-    }
-    for (int i = 0; i < sl.n; i++) { /* every shard must be there before any is read */
-        if (!sl.weight_map) snprintf(path, sizeof path, "%s/%s", dir, sl.files[i]);
-        else if (shard_path(dir, dir_real, sl.files[i], path, sizeof path, err, cap)) goto done;
-    }
     for (int i = 0; i < sl.n; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, sl.files[i]);
         if (take_file(h, &sl, sl.files[i], path, ps, np, filled, host, err, cap)) goto done;

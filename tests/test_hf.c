@@ -114,6 +114,17 @@ static int take(int32_t tok, void *user)
     return 0;
 }
 
+/* max |a - b| over n (NaN: infinity). */
+static double max_diff(const float *a, const float *b, size_t n)
+{
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (!(d <= worst)) worst = isnan(d) ? INFINITY : d;
+    }
+    return worst;
+}
+
 /* Logits of tokens[T] (one sequence) into a malloc'd [T, V]. */
 static float *logits_of(dytcl_model *m, const int32_t *tok, int T)
 {
@@ -178,11 +189,7 @@ static void run_fixture(dytcl_ctx *ctx, const fixture *fx)
     int32_t tok[64];
     for (int i = 0; i < T; i++) tok[i] = (int32_t)tt.data[i];
     float *lg = logits_of(m, tok, T);
-    double worst = 0;
-    for (size_t i = 0; i < (size_t)T * V; i++) {
-        double d = fabs((double)lg[i] - lt.data[i]);
-        if (!(d <= worst)) worst = d; /* NaN counts */
-    }
+    const double worst = max_diff(lg, lt.data, (size_t)T * V);
     CHECK(worst <= TOL, "%s: max |logit - transformers'| = %.3g > %g", fx->name, worst, TOL);
     dytcl_sampling greedy = {0, 0, 1, 1};
     collect a = {{0}, 0}, b = {{0}, 0};
@@ -199,6 +206,53 @@ static void run_fixture(dytcl_ctx *ctx, const fixture *fx)
     dytcl_st_free(ef);
 }
 
+/* The gpt2 fixture as older GPT-2 files have it: names without
+ * "transformer.", the attention mask buffer ".attn.bias" saved too, and a
+ * copy of the tied head: the same logits. */
+static void gpt2_old_names(dytcl_ctx *ctx)
+{
+    char d[1024], p[1200], q[1200];
+    fresh(d, sizeof d, "gpt2-old-names", NULL);
+    dytcl_st_file *f = NULL, *ef = NULL;
+    snprintf(p, sizeof p, "%s/gpt2/model.safetensors", FIX_DIR);
+    CHECK(dytcl_st_load(p, &f) == DYTCL_OK, "%s", dytcl_last_error(NULL));
+    snprintf(p, sizeof p, "%s/gpt2.expected.safetensors", FIX_DIR);
+    CHECK(dytcl_st_load(p, &ef) == DYTCL_OK, "%s", dytcl_last_error(NULL));
+    if (!f || !ef) return dytcl_st_free(f), dytcl_st_free(ef);
+    int n = dytcl_st_count(f), k = 0;
+    dytcl_st_tensor *ts = calloc((size_t)n + 2, sizeof *ts);
+    static float mask[64 * 64];
+    for (int i = 0; i < n; i++, k++) {
+        dytcl_st_tensor_at(f, i, &ts[k]);
+        if (!strncmp(ts[k].name, "transformer.", 12)) ts[k].name += 12;
+        if (!strcmp(ts[k].name, "wte.weight")) ts[n] = ts[k], ts[n].name = "lm_head.weight";
+    }
+    for (int i = 0; i < 64 * 64; i++) mask[i] = i % 64 <= i / 64;
+    ts[n + 1] = (dytcl_st_tensor){.name = "h.0.attn.bias", .ndim = 4, .shape = {1, 1, 64, 64}, .numel = 64 * 64,
+                                  .data = mask};
+    snprintf(p, sizeof p, "%s/model.safetensors", d);
+    CHECK(dytcl_st_save(p, ts, n + 2, NULL, 0) == DYTCL_OK, "%s", dytcl_last_error(NULL));
+    snprintf(q, sizeof q, "%s/gpt2/config.json", FIX_DIR);
+    snprintf(p, sizeof p, "%s/config.json", d);
+    CHECK(copy_file(q, p) == 0, "copy %s", q);
+    dytcl_model *m = NULL;
+    dytcl_st_tensor tt, lt;
+    CHECK_OK(ctx, dytcl_model_load(ctx, d, NULL, NULL, &m));
+    if (m && !dytcl_st_get(ef, "tokens", &tt) && !dytcl_st_get(ef, "logits", &lt)) {
+        int32_t tok[64];
+        for (size_t i = 0; i < tt.numel; i++) tok[i] = (int32_t)tt.data[i];
+        float *lg = logits_of(m, tok, (int)tt.numel);
+        const double worst = max_diff(lg, lt.data, lt.numel);
+        CHECK(worst <= TOL, "gpt2 with older names: max |logit diff| %.3g", worst);
+        printf("%-16s names without \"transformer.\", mask buffer and tied head copy: max |logit diff| %.3g\n",
+               "gpt2-old-names", worst);
+        free(lg);
+    }
+    dytcl_model_free(m);
+    free(ts);
+    dytcl_st_free(f), dytcl_st_free(ef);
+}
+
 /* ------------------------------------------------------------ round trips */
 
 static int have_transformers(void)
@@ -209,11 +263,12 @@ static int have_transformers(void)
 }
 
 /* A random model of arch/norm with every parameter perturbed (norm weights,
- * alphas and biases too, so that a misplaced one shows). */
+ * alphas and biases too, so that a misplaced one shows); rope_theta and eps
+ * away from the defaults, so that config.json must carry them. */
 static dytcl_model *random_model(dytcl_ctx *ctx, dytcl_arch arch, dytcl_norm_kind norm)
 {
     dytcl_model_config c = {.arch = arch, .norm = norm, .vocab = 300, .max_seq = 32, .n_layer = 2, .n_head = 4,
-                            .d_model = 32};
+                            .d_model = 32, .rope_theta = 500000.0f, .norm_eps = 1e-6f};
     dytcl_model_config_defaults(&c);
     dytcl_model *m = NULL;
     CHECK_OK(ctx, dytcl_model_create(ctx, &c, 7, &m));
@@ -243,7 +298,7 @@ static void round_trip(dytcl_ctx *ctx, dytcl_arch arch, dytcl_norm_kind norm)
     const dytcl_model_config *rc = dytcl_model_get_config(r);
     CHECK(rc->arch == c->arch && rc->norm == c->norm && rc->vocab == c->vocab && rc->max_seq == c->max_seq &&
               rc->n_layer == c->n_layer && rc->n_head == c->n_head && rc->d_model == c->d_model &&
-              rc->d_ff == c->d_ff && rc->norm_eps == c->norm_eps && rc->rope_theta == c->rope_theta,
+              rc->d_ff == c->d_ff && rc->norm_eps == c->norm_eps && (c->arch == DYTCL_ARCH_GPT || rc->rope_theta == c->rope_theta),
           "%s: the config changed on the way", name);
     size_t n = dytcl_model_param_count(c);
     float *p = malloc(n * sizeof *p), *q = malloc(n * sizeof *q);
@@ -425,6 +480,12 @@ static void hostile(dytcl_ctx *ctx)
         snprintf(what, sizeof what, "config \"%s\": %.40s", keys[i].key, keys[i].value);
         REFUSED(ctx, what, d, keys[i].word);
     }
+    fresh(d, sizeof d, "huge-claim", "gpt2"); /* 2^22 x 2^16 embeddings over a 250 KB file: no allocation */
+    set_config(d, "vocab_size", "4194304");
+    set_config(d, "n_embd", "65536");
+    set_config(d, "n_head", "512");
+    REFUSED(ctx, "a config far larger than its files", d, "bytes");
+
     fresh(d, sizeof d, "bad-json", "gpt2");
     snprintf(p, sizeof p, "%s/config.json", d);
     replace_in_file(p, "{", "[");
@@ -471,6 +532,7 @@ int main(void)
     dytcl_ctx *ctx = check_ctx(getenv("DYTCL_CACHE_DIR"));
     mkdir(WORK_DIR, 0777);
     for (size_t i = 0; i < sizeof FIXTURES / sizeof FIXTURES[0]; i++) run_fixture(ctx, &FIXTURES[i]);
+    gpt2_old_names(ctx);
     if (!have_transformers())
         printf("notice: python3 cannot import transformers: the exports are not checked against from_pretrained "
                "(pip install torch transformers to run that part)\n");
