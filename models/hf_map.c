@@ -60,7 +60,10 @@ static int layer_tensor(pieces *ps, const dytcl_model_config *c, int l, const ch
         norm(ps, llama ? NAME("input_layernorm") : NAME("ln_1"), rest + 6, t);
     } else if (!strncmp(rest, "norm2.", 6)) {
         norm(ps, llama ? NAME("post_attention_layernorm") : NAME("ln_2"), rest + 6, t);
-    } else if (llama && !strcmp(rest, "attn.qkv.weight")) { /* [3C, C]: q, k (RoPE order), v */
+    } else if (llama && !strcmp(rest, "attn.qkv.weight")) {
+        /* [3C, C]: q, k (RoPE order), v. With grouped-query attention k and
+         * v become n_kv_heads * D rows each (rope_heads n_kv_heads for k),
+         * and hf_load.c's core_supports lets num_key_value_heads through. */
         put(ps, NAME("self_attn.q_proj.weight"), t, 0, C, 0, (int)H);
         put(ps, NAME("self_attn.k_proj.weight"), t, C, C, 0, (int)H);
         put(ps, NAME("self_attn.v_proj.weight"), t, 2 * C, C, 0, 0);
