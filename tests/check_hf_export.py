@@ -1,5 +1,5 @@
-"""check_hf_export.py DIR EXPECTED -- a dytcl Hugging Face export read by
-transformers.
+"""check_hf_export.py DIR EXPECTED [DIR EXPECTED ...] -- dytcl Hugging Face
+exports read by transformers.
 
 DIR was written by `dytcl export --format hf` (dytcl_model_export_hf);
 EXPECTED is a .safetensors file with "tokens" [T] and "logits" [T, V], dytcl's
@@ -7,7 +7,7 @@ own logits for that prompt. The export is loaded with from_pretrained in
 float32; an RMSNorm LLaMA or LayerNorm GPT-2 as it is, a DyT/Derf export
 ("dytcl_norm" in config.json) by the PyTorch code of docs/huggingface.md,
 run as it stands there. Its logits must match dytcl's within
-1e-4. Prints one line; exits 1 on a mismatch. Run by tests/test_hf.c when
+1e-4. Prints one line per export; exits 1 on any mismatch. Run by tests/test_hf.c when
 transformers is importable, or by hand:
 
     python3 tests/check_hf_export.py build/tests/hf-work/export-llama-dyt \\
@@ -42,8 +42,7 @@ def load_dytcl(path):
     return scope["model"]
 
 
-def main():
-    path, expected = sys.argv[1], sys.argv[2]
+def check(path, expected):
     ref = load_file(expected)
     tokens = ref["tokens"].long().unsqueeze(0)
     model = load_dytcl(path)
@@ -53,7 +52,15 @@ def main():
     ok = diff <= TOL
     print(f"check_hf_export: {os.path.basename(path.rstrip('/'))}: {type(model).__name__}, "
           f"max |logit diff| vs dytcl {diff:.3g} over {tuple(logits.shape)}: {'ok' if ok else 'FAIL'}")
-    sys.exit(0 if ok else 1)
+    return ok
+
+
+def main():
+    args = sys.argv[1:]
+    if not args or len(args) % 2:
+        sys.exit("usage: check_hf_export.py DIR EXPECTED [DIR EXPECTED ...]")
+    results = [check(args[i], args[i + 1]) for i in range(0, len(args), 2)]
+    sys.exit(0 if all(results) else 1)
 
 
 if __name__ == "__main__":
