@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "model_internal.h"
 
@@ -304,6 +305,13 @@ static dytcl_status read_config(const char *path, dytcl_model_config *c, dytcl_m
     return DYTCL_OK;
 }
 
+/* A directory: a Hugging Face model, not a checkpoint file. */
+static int is_dir(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 /* "[3, 1024]" */
 static void shape_str(int ndim, const int64_t *shape, char *out, size_t cap)
 {
@@ -337,6 +345,10 @@ static int take(const dytcl_st_file *f, const char *name, const dytcl_model_tens
 dytcl_status dytcl_model_read_config(const char *path, dytcl_model_config *c, dytcl_meta *md)
 {
     if (!path || !c) return model_bad_arg(NULL, __func__);
+    if (is_dir(path)) { /* a Hugging Face model (hf_load.c) */
+        if (md) dytcl_meta_clear(md);
+        return dytcl_model_read_config_hf(path, c);
+    }
     char err[1200];
     dytcl_status s = read_config(path, c, md, err, sizeof err);
     return s ? dy_fail(NULL, s, "%s", err) : s;
@@ -404,6 +416,10 @@ dytcl_status dytcl_model_load(dytcl_ctx *ctx, const char *path, dytcl_meta *md, 
     if (out) *out = NULL;
     if (!ctx || !path || !out)
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "dytcl_model_load: ctx, path and out are required");
+    if (is_dir(path)) { /* a Hugging Face model (hf_load.c) */
+        if (has_opt) *has_opt = 0;
+        return dytcl_model_load_hf(ctx, path, md, out);
+    }
     char err[1200];
     dytcl_status s = load(ctx, path, out, md, has_opt, err, sizeof err);
     return s ? dy_fail(ctx, s, "%s", err) : s;

@@ -400,6 +400,52 @@ typedef int (*dytcl_token_fn)(int32_t token, void *user);
 DYTCL_API dytcl_status dytcl_model_generate(dytcl_model *m, const int32_t *prompt, int n_prompt, int n_new,
                                             const dytcl_sampling *s, int use_cache, dytcl_token_fn fn, void *user);
 
+/* ------------------------------------------------ Hugging Face checkpoints
+ *
+ * A directory as transformers' save_pretrained writes it: config.json and
+ * model.safetensors, or shards listed by model.safetensors.index.json;
+ * tensors F32, F16 or BF16 (widened to float32 as they load).
+ *
+ *   LlamaForCausalLM  -> arch llama, norm rmsnorm  (hidden_size, intermediate_size,
+ *                        num_hidden_layers, num_attention_heads, vocab_size,
+ *                        max_position_embeddings -> max_seq, rms_norm_eps, rope_theta)
+ *   GPT2LMHeadModel   -> arch gpt, norm layernorm  (n_embd, n_inner, n_layer, n_head,
+ *                        vocab_size, n_positions -> max_seq, layer_norm_epsilon)
+ *
+ * q and k rows are permuted from transformers' rotate-half RoPE order into
+ * dytcl's interleaved pairs (and back on export); GPT-2's Conv1D weights are
+ * transposed; its attention mask buffers are ignored. Refused, with the
+ * config key or tensor named: another architecture, grouped-query attention
+ * (num_key_value_heads < num_attention_heads), a tied LLaMA head,
+ * attention_bias / mlp_bias, head_dim other than hidden_size /
+ * num_attention_heads, rope_scaling, sliding_window; a tensor missing,
+ * unexpected or of another shape than config.json makes it; a missing
+ * shard, or one named outside the directory (absolute, "..", or a link
+ * leading out). An exported DyT/Derf model (config.json "dytcl_norm")
+ * loads back as one.
+ *
+ * dytcl_model_load and dytcl_model_read_config given a directory forward to
+ * the calls below (then *has_opt = 0). */
+
+/* Reads config.json in dir into c without creating a model; messages in
+ * dytcl_last_error(NULL). */
+DYTCL_API dytcl_status dytcl_model_read_config_hf(const char *dir, dytcl_model_config *c);
+/* Creates a model on ctx from the Hugging Face model in dir; md (may be
+ * NULL) gets "format" = "huggingface" and "architecture". */
+DYTCL_API dytcl_status dytcl_model_load_hf(dytcl_ctx *ctx, const char *dir, dytcl_meta *md, dytcl_model **out);
+/* Writes m into dir (created when missing; its parent must exist) as
+ * config.json + model.safetensors that transformers' from_pretrained loads:
+ * llama with RMSNorm as LlamaForCausalLM, gpt with LayerNorm as
+ * GPT2LMHeadModel. DyT/Derf models: the same layout, their alpha (and
+ * shift, and llama's emb_scale as "model.embed_scale") as extra tensors and
+ * "dytcl_norm" in config.json (docs/huggingface.md: the PyTorch modules that
+ * read them). Matrices stored as dtype, vectors as F32. Existing files are
+ * replaced only when force, never through a symbolic link; both files are
+ * written into a temporary directory and renamed into place. Folded models
+ * and the pairs without a transformers layout (llama with LayerNorm, gpt with
+ * RMSNorm) are refused. */
+DYTCL_API dytcl_status dytcl_model_export_hf(dytcl_model *m, const char *dir, dytcl_dtype dtype, int force);
+
 #ifdef __cplusplus
 }
 #endif

@@ -110,9 +110,9 @@ static dytcl_status call_scale_bwd(dytcl_ctx *ctx, const op_run *r)
 /* scale rows: in x [d0, d1], s [d0]; out y [d0, d1] = s[r] x[r, :] (ALIAS: over x) */
 #define ROW_SIZES {{{1, 1}}, {{3, 5}}, {{4, 8}}, {{7, 257}}, {{2, 1023}}, {{64, 1}}, {{5, 25090}}}
 /* a stochastic-depth mask: 0 or 1 / (1 - 0.3), and some other factors */
-static void rows_mask(const op_shape *sh, double *v, size_t n, unsigned long long *rng)
+static void rows_mask(const op_shape *sh, dytcl_dtype dt, double *v, size_t n, unsigned long long *rng)
 {
-    (void)sh;
+    (void)sh, (void)dt;
     for (size_t i = 0; i < n; i++) v[i] = i % 3 == 0 ? 0.0 : i % 3 == 1 ? 1.0 / 0.7 : op_rand(rng, -2, 2);
 }
 static void ref_scale_rows(op_run *r)
