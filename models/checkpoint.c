@@ -271,7 +271,7 @@ done:
 
 dytcl_status dytcl_model_save(dytcl_model *m, const char *path, int with_opt, const dytcl_meta *md)
 {
-    if (!m || !path) return model_bad_arg(m, __func__);
+    if (!m || !path) return dy_model_bad_arg(m, __func__);
     char err[1200];
     dytcl_status s = save(m, path, with_opt, DYTCL_F32, md, err, sizeof err);
     return s ? dy_fail(m->ctx, s, "%s", err) : s;
@@ -279,9 +279,9 @@ dytcl_status dytcl_model_save(dytcl_model *m, const char *path, int with_opt, co
 
 dytcl_status dytcl_model_export(dytcl_model *m, const char *path, dytcl_dtype dtype, const dytcl_meta *md)
 {
-    if (!m || !path) return model_bad_arg(m, __func__);
+    if (!m || !path) return dy_model_bad_arg(m, __func__);
     if (!dytcl_dtype_size(dtype))
-        return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_export: dtype %d is not f32, f16 or bf16", (int)dtype);
+        return dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_export: dtype %d is not f32, f16 or bf16", (int)dtype);
     char err[1200];
     dytcl_status s = save(m, path, 0, dtype, md, err, sizeof err);
     return s ? dy_fail(m->ctx, s, "%s", err) : s;
@@ -336,7 +336,7 @@ static int take(const dytcl_st_file *f, const char *name, const dytcl_model_tens
 
 dytcl_status dytcl_model_read_config(const char *path, dytcl_model_config *c, dytcl_meta *md)
 {
-    if (!path || !c) return model_bad_arg(NULL, __func__);
+    if (!path || !c) return dy_model_bad_arg(NULL, __func__);
     char err[1200];
     dytcl_status s = read_config(path, c, md, err, sizeof err);
     return s ? dy_fail(NULL, s, "%s", err) : s;

@@ -10,25 +10,25 @@
 
 #include "model_internal.h"
 
-dytcl_tensor at(dytcl_buf *b, size_t off, int64_t n)
+dytcl_tensor dy_at(dytcl_buf *b, size_t off, int64_t n)
 {
     if (off == NONE) return (dytcl_tensor){0};
     return dytcl_tensor_1d(b, off, n);
 }
 
-dytcl_tensor at2(dytcl_buf *b, size_t off, int64_t rows, int64_t cols)
+dytcl_tensor dy_at2(dytcl_buf *b, size_t off, int64_t rows, int64_t cols)
 {
     if (off == NONE) return (dytcl_tensor){0};
     return dytcl_tensor_2d(b, off, rows, cols);
 }
 
-dytcl_tensor at4(dytcl_buf *b, size_t off, int64_t d0, int64_t d1, int64_t d2, int64_t d3)
+dytcl_tensor dy_at4(dytcl_buf *b, size_t off, int64_t d0, int64_t d1, int64_t d2, int64_t d3)
 {
     dytcl_tensor t = {b, off, 4, {d0, d1, d2, d3}, DYTCL_F32};
     return t;
 }
 
-dytcl_status model_fail(dytcl_model *m, dytcl_status s, const char *fmt, ...)
+dytcl_status dy_model_fail(dytcl_model *m, dytcl_status s, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -38,12 +38,12 @@ dytcl_status model_fail(dytcl_model *m, dytcl_status s, const char *fmt, ...)
     return dy_fail(m->ctx, s, "%s", msg);
 }
 
-dytcl_status model_bad_arg(const dytcl_model *m, const char *fn)
+dytcl_status dy_model_bad_arg(const dytcl_model *m, const char *fn)
 {
     return dy_fail(m ? m->ctx : NULL, DYTCL_ERR_INVALID_ARG, "%s: an argument is NULL or out of range", fn);
 }
 
-dytcl_status lib_fail(dytcl_model *m, dytcl_status s, const char *what)
+dytcl_status dy_lib_fail(dytcl_model *m, dytcl_status s, const char *what)
 {
     if (!s) return s;
     char msg[1024]; /* the context's message, before it is overwritten */
@@ -148,7 +148,7 @@ static void init_params(const dytcl_model *m, uint64_t seed, float *p)
 
 static dytcl_status make_buf(dytcl_model *m, size_t floats, dytcl_buf **out, const char *what)
 {
-    return lib_fail(m, dytcl_buf_create(m->ctx, floats * sizeof(float), out), what);
+    return dy_lib_fail(m, dytcl_buf_create(m->ctx, floats * sizeof(float), out), what);
 }
 
 /* Parameters, gradients, m, v and the mask: 5 * n floats, each buffer in one
@@ -157,17 +157,17 @@ static dytcl_status check_fits(dytcl_model *m)
 {
     dytcl_device_info d;
     dytcl_status s = dytcl_ctx_device(m->ctx, &d);
-    if (s) return lib_fail(m, s, "model");
+    if (s) return dy_lib_fail(m, s, "model");
     double bytes = (double)m->n * sizeof(float);
     if (m->n > 0x7fffffff)
-        return model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
+        return dy_model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
                           "model of %zu parameters: dytcl's kernels address at most 2^31 - 1 floats per buffer", m->n);
     uint64_t room = 0;
     char why[96];
     s = dytcl_ctx_memory_room(m->ctx, &room, why, sizeof why);
-    if (s) return lib_fail(m, s, "model");
+    if (s) return dy_lib_fail(m, s, "model");
     if (bytes > (double)d.max_alloc || 5.0 * bytes > (double)room)
-        return model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
+        return dy_model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
                           "model of %zu parameters needs 5 buffers of %.1f MiB (parameters, gradients, AdamW m "
                           "and v, decay mask: %.1f MiB in all); %s allows %.1f MiB per buffer, and %.1f MiB are "
                           "left by %s",
@@ -213,11 +213,11 @@ dytcl_status dytcl_model_create(dytcl_ctx *ctx, const dytcl_model_config *cfg, u
     s = DYTCL_ERR_HOST_MEMORY;
     if (!(host = malloc(m->n * sizeof(float)))) goto fail;
     init_params(m, seed, host);
-    if ((s = lib_fail(m, dytcl_buf_write(ctx, m->params, 0, host, m->n * sizeof(float)), "parameters")) ||
-        (s = lib_fail(m, dytcl_fill(ctx, at(m->grads, 0, (int64_t)m->n), 0.0f), "gradients")) ||
-        (s = lib_fail(m, dytcl_fill(ctx, at(m->m, 0, (int64_t)m->n), 0.0f), "AdamW m")) ||
-        (s = lib_fail(m, dytcl_fill(ctx, at(m->v, 0, (int64_t)m->n), 0.0f), "AdamW v")) ||
-        (s = lib_fail(m, dytcl_fill(ctx, at(m->stats, 0, 2 + LOSS_SLOTS), 0.0f), "stats")))
+    if ((s = dy_lib_fail(m, dytcl_buf_write(ctx, m->params, 0, host, m->n * sizeof(float)), "parameters")) ||
+        (s = dy_lib_fail(m, dytcl_fill(ctx, dy_at(m->grads, 0, (int64_t)m->n), 0.0f), "gradients")) ||
+        (s = dy_lib_fail(m, dytcl_fill(ctx, dy_at(m->m, 0, (int64_t)m->n), 0.0f), "AdamW m")) ||
+        (s = dy_lib_fail(m, dytcl_fill(ctx, dy_at(m->v, 0, (int64_t)m->n), 0.0f), "AdamW v")) ||
+        (s = dy_lib_fail(m, dytcl_fill(ctx, dy_at(m->stats, 0, 2 + LOSS_SLOTS), 0.0f), "stats")))
         goto fail;
     free(host);
     *out = m;
@@ -300,14 +300,14 @@ static act_off plan_acts(const dytcl_model *m, int B, int T)
 
 dytcl_status dytcl_model_set_batch(dytcl_model *m, int B, int T)
 {
-    if (!m) return model_bad_arg(m, __func__);
+    if (!m) return dy_model_bad_arg(m, __func__);
     if (m->c.arch == DYTCL_ARCH_VIT && T == 0) T = m->c.max_seq; /* the tokens per image */
     if (m->c.arch == DYTCL_ARCH_VIT && (B < 1 || T != m->c.max_seq))
-        return model_fail(m, DYTCL_ERR_INVALID_ARG,
+        return dy_model_fail(m, DYTCL_ERR_INVALID_ARG,
                           "dytcl_model_set_batch: B = %d, T = %d (a vit needs B >= 1 and T 0 or its %d tokens per image)",
                           B, T, m->c.max_seq);
     if (B < 1 || T < 1 || T > m->c.max_seq)
-        return model_fail(m, DYTCL_ERR_INVALID_ARG,
+        return dy_model_fail(m, DYTCL_ERR_INVALID_ARG,
                           "dytcl_model_set_batch: B = %d, T = %d (need B >= 1, 1 <= T <= max_seq %d)", B, T,
                           m->c.max_seq);
     if (m->acts && m->B == B && m->T == T) return DYTCL_OK;
@@ -315,7 +315,7 @@ dytcl_status dytcl_model_set_batch(dytcl_model *m, int B, int T)
      * term of the plan: refused here, nothing in plan_acts overflows */
     double streams = (double)B * T * m->C * (m->L + 1);
     if (streams > 0x7fffffff)
-        return model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
+        return dy_model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
                           "activations for B = %d, T = %d need more than %.0f floats (more than 2^31 - 1 elements); "
                           "lower the batch or the sequence length", B, T, streams);
     dytcl_buf_free(m->acts);
@@ -326,7 +326,7 @@ dytcl_status dytcl_model_set_batch(dytcl_model *m, int B, int T)
     m->has_targets = 0;
     act_off a = plan_acts(m, B, T);
     if (a.total > 0x7fffffff)
-        return model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
+        return dy_model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
                           "activations for B = %d, T = %d need %.1f MiB (%zu floats, more than 2^31 - 1 elements); "
                           "lower the batch or the sequence length", B, T, a.total * 4.0 / 1048576.0, a.total);
     dytcl_status s = make_buf(m, a.total, &m->acts, "activations");
@@ -334,7 +334,7 @@ dytcl_status dytcl_model_set_batch(dytcl_model *m, int B, int T)
     if (s) {
         char why[1024];
         snprintf(why, sizeof why, "%s", dytcl_last_error(m->ctx));
-        return model_fail(m, s, "activations for B = %d, T = %d (%.1f MiB): %s", B, T, a.total * 4.0 / 1048576.0, why);
+        return dy_model_fail(m, s, "activations for B = %d, T = %d (%.1f MiB): %s", B, T, a.total * 4.0 / 1048576.0, why);
     }
     m->a = a;
     m->B = B, m->T = T;
@@ -356,9 +356,9 @@ void dytcl_model_batch(const dytcl_model *m, int *B, int *T)
 
 static dytcl_status rw(dytcl_model *m, dytcl_buf *b, void *host, int write, const char *what)
 {
-    if (!m || !host) return model_bad_arg(m, __func__);
+    if (!m || !host) return dy_model_bad_arg(m, __func__);
     size_t bytes = m->n * sizeof(float);
-    return lib_fail(m, write ? dytcl_buf_write(m->ctx, b, 0, host, bytes) : dytcl_buf_read(m->ctx, b, 0, host, bytes),
+    return dy_lib_fail(m, write ? dytcl_buf_write(m->ctx, b, 0, host, bytes) : dytcl_buf_read(m->ctx, b, 0, host, bytes),
                     what);
 }
 
@@ -366,7 +366,7 @@ dytcl_status dytcl_model_read_params(dytcl_model *m, float *out) { return rw(m, 
 dytcl_status dytcl_model_write_params(dytcl_model *m, const float *in)
 {
     dytcl_status s = rw(m, m->params, (void *)in, 1, "write parameters");
-    return s ? s : model_refresh_half(m);
+    return s ? s : dy_model_refresh_half(m);
 }
 dytcl_status dytcl_model_read_grads(dytcl_model *m, float *out) { return rw(m, m->grads, out, 0, "read gradients"); }
 
@@ -384,18 +384,18 @@ dytcl_status dytcl_model_write_opt(dytcl_model *m, const float *mom, const float
 
 dytcl_status dytcl_model_read_logits(dytcl_model *m, float *out)
 {
-    if (!m || !out || !m->acts) return model_bad_arg(m, __func__);
+    if (!m || !out || !m->acts) return dy_model_bad_arg(m, __func__);
     size_t rows = m->c.arch == DYTCL_ARCH_VIT ? (size_t)m->B : (size_t)m->B * m->T;
-    return lib_fail(m, dytcl_buf_read(m->ctx, m->acts, m->a.logits * sizeof(float), out, rows * m->V * sizeof(float)),
+    return dy_lib_fail(m, dytcl_buf_read(m->ctx, m->acts, m->a.logits * sizeof(float), out, rows * m->V * sizeof(float)),
                     "read logits");
 }
 
 dytcl_status dytcl_model_read_predictions(dytcl_model *m, int32_t *out)
 {
-    if (!m || !out || !m->acts) return model_bad_arg(m, __func__);
+    if (!m || !out || !m->acts) return dy_model_bad_arg(m, __func__);
     size_t rows = m->c.arch == DYTCL_ARCH_VIT ? (size_t)m->B : (size_t)m->B * m->T, V = (size_t)m->V;
     float *logits = malloc(rows * V * sizeof *logits);
-    if (!logits) return model_fail(m, DYTCL_ERR_HOST_MEMORY, "dytcl_model_read_predictions: out of host memory");
+    if (!logits) return dy_model_fail(m, DYTCL_ERR_HOST_MEMORY, "dytcl_model_read_predictions: out of host memory");
     dytcl_status s = dytcl_model_read_logits(m, logits);
     for (size_t r = 0; !s && r < rows; r++) {
         const float *row = logits + r * V;
@@ -410,9 +410,9 @@ dytcl_status dytcl_model_read_predictions(dytcl_model *m, int32_t *out)
 
 dytcl_status dytcl_model_read_loss(dytcl_model *m, float *loss)
 {
-    if (!m || !loss) return model_bad_arg(m, __func__);
+    if (!m || !loss) return dy_model_bad_arg(m, __func__);
     int last = (m->slot + LOSS_SLOTS - 1) % LOSS_SLOTS;
-    return lib_fail(m, dytcl_buf_read(m->ctx, m->stats, (2 + (size_t)last) * sizeof(float), loss, sizeof(float)),
+    return dy_lib_fail(m, dytcl_buf_read(m->ctx, m->stats, (2 + (size_t)last) * sizeof(float), loss, sizeof(float)),
                     "read loss");
 }
 
@@ -420,9 +420,9 @@ dytcl_status dytcl_model_read_loss(dytcl_model *m, float *loss)
 
 dytcl_status dytcl_model_zero_grad(dytcl_model *m)
 {
-    if (!m) return model_bad_arg(m, __func__);
+    if (!m) return dy_model_bad_arg(m, __func__);
     m->slot = 0;
-    return lib_fail(m, dytcl_fill(m->ctx, at(m->grads, 0, (int64_t)m->n), 0.0f), "zero gradients");
+    return dy_lib_fail(m, dytcl_fill(m->ctx, dy_at(m->grads, 0, (int64_t)m->n), 0.0f), "zero gradients");
 }
 
 /* The weight-decay mask for decay_norm (uploaded when it changes). */
@@ -430,7 +430,7 @@ static dytcl_status ensure_mask(dytcl_model *m, int decay_norm)
 {
     if (m->mask_decay_norm == decay_norm) return DYTCL_OK;
     float *h = malloc(m->n * sizeof(float));
-    if (!h) return model_fail(m, DYTCL_ERR_HOST_MEMORY, "decay mask: out of host memory");
+    if (!h) return dy_model_fail(m, DYTCL_ERR_HOST_MEMORY, "decay mask: out of host memory");
     for (int i = 0; i < m->ntab; i++) {
         const dytcl_model_tensor *t = &m->tab[i];
         float on = (float)(t->decays || (t->is_norm && decay_norm));
@@ -457,34 +457,34 @@ dytcl_status dytcl_model_step(dytcl_model *m, const dytcl_model_optim *o, int st
 {
     if (!m) return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_model_step: the model is NULL");
     if (!o || step < 1)
-        return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_step: needs an optimiser and step >= 1");
-    dytcl_status s = model_refuse_half(m, __func__);
+        return dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_step: needs an optimiser and step >= 1");
+    dytcl_status s = dy_model_refuse_half(m, __func__);
     if (!s) s = ensure_mask(m, o->decay_norm);
     if (s) return s;
-    dytcl_tensor all = at(m->grads, 0, (int64_t)m->n);
-    dytcl_tensor norm = at(m->stats, 0, 1), scale = at(m->stats, 1, 1);
+    dytcl_tensor all = dy_at(m->grads, 0, (int64_t)m->n);
+    dytcl_tensor norm = dy_at(m->stats, 0, 1), scale = dy_at(m->stats, 1, 1);
     dytcl_adamw_config cfg = {dytcl_lr_at(o, step), o->beta1, o->beta2, o->eps, o->weight_decay};
-    if ((s = lib_fail(m, dytcl_grad_norm(m->ctx, norm, scale, all, o->clip), "gradient norm"))) return s;
-    return lib_fail(m,
-                    dytcl_adamw(m->ctx, at(m->params, 0, (int64_t)m->n), all, at(m->m, 0, (int64_t)m->n),
-                                at(m->v, 0, (int64_t)m->n), at(m->mask, 0, (int64_t)m->n), scale, &cfg, step),
+    if ((s = dy_lib_fail(m, dytcl_grad_norm(m->ctx, norm, scale, all, o->clip), "gradient norm"))) return s;
+    return dy_lib_fail(m,
+                    dytcl_adamw(m->ctx, dy_at(m->params, 0, (int64_t)m->n), all, dy_at(m->m, 0, (int64_t)m->n),
+                                dy_at(m->v, 0, (int64_t)m->n), dy_at(m->mask, 0, (int64_t)m->n), scale, &cfg, step),
                     "AdamW");
 }
 
 dytcl_status dytcl_model_param_norm(dytcl_model *m, float *norm)
 {
-    if (!m || !norm) return model_bad_arg(m, __func__);
-    dytcl_status s = dytcl_grad_norm(m->ctx, at(m->stats, 0, 1), (dytcl_tensor){0}, at(m->params, 0, (int64_t)m->n), 0);
+    if (!m || !norm) return dy_model_bad_arg(m, __func__);
+    dytcl_status s = dytcl_grad_norm(m->ctx, dy_at(m->stats, 0, 1), (dytcl_tensor){0}, dy_at(m->params, 0, (int64_t)m->n), 0);
     if (!s) s = dytcl_buf_read(m->ctx, m->stats, 0, norm, sizeof(float));
-    return lib_fail(m, s, "parameter norm");
+    return dy_lib_fail(m, s, "parameter norm");
 }
 
 dytcl_status dytcl_model_step_stats(dytcl_model *m, float *losses, int n, float *grad_norm)
 {
-    if (!m || n < 0 || n > LOSS_SLOTS || (n && !losses) || !grad_norm) return model_bad_arg(m, __func__);
+    if (!m || n < 0 || n > LOSS_SLOTS || (n && !losses) || !grad_norm) return dy_model_bad_arg(m, __func__);
     float h[2 + LOSS_SLOTS];
     dytcl_status s = dytcl_buf_read(m->ctx, m->stats, 0, h, (2 + (size_t)n) * sizeof(float));
-    if (s) return lib_fail(m, s, "read step stats");
+    if (s) return dy_lib_fail(m, s, "read step stats");
     *grad_norm = h[0];
     if (n) memcpy(losses, h + 2, (size_t)n * sizeof(float));
     return DYTCL_OK;
@@ -502,14 +502,14 @@ static float saturated(const float *x, size_t n, float alpha, float shift)
 
 dytcl_status dytcl_model_saturation(dytcl_model *m, float *frac, float *alpha)
 {
-    if (!m || !frac || !alpha) return model_bad_arg(m, __func__);
+    if (!m || !frac || !alpha) return dy_model_bad_arg(m, __func__);
     if (m->c.norm != DYTCL_NORM_DYT && m->c.norm != DYTCL_NORM_DERF)
-        return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_saturation: the model's norm is %s, not dyt or derf",
+        return dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_saturation: the model's norm is %s, not dyt or derf",
                           dytcl_norm_kind_name(m->c.norm));
-    if (!m->acts) return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_saturation: no forward pass yet");
+    if (!m->acts) return dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_saturation: no forward pass yet");
     size_t n = (size_t)m->B * m->T * m->C;
     float *x = malloc(n * sizeof *x);
-    if (!x) return model_fail(m, DYTCL_ERR_HOST_MEMORY, "dytcl_model_saturation: out of host memory");
+    if (!x) return dy_model_fail(m, DYTCL_ERR_HOST_MEMORY, "dytcl_model_saturation: out of host memory");
     dytcl_status s = DYTCL_OK;
     for (int i = 0; i < 2 * m->L + 1 && !s; i++) {
         /* the norm's input: res[l] (norm1), mid[l] (norm2), res[L] (normf) */
@@ -523,5 +523,5 @@ dytcl_status dytcl_model_saturation(dytcl_model *m, float *frac, float *alpha)
         if (!s) frac[i] = saturated(x, n, ab[0], ab[1]), alpha[i] = ab[0];
     }
     free(x);
-    return lib_fail(m, s, "dytcl_model_saturation");
+    return dy_lib_fail(m, s, "dytcl_model_saturation");
 }

@@ -143,27 +143,27 @@ dytcl_status dy_image_backward(dytcl_model *m, float grad_scale);
 
 /* Rounds the parameters into m->wh again (after they changed); nothing
  * when the model holds no half-width copy (model_infer.c). */
-dytcl_status model_refresh_half(dytcl_model *m);
+dytcl_status dy_model_refresh_half(dytcl_model *m);
 /* DYTCL_ERR_INVALID_ARG: fn is for language models only (model_infer.c). */
 dytcl_status dy_refuse_vit(dytcl_model *m, const char *fn);
 /* DYTCL_ERR_INVALID_ARG naming fn when m holds half-width weights (training
  * needs the float32 ones alone). */
-dytcl_status model_refuse_half(dytcl_model *m, const char *fn);
+dytcl_status dy_model_refuse_half(dytcl_model *m, const char *fn);
 
-/* Views. at(b, off, n): a 1-D view, absent (.buf NULL) when off is NONE. */
-dytcl_tensor at(dytcl_buf *b, size_t off, int64_t n);
-dytcl_tensor at2(dytcl_buf *b, size_t off, int64_t rows, int64_t cols);
-dytcl_tensor at4(dytcl_buf *b, size_t off, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
+/* Views. dy_at(b, off, n): a 1-D view, absent (.buf NULL) when off is NONE. */
+dytcl_tensor dy_at(dytcl_buf *b, size_t off, int64_t n);
+dytcl_tensor dy_at2(dytcl_buf *b, size_t off, int64_t rows, int64_t cols);
+dytcl_tensor dy_at4(dytcl_buf *b, size_t off, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
 /* The passes' shorthands (with a dytcl_model *m in scope): a view of the
  * activations, layer l's slot of a per-layer array of n floats (A) or of
  * rows x cols (A2); and a call to the ops whose failure returns, prefixed
  * with what failed (TRY). */
-#define A(field, l, n) at(m->acts, m->a.field + (size_t)(l) * (n), (int64_t)(n))
-#define A2(field, l, rows, cols) at2(m->acts, m->a.field + (size_t)(l) * (rows) * (cols), rows, cols)
+#define A(field, l, n) dy_at(m->acts, m->a.field + (size_t)(l) * (n), (int64_t)(n))
+#define A2(field, l, rows, cols) dy_at2(m->acts, m->a.field + (size_t)(l) * (rows) * (cols), rows, cols)
 #define TRY(call, what)                                    \
     do {                                                   \
         dytcl_status s_ = (call);                          \
-        if (s_) return lib_fail(m, s_, what);              \
+        if (s_) return dy_lib_fail(m, s_, what);              \
     } while (0)
 
 /* Errors go where the ops' go: the context's last error (host/error.c's
@@ -176,12 +176,12 @@ dytcl_status dy_fail(dytcl_ctx *ctx, dytcl_status s, const char *fmt, ...)
     ;
 /* Prefixes the library's last error on m's context with `what` (when s is
  * not OK) and returns s. */
-dytcl_status lib_fail(dytcl_model *m, dytcl_status s, const char *what);
+dytcl_status dy_lib_fail(dytcl_model *m, dytcl_status s, const char *what);
 /* DYTCL_ERR_INVALID_ARG with "fn: an argument is NULL or out of range" on
  * m's context (m NULL: this thread's message). */
-dytcl_status model_bad_arg(const dytcl_model *m, const char *fn);
+dytcl_status dy_model_bad_arg(const dytcl_model *m, const char *fn);
 /* Sets the message on m's context and returns s. */
-dytcl_status model_fail(dytcl_model *m, dytcl_status s, const char *fmt, ...)
+dytcl_status dy_model_fail(dytcl_model *m, dytcl_status s, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif

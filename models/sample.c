@@ -80,7 +80,7 @@ static dytcl_status next_logits(dytcl_model *m, int use_cache, const int32_t *se
     }
     const int V = m->c.vocab;
     float *all = malloc((size_t)len * V * sizeof(float));
-    if (!all) return model_fail(m, DYTCL_ERR_HOST_MEMORY, "dytcl_model_generate: out of host memory");
+    if (!all) return dy_model_fail(m, DYTCL_ERR_HOST_MEMORY, "dytcl_model_generate: out of host memory");
     dytcl_status s = dytcl_model_set_batch(m, 1, len);
     if (!s) s = dytcl_model_forward(m, seq, NULL);
     if (!s) s = dytcl_model_read_logits(m, all);
@@ -92,21 +92,21 @@ static dytcl_status next_logits(dytcl_model *m, int use_cache, const int32_t *se
 dytcl_status dytcl_model_generate(dytcl_model *m, const int32_t *prompt, int n_prompt, int n_new,
                                   const dytcl_sampling *s, int use_cache, dytcl_token_fn fn, void *user)
 {
-    if (!m || !prompt || !s || n_new < 0) return model_bad_arg(m, __func__);
+    if (!m || !prompt || !s || n_new < 0) return dy_model_bad_arg(m, __func__);
     const int max = m->c.max_seq, V = m->c.vocab;
     if (n_prompt < 1 || n_prompt > max)
-        return model_fail(m, DYTCL_ERR_INVALID_ARG,
+        return dy_model_fail(m, DYTCL_ERR_INVALID_ARG,
                           "dytcl_model_generate: the prompt has %d tokens; 1 to max_seq %d fit", n_prompt, max);
     for (int i = 0; i < n_prompt; i++)
         if (prompt[i] < 0 || prompt[i] >= V)
-            return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_generate: prompt token %d is %d, outside [0, %d)",
+            return dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_generate: prompt token %d is %d, outside [0, %d)",
                               i, prompt[i], V);
     int32_t *seq = malloc((size_t)max * sizeof *seq);
     float *logits = malloc((size_t)V * sizeof *logits);
     prob *q = malloc((size_t)V * sizeof *q);
     dytcl_status st = DYTCL_ERR_HOST_MEMORY;
     if (!seq || !logits || !q) {
-        model_fail(m, st, "dytcl_model_generate: out of host memory");
+        dy_model_fail(m, st, "dytcl_model_generate: out of host memory");
         goto done;
     }
     memcpy(seq, prompt, (size_t)n_prompt * sizeof *seq);
