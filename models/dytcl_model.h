@@ -219,6 +219,15 @@ DYTCL_API dytcl_status dytcl_model_read_config(const char *path, dytcl_model_con
  * message naming the problem. */
 DYTCL_API dytcl_status dytcl_model_load(dytcl_ctx *ctx, const char *path, dytcl_meta *md, int *has_opt,
                                         dytcl_model **out);
+/* dytcl_model_load_ex flags. dytcl_model_load (flags 0) refuses a checkpoint
+ * with a NaN or infinite parameter or AdamW moment, DYTCL_ERR_FORMAT naming
+ * the tensor: a diverged model generates and classifies nonsense, and
+ * training would not recover from it. DYTCL_LOAD_ALLOW_NONFINITE loads it
+ * anyway (to inspect it). */
+enum { DYTCL_LOAD_ALLOW_NONFINITE = 1u };
+/* dytcl_model_load with flags (DYTCL_LOAD_*; an unknown bit: DYTCL_ERR_INVALID_ARG). */
+DYTCL_API dytcl_status dytcl_model_load_ex(dytcl_ctx *ctx, const char *path, unsigned flags, dytcl_meta *md,
+                                           int *has_opt, dytcl_model **out);
 
 /* ------------------------------------------------------------ training */
 

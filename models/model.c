@@ -68,11 +68,25 @@ double dytcl_model_norm_ns(dytcl_model *m)
 
 /* ------------------------------------------------------------ the table */
 
+static int by_name(const void *a, const void *b)
+{
+    return strcmp((*(const dytcl_model_tensor *const *)a)->name, (*(const dytcl_model_tensor *const *)b)->name);
+}
+
+const dytcl_model_tensor *dy_tensor_named(const dytcl_model *m, const char *name)
+{
+    dytcl_model_tensor key;
+    if (strlen(name) >= sizeof key.name) return NULL;
+    memcpy(key.name, name, strlen(name) + 1);
+    const dytcl_model_tensor *k = &key, *const *hit = bsearch(&k, m->by_name, (size_t)m->ntab, sizeof *m->by_name,
+                                                              by_name);
+    return hit ? *hit : NULL;
+}
+
 static size_t find(const dytcl_model *m, const char *name)
 {
-    for (int i = 0; i < m->ntab; i++)
-        if (!strcmp(m->tab[i].name, name)) return m->tab[i].offset;
-    return NONE;
+    const dytcl_model_tensor *t = dy_tensor_named(m, name);
+    return t ? t->offset : NONE;
 }
 
 static norm_off find_norm(const dytcl_model *m, const char *prefix)
@@ -199,11 +213,14 @@ dytcl_status dytcl_model_create(dytcl_ctx *ctx, const dytcl_model_config *cfg, u
     m->ntab = dytcl_model_param_table(cfg, NULL, 0);
     m->n = dytcl_model_param_count(cfg);
     m->tab = calloc((size_t)m->ntab, sizeof *m->tab);
+    m->by_name = calloc((size_t)m->ntab, sizeof *m->by_name);
     m->layer = calloc((size_t)m->L, sizeof *m->layer);
     float *host = NULL;
     dytcl_status s = DYTCL_ERR_HOST_MEMORY;
-    if (!m->tab || !m->layer) goto fail;
+    if (!m->tab || !m->by_name || !m->layer) goto fail;
     dytcl_model_param_table(cfg, m->tab, m->ntab);
+    for (int i = 0; i < m->ntab; i++) m->by_name[i] = &m->tab[i];
+    qsort(m->by_name, (size_t)m->ntab, sizeof *m->by_name, by_name);
     locate_params(m);
     if ((s = check_fits(m))) goto fail;
     if ((s = make_buf(m, m->n, &m->params, "parameters")) || (s = make_buf(m, m->n, &m->grads, "gradients")) ||
@@ -235,6 +252,7 @@ void dytcl_model_free(dytcl_model *m)
     dytcl_buf *bufs[] = {m->params, m->grads, m->m, m->v, m->mask, m->stats, m->acts, m->io, m->img, m->kv, m->wh};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dytcl_buf_free(bufs[i]);
     free(m->tab);
+    free(m->by_name);
     free(m->layer);
     free(m);
 }
@@ -300,7 +318,8 @@ static act_off plan_acts(const dytcl_model *m, int B, int T)
 
 dytcl_status dytcl_model_set_batch(dytcl_model *m, int B, int T)
 {
-    if (!m) return dy_model_bad_arg(m, __func__);
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (s) return s;
     if (m->c.arch == DYTCL_ARCH_VIT && T == 0) T = m->c.max_seq; /* the tokens per image */
     if (m->c.arch == DYTCL_ARCH_VIT && (B < 1 || T != m->c.max_seq))
         return dy_model_fail(m, DYTCL_ERR_INVALID_ARG,
@@ -323,13 +342,13 @@ dytcl_status dytcl_model_set_batch(dytcl_model *m, int B, int T)
     dytcl_buf_free(m->img);
     m->acts = m->io = m->img = NULL;
     m->B = m->T = 0;
-    m->has_targets = 0;
+    dy_gate_batch(m);
     act_off a = plan_acts(m, B, T);
     if (a.total > 0x7fffffff)
         return dy_model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
                           "activations for B = %d, T = %d need %.1f MiB (%zu floats, more than 2^31 - 1 elements); "
                           "lower the batch or the sequence length", B, T, a.total * 4.0 / 1048576.0, a.total);
-    dytcl_status s = make_buf(m, a.total, &m->acts, "activations");
+    s = make_buf(m, a.total, &m->acts, "activations");
     if (!s) s = make_buf(m, 2 * (size_t)B * T, &m->io, "tokens");
     if (s) {
         char why[1024];
@@ -354,37 +373,59 @@ void dytcl_model_batch(const dytcl_model *m, int *B, int *T)
 
 /* ------------------------------------------------------------ host copies */
 
+/* After the gate: m is not NULL. */
 static dytcl_status rw(dytcl_model *m, dytcl_buf *b, void *host, int write, const char *what)
 {
-    if (!m || !host) return dy_model_bad_arg(m, __func__);
     size_t bytes = m->n * sizeof(float);
     return dy_lib_fail(m, write ? dytcl_buf_write(m->ctx, b, 0, host, bytes) : dytcl_buf_read(m->ctx, b, 0, host, bytes),
                     what);
 }
 
-dytcl_status dytcl_model_read_params(dytcl_model *m, float *out) { return rw(m, m->params, out, 0, "read parameters"); }
+dytcl_status dytcl_model_read_params(dytcl_model *m, float *out)
+{
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (!s) s = dy_gate_ptr(m, __func__, out, "out");
+    return s ? s : rw(m, m->params, out, 0, "read parameters");
+}
+
 dytcl_status dytcl_model_write_params(dytcl_model *m, const float *in)
 {
-    dytcl_status s = rw(m, m->params, (void *)in, 1, "write parameters");
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (!s) s = dy_gate_ptr(m, __func__, in, "in");
+    if (!s) s = rw(m, m->params, (void *)in, 1, "write parameters");
     return s ? s : dy_model_refresh_half(m);
 }
-dytcl_status dytcl_model_read_grads(dytcl_model *m, float *out) { return rw(m, m->grads, out, 0, "read gradients"); }
+
+dytcl_status dytcl_model_read_grads(dytcl_model *m, float *out)
+{
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (!s) s = dy_gate_ptr(m, __func__, out, "out");
+    return s ? s : rw(m, m->grads, out, 0, "read gradients");
+}
 
 dytcl_status dytcl_model_read_opt(dytcl_model *m, float *mom, float *var)
 {
-    dytcl_status s = rw(m, m->m, mom, 0, "read AdamW m");
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (!s) s = dy_gate_ptr(m, __func__, mom, "mom");
+    if (!s) s = dy_gate_ptr(m, __func__, var, "var");
+    if (!s) s = rw(m, m->m, mom, 0, "read AdamW m");
     return s ? s : rw(m, m->v, var, 0, "read AdamW v");
 }
 
 dytcl_status dytcl_model_write_opt(dytcl_model *m, const float *mom, const float *var)
 {
-    dytcl_status s = rw(m, m->m, (void *)mom, 1, "write AdamW m");
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (!s) s = dy_gate_ptr(m, __func__, mom, "mom");
+    if (!s) s = dy_gate_ptr(m, __func__, var, "var");
+    if (!s) s = rw(m, m->m, (void *)mom, 1, "write AdamW m");
     return s ? s : rw(m, m->v, (void *)var, 1, "write AdamW v");
 }
 
 dytcl_status dytcl_model_read_logits(dytcl_model *m, float *out)
 {
-    if (!m || !out || !m->acts) return dy_model_bad_arg(m, __func__);
+    dytcl_status s = dy_gate(m, __func__, DY_NEED_LOGITS);
+    if (!s) s = dy_gate_ptr(m, __func__, out, "out");
+    if (s) return s;
     size_t rows = m->c.arch == DYTCL_ARCH_VIT ? (size_t)m->B : (size_t)m->B * m->T;
     return dy_lib_fail(m, dytcl_buf_read(m->ctx, m->acts, m->a.logits * sizeof(float), out, rows * m->V * sizeof(float)),
                     "read logits");
@@ -392,11 +433,13 @@ dytcl_status dytcl_model_read_logits(dytcl_model *m, float *out)
 
 dytcl_status dytcl_model_read_predictions(dytcl_model *m, int32_t *out)
 {
-    if (!m || !out || !m->acts) return dy_model_bad_arg(m, __func__);
+    dytcl_status s = dy_gate(m, __func__, DY_NEED_LOGITS);
+    if (!s) s = dy_gate_ptr(m, __func__, out, "out");
+    if (s) return s;
     size_t rows = m->c.arch == DYTCL_ARCH_VIT ? (size_t)m->B : (size_t)m->B * m->T, V = (size_t)m->V;
     float *logits = malloc(rows * V * sizeof *logits);
     if (!logits) return dy_model_fail(m, DYTCL_ERR_HOST_MEMORY, "dytcl_model_read_predictions: out of host memory");
-    dytcl_status s = dytcl_model_read_logits(m, logits);
+    s = dytcl_model_read_logits(m, logits);
     for (size_t r = 0; !s && r < rows; r++) {
         const float *row = logits + r * V;
         size_t best = 0;
@@ -410,7 +453,9 @@ dytcl_status dytcl_model_read_predictions(dytcl_model *m, int32_t *out)
 
 dytcl_status dytcl_model_read_loss(dytcl_model *m, float *loss)
 {
-    if (!m || !loss) return dy_model_bad_arg(m, __func__);
+    dytcl_status s = dy_gate(m, __func__, DY_NEED_LOSS);
+    if (!s) s = dy_gate_ptr(m, __func__, loss, "loss");
+    if (s) return s;
     int last = (m->slot + LOSS_SLOTS - 1) % LOSS_SLOTS;
     return dy_lib_fail(m, dytcl_buf_read(m->ctx, m->stats, (2 + (size_t)last) * sizeof(float), loss, sizeof(float)),
                     "read loss");
@@ -420,8 +465,10 @@ dytcl_status dytcl_model_read_loss(dytcl_model *m, float *loss)
 
 dytcl_status dytcl_model_zero_grad(dytcl_model *m)
 {
-    if (!m) return dy_model_bad_arg(m, __func__);
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (s) return s;
     m->slot = 0;
+    dy_gate_zero_grad(m);
     return dy_lib_fail(m, dytcl_fill(m->ctx, dy_at(m->grads, 0, (int64_t)m->n), 0.0f), "zero gradients");
 }
 
@@ -455,35 +502,49 @@ float dytcl_lr_at(const dytcl_model_optim *o, int step)
 
 dytcl_status dytcl_model_step(dytcl_model *m, const dytcl_model_optim *o, int step)
 {
-    if (!m) return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_model_step: the model is NULL");
-    if (!o || step < 1)
-        return dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_step: needs an optimiser and step >= 1");
-    dytcl_status s = dy_model_refuse_half(m, __func__);
-    if (!s) s = ensure_mask(m, o->decay_norm);
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (!s) s = dy_gate_optim(m, __func__, o, step);
+    if (!s) s = dy_model_refuse_half(m, __func__);
     if (s) return s;
+    dy_gate_step(m, 0);
+    if ((s = ensure_mask(m, o->decay_norm))) return s;
     dytcl_tensor all = dy_at(m->grads, 0, (int64_t)m->n);
     dytcl_tensor norm = dy_at(m->stats, 0, 1), scale = dy_at(m->stats, 1, 1);
     dytcl_adamw_config cfg = {dytcl_lr_at(o, step), o->beta1, o->beta2, o->eps, o->weight_decay};
     if ((s = dy_lib_fail(m, dytcl_grad_norm(m->ctx, norm, scale, all, o->clip), "gradient norm"))) return s;
-    return dy_lib_fail(m,
+    s = dy_lib_fail(m,
                     dytcl_adamw(m->ctx, dy_at(m->params, 0, (int64_t)m->n), all, dy_at(m->m, 0, (int64_t)m->n),
                                 dy_at(m->v, 0, (int64_t)m->n), dy_at(m->mask, 0, (int64_t)m->n), scale, &cfg, step),
                     "AdamW");
+    dy_gate_step(m, !s);
+    return s;
 }
 
 dytcl_status dytcl_model_param_norm(dytcl_model *m, float *norm)
 {
-    if (!m || !norm) return dy_model_bad_arg(m, __func__);
-    dytcl_status s = dytcl_grad_norm(m->ctx, dy_at(m->stats, 0, 1), (dytcl_tensor){0}, dy_at(m->params, 0, (int64_t)m->n), 0);
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (!s) s = dy_gate_ptr(m, __func__, norm, "norm");
+    if (s) return s;
+    dy_gate_step(m, 0); /* the step's gradient norm is overwritten */
+    s = dytcl_grad_norm(m->ctx, dy_at(m->stats, 0, 1), (dytcl_tensor){0}, dy_at(m->params, 0, (int64_t)m->n), 0);
     if (!s) s = dytcl_buf_read(m->ctx, m->stats, 0, norm, sizeof(float));
     return dy_lib_fail(m, s, "parameter norm");
 }
 
 dytcl_status dytcl_model_step_stats(dytcl_model *m, float *losses, int n, float *grad_norm)
 {
-    if (!m || n < 0 || n > LOSS_SLOTS || (n && !losses) || !grad_norm) return dy_model_bad_arg(m, __func__);
+    dytcl_status s = dy_gate(m, __func__, DY_NEED_STEP);
+    if (!s) s = dy_gate_ptr(m, __func__, grad_norm, "grad_norm");
+    if (!s && n) s = dy_gate_ptr(m, __func__, losses, "losses");
+    if (s) return s;
+    if (n < 0 || n > LOSS_SLOTS)
+        return dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_step_stats: n = %d, not 0..%d", n, LOSS_SLOTS);
+    if (n > m->gate.losses)
+        return dy_model_fail(m, DYTCL_ERR_CALL_ORDER,
+                             "dytcl_model_step_stats: %d losses asked, %d computed since dytcl_model_zero_grad", n,
+                             m->gate.losses);
     float h[2 + LOSS_SLOTS];
-    dytcl_status s = dytcl_buf_read(m->ctx, m->stats, 0, h, (2 + (size_t)n) * sizeof(float));
+    s = dytcl_buf_read(m->ctx, m->stats, 0, h, (2 + (size_t)n) * sizeof(float));
     if (s) return dy_lib_fail(m, s, "read step stats");
     *grad_norm = h[0];
     if (n) memcpy(losses, h + 2, (size_t)n * sizeof(float));
@@ -502,15 +563,17 @@ static float saturated(const float *x, size_t n, float alpha, float shift)
 
 dytcl_status dytcl_model_saturation(dytcl_model *m, float *frac, float *alpha)
 {
-    if (!m || !frac || !alpha) return dy_model_bad_arg(m, __func__);
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (!s) s = dy_gate_ptr(m, __func__, frac, "frac");
+    if (!s) s = dy_gate_ptr(m, __func__, alpha, "alpha");
+    if (s) return s;
     if (m->c.norm != DYTCL_NORM_DYT && m->c.norm != DYTCL_NORM_DERF)
         return dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_saturation: the model's norm is %s, not dyt or derf",
                           dytcl_norm_kind_name(m->c.norm));
-    if (!m->acts) return dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_saturation: no forward pass yet");
+    if ((s = dy_gate(m, __func__, DY_NEED_RAN))) return s;
     size_t n = (size_t)m->B * m->T * m->C;
     float *x = malloc(n * sizeof *x);
     if (!x) return dy_model_fail(m, DYTCL_ERR_HOST_MEMORY, "dytcl_model_saturation: out of host memory");
-    dytcl_status s = DYTCL_OK;
     for (int i = 0; i < 2 * m->L + 1 && !s; i++) {
         /* the norm's input: res[l] (norm1), mid[l] (norm2), res[L] (normf) */
         int l = i / 2;

@@ -35,12 +35,12 @@ dytcl_status dy_image_batch(dytcl_model *m, int B)
 
 dytcl_status dytcl_model_forward_images(dytcl_model *m, const float *images, const int32_t *labels)
 {
-    if (!m || !images) return dy_model_bad_arg(m, __func__);
-    if (m->c.arch != DYTCL_ARCH_VIT)
-        return dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_forward_images: the model is %s, not a vit",
-                          dytcl_arch_name(m->c.arch));
-    if (!m->acts)
-        return dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_forward_images: call dytcl_model_set_batch first");
+    dytcl_status s = dy_gate(m, __func__, DY_NEED_VIT);
+    if (!s) s = dy_gate_ptr(m, __func__, images, "images");
+    if (!s) s = dy_gate(m, __func__, DY_NEED_BATCH);
+    if (!s && labels) s = dy_gate_ids(m, __func__, "labels", labels, (size_t)m->B, 1);
+    if (s) return s;
+    dy_gate_forward(m, 0, 0);
     dytcl_ctx *ctx = m->ctx;
     const dytcl_model_config *c = &m->c;
     const int B = m->B, T = m->T, C = m->C, K = m->V;
@@ -50,7 +50,6 @@ dytcl_status dytcl_model_forward_images(dytcl_model *m, const float *images, con
     TRY(dytcl_buf_write(ctx, m->img, 0, images, (size_t)B * c->image_channels * c->image_height * c->image_width * 4),
         "upload images");
     if (labels) TRY(dytcl_buf_write(ctx, m->io, (size_t)BT * 4, labels, (size_t)B * 4), "upload labels");
-    m->has_targets = labels != NULL;
 
     /* front end: e = patches Wpatch^T + b                      [B, ch, H, W] -> [B N, P] -> [B N, C] */
     dytcl_tensor img = dy_at4(m->img, 0, B, c->image_channels, c->image_height, c->image_width);
@@ -65,8 +64,7 @@ dytcl_status dytcl_model_forward_images(dytcl_model *m, const float *images, con
         "positions");
 
     /* lnf = normf(x_L), through every block                    [BT, C] */
-    dytcl_status s = dy_trunk_forward(m, 0);
-    if (s) return s;
+    if ((s = dy_trunk_forward(m, 0))) return s;
 
     /* head: pooled[b] = sel . lnf[b]                           [1, T] x [T, C] -> [1, C], B of them */
     dytcl_tensor lnf = A2(lnf, 0, BT, C), pooled = A2(pooled, 0, B, C), logits = A2(logits, 0, B, K);
@@ -75,12 +73,13 @@ dytcl_status dytcl_model_forward_images(dytcl_model *m, const float *images, con
     /* logits = pooled Whead^T + b                              [B, C] -> [B, K] */
     TRY(dytcl_linear_forward(ctx, logits, pooled, dy_at2(m->params, m->lm_head, K, C), dy_at(m->params, m->lm_head_b, K)),
         "head");
-    if (!labels) return DYTCL_OK;
+    if (!labels) return dy_gate_forward(m, 1, 0), DYTCL_OK;
     /* loss = mean over the labelled images of -log softmax(logits)[label] */
     dytcl_tensor y = dy_at(m->io, (size_t)BT, B);
     TRY(dytcl_cross_entropy(ctx, A(losses, 0, B), (dytcl_tensor){0}, logits, y, 1.0f), "cross-entropy");
     TRY(dytcl_cross_entropy_mean(ctx, dy_at(m->stats, 2 + (size_t)m->slot, 1), A(losses, 0, B), y), "mean loss");
     m->slot = (m->slot + 1) % LOSS_SLOTS;
+    dy_gate_forward(m, 1, 1);
     return DYTCL_OK;
 }
 

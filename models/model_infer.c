@@ -7,12 +7,7 @@
 
 #include "model_internal.h"
 
-static const dytcl_model_tensor *lookup(const dytcl_model *m, const char *name)
-{
-    for (int i = 0; i < m->ntab; i++)
-        if (!strcmp(m->tab[i].name, name)) return &m->tab[i];
-    return NULL;
-}
+static const dytcl_model_tensor *lookup(const dytcl_model *m, const char *name) { return dy_tensor_named(m, name); }
 
 /* dst W' = W diag(w) [out, in] and b' = c + W b [out], in float64: the
  * linear layer W (bias c, may be NULL) after a norm with weight w and bias b
@@ -64,9 +59,11 @@ static const float *src_of(const dytcl_model *m, const float *p, const char *nam
 
 dytcl_status dytcl_model_fold(dytcl_model *src, dytcl_model **out)
 {
-    if (!src || !out) return dy_model_bad_arg(src, __func__);
-    *out = NULL;
-    if (src->c.arch == DYTCL_ARCH_VIT) return dy_refuse_vit(src, __func__);
+    if (out) *out = NULL;
+    dytcl_status s = dy_gate(src, __func__, 0);
+    if (!s) s = dy_gate_ptr(src, __func__, out, "out");
+    if (!s) s = dy_gate(src, __func__, DY_NEED_LM);
+    if (s) return s;
     if (src->c.folded) return dy_model_fail(src, DYTCL_ERR_INVALID_ARG, "dytcl_model_fold: the model is already folded");
     if (src->c.norm != DYTCL_NORM_DYT && src->c.norm != DYTCL_NORM_DERF)
         return dy_model_fail(src, DYTCL_ERR_INVALID_ARG,
@@ -75,7 +72,7 @@ dytcl_status dytcl_model_fold(dytcl_model *src, dytcl_model **out)
     dytcl_model_config c = src->c;
     c.folded = 1;
     dytcl_model *dst = NULL;
-    dytcl_status s = dytcl_model_create(src->ctx, &c, 0, &dst);
+    s = dytcl_model_create(src->ctx, &c, 0, &dst);
     if (s) return dy_lib_fail(src, s, "dytcl_model_fold");
     float *ps = malloc(src->n * sizeof(float)), *pd = malloc(dst->n * sizeof(float));
     fold_pair *pairs = malloc(sizeof *pairs * (2 * (size_t)src->L + 1));
@@ -118,11 +115,12 @@ dytcl_status dy_refuse_vit(dytcl_model *m, const char *fn)
 
 dytcl_status dytcl_model_decode_begin(dytcl_model *m)
 {
-    if (!m) return dy_model_bad_arg(m, __func__);
-    if (m->c.arch == DYTCL_ARCH_VIT) return dy_refuse_vit(m, __func__);
-    if (m->kv) return DYTCL_OK;
+    dytcl_status s = dy_gate(m, __func__, DY_NEED_LM);
+    if (!s) s = dy_gate(m, __func__, DY_NEED_IDLE);
+    if (s) return s;
+    dy_gate_decoded(m, 0);
     size_t floats = (size_t)m->L * 2 * m->H * m->c.max_seq * m->D;
-    dytcl_status s = dytcl_buf_create(m->ctx, floats * sizeof(float), &m->kv);
+    s = dytcl_buf_create(m->ctx, floats * sizeof(float), &m->kv);
     if (!s) s = dytcl_fill(m->ctx, dy_at(m->kv, 0, (int64_t)floats), 0.0f);
     if (s) {
         dy_lib_fail(m, s, "KV cache");
@@ -137,6 +135,7 @@ void dytcl_model_decode_end(dytcl_model *m)
     if (!m) return;
     dytcl_buf_free(m->kv);
     m->kv = NULL;
+    dy_gate_decoded(m, 0);
 }
 
 /* ------------------------------------------------- half-width weights */
@@ -166,7 +165,8 @@ dytcl_status dy_model_refuse_half(dytcl_model *m, const char *fn)
 
 dytcl_status dytcl_model_set_weight_dtype(dytcl_model *m, dytcl_dtype dtype)
 {
-    if (!m) return dy_model_bad_arg(m, __func__);
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (s) return s;
     if (!dytcl_dtype_size(dtype))
         return dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_set_weight_dtype: dtype %d is not f32, f16 or bf16",
                           (int)dtype);
@@ -176,7 +176,7 @@ dytcl_status dytcl_model_set_weight_dtype(dytcl_model *m, dytcl_dtype dtype)
     m->wh = NULL;
     m->wdtype = DYTCL_F32;
     if (dtype == DYTCL_F32) return DYTCL_OK;
-    dytcl_status s = dytcl_buf_create(m->ctx, m->n * dytcl_dtype_size(dtype), &m->wh);
+    s = dytcl_buf_create(m->ctx, m->n * dytcl_dtype_size(dtype), &m->wh);
     if (s) return dy_lib_fail(m, s, "half-width weights");
     m->wdtype = dtype;
     if ((s = dy_model_refresh_half(m))) {

@@ -69,6 +69,17 @@ typedef struct {
 /* The block kind of an arch (model_params.c). */
 dy_block_kind dy_block_kind_of(dytcl_arch arch, int n_head);
 
+/* What the model's calls have computed so far, for the call-order checks
+ * (model_gate.c). */
+typedef struct {
+    int ran;      /* a forward pass filled the activations at this batch shape */
+    int logits;   /* the activations hold the last forward's logits (backward consumes them) */
+    int targets;  /* the last forward had targets, and no backward has used them */
+    int losses;   /* losses in the slots since dytcl_model_zero_grad (at most LOSS_SLOTS) */
+    int stepped;  /* a step since dytcl_model_zero_grad: the stats hold its gradient norm */
+    int decoded;  /* decoding: positions 0..decoded-1 are in the KV cache */
+} dy_gate_state;
+
 struct dytcl_model {
     dytcl_ctx *ctx;
     dytcl_model_config c;
@@ -76,6 +87,7 @@ struct dytcl_model {
     int C, H, D, F, F2, V, L;     /* vit: V = K, the classes */
     int N, P, cls;                /* vit: patches per image, values per patch, 1 with a class token */
     dytcl_model_tensor *tab;
+    const dytcl_model_tensor **by_name; /* tab sorted by name (dy_tensor_named) */
     int ntab;
     size_t n;                     /* parameter count */
     size_t wte, wpe, emb_scale, lm_head, lm_head_b; /* vit: wpe is pos, lm_head(_b) head.weight (bias) */
@@ -87,7 +99,7 @@ struct dytcl_model {
     dytcl_buf *stats;             /* [2 + LOSS_SLOTS]: grad norm, clip scale, losses */
     int slot;                     /* the next loss slot */
     int B, T, valid;              /* batch shape; targets not ignored in the last forward */
-    int has_targets;
+    dy_gate_state gate;
     act_off a;
     dytcl_buf *acts;              /* [a.total] */
     dytcl_buf *io;                /* int32 tokens [BT], targets [BT] (vit: labels [B]) */
@@ -100,6 +112,47 @@ struct dytcl_model {
     int profile_norms;            /* time each norm call (benchmarks) */
     double norm_ns;
 };
+
+/* Table entry `name` of m, or NULL: a binary search (model.c). */
+const dytcl_model_tensor *dy_tensor_named(const dytcl_model *m, const char *name);
+
+/* ------------------------------------------------ the gate (model_gate.c)
+ *
+ * Every public model call checks its arguments and the call order here
+ * first: DYTCL_ERR_INVALID_ARG or DYTCL_ERR_CALL_ORDER with a message naming
+ * fn, or DYTCL_OK. */
+enum {
+    DY_NEED_LM = 1 << 0,       /* a language model (not a vit) */
+    DY_NEED_VIT = 1 << 1,      /* a vit */
+    DY_NEED_IDLE = 1 << 2,     /* not decoding */
+    DY_NEED_DECODING = 1 << 3, /* between decode_begin and decode_end */
+    DY_NEED_BATCH = 1 << 4,    /* set_batch done */
+    DY_NEED_RAN = 1 << 5,      /* a forward pass since set_batch */
+    DY_NEED_LOGITS = 1 << 6,   /* the last forward's logits, not consumed by backward */
+    DY_NEED_TARGETS = 1 << 7,  /* a forward with targets not yet taken by backward */
+    DY_NEED_LOSS = 1 << 8,     /* a loss since zero_grad */
+    DY_NEED_STEP = 1 << 9      /* a step since zero_grad */
+};
+/* m is not NULL and holds what `need` asks. */
+dytcl_status dy_gate(const dytcl_model *m, const char *fn, unsigned need);
+/* p is not NULL (name: what it is). m may be NULL. */
+dytcl_status dy_gate_ptr(const dytcl_model *m, const char *fn, const void *p, const char *name);
+/* ids[0..n) are in [0, V) (the vocabulary; a vit: the classes), or -1 when allow_ignored. */
+dytcl_status dy_gate_ids(const dytcl_model *m, const char *fn, const char *what, const int32_t *ids, size_t n,
+                         int allow_ignored);
+/* n >= 1 tokens at positions pos.. fit max_seq and follow the cache without a gap. */
+dytcl_status dy_gate_decode(const dytcl_model *m, const char *fn, int n, int pos);
+/* s: temperature finite >= 0, top_k >= 0, top_p in [0, 1] (dytcl_sample and generate). ctx may be NULL. */
+dytcl_status dy_gate_sampling(dytcl_ctx *ctx, const char *fn, const dytcl_sampling *s);
+/* o not NULL with finite, in-range settings, step >= 1. */
+dytcl_status dy_gate_optim(const dytcl_model *m, const char *fn, const dytcl_model_optim *o, int step);
+/* What a call did (done 0: it failed part-way, its results are not to be read). */
+void dy_gate_batch(dytcl_model *m);
+void dy_gate_forward(dytcl_model *m, int done, int targets);
+void dy_gate_backward(dytcl_model *m);
+void dy_gate_zero_grad(dytcl_model *m);
+void dy_gate_step(dytcl_model *m, int done);
+void dy_gate_decoded(dytcl_model *m, int upto);
 
 /* The transformer block (block.c): forward and backward of layer l over
  * the batch set, its activations at their per-layer offsets. */
