@@ -133,8 +133,8 @@ static dytcl_status vit_check(const dytcl_model_config *c)
     if (!why) return DYTCL_OK;
     return dy_fail(NULL, DYTCL_ERR_INVALID_ARG,
                    "vit config: %s (norm %s, images %d x %d x %d, patch %d, d_model %d, n_head %d, n_layer %d, d_ff %d, "
-                   "classes %d)", why, dytcl_norm_kind_name(c->norm), c->image_channels, c->image_height, c->image_width, c->patch, c->d_model,
-                   c->n_head, c->n_layer, c->d_ff, c->classes);
+                   "classes %d)", why, dytcl_norm_kind_name(c->norm), c->image_channels, c->image_height,
+                   c->image_width, c->patch, c->d_model, c->n_head, c->n_layer, c->d_ff, c->classes);
 }
 
 /* The language models' limits: every size product in the table, the
