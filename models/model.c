@@ -423,8 +423,9 @@ dytcl_status dytcl_model_write_opt(dytcl_model *m, const float *mom, const float
 
 dytcl_status dytcl_model_read_logits(dytcl_model *m, float *out)
 {
-    dytcl_status s = dy_gate(m, __func__, DY_NEED_LOGITS);
+    dytcl_status s = dy_gate(m, __func__, 0);
     if (!s) s = dy_gate_ptr(m, __func__, out, "out");
+    if (!s) s = dy_gate(m, __func__, DY_NEED_LOGITS);
     if (s) return s;
     size_t rows = m->c.arch == DYTCL_ARCH_VIT ? (size_t)m->B : (size_t)m->B * m->T;
     return dy_lib_fail(m, dytcl_buf_read(m->ctx, m->acts, m->a.logits * sizeof(float), out, rows * m->V * sizeof(float)),
@@ -433,8 +434,9 @@ dytcl_status dytcl_model_read_logits(dytcl_model *m, float *out)
 
 dytcl_status dytcl_model_read_predictions(dytcl_model *m, int32_t *out)
 {
-    dytcl_status s = dy_gate(m, __func__, DY_NEED_LOGITS);
+    dytcl_status s = dy_gate(m, __func__, 0);
     if (!s) s = dy_gate_ptr(m, __func__, out, "out");
+    if (!s) s = dy_gate(m, __func__, DY_NEED_LOGITS);
     if (s) return s;
     size_t rows = m->c.arch == DYTCL_ARCH_VIT ? (size_t)m->B : (size_t)m->B * m->T, V = (size_t)m->V;
     float *logits = malloc(rows * V * sizeof *logits);
@@ -453,8 +455,9 @@ dytcl_status dytcl_model_read_predictions(dytcl_model *m, int32_t *out)
 
 dytcl_status dytcl_model_read_loss(dytcl_model *m, float *loss)
 {
-    dytcl_status s = dy_gate(m, __func__, DY_NEED_LOSS);
+    dytcl_status s = dy_gate(m, __func__, 0);
     if (!s) s = dy_gate_ptr(m, __func__, loss, "loss");
+    if (!s) s = dy_gate(m, __func__, DY_NEED_LOSS);
     if (s) return s;
     int last = (m->slot + LOSS_SLOTS - 1) % LOSS_SLOTS;
     return dy_lib_fail(m, dytcl_buf_read(m->ctx, m->stats, (2 + (size_t)last) * sizeof(float), loss, sizeof(float)),
@@ -533,12 +536,13 @@ dytcl_status dytcl_model_param_norm(dytcl_model *m, float *norm)
 
 dytcl_status dytcl_model_step_stats(dytcl_model *m, float *losses, int n, float *grad_norm)
 {
-    dytcl_status s = dy_gate(m, __func__, DY_NEED_STEP);
+    dytcl_status s = dy_gate(m, __func__, 0);
     if (!s) s = dy_gate_ptr(m, __func__, grad_norm, "grad_norm");
     if (!s && n) s = dy_gate_ptr(m, __func__, losses, "losses");
+    if (!s && (n < 0 || n > LOSS_SLOTS))
+        s = dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_step_stats: n = %d, not 0..%d", n, LOSS_SLOTS);
+    if (!s) s = dy_gate(m, __func__, DY_NEED_STEP);
     if (s) return s;
-    if (n < 0 || n > LOSS_SLOTS)
-        return dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_step_stats: n = %d, not 0..%d", n, LOSS_SLOTS);
     if (n > m->gate.losses)
         return dy_model_fail(m, DYTCL_ERR_CALL_ORDER,
                              "dytcl_model_step_stats: %d losses asked, %d computed since dytcl_model_zero_grad", n,

@@ -106,10 +106,11 @@ static dytcl_status embed_backward(dytcl_model *m, dytcl_tensor tokens)
 
 dytcl_status dytcl_model_backward(dytcl_model *m, float grad_scale)
 {
-    dytcl_status s = dy_gate(m, __func__, DY_NEED_TARGETS);
+    dytcl_status s = dy_gate(m, __func__, 0);
     if (!s && !isfinite(grad_scale))
         s = dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_backward: grad_scale %g is not finite",
                           (double)grad_scale);
+    if (!s) s = dy_gate(m, __func__, DY_NEED_TARGETS);
     if (!s) s = dy_model_refuse_half(m, __func__);
     if (s) return s;
     dy_gate_backward(m); /* the logits become their gradient */
