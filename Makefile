@@ -97,7 +97,8 @@ test-oclgrind: deps
 	cd $(BUILD)-oclgrind && ctest --output-on-failure -j $(JOBS) -L oclgrind
 
 # libFuzzer on the safetensors reader, the text data loader, the token-file reader and the IDX reader, each from its
-# committed seed corpus, FUZZ_SECONDS each.
+# committed seed corpus, then on the GEMM/attention argument checks and on sequences of model API calls (a tiny
+# model, kernels cached in $(BUILD)-fuzz/kcache), FUZZ_SECONDS each.
 # FUZZ_SECONDS=600 make fuzz for a longer run.
 FUZZ_SECONDS ?= 30
 fuzz: build
@@ -131,6 +132,15 @@ fuzz: build
 	    -o $(BUILD)-fuzz/fuzz_gemm_args
 	DYTCL_CACHE_DIR=$(CURDIR)/$(BUILD)-fuzz/kcache ASAN_OPTIONS=detect_leaks=0 \
 	    $(BUILD)-fuzz/fuzz_gemm_args -max_total_time=$(FUZZ_SECONDS) -max_len=256 $(BUILD)-fuzz/corpus-gemm
+	mkdir -p $(BUILD)-fuzz/corpus-model
+	clang -std=c11 -g -O1 -Werror=incompatible-pointer-types -Werror=implicit-function-declaration -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    -D_POSIX_C_SOURCE=200809L -Ihost -Imodels -Icl -I$(BUILD)/generated \
+	    tests/fuzz/fuzz_model_calls.c $$(sed -n 's|^  \(host/.*\.c\)$$|\1|p' CMakeLists.txt) \
+	    $$(sed -n '/^set(DYTCL_MODEL_SOURCES/,/^)/s|^  \(models/.*\.c\)$$|\1|p' CMakeLists.txt) models/tokenizer_sp_none.c \
+	    $(BUILD)/generated/kernels_src.c $$(pkg-config --cflags --libs jansson) -lclblast -lOpenCL -lm \
+	    -o $(BUILD)-fuzz/fuzz_model_calls
+	DYTCL_CACHE_DIR=$(CURDIR)/$(BUILD)-fuzz/kcache ASAN_OPTIONS=detect_leaks=0 \
+	    $(BUILD)-fuzz/fuzz_model_calls -max_total_time=$(FUZZ_SECONDS) -max_len=512 $(BUILD)-fuzz/corpus-model
 
 # Every program the library can build (every storage variant and tuning set,
 # as dy_program_text gives them), compiled offline for AMD (gfx1030, gfx1100),

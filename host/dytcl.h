@@ -62,6 +62,8 @@ typedef enum {
     DYTCL_ERR_IO,            /* a file could not be read or written */
     DYTCL_ERR_FORMAT,        /* a file is corrupt or not what it claims */
     DYTCL_ERR_UNSUPPORTED,   /* the device lacks what the call needs */
+    DYTCL_ERR_CALL_ORDER,    /* a call out of order: a read before what it reads was computed,
+                                decoding calls outside a decoding session, ... */
     DYTCL_STATUS_COUNT
 } dytcl_status;
 

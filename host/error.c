@@ -25,6 +25,7 @@ const char *dytcl_status_name(dytcl_status s)
     case DYTCL_ERR_IO: return "DYTCL_ERR_IO";
     case DYTCL_ERR_FORMAT: return "DYTCL_ERR_FORMAT";
     case DYTCL_ERR_UNSUPPORTED: return "DYTCL_ERR_UNSUPPORTED";
+    case DYTCL_ERR_CALL_ORDER: return "DYTCL_ERR_CALL_ORDER";
     case DYTCL_STATUS_COUNT: break;
     }
     return "DYTCL_STATUS_UNKNOWN";

@@ -23,15 +23,15 @@
 
 static dytcl_dyt_params dyt_params(const dytcl_model *m, const norm_off *n)
 {
-    dytcl_dyt_params p = {at(m->params, n->alpha, 1), at(m->params, n->shift, 1), at(m->params, n->weight, m->C),
-                          at(m->params, n->bias, m->C), DYTCL_CHANNELS_LAST};
+    dytcl_dyt_params p = {dy_at(m->params, n->alpha, 1), dy_at(m->params, n->shift, 1), dy_at(m->params, n->weight, m->C),
+                          dy_at(m->params, n->bias, m->C), DYTCL_CHANNELS_LAST};
     return p;
 }
 
 static dytcl_dyt_grads dyt_grads(const dytcl_model *m, const norm_off *n)
 {
-    dytcl_dyt_grads g = {at(m->grads, n->alpha, 1), at(m->grads, n->shift, 1), at(m->grads, n->weight, m->C),
-                         at(m->grads, n->bias, m->C), 1};
+    dytcl_dyt_grads g = {dy_at(m->grads, n->alpha, 1), dy_at(m->grads, n->shift, 1), dy_at(m->grads, n->weight, m->C),
+                         dy_at(m->grads, n->bias, m->C), 1};
     return g;
 }
 
@@ -111,7 +111,7 @@ static dytcl_status timed(dytcl_model *m, const norm_call *c)
     if (!s) s = run_norm(m, c);
     dytcl_status e = dytcl_profile_end(m->ctx, &ns);
     m->norm_ns += ns;
-    return s ? s : lib_fail(m, e, "profiling");
+    return s ? s : dy_lib_fail(m, e, "profiling");
 }
 
 /* x = r + h, then out.y = norm(x): the residual add and the norm after it. */
@@ -160,7 +160,7 @@ float dy_drop_rate(const dytcl_model *m, int l)
 static dytcl_status drop_branch(dytcl_model *m, int l, int j, dytcl_tensor y, dytcl_tensor x)
 {
     if (dy_drop_rate(m, l) == 0) return y.buf == x.buf && y.offset == x.offset ? DYTCL_OK : dytcl_copy(m->ctx, y, x);
-    return dytcl_scale_rows(m->ctx, y, x, at(m->acts, m->a.dpmask + ((size_t)l * 2 + j) * m->B, m->B));
+    return dytcl_scale_rows(m->ctx, y, x, dy_at(m->acts, m->a.dpmask + ((size_t)l * 2 + j) * m->B, m->B));
 }
 
 dy_block_acts dy_block_acts_of(dytcl_model *m, int l)
@@ -171,10 +171,10 @@ dy_block_acts dy_block_acts_of(dytcl_model *m, int l)
     a.res = A2(res, l, BT, C), a.next = A2(res, l + 1, BT, C), a.mid = A2(mid, l, BT, C);
     a.ln1 = A2(ln1, l, BT, C), a.ln2 = A2(ln2, l, BT, C);
     a.mean1 = A(mean1, l, BT), a.rstd1 = A(rstd1, l, BT), a.mean2 = A(mean2, l, BT), a.rstd2 = A(rstd2, l, BT);
-    a.q = at4(m->acts, m->a.q + l * hs, m->B, m->H, m->T, m->D);
-    a.k = at4(m->acts, m->a.k + l * hs, m->B, m->H, m->T, m->D);
-    a.v = at4(m->acts, m->a.v + l * hs, m->B, m->H, m->T, m->D);
-    a.o = at4(m->acts, m->a.o + l * hs, m->B, m->H, m->T, m->D);
+    a.q = dy_at4(m->acts, m->a.q + l * hs, m->B, m->H, m->T, m->D);
+    a.k = dy_at4(m->acts, m->a.k + l * hs, m->B, m->H, m->T, m->D);
+    a.v = dy_at4(m->acts, m->a.v + l * hs, m->B, m->H, m->T, m->D);
+    a.o = dy_at4(m->acts, m->a.o + l * hs, m->B, m->H, m->T, m->D);
     a.lse = A(lse, l, (int64_t)m->B * m->H * m->T);
     a.atty = A2(atty, l, BT, C), a.fch = A2(fch, l, BT, m->F2), a.fcact = A2(fcact, l, BT, m->F);
     return a;
@@ -193,7 +193,7 @@ static dytcl_tensor rope_view(dytcl_tensor t)
  * parameter. */
 static dytcl_tensor weight(const dytcl_model *m, size_t off, int64_t rows, int64_t cols)
 {
-    return m->wh ? dytcl_tensor_as(at2(m->wh, off, rows, cols), m->wdtype) : at2(m->params, off, rows, cols);
+    return m->wh ? dytcl_tensor_as(dy_at2(m->wh, off, rows, cols), m->wdtype) : dy_at2(m->params, off, rows, cols);
 }
 
 static dytcl_attn_path attn_path(const dytcl_model *m)
@@ -205,8 +205,8 @@ static dytcl_attn_path attn_path(const dytcl_model *m)
 static void kv_cache(const dytcl_model *m, int l, dytcl_tensor *kc, dytcl_tensor *vc)
 {
     size_t plane = (size_t)m->H * m->c.max_seq * m->D;
-    *kc = at4(m->kv, (size_t)(2 * l) * plane, 1, m->H, m->c.max_seq, m->D);
-    *vc = at4(m->kv, (size_t)(2 * l + 1) * plane, 1, m->H, m->c.max_seq, m->D);
+    *kc = dy_at4(m->kv, (size_t)(2 * l) * plane, 1, m->H, m->c.max_seq, m->D);
+    *vc = dy_at4(m->kv, (size_t)(2 * l + 1) * plane, 1, m->H, m->c.max_seq, m->D);
 }
 
 /* Decoding (batch 1, positions pos..): qkv -> atty through layer l's KV
@@ -231,11 +231,11 @@ static dytcl_status attn_cached(dytcl_model *m, int l, const dy_block_acts *a, d
         return DYTCL_OK;
     }
     const size_t q0 = m->a.qkv;
-    dytcl_tensor q = at4(m->acts, q0, 1, m->H, 1, m->D), k = at4(m->acts, q0 + C, 1, m->H, 1, m->D);
-    dytcl_tensor v = at4(m->acts, q0 + 2 * C, 1, m->H, 1, m->D), o = a->atty;
+    dytcl_tensor q = dy_at4(m->acts, q0, 1, m->H, 1, m->D), k = dy_at4(m->acts, q0 + C, 1, m->H, 1, m->D);
+    dytcl_tensor v = dy_at4(m->acts, q0 + 2 * C, 1, m->H, 1, m->D), o = a->atty;
     o.ndim = 4, o.shape[0] = 1, o.shape[1] = m->H, o.shape[2] = 1, o.shape[3] = m->D;
     if (m->k.rope) {
-        dytcl_tensor qk = at4(m->acts, q0, 1, 1, 2 * m->H, m->D);
+        dytcl_tensor qk = dy_at4(m->acts, q0, 1, 1, 2 * m->H, m->D);
         TRY(dytcl_rope_forward(ctx, qk, qk, pos, m->c.rope_theta), "RoPE q and k");
     }
     TRY(dytcl_attention_decode(ctx, o, q, k, v, kc, vc, pos), "attention with the KV cache");
@@ -254,7 +254,7 @@ dytcl_status dy_block_forward(dytcl_model *m, int l, const dy_block_acts *a, con
     dy_norm_out n2 = {&p->n2, a->ln2, a->mean2, a->rstd2};
 
     /* attention: qkv = ln1 Wqkv^T + b                       [BT, C] -> [BT, 3C] */
-    TRY(dytcl_linear_forward(ctx, qkv, a->ln1, weight(m, p->qkv_w, 3 * C, C), at(m->params, p->qkv_b, 3 * C)),
+    TRY(dytcl_linear_forward(ctx, qkv, a->ln1, weight(m, p->qkv_w, 3 * C, C), dy_at(m->params, p->qkv_b, 3 * C)),
         "qkv projection");
     if (m->kv) {
         TRY_S(attn_cached(m, l, a, qkv, pos));
@@ -271,7 +271,7 @@ dytcl_status dy_block_forward(dytcl_model *m, int l, const dy_block_acts *a, con
         TRY(dytcl_heads_merge(ctx, a->atty, a->o), "heads merge");
     }
     /* h = atty Wo^T + b                                       [BT, C] */
-    TRY(dytcl_linear_forward(ctx, h, a->atty, weight(m, p->proj_w, C, C), at(m->params, p->proj_b, C)),
+    TRY(dytcl_linear_forward(ctx, h, a->atty, weight(m, p->proj_w, C, C), dy_at(m->params, p->proj_b, C)),
         "attention projection");
     /* stochastic depth: h *= the image's mask (training a ViT)  [B, T C] */
     TRY(drop_branch(m, l, 0, h, h), "drop path");
@@ -280,13 +280,13 @@ dytcl_status dy_block_forward(dytcl_model *m, int l, const dy_block_acts *a, con
     TRY_S(add_norm_forward(m, &n2, a->mid, a->res, h));
 
     /* MLP: fch = ln2 Wfc^T + b                                [BT, C] -> [BT, F2] */
-    TRY(dytcl_linear_forward(ctx, a->fch, a->ln2, weight(m, p->fc_w, F2, C), at(m->params, p->fc_b, F2)),
+    TRY(dytcl_linear_forward(ctx, a->fch, a->ln2, weight(m, p->fc_w, F2, C), dy_at(m->params, p->fc_b, F2)),
         "MLP up projection");
     /* fcact = gelu(fch), or swiglu(gate | up)                 [BT, F2] -> [BT, F] */
     if (m->k.swiglu) TRY(dytcl_swiglu_packed_forward(ctx, a->fcact, a->fch), "SwiGLU");
     else TRY(dytcl_gelu_forward(ctx, a->fcact, a->fch), "GELU");
     /* h = fcact Wout^T + b                                    [BT, F] -> [BT, C] */
-    TRY(dytcl_linear_forward(ctx, h, a->fcact, weight(m, p->out_w, C, F), at(m->params, p->out_b, C)),
+    TRY(dytcl_linear_forward(ctx, h, a->fcact, weight(m, p->out_w, C, F), dy_at(m->params, p->out_b, C)),
         "MLP down projection");
     TRY(drop_branch(m, l, 1, h, h), "drop path");
 
@@ -306,10 +306,10 @@ dytcl_status dy_block_backward(dytcl_model *m, int l, const dy_block_acts *a)
     dytcl_tensor dres = A2(dres, 0, BT, C), dln = A2(dln, 0, BT, C);
     dytcl_tensor dfcact = A2(dfcact, 0, BT, F), dfch = A2(dfch, 0, BT, F2);
     dytcl_tensor datty = A2(h, 0, BT, C), dqkv = A2(qkv, 0, BT, 3 * C);
-    dytcl_tensor dq = at4(m->acts, m->a.dq, m->B, m->H, m->T, m->D);
-    dytcl_tensor dk = at4(m->acts, m->a.dk, m->B, m->H, m->T, m->D);
-    dytcl_tensor dv = at4(m->acts, m->a.dv, m->B, m->H, m->T, m->D);
-    dytcl_tensor dout = at4(m->acts, m->a.dout, m->B, m->H, m->T, m->D);
+    dytcl_tensor dq = dy_at4(m->acts, m->a.dq, m->B, m->H, m->T, m->D);
+    dytcl_tensor dk = dy_at4(m->acts, m->a.dk, m->B, m->H, m->T, m->D);
+    dytcl_tensor dv = dy_at4(m->acts, m->a.dv, m->B, m->H, m->T, m->D);
+    dytcl_tensor dout = dy_at4(m->acts, m->a.dout, m->B, m->H, m->T, m->D);
     dy_norm_out n1 = {&p->n1, a->ln1, a->mean1, a->rstd1}, n2 = {&p->n2, a->ln2, a->mean2, a->rstd2};
     /* the branches' output gradients: dres, or dres times the image's mask
      * under stochastic depth (in the scratch h, then dln, free at the time) */
@@ -318,23 +318,23 @@ dytcl_status dy_block_backward(dytcl_model *m, int l, const dy_block_acts *a)
 
     /* MLP: dfcact = dh Wout, dWout += dh^T fcact (+ db)       [BT, C] -> [BT, F] */
     if (drop) TRY(drop_branch(m, l, 1, dmlp, dres), "drop path backward");
-    TRY(dytcl_linear_backward(ctx, dfcact, at2(m->grads, p->out_w, C, F), at(m->grads, p->out_b, C), 1, dmlp,
-                              a->fcact, at2(m->params, p->out_w, C, F)),
+    TRY(dytcl_linear_backward(ctx, dfcact, dy_at2(m->grads, p->out_w, C, F), dy_at(m->grads, p->out_b, C), 1, dmlp,
+                              a->fcact, dy_at2(m->params, p->out_w, C, F)),
         "MLP down projection backward");
     /* dfch = gelu'(fch) dfcact, or swiglu's                   [BT, F] -> [BT, F2] */
     if (m->k.swiglu) TRY(dytcl_swiglu_packed_backward(ctx, dfch, dfcact, a->fch), "SwiGLU backward");
     else TRY(dytcl_gelu_backward(ctx, dfch, dfcact, a->fch), "GELU backward");
     /* dln = dfch Wfc, dWfc += dfch^T ln2 (+ db)               [BT, F2] -> [BT, C] */
-    TRY(dytcl_linear_backward(ctx, dln, at2(m->grads, p->fc_w, F2, C), at(m->grads, p->fc_b, F2), 1, dfch, a->ln2,
-                              at2(m->params, p->fc_w, F2, C)),
+    TRY(dytcl_linear_backward(ctx, dln, dy_at2(m->grads, p->fc_w, F2, C), dy_at(m->grads, p->fc_b, F2), 1, dfch, a->ln2,
+                              dy_at2(m->params, p->fc_w, F2, C)),
         "MLP up projection backward");
     /* residual: dres (of mid) = dres (of next) + norm2'(mid) dln   [BT, C] */
     TRY_S(dy_norm_backward(m, &n2, dres, dln, a->mid));
 
     /* attention: datty = dh Wo, dWo += dh^T atty (+ db)       [BT, C] */
     if (drop) TRY(drop_branch(m, l, 0, dattn, dres), "drop path backward");
-    TRY(dytcl_linear_backward(ctx, datty, at2(m->grads, p->proj_w, C, C), at(m->grads, p->proj_b, C), 1, dattn,
-                              a->atty, at2(m->params, p->proj_w, C, C)),
+    TRY(dytcl_linear_backward(ctx, datty, dy_at2(m->grads, p->proj_w, C, C), dy_at(m->grads, p->proj_b, C), 1, dattn,
+                              a->atty, dy_at2(m->params, p->proj_w, C, C)),
         "attention projection backward");
     /* dout = merge^-1(datty)                                  [BT, C] -> [B, H, T, D] */
     TRY(dytcl_heads_merge_backward(ctx, dout, datty), "heads merge backward");
@@ -348,8 +348,8 @@ dytcl_status dy_block_backward(dytcl_model *m, int l, const dy_block_acts *a)
     /* dqkv = split^-1(dq, dk, dv)                             [B, H, T, D] x 3 -> [BT, 3C] */
     TRY(dytcl_heads_split_backward(ctx, dqkv, dq, dk, dv), "heads split backward");
     /* dln = dqkv Wqkv, dWqkv += dqkv^T ln1 (+ db)             [BT, 3C] -> [BT, C] */
-    TRY(dytcl_linear_backward(ctx, dln, at2(m->grads, p->qkv_w, 3 * C, C), at(m->grads, p->qkv_b, 3 * C), 1, dqkv,
-                              a->ln1, at2(m->params, p->qkv_w, 3 * C, C)),
+    TRY(dytcl_linear_backward(ctx, dln, dy_at2(m->grads, p->qkv_w, 3 * C, C), dy_at(m->grads, p->qkv_b, 3 * C), 1, dqkv,
+                              a->ln1, dy_at2(m->params, p->qkv_w, 3 * C, C)),
         "qkv projection backward");
     /* residual: dres (of res) = dres (of mid) + norm1'(res) dln    [BT, C] */
     return dy_norm_backward(m, &n1, dres, dln, a->res);

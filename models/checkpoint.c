@@ -2,6 +2,7 @@
  * does the file format, its checks and the atomic write), and the metadata
  * pairs they carry. */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,7 @@ void dytcl_meta_clear(dytcl_meta *md)
 
 const char *dytcl_meta_get(const dytcl_meta *md, const char *key)
 {
-    for (int i = 0; md && i < md->n; i++)
+    for (int i = 0; md && key && i < md->n; i++)
         if (!strcmp(md->key[i], key)) return md->value[i];
     return NULL;
 }
@@ -272,19 +273,23 @@ done:
 
 dytcl_status dytcl_model_save(dytcl_model *m, const char *path, int with_opt, const dytcl_meta *md)
 {
-    if (!m || !path) return model_bad_arg(m, __func__);
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (!s) s = dy_gate_ptr(m, __func__, path, "path");
+    if (s) return s;
     char err[1200];
-    dytcl_status s = save(m, path, with_opt, DYTCL_F32, md, err, sizeof err);
+    s = save(m, path, with_opt, DYTCL_F32, md, err, sizeof err);
     return s ? dy_fail(m->ctx, s, "%s", err) : s;
 }
 
 dytcl_status dytcl_model_export(dytcl_model *m, const char *path, dytcl_dtype dtype, const dytcl_meta *md)
 {
-    if (!m || !path) return model_bad_arg(m, __func__);
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (!s) s = dy_gate_ptr(m, __func__, path, "path");
+    if (s) return s;
     if (!dytcl_dtype_size(dtype))
-        return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_export: dtype %d is not f32, f16 or bf16", (int)dtype);
+        return dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_export: dtype %d is not f32, f16 or bf16", (int)dtype);
     char err[1200];
-    dytcl_status s = save(m, path, 0, dtype, md, err, sizeof err);
+    s = save(m, path, 0, dtype, md, err, sizeof err);
     return s ? dy_fail(m->ctx, s, "%s", err) : s;
 }
 
@@ -321,12 +326,15 @@ static void shape_str(int ndim, const int64_t *shape, char *out, size_t cap)
     if (k < cap) snprintf(out + k, cap - k, "]");
 }
 
-/* Copies tensor `name` of numel n (and shape, when tab is given) into dst. */
-static int take(const dytcl_st_file *f, const char *name, const dytcl_model_tensor *tab, size_t n, float *dst,
-                char *why, size_t cap)
+/* Copies tensor `name` of numel n (and shape, when tab is given) into dst.
+ * The file's tensor number `hint` is tried first: a checkpoint lists them
+ * in table order, so loading is linear in the tensors. */
+static int take(const dytcl_st_file *f, const char *name, int hint, const dytcl_model_tensor *tab, size_t n,
+                float *dst, char *why, size_t cap)
 {
     dytcl_st_tensor t;
-    if (dytcl_st_get(f, name, &t)) return snprintf(why, cap, "tensor \"%s\" is missing", name), -1;
+    if ((dytcl_st_tensor_at(f, hint, &t) || strcmp(t.name, name)) && dytcl_st_get(f, name, &t))
+        return snprintf(why, cap, "tensor \"%s\" is missing", name), -1;
     int same = t.numel == n;
     if (tab) same = same && t.ndim == tab->ndim && t.shape[0] == tab->shape[0] && (t.ndim < 2 || t.shape[1] == tab->shape[1]);
     if (!same) { /* say the shapes: equal counts can hide different shapes */
@@ -344,19 +352,35 @@ static int take(const dytcl_st_file *f, const char *name, const dytcl_model_tens
 
 dytcl_status dytcl_model_read_config(const char *path, dytcl_model_config *c, dytcl_meta *md)
 {
-    if (!path || !c) return model_bad_arg(NULL, __func__);
+    dytcl_status s = dy_gate_ptr(NULL, __func__, path, "path");
+    if (!s) s = dy_gate_ptr(NULL, __func__, c, "config");
+    if (s) return s;
     if (is_dir(path)) { /* a Hugging Face model (hf_load.c) */
         if (md) dytcl_meta_clear(md);
         return dytcl_model_read_config_hf(path, c);
     }
     char err[1200];
-    dytcl_status s = read_config(path, c, md, err, sizeof err);
+    s = read_config(path, c, md, err, sizeof err);
     return s ? dy_fail(NULL, s, "%s", err) : s;
 }
 
-static dytcl_status load(dytcl_ctx *ctx, const char *path, dytcl_model **out, dytcl_meta *md, int *has_opt, char *err,
-                         size_t cap)
+/* 0, or -1 with why naming the first of data[0..n) that is not finite, in tensor `name`. */
+static int nonfinite(const char *name, const float *data, size_t n, char *why, size_t cap)
 {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(data[i]))
+            return snprintf(why, cap,
+                            "tensor \"%s\" holds a non-finite value (%g at element %zu of %zu); refused "
+                            "(DYTCL_LOAD_ALLOW_NONFINITE loads it anyway)",
+                            name, (double)data[i], i, n),
+                   -1;
+    return 0;
+}
+
+static dytcl_status load(dytcl_ctx *ctx, const char *path, unsigned flags, dytcl_model **out, dytcl_meta *md,
+                         int *has_opt, char *err, size_t cap)
+{
+    int check = !(flags & DYTCL_LOAD_ALLOW_NONFINITE);
     *out = NULL;
     if (has_opt) *has_opt = 0;
     dytcl_st_file *f = NULL;
@@ -377,7 +401,9 @@ static dytcl_status load(dytcl_ctx *ctx, const char *path, dytcl_model **out, dy
     dytcl_model_param_table(&c, tab, nt);
     s = DYTCL_ERR_FORMAT;
     for (int i = 0; i < nt; i++)
-        if (take(f, tab[i].name, &tab[i], tab[i].numel, host + tab[i].offset, why, sizeof why)) goto done;
+        if (take(f, tab[i].name, i, &tab[i], tab[i].numel, host + tab[i].offset, why, sizeof why) ||
+            (check && nonfinite(tab[i].name, host + tab[i].offset, tab[i].numel, why, sizeof why)))
+            goto done;
     dytcl_st_tensor probe;
     int opt = !dytcl_st_get(f, "opt.m", &probe);
     if (opt && probe.dtype != DYTCL_F32) {
@@ -385,8 +411,10 @@ static dytcl_status load(dytcl_ctx *ctx, const char *path, dytcl_model **out, dy
                  dytcl_dtype_name(probe.dtype));
         goto done;
     }
-    if (opt && (take(f, "opt.m", NULL, n, host + n, why, sizeof why) ||
-                take(f, "opt.v", NULL, n, host + 2 * n, why, sizeof why)))
+    if (opt && (take(f, "opt.m", nt, NULL, n, host + n, why, sizeof why) ||
+                take(f, "opt.v", nt + 1, NULL, n, host + 2 * n, why, sizeof why) ||
+                (check && (nonfinite("opt.m", host + n, n, why, sizeof why) ||
+                           nonfinite("opt.v", host + 2 * n, n, why, sizeof why)))))
         goto done;
     if ((s = dytcl_model_create(ctx, &c, 0, &m))) {
         snprintf(why, sizeof why, "%s", dytcl_last_error(ctx));
@@ -411,16 +439,24 @@ done:
     return s;
 }
 
-dytcl_status dytcl_model_load(dytcl_ctx *ctx, const char *path, dytcl_meta *md, int *has_opt, dytcl_model **out)
+dytcl_status dytcl_model_load_ex(dytcl_ctx *ctx, const char *path, unsigned flags, dytcl_meta *md, int *has_opt,
+                                 dytcl_model **out)
 {
     if (out) *out = NULL;
     if (!ctx || !path || !out)
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "dytcl_model_load: ctx, path and out are required");
+    if (flags & ~(unsigned)DYTCL_LOAD_ALLOW_NONFINITE)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "dytcl_model_load_ex: unknown flags 0x%x", flags);
     if (is_dir(path)) { /* a Hugging Face model (hf_load.c) */
         if (has_opt) *has_opt = 0;
         return dytcl_model_load_hf(ctx, path, md, out);
     }
     char err[1200];
-    dytcl_status s = load(ctx, path, out, md, has_opt, err, sizeof err);
+    dytcl_status s = load(ctx, path, flags, out, md, has_opt, err, sizeof err);
     return s ? dy_fail(ctx, s, "%s", err) : s;
+}
+
+dytcl_status dytcl_model_load(dytcl_ctx *ctx, const char *path, dytcl_meta *md, int *has_opt, dytcl_model **out)
+{
+    return dytcl_model_load_ex(ctx, path, 0, md, has_opt, out);
 }

@@ -7,7 +7,15 @@
  * Conventions (those of dytcl.h): opaque handles with create/free, a status
  * on every call that can fail, out-parameters last, and the message of a
  * failed call in dytcl_last_error(ctx) -- the model's context, or NULL for
- * the calls that take no model or context.
+ * the calls that take no model or context. Every call checks its arguments
+ * first (a NULL model or pointer, token ids outside [0, vocab), labels
+ * outside [0, classes), sizes, sampling and optimiser settings):
+ * DYTCL_ERR_INVALID_ARG; and the order of calls: DYTCL_ERR_CALL_ORDER for a
+ * read of what was not computed (logits before a forward or after the
+ * backward that consumed them, a loss before a forward with targets since
+ * dytcl_model_zero_grad, step stats before a step), a backward without its
+ * forward, decoding outside a decoding session, a forward or generate inside
+ * one. A refused call changes nothing.
  *
  *   dytcl_ctx *ctx;  dytcl_model *m;
  *   dytcl_ctx_create(NULL, &ctx);
@@ -99,7 +107,8 @@ typedef struct {
     dytcl_pool pool;
 } dytcl_model_config;
 
-/* Fills the fields left 0 from arch, norm and d_model. vit: alpha0 0.5 at
+/* Fills the fields left 0 from arch, norm and d_model (a d_ff too large for
+ * an int stays 0, for the check to refuse). vit: alpha0 0.5 at
  * every norm (the DyT paper's value for ViTs), DyT/Derf gamma 1, d_ff 4C,
  * eps 1e-6, image_channels 1, max_seq the tokens per image. gpt and llama:
  * alpha0 by width, the
@@ -110,7 +119,10 @@ typedef struct {
  * sqrt(1/C + 0.02^2)): unit output, as RMSNorm's; in gpt alpha0 x0 is small,
  * so DyT starts nearly linear and gamma0 carries the scale (7.0 at C 48). */
 DYTCL_API void dytcl_model_config_defaults(dytcl_model_config *c);
-/* Checks a configuration: DYTCL_ERR_INVALID_ARG and why in dytcl_last_error(NULL). */
+/* Checks a configuration: DYTCL_ERR_INVALID_ARG and why in dytcl_last_error(NULL),
+ * naming arch and norm. Limits (gpt, llama): vocab 2..2^24, max_seq 1..2^20,
+ * n_layer 1..1024, d_model 2..65536, d_ff 1..2^20; vit: n_layer 1..256,
+ * d_model <= 8192, d_ff <= 65536, classes 2..65536. */
 DYTCL_API dytcl_status dytcl_model_config_check(const dytcl_model_config *c);
 /* "gpt", "llama" or "vit". */
 DYTCL_API const char *dytcl_arch_name(dytcl_arch a);
@@ -144,7 +156,7 @@ typedef struct {
 } dytcl_model_tensor;
 
 /* The parameter tensors, in order: returns how many (at most cap written;
- * out NULL counts). The total size is the last tensor's offset + numel.
+ * out NULL counts; 0 for a config dytcl_model_config_check refuses). The total size is the last tensor's offset + numel.
  * Order per layer: norm1.{alpha, shift, weight, bias}, attn.qkv.{weight,
  * bias}, attn.proj.{weight, bias}, norm2.*, then gpt: mlp.fc.{weight, bias},
  * mlp.proj.{weight, bias}; llama: mlp.gate_up.weight, mlp.down.weight.
@@ -160,7 +172,7 @@ typedef struct {
  * embedding starts as a convolution's (uniform, bound 1/sqrt(ch p p),
  * weight and bias); the other matrices, cls and pos normal(0, 0.02). */
 DYTCL_API int dytcl_model_param_table(const dytcl_model_config *c, dytcl_model_tensor *out, int cap);
-/* The number of parameters (floats in the flat parameter buffer). */
+/* The number of parameters (floats in the flat parameter buffer; 0 for a refused config). */
 DYTCL_API size_t dytcl_model_param_count(const dytcl_model_config *c);
 
 /* ------------------------------------------------------------ the model */
@@ -226,6 +238,15 @@ DYTCL_API dytcl_status dytcl_model_read_config(const char *path, dytcl_model_con
  * message naming the problem. */
 DYTCL_API dytcl_status dytcl_model_load(dytcl_ctx *ctx, const char *path, dytcl_meta *md, int *has_opt,
                                         dytcl_model **out);
+/* dytcl_model_load_ex flags. dytcl_model_load (flags 0) refuses a checkpoint
+ * with a NaN or infinite parameter or AdamW moment, DYTCL_ERR_FORMAT naming
+ * the tensor: a diverged model generates and classifies nonsense, and
+ * training would not recover from it. DYTCL_LOAD_ALLOW_NONFINITE loads it
+ * anyway (to inspect it). */
+enum { DYTCL_LOAD_ALLOW_NONFINITE = 1u };
+/* dytcl_model_load with flags (DYTCL_LOAD_*; an unknown bit: DYTCL_ERR_INVALID_ARG). */
+DYTCL_API dytcl_status dytcl_model_load_ex(dytcl_ctx *ctx, const char *path, unsigned flags, dytcl_meta *md,
+                                           int *has_opt, dytcl_model **out);
 
 /* ------------------------------------------------------------ training */
 
@@ -365,19 +386,21 @@ DYTCL_API dytcl_status dytcl_model_set_weight_dtype(dytcl_model *m, dytcl_dtype 
 /* The dtype the linear layers read (DYTCL_F32 unless set). */
 DYTCL_API dytcl_dtype dytcl_model_weight_dtype(const dytcl_model *m);
 
-/* Starts decoding with a KV cache on the device (batch 1); forward is refused until the end. */
+/* Starts decoding with a KV cache on the device (batch 1); forward and
+ * generate are refused until the end (DYTCL_ERR_CALL_ORDER), as is a second begin. */
 DYTCL_API dytcl_status dytcl_model_decode_begin(dytcl_model *m);
 /* Runs n new tokens at positions pos..pos+n-1 (pos = the tokens already
- * decoded) and writes the last position's logits [V] to host memory. */
+ * decoded, or fewer to go back; a gap past them is DYTCL_ERR_INVALID_ARG)
+ * and writes the last position's logits [V] to host memory. */
 DYTCL_API dytcl_status dytcl_model_decode(dytcl_model *m, const int32_t *tokens, int n, int pos, float *logits);
 /* Frees the KV cache. */
 DYTCL_API void dytcl_model_decode_end(dytcl_model *m);
 
 /* How the next token is picked. */
 typedef struct {
-    float temperature;  /* 0: the most likely token (greedy) */
-    int top_k;          /* 0: no limit */
-    float top_p;        /* 0 or 1: no limit; else the smallest set with this mass */
+    float temperature;  /* 0: the most likely token (greedy); finite, >= 0 */
+    int top_k;          /* 0: no limit; >= 0 */
+    float top_p;        /* 0 or 1: no limit; else the smallest set with this mass; 0..1 */
     uint64_t seed;      /* the generator's start: the same seed, the same text */
 } dytcl_sampling;
 
@@ -396,7 +419,8 @@ typedef int (*dytcl_token_fn)(int32_t token, void *user);
  * the model, then one token per step with the KV cache (begun and ended
  * here); 0: a full forward pass per token (the batch becomes 1 x length).
  * When the context reaches max_seq its last half becomes the new context
- * (read again). The same model, prompt and s give the same tokens. */
+ * (read again). The same model, prompt and s give the same tokens. Refused
+ * while the caller decodes (its session would end here). */
 DYTCL_API dytcl_status dytcl_model_generate(dytcl_model *m, const int32_t *prompt, int n_prompt, int n_new,
                                             const dytcl_sampling *s, int use_cache, dytcl_token_fn fn, void *user);
 

@@ -10,25 +10,25 @@
 
 #include "model_internal.h"
 
-dytcl_tensor at(dytcl_buf *b, size_t off, int64_t n)
+dytcl_tensor dy_at(dytcl_buf *b, size_t off, int64_t n)
 {
     if (off == NONE) return (dytcl_tensor){0};
     return dytcl_tensor_1d(b, off, n);
 }
 
-dytcl_tensor at2(dytcl_buf *b, size_t off, int64_t rows, int64_t cols)
+dytcl_tensor dy_at2(dytcl_buf *b, size_t off, int64_t rows, int64_t cols)
 {
     if (off == NONE) return (dytcl_tensor){0};
     return dytcl_tensor_2d(b, off, rows, cols);
 }
 
-dytcl_tensor at4(dytcl_buf *b, size_t off, int64_t d0, int64_t d1, int64_t d2, int64_t d3)
+dytcl_tensor dy_at4(dytcl_buf *b, size_t off, int64_t d0, int64_t d1, int64_t d2, int64_t d3)
 {
     dytcl_tensor t = {b, off, 4, {d0, d1, d2, d3}, DYTCL_F32};
     return t;
 }
 
-dytcl_status model_fail(dytcl_model *m, dytcl_status s, const char *fmt, ...)
+dytcl_status dy_model_fail(dytcl_model *m, dytcl_status s, const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -38,12 +38,12 @@ dytcl_status model_fail(dytcl_model *m, dytcl_status s, const char *fmt, ...)
     return dy_fail(m->ctx, s, "%s", msg);
 }
 
-dytcl_status model_bad_arg(const dytcl_model *m, const char *fn)
+dytcl_status dy_model_bad_arg(const dytcl_model *m, const char *fn)
 {
     return dy_fail(m ? m->ctx : NULL, DYTCL_ERR_INVALID_ARG, "%s: an argument is NULL or out of range", fn);
 }
 
-dytcl_status lib_fail(dytcl_model *m, dytcl_status s, const char *what)
+dytcl_status dy_lib_fail(dytcl_model *m, dytcl_status s, const char *what)
 {
     if (!s) return s;
     char msg[1024]; /* the context's message, before it is overwritten */
@@ -68,11 +68,25 @@ double dytcl_model_norm_ns(dytcl_model *m)
 
 /* ------------------------------------------------------------ the table */
 
+static int by_name(const void *a, const void *b)
+{
+    return strcmp((*(const dytcl_model_tensor *const *)a)->name, (*(const dytcl_model_tensor *const *)b)->name);
+}
+
+const dytcl_model_tensor *dy_tensor_named(const dytcl_model *m, const char *name)
+{
+    dytcl_model_tensor key;
+    if (strlen(name) >= sizeof key.name) return NULL;
+    memcpy(key.name, name, strlen(name) + 1);
+    const dytcl_model_tensor *k = &key, *const *hit = bsearch(&k, m->by_name, (size_t)m->ntab, sizeof *m->by_name,
+                                                              by_name);
+    return hit ? *hit : NULL;
+}
+
 static size_t find(const dytcl_model *m, const char *name)
 {
-    for (int i = 0; i < m->ntab; i++)
-        if (!strcmp(m->tab[i].name, name)) return m->tab[i].offset;
-    return NONE;
+    const dytcl_model_tensor *t = dy_tensor_named(m, name);
+    return t ? t->offset : NONE;
 }
 
 static norm_off find_norm(const dytcl_model *m, const char *prefix)
@@ -150,7 +164,7 @@ static void init_params(const dytcl_model *m, uint64_t seed, float *p)
 
 static dytcl_status make_buf(dytcl_model *m, size_t floats, dytcl_buf **out, const char *what)
 {
-    return lib_fail(m, dytcl_buf_create(m->ctx, floats * sizeof(float), out), what);
+    return dy_lib_fail(m, dytcl_buf_create(m->ctx, floats * sizeof(float), out), what);
 }
 
 /* Parameters, gradients, m, v and the mask: 5 * n floats, each buffer in one
@@ -159,17 +173,17 @@ static dytcl_status check_fits(dytcl_model *m)
 {
     dytcl_device_info d;
     dytcl_status s = dytcl_ctx_device(m->ctx, &d);
-    if (s) return lib_fail(m, s, "model");
+    if (s) return dy_lib_fail(m, s, "model");
     double bytes = (double)m->n * sizeof(float);
     if (m->n > 0x7fffffff)
-        return model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
+        return dy_model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
                           "model of %zu parameters: dytcl's kernels address at most 2^31 - 1 floats per buffer", m->n);
     uint64_t room = 0;
     char why[96];
     s = dytcl_ctx_memory_room(m->ctx, &room, why, sizeof why);
-    if (s) return lib_fail(m, s, "model");
+    if (s) return dy_lib_fail(m, s, "model");
     if (bytes > (double)d.max_alloc || 5.0 * bytes > (double)room)
-        return model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
+        return dy_model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
                           "model of %zu parameters needs 5 buffers of %.1f MiB (parameters, gradients, AdamW m "
                           "and v, decay mask: %.1f MiB in all); %s allows %.1f MiB per buffer, and %.1f MiB are "
                           "left by %s",
@@ -201,11 +215,14 @@ dytcl_status dytcl_model_create(dytcl_ctx *ctx, const dytcl_model_config *cfg, u
     m->ntab = dytcl_model_param_table(cfg, NULL, 0);
     m->n = dytcl_model_param_count(cfg);
     m->tab = calloc((size_t)m->ntab, sizeof *m->tab);
+    m->by_name = calloc((size_t)m->ntab, sizeof *m->by_name);
     m->layer = calloc((size_t)m->L, sizeof *m->layer);
     float *host = NULL;
     dytcl_status s = DYTCL_ERR_HOST_MEMORY;
-    if (!m->tab || !m->layer) goto fail;
+    if (!m->tab || !m->by_name || !m->layer) goto fail;
     dytcl_model_param_table(cfg, m->tab, m->ntab);
+    for (int i = 0; i < m->ntab; i++) m->by_name[i] = &m->tab[i];
+    qsort(m->by_name, (size_t)m->ntab, sizeof *m->by_name, by_name);
     locate_params(m);
     if ((s = check_fits(m))) goto fail;
     if ((s = make_buf(m, m->n, &m->params, "parameters")) || (s = make_buf(m, m->n, &m->grads, "gradients")) ||
@@ -215,11 +232,11 @@ dytcl_status dytcl_model_create(dytcl_ctx *ctx, const dytcl_model_config *cfg, u
     s = DYTCL_ERR_HOST_MEMORY;
     if (!(host = malloc(m->n * sizeof(float)))) goto fail;
     init_params(m, seed, host);
-    if ((s = lib_fail(m, dytcl_buf_write(ctx, m->params, 0, host, m->n * sizeof(float)), "parameters")) ||
-        (s = lib_fail(m, dytcl_fill(ctx, at(m->grads, 0, (int64_t)m->n), 0.0f), "gradients")) ||
-        (s = lib_fail(m, dytcl_fill(ctx, at(m->m, 0, (int64_t)m->n), 0.0f), "AdamW m")) ||
-        (s = lib_fail(m, dytcl_fill(ctx, at(m->v, 0, (int64_t)m->n), 0.0f), "AdamW v")) ||
-        (s = lib_fail(m, dytcl_fill(ctx, at(m->stats, 0, 2 + LOSS_SLOTS), 0.0f), "stats")))
+    if ((s = dy_lib_fail(m, dytcl_buf_write(ctx, m->params, 0, host, m->n * sizeof(float)), "parameters")) ||
+        (s = dy_lib_fail(m, dytcl_fill(ctx, dy_at(m->grads, 0, (int64_t)m->n), 0.0f), "gradients")) ||
+        (s = dy_lib_fail(m, dytcl_fill(ctx, dy_at(m->m, 0, (int64_t)m->n), 0.0f), "AdamW m")) ||
+        (s = dy_lib_fail(m, dytcl_fill(ctx, dy_at(m->v, 0, (int64_t)m->n), 0.0f), "AdamW v")) ||
+        (s = dy_lib_fail(m, dytcl_fill(ctx, dy_at(m->stats, 0, 2 + LOSS_SLOTS), 0.0f), "stats")))
         goto fail;
     free(host);
     *out = m;
@@ -237,6 +254,7 @@ void dytcl_model_free(dytcl_model *m)
     dytcl_buf *bufs[] = {m->params, m->grads, m->m, m->v, m->mask, m->stats, m->acts, m->io, m->img, m->kv, m->wh};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dytcl_buf_free(bufs[i]);
     free(m->tab);
+    free(m->by_name);
     free(m->layer);
     free(m);
 }
@@ -303,14 +321,15 @@ static act_off plan_acts(const dytcl_model *m, int B, int T)
 
 dytcl_status dytcl_model_set_batch(dytcl_model *m, int B, int T)
 {
-    if (!m) return model_bad_arg(m, __func__);
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (s) return s;
     if (m->c.arch == DYTCL_ARCH_VIT && T == 0) T = m->c.max_seq; /* the tokens per image */
     if (m->c.arch == DYTCL_ARCH_VIT && (B < 1 || T != m->c.max_seq))
-        return model_fail(m, DYTCL_ERR_INVALID_ARG,
+        return dy_model_fail(m, DYTCL_ERR_INVALID_ARG,
                           "dytcl_model_set_batch: B = %d, T = %d (a vit needs B >= 1 and T 0 or its %d tokens per image)",
                           B, T, m->c.max_seq);
     if (B < 1 || T < 1 || T > m->c.max_seq)
-        return model_fail(m, DYTCL_ERR_INVALID_ARG,
+        return dy_model_fail(m, DYTCL_ERR_INVALID_ARG,
                           "dytcl_model_set_batch: B = %d, T = %d (need B >= 1, 1 <= T <= max_seq %d)", B, T,
                           m->c.max_seq);
     if (m->acts && m->B == B && m->T == T) return DYTCL_OK;
@@ -318,7 +337,7 @@ dytcl_status dytcl_model_set_batch(dytcl_model *m, int B, int T)
      * term of the plan: refused here, nothing in plan_acts overflows */
     double streams = (double)B * T * m->C * (m->L + 1);
     if (streams > 0x7fffffff)
-        return model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
+        return dy_model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
                           "activations for B = %d, T = %d need more than %.0f floats (more than 2^31 - 1 elements); "
                           "lower the batch or the sequence length", B, T, streams);
     dytcl_buf_free(m->acts);
@@ -326,18 +345,18 @@ dytcl_status dytcl_model_set_batch(dytcl_model *m, int B, int T)
     dytcl_buf_free(m->img);
     m->acts = m->io = m->img = NULL;
     m->B = m->T = 0;
-    m->has_targets = 0;
+    dy_gate_batch(m);
     act_off a = plan_acts(m, B, T);
     if (a.total > 0x7fffffff)
-        return model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
+        return dy_model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
                           "activations for B = %d, T = %d need %.1f MiB (%zu floats, more than 2^31 - 1 elements); "
                           "lower the batch or the sequence length", B, T, a.total * 4.0 / 1048576.0, a.total);
-    dytcl_status s = make_buf(m, a.total, &m->acts, "activations");
+    s = make_buf(m, a.total, &m->acts, "activations");
     if (!s) s = make_buf(m, 2 * (size_t)B * T, &m->io, "tokens");
     if (s) {
         char why[1024];
         snprintf(why, sizeof why, "%s", dytcl_last_error(m->ctx));
-        return model_fail(m, s, "activations for B = %d, T = %d (%.1f MiB): %s", B, T, a.total * 4.0 / 1048576.0, why);
+        return dy_model_fail(m, s, "activations for B = %d, T = %d (%.1f MiB): %s", B, T, a.total * 4.0 / 1048576.0, why);
     }
     m->a = a;
     m->B = B, m->T = T;
@@ -357,49 +376,75 @@ void dytcl_model_batch(const dytcl_model *m, int *B, int *T)
 
 /* ------------------------------------------------------------ host copies */
 
+/* After the gate: m is not NULL. */
 static dytcl_status rw(dytcl_model *m, dytcl_buf *b, void *host, int write, const char *what)
 {
-    if (!m || !host) return model_bad_arg(m, __func__);
     size_t bytes = m->n * sizeof(float);
-    return lib_fail(m, write ? dytcl_buf_write(m->ctx, b, 0, host, bytes) : dytcl_buf_read(m->ctx, b, 0, host, bytes),
+    return dy_lib_fail(m, write ? dytcl_buf_write(m->ctx, b, 0, host, bytes) : dytcl_buf_read(m->ctx, b, 0, host, bytes),
                     what);
 }
 
-dytcl_status dytcl_model_read_params(dytcl_model *m, float *out) { return rw(m, m->params, out, 0, "read parameters"); }
+dytcl_status dytcl_model_read_params(dytcl_model *m, float *out)
+{
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (!s) s = dy_gate_ptr(m, __func__, out, "out");
+    return s ? s : rw(m, m->params, out, 0, "read parameters");
+}
+
 dytcl_status dytcl_model_write_params(dytcl_model *m, const float *in)
 {
-    dytcl_status s = rw(m, m->params, (void *)in, 1, "write parameters");
-    return s ? s : model_refresh_half(m);
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (!s) s = dy_gate_ptr(m, __func__, in, "in");
+    if (!s) s = rw(m, m->params, (void *)in, 1, "write parameters");
+    return s ? s : dy_model_refresh_half(m);
 }
-dytcl_status dytcl_model_read_grads(dytcl_model *m, float *out) { return rw(m, m->grads, out, 0, "read gradients"); }
+
+dytcl_status dytcl_model_read_grads(dytcl_model *m, float *out)
+{
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (!s) s = dy_gate_ptr(m, __func__, out, "out");
+    return s ? s : rw(m, m->grads, out, 0, "read gradients");
+}
 
 dytcl_status dytcl_model_read_opt(dytcl_model *m, float *mom, float *var)
 {
-    dytcl_status s = rw(m, m->m, mom, 0, "read AdamW m");
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (!s) s = dy_gate_ptr(m, __func__, mom, "mom");
+    if (!s) s = dy_gate_ptr(m, __func__, var, "var");
+    if (!s) s = rw(m, m->m, mom, 0, "read AdamW m");
     return s ? s : rw(m, m->v, var, 0, "read AdamW v");
 }
 
 dytcl_status dytcl_model_write_opt(dytcl_model *m, const float *mom, const float *var)
 {
-    dytcl_status s = rw(m, m->m, (void *)mom, 1, "write AdamW m");
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (!s) s = dy_gate_ptr(m, __func__, mom, "mom");
+    if (!s) s = dy_gate_ptr(m, __func__, var, "var");
+    if (!s) s = rw(m, m->m, (void *)mom, 1, "write AdamW m");
     return s ? s : rw(m, m->v, (void *)var, 1, "write AdamW v");
 }
 
 dytcl_status dytcl_model_read_logits(dytcl_model *m, float *out)
 {
-    if (!m || !out || !m->acts) return model_bad_arg(m, __func__);
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (!s) s = dy_gate_ptr(m, __func__, out, "out");
+    if (!s) s = dy_gate(m, __func__, DY_NEED_LOGITS);
+    if (s) return s;
     size_t rows = m->c.arch == DYTCL_ARCH_VIT ? (size_t)m->B : (size_t)m->B * m->T;
-    return lib_fail(m, dytcl_buf_read(m->ctx, m->acts, m->a.logits * sizeof(float), out, rows * m->V * sizeof(float)),
+    return dy_lib_fail(m, dytcl_buf_read(m->ctx, m->acts, m->a.logits * sizeof(float), out, rows * m->V * sizeof(float)),
                     "read logits");
 }
 
 dytcl_status dytcl_model_read_predictions(dytcl_model *m, int32_t *out)
 {
-    if (!m || !out || !m->acts) return model_bad_arg(m, __func__);
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (!s) s = dy_gate_ptr(m, __func__, out, "out");
+    if (!s) s = dy_gate(m, __func__, DY_NEED_LOGITS);
+    if (s) return s;
     size_t rows = m->c.arch == DYTCL_ARCH_VIT ? (size_t)m->B : (size_t)m->B * m->T, V = (size_t)m->V;
     float *logits = malloc(rows * V * sizeof *logits);
-    if (!logits) return model_fail(m, DYTCL_ERR_HOST_MEMORY, "dytcl_model_read_predictions: out of host memory");
-    dytcl_status s = dytcl_model_read_logits(m, logits);
+    if (!logits) return dy_model_fail(m, DYTCL_ERR_HOST_MEMORY, "dytcl_model_read_predictions: out of host memory");
+    s = dytcl_model_read_logits(m, logits);
     for (size_t r = 0; !s && r < rows; r++) {
         const float *row = logits + r * V;
         size_t best = 0;
@@ -413,9 +458,12 @@ dytcl_status dytcl_model_read_predictions(dytcl_model *m, int32_t *out)
 
 dytcl_status dytcl_model_read_loss(dytcl_model *m, float *loss)
 {
-    if (!m || !loss) return model_bad_arg(m, __func__);
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (!s) s = dy_gate_ptr(m, __func__, loss, "loss");
+    if (!s) s = dy_gate(m, __func__, DY_NEED_LOSS);
+    if (s) return s;
     int last = (m->slot + LOSS_SLOTS - 1) % LOSS_SLOTS;
-    return lib_fail(m, dytcl_buf_read(m->ctx, m->stats, (2 + (size_t)last) * sizeof(float), loss, sizeof(float)),
+    return dy_lib_fail(m, dytcl_buf_read(m->ctx, m->stats, (2 + (size_t)last) * sizeof(float), loss, sizeof(float)),
                     "read loss");
 }
 
@@ -423,9 +471,11 @@ dytcl_status dytcl_model_read_loss(dytcl_model *m, float *loss)
 
 dytcl_status dytcl_model_zero_grad(dytcl_model *m)
 {
-    if (!m) return model_bad_arg(m, __func__);
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (s) return s;
     m->slot = 0;
-    return lib_fail(m, dytcl_fill(m->ctx, at(m->grads, 0, (int64_t)m->n), 0.0f), "zero gradients");
+    dy_gate_zero_grad(m);
+    return dy_lib_fail(m, dytcl_fill(m->ctx, dy_at(m->grads, 0, (int64_t)m->n), 0.0f), "zero gradients");
 }
 
 /* The weight-decay mask for decay_norm (uploaded when it changes). */
@@ -433,7 +483,7 @@ static dytcl_status ensure_mask(dytcl_model *m, int decay_norm)
 {
     if (m->mask_decay_norm == decay_norm) return DYTCL_OK;
     float *h = malloc(m->n * sizeof(float));
-    if (!h) return model_fail(m, DYTCL_ERR_HOST_MEMORY, "decay mask: out of host memory");
+    if (!h) return dy_model_fail(m, DYTCL_ERR_HOST_MEMORY, "decay mask: out of host memory");
     for (int i = 0; i < m->ntab; i++) {
         const dytcl_model_tensor *t = &m->tab[i];
         float on = (float)(t->decays || (t->is_norm && decay_norm));
@@ -458,36 +508,51 @@ float dytcl_lr_at(const dytcl_model_optim *o, int step)
 
 dytcl_status dytcl_model_step(dytcl_model *m, const dytcl_model_optim *o, int step)
 {
-    if (!m) return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_model_step: the model is NULL");
-    if (!o || step < 1)
-        return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_step: needs an optimiser and step >= 1");
-    dytcl_status s = model_refuse_half(m, __func__);
-    if (!s) s = ensure_mask(m, o->decay_norm);
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (!s) s = dy_gate_optim(m, __func__, o, step);
+    if (!s) s = dy_model_refuse_half(m, __func__);
     if (s) return s;
-    dytcl_tensor all = at(m->grads, 0, (int64_t)m->n);
-    dytcl_tensor norm = at(m->stats, 0, 1), scale = at(m->stats, 1, 1);
+    dy_gate_step(m, 0);
+    if ((s = ensure_mask(m, o->decay_norm))) return s;
+    dytcl_tensor all = dy_at(m->grads, 0, (int64_t)m->n);
+    dytcl_tensor norm = dy_at(m->stats, 0, 1), scale = dy_at(m->stats, 1, 1);
     dytcl_adamw_config cfg = {dytcl_lr_at(o, step), o->beta1, o->beta2, o->eps, o->weight_decay};
-    if ((s = lib_fail(m, dytcl_grad_norm(m->ctx, norm, scale, all, o->clip), "gradient norm"))) return s;
-    return lib_fail(m,
-                    dytcl_adamw(m->ctx, at(m->params, 0, (int64_t)m->n), all, at(m->m, 0, (int64_t)m->n),
-                                at(m->v, 0, (int64_t)m->n), at(m->mask, 0, (int64_t)m->n), scale, &cfg, step),
+    if ((s = dy_lib_fail(m, dytcl_grad_norm(m->ctx, norm, scale, all, o->clip), "gradient norm"))) return s;
+    s = dy_lib_fail(m,
+                    dytcl_adamw(m->ctx, dy_at(m->params, 0, (int64_t)m->n), all, dy_at(m->m, 0, (int64_t)m->n),
+                                dy_at(m->v, 0, (int64_t)m->n), dy_at(m->mask, 0, (int64_t)m->n), scale, &cfg, step),
                     "AdamW");
+    dy_gate_step(m, !s);
+    return s;
 }
 
 dytcl_status dytcl_model_param_norm(dytcl_model *m, float *norm)
 {
-    if (!m || !norm) return model_bad_arg(m, __func__);
-    dytcl_status s = dytcl_grad_norm(m->ctx, at(m->stats, 0, 1), (dytcl_tensor){0}, at(m->params, 0, (int64_t)m->n), 0);
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (!s) s = dy_gate_ptr(m, __func__, norm, "norm");
+    if (s) return s;
+    dy_gate_step(m, 0); /* the step's gradient norm is overwritten */
+    s = dytcl_grad_norm(m->ctx, dy_at(m->stats, 0, 1), (dytcl_tensor){0}, dy_at(m->params, 0, (int64_t)m->n), 0);
     if (!s) s = dytcl_buf_read(m->ctx, m->stats, 0, norm, sizeof(float));
-    return lib_fail(m, s, "parameter norm");
+    return dy_lib_fail(m, s, "parameter norm");
 }
 
 dytcl_status dytcl_model_step_stats(dytcl_model *m, float *losses, int n, float *grad_norm)
 {
-    if (!m || n < 0 || n > LOSS_SLOTS || (n && !losses) || !grad_norm) return model_bad_arg(m, __func__);
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (!s) s = dy_gate_ptr(m, __func__, grad_norm, "grad_norm");
+    if (!s && n) s = dy_gate_ptr(m, __func__, losses, "losses");
+    if (!s && (n < 0 || n > LOSS_SLOTS))
+        s = dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_step_stats: n = %d, not 0..%d", n, LOSS_SLOTS);
+    if (!s) s = dy_gate(m, __func__, DY_NEED_STEP);
+    if (s) return s;
+    if (n > m->gate.losses)
+        return dy_model_fail(m, DYTCL_ERR_CALL_ORDER,
+                             "dytcl_model_step_stats: %d losses asked, %d computed since dytcl_model_zero_grad", n,
+                             m->gate.losses);
     float h[2 + LOSS_SLOTS];
-    dytcl_status s = dytcl_buf_read(m->ctx, m->stats, 0, h, (2 + (size_t)n) * sizeof(float));
-    if (s) return lib_fail(m, s, "read step stats");
+    s = dytcl_buf_read(m->ctx, m->stats, 0, h, (2 + (size_t)n) * sizeof(float));
+    if (s) return dy_lib_fail(m, s, "read step stats");
     *grad_norm = h[0];
     if (n) memcpy(losses, h + 2, (size_t)n * sizeof(float));
     return DYTCL_OK;
@@ -505,15 +570,17 @@ static float saturated(const float *x, size_t n, float alpha, float shift)
 
 dytcl_status dytcl_model_saturation(dytcl_model *m, float *frac, float *alpha)
 {
-    if (!m || !frac || !alpha) return model_bad_arg(m, __func__);
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (!s) s = dy_gate_ptr(m, __func__, frac, "frac");
+    if (!s) s = dy_gate_ptr(m, __func__, alpha, "alpha");
+    if (s) return s;
     if (m->c.norm != DYTCL_NORM_DYT && m->c.norm != DYTCL_NORM_DERF)
-        return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_saturation: the model's norm is %s, not dyt or derf",
+        return dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_saturation: the model's norm is %s, not dyt or derf",
                           dytcl_norm_kind_name(m->c.norm));
-    if (!m->acts) return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_saturation: no forward pass yet");
+    if ((s = dy_gate(m, __func__, DY_NEED_RAN))) return s;
     size_t n = (size_t)m->B * m->T * m->C;
     float *x = malloc(n * sizeof *x);
-    if (!x) return model_fail(m, DYTCL_ERR_HOST_MEMORY, "dytcl_model_saturation: out of host memory");
-    dytcl_status s = DYTCL_OK;
+    if (!x) return dy_model_fail(m, DYTCL_ERR_HOST_MEMORY, "dytcl_model_saturation: out of host memory");
     for (int i = 0; i < 2 * m->L + 1 && !s; i++) {
         /* the norm's input: res[l] (norm1), mid[l] (norm2), res[L] (normf) */
         int l = i / 2;
@@ -526,5 +593,5 @@ dytcl_status dytcl_model_saturation(dytcl_model *m, float *frac, float *alpha)
         if (!s) frac[i] = saturated(x, n, ab[0], ab[1]), alpha[i] = ab[0];
     }
     free(x);
-    return lib_fail(m, s, "dytcl_model_saturation");
+    return dy_lib_fail(m, s, "dytcl_model_saturation");
 }

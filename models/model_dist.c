@@ -5,13 +5,14 @@
 
 static dytcl_status grads_rw(dytcl_model *m, size_t offset, size_t n, void *host, int write)
 {
-    if (!m) return model_bad_arg(m, __func__);
+    dytcl_status s = dy_gate(m, write ? "dytcl_model_write_grads_range" : "dytcl_model_read_grads_range", 0);
+    if (s) return s;
     if ((!host && n) || offset > m->n || n > m->n - offset)
-        return model_fail(m, DYTCL_ERR_INVALID_ARG, "gradient range [%zu, +%zu) outside the %zu gradients%s", offset,
+        return dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "gradient range [%zu, +%zu) outside the %zu gradients%s", offset,
                           n, m->n, host || !n ? "" : " (or no host memory)");
     if (!n) return DYTCL_OK;
     size_t at_byte = offset * sizeof(float), bytes = n * sizeof(float);
-    return lib_fail(m,
+    return dy_lib_fail(m,
                     write ? dytcl_buf_write(m->ctx, m->grads, at_byte, host, bytes)
                           : dytcl_buf_read(m->ctx, m->grads, at_byte, host, bytes),
                     write ? "write gradients" : "read gradients");
@@ -29,6 +30,6 @@ dytcl_status dytcl_model_write_grads_range(dytcl_model *m, size_t offset, size_t
 
 dytcl_status dytcl_model_finish(dytcl_model *m)
 {
-    if (!m) return model_bad_arg(m, __func__);
-    return lib_fail(m, dytcl_finish(m->ctx), "finish");
+    dytcl_status s = dy_gate(m, __func__, 0);
+    return s ? s : dy_lib_fail(m, dytcl_finish(m->ctx), "finish");
 }

@@ -7,12 +7,7 @@
 
 #include "model_internal.h"
 
-static const dytcl_model_tensor *lookup(const dytcl_model *m, const char *name)
-{
-    for (int i = 0; i < m->ntab; i++)
-        if (!strcmp(m->tab[i].name, name)) return &m->tab[i];
-    return NULL;
-}
+static const dytcl_model_tensor *lookup(const dytcl_model *m, const char *name) { return dy_tensor_named(m, name); }
 
 /* dst W' = W diag(w) [out, in] and b' = c + W b [out], in float64: the
  * linear layer W (bias c, may be NULL) after a norm with weight w and bias b
@@ -64,19 +59,21 @@ static const float *src_of(const dytcl_model *m, const float *p, const char *nam
 
 dytcl_status dytcl_model_fold(dytcl_model *src, dytcl_model **out)
 {
-    if (!src || !out) return model_bad_arg(src, __func__);
-    *out = NULL;
-    if (src->c.arch == DYTCL_ARCH_VIT) return dy_refuse_vit(src, __func__);
-    if (src->c.folded) return model_fail(src, DYTCL_ERR_INVALID_ARG, "dytcl_model_fold: the model is already folded");
+    if (out) *out = NULL;
+    dytcl_status s = dy_gate(src, __func__, 0);
+    if (!s) s = dy_gate_ptr(src, __func__, out, "out");
+    if (!s) s = dy_gate(src, __func__, DY_NEED_LM);
+    if (s) return s;
+    if (src->c.folded) return dy_model_fail(src, DYTCL_ERR_INVALID_ARG, "dytcl_model_fold: the model is already folded");
     if (src->c.norm != DYTCL_NORM_DYT && src->c.norm != DYTCL_NORM_DERF)
-        return model_fail(src, DYTCL_ERR_INVALID_ARG,
+        return dy_model_fail(src, DYTCL_ERR_INVALID_ARG,
                           "dytcl_model_fold: only DyT and Derf models fold (this one is %s)",
                           dytcl_norm_kind_name(src->c.norm));
     dytcl_model_config c = src->c;
     c.folded = 1;
     dytcl_model *dst = NULL;
-    dytcl_status s = dytcl_model_create(src->ctx, &c, 0, &dst);
-    if (s) return lib_fail(src, s, "dytcl_model_fold");
+    s = dytcl_model_create(src->ctx, &c, 0, &dst);
+    if (s) return dy_lib_fail(src, s, "dytcl_model_fold");
     float *ps = malloc(src->n * sizeof(float)), *pd = malloc(dst->n * sizeof(float));
     fold_pair *pairs = malloc(sizeof *pairs * (2 * (size_t)src->L + 1));
     s = DYTCL_ERR_HOST_MEMORY;
@@ -97,12 +94,12 @@ dytcl_status dytcl_model_fold(dytcl_model *src, dytcl_model **out)
         fold_linear(ps + W->offset, src_of(src, ps, pairs[i].bias), src_of(src, ps, wn), src_of(src, ps, bn),
                     (int)W->shape[0], (int)W->shape[1], pd + Wd->offset, bd ? pd + bd->offset : NULL);
     }
-    s = lib_fail(src, dytcl_model_write_params(dst, pd), "dytcl_model_fold");
+    s = dy_lib_fail(src, dytcl_model_write_params(dst, pd), "dytcl_model_fold");
 done:
     free(ps), free(pd), free(pairs);
     if (s) {
         dytcl_model_free(dst);
-        if (s == DYTCL_ERR_HOST_MEMORY) model_fail(src, s, "dytcl_model_fold: out of host memory");
+        if (s == DYTCL_ERR_HOST_MEMORY) dy_model_fail(src, s, "dytcl_model_fold: out of host memory");
         return s;
     }
     *out = dst;
@@ -111,21 +108,22 @@ done:
 
 dytcl_status dy_refuse_vit(dytcl_model *m, const char *fn)
 {
-    return model_fail(m, DYTCL_ERR_INVALID_ARG, "%s: for language models only (the model is a vit)", fn);
+    return dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "%s: for language models only (the model is a vit)", fn);
 }
 
 /* --------------------------------------------------------------- KV cache */
 
 dytcl_status dytcl_model_decode_begin(dytcl_model *m)
 {
-    if (!m) return model_bad_arg(m, __func__);
-    if (m->c.arch == DYTCL_ARCH_VIT) return dy_refuse_vit(m, __func__);
-    if (m->kv) return DYTCL_OK;
+    dytcl_status s = dy_gate(m, __func__, DY_NEED_LM);
+    if (!s) s = dy_gate(m, __func__, DY_NEED_IDLE);
+    if (s) return s;
+    dy_gate_decoded(m, 0);
     size_t floats = (size_t)m->L * 2 * m->H * m->c.max_seq * m->D;
-    dytcl_status s = dytcl_buf_create(m->ctx, floats * sizeof(float), &m->kv);
-    if (!s) s = dytcl_fill(m->ctx, at(m->kv, 0, (int64_t)floats), 0.0f);
+    s = dytcl_buf_create(m->ctx, floats * sizeof(float), &m->kv);
+    if (!s) s = dytcl_fill(m->ctx, dy_at(m->kv, 0, (int64_t)floats), 0.0f);
     if (s) {
-        lib_fail(m, s, "KV cache");
+        dy_lib_fail(m, s, "KV cache");
         dytcl_buf_free(m->kv);
         m->kv = NULL;
     }
@@ -137,11 +135,12 @@ void dytcl_model_decode_end(dytcl_model *m)
     if (!m) return;
     dytcl_buf_free(m->kv);
     m->kv = NULL;
+    dy_gate_decoded(m, 0);
 }
 
 /* ------------------------------------------------- half-width weights */
 
-dytcl_status model_refresh_half(dytcl_model *m)
+dytcl_status dy_model_refresh_half(dytcl_model *m)
 {
     if (!m->wh) return DYTCL_OK;
     float *p = malloc(m->n * sizeof *p);
@@ -149,26 +148,27 @@ dytcl_status model_refresh_half(dytcl_model *m)
     dytcl_status s = DYTCL_ERR_HOST_MEMORY;
     if (p && h && !(s = dytcl_model_read_params(m, p))) {
         for (size_t i = 0; i < m->n; i++) h[i] = dytcl_half_from_float(p[i], m->wdtype);
-        s = lib_fail(m, dytcl_buf_write(m->ctx, m->wh, 0, h, m->n * sizeof *h), "half-width weights");
+        s = dy_lib_fail(m, dytcl_buf_write(m->ctx, m->wh, 0, h, m->n * sizeof *h), "half-width weights");
     } else if (s == DYTCL_ERR_HOST_MEMORY) {
-        model_fail(m, s, "half-width weights: out of host memory (%zu parameters)", m->n);
+        dy_model_fail(m, s, "half-width weights: out of host memory (%zu parameters)", m->n);
     }
     free(p), free(h);
     return s;
 }
 
-dytcl_status model_refuse_half(dytcl_model *m, const char *fn)
+dytcl_status dy_model_refuse_half(dytcl_model *m, const char *fn)
 {
     if (!m->wh) return DYTCL_OK;
-    return model_fail(m, DYTCL_ERR_INVALID_ARG, "%s: the model reads %s weights (dytcl_model_set_weight_dtype), "
+    return dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "%s: the model reads %s weights (dytcl_model_set_weight_dtype), "
                       "for inference only; training needs f32 (set DYTCL_F32 first)", fn, dytcl_dtype_name(m->wdtype));
 }
 
 dytcl_status dytcl_model_set_weight_dtype(dytcl_model *m, dytcl_dtype dtype)
 {
-    if (!m) return model_bad_arg(m, __func__);
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (s) return s;
     if (!dytcl_dtype_size(dtype))
-        return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_set_weight_dtype: dtype %d is not f32, f16 or bf16",
+        return dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_set_weight_dtype: dtype %d is not f32, f16 or bf16",
                           (int)dtype);
     if (dtype == m->wdtype) return DYTCL_OK;
     if (m->c.arch == DYTCL_ARCH_VIT) return dy_refuse_vit(m, __func__);
@@ -176,10 +176,10 @@ dytcl_status dytcl_model_set_weight_dtype(dytcl_model *m, dytcl_dtype dtype)
     m->wh = NULL;
     m->wdtype = DYTCL_F32;
     if (dtype == DYTCL_F32) return DYTCL_OK;
-    dytcl_status s = dytcl_buf_create(m->ctx, m->n * dytcl_dtype_size(dtype), &m->wh);
-    if (s) return lib_fail(m, s, "half-width weights");
+    s = dytcl_buf_create(m->ctx, m->n * dytcl_dtype_size(dtype), &m->wh);
+    if (s) return dy_lib_fail(m, s, "half-width weights");
     m->wdtype = dtype;
-    if ((s = model_refresh_half(m))) {
+    if ((s = dy_model_refresh_half(m))) {
         dytcl_buf_free(m->wh);
         m->wh = NULL;
         m->wdtype = DYTCL_F32;

@@ -72,6 +72,17 @@ typedef struct {
 /* The block kind of an arch (model_params.c). */
 dy_block_kind dy_block_kind_of(dytcl_arch arch, int n_head);
 
+/* What the model's calls have computed so far, for the call-order checks
+ * (model_gate.c). */
+typedef struct {
+    int ran;      /* a forward pass filled the activations at this batch shape */
+    int logits;   /* the activations hold the last forward's logits (backward consumes them) */
+    int targets;  /* the last forward had targets, and no backward has used them */
+    int losses;   /* losses in the slots since dytcl_model_zero_grad (at most LOSS_SLOTS) */
+    int stepped;  /* a step since dytcl_model_zero_grad: the stats hold its gradient norm */
+    int decoded;  /* decoding: positions 0..decoded-1 are in the KV cache */
+} dy_gate_state;
+
 struct dytcl_model {
     dytcl_ctx *ctx;
     dytcl_model_config c;
@@ -79,6 +90,7 @@ struct dytcl_model {
     int C, H, D, F, F2, V, L;     /* vit: V = K, the classes */
     int N, P, cls;                /* vit: patches per image, values per patch, 1 with a class token */
     dytcl_model_tensor *tab;
+    const dytcl_model_tensor **by_name; /* tab sorted by name (dy_tensor_named) */
     int ntab;
     size_t n;                     /* parameter count */
     size_t wte, wpe, emb_scale, lm_head, lm_head_b; /* vit: wpe is pos, lm_head(_b) head.weight (bias) */
@@ -90,9 +102,9 @@ struct dytcl_model {
     dytcl_buf *stats;             /* [2 + LOSS_SLOTS]: grad norm, clip scale, losses */
     int slot;                     /* the next loss slot */
     int B, T, valid;              /* batch shape; targets not ignored in the last forward */
-    int has_targets;
     dytcl_model_regularization reg; /* vit: armed for the next forward (dytcl_model_regularize) */
     float drop_path, smoothing;   /* vit: what the last forward used (its backward's) */
+    dy_gate_state gate;
     act_off a;
     dytcl_buf *acts;              /* [a.total] */
     dytcl_buf *io;                /* int32 tokens [BT], targets [BT] (vit: labels [B]) */
@@ -105,6 +117,47 @@ struct dytcl_model {
     int profile_norms;            /* time each norm call (benchmarks) */
     double norm_ns;
 };
+
+/* Table entry `name` of m, or NULL: a binary search (model.c). */
+const dytcl_model_tensor *dy_tensor_named(const dytcl_model *m, const char *name);
+
+/* ------------------------------------------------ the gate (model_gate.c)
+ *
+ * Every public model call checks its arguments and the call order here
+ * first: DYTCL_ERR_INVALID_ARG or DYTCL_ERR_CALL_ORDER with a message naming
+ * fn, or DYTCL_OK. */
+enum {
+    DY_NEED_LM = 1 << 0,       /* a language model (not a vit) */
+    DY_NEED_VIT = 1 << 1,      /* a vit */
+    DY_NEED_IDLE = 1 << 2,     /* not decoding */
+    DY_NEED_DECODING = 1 << 3, /* between decode_begin and decode_end */
+    DY_NEED_BATCH = 1 << 4,    /* set_batch done */
+    DY_NEED_RAN = 1 << 5,      /* a forward pass since set_batch */
+    DY_NEED_LOGITS = 1 << 6,   /* the last forward's logits, not consumed by backward */
+    DY_NEED_TARGETS = 1 << 7,  /* a forward with targets not yet taken by backward */
+    DY_NEED_LOSS = 1 << 8,     /* a loss since zero_grad */
+    DY_NEED_STEP = 1 << 9      /* a step since zero_grad */
+};
+/* m is not NULL and holds what `need` asks. */
+dytcl_status dy_gate(const dytcl_model *m, const char *fn, unsigned need);
+/* p is not NULL (name: what it is). m may be NULL. */
+dytcl_status dy_gate_ptr(const dytcl_model *m, const char *fn, const void *p, const char *name);
+/* ids[0..n) are in [0, V) (the vocabulary; a vit: the classes), or -1 when allow_ignored. */
+dytcl_status dy_gate_ids(const dytcl_model *m, const char *fn, const char *what, const int32_t *ids, size_t n,
+                         int allow_ignored);
+/* n >= 1 tokens at positions pos.. fit max_seq and follow the cache without a gap. */
+dytcl_status dy_gate_decode(const dytcl_model *m, const char *fn, int n, int pos);
+/* s: temperature finite >= 0, top_k >= 0, top_p in [0, 1] (dytcl_sample and generate). ctx may be NULL. */
+dytcl_status dy_gate_sampling(dytcl_ctx *ctx, const char *fn, const dytcl_sampling *s);
+/* o not NULL with finite, in-range settings, step >= 1. */
+dytcl_status dy_gate_optim(const dytcl_model *m, const char *fn, const dytcl_model_optim *o, int step);
+/* What a call did (done 0: it failed part-way, its results are not to be read). */
+void dy_gate_batch(dytcl_model *m);
+void dy_gate_forward(dytcl_model *m, int done, int targets);
+void dy_gate_backward(dytcl_model *m);
+void dy_gate_zero_grad(dytcl_model *m);
+void dy_gate_step(dytcl_model *m, int done);
+void dy_gate_decoded(dytcl_model *m, int upto);
 
 /* The transformer block (block.c): forward and backward of layer l over
  * the batch set, its activations at their per-layer offsets. */
@@ -151,27 +204,27 @@ dytcl_status dy_image_backward(dytcl_model *m, float grad_scale);
 
 /* Rounds the parameters into m->wh again (after they changed); nothing
  * when the model holds no half-width copy (model_infer.c). */
-dytcl_status model_refresh_half(dytcl_model *m);
+dytcl_status dy_model_refresh_half(dytcl_model *m);
 /* DYTCL_ERR_INVALID_ARG: fn is for language models only (model_infer.c). */
 dytcl_status dy_refuse_vit(dytcl_model *m, const char *fn);
 /* DYTCL_ERR_INVALID_ARG naming fn when m holds half-width weights (training
  * needs the float32 ones alone). */
-dytcl_status model_refuse_half(dytcl_model *m, const char *fn);
+dytcl_status dy_model_refuse_half(dytcl_model *m, const char *fn);
 
-/* Views. at(b, off, n): a 1-D view, absent (.buf NULL) when off is NONE. */
-dytcl_tensor at(dytcl_buf *b, size_t off, int64_t n);
-dytcl_tensor at2(dytcl_buf *b, size_t off, int64_t rows, int64_t cols);
-dytcl_tensor at4(dytcl_buf *b, size_t off, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
+/* Views. dy_at(b, off, n): a 1-D view, absent (.buf NULL) when off is NONE. */
+dytcl_tensor dy_at(dytcl_buf *b, size_t off, int64_t n);
+dytcl_tensor dy_at2(dytcl_buf *b, size_t off, int64_t rows, int64_t cols);
+dytcl_tensor dy_at4(dytcl_buf *b, size_t off, int64_t d0, int64_t d1, int64_t d2, int64_t d3);
 /* The passes' shorthands (with a dytcl_model *m in scope): a view of the
  * activations, layer l's slot of a per-layer array of n floats (A) or of
  * rows x cols (A2); and a call to the ops whose failure returns, prefixed
  * with what failed (TRY). */
-#define A(field, l, n) at(m->acts, m->a.field + (size_t)(l) * (n), (int64_t)(n))
-#define A2(field, l, rows, cols) at2(m->acts, m->a.field + (size_t)(l) * (rows) * (cols), rows, cols)
+#define A(field, l, n) dy_at(m->acts, m->a.field + (size_t)(l) * (n), (int64_t)(n))
+#define A2(field, l, rows, cols) dy_at2(m->acts, m->a.field + (size_t)(l) * (rows) * (cols), rows, cols)
 #define TRY(call, what)                                    \
     do {                                                   \
         dytcl_status s_ = (call);                          \
-        if (s_) return lib_fail(m, s_, what);              \
+        if (s_) return dy_lib_fail(m, s_, what);              \
     } while (0)
 
 /* Errors go where the ops' go: the context's last error (host/error.c's
@@ -184,12 +237,12 @@ dytcl_status dy_fail(dytcl_ctx *ctx, dytcl_status s, const char *fmt, ...)
     ;
 /* Prefixes the library's last error on m's context with `what` (when s is
  * not OK) and returns s. */
-dytcl_status lib_fail(dytcl_model *m, dytcl_status s, const char *what);
+dytcl_status dy_lib_fail(dytcl_model *m, dytcl_status s, const char *what);
 /* DYTCL_ERR_INVALID_ARG with "fn: an argument is NULL or out of range" on
  * m's context (m NULL: this thread's message). */
-dytcl_status model_bad_arg(const dytcl_model *m, const char *fn);
+dytcl_status dy_model_bad_arg(const dytcl_model *m, const char *fn);
 /* Sets the message on m's context and returns s. */
-dytcl_status model_fail(dytcl_model *m, dytcl_status s, const char *fmt, ...)
+dytcl_status dy_model_fail(dytcl_model *m, dytcl_status s, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif

@@ -1,6 +1,7 @@
 /* model_params.c -- model configuration and the parameter table: which
  * tensors a model has, their shapes, offsets in the flat buffer, names and
  * initial values. Pure host code (the float64 reference model uses it too). */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -60,7 +61,7 @@ static double x0_std(const dytcl_model_config *c)
  * timm's eps and MLP ratio, one channel; max_seq is the tokens per image. */
 static void vit_defaults(dytcl_model_config *c)
 {
-    if (!c->d_ff) c->d_ff = 4 * c->d_model;
+    if (!c->d_ff && c->d_model > 0 && c->d_model <= INT_MAX / 4) c->d_ff = 4 * c->d_model;
     if (c->alpha_attn == 0) c->alpha_attn = 0.5f;
     if (c->alpha_ffn == 0) c->alpha_ffn = 0.5f;
     if (c->alpha_final == 0) c->alpha_final = 0.5f;
@@ -74,12 +75,15 @@ static void vit_defaults(dytcl_model_config *c)
 
 void dytcl_model_config_defaults(dytcl_model_config *c)
 {
+    if (!c) return;
     if (c->arch == DYTCL_ARCH_VIT) {
         vit_defaults(c);
         return;
     }
     if (!c->vocab) c->vocab = 256;
-    if (!c->d_ff) c->d_ff = c->arch == DYTCL_ARCH_GPT ? 4 * c->d_model : (8 * c->d_model / 3 + 31) / 32 * 32;
+    /* in 64 bits: a d_model too large for any d_ff leaves it 0, and the check names d_model */
+    int64_t C = c->d_model, F = c->arch == DYTCL_ARCH_GPT ? 4 * C : (8 * C / 3 + 31) / 32 * 32;
+    if (!c->d_ff && F >= 1 && F <= INT_MAX) c->d_ff = (int)F;
     float attn, other;
     alpha_by_width(c->d_model, &attn, &other);
     /* The paper's alpha0 in both archs, undivided. gpt's stream starts at
@@ -107,8 +111,7 @@ static dytcl_status vit_check(const dytcl_model_config *c)
 {
     const char *why = NULL;
     int64_t N = c->patch > 0 ? (int64_t)(c->image_height / c->patch) * (c->image_width / c->patch) : 0;
-    if ((unsigned)c->norm > DYTCL_NORM_LAYERNORM) why = "norm must be dyt, derf, rmsnorm or layernorm";
-    else if (c->image_height < 1 || c->image_width < 1 || c->image_channels < 1 || c->image_height > 4096 ||
+    if (c->image_height < 1 || c->image_width < 1 || c->image_channels < 1 || c->image_height > 4096 ||
              c->image_width > 4096 || c->image_channels > 64)
         why = "images must be 1..4096 pixels a side with 1..64 channels";
     else if (c->patch < 1 || c->image_height % c->patch || c->image_width % c->patch)
@@ -129,20 +132,35 @@ static dytcl_status vit_check(const dytcl_model_config *c)
         why = "alpha values must be finite, norm_eps > 0";
     if (!why) return DYTCL_OK;
     return dy_fail(NULL, DYTCL_ERR_INVALID_ARG,
-                   "vit config: %s (images %d x %d x %d, patch %d, d_model %d, n_head %d, n_layer %d, d_ff %d, "
-                   "classes %d)", why, c->image_channels, c->image_height, c->image_width, c->patch, c->d_model,
-                   c->n_head, c->n_layer, c->d_ff, c->classes);
+                   "vit config: %s (norm %s, images %d x %d x %d, patch %d, d_model %d, n_head %d, n_layer %d, d_ff %d, "
+                   "classes %d)", why, dytcl_norm_kind_name(c->norm), c->image_channels, c->image_height,
+                   c->image_width, c->patch, c->d_model, c->n_head, c->n_layer, c->d_ff, c->classes);
 }
+
+/* The language models' limits: every size product in the table, the
+ * parameter count and the activation plan fits 64 bits, every one of an
+ * int's (3C, 2F) fits 31. */
+#define MAX_VOCAB (1 << 24)
+#define MAX_SEQ (1 << 20)
+#define MAX_LAYERS 1024
+#define MAX_D_MODEL 65536
+#define MAX_D_FF (1 << 20)
 
 dytcl_status dytcl_model_config_check(const dytcl_model_config *c)
 {
     const char *why = NULL;
     if (!c) return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "model config: NULL");
-    if ((unsigned)c->arch > DYTCL_ARCH_VIT) why = "arch must be gpt, llama or vit";
-    else if (c->arch == DYTCL_ARCH_VIT) return vit_check(c);
-    else if ((unsigned)c->norm > DYTCL_NORM_LAYERNORM) why = "norm must be dyt, derf, rmsnorm or layernorm";
-    else if (c->vocab < 2 || c->max_seq < 1 || c->n_layer < 1 || c->n_head < 1 || c->d_model < 2 || c->d_ff < 1)
-        why = "vocab >= 2, max_seq, n_layer, n_head, d_model >= 1 and d_ff >= 1 are required";
+    if ((unsigned)c->arch > DYTCL_ARCH_VIT)
+        return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "model config: arch %d: must be gpt, llama or vit", (int)c->arch);
+    if ((unsigned)c->norm > DYTCL_NORM_LAYERNORM)
+        return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "model config (arch %s): norm %d: must be dyt, derf, rmsnorm or "
+                       "layernorm", dytcl_arch_name(c->arch), (int)c->norm);
+    if (c->arch == DYTCL_ARCH_VIT) return vit_check(c);
+    if (c->vocab < 2 || c->vocab > MAX_VOCAB || c->max_seq < 1 || c->max_seq > MAX_SEQ || c->n_layer < 1 ||
+        c->n_layer > MAX_LAYERS || c->n_head < 1 || c->d_model < 2 || c->d_model > MAX_D_MODEL || c->d_ff < 1 ||
+        c->d_ff > MAX_D_FF)
+        why = "needs vocab 2..16777216, max_seq 1..1048576, n_layer 1..1024, n_head >= 1, d_model 2..65536 and "
+              "d_ff 1..1048576";
     else if (c->d_model % c->n_head) why = "d_model must be a multiple of n_head";
     else if (c->d_model / c->n_head > 128 || (c->d_model / c->n_head) % 2) why = "head_dim (d_model / n_head) must be even and <= 128";
     else if (c->folded && c->norm != DYTCL_NORM_DYT && c->norm != DYTCL_NORM_DERF)
@@ -153,8 +171,8 @@ dytcl_status dytcl_model_config_check(const dytcl_model_config *c)
     if (!why) return DYTCL_OK;
     return dy_fail(
         NULL, DYTCL_ERR_INVALID_ARG,
-        "model config: %s (arch %d, norm %d, vocab %d, max_seq %d, n_layer %d, n_head %d, d_model %d, d_ff %d)", why,
-        c->arch, c->norm, c->vocab, c->max_seq, c->n_layer, c->n_head, c->d_model, c->d_ff);
+        "model config: %s (arch %s, norm %s, vocab %d, max_seq %d, n_layer %d, n_head %d, d_model %d, d_ff %d)", why,
+        dytcl_arch_name(c->arch), dytcl_norm_kind_name(c->norm), c->vocab, c->max_seq, c->n_layer, c->n_head, c->d_model, c->d_ff);
 }
 
 /* Appends tensors to a table while counting. */
@@ -162,6 +180,8 @@ typedef struct {
     dytcl_model_tensor *out;
     int cap, n;
     size_t offset;
+    float memo_alpha[3], memo_gamma[3]; /* gamma0_for of the last alphas seen (3 per model) */
+    int memo_n;
 } table;
 
 static void add(table *t, const char *name, int64_t rows, int64_t cols, int is_norm, int decays, dytcl_init init,
@@ -216,7 +236,16 @@ static void add_norm(table *t, const dytcl_model_config *c, const char *prefix, 
     if (c->folded) return;
     /* the ViT starts DyT/Derf at weight 1, as the DyT paper's ViTs do */
     int dyt_like = c->norm == DYTCL_NORM_DYT || c->norm == DYTCL_NORM_DERF;
-    float gamma0 = dyt_like && c->arch != DYTCL_ARCH_VIT ? gamma0_for(c, alpha0) : 1.0f;
+    float gamma0 = 1.0f;
+    if (dyt_like && c->arch != DYTCL_ARCH_VIT) { /* the same three alphas in every layer: each computed once */
+        int i = 0;
+        while (i < t->memo_n && t->memo_alpha[i] != alpha0) i++;
+        if (i == t->memo_n) {
+            i = t->memo_n < 3 ? t->memo_n++ : 2;
+            t->memo_alpha[i] = alpha0, t->memo_gamma[i] = gamma0_for(c, alpha0);
+        }
+        gamma0 = t->memo_gamma[i];
+    }
     add(t, NAME("weight"), c->d_model, 0, 1, 0, DYTCL_INIT_CONST, gamma0);
     if (bias && c->norm != DYTCL_NORM_RMSNORM) add(t, NAME("bias"), c->d_model, 0, 1, 0, DYTCL_INIT_CONST, 0.0f);
 #undef NAME
@@ -319,14 +348,16 @@ static void build(table *tp, const dytcl_model_config *c)
 
 int dytcl_model_param_table(const dytcl_model_config *c, dytcl_model_tensor *out, int cap)
 {
-    table t = {out, out ? cap : 0, 0, 0};
+    if (dytcl_model_config_check(c)) return 0;
+    table t = {out, out ? cap : 0, 0, 0, {0}, {0}, 0};
     build(&t, c);
     return t.n;
 }
 
 size_t dytcl_model_param_count(const dytcl_model_config *c)
 {
-    table t = {NULL, 0, 0, 0};
+    if (dytcl_model_config_check(c)) return 0;
+    table t = {NULL, 0, 0, 0, {0}, {0}, 0};
     build(&t, c);
     return t.offset;
 }

@@ -57,9 +57,10 @@ static int pick(const float *logits, int V, const dytcl_sampling *o, uint64_t *r
 
 dytcl_status dytcl_sample(const float *logits, int V, const dytcl_sampling *s, uint64_t *rng, int32_t *token)
 {
-    if (!logits || V < 1 || !s || !rng || !token || !(s->temperature >= 0) || s->top_k < 0 || !(s->top_p >= 0))
-        return dy_fail(NULL, DYTCL_ERR_INVALID_ARG,
-                       "dytcl_sample: needs logits, V >= 1, temperature >= 0, top_k >= 0, top_p >= 0, rng and token");
+    if (!logits || V < 1 || !rng || !token)
+        return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_sample: needs logits, V >= 1, rng and token");
+    dytcl_status st = dy_gate_sampling(NULL, __func__, s);
+    if (st) return st;
     prob *q = malloc((size_t)V * sizeof *q);
     if (!q) return dy_fail(NULL, DYTCL_ERR_HOST_MEMORY, "dytcl_sample: out of host memory (V = %d)", V);
     *token = pick(logits, V, s, rng, q);
@@ -80,7 +81,7 @@ static dytcl_status next_logits(dytcl_model *m, int use_cache, const int32_t *se
     }
     const int V = m->c.vocab;
     float *all = malloc((size_t)len * V * sizeof(float));
-    if (!all) return model_fail(m, DYTCL_ERR_HOST_MEMORY, "dytcl_model_generate: out of host memory");
+    if (!all) return dy_model_fail(m, DYTCL_ERR_HOST_MEMORY, "dytcl_model_generate: out of host memory");
     dytcl_status s = dytcl_model_set_batch(m, 1, len);
     if (!s) s = dytcl_model_forward(m, seq, NULL);
     if (!s) s = dytcl_model_read_logits(m, all);
@@ -92,21 +93,24 @@ static dytcl_status next_logits(dytcl_model *m, int use_cache, const int32_t *se
 dytcl_status dytcl_model_generate(dytcl_model *m, const int32_t *prompt, int n_prompt, int n_new,
                                   const dytcl_sampling *s, int use_cache, dytcl_token_fn fn, void *user)
 {
-    if (!m || !prompt || !s || n_new < 0) return model_bad_arg(m, __func__);
+    dytcl_status st = dy_gate(m, __func__, DY_NEED_LM);
+    if (!st) st = dy_gate_ptr(m, __func__, prompt, "prompt");
+    if (!st) st = dy_gate_sampling(m->ctx, __func__, s);
+    if (st) return st;
     const int max = m->c.max_seq, V = m->c.vocab;
-    if (n_prompt < 1 || n_prompt > max)
-        return model_fail(m, DYTCL_ERR_INVALID_ARG,
-                          "dytcl_model_generate: the prompt has %d tokens; 1 to max_seq %d fit", n_prompt, max);
-    for (int i = 0; i < n_prompt; i++)
-        if (prompt[i] < 0 || prompt[i] >= V)
-            return model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_generate: prompt token %d is %d, outside [0, %d)",
-                              i, prompt[i], V);
+    if (n_prompt < 1 || n_prompt > max || n_new < 0)
+        return dy_model_fail(m, DYTCL_ERR_INVALID_ARG,
+                             "dytcl_model_generate: the prompt has %d tokens (1 to max_seq %d fit), n_new %d (>= 0)",
+                             n_prompt, max, n_new);
+    /* generate runs its own decoding session (or full passes, which decoding refuses) */
+    if ((st = dy_gate(m, __func__, DY_NEED_IDLE)) || (st = dy_gate_ids(m, __func__, "prompt", prompt, (size_t)n_prompt, 0)))
+        return st;
     int32_t *seq = malloc((size_t)max * sizeof *seq);
     float *logits = malloc((size_t)V * sizeof *logits);
     prob *q = malloc((size_t)V * sizeof *q);
-    dytcl_status st = DYTCL_ERR_HOST_MEMORY;
+    st = DYTCL_ERR_HOST_MEMORY;
     if (!seq || !logits || !q) {
-        model_fail(m, st, "dytcl_model_generate: out of host memory");
+        dy_model_fail(m, st, "dytcl_model_generate: out of host memory");
         goto done;
     }
     memcpy(seq, prompt, (size_t)n_prompt * sizeof *seq);

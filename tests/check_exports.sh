@@ -16,21 +16,16 @@
 #     NAME itself must carry the prefix;
 #   - in the shared library, the linker's own _init, _fini, _edata, _end,
 #     __bss_start (older linkers export them).
-#
-# Tolerated for now (being renamed to dy_ names in models/): the list below.
-# It applies to the static libraries only (these are hidden in the .so).
-RENAMING="at at2 at4 lib_fail model_bad_arg model_fail model_refresh_half model_refuse_half"
 
 # bad_static: nm -g --defined-only lines on stdin -> the offending names
 bad_static() {
-  awk -v tolerated=" $RENAMING " '
+  awk '
     NF < 2 || /:$/ { next }
     {
       type = $(NF - 1); name = $NF
       if (type ~ /^[WVuwv]$/ && (name ~ /^_Z/ || name ~ /^DW\.ref\./)) next
       sub(/^__odr_asan(\.|_gen_)/, "", name)
       if (name ~ /^dytcl_/ || name ~ /^dy_/) next
-      if (index(tolerated, " " name " ")) next
       print $NF
     }'
 }
@@ -67,7 +62,7 @@ fail=0
 planted=$(printf '%s\n' 'ops.c.o:' '0000 T dytcl_copy' '0000 T dy_fail' '0000 T arg_int' \
   '0000 D table' '0000 W weak_helper' '0000 W _ZNSt4pairIiiED2Ev' '0000 V DW.ref.__gxx_personality_v0' \
   '0000 u _ZZN1a1bEvE1c' '0000 B __odr_asan.dy_table' '0000 B __odr_asan.counts' '0000 T model_fail' | bad_static)
-want=$(printf '%s\n' arg_int table weak_helper __odr_asan.counts)
+want=$(printf '%s\n' arg_int table weak_helper __odr_asan.counts model_fail)
 planted_so=$(printf '%s\n' '0000 T dytcl_copy' '0000 T dy_fail' '0000 W _ZNSt4pairIiiED2Ev' \
   '0000 T _init' '0000 T model_fail' | bad_shared)
 want_so=$(printf '%s\n' dy_fail _ZNSt4pairIiiED2Ev model_fail)

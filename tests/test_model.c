@@ -122,7 +122,7 @@ static double check_inference(dytcl_model *m, const int32_t *tok, const float *l
         CHECK(e <= 1e-5, "%s: decoding position %d with the KV cache: relative error %.3g > 1e-5", what, pos - 1, e);
         worst = fmax(worst, e);
     }
-    CHECK(dytcl_model_forward(use, tok, NULL) == DYTCL_ERR_INVALID_ARG,
+    CHECK(dytcl_model_forward(use, tok, NULL) == DYTCL_ERR_CALL_ORDER,
           "%s: dytcl_model_forward while decoding is refused", what);
     dytcl_model_decode_end(use);
 #undef INF
