@@ -26,11 +26,12 @@ static const opt_spec specs[] = {
     {"force", OPT_SWITCH, F(force), .help = "overwrite OUT even when it is not a checkpoint"},
 #undef F
 };
+static const char *const pos2_output[] = {"pos 2", NULL};
 static const opt_cmd export_cmd = {
     "export", "--dtype f16|bf16|f32 [options] IN OUT",
     "Rewrites IN, a checkpoint of dytcl train (or export), for inference as OUT\n"
     "(never IN; an existing file there must be a checkpoint, unless --force).\n",
-    NULL, specs, (int)(sizeof specs / sizeof specs[0]), 2};
+    NULL, specs, (int)(sizeof specs / sizeof specs[0]), 2, pos2_output};
 
 int cmd_export(int argc, char **argv)
 {
@@ -44,13 +45,11 @@ int cmd_export(int argc, char **argv)
     const int fold = a.fold, force = a.force;
     const dytcl_dtype dtype = (dytcl_dtype)a.dtype;
 
-    char err[1400];
-    const char *ins[] = {in};
-    output_lock lock = {.fd = -1};
-    if (input_check("IN", in, err, sizeof err) ||
-        output_check("OUT", out, output_is_checkpoint, "a checkpoint", ins, 1, force, err, sizeof err) ||
-        output_lock_take(&lock, out, err, sizeof err))
-        return cli_error("export", 1, "%s", err);
+    outs files;
+    outs_init(&files, "export", force);
+    outs_input(&files, "IN", in, NULL);
+    out_file *of = outs_add(&files, "OUT", out, output_is_checkpoint, "a checkpoint");
+    if (outs_claim(&files)) return 1;
     dytcl_ctx *ctx = NULL;
     dytcl_model *m = NULL, *folded = NULL;
     dytcl_meta md = {0};
@@ -72,13 +71,16 @@ int cmd_export(int argc, char **argv)
         dytcl_model_free(m);
         m = folded;
     }
-    if (dytcl_model_export(m, out, dtype, &md)) {
-        cli_error("export", 1, "%s", dytcl_last_error(ctx));
+    const char *staged = out_stage(of);
+    if (!staged) goto done;
+    if (dytcl_model_export(m, staged, dtype, &md)) {
+        cli_error("export", 1, "%s: %s", out, dytcl_last_error(ctx));
         goto done;
     }
+    if (out_commit(of)) goto done;
     rc = 0;
 done:
-    output_lock_release(&lock);
+    outs_release(&files);
     dytcl_meta_clear(&md);
     dytcl_model_free(m);
     dytcl_ctx_free(ctx);
