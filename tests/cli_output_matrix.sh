@@ -282,6 +282,14 @@ check "--data LOG.diag.csv with --log LOG refused" "[ \$? -eq 1 ] && grep -q 'in
 "$DYTCL" train --data text.txt $TINY --steps 1 --out same --log same > out.txt 2> err.txt
 check "--out same --log same refused" "[ \$? -eq 1 ] && grep -q 'one file' err.txt && [ ! -e same ]"
 
+# Files are created with the user's umask (002: group-writable; 077: private).
+(umask 002; exec "$DYTCL" train --data text.txt $TINY --eval-every 0 --diag-every 1 --steps 1 --out u.st --log u.csv \
+  > out.txt 2> err.txt)
+check "umask 002: checkpoint and logs rw-rw-r--" "[ \$? -eq 0 ] && [ \$(ls -l u.st u.csv u.csv.diag.csv | grep -c '^-rw-rw-r--') -eq 3 ]"
+(umask 077; exec "$DYTCL" export --dtype f16 u.st u16.st > out.txt 2> err.txt)
+check "umask 077: an export rw-------" "[ \$? -eq 0 ] && ls -l u16.st | grep -q '^-rw-------'"
+rm -f u.st u.csv u.csv.diag.csv u16.st
+
 # A resumed run that starts a new log writes its header (dytcl plot reads it).
 "$DYTCL" train --data text.txt $TINY --eval-every 0 --steps 3 --stop-at 1 --out r.st --log r1.csv > out.txt 2> err.txt
 "$DYTCL" train --data text.txt --resume r.st --out r.st --log r2.csv > out.txt 2> err.txt

@@ -454,6 +454,14 @@ int out_commit(out_file *f)
         out_unstage(f);
         return fail(f, "write", EIO);
     }
+    /* the other writer chose its own mode (the library: 0644): the user's umask decides */
+    mode_t mask = umask(0);
+    umask(mask);
+    if (chmod(f->staged, 0666 & ~mask) != 0) {
+        int e = errno;
+        out_unstage(f);
+        return fail(f, "set the mode of", e);
+    }
     int bad = rename_over(f, f->staged);
     out_unstage(f);
     return bad ? -1 : 0;
