@@ -462,7 +462,10 @@ static int run(int argc, char **argv)
             cli_error(who, 1, "%s: not a training checkpoint (no optimiser state)", o.resume);
             goto ready;
         }
-        if (resume_state(&md, o.resume, o.steps, o.steps_given, &step0, &rng, err, sizeof err) ||
+        char limit[96];
+        if (o.steps_given) snprintf(limit, sizeof limit, "--steps %d", o.steps);
+        else snprintf(limit, sizeof limit, "its %d steps (give --steps to train further)", o.steps);
+        if (resume_position(&md, o.resume, "step", "data_rng", o.steps, limit, &step0, &rng, err, sizeof err) ||
             resume_same_data(&md, o.resume, o.data, o.data_id, o.force, err, sizeof err)) {
             cli_error(who, 1, "%s", err);
             goto ready;

@@ -236,24 +236,21 @@ static int image_finish(void *self, dytcl_model *m, int step, const trainer_timi
  * and against the run (resume.h): 0, or 1 (reported). */
 static int resume_image(const dytcl_meta *md, const image_opts *o, int per_epoch, int *step0, image_run *r)
 {
-    char err[1600];
-    long long epoch_done, step;
+    char err[1600], limit[96];
+    long long epoch_done;
     double loss_sum = 0;
-    const long long total = (long long)per_epoch * o->epochs;
-    if (resume_get_int(md, o->resume, "train.epoch_done", 0, INT32_MAX, &epoch_done, err, sizeof err) ||
-        resume_get_int(md, o->resume, "train.step", 1, INT32_MAX, &step, err, sizeof err) ||
-        resume_get_u64(md, o->resume, "train.aug_rng", &r->aug_rng, err, sizeof err) ||
+    snprintf(limit, sizeof limit, "%d epochs of %d steps (give --epochs to train further)", o->epochs, per_epoch);
+    if (resume_position(md, o->resume, "train.step", "train.aug_rng", (long long)per_epoch * o->epochs, limit, step0,
+                        &r->aug_rng, err, sizeof err) ||
+        resume_get_int(md, o->resume, "train.epoch_done", 0, INT32_MAX, &epoch_done, err, sizeof err) ||
         (dytcl_meta_get(md, "train.epoch_loss_sum") &&
          resume_get_double(md, o->resume, "train.epoch_loss_sum", &loss_sum, err, sizeof err)))
         return cli_error("train-image", 1, "%s", err);
-    if (epoch_done != step / per_epoch)
-        return cli_error("train-image", 1, "%s: the checkpoint's train.step %lld is in epoch %lld of %d steps, but its "
-                         "train.epoch_done is %lld: a damaged checkpoint", o->resume, step, step / per_epoch + 1,
+    if (epoch_done != *step0 / per_epoch)
+        return cli_error("train-image", 1, "%s: the checkpoint's train.step %d is in epoch %d of %d steps, but its "
+                         "train.epoch_done is %lld: a damaged checkpoint", o->resume, *step0, *step0 / per_epoch + 1,
                          per_epoch, epoch_done);
-    if (step >= total)
-        return cli_error("train-image", 1, "%s is at epoch %lld (step %lld): nothing left to train with %d epochs%s",
-                         o->resume, epoch_done, step, o->epochs, " (give --epochs to train further)");
-    *step0 = (int)step, r->loss_sum = loss_sum;
+    r->loss_sum = loss_sum;
     return 0;
 }
 

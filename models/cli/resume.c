@@ -59,19 +59,15 @@ int resume_get_double(const dytcl_meta *md, const char *path, const char *key, d
     return 0;
 }
 
-int resume_state(const dytcl_meta *md, const char *path, int steps, int steps_given, int *step, uint64_t *rng,
-                 char *err, size_t cap)
+int resume_position(const dytcl_meta *md, const char *path, const char *step_key, const char *rng_key,
+                    long long total, const char *limit, int *step, uint64_t *rng, char *err, size_t cap)
 {
     long long st;
-    if (resume_get_int(md, path, "step", 1, INT_MAX, &st, err, cap) ||
-        resume_get_u64(md, path, "data_rng", rng, err, cap))
+    if (resume_get_int(md, path, step_key, 1, INT_MAX, &st, err, cap) ||
+        resume_get_u64(md, path, rng_key, rng, err, cap))
         return -1;
-    if (st >= steps) {
-        if (steps_given)
-            return snprintf(err, cap, "%s is at step %lld: nothing left to train with --steps %d", path, st, steps), -1;
-        return snprintf(err, cap, "%s is at step %lld of its %d steps: nothing left to train (give --steps to train "
-                        "further)", path, st, steps), -1;
-    }
+    if (st >= total)
+        return snprintf(err, cap, "%s is at step %lld: nothing left to train with %s", path, st, limit), -1;
     *step = (int)st;
     return 0;
 }
