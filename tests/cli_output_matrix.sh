@@ -21,15 +21,10 @@ DYTCL=$1
 W=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$W" && mkdir -p "$W" && cd "$W" || exit 1
-. "$HERE/check.sh"
 t_start=$(date +%s)
 
-# ---- inputs: a text, a checkpoint, a log, IDX images, a tokenizer and a token file
-i=0; : > text.txt
-while [ $i -lt 120 ]; do
-  echo "the quick brown fox $i jumps over the lazy dog; pack my box with five dozen liquor jugs." >> text.txt
-  i=$((i + 1))
-done
+# ---- inputs: a text (cli_common.sh's), a checkpoint, a log, IDX images, a tokenizer and a token file
+. "$HERE/cli_common.sh"
 TINY="--batch 2 --seq 16 --dim 16 --layers 1 --heads 2 --eval-batches 1"
 "$DYTCL" train --data text.txt $TINY --steps 2 --eval-every 0 --diag-every 1 --out ck.st --log run.csv > /dev/null 2> err.txt
 check "setup: a checkpoint and a log" "[ \$? -eq 0 ] && [ -s ck.st ] && [ -s run.csv.diag.csv ]"
