@@ -4,11 +4,12 @@
  * tokenizer saved in the checkpoint). Validation loss in nats per token and
  * in bits per byte of the text, so the two compare.
  *
- * Each step: accum micro-batches of B x T tokens (forward, backward into one
- * gradient buffer), global-norm clipping and AdamW with warm-up then cosine
- * decay, and one device read (the step's losses and gradient norm). A live
- * line on a terminal, a CSV row per step, evaluation and DyT diagnostics
- * every N steps, checkpoints that resume bit-exactly.
+ * Each step (the trainer's loop, trainer.h, shared with train-image): accum
+ * micro-batches of B x T tokens (forward, backward into one gradient
+ * buffer), global-norm clipping and AdamW with warm-up then cosine decay, and
+ * one device read (the step's losses and gradient norm). This file is the
+ * data source: a live line on a terminal, a CSV row per step, evaluation and
+ * DyT diagnostics every N steps; checkpoints resume bit-exactly.
  *
  * Under mpirun each process is a rank (dist.h): every rank draws the same
  * global batch and trains on its rows of it, the gradients are summed over

@@ -2,11 +2,14 @@
  * (Fashion-MNIST by default).
  *
  * Each epoch: a seeded shuffle of the training set, batches with seeded
- * augmentations (random crop with padding, horizontal flip), forward,
- * backward, global-norm clipping and AdamW with warm-up then cosine decay;
- * then the test set's loss and accuracy, a CSV row, a checkpoint. A
- * checkpoint holds the AdamW state, the options and the augmentation RNG, so
- * --resume continues bit-exactly from the end of its epoch. */
+ * augmentations (random crop with padding, horizontal flip); then the test
+ * set's loss and accuracy, a CSV row, a checkpoint. The steps themselves
+ * (forward, backward, clipping, AdamW with warm-up then cosine decay,
+ * checkpoints, SIGINT/SIGTERM) are the trainer's (trainer.h), the same as
+ * dytcl train's; this file is the data source and the evaluation. A
+ * checkpoint holds the AdamW state, the options, the step and the
+ * augmentation RNG (and, when a signal stopped the run inside an epoch, that
+ * epoch's losses so far), so --resume continues bit-exactly from its step. */
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
