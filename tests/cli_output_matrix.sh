@@ -285,6 +285,12 @@ check "umask 002: checkpoint and logs rw-rw-r--" "[ \$? -eq 0 ] && [ \$(ls -l u.
 check "umask 077: an export rw-------" "[ \$? -eq 0 ] && ls -l u16.st | grep -q '^-rw-------'"
 rm -f u.st u.csv u.csv.diag.csv u16.st
 
+# Outputs given as "": not written, and no file made for them.
+mkdir empty && cd empty && cp ../text.txt . || exit 1
+"$DYTCL" train --data text.txt $TINY --eval-every 0 --diag-every 1 --steps 1 --out "" --log "" > ../out.txt 2> ../err.txt
+check "train --out '' --log '': trains, writes nothing" "[ \$? -eq 0 ] && [ \"\$(ls)\" = text.txt ]"
+cd .. && rm -rf empty
+
 # A resumed run that starts a new log writes its header (dytcl plot reads it).
 "$DYTCL" train --data text.txt $TINY --eval-every 0 --steps 3 --stop-at 1 --out r.st --log r1.csv > out.txt 2> err.txt
 "$DYTCL" train --data text.txt --resume r.st --out r.st --log r2.csv > out.txt 2> err.txt

@@ -336,7 +336,7 @@ static void describe_ranks(char *out, size_t cap, int batch, int device)
 }
 
 /* Before any work (rank 0): the inputs, and the outputs claimed (outputs.h):
- * --out, --log and its diagnostics LOG.diag.csv. */
+ * --out, --log and its diagnostics LOG.diag.csv (each "": not written). */
 static int claim_outputs(const train_opts *o, outs *s, out_file **out, out_file **log, out_file **diag)
 {
     char path[PATH_MAX + 16];
@@ -344,7 +344,7 @@ static int claim_outputs(const train_opts *o, outs *s, out_file **out, out_file 
     *out = outs_add(s, "--out", o->out, output_is_checkpoint, "a checkpoint");
     *log = outs_add(s, "--log", o->log, output_is_train_log, "a training log");
     snprintf(path, sizeof path, "%s.diag.csv", o->log);
-    *diag = outs_add(s, "the diagnostics of --log", path, output_is_diag_log, "a diagnostics log");
+    *diag = o->log[0] ? outs_add(s, "the diagnostics of --log", path, output_is_diag_log, "a diagnostics log") : NULL;
     outs_input(s, "--data", o->data, NULL);
     outs_input(s, "--tokenizer", o->tokenizer, NULL);
     outs_input(s, "--resume", o->resume, *out); /* resumed and replaced in place: allowed */
@@ -489,8 +489,8 @@ static int run(int argc, char **argv)
                   dytcl_model_param_count(dytcl_model_get_config(m)));
         goto ready;
     }
-    if (!lg.quiet) { /* rank 0 logs: a resumed run keeps the rows up to its checkpoint and appends */
-        lg.tty = isatty(2);
+    lg.tty = !lg.quiet && isatty(2);
+    if (!lg.quiet && logf) { /* rank 0 logs (--log "": none): a resumed run keeps the rows up to its checkpoint */
         if (step0 && (out_log_keep(logf, step0) || out_log_keep(diagf, step0))) goto ready;
         if (out_open_log(logf, step0 != 0, "step,lr,loss,grad_norm,val_loss,tokens_per_s,elapsed_s,val_bpb\n"))
             goto ready;

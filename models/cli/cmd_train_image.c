@@ -382,7 +382,7 @@ int cmd_train_image(int argc, char **argv)
                         .optim = {o.lr, o.min_lr_frac, o.warmup, (int)total, 0.9f, o.beta2, 1e-8f, o.weight_decay,
                                   o.clip, 0},
                         .step0 = step0, .accum = 1, .eval_every = per_epoch, .eval_last = 0,
-                        .save_every = per_epoch, .saves = 1, .out = out,
+                        .save_every = per_epoch, .saves = o.out[0] != '\0', .out = out,
                         .out_is_resume = o.resume[0] && output_same_file(o.resume, o.out),
                         .stop_at = o.stop_after && o.stop_after < o.epochs ? o.stop_after * per_epoch : 0,
                         .items_per_step = B};

@@ -22,7 +22,7 @@ static const opt_spec specs[] = {
     {"tokenizer", OPT_BUF, F(tokenizer), "FILE", .help = ".model of dytcl tokenize train: subword tokens, the vocabulary its size", .tag = MODEL},
     {"out", OPT_BUF, F(out), "FILE", .help = "checkpoint to write (.safetensors)", .output = 1},
     {"resume", OPT_BUF, F(resume), "FILE", .help = "continue from a training checkpoint, bit-exactly"},
-    {"log", OPT_BUF, F(log), "FILE", .help = "CSV log, a row per step (diagnostics in FILE.diag.csv)", .output = 1},
+    {"log", OPT_BUF, F(log), "FILE", .help = "CSV log, a row per step (diagnostics in FILE.diag.csv; \"\": none)", .output = 1},
     {"force", OPT_SWITCH, F(force), .help = "replace an existing --out or --log that is not a checkpoint / log"},
     {"arch", OPT_ENUM, F(model.arch), .names = arch_names, .help = "the model family", .tag = MODEL},
     {"norm", OPT_ENUM, F(model.norm), .names = norm_names, .help = "the norm layers", .tag = MODEL},
