@@ -262,6 +262,10 @@ echo "== extras at $(($(date +%s) - t_start)) s"
   --out big.st --log big.csv > out.txt 2> err.txt)
 check "train over a file-size limit fails, the failed write reported" "[ \$? -eq 1 ] && grep -q 'File too large' err.txt && inputs_intact && no_leftovers"
 rm -f big.*
+(trap '' XFSZ; ulimit -f 1; exec "$DYTCL" train --data text.txt $TINY --eval-every 0 --diag-every 0 --steps 30 \
+  --out "" --log big.csv > out.txt 2> err.txt)
+check "a log that outgrows the disk is an error, never exit 0" "[ \$? -eq 1 ] && grep -q 'big.csv: cannot write: File too large' err.txt && no_leftovers"
+rm -f big.*
 
 # The known cases by name: a lock that is a link to the data, a user's own lock.
 ln -s text.txt m.st.lock
