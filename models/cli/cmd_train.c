@@ -335,22 +335,6 @@ static void describe_ranks(char *out, size_t cap, int batch, int device)
     free(devs);
 }
 
-/* Before any work (rank 0): the inputs, and the outputs claimed (outputs.h):
- * --out, --log and its diagnostics LOG.diag.csv (each "": not written). */
-static int claim_outputs(const train_opts *o, outs *s, out_file **out, out_file **log, out_file **diag)
-{
-    char path[PATH_MAX + 16];
-    outs_init(s, who, o->force);
-    *out = outs_add(s, "--out", o->out, output_is_checkpoint, "a checkpoint");
-    *log = outs_add(s, "--log", o->log, output_is_train_log, "a training log");
-    snprintf(path, sizeof path, "%s.diag.csv", o->log);
-    *diag = o->log[0] ? outs_add(s, "the diagnostics of --log", path, output_is_diag_log, "a diagnostics log") : NULL;
-    outs_input(s, "--data", o->data, NULL);
-    outs_input(s, "--tokenizer", o->tokenizer, NULL);
-    outs_input(s, "--resume", o->resume, *out); /* resumed and replaced in place: allowed */
-    return outs_claim(s);
-}
-
 /* The tokenizer: --tokenizer's (the model's vocabulary becomes its size),
  * a resumed checkpoint's, or none (bytes); and the bytes of its tokens. */
 static int load_vocab(train_opts *o, const dytcl_meta *md, vocab *vb, char *err, size_t cap)
@@ -435,10 +419,12 @@ static int run(int argc, char **argv)
     dytcl_ctx_options copt = {.device = dist_device(dev, sizeof dev)};
     lg.quiet = dist_rank() > 0;
     rc = 1;
-    outs files;
-    out_file *out = NULL, *logf = NULL, *diagf = NULL;
-    outs_init(&files, who, 0);
-    if (!lg.quiet && claim_outputs(&o, &files, &out, &logf, &diagf)) goto ready;
+    trainer_files files = {.out = NULL}; /* rank 0's: --out, --log and LOG.diag.csv */
+    const char *in_opt[] = {"--data", "--tokenizer"}, *in[] = {o.data, o.tokenizer};
+    outs_init(&files.set, who, 0);
+    if (!lg.quiet && trainer_claim(&files, who, o.force, o.out, o.log, output_is_train_log, "a training log", 1,
+                                   o.resume, in_opt, in, 2))
+        goto ready;
     if (input_check("--data", o.data, err, sizeof err)) { /* before any open: a FIFO would block it */
         cli_error(who, 1, "%s", err);
         goto ready;
@@ -490,16 +476,14 @@ static int run(int argc, char **argv)
         goto ready;
     }
     lg.tty = !lg.quiet && isatty(2);
-    if (!lg.quiet && logf) { /* rank 0 logs (--log "": none): a resumed run keeps the rows up to its checkpoint */
-        if (step0 && (out_log_keep(logf, step0) || out_log_keep(diagf, step0))) goto ready;
-        if (out_open_log(logf, step0 != 0, "step,lr,loss,grad_norm,val_loss,tokens_per_s,elapsed_s,val_bpb\n"))
-            goto ready;
-        lg.csv = logf;
-        if (o.diag_every > 0) {
-            if (out_open_log(diagf, step0 != 0, "step,norm,alpha,saturated_fraction,warning\n")) goto ready;
-            lg.diag = diagf;
-        }
-    }
+    /* rank 0 logs (--log "": none); a resumed run keeps the rows up to its checkpoint, diagnostics too */
+    if (step0 && !o.diag_every && files.diag && out_log_keep(files.diag, step0)) goto ready;
+    if (trainer_open_log(files.log, step0 != 0, step0,
+                         "step,lr,loss,grad_norm,val_loss,tokens_per_s,elapsed_s,val_bpb\n") ||
+        (o.diag_every > 0 &&
+         trainer_open_log(files.diag, step0 != 0, step0, "step,norm,alpha,saturated_fraction,warning\n")))
+        goto ready;
+    lg.csv = files.log, lg.diag = o.diag_every > 0 ? files.diag : NULL;
     ok = 1;
 ready:
     if (!dist_all_ok(ok)) goto done;
@@ -512,10 +496,10 @@ ready:
         dytcl_arch_name(c->arch), dytcl_norm_kind_name(c->norm), c->n_layer, c->d_model, c->n_head, c->d_ff, c->vocab,
         dytcl_model_param_count(c), info.name, text_data_size(d, 0), text_data_size(d, 1),
         vb.tm.tk ? "tokens" : "bytes", ranks, step0 ? "; resumed" : "");
-    rc = train(m, d, &vb, &o, step0, rng, &lg, out);
+    rc = train(m, d, &vb, &o, step0, rng, &lg, files.out);
     if ((out_close(lg.csv) | out_close(lg.diag)) && !rc) rc = 1; /* a log that did not reach the disk */
 done:
-    outs_release(&files);
+    outs_release(&files.set);
     dytcl_model_free(m);
     dytcl_ctx_free(ctx);
     text_data_free(d);

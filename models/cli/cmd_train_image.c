@@ -270,20 +270,18 @@ int cmd_train_image(int argc, char **argv)
     char err[1400];
     image_run r = {.order_epoch = -1};
     int step0 = 0;
-    outs files;
-    outs_init(&files, "train-image", o.force);
+    trainer_files files;
     r.o = &o;
     rc = 1;
     /* before any work: the inputs are regular files (a FIFO would block), and
      * --out and --log are claimed (outputs.h) */
-    out_file *out = outs_add(&files, "--out", o.out, output_is_checkpoint, "a checkpoint");
-    r.csv = outs_add(&files, "--log", o.log, output_is_image_log, "a train-image log");
-    outs_input(&files, "--train-images", o.train_images, NULL);
-    outs_input(&files, "--train-labels", o.train_labels, NULL);
-    outs_input(&files, "--test-images", o.test_images, NULL);
-    outs_input(&files, "--test-labels", o.test_labels, NULL);
-    outs_input(&files, "--resume", o.resume, out); /* resumed and replaced in place: allowed */
-    if (outs_claim(&files)) goto done;
+    const char *in_opt[] = {"--train-images", "--train-labels", "--test-images", "--test-labels"};
+    const char *in[] = {o.train_images, o.train_labels, o.test_images, o.test_labels};
+    int claimed = trainer_claim(&files, "train-image", o.force, o.out, o.log, output_is_image_log,
+                                "a train-image log", 0, o.resume, in_opt, in, 4);
+    out_file *out = files.out;
+    r.csv = files.log;
+    if (claimed) goto done;
     if (dytcl_ctx_create(NULL, &ctx)) {
         cli_error("train-image", 1, "%s", dytcl_last_error(NULL));
         goto done;
@@ -362,9 +360,8 @@ int cmd_train_image(int argc, char **argv)
         goto done;
     }
     /* a resumed run keeps the log's rows up to its checkpoint and appends */
-    if (r.csv && ((step0 && out_log_keep(r.csv, step0 / per_epoch)) ||
-                  out_open_log(r.csv, step0 != 0,
-                               "epoch,step,lr,train_loss,test_loss,test_accuracy,images_per_s,seconds\n")))
+    if (trainer_open_log(r.csv, step0 != 0, step0 / per_epoch,
+                         "epoch,step,lr,train_loss,test_loss,test_accuracy,images_per_s,seconds\n"))
         goto done;
     dytcl_device_info info;
     dytcl_ctx_device(ctx, &info);
@@ -390,7 +387,7 @@ int cmd_train_image(int argc, char **argv)
     rc = trainer_run(v, &c, &src);
     if (out_close(r.csv) && !rc) rc = 1; /* a log that did not reach the disk */
 done:
-    outs_release(&files);
+    outs_release(&files.set);
     free(r.x), free(r.y), free(r.order);
     image_set_free(&train), image_set_free(&test);
     dytcl_meta_clear(&md);

@@ -26,6 +26,30 @@ static const char *last_good(const trainer_config *c, int saved_step, char *buf,
     return buf;
 }
 
+int trainer_claim(trainer_files *tf, const char *who, int force, const char *out, const char *log,
+                  int (*log_kind)(const char *path), const char *log_kind_name, int diag, const char *resume,
+                  const char *const *in_opt, const char *const *in, int nin)
+{
+    char path[PATH_MAX + 16];
+    outs_init(&tf->set, who, force);
+    tf->out = outs_add(&tf->set, "--out", out, output_is_checkpoint, "a checkpoint");
+    tf->log = outs_add(&tf->set, "--log", log, log_kind, log_kind_name);
+    snprintf(path, sizeof path, "%s.diag.csv", log);
+    tf->diag = diag && log[0] ? outs_add(&tf->set, "the diagnostics of --log", path, output_is_diag_log,
+                                         "a diagnostics log")
+                              : NULL;
+    for (int i = 0; i < nin; i++) outs_input(&tf->set, in_opt[i], in[i], NULL);
+    outs_input(&tf->set, "--resume", resume, tf->out); /* resumed and replaced in place: allowed */
+    return outs_claim(&tf->set);
+}
+
+int trainer_open_log(out_file *f, int resumed, int keep, const char *header)
+{
+    if (!f) return 0;
+    if (resumed && out_log_keep(f, keep)) return 1;
+    return out_open_log(f, resumed, header) ? 1 : 0;
+}
+
 int trainer_save(dytcl_model *m, const trainer_config *c, const trainer_source *src, int step)
 {
     float norm;

@@ -67,6 +67,24 @@ typedef struct {
     double items_per_step;     /* over all ranks */
 } trainer_config;
 
+/* The files of a training run, claimed before any work (outputs.h): the
+ * checkpoint --out (the --resume file may be it: replaced in place), the
+ * log --log of log_kind, its diagnostics LOG.diag.csv when `diag` (each "":
+ * none), and the inputs in[0..nin) given as in_opt[i] (then --resume). */
+typedef struct {
+    outs set;
+    out_file *out, *log, *diag;
+} trainer_files;
+
+int trainer_claim(trainer_files *tf, const char *who, int force, const char *out, const char *log,
+                  int (*log_kind)(const char *path), const char *log_kind_name, int diag, const char *resume,
+                  const char *const *in_opt, const char *const *in, int nin);
+
+/* A log at the start of a run: a new file with its header, or, resumed
+ * (`keep`: the last row to keep, by its first column), the rows up to it
+ * kept and the rest appended. NULL f: nothing. 0, or 1 (reported). */
+int trainer_open_log(out_file *f, int resumed, int keep, const char *header);
+
 /* Trains from c->step0 + 1 to the last step. 0, 1 (reported), or 128 + the signal. */
 int trainer_run(dytcl_model *m, const trainer_config *c, const trainer_source *src);
 
