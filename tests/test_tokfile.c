@@ -29,6 +29,20 @@ static void spit(const char *path, const uint8_t *b, size_t n)
     if (f) fclose(f);
 }
 
+/* A token file at path, as dytcl tokenize encode writes it. */
+static int tokfile_write(const char *path, const int32_t *t, size_t n, uint32_t vocab, char *err, size_t cap)
+{
+    uint8_t *buf;
+    size_t len;
+    if (tokfile_encode(t, n, vocab, &buf, &len, err, cap)) return -1;
+    FILE *f = fopen(path, "wb");
+    int ok = f && fwrite(buf, 1, len, f) == len;
+    if (f) ok &= fclose(f) == 0;
+    free(buf);
+    if (!ok) snprintf(err, cap, "%s: cannot write", path);
+    return ok ? 0 : -1;
+}
+
 static uint32_t le32(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 
 /* Writes n tokens below vocab, reads the file's bytes and the tokens back. */

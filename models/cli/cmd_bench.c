@@ -12,14 +12,33 @@
 
 #define BIG 1e9
 
-/* --json FILE and --png FILE: checked before measuring, not after it. */
-static int check_outputs(const char *cmd, const char *json, const char *png)
+/* --json FILE and --png FILE: claimed before measuring, not after it
+ * (outputs.h); the benchmark writes them in their staging directories, and
+ * they are renamed into place when it succeeded. */
+typedef struct {
+    outs s;
+    out_file *json, *png;
+} bench_outs;
+
+static int claim_outputs(bench_outs *b, const char *cmd, const char **json, const char **png)
 {
-    char err[1400];
-    if ((json && output_check("--json", json, output_is_json, "JSON", NULL, 0, 0, err, sizeof err)) ||
-        (png && output_check("--png", png, output_is_png, "a PNG", NULL, 0, 0, err, sizeof err)))
-        return cli_error(cmd, 1, "%s", err);
+    outs_init(&b->s, cmd, 0);
+    b->json = outs_add(&b->s, "--json", json ? *json : NULL, output_is_json, "JSON");
+    b->png = outs_add(&b->s, "--png", png ? *png : NULL, output_is_png, "a PNG");
+    if (outs_claim(&b->s)) return 1;
+    if ((b->json && !(*json = out_stage(b->json))) || (b->png && !(*png = out_stage(b->png)))) {
+        outs_release(&b->s);
+        return 1;
+    }
     return 0;
+}
+
+/* The benchmark's status, its outputs renamed into place when it is 0. */
+static int commit_outputs(bench_outs *b, int rc)
+{
+    if (rc == 0 && ((b->json && out_commit(b->json)) || (b->png && out_commit(b->png)))) rc = 3; /* reported */
+    outs_release(&b->s);
+    return rc == 3 ? 1 : rc;
 }
 
 /* ---- bench norms */
@@ -34,8 +53,8 @@ static const opt_spec norms_specs[] = {
     {"quick", OPT_SWITCH, F(b.quick), .help = "rows {1, 512, 4096} x C 4096, 7 rounds, 3 protocol rounds"},
     {"reps", OPT_INT, F(b.reps), "N", 1, 10000, .help = "interleaved rounds per shape"},
     {"iters", OPT_INT, F(b.iters), "N", 0, 100000, .help = "rounds of the LLaMA-7B protocol (0: skip it)"},
-    {"json", OPT_STR, F(b.json), "FILE", .help = "the records as JSON"},
-    {"png", OPT_STR, F(b.png), "FILE", .help = "GB/s against rows at C = 4096, drawn with gnuplot"},
+    {"json", OPT_STR, F(b.json), "FILE", .help = "the records as JSON", .output = 1},
+    {"png", OPT_STR, F(b.png), "FILE", .help = "GB/s against rows at C = 4096, drawn with gnuplot", .output = 1},
     {"device", OPT_STR, F(b.device), "SPEC", .help = "device index or name substring"},
     {"only", OPT_STR, F(b.only), "OP[/PASS],...", .help = "just these cases (e.g. dyt,rmsnorm/fwd) beside copy"},
     {"shape", OPT_STR, F(shape), "ROWSxC", .help = "just this shape (e.g. 4096x4096), at most 2^28 elements"},
@@ -50,7 +69,7 @@ static const opt_cmd norms_cmd = {
     "for --iters rounds of forward and forward+backward. Cases are measured\n"
     "interleaved over --reps rounds; with several dtypes every case runs in each,\n"
     "with its time over f32's.\n",
-    NULL, norms_specs, (int)(sizeof norms_specs / sizeof norms_specs[0]), 0};
+    NULL, norms_specs, (int)(sizeof norms_specs / sizeof norms_specs[0]), 0, NULL};
 
 /* "f16,bf16" into dtypes; -1 when a name is unknown or repeated. */
 static int parse_dtypes(const char *text, dytcl_dtype *dts, int *nd)
@@ -87,8 +106,9 @@ static int run_norms(int argc, char **argv, char *err, size_t cap)
             return cli_error(norms_cmd.cmd, 2, "--shape: \"%s\" is not ROWSxC of at most 2^28 elements", a.shape);
         a.b.rows = r, a.b.cols = c;
     }
-    if (check_outputs(norms_cmd.cmd, a.b.json, a.b.png)) return 1;
-    return bench_norms(&a.b, err, cap);
+    bench_outs bo;
+    if (claim_outputs(&bo, norms_cmd.cmd, &a.b.json, &a.b.png)) return 1;
+    return commit_outputs(&bo, bench_norms(&a.b, err, cap));
 }
 
 /* ---- bench attention */
@@ -97,22 +117,23 @@ static const opt_spec attention_specs[] = {
 #define F(f) offsetof(bench_attention_opts, f)
     {"reps", OPT_INT, F(reps), "N", 1, 10000, .help = "timed runs per case (the median)"},
     {"max-t", OPT_INT, F(max_t), "T", 64, 1 << 16, .help = "the longest sequence"},
-    {"json", OPT_STR, F(json), "FILE", .help = "the records as JSON"},
+    {"json", OPT_STR, F(json), "FILE", .help = "the records as JSON", .output = 1},
 #undef F
 };
 static const opt_cmd attention_cmd = {
     "bench attention", "[options]",
     "Causal attention (H = 12, D = 64) for T = 64, 128, ... up to --max-t,\n"
     "GEMM path vs tiled path, forward and backward, and the memory each needs.\n",
-    NULL, attention_specs, (int)(sizeof attention_specs / sizeof attention_specs[0]), 0};
+    NULL, attention_specs, (int)(sizeof attention_specs / sizeof attention_specs[0]), 0, NULL};
 
 static int run_attention(int argc, char **argv, char *err, size_t cap)
 {
     bench_attention_opts o = {.reps = 5, .max_t = 1024};
     int rc = opt_parse(&attention_cmd, argc, argv, &o, NULL);
     if (rc >= 0) return rc;
-    if (check_outputs(attention_cmd.cmd, o.json, NULL)) return 1;
-    return bench_attention(&o, err, cap);
+    bench_outs bo;
+    if (claim_outputs(&bo, attention_cmd.cmd, &o.json, NULL)) return 1;
+    return commit_outputs(&bo, bench_attention(&o, err, cap));
 }
 
 /* ---- bench step */
@@ -122,7 +143,7 @@ static const opt_spec step_specs[] = {
     {"batch", OPT_INT, F(batch), "B", 1, 4096, .help = "sequences"},
     {"seq", OPT_INT, F(seq), "T", 1, 1 << 16, .help = "tokens per sequence"},
     {"reps", OPT_INT, F(reps), "N", 1, 10000, .help = "timed runs per op (the median)"},
-    {"json", OPT_STR, F(json), "FILE", .help = "the records as JSON"},
+    {"json", OPT_STR, F(json), "FILE", .help = "the records as JSON", .output = 1},
 #undef F
 };
 static const opt_cmd step_cmd = {
@@ -130,15 +151,16 @@ static const opt_cmd step_cmd = {
     "Times every op of one GPT-2-small block (C 768, 12 heads, MLP 3072) forward and\n"
     "backward at B x T tokens, with DyT and with RMSNorm, and the share of the step\n"
     "each op takes.\n",
-    NULL, step_specs, (int)(sizeof step_specs / sizeof step_specs[0]), 0};
+    NULL, step_specs, (int)(sizeof step_specs / sizeof step_specs[0]), 0, NULL};
 
 static int run_step(int argc, char **argv, char *err, size_t cap)
 {
     bench_step_opts o = {.batch = 4, .seq = 128, .reps = 5};
     int rc = opt_parse(&step_cmd, argc, argv, &o, NULL);
     if (rc >= 0) return rc;
-    if (check_outputs(step_cmd.cmd, o.json, NULL)) return 1;
-    return bench_step(&o, err, cap);
+    bench_outs bo;
+    if (claim_outputs(&bo, step_cmd.cmd, &o.json, NULL)) return 1;
+    return commit_outputs(&bo, bench_step(&o, err, cap));
 }
 
 /* ---- bench train */
@@ -162,14 +184,14 @@ static const opt_spec train_specs[] = {
     {"gen", OPT_INT, F(b.gen), "N", 1, 100000, .help = "tokens generated"},
     {"quick", OPT_SWITCH, F(quick), .help = "2 layers, dim 128, 4 x 64 tokens, 3 steps, 16 generated (where not given)"},
     {"peer", OPT_SWITCH, F(b.peer), .help = "also PyTorch eager on the CPU (bench/peers/train_peer.py; llama only)"},
-    {"json", OPT_STR, F(b.json), "FILE", .help = "the records as JSON"},
+    {"json", OPT_STR, F(b.json), "FILE", .help = "the records as JSON", .output = 1},
 #undef F
 };
 static const opt_cmd train_cmd = {
     "bench train", "[options]",
     "Training and generation tokens/s of one model shape with DyT, RMSNorm and\n"
     "LayerNorm as its norms, and the share of the step the norm layers take.\n",
-    NULL, train_specs, (int)(sizeof train_specs / sizeof train_specs[0]), 0};
+    NULL, train_specs, (int)(sizeof train_specs / sizeof train_specs[0]), 0, NULL};
 
 static int run_train(int argc, char **argv, char *err, size_t cap)
 {
@@ -186,8 +208,9 @@ static int run_train(int argc, char **argv, char *err, size_t cap)
     if (a.b.peer && a.b.arch != DYTCL_ARCH_LLAMA)
         return cli_error(train_cmd.cmd, 2, "--peer: the PyTorch peer is llama only, not --arch %s",
                          dytcl_arch_name(a.b.arch));
-    if (check_outputs(train_cmd.cmd, a.b.json, NULL)) return 1;
-    return bench_train(&a.b, err, cap);
+    bench_outs bo;
+    if (claim_outputs(&bo, train_cmd.cmd, &a.b.json, NULL)) return 1;
+    return commit_outputs(&bo, bench_train(&a.b, err, cap));
 }
 
 /* ---- bench decode */
@@ -205,7 +228,7 @@ static const opt_cmd decode_cmd = {
     "bench decode", "[options]",
     "Decoding tokens/s of a LLaMA-style DyT model with its linear weights in f32,\n"
     "f16 and bf16, interleaved, and the weight bytes each token reads.\n",
-    NULL, decode_specs, (int)(sizeof decode_specs / sizeof decode_specs[0]), 0};
+    NULL, decode_specs, (int)(sizeof decode_specs / sizeof decode_specs[0]), 0, NULL};
 
 static int run_decode(int argc, char **argv, char *err, size_t cap)
 {
@@ -220,7 +243,7 @@ static int run_decode(int argc, char **argv, char *err, size_t cap)
 static const opt_spec gemm_specs[] = {
 #define F(f) offsetof(bench_gemm_opts, f)
     {"reps", OPT_INT, F(reps), "N", 1, 10000, .help = "timed runs per case (the median)"},
-    {"json", OPT_STR, F(json), "FILE", .help = "the records as JSON"},
+    {"json", OPT_STR, F(json), "FILE", .help = "the records as JSON", .output = 1},
     {"device", OPT_STR, F(device), "SPEC", .help = "device index or name substring"},
     {"no-defaults", OPT_SWITCH, F(no_defaults), .help = "skip CLBlast with its own parameters"},
 #undef F
@@ -231,15 +254,16 @@ static const opt_cmd gemm_cmd = {
     "CLBlast with its own parameters, CLBlast with dytcl's (the tuning file of\n"
     "`dytcl tune gemm`, else built-in for PoCL), and the host-BLAS path with\n"
     "OpenBLAS called directly beside it, when the build and the device have them.\n",
-    NULL, gemm_specs, (int)(sizeof gemm_specs / sizeof gemm_specs[0]), 0};
+    NULL, gemm_specs, (int)(sizeof gemm_specs / sizeof gemm_specs[0]), 0, NULL};
 
 static int run_gemm(int argc, char **argv, char *err, size_t cap)
 {
     bench_gemm_opts o = {.reps = 9};
     int rc = opt_parse(&gemm_cmd, argc, argv, &o, NULL);
     if (rc >= 0) return rc;
-    if (check_outputs(gemm_cmd.cmd, o.json, NULL)) return 1;
-    return bench_gemm(&o, err, cap);
+    bench_outs bo;
+    if (claim_outputs(&bo, gemm_cmd.cmd, &o.json, NULL)) return 1;
+    return commit_outputs(&bo, bench_gemm(&o, err, cap));
 }
 
 /* ---- the dispatcher */

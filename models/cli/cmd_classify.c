@@ -60,7 +60,7 @@ static const opt_cmd classify_cmd = {
     "classify", "--model CKPT [options] IMAGES LABELS",
     "Prints the predicted class of every image in the IDX file IMAGES (one line:\n"
     "index, prediction, label), then the accuracy against LABELS.\n",
-    NULL, specs, (int)(sizeof specs / sizeof specs[0]), 2};
+    NULL, specs, (int)(sizeof specs / sizeof specs[0]), 2, NULL};
 
 int cmd_classify(int argc, char **argv)
 {

@@ -19,7 +19,7 @@ static const opt_cmd devices_cmd = {
     "devices", "[options]",
     "Lists every OpenCL platform and device, then runs a kernel on the chosen\n"
     "device and checks its result.\n",
-    NULL, specs, 2, 0};
+    NULL, specs, 2, 0, NULL};
 
 static void print_device(const dytcl_device_info *d)
 {

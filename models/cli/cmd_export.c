@@ -36,13 +36,14 @@ static const opt_spec specs[] = {
     {"force", OPT_SWITCH, F(force), .help = "overwrite OUT even when it is not a checkpoint"},
 #undef F
 };
+static const char *const pos2_output[] = {"pos 2", NULL};
 static const opt_cmd export_cmd = {
     "export", "--dtype f16|bf16|f32 [options] IN OUT  |  --format hf [--dtype T] IN OUT_DIR",
     "Rewrites IN, a checkpoint of dytcl train (or export) or a Hugging Face model\n"
     "directory, for inference as OUT (never IN; an existing file there must be a\n"
     "checkpoint, unless --force), or with --format hf as a Hugging Face directory\n"
     "(LlamaForCausalLM, GPT2LMHeadModel; DyT/Derf: docs/huggingface.md).\n",
-    NULL, specs, (int)(sizeof specs / sizeof specs[0]), 2};
+    NULL, specs, (int)(sizeof specs / sizeof specs[0]), 2, pos2_output};
 
 int cmd_export(int argc, char **argv)
 {
@@ -58,24 +59,31 @@ int cmd_export(int argc, char **argv)
     const int fold = a.fold, force = a.force;
     const dytcl_dtype dtype = a.dtype < 0 ? DYTCL_F32 : (dytcl_dtype)a.dtype;
 
-    char err[1400], st_out[1100] = "", cfg_out[1100] = "";
-    const char *ins[] = {in};
-    output_lock lock = {.fd = -1};
+    outs files;
+    outs_init(&files, "export", force);
     struct stat in_st;
-    const int in_is_dir = stat(in, &in_st) == 0 && S_ISDIR(in_st.st_mode); /* a Hugging Face model */
-    if (!in_is_dir && input_check("IN", in, err, sizeof err)) return cli_error("export", 1, "%s", err);
-    if (hf) { /* OUT is a directory: its two files checked as outputs, the lock beside them */
-        if (mkdir(out, 0755) != 0 && errno != EEXIST)
-            return cli_error("export", 1, "cannot create the directory %s: %s", out, strerror(errno));
-        snprintf(st_out, sizeof st_out, "%s/model.safetensors", out);
-        snprintf(cfg_out, sizeof cfg_out, "%s/config.json", out);
-        if (output_check("OUT_DIR", st_out, output_is_checkpoint, "a checkpoint", ins, 1, force, err, sizeof err) ||
-            output_check("OUT_DIR", cfg_out, output_is_json, "JSON", ins, 1, force, err, sizeof err) ||
-            output_lock_take(&lock, st_out, err, sizeof err))
-            return cli_error("export", 1, "%s", err);
-    } else if (output_check("OUT", out, output_is_checkpoint, "a checkpoint", ins, 1, force, err, sizeof err) ||
-               output_lock_take(&lock, out, err, sizeof err))
-        return cli_error("export", 1, "%s", err);
+    char in_st_path[PATH_MAX], in_cfg_path[PATH_MAX];
+    if (stat(in, &in_st) == 0 && S_ISDIR(in_st.st_mode)) { /* a Hugging Face model: its two files */
+        snprintf(in_st_path, sizeof in_st_path, "%.*s/model.safetensors", PATH_MAX - 40, in);
+        snprintf(in_cfg_path, sizeof in_cfg_path, "%.*s/config.json", PATH_MAX - 40, in);
+        outs_input(&files, "IN", in_st_path, NULL);
+        outs_input(&files, "IN", in_cfg_path, NULL);
+    } else {
+        outs_input(&files, "IN", in, NULL);
+    }
+    out_file *of = NULL, *of_cfg = NULL;
+    if (hf) { /* OUT is a directory (created when missing): its files are the outputs */
+        char st_path[PATH_MAX], cfg_path[PATH_MAX];
+        if (out_make_dir("export", "OUT_DIR", out)) return 1;
+        snprintf(st_path, sizeof st_path, "%.*s/model.safetensors", PATH_MAX - 40, out);
+        snprintf(cfg_path, sizeof cfg_path, "%.*s/config.json", PATH_MAX - 40, out);
+        /* any file already there (a model of the user's) is replaced only with --force */
+        of = outs_add(&files, "OUT_DIR", st_path, NULL, "a file of this export");
+        of_cfg = outs_add(&files, "OUT_DIR", cfg_path, NULL, "a file of this export");
+    } else {
+        of = outs_add(&files, "OUT", out, output_is_checkpoint, "a checkpoint");
+    }
+    if (outs_claim(&files)) return 1;
     dytcl_ctx *ctx = NULL;
     dytcl_model *m = NULL, *folded = NULL;
     dytcl_meta md = {0};
@@ -97,13 +105,30 @@ int cmd_export(int argc, char **argv)
         dytcl_model_free(m);
         m = folded;
     }
-    if (hf ? dytcl_model_export_hf(m, out, dtype, force) : dytcl_model_export(m, out, dtype, &md)) {
-        cli_error("export", 1, "%s", dytcl_last_error(ctx));
+    if (hf) { /* the library writes the directory in our staging area; its files are committed one by one */
+        const char *dir = out_stage_dir(of);
+        if (!dir) goto done;
+        if (dytcl_model_export_hf(m, dir, dtype, 1)) {
+            cli_error("export", 1, "%s: %s", out, dytcl_last_error(ctx));
+            out_unstage(of);
+            goto done;
+        }
+        int bad = out_commit_named(of, "model.safetensors", of) || out_commit_named(of, "config.json", of_cfg);
+        out_unstage(of);
+        if (bad) goto done;
+        rc = 0;
         goto done;
     }
+    const char *staged = out_stage(of);
+    if (!staged) goto done;
+    if (dytcl_model_export(m, staged, dtype, &md)) {
+        cli_error("export", 1, "%s: %s", out, dytcl_last_error(ctx));
+        goto done;
+    }
+    if (out_commit(of)) goto done;
     rc = 0;
 done:
-    output_lock_release(&lock);
+    outs_release(&files);
     dytcl_meta_clear(&md);
     dytcl_model_free(m);
     dytcl_ctx_free(ctx);

@@ -50,7 +50,7 @@ static const opt_spec specs[] = {
 static const opt_cmd generate_cmd = {
     "generate", "--model CKPT [options]",
     "Samples text from a checkpoint of dytcl train, streamed as it is sampled.\n",
-    NULL, specs, (int)(sizeof specs / sizeof specs[0]), 0};
+    NULL, specs, (int)(sizeof specs / sizeof specs[0]), 0, NULL};
 
 /* -1: go on; else the exit status. */
 static int parse(int argc, char **argv, gen_opts *o)

@@ -276,7 +276,7 @@ typedef struct {
 
 static const opt_spec specs[] = {
 #define F(f) offsetof(plot_args, f)
-    {"png", OPT_STR, F(png), "FILE", .help = "the chart to write (required; never one of the inputs)"},
+    {"png", OPT_STR, F(png), "FILE", .help = "the chart to write (required; never one of the inputs)", .output = 1},
     {"tokens-per-step", OPT_I64, F(tps), "N", 1, 1099511627776.0, .help = "x axis in tokens: step x N (N = batch x seq x accum)", .def = "1: steps"},
     {"smooth", OPT_INT, F(smooth), "N", 1, 100000, .help = "training loss as the mean of the last N steps (1: raw)"},
     {"title", OPT_STR, F(title), "TEXT", .help = "the chart's title"},
@@ -289,12 +289,11 @@ static const opt_cmd plot_cmd = {
     "the legend from the file names) and, when RUN.csv.diag.csv exists (DyT / Derf), a\n"
     "second panel with the largest saturated fraction over the layers and their mean alpha.\n"
     "Drawn by gnuplot (pngcairo terminal).\n",
-    NULL, specs, (int)(sizeof specs / sizeof specs[0]), MAX_RUNS};
+    NULL, specs, (int)(sizeof specs / sizeof specs[0]), MAX_RUNS, NULL};
 
 int cmd_plot(int argc, char **argv)
 {
     plot_args a = {NULL, "training and validation loss", 1, 20, 0};
-    const char *inputs[2 * MAX_RUNS];
     char diag_paths[MAX_RUNS][PATH_MAX];
     run runs[MAX_RUNS];
     opt_seen seen;
@@ -311,15 +310,15 @@ int cmd_plot(int argc, char **argv)
     rc = 1;
 
     char err[2 * PATH_MAX];
+    outs files;
+    outs_init(&files, "plot", force);
     for (int i = 0; i < nr; i++) {
-        inputs[2 * i] = runs[i].path;
         snprintf(diag_paths[i], sizeof diag_paths[i], "%s.diag.csv", runs[i].path);
-        inputs[2 * i + 1] = diag_paths[i];
+        outs_input(&files, "RUN.csv", runs[i].path, NULL);
+        outs_input(&files, "RUN.csv.diag.csv", diag_paths[i], NULL);
     }
-    if (output_check("--png", png, output_is_png, "a PNG", inputs, 2 * nr, force, err, sizeof err)) {
-        cli_error("plot", 1, "%s", err);
-        goto done;
-    }
+    out_file *of = outs_add(&files, "--png", png, output_is_png, "a PNG");
+    if (outs_claim(&files)) goto done;
     for (int i = 0; i < nr; i++) {
         const char *base = strrchr(runs[i].path, '/');
         base = base ? base + 1 : runs[i].path;
@@ -336,11 +335,8 @@ int cmd_plot(int argc, char **argv)
                              "apt-get install gnuplot-nox) and run again");
         goto done;
     }
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", png, (long)getpid()) >= (int)sizeof tmp) {
-        cli_error("plot", 1, "--png %s: path too long", png);
-        goto done;
-    }
+    const char *tmp = out_stage(of); /* gnuplot writes in the private staging directory */
+    if (!tmp) goto done;
     FILE *g = popen("gnuplot", "w");
     if (!g) {
         cli_error("plot", 1, "cannot run gnuplot (%s)", strerror(errno));
@@ -349,18 +345,14 @@ int cmd_plot(int argc, char **argv)
     draw(g, runs, nr, tmp, title, (double)tps, (int)smooth);
     int st = pclose(g);
     if (st != 0 || !output_is_png(tmp)) {
-        remove(tmp);
         cli_error("plot", 1, "gnuplot failed (status %d; its messages are above); %s not written", st, png);
         goto done;
     }
-    if (rename(tmp, png)) {
-        cli_error("plot", 1, "cannot write %s (%s)", png, strerror(errno));
-        remove(tmp);
-        goto done;
-    }
+    if (out_commit(of)) goto done;
     printf("%s: %d run%s\n", png, nr, nr > 1 ? "s" : "");
     rc = 0;
 done:
+    outs_release(&files);
     for (int i = 0; i < nr; i++)
         free(runs[i].step), free(runs[i].loss), free(runs[i].val), free(runs[i].dstep), free(runs[i].sat),
             free(runs[i].alpha);

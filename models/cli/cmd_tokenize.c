@@ -33,7 +33,7 @@ static const char *const type_names[] = {"bpe", "unigram", NULL};
 static const opt_spec train_specs[] = {
     {"data", OPT_STR, F(data), "FILE", .help = "the text to learn from (required)"},
     {"vocab", OPT_INT, F(vocab), "N", 1, 1 << 24, .help = "tokens in the vocabulary (required)", .def = ""},
-    {"out", OPT_STR, F(out), "TOK.model", .help = "the tokenizer to write (required)"},
+    {"out", OPT_STR, F(out), "TOK.model", .help = "the tokenizer to write (required)", .output = 1},
     {"type", OPT_ENUM, F(type), .names = type_names, .help = "the SentencePiece algorithm"},
     {"force", OPT_SWITCH, F(force), .help = "replace an existing --out that is not a tokenizer"},
 };
@@ -42,19 +42,20 @@ static const opt_spec code_specs[] = {
     {"force", OPT_SWITCH, F(force), .help = "replace an existing OUT that is not of the kind written"},
 };
 #undef F
+static const char *const pos2_output[] = {"pos 2", NULL};
 static const opt_cmd train_cmd = {
     "tokenize train", "--data FILE --vocab N --out TOK.model [options]",
     "Trains a SentencePiece tokenizer of N tokens on the text's lines; lossless:\n"
     "no normalisation, bytes outside the vocabulary as byte tokens.\n",
-    NULL, train_specs, (int)(sizeof train_specs / sizeof train_specs[0]), 0};
+    NULL, train_specs, (int)(sizeof train_specs / sizeof train_specs[0]), 0, NULL};
 static const opt_cmd encode_cmd = {
     "tokenize encode", "--model TOK.model TEXT OUT.bin",
     "Writes the text as a token file (llm.c's layout: uint16 tokens, uint32 past 65536).\n",
-    NULL, code_specs, (int)(sizeof code_specs / sizeof code_specs[0]), 2};
+    NULL, code_specs, (int)(sizeof code_specs / sizeof code_specs[0]), 2, pos2_output};
 static const opt_cmd decode_cmd = {
     "tokenize decode", "--model TOK.model IN.bin OUT",
     "Writes a token file back as text.\n",
-    NULL, code_specs, (int)(sizeof code_specs / sizeof code_specs[0]), 2};
+    NULL, code_specs, (int)(sizeof code_specs / sizeof code_specs[0]), 2, pos2_output};
 
 static void usage(FILE *f)
 {
@@ -74,22 +75,23 @@ static int is_tokenizer(const char *path)
 }
 static int is_nothing(const char *path) { return (void)path, 0; }
 
-/* The checks before any work: the inputs are regular files, the output none of them. */
-static int check_io(const char *const *ins, int n_in, const char *out, int (*kind)(const char *), const char *kind_name,
-                    int force)
+/* The checks before any work (outputs.h): the inputs are regular files, the
+ * output none of them, claimed and locked. 0, or 1 (reported). */
+static int claim(outs *s, out_file **f, const char *const *ins, int n_in, const char *out, int (*kind)(const char *),
+                 const char *kind_name, int force)
 {
-    char err[2400];
-    for (int i = 0; i < n_in; i++)
-        if (input_check("input", ins[i], err, sizeof err)) return cli_error(WHO, 1, "%s", err);
-    if (output_check("output", out, kind, kind_name, ins, n_in, force, err, sizeof err))
-        return cli_error(WHO, 1, "%s", err);
-    return 0;
+    outs_init(s, WHO, force);
+    for (int i = 0; i < n_in; i++) outs_input(s, "input", ins[i], NULL);
+    *f = outs_add(s, "output", out, kind, kind_name);
+    return outs_claim(s);
 }
 
 static int train(const char *data, int vocab, const char *type, const char *out, int force)
 {
     const char *ins[] = {data};
-    if (check_io(ins, 1, out, is_tokenizer, "a tokenizer model", force)) return 1;
+    outs s;
+    out_file *f;
+    if (claim(&s, &f, ins, 1, out, is_tokenizer, "a tokenizer model", force)) return 1;
     char err[2400];
     uint8_t *text = NULL, *model = NULL;
     size_t n, len;
@@ -97,45 +99,52 @@ static int train(const char *data, int vocab, const char *type, const char *out,
     if (data_read_file(data, 0, &text, &n, err, sizeof err)) cli_error(WHO, 1, "%s", err);
     else if (dytcl_tokenizer_train((const char *)text, n, vocab, type, &model, &len))
         cli_error(WHO, 1, "%s: %s", data, dytcl_last_error(NULL));
-    else if (write_atomic(out, model, len, err, sizeof err)) cli_error(WHO, 1, "%s", err);
+    else if (out_write_file(f, model, len)) rc = 1;
     else
         printf("%s: a %s tokenizer of %d tokens from %zu bytes of %s\n", out, type, vocab, n, data), rc = 0;
     free(text), free(model);
+    outs_release(&s);
     return rc;
 }
 
 static int encode(const char *model, const char *in, const char *out, int force)
 {
     const char *ins[] = {model, in};
-    if (check_io(ins, 2, out, is_token_file, "a token file", force)) return 1;
+    outs s;
+    out_file *f;
+    if (claim(&s, &f, ins, 2, out, is_token_file, "a token file", force)) return 1;
     char err[2400];
     tokens_model t;
-    if (tokens_load_file(model, &t, err, sizeof err)) return cli_error(WHO, 1, "%s", err);
-    uint8_t *text = NULL;
+    if (tokens_load_file(model, &t, err, sizeof err)) return outs_release(&s), cli_error(WHO, 1, "%s", err);
+    uint8_t *text = NULL, *file = NULL;
     int32_t *ids = NULL;
-    size_t n, count;
+    size_t n, count, len;
     int rc = 1;
     if (data_read_file(in, 0, &text, &n, err, sizeof err)) cli_error(WHO, 1, "%s", err);
     else if (dytcl_tokenizer_encode(t.tk, (const char *)text, n, &ids, &count))
         cli_error(WHO, 1, "%s: %s", in, dytcl_last_error(NULL));
-    else if (tokfile_write(out, ids, count, (uint32_t)dytcl_tokenizer_vocab(t.tk), err, sizeof err)) cli_error(WHO, 1, "%s", err);
-    else {
+    else if (tokfile_encode(ids, count, (uint32_t)dytcl_tokenizer_vocab(t.tk), &file, &len, err, sizeof err))
+        cli_error(WHO, 1, "%s: %s", out, err);
+    else if (!out_write_file(f, file, len)) {
         printf("%s: %zu tokens from %zu bytes of %s (%.2f bytes per token)\n", out, count, n, in,
                count ? (double)n / (double)count : 0.0);
         rc = 0;
     }
-    free(text), free(ids);
+    free(text), free(ids), free(file);
     tokens_free(&t);
+    outs_release(&s);
     return rc;
 }
 
 static int decode(const char *model, const char *in, const char *out, int force)
 {
     const char *ins[] = {model, in};
-    if (check_io(ins, 2, out, is_nothing, "decoded text written by this command", force)) return 1;
+    outs s;
+    out_file *f;
+    if (claim(&s, &f, ins, 2, out, is_nothing, "decoded text written by this command", force)) return 1;
     char err[2400];
     tokens_model t;
-    if (tokens_load_file(model, &t, err, sizeof err)) return cli_error(WHO, 1, "%s", err);
+    if (tokens_load_file(model, &t, err, sizeof err)) return outs_release(&s), cli_error(WHO, 1, "%s", err);
     uint8_t *file = NULL;
     uint32_t *tok = NULL;
     char *text = NULL;
@@ -146,10 +155,11 @@ static int decode(const char *model, const char *in, const char *out, int force)
         cli_error(WHO, 1, "%s", err);
     else if (dytcl_tokenizer_decode(t.tk, (const int32_t *)tok, count, &text, &len))
         cli_error(WHO, 1, "%s: %s", in, dytcl_last_error(NULL));
-    else if (write_atomic(out, text, len, err, sizeof err)) cli_error(WHO, 1, "%s", err);
-    else printf("%s: %zu bytes from %zu tokens of %s\n", out, len, count, in), rc = 0;
+    else if (!out_write_file(f, text, len))
+        printf("%s: %zu bytes from %zu tokens of %s\n", out, len, count, in), rc = 0;
     free(file), free(tok), free(text);
     tokens_free(&t);
+    outs_release(&s);
     return rc;
 }
 

@@ -4,11 +4,12 @@
  * tokenizer saved in the checkpoint). Validation loss in nats per token and
  * in bits per byte of the text, so the two compare.
  *
- * Each step: accum micro-batches of B x T tokens (forward, backward into one
- * gradient buffer), global-norm clipping and AdamW with warm-up then cosine
- * decay, and one device read (the step's losses and gradient norm). A live
- * line on a terminal, a CSV row per step, evaluation and DyT diagnostics
- * every N steps, checkpoints that resume bit-exactly.
+ * Each step (the trainer's loop, trainer.h, shared with train-image): accum
+ * micro-batches of B x T tokens (forward, backward into one gradient
+ * buffer), global-norm clipping and AdamW with warm-up then cosine decay, and
+ * one device read (the step's losses and gradient norm). This file is the
+ * data source: a live line on a terminal, a CSV row per step, evaluation and
+ * DyT diagnostics every N steps; checkpoints resume bit-exactly.
  *
  * Under mpirun each process is a rank (dist.h): every rank draws the same
  * global batch and trains on its rows of it, the gradients are summed over
@@ -26,7 +27,7 @@
 #include "dytcl_model.h"
 #include "outputs.h"
 #include "resume.h"
-#include "signals.h"
+#include "trainer.h"
 #include "tokens.h"
 #include "train_opts.h"
 
@@ -36,7 +37,7 @@ static char who[32] = "train";
 /* ------------------------------------------------------------ logging */
 
 typedef struct {
-    FILE *csv, *diag;       /* rank 0 only */
+    out_file *csv, *diag;   /* rank 0 only (diag: with --diag-every) */
     int tty;
     int quiet;              /* ranks after the first: no output but errors */
 } logs;
@@ -121,20 +122,24 @@ typedef struct {
 static const char *alpha_flag(int i, int n) { return i == n - 1 ? "--alpha-final" : i % 2 ? "--alpha-ffn" : "--alpha-attn"; }
 
 /* α and the saturated fraction of every DyT/Derf input, to the diag CSV;
- * the guard's warning (once) to the terminal and into the CSV's last column. */
+ * the guard's warning (once) to the terminal and into the CSV's last column.
+ * 0, or 1 after reporting a failure. */
 static int diagnose(dytcl_model *m, const logs *lg, const train_opts *o, sat_guard *g, int step)
 {
     const dytcl_model_config *c = dytcl_model_get_config(m);
     if (c->norm != DYTCL_NORM_DYT && c->norm != DYTCL_NORM_DERF) return 0;
-    int n = 2 * c->n_layer + 1, rc = -1, warn = -1;
+    int n = 2 * c->n_layer + 1, rc = 1, warn = -1;
     float *frac = malloc((size_t)n * 2 * sizeof *frac), *alpha = frac ? frac + n : NULL;
     double *f = malloc((size_t)n * sizeof *f);
     if (!g->streak) g->streak = calloc((size_t)n, sizeof *g->streak);
     if (!frac || !f || !g->streak) {
         free(frac), free(f);
-        return cli_error(who, 1, "out of host memory for the diagnostics of %d layers", c->n_layer), -1;
+        return cli_error(who, 1, "out of host memory for the diagnostics of %d layers", c->n_layer);
     }
-    if (dytcl_model_saturation(m, frac, alpha)) goto out;
+    if (dytcl_model_saturation(m, frac, alpha)) {
+        cli_error(who, 1, "%s", dytcl_last_error(dytcl_model_ctx(m)));
+        goto out;
+    }
     if (dist_size() > 1) { /* over the whole batch: the mean of the ranks' equal shares */
         for (int i = 0; i < n; i++) f[i] = frac[i];
         dist_sum(f, n);
@@ -161,9 +166,11 @@ static int diagnose(dytcl_model *m, const logs *lg, const train_opts *o, sat_gua
     for (int i = 0; i < n; i++) {
         if (i == n - 1) snprintf(name, sizeof name, "normf");
         else snprintf(name, sizeof name, "h.%d.norm%d", i / 2, i % 2 + 1);
-        if (lg->diag) fprintf(lg->diag, "%d,%s,%.6g,%.6g,%s\n", step, name, alpha[i], frac[i], i == warn ? msg : "");
+        if (lg->diag && out_printf(lg->diag, "%d,%s,%.6g,%.6g,%s\n", step, name, alpha[i], frac[i], i == warn ? msg : "")) {
+            rc = 1;
+            goto out;
+        }
     }
-    if (lg->diag) fflush(lg->diag);
     say(lg, "step %d: alpha normf %.4f, h.0.norm1 %.4f; largest |alpha x| > 2 fraction %.4f\n", step,
         alpha[n - 1], alpha[0], worst);
     if (warn >= 0) say(lg, "step %d: %s\n", step, msg);
@@ -171,34 +178,6 @@ static int diagnose(dytcl_model *m, const logs *lg, const train_opts *o, sat_gua
 out:
     free(frac), free(f);
     return rc;
-}
-
-/* ---------------------------------------------------------- checkpoints */
-
-static int save(dytcl_model *m, const vocab *vb, const train_opts *o, int step, uint64_t rng)
-{
-    float norm;
-    if (dytcl_model_param_norm(m, &norm)) return cli_error(who, 1, "%s", dytcl_last_error(dytcl_model_ctx(m))), -1;
-    if (!isfinite(norm))
-        return cli_error(who, 1,
-                         "step %d: the parameters are no longer finite (norm %g); not saving over %s, which "
-                         "keeps the last good checkpoint", step, norm, o->out), -1;
-    dytcl_meta md = {0};
-    char v[64];
-    train_opts_to_meta(o, &md);
-    snprintf(v, sizeof v, "%d", step);
-    dytcl_meta_set(&md, "step", v);
-    snprintf(v, sizeof v, "%llu", (unsigned long long)rng);
-    dytcl_meta_set(&md, "data_rng", v);
-    if (o->data_id[0]) dytcl_meta_set(&md, "data_id", o->data_id);
-    if (vb->tm.tk && tokens_to_meta(&vb->tm, &md)) {
-        dytcl_meta_clear(&md);
-        return cli_error(who, 1, "out of host memory for the tokenizer's metadata"), -1;
-    }
-    int bad = dytcl_model_save(m, o->out, 1, &md) != DYTCL_OK;
-    dytcl_meta_clear(&md);
-    if (bad) return cli_error(who, 1, "%s", dytcl_last_error(dytcl_model_ctx(m))), -1;
-    return 0;
 }
 
 /* ----------------------------------------------------------------- main */
@@ -232,117 +211,108 @@ static int report(dytcl_model *m, logs *lg, double step_ms, int timed, double to
     return 0;
 }
 
-/* Where the last good checkpoint of this run is, for a run that stops early. */
-static const char *last_good(const train_opts *o, int saved_step, char *buf, size_t cap)
+/* ------------------------------------------------- the trainer's source */
+
+/* A run of dytcl train as the trainer's data source (trainer.h): every
+ * rank draws the whole batch of B x T; rank r trains on rows
+ * [r B / N, (r + 1) B / N), `shard` tokens in. */
+typedef struct {
+    const train_opts *o;
+    const text_data *d;
+    const vocab *vb;
+    logs *lg;
+    int32_t *tok, *tgt;
+    size_t shard;
+    uint64_t rng;       /* the data generator's state */
+    int step0;
+    double val, bpb;    /* the last evaluation's */
+    sat_guard guard;
+    dist_stats ar0;     /* the all-reduce's time before the first timed step */
+} text_run;
+
+static int text_forward(void *self, dytcl_model *m, int step, int micro)
 {
-    if (!o->out[0]) snprintf(buf, cap, "no checkpoint: --out is empty");
-    else if (saved_step < 0) snprintf(buf, cap, "no checkpoint was saved by this run; %s is not from it", o->out);
-    else snprintf(buf, cap, "the last good checkpoint is %s, at step %d", o->out, saved_step);
-    return buf;
+    text_run *r = self;
+    (void)step, (void)micro;
+    text_data_train_batch(r->d, r->o->batch, r->o->seq, &r->rng, r->tok, r->tgt);
+    return dytcl_model_forward(m, r->tok + r->shard, r->tgt + r->shard) ? -1 : 0;
+}
+
+static int text_evaluate(void *self, dytcl_model *m, const trainer_step *st)
+{
+    text_run *r = self;
+    if (evaluate(m, r->d, r->vb, r->o, r->shard, r->tok, r->tgt, &r->val, &r->bpb)) return -1;
+    say(r->lg, "step %d: train loss %.4f, val loss %.4f (%.4f bits/byte), %.0f tok/s\n", st->step, st->loss, r->val,
+        r->bpb, st->items / st->elapsed);
+    return 0;
+}
+
+static int text_after_step(void *self, dytcl_model *m, const trainer_step *st)
+{
+    text_run *r = self;
+    const train_opts *o = r->o;
+    double tok_s = st->items / st->elapsed;
+    if (st->step == r->step0 + 1) r->ar0 = dist_get_stats(); /* the run's first step (compiling kernels) is not timed */
+    if (o->diag_every > 0 && (st->step % o->diag_every == 0 || st->last) && diagnose(m, r->lg, o, &r->guard, st->step))
+        return 1;
+    char vs[32] = "", bs[32] = "";
+    if (st->evaluated && !isnan(r->val)) snprintf(vs, sizeof vs, "%.6f", r->val);
+    if (st->evaluated && !isnan(r->bpb)) snprintf(bs, sizeof bs, "%.6f", r->bpb);
+    if (r->lg->csv && out_printf(r->lg->csv, "%d,%.6g,%.6f,%.6f,%s,%.1f,%.3f,%s\n", st->step, st->lr, st->loss,
+                                 st->grad_norm, vs, tok_s, st->elapsed, bs))
+        return 1;
+    progress(r->lg, o, st->step, (float)st->loss, tok_s, st->elapsed);
+    return 0;
+}
+
+static int text_to_meta(void *self, dytcl_meta *md, int step)
+{
+    text_run *r = self;
+    char v[64];
+    int bad = 0;
+    train_opts_to_meta(r->o, md);
+    snprintf(v, sizeof v, "%d", step), bad |= dytcl_meta_set(md, "step", v) != DYTCL_OK;
+    snprintf(v, sizeof v, "%llu", (unsigned long long)r->rng), bad |= dytcl_meta_set(md, "data_rng", v) != DYTCL_OK;
+    if (r->o->data_id[0]) bad |= dytcl_meta_set(md, "data_id", r->o->data_id) != DYTCL_OK;
+    if (r->vb->tm.tk) bad |= tokens_to_meta(&r->vb->tm, md) != 0;
+    return bad ? -1 : 0;
+}
+
+static int text_finish(void *self, dytcl_model *m, int step, const trainer_timing *t)
+{
+    text_run *r = self;
+    say(r->lg, "trained to step %d%s%s\n", step, r->o->out[0] ? "; checkpoint " : "", r->o->out);
+    if (report(m, r->lg, t->step_ms, t->timed, (double)r->o->batch * r->o->seq * r->o->accum, r->ar0))
+        return cli_error(who, 1, "%s", dytcl_last_error(dytcl_model_ctx(m)));
+    return 0;
 }
 
 static int train(dytcl_model *m, const text_data *d, const vocab *vb, const train_opts *o, int step0, uint64_t rng,
-                 logs *lg)
+                 logs *lg, out_file *out)
 {
     int N = dist_size();
-    /* every rank draws the whole batch of B x T; rank r trains on rows [r B / N, (r + 1) B / N) */
-    size_t BT = (size_t)o->batch * o->seq, shard = BT / N * dist_rank();
-    int32_t *tok = malloc(BT * sizeof *tok), *tgt = malloc(BT * sizeof *tgt);
-    float losses[64];
+    size_t BT = (size_t)o->batch * o->seq;
+    text_run r = {o, d, vb, lg, malloc(BT * sizeof(int32_t)), malloc(BT * sizeof(int32_t)), BT / N * dist_rank(),
+                  rng, step0, NAN, NAN, {0}, dist_get_stats()};
     int rc = 1;
-    sat_guard guard = {0};
-    if (!tok || !tgt) {
+    if (!r.tok || !r.tgt) {
         cli_error(who, 1, "out of host memory");
         dist_abort(1);
-        goto done;
+    } else {
+        /* warm-up, then cosine decay: dytcl_model_step takes each step's rate from the schedule */
+        trainer_config c = {.who = who,
+                            .optim = {.lr = o->lr, .min_lr_frac = o->min_lr_frac, .warmup = o->warmup,
+                                      .steps = o->steps, .beta1 = 0.9f, .beta2 = o->beta2, .eps = 1e-8f,
+                                      .weight_decay = o->weight_decay, .clip = o->clip, .decay_norm = o->decay_norm},
+                            .step0 = step0, .accum = o->accum, .eval_every = o->eval_every, .eval_last = 1,
+                            .save_every = o->save_every, .saves = o->out[0] != '\0', .out = out,
+                            .out_is_resume = o->resume[0] && o->out[0] && output_same_file(o->resume, o->out),
+                            .stop_at = o->stop_at, .time_limit = o->time_limit,
+                            .items_per_step = (double)BT * o->accum};
+        trainer_source src = {&r, text_forward, text_evaluate, text_after_step, text_to_meta, text_finish};
+        rc = trainer_run(m, &c, &src);
     }
-    /* warm-up, then cosine decay: dytcl_model_step takes each step's rate from the schedule */
-    dytcl_model_optim opt = {.lr = o->lr, .min_lr_frac = o->min_lr_frac, .warmup = o->warmup, .steps = o->steps,
-                             .beta1 = 0.9f, .beta2 = o->beta2, .eps = 1e-8f, .weight_decay = o->weight_decay,
-                             .clip = o->clip, .decay_norm = o->decay_norm};
-    double t_start = dytcl_now_ms(), tokens = 0, step_ms = 0;
-    int step = step0, timed = 0;
-    /* the step of the checkpoint at --out that this run stands on: none yet,
-     * unless it resumed from that very file */
-    int saved_step = o->resume[0] && o->out[0] && output_same_file(o->resume, o->out) ? step0 : -1;
-    char where[1200];
-    dist_stats ar0 = dist_get_stats();
-    while (step < o->steps) {
-        step++;
-        double t_step = dytcl_now_ms();
-        if (dytcl_model_zero_grad(m)) goto fail;
-        for (int a = 0; a < o->accum; a++) {
-            text_data_train_batch(d, o->batch, o->seq, &rng, tok, tgt);
-            /* each rank's mean over its rows, / N: the sum over the ranks is the batch's mean */
-            if (dytcl_model_forward(m, tok + shard, tgt + shard) ||
-                dytcl_model_backward(m, 1.0f / (float)(o->accum * N)))
-                goto fail;
-        }
-        if (dist_allreduce_grads(m)) goto fail;
-        float gnorm;
-        if (dytcl_model_step(m, &opt, step) || dytcl_model_step_stats(m, losses, o->accum, &gnorm)) goto fail;
-        double loss = 0;
-        for (int a = 0; a < o->accum; a++) loss += losses[a] / o->accum;
-        dist_sum(&loss, 1);
-        loss /= N;
-        if (step > step0 + 1) step_ms += dytcl_now_ms() - t_step, timed++;
-        else ar0 = dist_get_stats(); /* the run's first step (compiling kernels) is not timed */
-        tokens += (double)BT * o->accum;
-        double elapsed = (dytcl_now_ms() - t_start) / 1e3, tok_s = tokens / elapsed;
-        /* the loss and the gradient norm are the same on every rank: all stop together */
-        if (!isfinite(loss) || !isfinite(gnorm)) {
-            say(lg, "\n");
-            if (!lg->quiet)
-                cli_error(who, 1, "step %d: the loss (%g) or gradient norm (%g) is not finite; stopping without saving "
-                          "(%s)", step, loss, gnorm, last_good(o, saved_step, where, sizeof where));
-            goto done;
-        }
-        double val = NAN, bpb = NAN;
-        int last = step == o->steps || step == o->stop_at || (o->time_limit > 0 && elapsed >= o->time_limit);
-        if (o->time_limit > 0) last = dist_bcast_int(last); /* rank 0's clock decides */
-        int sig = signals_pending();
-        if (N > 1) sig = dist_max_int(sig); /* a signal to any rank stops all */
-        last |= sig != 0;
-        if ((o->eval_every > 0 && step % o->eval_every == 0) || last) {
-            if (evaluate(m, d, vb, o, shard, tok, tgt, &val, &bpb)) goto fail;
-            say(lg, "step %d: train loss %.4f, val loss %.4f (%.4f bits/byte), %.0f tok/s\n", step, loss, val, bpb,
-                tok_s);
-        }
-        if (o->diag_every > 0 && (step % o->diag_every == 0 || last) && diagnose(m, lg, o, &guard, step)) goto fail;
-        char vs[32] = "", bs[32] = "";
-        if (!isnan(val)) snprintf(vs, sizeof vs, "%.6f", val);
-        if (!isnan(bpb)) snprintf(bs, sizeof bs, "%.6f", bpb);
-        if (lg->csv) {
-            fprintf(lg->csv, "%d,%.6g,%.6f,%.6f,%s,%.1f,%.3f,%s\n", step, dytcl_lr_at(&opt, step), loss, gnorm, vs,
-                    tok_s, elapsed, bs);
-            fflush(lg->csv);
-        }
-        progress(lg, o, step, (float)loss, tok_s, elapsed);
-        if (o->out[0] && ((o->save_every > 0 && step % o->save_every == 0) || last)) {
-            int saved = dist_rank() > 0 || !save(m, vb, o, step, rng); /* rank 0 writes */
-            if (!dist_all_ok(saved)) goto done;
-            saved_step = step;
-        }
-        if (sig) { /* stopped at the end of this step; its checkpoint (if any) is complete */
-            say(lg, "\n");
-            if (!lg->quiet)
-                cli_error(who, 128 + sig, "%s at step %d: stopped (%s)", signals_name(sig), step,
-                          last_good(o, saved_step, where, sizeof where));
-            rc = 128 + sig;
-            goto done;
-        }
-        if (last) break;
-    }
-    say(lg, "trained to step %d%s%s\n", step, o->out[0] ? "; checkpoint " : "", o->out);
-    if (report(m, lg, step_ms, timed, (double)BT * o->accum, ar0)) goto fail;
-    rc = 0;
-    goto done;
-fail:
-    say(lg, "\n");
-    cli_error(who, 1, "%s", dytcl_last_error(dytcl_model_ctx(m)));
-    dist_abort(1); /* the other ranks may be waiting for this one */
-done:
-    free(tok), free(tgt), free(guard.streak);
+    free(r.tok), free(r.tgt), free(r.guard.streak);
     return rc;
 }
 
@@ -363,22 +333,6 @@ static void describe_ranks(char *out, size_t cap, int batch, int device)
     for (int r = 0; r < N && k + 16 < cap; r++)
         k += (size_t)snprintf(out + k, cap - k, "%s%d", r ? ", " : " ", devs[r]);
     free(devs);
-}
-
-/* Before any work (rank 0): --out and --log are neither input however
- * spelled, hold nothing of another kind (unless --force), lie in writable
- * directories, and are locked against a second run. */
-static int claim_outputs(const train_opts *o, output_lock locks[2])
-{
-    char err[1400], diag[1100];
-    snprintf(diag, sizeof diag, "%s.diag.csv", o->log);
-    const char *ins_out[] = {o->data, o->log, diag, o->tokenizer}, *ins_log[] = {o->data, o->resume, o->out, o->tokenizer};
-    if ((o->out[0] && output_check("--out", o->out, output_is_checkpoint, "a checkpoint", ins_out, 4, o->force, err,
-                                   sizeof err)) ||
-        output_check("--log", o->log, output_is_train_log, "a training log", ins_log, 4, o->force, err, sizeof err) ||
-        (o->out[0] && output_lock_take(&locks[0], o->out, err, sizeof err)) || output_lock_take(&locks[1], o->log, err, sizeof err))
-        return cli_error(who, 1, "%s", err);
-    return 0;
 }
 
 /* The tokenizer: --tokenizer's (the model's vocabulary becomes its size),
@@ -447,8 +401,9 @@ static int run(int argc, char **argv)
     int N = dist_size();
     if (o.batch % N) {
         if (dist_rank() == 0)
-            cli_error(who, 2, "--batch %d does not divide among %d ranks: each rank takes batch / ranks of the "
-                              "sequences of every batch; make --batch a multiple of %d", o.batch, N, N);
+            cli_error(who, 2, "%s %d does not divide among %d ranks: each rank takes batch / ranks of the sequences "
+                      "of every batch; make --batch a multiple of %d", o.batch_given || !o.resume[0] ? "--batch"
+                      : "the resumed checkpoint's batch", o.batch, N, N);
         dytcl_meta_clear(&md);
         return 2;
     }
@@ -464,8 +419,12 @@ static int run(int argc, char **argv)
     dytcl_ctx_options copt = {.device = dist_device(dev, sizeof dev)};
     lg.quiet = dist_rank() > 0;
     rc = 1;
-    output_lock locks[2] = {{.fd = -1}, {.fd = -1}};
-    if (!lg.quiet && claim_outputs(&o, locks)) goto ready;
+    trainer_files files = {.out = NULL}; /* rank 0's: --out, --log and LOG.diag.csv */
+    const char *in_opt[] = {"--data", "--tokenizer"}, *in[] = {o.data, o.tokenizer};
+    outs_init(&files.set, who, 0);
+    if (!lg.quiet && trainer_claim(&files, who, o.force, o.out, o.log, output_is_train_log, "a training log", 1,
+                                   o.resume, in_opt, in, 2))
+        goto ready;
     if (input_check("--data", o.data, err, sizeof err)) { /* before any open: a FIFO would block it */
         cli_error(who, 1, "%s", err);
         goto ready;
@@ -490,7 +449,10 @@ static int run(int argc, char **argv)
             cli_error(who, 1, "%s: not a training checkpoint (no optimiser state)", o.resume);
             goto ready;
         }
-        if (resume_state(&md, o.resume, o.steps, &step0, &rng, err, sizeof err) ||
+        char limit[96];
+        if (o.steps_given) snprintf(limit, sizeof limit, "--steps %d", o.steps);
+        else snprintf(limit, sizeof limit, "its %d steps (give --steps to train further)", o.steps);
+        if (resume_position(&md, o.resume, "step", "data_rng", o.steps, limit, &step0, &rng, err, sizeof err) ||
             resume_same_data(&md, o.resume, o.data, o.data_id, o.force, err, sizeof err)) {
             cli_error(who, 1, "%s", err);
             goto ready;
@@ -513,28 +475,15 @@ static int run(int argc, char **argv)
                   dytcl_model_param_count(dytcl_model_get_config(m)));
         goto ready;
     }
-    if (!lg.quiet) { /* rank 0 logs */
-        lg.tty = isatty(2);
-        char diag_path[1100];
-        snprintf(diag_path, sizeof diag_path, "%s.diag.csv", o.log);
-        if (step0 && (output_log_truncate(o.log, step0, err, sizeof err) || /* rows past the checkpoint go */
-                      output_log_truncate(diag_path, step0, err, sizeof err))) {
-            cli_error(who, 1, "%s", err);
-            goto ready;
-        }
-        lg.csv = fopen(o.log, step0 ? "a" : "w");
-        if (!lg.csv) {
-            cli_error(who, 1, "cannot write the log %s", o.log);
-            goto ready;
-        }
-        if (!step0) fprintf(lg.csv, "step,lr,loss,grad_norm,val_loss,tokens_per_s,elapsed_s,val_bpb\n");
-        if (o.diag_every > 0) {
-            char path[1100];
-            snprintf(path, sizeof path, "%s.diag.csv", o.log);
-            lg.diag = fopen(path, step0 ? "a" : "w");
-            if (lg.diag && !step0) fprintf(lg.diag, "step,norm,alpha,saturated_fraction,warning\n");
-        }
-    }
+    lg.tty = !lg.quiet && isatty(2);
+    /* rank 0 logs (--log "": none); a resumed run keeps the rows up to its checkpoint, diagnostics too */
+    if (step0 && !o.diag_every && files.diag && out_log_keep(files.diag, step0)) goto ready;
+    if (trainer_open_log(files.log, step0 != 0, step0,
+                         "step,lr,loss,grad_norm,val_loss,tokens_per_s,elapsed_s,val_bpb\n") ||
+        (o.diag_every > 0 &&
+         trainer_open_log(files.diag, step0 != 0, step0, "step,norm,alpha,saturated_fraction,warning\n")))
+        goto ready;
+    lg.csv = files.log, lg.diag = o.diag_every > 0 ? files.diag : NULL;
     ok = 1;
 ready:
     if (!dist_all_ok(ok)) goto done;
@@ -547,12 +496,10 @@ ready:
         dytcl_arch_name(c->arch), dytcl_norm_kind_name(c->norm), c->n_layer, c->d_model, c->n_head, c->d_ff, c->vocab,
         dytcl_model_param_count(c), info.name, text_data_size(d, 0), text_data_size(d, 1),
         vb.tm.tk ? "tokens" : "bytes", ranks, step0 ? "; resumed" : "");
-    signals_install(); /* from here a first SIGINT/SIGTERM ends the step and saves */
-    rc = train(m, d, &vb, &o, step0, rng, &lg);
+    rc = train(m, d, &vb, &o, step0, rng, &lg, files.out);
+    if ((out_close(lg.csv) | out_close(lg.diag)) && !rc) rc = 1; /* a log that did not reach the disk */
 done:
-    output_lock_release(&locks[0]), output_lock_release(&locks[1]);
-    if (lg.csv) fclose(lg.csv);
-    if (lg.diag) fclose(lg.diag);
+    outs_release(&files.set);
     dytcl_model_free(m);
     dytcl_ctx_free(ctx);
     text_data_free(d);

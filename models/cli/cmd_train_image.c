@@ -2,13 +2,14 @@
  * (Fashion-MNIST by default).
  *
  * Each epoch: a seeded shuffle of the training set, batches with seeded
- * augmentations (random crop with padding, horizontal flip), forward,
- * backward (with --drop-path and --label-smoothing: stochastic depth and
- * smoothed labels, training only), global-norm clipping and AdamW with
- * warm-up then cosine decay;
- * then the test set's loss and accuracy, a CSV row, a checkpoint. A
- * checkpoint holds the AdamW state, the options and the augmentation RNG, so
- * --resume continues bit-exactly from the end of its epoch. */
+ * augmentations (random crop with padding, horizontal flip); then the test
+ * set's loss and accuracy, a CSV row, a checkpoint. The steps themselves
+ * (forward, backward, clipping, AdamW with warm-up then cosine decay,
+ * checkpoints, SIGINT/SIGTERM) are the trainer's (trainer.h), the same as
+ * dytcl train's; this file is the data source and the evaluation. A
+ * checkpoint holds the AdamW state, the options, the step and the
+ * augmentation RNG (and, when a signal stopped the run inside an epoch, that
+ * epoch's losses so far), so --resume continues bit-exactly from its step. */
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -21,6 +22,8 @@
 #include "image_eval.h"
 #include "opts.h"
 #include "outputs.h"
+#include "resume.h"
+#include "trainer.h"
 
 #define FMNIST "/usr/share/datasets/fashion-mnist/"
 
@@ -79,8 +82,8 @@ static const opt_spec opts[] = {
     {"mean", OPT_FLOAT, F(mean), "X", .help = "pixels become (p/255 - mean) / std", .tag = SAVED},
     {"std", OPT_FLOAT, F(std), "X", 0, 1e6, 1, .help = "see mean", .tag = SAVED},
     {"seed", OPT_U64, F(seed), "N", .help = "weights, shuffles and augmentations", .tag = SAVED},
-    {"out", OPT_BUF, F(out), "FILE", .help = "checkpoint file, written every epoch"},
-    {"log", OPT_BUF, F(log), "FILE", .help = "CSV log, one row per epoch"},
+    {"out", OPT_BUF, F(out), "FILE", .help = "checkpoint file, written every epoch", .output = 1},
+    {"log", OPT_BUF, F(log), "FILE", .help = "CSV log, one row per epoch", .output = 1},
     {"resume", OPT_BUF, F(resume), "FILE", .help = "continue from a checkpoint of this command"},
     {"stop-after", OPT_INT, F(stop_after), "N", 0, 1e6, .help = "stop after this epoch, as if interrupted (0: no)"},
     {"force", OPT_SWITCH, F(force), .help = "replace an existing --out or --log that is not of its kind"},
@@ -92,7 +95,7 @@ static const opt_cmd image_cmd = {
     "train-image", "[options]",
     "Trains a vision transformer on IDX images (default: Fashion-MNIST from the\n"
     "dataset-fashion-mnist package), evaluating test accuracy every epoch.\n",
-    NULL, opts, NOPTS, 0};
+    NULL, opts, NOPTS, 0, NULL};
 
 static void defaults(image_opts *o)
 {
@@ -137,44 +140,128 @@ static uint64_t epoch_seed(const image_opts *o, int e)
     return o->seed * 0x9E3779B97F4A7C15ull ^ (uint64_t)(e + 1) * 0xD1B54A32D192ED03ull;
 }
 
-static int save(dytcl_model *m, const image_opts *o, int epoch, long step, uint64_t aug_rng, double acc)
+/* ------------------------------------------------- the trainer's source */
+
+/* A run of dytcl train-image as the trainer's data source (trainer.h):
+ * step s (1-based) is batch (s - 1) % per_epoch of epoch (s - 1) / per_epoch,
+ * whose order is the seeded shuffle of that epoch; the test set is
+ * evaluated after the last step of every epoch. */
+typedef struct {
+    const image_opts *o;
+    const image_set *train, *test;
+    image_aug aug, plain;
+    float *x;
+    int32_t *y;
+    uint32_t *order;
+    int order_epoch;       /* the epoch `order` is the shuffle of (-1: none) */
+    uint64_t aug_rng;      /* the augmentations' generator */
+    int per_epoch;
+    double loss_sum;       /* this epoch's training losses so far */
+    double t0, secs;       /* when this epoch (or run) began; the epoch's training time */
+    double tloss, acc;     /* the last evaluation's */
+    out_file *csv;
+    int tty;
+} image_run;
+
+static int image_forward(void *self, dytcl_model *m, int step, int micro)
 {
-    dytcl_meta md = {0};
+    image_run *r = self;
+    const int e = (step - 1) / r->per_epoch, i = (step - 1) % r->per_epoch, B = r->o->batch;
+    (void)micro;
+    if (r->order_epoch != e) {
+        uint64_t shuffle = epoch_seed(r->o, e);
+        dy_image_set_shuffle(r->order, r->train->n, &shuffle);
+        r->order_epoch = e;
+    }
+    if (i == 0) r->loss_sum = 0, r->t0 = dytcl_now_ms();
+    dy_image_set_batch(r->train, r->order, i * B, B, &r->aug, &r->aug_rng, r->x, r->y);
+    /* drop-path masks from the seed and the step: a resumed run draws the same */
+    const dytcl_model_regularization reg = {r->o->drop_path, r->o->label_smoothing,
+                                            r->o->seed * 0xA24BAED4963EE407ull ^ (uint64_t)step};
+    return dytcl_model_regularize(m, &reg) || dytcl_model_forward_images(m, r->x, r->y) ? -1 : 0;
+}
+
+static int image_evaluate(void *self, dytcl_model *m, const trainer_step *st)
+{
+    image_run *r = self;
+    (void)st;
+    r->secs = (dytcl_now_ms() - r->t0) / 1e3;
+    return cli_image_eval(m, r->test, &r->plain, NULL, &r->tloss, &r->acc) ? -1 : 0;
+}
+
+static int image_after_step(void *self, dytcl_model *m, const trainer_step *st)
+{
+    image_run *r = self;
+    const image_opts *o = r->o;
+    const int B = o->batch, e = (st->step - 1) / r->per_epoch, i = (st->step - 1) % r->per_epoch;
+    (void)m;
+    r->loss_sum += st->loss;
+    if (r->tty) {
+        double s = (dytcl_now_ms() - r->t0) / 1e3, ips = (double)(i + 1) * B / s;
+        fprintf(stderr, "\r\033[Kepoch %d/%d  step %d/%d  loss %.4f  %.0f img/s  ETA %.0fs", e + 1, o->epochs, i + 1,
+                r->per_epoch, st->loss, ips, (r->per_epoch - i - 1) * (double)B / ips);
+        fflush(stderr);
+    }
+    if (!st->evaluated) return 0;
+    const double ips = (double)r->train->n / r->secs, mean = r->loss_sum / (i + 1);
+    if (r->tty) fprintf(stderr, "\r\033[K");
+    printf("epoch %d/%d  train loss %.4f  test loss %.4f  test accuracy %.2f%%  %.0f img/s  %.1fs\n", e + 1, o->epochs,
+           mean, r->tloss, 100 * r->acc, ips, r->secs);
+    fflush(stdout);
+    return r->csv && out_printf(r->csv, "%d,%d,%.6g,%.6f,%.6f,%.6f,%.1f,%.2f\n", e + 1, st->step, (double)st->lr, mean,
+                                r->tloss, r->acc, ips, r->secs) ? 1 : 0;
+}
+
+static int image_to_meta(void *self, dytcl_meta *md, int step)
+{
+    image_run *r = self;
+    const image_opts *o = r->o;
     char key[64], val[1100];
     int bad = 0;
     for (int i = 0; i < NOPTS; i++) {
         if (!opts[i].tag) continue;
         opt_format(&opts[i], o, val, sizeof val);
         snprintf(key, sizeof key, "train.%s", opts[i].name);
-        bad |= dytcl_meta_set(&md, key, val);
+        bad |= dytcl_meta_set(md, key, val);
     }
-    snprintf(val, sizeof val, "%d", epoch), bad |= dytcl_meta_set(&md, "train.epoch_done", val);
-    snprintf(val, sizeof val, "%ld", step), bad |= dytcl_meta_set(&md, "train.step", val);
-    snprintf(val, sizeof val, "%llu", (unsigned long long)aug_rng), bad |= dytcl_meta_set(&md, "train.aug_rng", val);
-    snprintf(val, sizeof val, "%.6f", acc), bad |= dytcl_meta_set(&md, "train.test_accuracy", val);
-    dytcl_status s = bad ? DYTCL_ERR_HOST_MEMORY : dytcl_model_save(m, o->out, 1, &md);
-    dytcl_meta_clear(&md);
-    if (bad) return cli_error("train-image", 1, "out of memory");
-    return s ? cli_error("train-image", 1, "%s", dytcl_last_error(dytcl_model_ctx(m))) : 0;
+    snprintf(val, sizeof val, "%d", step / r->per_epoch), bad |= dytcl_meta_set(md, "train.epoch_done", val);
+    snprintf(val, sizeof val, "%d", step), bad |= dytcl_meta_set(md, "train.step", val);
+    snprintf(val, sizeof val, "%llu", (unsigned long long)r->aug_rng), bad |= dytcl_meta_set(md, "train.aug_rng", val);
+    snprintf(val, sizeof val, "%.6f", r->acc), bad |= dytcl_meta_set(md, "train.test_accuracy", val);
+    /* stopped inside an epoch (a signal): its losses so far, for its row */
+    snprintf(val, sizeof val, "%.17g", step % r->per_epoch ? r->loss_sum : 0.0);
+    bad |= dytcl_meta_set(md, "train.epoch_loss_sum", val);
+    return bad ? -1 : 0;
 }
 
-/* Before any work: the inputs are regular files (a FIFO would block), and
- * --out and --log are no input however spelled, hold nothing of another
- * kind, lie in writable directories, and are locked against a second run. */
-static int claim_files(const image_opts *o, output_lock locks[2])
+static int image_finish(void *self, dytcl_model *m, int step, const trainer_timing *t)
 {
-    char err[1400];
-    const char *const ins[] = {o->train_images, o->train_labels, o->test_images, o->test_labels, o->resume};
-    for (int i = 0; i < 5; i++)
-        if (ins[i][0] && input_check("an input", ins[i], err, sizeof err)) return cli_error("train-image", 1, "%s", err);
-    const char *const ins_out[] = {ins[0], ins[1], ins[2], ins[3], o->log};
-    const char *const ins_log[] = {ins[0], ins[1], ins[2], ins[3], o->resume, o->out};
-    if (output_check("--out", o->out, output_is_checkpoint, "a checkpoint", ins_out, 5, o->force, err, sizeof err) ||
-        (o->log[0] &&
-         output_check("--log", o->log, output_is_image_log, "a train-image log", ins_log, 6, o->force, err, sizeof err)) ||
-        output_lock_take(&locks[0], o->out, err, sizeof err) ||
-        (o->log[0] && output_lock_take(&locks[1], o->log, err, sizeof err)))
+    image_run *r = self;
+    (void)m, (void)t;
+    if (step < r->per_epoch * r->o->epochs)
+        printf("stopped after epoch %d (--stop-after); continue with --resume %s\n", step / r->per_epoch, r->o->out);
+    return 0;
+}
+
+/* The resumed checkpoint's training state, each value checked strictly
+ * and against the run (resume.h): 0, or 1 (reported). */
+static int resume_image(const dytcl_meta *md, const image_opts *o, int per_epoch, int *step0, image_run *r)
+{
+    char err[1600], limit[96];
+    long long epoch_done;
+    double loss_sum = 0;
+    snprintf(limit, sizeof limit, "%d epochs of %d steps (give --epochs to train further)", o->epochs, per_epoch);
+    if (resume_position(md, o->resume, "train.step", "train.aug_rng", (long long)per_epoch * o->epochs, limit, step0,
+                        &r->aug_rng, err, sizeof err) ||
+        resume_get_int(md, o->resume, "train.epoch_done", 0, INT32_MAX, &epoch_done, err, sizeof err) ||
+        (dytcl_meta_get(md, "train.epoch_loss_sum") &&
+         resume_get_double(md, o->resume, "train.epoch_loss_sum", &loss_sum, err, sizeof err)))
         return cli_error("train-image", 1, "%s", err);
+    if (epoch_done != *step0 / per_epoch)
+        return cli_error("train-image", 1, "%s: the checkpoint's train.step %d is in epoch %d of %d steps, but its "
+                         "train.epoch_done is %lld: a damaged checkpoint", o->resume, *step0, *step0 / per_epoch + 1,
+                         per_epoch, epoch_done);
+    r->loss_sum = loss_sum;
     return 0;
 }
 
@@ -184,21 +271,25 @@ int cmd_train_image(int argc, char **argv)
     defaults(&o);
     int rc = parse(argc, argv, &o);
     if (rc >= 0) return rc;
-    char err[1400];
     dytcl_ctx *ctx = NULL;
     dytcl_model *v = NULL;
     dytcl_meta md = {0};
     image_set train = {0}, test = {0};
-    float *x = NULL;
-    int32_t *y = NULL;
-    uint32_t *order = NULL;
-    FILE *csv = NULL;
-    int epoch0 = 0;
-    long step = 0;
-    uint64_t aug_rng = 0;
-    output_lock locks[2] = {{.fd = -1}, {.fd = -1}};
+    char err[1400];
+    image_run r = {.order_epoch = -1};
+    int step0 = 0;
+    trainer_files files;
+    r.o = &o;
     rc = 1;
-    if (claim_files(&o, locks)) goto done;
+    /* before any work: the inputs are regular files (a FIFO would block), and
+     * --out and --log are claimed (outputs.h) */
+    const char *in_opt[] = {"--train-images", "--train-labels", "--test-images", "--test-labels"};
+    const char *in[] = {o.train_images, o.train_labels, o.test_images, o.test_labels};
+    int claimed = trainer_claim(&files, "train-image", o.force, o.out, o.log, output_is_image_log,
+                                "a train-image log", 0, o.resume, in_opt, in, 4);
+    out_file *out = files.out;
+    r.csv = files.log;
+    if (claimed) goto done;
     if (dytcl_ctx_create(NULL, &ctx)) {
         cli_error("train-image", 1, "%s", dytcl_last_error(NULL));
         goto done;
@@ -214,10 +305,8 @@ int cmd_train_image(int argc, char **argv)
                       dytcl_arch_name(dytcl_model_get_config(v)->arch));
             goto done;
         }
-        const char *e = dytcl_meta_get(&md, "train.epoch_done"), *s = dytcl_meta_get(&md, "train.step");
-        const char *r = dytcl_meta_get(&md, "train.aug_rng");
-        if (!has_opt || !e || !s || !r) {
-            cli_error("train-image", 1, "%s: not a train-image checkpoint (no optimiser state or epoch)", o.resume);
+        if (!has_opt) {
+            cli_error("train-image", 1, "%s: not a train-image checkpoint (no optimiser state)", o.resume);
             goto done;
         }
         for (int i = 0; i < NOPTS; i++) {
@@ -233,7 +322,6 @@ int cmd_train_image(int argc, char **argv)
         if ((rc = parse(argc, argv, &o)) >= 0) goto done;
         rc = 1;
         o.model = model_settings(dytcl_model_get_config(v));
-        epoch0 = atoi(e), step = atol(s), aug_rng = strtoull(r, NULL, 10);
     }
     if (dy_image_set_load(o.train_images, o.train_labels, o.train_limit, 0, &train, err, sizeof err) ||
         dy_image_set_load(o.test_images, o.test_labels, o.test_limit, 0, &test, err, sizeof err)) {
@@ -245,10 +333,17 @@ int cmd_train_image(int argc, char **argv)
                   test.W);
         goto done;
     }
+    const int B = o.batch, per_epoch = (train.n + B - 1) / B;
+    const long total = (long)per_epoch * o.epochs;
+    if (total > INT32_MAX) {
+        cli_error("train-image", 1, "%ld steps: more than the optimiser counts (2^31 - 1)", total);
+        goto done;
+    }
+    r.per_epoch = per_epoch;
     if (!v) {
         int classes = train.classes > test.classes ? train.classes : test.classes;
         dytcl_model_config c = model_config(&o.model, train.H, train.W, classes < 2 ? 2 : classes);
-        aug_rng = o.seed ^ 0xA5A5A5A5A5A5A5A5ull;
+        r.aug_rng = o.seed ^ 0xA5A5A5A5A5A5A5A5ull;
         if (dytcl_model_create(ctx, &c, o.seed, &v)) {
             cli_error("train-image", 1, "%s", dytcl_last_error(ctx));
             goto done;
@@ -260,96 +355,49 @@ int cmd_train_image(int argc, char **argv)
                       o.resume, c->image_height, c->image_width, c->classes);
             goto done;
         }
+        if (resume_image(&md, &o, per_epoch, &step0, &r)) goto done;
     }
     if (dytcl_model_set_batch(v, o.batch, 0)) {
         cli_error("train-image", 1, "%s", dytcl_last_error(ctx));
         goto done;
     }
-    const int B = o.batch, per_epoch = (train.n + B - 1) / B;
-    const long total = (long)per_epoch * o.epochs;
-    if (total > INT32_MAX) {
-        cli_error("train-image", 1, "%ld steps: more than the optimiser counts (2^31 - 1)", total);
-        goto done;
-    }
-    x = malloc((size_t)B * train.H * train.W * sizeof *x), y = malloc((size_t)B * sizeof *y);
-    order = malloc((size_t)train.n * sizeof *order);
-    if (!x || !y || !order) {
+    r.x = malloc((size_t)B * train.H * train.W * sizeof *r.x), r.y = malloc((size_t)B * sizeof *r.y);
+    r.order = malloc((size_t)train.n * sizeof *r.order);
+    if (!r.x || !r.y || !r.order) {
         cli_error("train-image", 1, "out of memory");
         goto done;
     }
-    if (o.log[0] && !(csv = fopen(o.log, epoch0 ? "a" : "w"))) {
-        cli_error("train-image", 1, "%s: cannot write the log", o.log);
+    /* a resumed run keeps the log's rows up to its checkpoint and appends */
+    if (trainer_open_log(r.csv, step0 != 0, step0 / per_epoch,
+                         "epoch,step,lr,train_loss,test_loss,test_accuracy,images_per_s,seconds\n"))
         goto done;
-    }
-    if (csv && !epoch0) fprintf(csv, "epoch,step,lr,train_loss,test_loss,test_accuracy,images_per_s,seconds\n");
     dytcl_device_info info;
     dytcl_ctx_device(ctx, &info);
     printf("train-image: ViT-%s (%s pooling), %d layers, dim %d, %d heads, patch %d: %zu parameters, on %s\n"
            "  %d training images (%d steps of %d per epoch), %d test images, %d epochs%s\n",
            dytcl_norm_kind_name(o.model.norm), o.model.pool == DYTCL_POOL_CLS ? "cls" : "mean", o.model.layers,
-           o.model.dim, o.model.heads, o.model.patch, dytcl_model_param_count(dytcl_model_get_config(v)), info.name, train.n, per_epoch, B, test.n, o.epochs,
-           epoch0 ? " (resumed)" : "");
+           o.model.dim, o.model.heads, o.model.patch, dytcl_model_param_count(dytcl_model_get_config(v)), info.name,
+           train.n, per_epoch, B, test.n, o.epochs, step0 ? " (resumed)" : "");
     fflush(stdout);
-    const image_aug aug = {o.pad, o.flip, o.mean, o.std}, plain = {0, 0, o.mean, o.std};
+    r.train = &train, r.test = &test;
+    r.aug = (image_aug){o.pad, o.flip, o.mean, o.std}, r.plain = (image_aug){0, 0, o.mean, o.std};
+    r.tty = isatty(2), r.t0 = dytcl_now_ms();
     /* warm-up, then cosine to lr * min_lr_frac at the last step; decay on the matrices only (and the norms
      * with --decay-norm) */
-    const dytcl_model_optim optim = {o.lr, o.min_lr_frac, o.warmup, (int)total, 0.9f, o.beta2, 1e-8f,
-                                     o.weight_decay, o.clip, o.decay_norm};
-    const int tty = isatty(2);
-    for (int epoch = epoch0; epoch < o.epochs; epoch++) {
-        uint64_t shuffle = epoch_seed(&o, epoch);
-        dy_image_set_shuffle(order, train.n, &shuffle);
-        double t0 = dytcl_now_ms(), loss_sum = 0;
-        int counted = 0;
-        for (int i = 0; i < per_epoch; i++) {
-            dy_image_set_batch(&train, order, i * B, B, &aug, &aug_rng, x, y);
-            float loss = 0, grad_norm = 0;
-            ++step;
-            /* drop-path masks from the seed and the step: a resumed run draws the same */
-            const dytcl_model_regularization reg = {o.drop_path, o.label_smoothing,
-                                                    o.seed * 0xA24BAED4963EE407ull ^ (uint64_t)step};
-            if (dytcl_model_zero_grad(v) || dytcl_model_regularize(v, &reg) || dytcl_model_forward_images(v, x, y) ||
-                dytcl_model_backward(v, 1.0f) ||
-                dytcl_model_step(v, &optim, (int)step) || dytcl_model_step_stats(v, &loss, 1, &grad_norm)) {
-                cli_error("train-image", 1, "epoch %d step %ld: %s", epoch + 1, step, dytcl_last_error(ctx));
-                goto done;
-            }
-            if (!isfinite(loss)) {
-                cli_error("train-image", 1, "epoch %d step %ld: the loss is %g", epoch + 1, step, (double)loss);
-                goto done;
-            }
-            loss_sum += loss, counted++;
-            if (tty) {
-                double s = (dytcl_now_ms() - t0) / 1e3, ips = (double)(i + 1) * B / s;
-                fprintf(stderr, "\r\033[Kepoch %d/%d  step %d/%d  loss %.4f  %.0f img/s  ETA %.0fs", epoch + 1,
-                        o.epochs, i + 1, per_epoch, (double)loss, ips, (per_epoch - i - 1) * (double)B / ips);
-                fflush(stderr);
-            }
-        }
-        const double secs = (dytcl_now_ms() - t0) / 1e3, ips = (double)train.n / secs;
-        double tloss = 0, acc = 0;
-        if (cli_image_eval(v, &test, &plain, NULL, &tloss, &acc)) {
-            cli_error("train-image", 1, "evaluation: %s", dytcl_last_error(ctx));
-            goto done;
-        }
-        if (tty) fprintf(stderr, "\r\033[K");
-        printf("epoch %d/%d  train loss %.4f  test loss %.4f  test accuracy %.2f%%  %.0f img/s  %.1fs\n", epoch + 1,
-               o.epochs, loss_sum / counted, tloss, 100 * acc, ips, secs);
-        fflush(stdout);
-        if (csv)
-            fprintf(csv, "%d,%ld,%.6g,%.6f,%.6f,%.6f,%.1f,%.2f\n", epoch + 1, step, (double)dytcl_lr_at(&optim, (int)step),
-                    loss_sum / counted, tloss, acc, ips, secs), fflush(csv);
-        if (save(v, &o, epoch + 1, step, aug_rng, acc)) goto done;
-        if (o.stop_after && epoch + 1 >= o.stop_after && epoch + 1 < o.epochs) {
-            printf("stopped after epoch %d (--stop-after); continue with --resume %s\n", epoch + 1, o.out);
-            break;
-        }
-    }
-    rc = 0;
+    trainer_config c = {.who = "train-image",
+                        .optim = {o.lr, o.min_lr_frac, o.warmup, (int)total, 0.9f, o.beta2, 1e-8f, o.weight_decay,
+                                  o.clip, o.decay_norm},
+                        .step0 = step0, .accum = 1, .eval_every = per_epoch, .eval_last = 0,
+                        .save_every = per_epoch, .saves = o.out[0] != '\0', .out = out,
+                        .out_is_resume = o.resume[0] && output_same_file(o.resume, o.out),
+                        .stop_at = o.stop_after && o.stop_after < o.epochs ? o.stop_after * per_epoch : 0,
+                        .items_per_step = B};
+    trainer_source src = {&r, image_forward, image_evaluate, image_after_step, image_to_meta, image_finish};
+    rc = trainer_run(v, &c, &src);
+    if (out_close(r.csv) && !rc) rc = 1; /* a log that did not reach the disk */
 done:
-    output_lock_release(&locks[0]), output_lock_release(&locks[1]);
-    if (csv) fclose(csv);
-    free(x), free(y), free(order);
+    outs_release(&files.set);
+    free(r.x), free(r.y), free(r.order);
     dy_image_set_free(&train), dy_image_set_free(&test);
     dytcl_meta_clear(&md);
     dytcl_model_free(v);

@@ -29,7 +29,7 @@ static const opt_cmd tune_cmd = {
     "PoCL), times each at the shape in NN, NT and TN, and writes the fastest to the\n"
     "cache directory ($DYTCL_CACHE_DIR, else $XDG_CACHE_HOME/dytcl, else\n"
     "~/.cache/dytcl), where dytcl's GEMMs on this device and driver use it from then on.\n",
-    NULL, specs, (int)(sizeof specs / sizeof specs[0]), 0};
+    NULL, specs, (int)(sizeof specs / sizeof specs[0]), 0, NULL};
 
 static void progress(void *user, const char *line)
 {

@@ -180,8 +180,9 @@ void opt_usage(const opt_cmd *c, const void *dst, FILE *f)
             opt_format(s, dst, v, sizeof v);
             if (v[0]) snprintf(def, sizeof def, " (default %s)", v);
         }
-        if (strlen(left) > 22) fprintf(f, "  %s\n  %-22s %s%s\n", left, "", s->help, def);
-        else fprintf(f, "  %-22s %s%s\n", left, s->help, def);
+        const char *mark = s->output ? " [written]" : "";
+        if (strlen(left) > 22) fprintf(f, "  %s\n  %-22s %s%s%s\n", left, "", s->help, def, mark);
+        else fprintf(f, "  %-22s %s%s%s\n", left, s->help, def, mark);
     }
     if (c->notes) fprintf(f, "\n%s", c->notes);
 }
@@ -202,6 +203,12 @@ int opt_parse(const opt_cmd *c, int argc, char **argv, void *dst, opt_seen *seen
     for (int a = 1; a < argc; a++) {
         const char *arg = argv[a];
         if (!only_pos && (!strcmp(arg, "--help") || !strcmp(arg, "-h"))) return opt_usage(c, dst, stdout), 0;
+        if (!only_pos && !strcmp(arg, "--list-outputs")) {
+            for (int i = 0; i < c->n; i++)
+                if (c->specs[i].output) printf("--%s\n", c->specs[i].name);
+            for (int i = 0; c->outputs && c->outputs[i]; i++) printf("%s\n", c->outputs[i]);
+            return 0;
+        }
         if (!only_pos && !strcmp(arg, "--")) {
             only_pos = 1;
             continue;

@@ -42,6 +42,7 @@ typedef struct {
     const char *help;
     const char *def;          /* NULL: --help prints the field's default value; "": none; else this text */
     unsigned tag;             /* the command's own use (train: model option, kept in checkpoints) */
+    int output;               /* 1: names a file the command writes (claimed through outputs.h) */
 } opt_spec;
 
 typedef struct {
@@ -52,6 +53,10 @@ typedef struct {
     const opt_spec *specs;
     int n;
     int max_pos;          /* how many positional arguments it takes (at most OPT_MAX_POS) */
+    /* The files it writes that are no option marked .output, NULL-terminated
+     * (or NULL): "pos N" (the Nth positional argument, from 1), "derived
+     * --OPT SUFFIX" (OPT's value with SUFFIX appended). */
+    const char *const *outputs;
 } opt_cmd;
 
 /* What a parse saw besides the values it stored. */
@@ -62,8 +67,10 @@ typedef struct {
 } opt_seen;
 
 /* Parses argv[1..argc-1] into dst, which holds the defaults (they are what
- * --help prints). Returns -1 to go on, 0 after printing --help to stdout,
- * 2 after printing a usage error. seen may be NULL when the command takes
+ * --help prints). Returns -1 to go on, 0 after printing --help or
+ * --list-outputs (every output: "--OPT" per option marked .output, then the
+ * command's `outputs` lines; for tests) to stdout, 2 after printing a usage
+ * error. seen may be NULL when the command takes
  * no positional arguments. */
 int opt_parse(const opt_cmd *c, int argc, char **argv, void *dst, opt_seen *seen);
 

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,19 +20,54 @@ static int parse_u64(const char *s, uint64_t *v)
     return 0;
 }
 
-int resume_state(const dytcl_meta *md, const char *path, int steps, int *step, uint64_t *rng, char *err, size_t cap)
+static int absent(const char *path, const char *key, char *err, size_t cap)
 {
-    const char *s = dytcl_meta_get(md, "step"), *r = dytcl_meta_get(md, "data_rng");
-    uint64_t st = 0;
-    if (!s || !r) return snprintf(err, cap, "%s: not a training checkpoint (no step or data_rng)", path), -1;
-    if (parse_u64(s, &st) || st < 1 || st > INT_MAX)
-        return snprintf(err, cap, "%s: step \"%s\" is not a step number (1 .. %d)", path, s, INT_MAX), -1;
-    if (parse_u64(r, rng))
-        return snprintf(err, cap, "%s: data_rng \"%s\" is not a generator state (a 64-bit unsigned number)", path,
-                        r), -1;
-    if ((int)st >= steps)
-        return snprintf(err, cap, "%s is at step %llu: nothing left to train with --steps %d", path,
-                        (unsigned long long)st, steps), -1;
+    return snprintf(err, cap, "%s: the checkpoint has no %s: not a training checkpoint of this command", path, key), -1;
+}
+
+int resume_get_int(const dytcl_meta *md, const char *path, const char *key, long long lo, long long hi, long long *v,
+                   char *err, size_t cap)
+{
+    const char *s = dytcl_meta_get(md, key);
+    uint64_t x;
+    if (!s) return absent(path, key, err, cap);
+    if (parse_u64(s, &x) || x < (uint64_t)lo || x > (uint64_t)hi)
+        return snprintf(err, cap, "%s: the checkpoint's %s \"%.64s\" is not a whole number from %lld to %lld", path,
+                        key, s, lo, hi), -1;
+    *v = (long long)x;
+    return 0;
+}
+
+int resume_get_u64(const dytcl_meta *md, const char *path, const char *key, uint64_t *v, char *err, size_t cap)
+{
+    const char *s = dytcl_meta_get(md, key);
+    if (!s) return absent(path, key, err, cap);
+    if (parse_u64(s, v))
+        return snprintf(err, cap, "%s: the checkpoint's %s \"%.64s\" is not a 64-bit unsigned number", path, key, s), -1;
+    return 0;
+}
+
+int resume_get_double(const dytcl_meta *md, const char *path, const char *key, double *v, char *err, size_t cap)
+{
+    const char *s = dytcl_meta_get(md, key);
+    char *end;
+    if (!s) return absent(path, key, err, cap);
+    errno = 0;
+    *v = strtod(s, &end);
+    if (!*s || *end || errno || !isfinite(*v) || strspn(s, "0123456789.eE+-") != strlen(s))
+        return snprintf(err, cap, "%s: the checkpoint's %s \"%.64s\" is not a finite number", path, key, s), -1;
+    return 0;
+}
+
+int resume_position(const dytcl_meta *md, const char *path, const char *step_key, const char *rng_key,
+                    long long total, const char *limit, int *step, uint64_t *rng, char *err, size_t cap)
+{
+    long long st;
+    if (resume_get_int(md, path, step_key, 1, INT_MAX, &st, err, cap) ||
+        resume_get_u64(md, path, rng_key, rng, err, cap))
+        return -1;
+    if (st >= total)
+        return snprintf(err, cap, "%s is at step %lld: nothing left to train with %s", path, st, limit), -1;
     *step = (int)st;
     return 0;
 }

@@ -1,12 +1,7 @@
 /* tokfile.c -- token files in llm.c's layout (see tokfile.h). */
-#ifndef _POSIX_C_SOURCE
-#define _POSIX_C_SOURCE 200809L /* mkstemp, fsync, fileno */
-#endif
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "tokfile.h"
 
@@ -65,31 +60,11 @@ int tokfile_parse(const uint8_t *buf, size_t n, const char *name, uint32_t vocab
     return 0;
 }
 
-int write_atomic(const char *path, const void *data, size_t n, char *err, size_t cap)
+int tokfile_encode(const int32_t *tokens, size_t count, uint32_t vocab, uint8_t **out, size_t *out_len, char *err,
+                   size_t cap)
 {
-    size_t len = strlen(path);
-    char *tmp = malloc(len + 8);
-    if (!tmp) return (snprintf(err, cap, "%s: out of memory", path), -1);
-    memcpy(tmp, path, len);
-    memcpy(tmp + len, ".XXXXXX", 8);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return (snprintf(err, cap, "%s: cannot create a temporary file beside it: %s", path, strerror(e)), -1);
-    }
-    FILE *f = fdopen(fd, "wb");
-    int ok = f && fwrite(data, 1, n, f) == n && fflush(f) == 0 && fsync(fileno(f)) == 0, e = errno;
-    if (f) ok = fclose(f) == 0 && ok;
-    else close(fd);
-    if (ok && rename(tmp, path) != 0) ok = 0, e = errno;
-    if (!ok) unlink(tmp);
-    free(tmp);
-    return ok ? 0 : (snprintf(err, cap, "%s: cannot write: %s", path, strerror(e)), -1);
-}
-
-int tokfile_write(const char *path, const int32_t *tokens, size_t count, uint32_t vocab, char *err, size_t cap)
-{
+    const char *path = "the token file";
+    *out = NULL, *out_len = 0;
     if (count > INT32_MAX) return (snprintf(err, cap, "%s: %zu tokens, more than a token file holds (2^31 - 1)", path, count), -1);
     for (size_t i = 0; i < count; i++)
         if (tokens[i] < 0 || (uint32_t)tokens[i] >= vocab)
@@ -106,7 +81,6 @@ int tokfile_write(const char *path, const int32_t *tokens, size_t count, uint32_
         if (wide) put32(p + 4 * i, v);
         else p[2 * i] = (uint8_t)v, p[2 * i + 1] = (uint8_t)(v >> 8);
     }
-    int rc = write_atomic(path, buf, n, err, cap);
-    free(buf);
-    return rc;
+    *out = buf, *out_len = n;
+    return 0;
 }

@@ -37,12 +37,10 @@ int tokfile_has_magic(const uint8_t *buf, size_t n);
 int tokfile_parse(const uint8_t *buf, size_t n, const char *name, uint32_t vocab, uint32_t **tokens, size_t *count,
                   char *err, size_t cap);
 
-/* Writes tokens[0..count) (each in [0, vocab)) to path, uint16 when vocab <=
- * 65 536, through a temporary file in path's directory renamed over path. */
-int tokfile_write(const char *path, const int32_t *tokens, size_t count, uint32_t vocab, char *err, size_t cap);
-
-/* Writes data[0..n) to path through a temporary file beside it (fsync'd,
- * then renamed over path): path holds the old file or the new one whole. */
-int write_atomic(const char *path, const void *data, size_t n, char *err, size_t cap);
+/* The token file of tokens[0..count) (each in [0, vocab)), uint16 when
+ * vocab <= 65 536, into a new buffer *out of *out_len bytes (the caller
+ * writes it through outputs.h and frees it). 0, or -1 and err. */
+int tokfile_encode(const int32_t *tokens, size_t count, uint32_t vocab, uint8_t **out, size_t *out_len, char *err,
+                   size_t cap);
 
 #endif

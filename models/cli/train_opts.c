@@ -20,9 +20,9 @@ static const char *const norm_names[] = {"dyt", "derf", "rmsnorm", "layernorm", 
 static const opt_spec specs[] = {
     {"data", OPT_BUF, F(data), "FILE", .help = "text (bytes, or encoded with --tokenizer) or a token file (required)"},
     {"tokenizer", OPT_BUF, F(tokenizer), "FILE", .help = ".model of dytcl tokenize train: subword tokens, the vocabulary its size", .tag = MODEL},
-    {"out", OPT_BUF, F(out), "FILE", .help = "checkpoint to write (.safetensors)"},
+    {"out", OPT_BUF, F(out), "FILE", .help = "checkpoint to write (.safetensors)", .output = 1},
     {"resume", OPT_BUF, F(resume), "FILE", .help = "continue from a training checkpoint, bit-exactly"},
-    {"log", OPT_BUF, F(log), "FILE", .help = "CSV log, a row per step (diagnostics in FILE.diag.csv)"},
+    {"log", OPT_BUF, F(log), "FILE", .help = "CSV log, a row per step (diagnostics in FILE.diag.csv; \"\": none)", .output = 1},
     {"force", OPT_SWITCH, F(force), .help = "replace an existing --out or --log that is not a checkpoint / log"},
     {"arch", OPT_ENUM, F(model.arch), .names = arch_names, .help = "the model family", .tag = MODEL},
     {"norm", OPT_ENUM, F(model.norm), .names = norm_names, .help = "the norm layers", .tag = MODEL},
@@ -62,6 +62,8 @@ static const opt_spec specs[] = {
 #define MPI_NOTE " (this build has no MPI)"
 #endif
 
+static const char *const train_outputs[] = {"derived --log .diag.csv", NULL};
+
 static const opt_cmd train_cmd = {
     "train", "--data FILE [options]",
     "Trains a GPT- or LLaMA-style model on a text or token file: a progress line,\n"
@@ -71,7 +73,7 @@ static const opt_cmd train_cmd = {
     "\nData-parallel: mpirun -np N dytcl train ... trains one model on N devices" MPI_NOTE ":\n"
     "--batch is the global batch (a multiple of N), each rank takes batch / N of its\n"
     "sequences, the gradients are summed over the ranks, rank 0 logs and saves.\n",
-    specs, NSPECS, 0};
+    specs, NSPECS, 0, train_outputs};
 
 static void defaults(train_opts *o)
 {
@@ -147,6 +149,10 @@ int train_opts_parse(int argc, char **argv, train_opts *o, dytcl_meta *md)
     int rc = opt_parse(&train_cmd, argc, argv, o, &seen);
     if (rc >= 0) return rc;
     if (!o->data[0]) return cli_error("train", 2, "--data: required (a text or token file)");
+    for (int i = 0; i < NSPECS; i++) {
+        if (!strcmp(specs[i].name, "steps")) o->steps_given = seen.given[i];
+        if (!strcmp(specs[i].name, "batch")) o->batch_given = seen.given[i];
+    }
     for (int i = 0; o->resume[0] && i < NSPECS; i++) {
         if (!seen.given[i]) continue;
         if (!strcmp(specs[i].name, "seed"))
@@ -170,7 +176,14 @@ int train_opts_parse(int argc, char **argv, train_opts *o, dytcl_meta *md)
             return cli_error("train", 2, "%s (%s)", why, flags);
         }
     } else if (o->seq > o->model.max_seq) {
-        return cli_error("train", 2, "--seq: %d is longer than the checkpoint's max_seq %d", o->seq, o->model.max_seq);
+        int given = 0;
+        for (int i = 0; i < NSPECS; i++)
+            if (!strcmp(specs[i].name, "seq")) given = seen.given[i];
+        if (given)
+            return cli_error("train", 2, "--seq: %d is longer than the checkpoint's max_seq %d", o->seq,
+                             o->model.max_seq);
+        return cli_error("train", 1, "%s: the checkpoint's seq %d is longer than its max_seq %d: a damaged checkpoint",
+                         o->resume, o->seq, o->model.max_seq);
     }
     return -1;
 }

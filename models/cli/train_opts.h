@@ -15,6 +15,7 @@ typedef struct {
     float lr, min_lr_frac, weight_decay, clip, beta2, val_fraction;
     double time_limit;            /* seconds; 0: none */
     int stop_at;                  /* stop after this step as if interrupted; 0: none */
+    int steps_given, batch_given; /* --steps / --batch on the command line (else a resumed checkpoint's) */
     unsigned long long seed;
 } train_opts;
 
