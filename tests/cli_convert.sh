@@ -20,7 +20,7 @@ check "the log has a row per step" "[ \$(wc -l < dyt.csv) -eq 6 ] && head -1 dyt
 "$DYTCL" generate --model dyt.st --prompt the --tokens 10 --temperature 0 --ids > gen.txt 2> gen.err
 check "the converted checkpoint generates" "[ $? -eq 0 ] && [ \$(wc -l < gen.txt) -eq 10 ]"
 "$DYTCL" convert $C --to derf --schedule layerwise --out derf.st --finetune-steps 10 > lw.out 2>&1
-check "convert --to derf --schedule layerwise" "[ $? -eq 0 ] && [ \$(grep -c ', after 2 steps' lw.out) -eq 5 ]"
+check "convert --to derf --schedule layerwise" "[ $? -eq 0 ] && [ \$(grep -c ': after 2 steps, val loss' lw.out) -eq 5 ]"
 "$DYTCL" convert $C --to keep --out keep.st --finetune-steps 3 > keep.out 2>&1
 check "convert --to keep (fine-tuning only)" "[ $? -eq 0 ] && grep -q 'converted nan' keep.out"
 "$DYTCL" convert --model ln.st --to dyt --out x.st > e.out 2>&1

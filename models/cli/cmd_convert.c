@@ -271,15 +271,15 @@ int cmd_convert(int argc, char **argv)
             double v;
             if (evaluate(m, d, &a, t.tok, t.tgt, &v)) goto fail;
             norm_name(i, L, name, sizeof name);
-            printf("%s: alpha %.4g, relative error %.4f; val loss %.4f", name, fit[0].alpha, fit[0].rel_err, v);
+            printf("%s: alpha %.4g, relative error %.4f; val loss %.4f\n", name, fit[0].alpha, fit[0].rel_err, v);
+            fflush(stdout);
             if (i == nn - 1) val1 = v;
             if (finetune(m, &t, gap)) goto done;
             if (gap) {
                 if (evaluate(m, d, &a, t.tok, t.tgt, &v)) goto fail;
-                printf(", after %d steps %.4f", gap, v);
+                printf("%s: after %d steps, val loss %.4f\n", name, gap, v);
+                fflush(stdout);
             }
-            printf("\n");
-            fflush(stdout);
         }
         printf("converted (%s, layerwise, %d steps after each norm): val loss %.4f when the last norm converted\n", to,
                gap, val1);
