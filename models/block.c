@@ -35,6 +35,13 @@ static dytcl_dyt_grads dyt_grads(const dytcl_model *m, const norm_off *n)
     return g;
 }
 
+/* The kind norm n runs as: the model's, or the original one of a norm not
+ * yet converted (dytcl_model_convert_begin). */
+static dytcl_norm_kind norm_kind(const dytcl_model *m, const norm_off *n)
+{
+    return n->as >= 0 ? (dytcl_norm_kind)n->as : m->c.norm;
+}
+
 /* y = norm(x) [rows, C], saving mean/rstd [rows] where the norm has them.
  * With h present the residual add comes first: x = r + h is written to x
  * (fused into the norm's pass for DyT and RMSNorm). */
@@ -45,16 +52,17 @@ static dytcl_status norm_forward_ops(dytcl_model *m, const dy_norm_out *o, dytcl
     dytcl_dyt_params p = dyt_params(m, o->n);
     dytcl_tensor w = p.weight, b = p.bias;
     float eps = m->c.norm_eps;
-    if (h.buf && m->c.norm == DYTCL_NORM_DYT) {
+    const dytcl_norm_kind kind = norm_kind(m, o->n);
+    if (h.buf && kind == DYTCL_NORM_DYT) {
         TRY(dytcl_residual_dyt_forward(ctx, x, o->y, r, h, &p), "residual + DyT forward");
         return DYTCL_OK;
     }
-    if (h.buf && m->c.norm == DYTCL_NORM_RMSNORM) {
+    if (h.buf && kind == DYTCL_NORM_RMSNORM) {
         TRY(dytcl_residual_rmsnorm_forward(ctx, x, o->y, o->rstd, r, h, w, eps), "residual + RMSNorm forward");
         return DYTCL_OK;
     }
     if (h.buf) TRY(dytcl_add(ctx, x, r, h), "residual add");
-    switch (m->c.norm) {
+    switch (kind) {
     case DYTCL_NORM_DYT: TRY(dytcl_dyt_forward(ctx, o->y, x, &p), "DyT forward"); break;
     case DYTCL_NORM_DERF: TRY(dytcl_derf_forward(ctx, o->y, x, &p), "Derf forward"); break;
     case DYTCL_NORM_RMSNORM: TRY(dytcl_rmsnorm_forward(ctx, o->y, o->rstd, x, w, eps), "RMSNorm forward"); break;
@@ -73,7 +81,7 @@ static dytcl_status norm_backward_ops(dytcl_model *m, const dy_norm_out *o, dytc
     dytcl_ctx *ctx = m->ctx;
     dytcl_dyt_params p = dyt_params(m, o->n);
     dytcl_dyt_grads g = dyt_grads(m, o->n);
-    switch (m->c.norm) {
+    switch (norm_kind(m, o->n)) {
     case DYTCL_NORM_DYT:
         TRY(dytcl_residual_dyt_backward(ctx, dres, &g, dy, dres, x, &p), "residual + DyT backward");
         return DYTCL_OK;

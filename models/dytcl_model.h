@@ -470,6 +470,57 @@ DYTCL_API dytcl_status dytcl_model_load_hf(dytcl_ctx *ctx, const char *dir, dytc
  * RMSNorm) are refused. */
 DYTCL_API dytcl_status dytcl_model_export_hf(dytcl_model *m, const char *dir, dytcl_dtype dtype, int force);
 
+
+/* ------------------------------------------------ converting the norms
+ *
+ * A trained RMSNorm or LayerNorm language model made a DyT (or Derf) model
+ * whose first forward is as close to the original's as a per-channel
+ * w tanh(alpha x) + b can make it. dytcl_model_convert_begin makes the
+ * DyT/Derf model: every parameter that is not a norm's copied, the norms'
+ * weight (and bias) too, llama's emb_scale 1; each of its 2L + 1 norms
+ * (numbered as dytcl_model_saturation's: h.0.norm1, h.0.norm2, ..., normf)
+ * still runs as the original norm on that weight and bias, so it begins as
+ * the same function as src. dytcl_model_convert_fit then converts norms: from
+ * the forwards of the calibration batches it takes each norm's input x and
+ * output y = norm(x), [rows, C], and picks
+ *
+ *   alpha  minimising  E = sum_c min_{w_c, b_c} sum_rows (y[:,c] - w_c tanh(alpha x[:,c]) - b_c)^2
+ *
+ * (w_c, b_c by least squares, in closed form for each alpha; alpha by a
+ * search over log alpha: a grid of 37 points over alpha rms(x) in [e^-6,
+ * e^3], then golden sections; Derf: erf with shift 0; llama has no b). The
+ * norms of one call are fitted on the same forwards (independently); one
+ * call per norm, in order, fits each on the inputs the converted norms
+ * before it give (sequential). Training may run between calls (the
+ * layerwise schedule): forward, backward and step treat a norm not yet
+ * fitted as the original norm. Save the model only when
+ * dytcl_model_convert_pending is 0: a checkpoint does not keep which norms
+ * still run as the original. */
+
+/* One fitted norm: alpha, and E relative to y's variance (sum over the
+ * channels; llama: y's mean square): 0 is exact. */
+typedef struct {
+    float alpha, rel_err;
+} dytcl_convert_fit;
+
+/* The DyT (to = DYTCL_NORM_DYT) or Derf model of src, every norm still
+ * running as src's, on src's context. Refused (DYTCL_ERR_INVALID_ARG): a
+ * vit, a model whose norm is DyT or Derf already, another `to`. */
+DYTCL_API dytcl_status dytcl_model_convert_begin(dytcl_model *src, dytcl_norm_kind to, dytcl_model **out);
+/* Fits norms first .. first + count - 1 of m (each still running as the
+ * original: else DYTCL_ERR_INVALID_ARG) from the forwards of n_batches
+ * calibration batches at m's batch shape, tokens [n_batches][B*T]; fit
+ * (may be NULL) gets count results. */
+DYTCL_API dytcl_status dytcl_model_convert_fit(dytcl_model *m, int first, int count, const int32_t *tokens,
+                                               int n_batches, dytcl_convert_fit *fit);
+/* How many of m's norms still run as the original (0 for any other model). */
+DYTCL_API int dytcl_model_convert_pending(const dytcl_model *m);
+/* Begin, set_batch(B, T) and fit every norm: all from the original's
+ * activations (sequential 0) or one after another (sequential 1: 2L + 1
+ * times the forwards). */
+DYTCL_API dytcl_status dytcl_model_convert(dytcl_model *src, dytcl_norm_kind to, const int32_t *tokens, int n_batches,
+                                           int B, int T, int sequential, dytcl_model **out);
+
 #ifdef __cplusplus
 }
 #endif

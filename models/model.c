@@ -96,6 +96,7 @@ static norm_off find_norm(const dytcl_model *m, const char *prefix)
 #define F(field) (snprintf(name, sizeof name, "%s." #field, prefix), n.field = find(m, name))
     F(alpha), F(shift), F(weight), F(bias);
 #undef F
+    n.as = -1;
     return n;
 }
 

@@ -14,6 +14,8 @@
 /* Offsets (in floats) of one norm's parameters; NONE when absent. */
 typedef struct {
     size_t alpha, shift, weight, bias;
+    int as; /* -1: the model's norm kind; else a dytcl_norm_kind this norm runs as
+               on its weight (and bias) while the model is converted (model_convert.c) */
 } norm_off;
 
 /* Offsets of one layer's parameters (biases NONE in llama; fc is gate_up

@@ -11,6 +11,7 @@ int cmd_tune(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 int cmd_train_image(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);

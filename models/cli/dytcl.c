@@ -16,6 +16,7 @@ static const struct {
     {"bench", cmd_bench, NULL}, /* one line per benchmark: cmd_bench_list */
     {"train", cmd_train, "train a GPT- or LLaMA-style model on a text or token file (DyT, Derf, RMSNorm or LayerNorm)"},
     {"generate", cmd_generate, "sample text from a checkpoint (KV cache on the device)"},
+    {"convert", cmd_convert, "turn a trained RMSNorm/LayerNorm model's norms into DyT or Derf (fitted, then fine-tuned)"},
     {"export", cmd_export, "rewrite a checkpoint for inference with f16 or bf16 weights"},
     {"train-image", cmd_train_image, "train a vision transformer on IDX images (Fashion-MNIST by default)"},
     {"classify", cmd_classify, "a train-image checkpoint's predictions and accuracy on IDX images"},
