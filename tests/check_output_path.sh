@@ -4,7 +4,8 @@
 # opens a file to write (fopen with "w"/"a"/"+", open or openat with
 # O_CREAT/O_TRUNC/O_APPEND, creat, freopen, tmpfile, mkstemp), renames,
 # links, removes, truncates or makes a directory; a checkpoint is saved
-# only by the trainer (trainer.c) and exported only by cmd_export.c, both
+# only by the trainer (trainer.c) and the converter (cmd_convert.c) and
+# exported only by cmd_export.c, all
 # into a staged path of outputs.c. First the check must flag a planted file
 # in WORK; then it checks SRC. Exit 0: clean; 1: violations, listed.
 PAT='fopen[[:space:]]*\([^;]*"[^"]*[wa+][^"]*"|open(at)?[[:space:]]*\([^;]*O_(CREAT|TRUNC|APPEND)|[^_[:alnum:]]creat[[:space:]]*\(|freopen[[:space:]]*\(|tmpfile[[:space:]]*\(|mks(temp|temps|dtemp)[[:space:]]*\(|[^_[:alnum:]]rename(at)?[[:space:]]*\(|[^_[:alnum:]]link(at)?[[:space:]]*\(|symlink[[:space:]]*\(|[^_[:alnum:]]unlink(at)?[[:space:]]*\(|[^_[:alnum:]]remove[[:space:]]*\(|[^f_[:alnum:]]truncate[[:space:]]*\(|ftruncate[[:space:]]*\(|mkdir[[:space:]]*\(|rmdir[[:space:]]*\(|json_dump_file[[:space:]]*\('
@@ -17,7 +18,7 @@ scan() {
     # comments and strings of messages aside: only code lines (not starting with * or //)
     grep -n -E "$PAT" "$f" | grep -v -E '^[0-9]+:[[:space:]]*(\*|/\*|//)' | sed "s|^|$f:|"
     case "$(basename "$f")" in
-      trainer.c) ;;
+      trainer.c|cmd_convert.c) ;;
       *) grep -n 'dytcl_model_save[[:space:]]*(' "$f" | sed "s|^|$f: a checkpoint saved outside the trainer: |" ;;
     esac
     case "$(basename "$f")" in

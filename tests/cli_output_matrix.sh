@@ -54,6 +54,7 @@ recipe() {
     "train") echo "train --data text.txt $TINY --eval-every 0 --diag-every 1 --steps 1 --out @--out@ --log @--log@" ;;
     "train-image") echo "train-image --train-images ti.idx --train-labels tl.idx --test-images ti.idx --test-labels tl.idx --dim 8 --heads 1 --layers 1 --mlp 8 --patch 4 --batch 4 --epochs 1 --warmup 1 --out @--out@ --log @--log@" ;;
     "export") echo "export --dtype f16 ck.st @pos 2@" ;;
+    "convert") echo "convert --model ck.st --data text.txt --to keep --finetune-steps 1 --batch 2 --seq 16 --calib-batches 1 --eval-batches 1 --out @--out@ --log @--log@" ;;
     "tokenize train") echo "tokenize train --data text.txt --vocab 320 --out @--out@" ;;
     "tokenize encode") echo "tokenize encode --model tok.model text.txt @pos 2@" ;;
     "tokenize decode") echo "tokenize decode --model tok.model t.bin @pos 2@" ;;

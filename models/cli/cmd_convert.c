@@ -46,8 +46,8 @@ static const opt_spec specs[] = {
     {"model", OPT_BUF, F(model), "FILE", .help = "the trained RMSNorm or LayerNorm checkpoint (required)", .def = ""},
     {"data", OPT_BUF, F(data), "FILE", .help = "text: calibration batches, fine-tuning, validation (required)", .def = ""},
     {"to", OPT_ENUM, F(to), .names = to_names, .help = "the new norm; keep: none (fine-tuning only, a baseline)", .def = ""},
-    {"out", OPT_BUF, F(out), "FILE", .help = "the converted checkpoint to write (required)", .def = ""},
-    {"log", OPT_BUF, F(log), "FILE", .help = "CSV log, a row per fine-tuning step", .def = ""},
+    {"out", OPT_BUF, F(out), "FILE", .help = "the converted checkpoint to write (required)", .def = "", .output = 1},
+    {"log", OPT_BUF, F(log), "FILE", .help = "CSV log, a row per fine-tuning step", .def = "", .output = 1},
     {"force", OPT_SWITCH, F(force), .help = "replace an existing --out or --log that is not a checkpoint / log"},
     {"schedule", OPT_ENUM, F(schedule), .names = schedule_names, .help = "all norms at once, or one at a time with fine-tuning between"},
     {"calib", OPT_ENUM, F(calib), .names = calib_names, .help = "--schedule all: fit each norm after the ones before it, or all on the original"},
@@ -73,7 +73,7 @@ static const opt_cmd convert_cmd = {
     "calibration batches (least squares per channel, alpha by a 1-D search);\n"
     "then optionally fine-tunes. Prints the validation loss of the original, of\n"
     "the converted model and after fine-tuning (docs/conversion.md).\n",
-    NULL, specs, (int)(sizeof specs / sizeof specs[0]), 0};
+    NULL, specs, (int)(sizeof specs / sizeof specs[0]), 0, NULL};
 
 /* The mean validation loss over (at most eval_batches of) the val split. */
 static int evaluate(dytcl_model *m, const text_data *d, const convert_args *a, int32_t *tok, int32_t *tgt, double *out)
@@ -100,7 +100,7 @@ typedef struct {
     dytcl_model_optim opt;
     int32_t *tok, *tgt;
     uint64_t rng;
-    FILE *csv;
+    out_file *csv;          /* the log, or NULL */
     int step, converted; /* steps done; norms converted so far */
 } tuner;
 
@@ -128,9 +128,9 @@ static int finetune(dytcl_model *m, tuner *t, int n)
         if (t->csv) {
             char vs[32] = "";
             if (!isnan(val)) snprintf(vs, sizeof vs, "%.6f", val);
-            fprintf(t->csv, "%d,%.6g,%.6f,%.6f,%s,%d\n", step, dytcl_lr_at(&t->opt, step), loss, gnorm, vs,
-                    t->converted);
-            fflush(t->csv);
+            if (out_printf(t->csv, "%d,%.6g,%.6f,%.6f,%s,%d\n", step, dytcl_lr_at(&t->opt, step), loss, gnorm, vs,
+                           t->converted))
+                return -1;
         }
     }
     return 0;
@@ -155,16 +155,13 @@ int cmd_convert(int argc, char **argv)
     if (a.to == TO_KEEP && a.schedule != 0) return cli_error("convert", 2, "--schedule layerwise: nothing to convert with --to keep");
 
     char err[1400];
-    const char *ins_out[] = {a.model, a.data, a.log}, *ins_log[] = {a.model, a.data, a.out};
-    output_lock locks[2] = {{.fd = -1}, {.fd = -1}};
-    if (input_check("--model", a.model, err, sizeof err) || input_check("--data", a.data, err, sizeof err) ||
-        output_check("--out", a.out, output_is_checkpoint, "a checkpoint", ins_out, 3, a.force, err, sizeof err) ||
-        (a.log[0] && output_check("--log", a.log, output_is_train_log, "a log", ins_log, 3, a.force, err, sizeof err)) ||
-        output_lock_take(&locks[0], a.out, err, sizeof err) ||
-        (a.log[0] && output_lock_take(&locks[1], a.log, err, sizeof err))) {
-        output_lock_release(&locks[0]);
-        return cli_error("convert", 1, "%s", err);
-    }
+    outs files;
+    outs_init(&files, "convert", a.force);
+    outs_input(&files, "--model", a.model, NULL);
+    outs_input(&files, "--data", a.data, NULL);
+    out_file *of = outs_add(&files, "--out", a.out, output_is_checkpoint, "a checkpoint");
+    out_file *olog = outs_add(&files, "--log", a.log, output_is_train_log, "a training log");
+    if (outs_claim(&files)) return 1;
     dytcl_model_config c;
     dytcl_meta md = {0};
     dytcl_ctx *ctx = NULL;
@@ -235,12 +232,9 @@ int cmd_convert(int argc, char **argv)
     t.opt = (dytcl_model_optim){.lr = a.lr, .min_lr_frac = 0.1f, .warmup = a.warmup >= 0 ? a.warmup : a.steps / 10,
                                 .steps = a.steps, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f,
                                 .weight_decay = a.weight_decay, .clip = a.clip};
-    if (a.log[0]) {
-        if (!(t.csv = fopen(a.log, "w"))) {
-            cli_error("convert", 1, "cannot write the log %s", a.log);
-            goto done;
-        }
-        fprintf(t.csv, "step,lr,loss,grad_norm,val_loss,converted_norms\n");
+    if (olog) {
+        if (out_open_log(olog, 0, "step,lr,loss,grad_norm,val_loss,converted_norms\n")) goto done;
+        t.csv = olog;
     }
     dytcl_convert_fit fit[1];
     char name[32];
@@ -296,7 +290,11 @@ int cmd_convert(int argc, char **argv)
     dytcl_meta_set(&md, "convert_schedule", a.to == TO_KEEP ? "none" : schedule_names[a.schedule]);
     snprintf(v, sizeof v, "%d", a.steps);
     dytcl_meta_set(&md, "convert_finetune_steps", v);
-    if (dytcl_model_save(m, a.out, 0, &md)) goto fail;
+    const char *staged = out_stage(of);
+    if (!staged) goto done;
+    if (dytcl_model_save(m, staged, 0, &md)) goto fail;
+    if (out_commit(of)) goto done;
+    if (olog && out_close(olog)) goto done;
     printf("wrote %s\n", a.out);
     rc = 0;
     goto done;
@@ -306,8 +304,7 @@ fail_src:
 fail:
     cli_error("convert", 1, "%s", dytcl_last_error(ctx));
 done:
-    if (t.csv) fclose(t.csv);
-    output_lock_release(&locks[0]), output_lock_release(&locks[1]);
+    outs_release(&files);
     free(t.tok), free(t.tgt), free(calib);
     dytcl_model_free(src), dytcl_model_free(m);
     dytcl_ctx_free(ctx);
