@@ -44,9 +44,9 @@ int main(void)
     b[0] = 0.5f;
     for (int i = 0; i < 5; i++) c[i] = (float)i;
     dytcl_st_tensor t[3] = {
-        {"blocks.0.attn.weight", 2, {3, 7}, 21, a, 0, DYTCL_F32},
-        {"alpha", 1, {1}, 1, b, 0, DYTCL_F32},
-        {"ln_f.bias", 1, {5}, 5, c, 0, DYTCL_F32},
+        {"blocks.0.attn.weight", 2, {3, 7}, 21, a, 0, DYTCL_F32, NULL},
+        {"alpha", 1, {1}, 1, b, 0, DYTCL_F32, NULL},
+        {"ln_f.bias", 1, {5}, 5, c, 0, DYTCL_F32, NULL},
     };
     const char *meta[] = {"config", "{\"arch\":\"llama\"}", "step", "42"};
     CHECK_OK(NULL, dytcl_st_save(path, t, 3, meta, 2));
