@@ -236,6 +236,7 @@ void dytcl_model_free(dytcl_model *m)
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) dytcl_buf_free(bufs[i]);
     free(m->tab);
     free(m->layer);
+    free(m->wq);
     free(m);
 }
 

@@ -1,9 +1,11 @@
 /* cmd_export.c -- `dytcl export`: a checkpoint rewritten for inference, its
  * matrices stored as f16 or bf16 (rounded to nearest even; the norm
- * parameters and biases stay f32), no optimiser state
- * (dytcl_model_export). Python's safetensors opens the result as any
- * half-width checkpoint; dytcl generate reads it (widened to float32 on
- * load). Training cannot resume from it. */
+ * parameters and biases stay f32), or the linear layers' weights as q8
+ * (8-bit blocks, docs/quantization.md; a DyT/Derf model is folded first, so
+ * that the quantized matrices are the ones decoding reads), no optimiser
+ * state (dytcl_model_export). Python's safetensors opens the result;
+ * dytcl generate reads it (half-width widened to float32 on load; q8 decoded
+ * from its 8-bit weights). Training cannot resume from it. */
 #include <stddef.h>
 #include <stdio.h>
 
@@ -12,7 +14,7 @@
 #include "opts.h"
 #include "outputs.h"
 
-static const char *const dtype_names[] = {"f32", "f16", "bf16", NULL}; /* dytcl_dtype order */
+static const char *const dtype_names[] = {"f32", "f16", "bf16", "q8", NULL}; /* dytcl_dtype order */
 
 typedef struct {
     int dtype; /* -1 until given */
@@ -27,7 +29,7 @@ static const opt_spec specs[] = {
 #undef F
 };
 static const opt_cmd export_cmd = {
-    "export", "--dtype f16|bf16|f32 [options] IN OUT",
+    "export", "--dtype f16|bf16|q8|f32 [options] IN OUT",
     "Rewrites IN, a checkpoint of dytcl train (or export), for inference as OUT\n"
     "(never IN; an existing file there must be a checkpoint, unless --force).\n",
     NULL, specs, (int)(sizeof specs / sizeof specs[0]), 2};
@@ -39,10 +41,10 @@ int cmd_export(int argc, char **argv)
     int rc = opt_parse(&export_cmd, argc, argv, &a, &seen);
     if (rc >= 0) return rc;
     if (seen.npos != 2) return cli_error("export", 2, "IN and OUT: required (%d given)", seen.npos);
-    if (a.dtype < 0) return cli_error("export", 2, "--dtype: required (f16, bf16 or f32)");
+    if (a.dtype < 0) return cli_error("export", 2, "--dtype: required (f16, bf16, q8 or f32)");
     const char *in = seen.pos[0], *out = seen.pos[1];
-    const int fold = a.fold, force = a.force;
     const dytcl_dtype dtype = (dytcl_dtype)a.dtype;
+    const int fold = a.fold || dtype == DYTCL_Q8, force = a.force;
 
     char err[1400];
     const char *ins[] = {in};
