@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "dev_util.h"
 
@@ -99,6 +100,53 @@ static void quantizer(void)
     CHECK(s == DYTCL_ERR_INVALID_ARG && strstr(dytcl_last_error(NULL), "finite"), "a NaN weight: %s: %s",
           dytcl_status_name(s), dytcl_last_error(NULL));
     free(w), free(back), free(q8);
+}
+
+/* ------------------------------------------------------- safetensors I8 */
+
+/* I8 tensors are written and read as stored (one byte a value, never
+ * widened), beside F32 ones; a header whose I8 size does not match its
+ * data_offsets is refused. */
+static void safetensors_i8(void)
+{
+    char path[] = "/tmp/dytcl-q8-XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0, "mkstemp");
+    if (fd < 0) return;
+    close(fd);
+    int8_t q[15];
+    for (int i = 0; i < 15; i++) q[i] = (int8_t)(i * 17 - 127);
+    const float sc[3] = {0.5f, -1.0f, 3.0f};
+    const dytcl_st_tensor t[2] = {
+        {.name = "w.q", .ndim = 2, .shape = {3, 5}, .numel = 15, .dtype = DYTCL_Q8, .i8 = q},
+        {.name = "w.scale", .ndim = 2, .shape = {3, 1}, .numel = 3, .data = sc},
+    };
+    CHECK_OK(NULL, dytcl_st_save(path, t, 2, NULL, 0));
+    dytcl_st_file *f = NULL;
+    CHECK_OK(NULL, dytcl_st_load(path, &f));
+    dytcl_st_tensor g;
+    CHECK(f && !dytcl_st_get(f, "w.q", &g) && g.dtype == DYTCL_Q8 && g.numel == 15 && g.bytes == 15 && !g.data &&
+              g.i8 && !memcmp(g.i8, q, 15),
+          "the I8 tensor read back as stored");
+    CHECK(f && !dytcl_st_get(f, "w.scale", &g) && g.dtype == DYTCL_F32 && !g.i8 && !memcmp(g.data, sc, sizeof sc),
+          "the F32 tensor beside it");
+    dytcl_st_free(f);
+    /* the file's header says I8 [3, 5] in 15 bytes: claim [3, 6] instead */
+    FILE *fp = fopen(path, "rb");
+    char buf[512];
+    size_t n = fp ? fread(buf, 1, sizeof buf, fp) : 0;
+    if (fp) fclose(fp);
+    char *at = n > 8 ? strstr(buf + 8, "[3,5]") : NULL;
+    CHECK(at != NULL, "the header holds [3,5]");
+    if (at) {
+        at[3] = '6';
+        dytcl_st_file *bad = NULL;
+        dytcl_status s = dytcl_st_parse(buf, n, &bad);
+        CHECK(s == DYTCL_ERR_FORMAT && !bad && strstr(dytcl_last_error(NULL), "I8"), "I8 [3, 6] in 15 bytes: %s: %s",
+              dytcl_status_name(s), dytcl_last_error(NULL));
+        dytcl_st_free(bad);
+    }
+    unlink(path);
 }
 
 /* ---------------------------------------------------------------- kernels */
@@ -197,6 +245,7 @@ static void refusals(dytcl_ctx *ctx)
 int main(void)
 {
     quantizer();
+    safetensors_i8();
     const int small = check_small();
     /* rows 1..4: the matrix-vector kernel; 5 and 17: dequantize + GEMM */
     const int shapes[][3] = {{1, 32, 1}, {1, 96, 257}, {3, 64, 3}, {4, 1152, 33}, {2, 288, 1},
