@@ -10,20 +10,26 @@
  * are aligned floats of their own plane: no 34-byte records to unpick.
  * Only core OpenCL 1.2: vload16 of char, convert_float16.
  *
- * q8_block_dot: sum_j q[j] x[j] over one block (j < 32), float32 products
- * and sums in a fixed order. */
-inline float q8_block_dot(__global const char *q, __global const float *x)
+ * q8_block_mad: acc += (q[j] * scale) x[j] for one block (j < 32), lane by
+ * lane in a float16: the quants widened and scaled, then multiplied into
+ * the running sums; no horizontal sum per block (on a CPU that sum costs
+ * more than the block's loads). q8_sum16: the 16 lanes added once, at the
+ * end, in a fixed order. */
+inline float16 q8_block_mad(float16 acc, __global const char *q, __global const float *x, const float scale)
 {
-    float16 p = convert_float16(vload16(0, q)) * vload16(0, x);
-    p = mad(convert_float16(vload16(1, q)), vload16(1, x), p);
-    const float8 h = p.lo + p.hi;
+    const float16 p = mad(convert_float16(vload16(1, q)), vload16(1, x), convert_float16(vload16(0, q)) * vload16(0, x));
+    return mad(p, (float16)(scale), acc);
+}
+
+inline float q8_sum16(const float16 v)
+{
+    const float8 h = v.lo + v.hi;
     const float4 f = h.lo + h.hi;
     return (f.s0 + f.s2) + (f.s1 + f.s3);
 }
 
 /* The one-row products of decoding, x [R, K] . W^T (+ bias):
- *   c[r, n] = sum_b scale[n, b] * q8_block_dot(q[n, block b], x[r, block b])
- *             (+ bias[n] when has_bias)
+ *   c[r, n] = sum_k (q[n, k] * scale[n, k / 32]) x[r, k]   (+ bias[n] when has_bias)
  * c [R, N] float32, bias [N] float32 (has_bias 0: not read). Two shapes of
  * the same sums:
  *
@@ -40,9 +46,10 @@ __kernel void q8_gemv_rows(__global float *c, const int c_off, __global const fl
     const int KB = K / 32;
     __global const char *q = Wq + q_off + (size_t)n * K;
     __global const float *s = Ws + s_off + (size_t)n * KB, *x = a + a_off + (size_t)r * K;
-    float acc = 0.0f;
-    for (int b = 0; b < KB; b++) acc = mad(s[b], q8_block_dot(q + 32 * b, x + 32 * b), acc);
-    c[c_off + (size_t)r * N + n] = has_bias ? acc + bias[b_off + n] : acc;
+    float16 acc = (float16)(0.0f);
+    for (int b = 0; b < KB; b++) acc = q8_block_mad(acc, q + 32 * b, x + 32 * b, s[b]);
+    const float sum = q8_sum16(acc);
+    c[c_off + (size_t)r * N + n] = has_bias ? sum + bias[b_off + n] : sum;
 }
 
 /* q8_gemv_groups (GPUs): a work-group of L work-items (a power of two, from
@@ -60,9 +67,9 @@ __kernel void q8_gemv_groups(__global float *c, const int c_off, __global const 
     const int KB = K / 32;
     __global const char *q = Wq + q_off + (size_t)n * K;
     __global const float *s = Ws + s_off + (size_t)n * KB, *x = a + a_off + (size_t)r * K;
-    float acc = 0.0f;
-    for (int b = lid; b < KB; b += L) acc = mad(s[b], q8_block_dot(q + 32 * b, x + 32 * b), acc);
-    part[lid] = acc;
+    float16 acc = (float16)(0.0f);
+    for (int b = lid; b < KB; b += L) acc = q8_block_mad(acc, q + 32 * b, x + 32 * b, s[b]);
+    part[lid] = q8_sum16(acc);
     barrier(CLK_LOCAL_MEM_FENCE);
     for (int h = L / 2; h > 0; h >>= 1) {
         if (lid < h) part[lid] += part[lid + h];

@@ -93,8 +93,10 @@ int main(void)
     /* Hostile headers. */
     expect_refused(path, "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 4, "outside the file");
     expect_refused(path, "{\"x\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, "do not match");
-    expect_refused(path, "{\"x\":{\"dtype\":\"I8\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2, "only F32, F16 and BF16");
-    expect_refused(path, "{\"x\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8, "only F32, F16 and BF16");
+    expect_refused(path, "{\"x\":{\"dtype\":\"I16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, "only F32, F16, BF16 and I8");
+    expect_refused(path, "{\"x\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8, "only F32, F16, BF16 and I8");
+    /* I8 (q8 quants) is read as stored: one byte a value, the size checked as any */
+    expect_refused(path, "{\"x\":{\"dtype\":\"I8\",\"shape\":[3],\"data_offsets\":[0,2]}}", 2, "do not match");
     expect_refused(path, "{\"x\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "dtype F16");
     expect_refused(path, "{\"x\":{\"dtype\":\"BF16\",\"shape\":[3],\"data_offsets\":[0,4]}}", 4, "dtype BF16");
     expect_refused(path, "{\"x\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4, "bad shape");
