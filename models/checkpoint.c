@@ -378,7 +378,11 @@ static int take_q8(const dytcl_st_file *f, const char *name, const dytcl_model_t
                         "[%lld, %lld] (K a multiple of 32)", name, (long long)N, (long long)K, qn, (long long)N,
                         (long long)K, sn, (long long)N, (long long)(K / 32)), -1;
     const size_t n = (size_t)N * (size_t)K;
-    for (size_t i = 0; i < n; i++) dst[i] = (float)q.i8[i] * sc.data[i / 32];
+    for (size_t b = 0; b < n / 32; b++) {
+        float scale; /* the file's bytes may be unaligned */
+        memcpy(&scale, (const unsigned char *)sc.data + 4 * b, sizeof scale);
+        for (size_t j = 32 * b; j < 32 * b + 32; j++) dst[j] = (float)q.i8[j] * scale;
+    }
     return 0;
 }
 
