@@ -1,16 +1,19 @@
 /* bench_decode.c -- `dytcl bench decode`: decoding tokens/s with the linear
- * layers' weights in f32, f16 and bf16 (dytcl_model_set_weight_dtype), one
- * model in one process, the three interleaved round after round so that a
- * shared machine's noise falls on all of them alike.
+ * layers' weights in f32, f16, bf16 and q8 (dytcl_model_set_weight_dtype),
+ * one model in one process, the four interleaved round after round so that
+ * a shared machine's noise falls on all of them alike.
  *
  * The model is a random llama-dyt (weights do not change the speed), folded
  * as dytcl generate runs it. A round per dtype: the KV cache begun, an
  * 8-token prompt, then --tokens single-token steps timed by the host clock,
  * each ending in its logits' read, as generation does. Reported: the median
  * tokens/s of each dtype over the rounds, the median of the rounds' ratios
- * to f32, and the weight bytes a token reads (the linear layers': 4 or 2 per
- * weight). Decoding one token reads every weight once, so where it is
- * memory-bound half-width weights approach 2x. */
+ * to f32, the weight bytes a token reads (the linear layers': 4, 2, or for
+ * q8 1 + 4/32 per weight), and the fraction of the bandwidth limit: tokens/s
+ * times those bytes over the device's copy bandwidth (bench_host_copy_gbps,
+ * measured in the same run). Decoding one token reads every weight once, so
+ * where it is memory-bound half-width weights approach 2x and q8 3.6x. A
+ * model whose widths are not multiples of 32 has no q8 row. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +21,14 @@
 #include "bench.h"
 #include "dytcl_model.h"
 
-static const dytcl_dtype dts[3] = {DYTCL_F32, DYTCL_F16, DYTCL_BF16};
+enum { NDT = 4 };
+static const dytcl_dtype dts[NDT] = {DYTCL_F32, DYTCL_F16, DYTCL_BF16, DYTCL_Q8};
+
+/* Weight bytes per weight as dt stores it (q8: the quant and 1/32 of a float scale). */
+static double bytes_per_weight(dytcl_dtype dt)
+{
+    return dt == DYTCL_Q8 ? 1.0 + 4.0 / 32.0 : (double)dytcl_dtype_size(dt);
+}
 
 /* tokens/s of n single-token steps after an 8-token prompt; < 0 on failure. */
 static double decode_rate(dytcl_model *m, int n, float *logits)
@@ -48,7 +58,8 @@ int bench_decode(const bench_decode_opts *o, char *err, size_t cap)
     dytcl_ctx *ctx = NULL;
     dytcl_model *raw = NULL, *m = NULL;
     float *logits = NULL;
-    double rate[3][64], ratio[3][64];
+    double rate[NDT][64], ratio[NDT][64], gbps = 0;
+    int nd = NDT;
     int rc = 1;
     if (dytcl_ctx_create(NULL, &ctx)) return bench_fail(err, cap, "%s", dytcl_last_error(NULL));
     if (dytcl_model_create(ctx, &c, 1, &raw) || dytcl_model_fold(raw, &m)) {
@@ -65,26 +76,38 @@ int bench_decode(const bench_decode_opts *o, char *err, size_t cap)
     dytcl_ctx_device(ctx, &dev);
     printf("decode: llama-dyt d_model %d, %d layers, %d heads, %.1fM linear weights; %d tokens x %d rounds, "
            "interleaved; device %s\n", dim, layers, heads, weights / 1e6, tokens, rounds, dev.name);
-    for (int k = 0; k < 3; k++) /* warm-up: kernels compiled, caches filled */
+    for (int k = 0; k < nd; k++) { /* warm-up: kernels compiled, caches filled */
+        if (dts[k] == DYTCL_Q8 && dytcl_model_set_weight_dtype(m, dts[k])) {
+            printf("(no q8: %s)\n", dytcl_last_error(ctx));
+            nd = k;
+            break;
+        }
         if (dytcl_model_set_weight_dtype(m, dts[k]) || decode_rate(m, 4, logits) < 0) {
             bench_fail(err, cap, "%s", dytcl_last_error(ctx));
             goto done;
         }
+    }
+    if (bench_host_copy_gbps(ctx, &gbps)) {
+        bench_fail(err, cap, "%s", dytcl_last_error(ctx));
+        goto done;
+    }
     for (int r = 0; r < rounds; r++)
-        for (int k = 0; k < 3; k++) {
+        for (int k = 0; k < nd; k++) {
             if (dytcl_model_set_weight_dtype(m, dts[k]) || (rate[k][r] = decode_rate(m, tokens, logits)) < 0) {
                 bench_fail(err, cap, "%s", dytcl_last_error(ctx));
                 goto done;
             }
         }
-    printf("%-6s %12s %12s %14s\n", "dtype", "tokens/s", "vs f32", "weight MB/tok");
-    for (int k = 0; k < 3; k++) {
+    printf("%-6s %12s %12s %14s %14s\n", "dtype", "tokens/s", "vs f32", "weight MB/tok", "of bandwidth");
+    for (int k = 0; k < nd; k++) {
         for (int r = 0; r < rounds; r++) ratio[k][r] = rate[k][r] / rate[0][r];
         const double med = bench_median(rate[k], rounds), rat = bench_median(ratio[k], rounds);
-        printf("%-6s %12.1f %11.2fx %14.1f\n", dytcl_dtype_name(dts[k]), med, rat,
-               weights * (double)dytcl_dtype_size(dts[k]) / 1e6);
+        const double mb = weights * bytes_per_weight(dts[k]) / 1e6;
+        printf("%-6s %12.1f %11.2fx %14.1f %13.0f%%\n", dytcl_dtype_name(dts[k]), med, rat, mb,
+               100.0 * med * mb / (gbps * 1e3));
     }
-    printf("(medians over the rounds; \"vs f32\" is the median of each round's ratio)\n");
+    printf("(medians over the rounds; \"vs f32\" is the median of each round's ratio; \"of bandwidth\": "
+           "tokens/s x weight bytes over the copy bandwidth, %.1f GB/s)\n", gbps);
     rc = 0;
 done:
     free(logits);

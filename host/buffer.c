@@ -155,7 +155,7 @@ int64_t dytcl_tensor_numel(dytcl_tensor t)
 static const char *dtype_list(unsigned mask, char *out, size_t cap)
 {
     out[0] = 0;
-    for (int d = DYTCL_F32; d <= DYTCL_BF16; d++)
+    for (int d = DYTCL_F32; d <= DYTCL_Q8; d++)
         if (mask & DY_DT(d))
             snprintf(out + strlen(out), cap - strlen(out), "%s%s", out[0] ? " or " : "",
                      dytcl_dtype_name((dytcl_dtype)d));
@@ -196,9 +196,20 @@ dytcl_status dy_check_tensor_dt(dytcl_ctx *ctx, dytcl_tensor t, const char *name
     if (t.offset > INT_MAX)
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "tensor %s: offset %zu is too large", name, t.offset);
     if (!(dtypes & DY_DT(t.dtype))) {
-        char allowed[32];
+        char allowed[48];
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "tensor %s is %s; this op takes %s", name,
                        dytcl_dtype_name(t.dtype), dtype_list(dtypes, allowed, sizeof allowed));
+    }
+    if (t.dtype == DYTCL_Q8) { /* two planes: quants [N, K] int8, then scales [N, K/32] float32 */
+        if (t.ndim != 2 || t.shape[1] % 32 || t.offset % 4)
+            return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "tensor %s is q8: it must be [N, K] with K a multiple of 32 "
+                           "and its offset a multiple of 4 bytes (got %d dims, K = %lld, offset %zu)", name, t.ndim,
+                           (long long)t.shape[t.ndim - 1], t.offset);
+        const size_t need = dytcl_q8_bytes(t.shape[0], t.shape[1]);
+        if (!need || need > t.buf->bytes - t.offset)
+            return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "tensor %s is q8 [%lld, %lld]: its quants and scales (%zu "
+                           "bytes from byte %zu) lie past the end of its buffer (%zu bytes)", name,
+                           (long long)t.shape[0], (long long)t.shape[1], need, t.offset, t.buf->bytes);
     }
     return DYTCL_OK;
 }

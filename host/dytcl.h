@@ -219,10 +219,18 @@ DYTCL_API void *dytcl_buf_cl_mem(const dytcl_buf *buf);
  * parameters and their gradients, saved statistics (rstd, mean, lse), and
  * every tensor of the other ops. Any other dtype is DYTCL_ERR_INVALID_ARG
  * naming the tensor. */
-typedef enum { DYTCL_F32 = 0, DYTCL_F16 = 1, DYTCL_BF16 = 2 } dytcl_dtype;
-/* Bytes per element: 4, 2, 2; 0 for a value that is not a dytcl_dtype. */
+typedef enum { DYTCL_F32 = 0, DYTCL_F16 = 1, DYTCL_BF16 = 2, DYTCL_Q8 = 3 } dytcl_dtype;
+/* DYTCL_Q8 (inference weights, docs/quantization.md): a [N, K] matrix, K a
+ * multiple of 32, in blocks of 32 weights along K, w ~= q * scale with q an
+ * int8 in [-127, 127] and scale = max|w| / 127 of the block. A Q8 view is
+ * two planes in one buffer: the quants, int8 [N, K], from byte `offset`
+ * (a multiple of 4), then straight after them the scales, float32
+ * [N, K / 32] (dytcl_q8_bytes in all). Only dytcl_linear_forward's W takes
+ * it; every other op refuses it naming the tensor.
+ * Bytes per element: 4, 2, 2, and for Q8 1 (the quant; the scales add
+ * 1/8 byte per weight); 0 for a value that is not a dytcl_dtype. */
 DYTCL_API size_t dytcl_dtype_size(dytcl_dtype dt);
-/* "f32", "f16", "bf16"; "unknown" otherwise. */
+/* "f32", "f16", "bf16", "q8"; "unknown" otherwise. */
 DYTCL_API const char *dytcl_dtype_name(dytcl_dtype dt);
 /* Host conversions (host/half.c): x rounded to nearest even into f16 or bf16
  * bits (f16 past 65504: +-inf; NaN stays NaN), and such bits widened to
@@ -251,6 +259,21 @@ DYTCL_API int64_t dytcl_tensor_numel(dytcl_tensor t);
 /* The same view with its elements read as dtype (offset and shape unchanged,
  * both in elements of the new dtype). */
 DYTCL_API dytcl_tensor dytcl_tensor_as(dytcl_tensor t, dytcl_dtype dtype);
+
+/* Q8 matrices on the host (host/ops_q8.c), in the layout a Q8 view reads:
+ * the int8 quants [rows, cols], then the float32 scales [rows, cols / 32]
+ * (native byte order). dytcl_q8_bytes: the bytes of that, rows * cols *
+ * 9 / 8; 0 when cols is not a positive multiple of 32, rows is not
+ * positive or the size passes SIZE_MAX. */
+DYTCL_API size_t dytcl_q8_bytes(int64_t rows, int64_t cols);
+/* w [rows, cols] float32 quantized into out (dytcl_q8_bytes of it): per
+ * block of 32, scale = max|w| / 127 and q = w / scale rounded to nearest
+ * (ties away from zero); a block of zeros has scale 0 and q 0. A weight
+ * that is not finite, or cols not a multiple of 32, is
+ * DYTCL_ERR_INVALID_ARG (message in dytcl_last_error(NULL)). */
+DYTCL_API dytcl_status dytcl_q8_quantize(const float *w, int64_t rows, int64_t cols, void *out);
+/* The inverse view: w [rows, cols] = q * scale (float32 products). */
+DYTCL_API dytcl_status dytcl_q8_dequantize(const void *in, int64_t rows, int64_t cols, float *w);
 
 /* ---------------------------------------------------------- profiling */
 
@@ -287,8 +310,9 @@ DYTCL_API dytcl_status dytcl_selftest(dytcl_ctx *ctx);
 /* ------------------------------------------- safetensors files (host/safetensors.c)
  *
  * Checkpoints and weights are .safetensors files of F32, F16 or BF16
- * tensors, with string metadata; the reader hands every tensor over as
- * float32, whatever the file stores. Loading checks everything against the file and refuses a
+ * tensors, with string metadata; the reader hands every such tensor over as
+ * float32, whatever the file stores. I8 tensors (the quants of Q8 matrices)
+ * are handed over as they are (dytcl_st_tensor.i8). Loading checks everything against the file and refuses a
  * corrupt, truncated or hostile file with DYTCL_ERR_FORMAT (the message,
  * from dytcl_last_error(NULL), names the problem). Saving is atomic: a
  * temporary file, flushed to disk, renamed over the target. These calls use
@@ -302,11 +326,14 @@ typedef struct {
     int64_t shape[DYTCL_MAX_DIMS];
     size_t numel;
     const float *data;   /* loading: points into the dytcl_st_file (may be unaligned
-                            only if the file is; copy before SIMD use) */
-    size_t bytes;        /* of data: numel * 4 */
+                            only if the file is; copy before SIMD use); NULL for I8 */
+    size_t bytes;        /* of data: numel * 4 (I8: of i8, numel) */
     dytcl_dtype dtype;   /* loading: how the file stores it (F16 and BF16 are widened
                             to data on load); saving: how to write it (rounded to
-                            nearest even); F32 when zero */
+                            nearest even); F32 when zero. DYTCL_Q8 stands for the
+                            file's I8 (a Q8 matrix's quants): never widened, handed
+                            over and written as i8 */
+    const int8_t *i8;    /* DYTCL_Q8 (I8) only: numel int8 values, as stored; NULL otherwise */
 } dytcl_st_tensor;
 
 /* Reads and checks a .safetensors file whole into *out. */
@@ -465,7 +492,10 @@ DYTCL_API dytcl_status dytcl_gemm_batched(dytcl_ctx *ctx, int trans_a, int trans
 /* y = x W^T + b (b may be absent); W is [out, in]. W may be stored f16 or
  * bf16 (inference weights; x, y, b float32, the sums float32): up to 4 rows
  * read it as stored (a matrix-vector kernel), more widen it once into a
- * float32 workspace for the GEMM. The backward and the GEMMs take f32 only. */
+ * float32 workspace for the GEMM. W may be Q8 too (host/ops_q8.c): up to
+ * 4 rows read the quants and scales as stored (a block-dequantizing
+ * matrix-vector kernel), more dequantize W once into a float32 workspace
+ * for the GEMM. The backward and the GEMMs take f32 only. */
 DYTCL_API dytcl_status dytcl_linear_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, dytcl_tensor W,
                                             dytcl_tensor b);
 /* dx = dy W, dW (+)= dy^T x, db (+)= the column sums of dy. */

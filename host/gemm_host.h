@@ -31,6 +31,10 @@ dytcl_status dy_gemv(dytcl_ctx *ctx, int N, int K, float alpha, dytcl_tensor A, 
 dytcl_status dy_gemm_half_b(dytcl_ctx *ctx, int R, int N, int K, float alpha, dytcl_tensor A, dytcl_tensor B,
                             float beta, dytcl_tensor C);
 
+/* y = x W^T (+ b) for a Q8 W (ops_q8.c): dytcl_linear_forward's branch,
+ * with every argument checked there. */
+dytcl_status dy_linear_q8(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, dytcl_tensor W, dytcl_tensor b);
+
 /* "OpenBLAS 0.3.21 ... (2 threads)", or why there is none. */
 void dy_gemm_host_describe(char *out, size_t cap);
 

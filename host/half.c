@@ -21,6 +21,7 @@ size_t dytcl_dtype_size(dytcl_dtype dt)
     case DYTCL_F32: return 4;
     case DYTCL_F16:
     case DYTCL_BF16: return 2;
+    case DYTCL_Q8: return 1;
     }
     return 0;
 }
@@ -31,6 +32,7 @@ const char *dytcl_dtype_name(dytcl_dtype dt)
     case DYTCL_F32: return "f32";
     case DYTCL_F16: return "f16";
     case DYTCL_BF16: return "bf16";
+    case DYTCL_Q8: return "q8";
     }
     return "unknown";
 }

@@ -174,6 +174,7 @@ static dytcl_status check_2d(dytcl_ctx *ctx, dytcl_tensor t, const char *name, i
 dytcl_status dytcl_linear_forward(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, dytcl_tensor W, dytcl_tensor b)
 {
     DY_CHECK_CTX(ctx);
+    if (W.buf && W.dtype == DYTCL_Q8) return dy_linear_q8(ctx, y, x, W, b); /* 8-bit weights: ops_q8.c */
     int rows = 0, in = 0, out = 0;
     dytcl_status s;
     if ((s = linear_dims(ctx, x, W, DY_DT_ALL, &rows, &in, &out)) || (s = check_2d(ctx, y, "y", rows, out, 1)) ||

@@ -158,8 +158,9 @@ static dytcl_status kernel_get(dytcl_ctx *ctx, dy_prog_id id, const char *name, 
 dytcl_status dy_kernel_get_conv(dytcl_ctx *ctx, dy_prog_id id, const char *name, dytcl_dtype from,
                                 dytcl_dtype to, dy_kernel **out)
 {
-    if (!dytcl_dtype_size(from) || !dytcl_dtype_size(to))
-        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "kernel %s: dtype %d -> %d is not a dytcl_dtype pair", name,
+    /* the storage variants are f32, f16 and bf16 (q8 has kernels of its own: cl/q8.cl) */
+    if ((unsigned)from >= DY_DTYPES || (unsigned)to >= DY_DTYPES)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "kernel %s: dtype %d -> %d is not a storage variant", name,
                        (int)from, (int)to);
     return kernel_get(ctx, id, name, (int)from * DY_DTYPES + (int)to, out);
 }

@@ -1,4 +1,4 @@
-/* safetensors.c -- reading and writing .safetensors files (F32, F16, BF16).
+/* safetensors.c -- reading and writing .safetensors files (F32, F16, BF16, I8).
  *
  * The format: an 8-byte little-endian header length N, N bytes of JSON, then
  * the tensor bytes (little-endian). The JSON maps each tensor name to
@@ -7,7 +7,9 @@
  * strings to strings. F16 and BF16 tensors are widened to float32 on load
  * (exactly: every half-width value is a float) into one allocation the file
  * keeps; on save, a tensor whose dtype is F16 or BF16 is rounded to nearest
- * even on the way out (half.c).
+ * even on the way out (half.c). I8 tensors (the quants of Q8 matrices,
+ * dytcl_dtype DYTCL_Q8 here) are handed over and written as they are: one
+ * byte a value, never widened.
  *
  * Reading trusts nothing: the header length, every offset, shape and dtype
  * are checked against the file; tensors must exactly tile the data area (no
@@ -35,7 +37,7 @@ struct dytcl_st_file {
     const unsigned char *data; /* the byte area after the header */
     size_t data_size;
     dytcl_st_tensor *tensors;  /* sorted by data offset */
-    float *wide;               /* the F16 and BF16 tensors, widened */
+    float *wide;               /* the F16 and BF16 tensors, widened (I8 stays as stored) */
     int count;
     json_t *meta;              /* "__metadata__" or NULL */
     json_t *header;            /* owns the names */
@@ -44,7 +46,9 @@ struct dytcl_st_file {
 #define ST_FAIL(...) dy_fail(NULL, DYTCL_ERR_FORMAT, "safetensors: " __VA_ARGS__)
 
 /* The format's names of the dtypes dytcl reads and writes. */
-static const char *const st_names[3] = {[DYTCL_F32] = "F32", [DYTCL_F16] = "F16", [DYTCL_BF16] = "BF16"};
+#define ST_DTYPES 4
+static const char *const st_names[ST_DTYPES] = {[DYTCL_F32] = "F32", [DYTCL_F16] = "F16", [DYTCL_BF16] = "BF16",
+                                                [DYTCL_Q8] = "I8"};
 
 /* A header entry while the header is checked: the tensor and where its
  * bytes begin in the data area (the data itself may not be read yet). */
@@ -69,8 +73,9 @@ static dytcl_status parse_entry(dytcl_st_file *f, const char *name, json_t *v, s
     if (!dtype || !json_is_array(shape) || !json_is_array(offs) || json_array_size(offs) != 2)
         return ST_FAIL("entry \"%s\" lacks dtype, shape or data_offsets", name);
     int dt = 0;
-    while (dt < 3 && strcmp(dtype, st_names[dt])) dt++;
-    if (dt == 3) return ST_FAIL("tensor \"%s\" has dtype %s; only F32, F16 and BF16 are supported", name, dtype);
+    while (dt < ST_DTYPES && strcmp(dtype, st_names[dt])) dt++;
+    if (dt == ST_DTYPES)
+        return ST_FAIL("tensor \"%s\" has dtype %s; only F32, F16, BF16 and I8 are supported", name, dtype);
     size_t ndim = json_array_size(shape);
     if (ndim > DYTCL_MAX_DIMS)
         return ST_FAIL("tensor \"%s\" has more than 4 dimensions", name);
@@ -106,14 +111,14 @@ static dytcl_status widen(dytcl_st_file *f)
 {
     size_t n = 0;
     for (int i = 0; i < f->count; i++)
-        if (f->tensors[i].dtype != DYTCL_F32) n += f->tensors[i].numel;
+        if (f->tensors[i].dtype == DYTCL_F16 || f->tensors[i].dtype == DYTCL_BF16) n += f->tensors[i].numel;
     if (!n) return DYTCL_OK;
     if (n > SIZE_MAX / sizeof(float) || !(f->wide = malloc(n * sizeof(float))))
         return dy_fail(NULL, DYTCL_ERR_HOST_MEMORY, "safetensors: out of host memory widening %zu half-width values", n);
     float *w = f->wide;
     for (int i = 0; i < f->count; i++) {
         dytcl_st_tensor *t = &f->tensors[i];
-        if (t->dtype == DYTCL_F32) continue;
+        if (t->dtype != DYTCL_F16 && t->dtype != DYTCL_BF16) continue;
         const unsigned char *p = (const unsigned char *)t->data;
         for (size_t j = 0; j < t->numel; j++)
             w[j] = dytcl_half_to_float((uint16_t)(p[2 * j] | p[2 * j + 1] << 8), t->dtype);
@@ -222,8 +227,10 @@ static dytcl_status parse_owned(unsigned char *bytes, size_t size, dytcl_st_file
     f->data_size = size - 8 - (size_t)n;
     if (!f->header) s = parse_header(f, f->bytes + 8, (size_t)n, &begin);
     if (!s) {
-        for (int i = 0; i < f->count; i++) /* widen() moves the half-width ones */
-            f->tensors[i].data = (const float *)(const void *)(f->data + begin[i]);
+        for (int i = 0; i < f->count; i++) { /* widen() moves the half-width ones */
+            if (f->tensors[i].dtype == DYTCL_Q8) f->tensors[i].i8 = (const int8_t *)(f->data + begin[i]), f->tensors[i].data = NULL;
+            else f->tensors[i].data = (const float *)(const void *)(f->data + begin[i]);
+        }
         s = widen(f);
     }
     free(begin);
@@ -417,6 +424,7 @@ static int write_all(int fd, const void *p, size_t n)
 static int write_tensor(int fd, const dytcl_st_tensor *t)
 {
     if (t->dtype == DYTCL_F32) return write_all(fd, t->data, t->numel * 4);
+    if (t->dtype == DYTCL_Q8) return write_all(fd, t->i8, t->numel);
     enum { BLOCK = 4096 };
     unsigned char buf[2 * BLOCK];
     for (size_t j = 0; j < t->numel; j += BLOCK) {
@@ -446,7 +454,8 @@ dytcl_status dytcl_st_save(const char *path, const dytcl_st_tensor *t, int n, co
             return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_st_save: tensor %d is named __metadata__, the name the "
                            "format keeps for the metadata map", i);
         if (!t[i].name || t[i].ndim < 0 || t[i].ndim > DYTCL_MAX_DIMS || numel != t[i].numel ||
-            (t[i].numel && !t[i].data) || !dytcl_dtype_size(t[i].dtype))
+            (t[i].numel && !(t[i].dtype == DYTCL_Q8 ? (const void *)t[i].i8 : (const void *)t[i].data)) ||
+            (unsigned)t[i].dtype >= ST_DTYPES)
             return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_st_save: tensor %d (%s) has a bad shape, data or dtype",
                            i, t[i].name ? t[i].name : "NULL");
     }

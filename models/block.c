@@ -201,7 +201,7 @@ static dytcl_tensor rope_view(dytcl_tensor t)
  * parameter. */
 static dytcl_tensor weight(const dytcl_model *m, size_t off, int64_t rows, int64_t cols)
 {
-    return m->wh ? dytcl_tensor_as(dy_at2(m->wh, off, rows, cols), m->wdtype) : dy_at2(m->params, off, rows, cols);
+    return dy_weight(m, off, rows, cols);
 }
 
 static dytcl_attn_path attn_path(const dytcl_model *m)

@@ -207,8 +207,40 @@ static char *key_list(const dytcl_meta *md)
 
 /* ------------------------------------------------------------------ save */
 
+/* 1 when table entry t is a matrix a q8 export quantizes: every 2-D
+ * tensor but the embeddings (wte, wpe), which stay F32. */
+static int q8_matrix(const dytcl_model_tensor *t)
+{
+    return t->ndim == 2 && strcmp(t->name, "wte") && strcmp(t->name, "wpe");
+}
+
+/* q8: the matrix `t` of host quantized into *blob (freed by the caller)
+ * and written as two tensors, st[0] "<name>.q" I8 [N, K] and st[1]
+ * "<name>.scale" F32 [N, K/32]; names[2] holds their names. */
+static int q8_pair(const dytcl_model_tensor *t, const float *host, dytcl_st_tensor *st, char names[2][DYTCL_MODEL_NAME_MAX + 8],
+                   unsigned char **blob, char *err, size_t cap)
+{
+    const int64_t N = t->shape[0], K = t->shape[1];
+    const size_t bytes = dytcl_q8_bytes(N, K), n = (size_t)N * (size_t)K;
+    if (!bytes)
+        return snprintf(err, cap, "q8: %s is [%lld, %lld]; q8 quantizes blocks of 32 along a row, so its input "
+                        "width must be a multiple of 32", t->name, (long long)N, (long long)K), -1;
+    if (!(*blob = malloc(bytes))) return snprintf(err, cap, "out of host memory"), -1;
+    if (dytcl_q8_quantize(host + t->offset, N, K, *blob))
+        return snprintf(err, cap, "q8: %s: %s", t->name, dytcl_last_error(NULL)), -1;
+    snprintf(names[0], sizeof names[0], "%s.q", t->name);
+    snprintf(names[1], sizeof names[1], "%s.scale", t->name);
+    st[0] = (dytcl_st_tensor){.name = names[0], .ndim = 2, .shape = {N, K}, .numel = n, .dtype = DYTCL_Q8,
+                              .i8 = (const int8_t *)*blob};
+    st[1] = (dytcl_st_tensor){.name = names[1], .ndim = 2, .shape = {N, K / 32}, .numel = n / 32,
+                              .data = (const float *)(const void *)(*blob + n)};
+    return 0;
+}
+
 /* with_opt: AdamW's state too (training checkpoints, always F32); dtype:
- * how the matrices are stored (the vectors, norms and biases, stay F32). */
+ * how the matrices are stored (the vectors, norms and biases, stay F32;
+ * q8 keeps the embeddings F32 too and writes each other matrix as a
+ * quants / scales pair, q8_pair). */
 static dytcl_status save(dytcl_model *m, const char *path, int with_opt, dytcl_dtype dtype, const dytcl_meta *user,
                          char *err, size_t cap)
 {
@@ -216,13 +248,16 @@ static dytcl_status save(dytcl_model *m, const char *path, int with_opt, dytcl_d
     int nt = dytcl_model_param_table(c, NULL, 0);
     size_t n = dytcl_model_param_count(c);
     dytcl_model_tensor *tab = calloc((size_t)nt, sizeof *tab);
-    dytcl_st_tensor *st = calloc((size_t)nt + 2, sizeof *st);
+    dytcl_st_tensor *st = calloc(2 * (size_t)nt + 2, sizeof *st);
     float *host = malloc(n * sizeof(float) * (with_opt ? 3 : 1));
+    const int q8 = dtype == DYTCL_Q8;
+    unsigned char **blobs = q8 ? calloc((size_t)nt, sizeof *blobs) : NULL;
+    char (*qnames)[2][DYTCL_MODEL_NAME_MAX + 8] = q8 ? calloc((size_t)nt, sizeof *qnames) : NULL;
     dytcl_meta md = {0};
     const char **kv = NULL;
     char *keys = NULL;
     dytcl_status s = DYTCL_ERR_HOST_MEMORY;
-    if (!tab || !st || !host) {
+    if (!tab || !st || !host || (q8 && (!blobs || !qnames))) {
         snprintf(err, cap, "checkpoint %s: out of host memory", path);
         goto done;
     }
@@ -231,15 +266,24 @@ static dytcl_status save(dytcl_model *m, const char *path, int with_opt, dytcl_d
         snprintf(err, cap, "checkpoint %s: %s", path, dytcl_last_error(m->ctx));
         goto done;
     }
+    int count = 0;
     for (int i = 0; i < nt; i++) {
-        st[i].name = tab[i].name;
-        st[i].ndim = tab[i].ndim;
-        st[i].shape[0] = tab[i].shape[0], st[i].shape[1] = tab[i].shape[1];
-        st[i].numel = tab[i].numel;
-        st[i].data = host + tab[i].offset;
-        st[i].dtype = tab[i].ndim == 2 ? dtype : DYTCL_F32;
+        if (q8 && q8_matrix(&tab[i])) {
+            if (q8_pair(&tab[i], host, st + count, qnames[i], &blobs[i], err, cap)) {
+                s = DYTCL_ERR_INVALID_ARG;
+                goto done;
+            }
+            count += 2;
+            continue;
+        }
+        st[count].name = tab[i].name;
+        st[count].ndim = tab[i].ndim;
+        st[count].shape[0] = tab[i].shape[0], st[count].shape[1] = tab[i].shape[1];
+        st[count].numel = tab[i].numel;
+        st[count].data = host + tab[i].offset;
+        st[count].dtype = tab[i].ndim == 2 && !q8 ? dtype : DYTCL_F32;
+        count++;
     }
-    int count = nt;
     if (with_opt) {
         const char *names[2] = {"opt.m", "opt.v"};
         for (int j = 0; j < 2; j++, count++) {
@@ -264,6 +308,8 @@ static dytcl_status save(dytcl_model *m, const char *path, int with_opt, dytcl_d
     if ((s = dytcl_st_save(path, st, count, kv, md.n)))
         snprintf(err, cap, "checkpoint %s: %s", path, dytcl_last_error(NULL));
 done:
+    for (int i = 0; blobs && i < nt; i++) free(blobs[i]);
+    free(blobs), free(qnames);
     free(tab), free(st), free(host), free(kv), free(keys);
     dytcl_meta_clear(&md);
     return s;
@@ -287,7 +333,8 @@ dytcl_status dytcl_model_export(dytcl_model *m, const char *path, dytcl_dtype dt
     if (!s) s = dy_gate_ptr(m, __func__, path, "path");
     if (s) return s;
     if (!dytcl_dtype_size(dtype))
-        return dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_export: dtype %d is not f32, f16 or bf16", (int)dtype);
+        return dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_export: dtype %d is not f32, f16, bf16 or q8", (int)dtype);
+    if (dtype == DYTCL_Q8 && m->c.arch == DYTCL_ARCH_VIT) return dy_refuse_vit(m, "dytcl_model_export (q8)");
     char err[1200];
     s = save(m, path, 0, dtype, md, err, sizeof err);
     return s ? dy_fail(m->ctx, s, "%s", err) : s;
@@ -326,15 +373,45 @@ static void shape_str(int ndim, const int64_t *shape, char *out, size_t cap)
     if (k < cap) snprintf(out + k, cap - k, "]");
 }
 
-/* Copies tensor `name` of numel n (and shape, when tab is given) into dst.
- * The file's tensor number `hint` is tried first: a checkpoint lists them
- * in table order, so loading is linear in the tensors. */
+/* A q8 matrix `name` [N, K] (tab: its shape) from the pair "<name>.q", I8
+ * [N, K], and "<name>.scale", F32 [N, K/32], dequantized into dst. */
+static int take_q8(const dytcl_st_file *f, const char *name, const dytcl_model_tensor *tab, float *dst, char *why,
+                   size_t cap)
+{
+    char qn[DYTCL_MODEL_NAME_MAX + 16], sn[DYTCL_MODEL_NAME_MAX + 16];
+    snprintf(qn, sizeof qn, "%s.q", name);
+    snprintf(sn, sizeof sn, "%s.scale", name);
+    dytcl_st_tensor q, sc;
+    if (!tab || tab->ndim != 2 || dytcl_st_get(f, qn, &q) || dytcl_st_get(f, sn, &sc))
+        return snprintf(why, cap, "tensor \"%s\" is missing", name), -1;
+    const int64_t N = tab->shape[0], K = tab->shape[1];
+    if (q.dtype != DYTCL_Q8 || q.ndim != 2 || q.shape[0] != N || q.shape[1] != K || sc.dtype == DYTCL_Q8 ||
+        sc.ndim != 2 || sc.shape[0] != N || K % 32 || sc.shape[1] != K / 32)
+        return snprintf(why, cap, "q8 matrix \"%s\" [%lld, %lld] needs \"%s\" I8 [%lld, %lld] and \"%s\" F32 "
+                        "[%lld, %lld] (K a multiple of 32)", name, (long long)N, (long long)K, qn, (long long)N,
+                        (long long)K, sn, (long long)N, (long long)(K / 32)), -1;
+    const size_t n = (size_t)N * (size_t)K;
+    for (size_t b = 0; b < n / 32; b++) {
+        float scale; /* the file's bytes may be unaligned */
+        memcpy(&scale, (const unsigned char *)sc.data + 4 * b, sizeof scale);
+        for (size_t j = 32 * b; j < 32 * b + 32; j++) dst[j] = (float)q.i8[j] * scale;
+    }
+    return 0;
+}
+
+/* Copies tensor `name` of numel n (and shape, when tab is given) into dst;
+ * a q8 matrix's pair (take_q8) when the file has no `name`. The file's
+ * tensor number `hint` is tried first: a checkpoint lists them in table
+ * order, so loading is linear in the tensors. */
 static int take(const dytcl_st_file *f, const char *name, int hint, const dytcl_model_tensor *tab, size_t n,
                 float *dst, char *why, size_t cap)
 {
     dytcl_st_tensor t;
     if ((dytcl_st_tensor_at(f, hint, &t) || strcmp(t.name, name)) && dytcl_st_get(f, name, &t))
-        return snprintf(why, cap, "tensor \"%s\" is missing", name), -1;
+        return take_q8(f, name, tab, dst, why, cap);
+    if (t.dtype == DYTCL_Q8)
+        return snprintf(why, cap, "tensor \"%s\" is stored as I8 (int8); a q8 matrix is a \"%s.q\" (I8) and "
+                        "\"%s.scale\" (F32) pair", name, name, name), -1;
     int same = t.numel == n;
     if (tab) same = same && t.ndim == tab->ndim && t.shape[0] == tab->shape[0] && (t.ndim < 2 || t.shape[1] == tab->shape[1]);
     if (!same) { /* say the shapes: equal counts can hide different shapes */
@@ -421,6 +498,14 @@ static dytcl_status load(dytcl_ctx *ctx, const char *path, unsigned flags, dytcl
         goto done;
     }
     if ((s = dytcl_model_write_params(m, host)) || (opt && (s = dytcl_model_write_opt(m, host + n, host + 2 * n)))) {
+        snprintf(why, sizeof why, "%s", dytcl_last_error(ctx));
+        goto done;
+    }
+    /* a q8 export: the linear layers read q8 weights, quantized again from
+     * the dequantized parameters (the same quants: each is an integer times
+     * its block's scale, and the largest is +-127 times it) */
+    const char *fdt = dytcl_st_metadata(f, "dtype");
+    if (fdt && !strcmp(fdt, "q8") && (s = dytcl_model_set_weight_dtype(m, DYTCL_Q8))) {
         snprintf(why, sizeof why, "%s", dytcl_last_error(ctx));
         goto done;
     }

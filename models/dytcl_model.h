@@ -227,7 +227,12 @@ DYTCL_API dytcl_status dytcl_model_save(dytcl_model *m, const char *path, int wi
  * matrices (weights, embeddings) stored as dtype (F16 and BF16 rounded to
  * nearest even), the vectors (norm parameters, biases) as F32, and metadata
  * "dtype" = "f32", "f16" or "bf16" (dytcl_model_save writes "f32"). Loading
- * widens it back to float32; training resumes only from F32 checkpoints. */
+ * widens it back to float32; training resumes only from F32 checkpoints.
+ * DYTCL_Q8 stores each linear layer's weight NAME as "NAME.q" (I8 [N, K])
+ * and "NAME.scale" (F32 [N, K/32]) (docs/quantization.md), the embeddings
+ * F32 too, "dtype" = "q8"; every linear layer's input width must be a
+ * multiple of 32. Loading a q8 file dequantizes it into the parameters and
+ * sets the model's weight dtype to q8 (the same quants again). */
 DYTCL_API dytcl_status dytcl_model_export(dytcl_model *m, const char *path, dytcl_dtype dtype, const dytcl_meta *md);
 /* Reads a checkpoint's config (and every metadata pair into md, when not
  * NULL) without creating a model; messages in dytcl_last_error(NULL). */
@@ -375,9 +380,12 @@ DYTCL_API dytcl_status dytcl_model_fold(dytcl_model *src, dytcl_model **out);
 
 /* Half-width weights. The linear layers' weights (attention qkv and proj,
  * the MLP's two, the lm head) kept on the device also as dtype (DYTCL_F16 or
- * DYTCL_BF16, rounded to nearest even from the float32 parameters) and read
- * from there by forward, decode and generate: the one-row products of
- * decoding stream half the bytes and sum in float32. DYTCL_F32 drops the
+ * DYTCL_BF16, rounded to nearest even from the float32 parameters; or
+ * DYTCL_Q8, 8-bit blocks of 32 with a float32 scale each, which needs every
+ * layer's input width a multiple of 32 and is DYTCL_ERR_UNSUPPORTED
+ * otherwise) and read from there by forward, decode and generate: the
+ * one-row products of decoding stream half the bytes (q8: 9/32) and sum in
+ * float32. DYTCL_F32 drops the
  * copy. The float32 parameters stay (the embeddings and norms read them;
  * dytcl_model_write_params rounds the copy again); backward and step are
  * refused while a copy is held. Call it after dytcl_model_fold, on the

@@ -257,6 +257,7 @@ void dytcl_model_free(dytcl_model *m)
     free(m->tab);
     free(m->by_name);
     free(m->layer);
+    free(m->wq);
     free(m);
 }
 

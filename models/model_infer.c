@@ -138,17 +138,68 @@ void dytcl_model_decode_end(dytcl_model *m)
     dy_gate_decoded(m, 0);
 }
 
-/* ------------------------------------------------- half-width weights */
+/* ------------------------------------------- half-width and q8 weights */
+
+/* The linear layers' weights as (parameter offset, rows, cols): qkv, proj
+ * and the MLP's two of every layer, then the lm head; returns the count
+ * (list may be NULL). */
+static int linear_weights(const dytcl_model *m, size_t (*list)[3])
+{
+    int n = 0;
+    for (int l = 0; l < m->L; l++) {
+        const layer_off *p = &m->layer[l];
+        const size_t w[4][3] = {{p->qkv_w, 3 * (size_t)m->C, (size_t)m->C},
+                                {p->proj_w, (size_t)m->C, (size_t)m->C},
+                                {p->fc_w, (size_t)m->F2, (size_t)m->C},
+                                {p->out_w, (size_t)m->C, (size_t)m->F}};
+        for (int j = 0; j < 4; j++, n++)
+            if (list) memcpy(list[n], w[j], sizeof w[j]);
+    }
+    if (list) list[n][0] = m->lm_head, list[n][1] = (size_t)m->V, list[n][2] = (size_t)m->C;
+    return n + 1;
+}
+
+dytcl_tensor dy_weight(const dytcl_model *m, size_t off, int64_t rows, int64_t cols)
+{
+    if (!m->wh) return dy_at2(m->params, off, rows, cols);
+    if (m->wdtype != DYTCL_Q8) return dytcl_tensor_as(dy_at2(m->wh, off, rows, cols), m->wdtype);
+    for (int i = 0; i < m->nwq; i++)
+        if (m->wq[2 * i] == off) return dytcl_tensor_as(dy_at2(m->wh, m->wq[2 * i + 1], rows, cols), DYTCL_Q8);
+    return (dytcl_tensor){0}; /* not a linear layer's weight: the op refuses the absent tensor */
+}
+
+/* q8: every linear layer's weight quantized from the float32 parameters p
+ * into one host image of wh (m->wq's layout). */
+static dytcl_status quantize_all(dytcl_model *m, const float *p, unsigned char *img)
+{
+    size_t (*w)[3] = malloc(sizeof *w * (size_t)m->nwq);
+    if (!w) return DYTCL_ERR_HOST_MEMORY;
+    linear_weights(m, w);
+    dytcl_status s = DYTCL_OK;
+    for (int i = 0; i < m->nwq && !s; i++)
+        s = dytcl_q8_quantize(p + w[i][0], (int64_t)w[i][1], (int64_t)w[i][2], img + m->wq[2 * i + 1]);
+    free(w);
+    return s;
+}
 
 dytcl_status dy_model_refresh_half(dytcl_model *m)
 {
     if (!m->wh) return DYTCL_OK;
+    const size_t bytes = dytcl_buf_size(m->wh);
     float *p = malloc(m->n * sizeof *p);
-    uint16_t *h = malloc(m->n * sizeof *h);
+    void *h = malloc(bytes);
     dytcl_status s = DYTCL_ERR_HOST_MEMORY;
     if (p && h && !(s = dytcl_model_read_params(m, p))) {
-        for (size_t i = 0; i < m->n; i++) h[i] = dytcl_half_from_float(p[i], m->wdtype);
-        s = dy_lib_fail(m, dytcl_buf_write(m->ctx, m->wh, 0, h, m->n * sizeof *h), "half-width weights");
+        if (m->wdtype == DYTCL_Q8) {
+            memset(h, 0, bytes);
+            if ((s = quantize_all(m, p, h)))
+                dy_model_fail(m, s, "q8 weights: %s", s == DYTCL_ERR_HOST_MEMORY ? "out of host memory"
+                                                                             : dytcl_last_error(NULL));
+        } else {
+            uint16_t *hh = h;
+            for (size_t i = 0; i < m->n; i++) hh[i] = dytcl_half_from_float(p[i], m->wdtype);
+        }
+        if (!s) s = dy_lib_fail(m, dytcl_buf_write(m->ctx, m->wh, 0, h, bytes), "half-width weights");
     } else if (s == DYTCL_ERR_HOST_MEMORY) {
         dy_model_fail(m, s, "half-width weights: out of host memory (%zu parameters)", m->n);
     }
@@ -163,12 +214,48 @@ dytcl_status dy_model_refuse_half(dytcl_model *m, const char *fn)
                       "for inference only; training needs f32 (set DYTCL_F32 first)", fn, dytcl_dtype_name(m->wdtype));
 }
 
+/* q8: m->wq, where each linear layer's weight lies in wh (64-byte aligned
+ * slots of dytcl_q8_bytes), and *bytes, wh's size. Every layer's input
+ * width must be a multiple of 32 (the block). */
+static dytcl_status q8_layout(dytcl_model *m, size_t *bytes)
+{
+    const int n = linear_weights(m, NULL);
+    size_t (*w)[3] = malloc(sizeof *w * (size_t)n);
+    size_t *wq = malloc(2 * sizeof *wq * (size_t)n);
+    if (!w || !wq) {
+        free(w), free(wq);
+        return dy_model_fail(m, DYTCL_ERR_HOST_MEMORY, "q8 weights: out of host memory");
+    }
+    linear_weights(m, w);
+    size_t at = 0;
+    for (int i = 0; i < n; i++) {
+        const size_t b = dytcl_q8_bytes((int64_t)w[i][1], (int64_t)w[i][2]);
+        if (!b) {
+            const dytcl_model_tensor *t = NULL;
+            for (int j = 0; j < m->ntab && !t; j++)
+                if (m->tab[j].offset == w[i][0]) t = &m->tab[j];
+            dytcl_status s = dy_model_fail(m, DYTCL_ERR_UNSUPPORTED, "q8 weights: %s is [%zu, %zu]; q8 quantizes blocks of "
+                                        "32 along a row, so every linear layer's input width must be a multiple of 32",
+                                        t ? t->name : "a linear layer", w[i][1], w[i][2]);
+            free(w), free(wq);
+            return s;
+        }
+        wq[2 * i] = w[i][0], wq[2 * i + 1] = at;
+        at += (b + 63) / 64 * 64;
+    }
+    free(w);
+    free(m->wq);
+    m->wq = wq, m->nwq = n;
+    *bytes = at;
+    return DYTCL_OK;
+}
+
 dytcl_status dytcl_model_set_weight_dtype(dytcl_model *m, dytcl_dtype dtype)
 {
     dytcl_status s = dy_gate(m, __func__, 0);
     if (s) return s;
     if (!dytcl_dtype_size(dtype))
-        return dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_set_weight_dtype: dtype %d is not f32, f16 or bf16",
+        return dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "dytcl_model_set_weight_dtype: dtype %d is not f32, f16, bf16 or q8",
                           (int)dtype);
     if (dtype == m->wdtype) return DYTCL_OK;
     if (m->c.arch == DYTCL_ARCH_VIT) return dy_refuse_vit(m, __func__);
@@ -176,8 +263,10 @@ dytcl_status dytcl_model_set_weight_dtype(dytcl_model *m, dytcl_dtype dtype)
     m->wh = NULL;
     m->wdtype = DYTCL_F32;
     if (dtype == DYTCL_F32) return DYTCL_OK;
-    s = dytcl_buf_create(m->ctx, m->n * dytcl_dtype_size(dtype), &m->wh);
-    if (s) return dy_lib_fail(m, s, "half-width weights");
+    size_t bytes = m->n * dytcl_dtype_size(dtype);
+    s = dtype == DYTCL_Q8 ? q8_layout(m, &bytes) : DYTCL_OK;
+    if (s) return s;
+    if ((s = dytcl_buf_create(m->ctx, bytes, &m->wh))) return dy_lib_fail(m, s, "half-width weights");
     m->wdtype = dtype;
     if ((s = dy_model_refresh_half(m))) {
         dytcl_buf_free(m->wh);

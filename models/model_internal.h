@@ -116,6 +116,9 @@ struct dytcl_model {
     dytcl_buf *wh;                /* [n] the parameters rounded to wdtype (f16 / bf16), or NULL:
                                      the linear layers' weights the forward reads */
     dytcl_dtype wdtype;
+    size_t *wq;                   /* q8 only: [nwq][2] pairs (parameter offset of a linear
+                                     layer's weight, its byte offset in wh); see dy_weight */
+    int nwq;
     int profile_norms;            /* time each norm call (benchmarks) */
     double norm_ns;
 };
@@ -204,6 +207,10 @@ dytcl_status dy_image_batch(dytcl_model *m, int B);
  * (model_image.c; dytcl_model_backward calls it). */
 dytcl_status dy_image_backward(dytcl_model *m, float grad_scale);
 
+/* A linear layer's weight [rows, cols] at parameter offset off as the
+ * forward reads it: the f16 / bf16 / q8 copy in m->wh when the model holds
+ * one (inference), else the float32 parameter (model_infer.c). */
+dytcl_tensor dy_weight(const dytcl_model *m, size_t off, int64_t rows, int64_t cols);
 /* Rounds the parameters into m->wh again (after they changed); nothing
  * when the model holds no half-width copy (model_infer.c). */
 dytcl_status dy_model_refresh_half(dytcl_model *m);

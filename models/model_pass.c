@@ -32,8 +32,7 @@ static dytcl_status embed_forward(dytcl_model *m, dytcl_tensor tokens, int pos)
  * when the model holds one): wte in gpt (tied), lm_head.weight otherwise. */
 static dytcl_tensor lm_weight(const dytcl_model *m)
 {
-    dytcl_tensor w = dy_at2(m->wh ? m->wh : m->params, m->lm_head, m->V, m->C);
-    return m->wh ? dytcl_tensor_as(w, m->wdtype) : w;
+    return dy_weight(m, m->lm_head, m->V, m->C);
 }
 
 static dytcl_status upload_batch(dytcl_model *m, const int32_t *tokens, const int32_t *targets)

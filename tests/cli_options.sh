@@ -84,7 +84,7 @@ usage_error "unknown option" 'dytcl train: --lrate: unknown option' train --data
 usage_error "required option" 'dytcl train: --data: required' train --lr 0.1
 usage_error "model config named in options" 'dytcl train: model config: d_model must be a multiple of n_head (--arch llama --norm dyt --layers 4 --heads 3 --dim 100 ' train --data x --heads 3 --dim 100
 usage_error "generate: float range" 'dytcl generate: --top-p: 0 is out of range (> 0 and <= 1)$' generate --model m --top-p 0
-usage_error "generate: enum" 'dytcl generate: --dtype: "f64" is not f32, f16 or bf16$' generate --model m --dtype f64
+usage_error "generate: enum" 'dytcl generate: --dtype: "f64" is not f32, f16, bf16 or q8$' generate --model m --dtype f64
 usage_error "export: positional" 'dytcl export: IN and OUT: required (1 given)$' export --dtype f16 a
 usage_error "export: too many" 'dytcl export: c: unexpected argument (too many)$' export --dtype f16 a b c
 usage_error "classify: int" 'dytcl classify: --batch: "x" is not a whole number$' classify --model m --batch x a b

@@ -21,6 +21,21 @@ static inline dytcl_buf *dev_from(dytcl_ctx *ctx, const double *v, size_t n)
     return b;
 }
 
+/* A device buffer of gap + n + gap floats: `sentinel` in the gaps, v (or
+ * NaN when v is NULL) between them, from element gap: a view there that a
+ * kernel writes past shows in the gaps. */
+static inline dytcl_buf *dev_from_gapped(dytcl_ctx *ctx, const double *v, size_t n, size_t gap, float sentinel)
+{
+    float *h = malloc((n + 2 * gap) * sizeof *h);
+    for (size_t i = 0; i < n + 2 * gap; i++) h[i] = sentinel;
+    for (size_t i = 0; i < n; i++) h[gap + i] = v ? (float)v[i] : NAN;
+    dytcl_buf *b = NULL;
+    CHECK_OK(ctx, dytcl_buf_create(ctx, (n + 2 * gap) * sizeof *h, &b));
+    if (b) CHECK_OK(ctx, dytcl_buf_write(ctx, b, 0, h, (n + 2 * gap) * sizeof *h));
+    free(h);
+    return b;
+}
+
 /* A device buffer of n int32 holding v (token ids, targets): the int tensor
  * convention (4-byte elements of a dytcl_tensor). */
 static inline dytcl_buf *dev_ints_from(dytcl_ctx *ctx, const double *v, size_t n)

@@ -26,7 +26,7 @@ static dytcl_status save_gen(const char *path, int g)
     char gs[16];
     snprintf(gs, sizeof gs, "%d", g);
     const char *meta[] = {"generation", gs};
-    dytcl_st_tensor t = {"params", 1, {N}, N, buf, 0, DYTCL_F32};
+    dytcl_st_tensor t = {"params", 1, {N}, N, buf, 0, DYTCL_F32, NULL};
     return dytcl_st_save(path, &t, 1, meta, 1);
 }
 

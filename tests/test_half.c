@@ -106,9 +106,9 @@ static void files(const char *dir)
     for (int i = 0; i < 15; i++) b[i] = (float)check_rand(&rng, -3, 3);
     c[0] = 1e-7f, c[1] = -65504.0f;
     const dytcl_st_tensor t[3] = {
-        {"a", 1, {N}, N, a, 0, DYTCL_F16},
-        {"b", 2, {3, 5}, 15, b, 0, DYTCL_BF16},
-        {"c", 1, {2}, 2, c, 0, DYTCL_F32},
+        {"a", 1, {N}, N, a, 0, DYTCL_F16, NULL},
+        {"b", 2, {3, 5}, 15, b, 0, DYTCL_BF16, NULL},
+        {"c", 1, {2}, 2, c, 0, DYTCL_F32, NULL},
     };
     CHECK_OK(NULL, dytcl_st_save(path, t, 3, NULL, 0));
     dytcl_st_file *f = NULL;

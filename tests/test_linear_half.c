@@ -27,14 +27,7 @@ enum { GAP = 5 };
  * starts at GAP. */
 static dytcl_buf *floats_with_gaps(dytcl_ctx *ctx, const double *v, size_t n)
 {
-    float *h = malloc((n + 2 * GAP) * sizeof *h);
-    for (size_t i = 0; i < n + 2 * GAP; i++) h[i] = SENTINEL;
-    for (size_t i = 0; i < n; i++) h[GAP + i] = v ? (float)v[i] : NAN;
-    dytcl_buf *b = NULL;
-    CHECK_OK(ctx, dytcl_buf_create(ctx, (n + 2 * GAP) * sizeof *h, &b));
-    if (b) CHECK_OK(ctx, dytcl_buf_write(ctx, b, 0, h, (n + 2 * GAP) * sizeof *h));
-    free(h);
-    return b;
+    return dev_from_gapped(ctx, v, n, GAP, SENTINEL);
 }
 
 static void run_case(dytcl_ctx *ctx, dytcl_dtype dt, int rows, int in, int out, int bias, const char *path)

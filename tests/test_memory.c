@@ -27,13 +27,12 @@ int main(void)
     CHECK_OK(ctx, dytcl_ctx_memory_room(ctx, &room, NULL, 0));
     CHECK(room > 0, "no room at all on a fresh context");
 
-    /* Holding a buffer leaves less room (by its size on a GPU; on a host-memory
-     * device the pages are taken at once, so the process figures drop too). */
+    /* A buffer backed at creation works. (How much room it takes is checked
+     * under the address-space limit below: the machine's free memory, which
+     * bounds the room otherwise, moves with every other process.) */
     dytcl_buf *b = NULL;
     CHECK_OK(ctx, dytcl_buf_create(ctx, (size_t)64 << 20, &b));
     CHECK_OK(ctx, dytcl_ctx_memory_room(ctx, &room2, why, sizeof why));
-    CHECK(room2 + ((uint64_t)48 << 20) <= room, "64 MiB held, room %llu -> %llu (%s)", (unsigned long long)room,
-          (unsigned long long)room2, why);
     float x = 0;
     CHECK_OK(ctx, dytcl_fill(ctx, dytcl_tensor_1d(b, 1000, 1), 3.5f));
     CHECK_OK(ctx, dytcl_buf_read(ctx, b, 1000 * sizeof(float), &x, sizeof x));

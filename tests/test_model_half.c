@@ -30,42 +30,20 @@
 #include "data.h"
 #include "dytcl_model.h"
 #include "markov.h"
-#include "markov_train.h"
+#include "markov_decode.h"
 
 enum { B = 16, T = 32, N_BYTES = 100000, STEPS = 300, NEW = 48, PROMPT = 8, STATES = 6, CHAIN_SEED = 2033 };
 
 static dytcl_model *train(dytcl_ctx *ctx, dytcl_arch arch, dytcl_norm_kind norm, const text_data *d)
 {
-    dytcl_model_config c = {0};
-    c.arch = arch, c.norm = norm, c.max_seq = 64, c.n_layer = 2, c.n_head = 2, c.d_model = 32;
-    dytcl_model_config_defaults(&c);
-    dytcl_model *m = NULL;
-    CHECK_OK(ctx, dytcl_model_create(ctx, &c, 7, &m));
-    if (!m) return NULL;
-    CHECK_OK(ctx, dytcl_model_set_batch(m, B, T));
-    const dytcl_status s = markov_train(m, d, B, T, STEPS);
-    CHECK(s == DYTCL_OK, "training: %s", dytcl_last_error(ctx));
-    return m;
+    return markov_model(ctx, arch, norm, d, B, T, STEPS);
 }
 
-/* Greedy decoding: the prompt (PROMPT tokens at once: the many-row path),
- * then NEW steps of one token; tokens [NEW] and every step's logits [NEW, V].
- * forced (not NULL): fed instead of the argmax (teacher forcing). */
+/* Greedy decoding (markov_decode.h): the prompt (PROMPT tokens at once),
+ * then NEW steps of one token; forced (not NULL): teacher forcing. */
 static void greedy(dytcl_model *m, const int32_t *prompt, const int32_t *forced, int32_t *tokens, float *logits)
 {
-    const int V = dytcl_model_get_config(m)->vocab;
-    CHECK_OK(dytcl_model_ctx(m), dytcl_model_decode_begin(m));
-    CHECK_OK(dytcl_model_ctx(m), dytcl_model_decode(m, prompt, PROMPT, 0, logits));
-    for (int i = 0; i < NEW; i++) {
-        const float *z = logits + (size_t)i * V;
-        int best = 0;
-        for (int v = 1; v < V; v++) best = z[v] > z[best] ? v : best;
-        tokens[i] = best;
-        if (i + 1 < NEW)
-            CHECK_OK(dytcl_model_ctx(m), dytcl_model_decode(m, forced ? &forced[i] : &tokens[i], 1, PROMPT + i,
-                                                            logits + (size_t)(i + 1) * V));
-    }
-    dytcl_model_decode_end(m);
+    markov_greedy(m, prompt, PROMPT, forced, NEW, tokens, logits);
 }
 
 static void compare_dtypes(dytcl_model *m, const char *name)

@@ -44,9 +44,9 @@ int main(void)
     b[0] = 0.5f;
     for (int i = 0; i < 5; i++) c[i] = (float)i;
     dytcl_st_tensor t[3] = {
-        {"blocks.0.attn.weight", 2, {3, 7}, 21, a, 0, DYTCL_F32},
-        {"alpha", 1, {1}, 1, b, 0, DYTCL_F32},
-        {"ln_f.bias", 1, {5}, 5, c, 0, DYTCL_F32},
+        {"blocks.0.attn.weight", 2, {3, 7}, 21, a, 0, DYTCL_F32, NULL},
+        {"alpha", 1, {1}, 1, b, 0, DYTCL_F32, NULL},
+        {"ln_f.bias", 1, {5}, 5, c, 0, DYTCL_F32, NULL},
     };
     const char *meta[] = {"config", "{\"arch\":\"llama\"}", "step", "42"};
     CHECK_OK(NULL, dytcl_st_save(path, t, 3, meta, 2));
@@ -93,8 +93,10 @@ int main(void)
     /* Hostile headers. */
     expect_refused(path, "{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}", 4, "outside the file");
     expect_refused(path, "{\"x\":{\"dtype\":\"F32\",\"shape\":[3],\"data_offsets\":[0,8]}}", 8, "do not match");
-    expect_refused(path, "{\"x\":{\"dtype\":\"I8\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2, "only F32, F16 and BF16");
-    expect_refused(path, "{\"x\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8, "only F32, F16 and BF16");
+    expect_refused(path, "{\"x\":{\"dtype\":\"I16\",\"shape\":[2],\"data_offsets\":[0,4]}}", 4, "only F32, F16, BF16 and I8");
+    expect_refused(path, "{\"x\":{\"dtype\":\"F64\",\"shape\":[1],\"data_offsets\":[0,8]}}", 8, "only F32, F16, BF16 and I8");
+    /* I8 (q8 quants) is read as stored: one byte a value, the size checked as any */
+    expect_refused(path, "{\"x\":{\"dtype\":\"I8\",\"shape\":[3],\"data_offsets\":[0,2]}}", 2, "do not match");
     expect_refused(path, "{\"x\":{\"dtype\":\"F16\",\"shape\":[2],\"data_offsets\":[0,8]}}", 8, "dtype F16");
     expect_refused(path, "{\"x\":{\"dtype\":\"BF16\",\"shape\":[3],\"data_offsets\":[0,4]}}", 4, "dtype BF16");
     expect_refused(path, "{\"x\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4, "bad shape");

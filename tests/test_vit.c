@@ -376,7 +376,7 @@ static void check_train_and_files(dytcl_ctx *ctx)
     dytcl_model_free(lm);
     /* refusals: not a checkpoint, a bad config */
     const char *bad_meta[2] = {"format", "something-else"};
-    dytcl_st_tensor one = {"x", 1, {1}, 1, &first, 4, DYTCL_F32};
+    dytcl_st_tensor one = {"x", 1, {1}, 1, &first, 4, DYTCL_F32, NULL};
     CHECK_OK(ctx, dytcl_st_save(path, &one, 1, bad_meta, 1));
     dytcl_model *z = NULL;
     CHECK(dytcl_model_load(ctx, path, NULL, NULL, &z) != DYTCL_OK && !z && strstr(dytcl_last_error(ctx), path) &&

@@ -227,7 +227,8 @@ static const opt_spec decode_specs[] = {
 static const opt_cmd decode_cmd = {
     "bench decode", "[options]",
     "Decoding tokens/s of a LLaMA-style DyT model with its linear weights in f32,\n"
-    "f16 and bf16, interleaved, and the weight bytes each token reads.\n",
+    "f16, bf16 and q8, interleaved, the weight bytes each token reads, and the\n"
+    "fraction of the copy bandwidth that makes.\n",
     NULL, decode_specs, (int)(sizeof decode_specs / sizeof decode_specs[0]), 0, NULL};
 
 static int run_decode(int argc, char **argv, char *err, size_t cap)

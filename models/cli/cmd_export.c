@@ -1,12 +1,14 @@
 /* cmd_export.c -- `dytcl export`: a checkpoint rewritten for inference, its
  * matrices stored as f16 or bf16 (rounded to nearest even; the norm
- * parameters and biases stay f32), no optimiser state
- * (dytcl_model_export). Python's safetensors opens the result as any
- * half-width checkpoint; dytcl generate reads it (widened to float32 on
- * load). Training cannot resume from it. --format hf writes a Hugging Face
- * model directory instead (dytcl_model_export_hf: config.json and
- * model.safetensors that transformers' from_pretrained loads). IN may also
- * be such a directory. */
+ * parameters and biases stay f32), or the linear layers' weights as q8
+ * (8-bit blocks, docs/quantization.md; a DyT/Derf model is folded first, so
+ * that the quantized matrices are the ones decoding reads), no optimiser
+ * state (dytcl_model_export). Python's safetensors opens the result;
+ * dytcl generate reads it (half-width widened to float32 on load; q8 decoded
+ * from its 8-bit weights). Training cannot resume from it. --format hf writes a
+ * Hugging Face model directory instead (dytcl_model_export_hf: config.json
+ * and model.safetensors that transformers' from_pretrained loads). IN may
+ * also be such a directory. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -18,7 +20,7 @@
 #include "opts.h"
 #include "outputs.h"
 
-static const char *const dtype_names[] = {"f32", "f16", "bf16", NULL}; /* dytcl_dtype order */
+static const char *const dtype_names[] = {"f32", "f16", "bf16", "q8", NULL}; /* dytcl_dtype order */
 static const char *const format_names[] = {"dytcl", "hf", NULL};
 
 typedef struct {
@@ -38,7 +40,7 @@ static const opt_spec specs[] = {
 };
 static const char *const pos2_output[] = {"pos 2", NULL};
 static const opt_cmd export_cmd = {
-    "export", "--dtype f16|bf16|f32 [options] IN OUT  |  --format hf [--dtype T] IN OUT_DIR",
+    "export", "--dtype f16|bf16|q8|f32 [options] IN OUT  |  --format hf [--dtype T] IN OUT_DIR",
     "Rewrites IN, a checkpoint of dytcl train (or export) or a Hugging Face model\n"
     "directory, for inference as OUT (never IN; an existing file there must be a\n"
     "checkpoint, unless --force), or with --format hf as a Hugging Face directory\n"
@@ -53,11 +55,12 @@ int cmd_export(int argc, char **argv)
     if (rc >= 0) return rc;
     if (seen.npos != 2) return cli_error("export", 2, "IN and OUT: required (%d given)", seen.npos);
     const int hf = a.format == 1;
-    if (a.dtype < 0 && !hf) return cli_error("export", 2, "--dtype: required (f16, bf16 or f32)");
+    if (a.dtype < 0 && !hf) return cli_error("export", 2, "--dtype: required (f16, bf16, q8 or f32)");
     if (hf && a.fold) return cli_error("export", 2, "--fold: a folded model has no Hugging Face layout");
+    if (hf && a.dtype == DYTCL_Q8) return cli_error("export", 2, "--dtype q8: a Hugging Face export is f32, f16 or bf16");
     const char *in = seen.pos[0], *out = seen.pos[1];
-    const int fold = a.fold, force = a.force;
     const dytcl_dtype dtype = a.dtype < 0 ? DYTCL_F32 : (dytcl_dtype)a.dtype;
+    const int fold = a.fold || dtype == DYTCL_Q8, force = a.force;
 
     outs files;
     outs_init(&files, "export", force);

@@ -5,8 +5,9 @@
  * weight and bias moved into the next linear layers). A checkpoint trained
  * on subword tokens carries its tokenizer (tokens.h): the prompt is encoded
  * and each token printed as its text; otherwise a token is a byte. --dtype
- * f16|bf16 keeps the linear layers' weights half-width on the device, where
- * decoding reads them (dytcl_model_set_weight_dtype); --stats times the
+ * f16|bf16|q8 keeps the linear layers' weights half-width or 8-bit on the
+ * device, where decoding reads them (dytcl_model_set_weight_dtype; a q8
+ * export decodes as q8 unless told otherwise); --stats times the
  * decoding. */
 #include <math.h>
 #include <stddef.h>
@@ -22,14 +23,14 @@
 typedef struct {
     const char *model, *prompt;
     int tokens, no_cache, no_fold, print_ids, stats;
-    dytcl_dtype dtype;         /* of the linear layers' weights */
+    int dtype;                 /* of the linear layers' weights (a dytcl_dtype; -1: as loaded) */
     dytcl_sampling s;          /* its seed: --seed */
     const dytcl_tokenizer *tk; /* the checkpoint's, or NULL: tokens are bytes */
     int emitted;               /* tokens so far, and the clock at the first */
     double first_ms;
 } gen_opts;
 
-static const char *const dtype_names[] = {"f32", "f16", "bf16", NULL}; /* dytcl_dtype order */
+static const char *const dtype_names[] = {"f32", "f16", "bf16", "q8", NULL}; /* dytcl_dtype order */
 
 static const opt_spec specs[] = {
 #define F(f) offsetof(gen_opts, f)
@@ -42,7 +43,7 @@ static const opt_spec specs[] = {
     {"seed", OPT_U64, F(s.seed), "N", .help = "sampling seed"},
     {"no-cache", OPT_SWITCH, F(no_cache), .help = "recompute the whole sequence for every token (no KV cache)"},
     {"no-fold", OPT_SWITCH, F(no_fold), .help = "keep DyT's weight and bias in the norms"},
-    {"dtype", OPT_ENUM, F(dtype), .names = dtype_names, .help = "the linear layers' weights on the device (rounded to nearest even; the sums stay float32)"},
+    {"dtype", OPT_ENUM, F(dtype), .names = dtype_names, .help = "the linear layers' weights on the device (rounded to nearest even, or 8-bit blocks; the sums stay float32)", .def = "f32; q8 for a q8 export"},
     {"stats", OPT_SWITCH, F(stats), .help = "print the decoding speed (tokens/s after the first token) to stderr"},
     {"ids", OPT_SWITCH, F(print_ids), .help = "print token ids, one per line, instead of text"},
 #undef F
@@ -55,7 +56,7 @@ static const opt_cmd generate_cmd = {
 /* -1: go on; else the exit status. */
 static int parse(int argc, char **argv, gen_opts *o)
 {
-    *o = (gen_opts){NULL, "\n", 200, 0, 0, 0, 0, DYTCL_F32, {0.8f, 0, 1.0f, 1}, NULL, 0, 0};
+    *o = (gen_opts){NULL, "\n", 200, 0, 0, 0, 0, -1, {0.8f, 0, 1.0f, 1}, NULL, 0, 0};
     int rc = opt_parse(&generate_cmd, argc, argv, o, NULL);
     if (rc >= 0) return rc;
     if (!o->model) return cli_error("generate", 2, "--model: required (a checkpoint of dytcl train)");
@@ -97,6 +98,7 @@ int cmd_generate(int argc, char **argv)
         cli_error("generate", 1, "%s", dytcl_last_error(ctx));
         goto done;
     }
+    if (o.dtype < 0) o.dtype = (int)dytcl_model_weight_dtype(m); /* a q8 export loads as q8 */
     if (tokens_from_meta(&md, o.model, &tm, err, sizeof err)) {
         cli_error("generate", 1, "%s", err);
         goto done;
@@ -112,7 +114,7 @@ int cmd_generate(int argc, char **argv)
         m = folded;
         c = dytcl_model_get_config(m);
     }
-    if (dytcl_model_set_weight_dtype(m, o.dtype)) {
+    if (dytcl_model_set_weight_dtype(m, (dytcl_dtype)o.dtype)) {
         cli_error("generate", 1, "%s", dytcl_last_error(ctx));
         goto done;
     }
@@ -145,7 +147,7 @@ int cmd_generate(int argc, char **argv)
         const double ms = dytcl_now_ms() - o.first_ms;
         fprintf(stderr, "dytcl generate: %d tokens after the first in %.1f ms: %.1f tokens/s (weights %s, %s)\n",
                 o.emitted - 1, ms, o.emitted > 1 && ms > 0 ? (o.emitted - 1) / ms * 1e3 : 0.0,
-                dytcl_dtype_name(o.dtype), o.no_cache ? "no KV cache" : "KV cache");
+                dytcl_dtype_name((dytcl_dtype)o.dtype), o.no_cache ? "no KV cache" : "KV cache");
     }
     rc = 0;
 done:

@@ -18,10 +18,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int i = 0; i < dytcl_st_count(f); i++) {
         dytcl_st_tensor t;
         if (dytcl_st_tensor_at(f, i, &t) != DYTCL_OK) __builtin_trap();
-        for (size_t j = 0; j < t.numel; j++) {
-            float v;
-            memcpy(&v, (const char *)t.data + 4 * j, 4); /* ASan checks each read */
-            sink += v;
+        if (t.dtype == DYTCL_Q8) { /* I8: numel bytes as stored */
+            if (t.data || (t.numel && !t.i8)) __builtin_trap();
+            for (size_t j = 0; j < t.numel; j++) sink += t.i8[j];
+        } else {
+            for (size_t j = 0; j < t.numel; j++) {
+                float v;
+                memcpy(&v, (const char *)t.data + 4 * j, 4); /* ASan checks each read */
+                sink += v;
+            }
         }
         dytcl_st_tensor g;
         if (dytcl_st_get(f, t.name, &g) != DYTCL_OK) __builtin_trap();
