@@ -105,6 +105,15 @@ typedef struct {
      * (patch divides both sides), `classes` >= 2 outputs, pooled by pool */
     int image_height, image_width, image_channels, patch, classes;
     dytcl_pool pool;
+    /* gpt and llama: key/value heads (grouped-query attention: each serves
+     * n_head / n_kv_head query heads, the qkv weight is [C + 2 n_kv_head D, C]
+     * and the KV cache holds n_kv_head heads); it divides n_head; 0: n_head */
+    int n_kv_head;
+    /* llama only (gpt's head is always wte, its layers always biased):
+     * tie_embeddings 1: the lm head is wte (no lm_head.weight); attn_bias 1:
+     * biases on qkv and the attention projection; mlp_bias 1: on gate_up and
+     * down */
+    int tie_embeddings, attn_bias, mlp_bias;
 } dytcl_model_config;
 
 /* Fills the fields left 0 from arch, norm and d_model (a d_ff too large for
