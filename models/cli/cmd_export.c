@@ -17,6 +17,8 @@
 #include "dytcl_model.h"
 #include "opts.h"
 #include "outputs.h"
+#include "tokens.h"
+#include "tokfile.h"
 
 static const char *const dtype_names[] = {"f32", "f16", "bf16", NULL}; /* dytcl_dtype order */
 static const char *const format_names[] = {"dytcl", "hf", NULL};
@@ -58,7 +60,7 @@ int cmd_export(int argc, char **argv)
     const int fold = a.fold, force = a.force;
     const dytcl_dtype dtype = a.dtype < 0 ? DYTCL_F32 : (dytcl_dtype)a.dtype;
 
-    char err[1400], st_out[1100] = "", cfg_out[1100] = "";
+    char err[1400], st_out[1100] = "", cfg_out[1100] = "", tok_out[1100] = "";
     const char *ins[] = {in};
     output_lock lock = {.fd = -1};
     struct stat in_st;
@@ -69,8 +71,10 @@ int cmd_export(int argc, char **argv)
             return cli_error("export", 1, "cannot create the directory %s: %s", out, strerror(errno));
         snprintf(st_out, sizeof st_out, "%s/model.safetensors", out);
         snprintf(cfg_out, sizeof cfg_out, "%s/config.json", out);
+        snprintf(tok_out, sizeof tok_out, "%s/tokenizer.json", out);
         if (output_check("OUT_DIR", st_out, output_is_checkpoint, "a checkpoint", ins, 1, force, err, sizeof err) ||
             output_check("OUT_DIR", cfg_out, output_is_json, "JSON", ins, 1, force, err, sizeof err) ||
+            output_check("OUT_DIR", tok_out, output_is_json, "JSON", ins, 1, force, err, sizeof err) ||
             output_lock_take(&lock, st_out, err, sizeof err))
             return cli_error("export", 1, "%s", err);
     } else if (output_check("OUT", out, output_is_checkpoint, "a checkpoint", ins, 1, force, err, sizeof err) ||
@@ -79,6 +83,7 @@ int cmd_export(int argc, char **argv)
     dytcl_ctx *ctx = NULL;
     dytcl_model *m = NULL, *folded = NULL;
     dytcl_meta md = {0};
+    tokens_model tm = {0};
     rc = 1;
     if (dytcl_ctx_create(NULL, &ctx)) {
         cli_error("export", 1, "%s", dytcl_last_error(NULL));
@@ -89,6 +94,10 @@ int cmd_export(int argc, char **argv)
         goto done;
     }
     const dytcl_model_config *c = dytcl_model_get_config(m);
+    if (hf && tokens_for_model(in, &md, c->vocab, &tm, err, sizeof err)) { /* the tokenizer.json to write beside */
+        cli_error("export", 1, "%s", err);
+        goto done;
+    }
     if (fold && (c->norm == DYTCL_NORM_DYT || c->norm == DYTCL_NORM_DERF) && !c->folded) {
         if (dytcl_model_fold(m, &folded)) {
             cli_error("export", 1, "%s", dytcl_last_error(ctx));
@@ -101,8 +110,21 @@ int cmd_export(int argc, char **argv)
         cli_error("export", 1, "%s", dytcl_last_error(ctx));
         goto done;
     }
+    if (tm.tk && dytcl_tokenizer_get_kind(tm.tk) == DYTCL_TOKENIZER_BPE) { /* its tokenizer.json, as it was read */
+        const uint8_t *data = NULL;
+        size_t len = 0;
+        dytcl_tokenizer_source(tm.tk, &data, &len);
+        if (!data || write_atomic(tok_out, data, len, err, sizeof err)) {
+            cli_error("export", 1, "%s", data ? err : "the tokenizer's file is not available");
+            goto done;
+        }
+    } else if (tm.tk) {
+        fprintf(stderr, "dytcl export: note: the checkpoint's tokenizer is SentencePiece, which has no tokenizer.json: "
+                        "none written\n");
+    }
     rc = 0;
 done:
+    tokens_free(&tm);
     output_lock_release(&lock);
     dytcl_meta_clear(&md);
     dytcl_model_free(m);

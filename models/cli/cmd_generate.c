@@ -97,7 +97,7 @@ int cmd_generate(int argc, char **argv)
         cli_error("generate", 1, "%s", dytcl_last_error(ctx));
         goto done;
     }
-    if (tokens_from_meta(&md, o.model, &tm, err, sizeof err)) {
+    if (tokens_for_model(o.model, &md, dytcl_model_get_config(m)->vocab, &tm, err, sizeof err)) {
         cli_error("generate", 1, "%s", err);
         goto done;
     }
