@@ -38,8 +38,8 @@ int tokens_for_model(const char *path, const dytcl_meta *md, int vocab, tokens_m
         if (!S_ISREG(st.st_mode))
             return snprintf(err, cap, "%s is not a regular file: refused", file), -1;
         if (dytcl_tokenizer_load_file(file, &out->tk))
-            return snprintf(err, cap, "%s: %s (dytcl reads a GPT-2-style byte-level BPE tokenizer.json only)", file,
-                            dytcl_last_error(NULL)), -1;
+            return snprintf(err, cap, "%s (a Hugging Face tokenizer.json must be GPT-2-style byte-level BPE)",
+                            dytcl_last_error(NULL)), -1; /* the message names the file and the field */
         if (dytcl_tokenizer_get_kind(out->tk) != DYTCL_TOKENIZER_BPE) {
             tokens_free(out);
             return snprintf(err, cap, "%s: not a byte-level BPE tokenizer (dytcl reads GPT-2-style byte-level BPE "
