@@ -1,19 +1,26 @@
 /* attention.cl -- multi-head attention, causal or bidirectional, two ways.
  *
- * q, k, v, o: [BH, T, D] (B*H heads, each T rows of D); lse: [BH, T], the
- * log-sum-exp of each query's scaled scores, saved for the backward pass.
+ * q, o: [BH, T, D] (B*H heads, each T rows of D); k, v: [BH/G, T, D], one
+ * key/value head for each G query heads in a row (grouped-query attention;
+ * G = 1: multi-head): query head h reads key/value head h / G. lse: [BH, T],
+ * the log-sum-exp of each query's scaled scores, saved for the backward.
  * With causal = 1 query t sees keys 0..t (language models); with causal = 0
  * it sees every key 0..T-1 (vision encoders). scale = 1/sqrt(D).
  *
- * The GEMM path: CLBlast forms S = scale Q K^T per head ([BH, T, T] in a
- * workspace), attn_softmax turns it into P in place, CLBlast forms O = P V.
- * The backward recomputes P and runs attn_softmax_backward between GEMMs.
+ * The GEMM path: CLBlast forms S = scale Q K^T per key/value head, the
+ * group's G query heads as one [G T, D] matrix (their rows are adjacent), so
+ * S is [BH, T, T] in a workspace either way; attn_softmax turns it into P in
+ * place, CLBlast forms O = P V. The backward recomputes P and runs
+ * attn_softmax_backward between GEMMs; dK = dS^T Q and dV = P^T dO sum the
+ * group's query heads inside the GEMM (its inner dimension is G T).
  *
  * The tiled path: a work-item per query (forward, dQ) or per key (dK, dV)
  * walks the other side with an online softmax, keeping O(T) memory per head:
- * nothing of size T x T is ever stored. D is at most ATTN_DMAX.
+ * nothing of size T x T is ever stored; a key's work-item walks the queries
+ * of every head of its group in turn (a fixed order). D is at most ATTN_DMAX.
  *
- * Row kernels: NDRange 2-D, global (T, BH), any local size (checked). */
+ * Row kernels: NDRange 2-D, global (T, BH) (dK, dV: (T, BH/G)), any local
+ * size (checked). */
 
 /* ATTN_DMAX: cl/shared.h */
 
@@ -95,11 +102,11 @@ inline float dotD(__global const float *a, __global const float *b, const int D)
 __kernel void attn_forward_tiled(__global float *o, const int o_off, __global float *lse, const int lse_off,
                                  __global const float *q, const int q_off, __global const float *k,
                                  const int k_off, __global const float *v, const int v_off, const int T,
-                                 const int D, const float scale, const int causal)
+                                 const int D, const float scale, const int causal, const int G)
 {
     const int t = get_global_id(0), h = get_global_id(1);
     if (t >= T) return;
-    const size_t base = (size_t)h * T * D;
+    const size_t base = (size_t)h * T * D, kvb = (size_t)(h / G) * T * D;
     __global const float *qt = q + q_off + base + (size_t)t * D;
     __global float *ot = o + o_off + base + (size_t)t * D;
     const int n = seen(t, T, causal);
@@ -110,9 +117,9 @@ __kernel void attn_forward_tiled(__global float *o, const int o_off, __global fl
         ATTN_COLS(d) acc[d] = 0.0f;
         m = -INFINITY, l = 0.0f;
         for (int j = 0; j < n; j++) {
-            const float s = scale * dotD(qt, k + k_off + base + (size_t)j * D, D);
+            const float s = scale * dotD(qt, k + k_off + kvb + (size_t)j * D, D);
             const float mn = fmax(m, s), corr = exp(m - mn), p = exp(s - mn);
-            __global const float *vj = v + v_off + base + (size_t)j * D + d0;
+            __global const float *vj = v + v_off + kvb + (size_t)j * D + d0;
             ATTN_COLS(d) acc[d] = fma(p, vj[d], acc[d] * corr);
             l = fma(l, corr, p);
             m = mn;
@@ -138,11 +145,11 @@ __kernel void attn_backward_dq_tiled(__global float *dq, const int dq_off, __glo
                                      __global const float *k, const int k_off, __global const float *v,
                                      const int v_off, __global const float *lse, const int lse_off,
                                      __global const float *delta, const int T, const int D, const float scale,
-                                     const int causal)
+                                     const int causal, const int G)
 {
     const int t = get_global_id(0), h = get_global_id(1);
     if (t >= T) return;
-    const size_t base = (size_t)h * T * D, at = base + (size_t)t * D;
+    const size_t at = (size_t)h * T * D + (size_t)t * D, kvb = (size_t)(h / G) * T * D;
     const float l = lse[lse_off + h * T + t], dl = delta[h * T + t];
     const int n = seen(t, T, causal);
     for (int d0 = 0; d0 < D; d0 += ATTN_DC) {
@@ -150,39 +157,43 @@ __kernel void attn_backward_dq_tiled(__global float *dq, const int dq_off, __glo
         float acc[ATTN_DC];
         ATTN_COLS(d) acc[d] = 0.0f;
         for (int j = 0; j < n; j++) {
-            __global const float *kj = k + k_off + base + (size_t)j * D;
+            __global const float *kj = k + k_off + kvb + (size_t)j * D;
             const float p = exp(scale * dotD(q + q_off + at, kj, D) - l);
-            const float ds = p * (dotD(dout + do_off + at, v + v_off + base + (size_t)j * D, D) - dl);
+            const float ds = p * (dotD(dout + do_off + at, v + v_off + kvb + (size_t)j * D, D) - dl);
             ATTN_COLS(d) acc[d] = fma(ds, kj[d0 + d], acc[d]);
         }
         ATTN_COLS(d) dq[dq_off + at + d0 + d] = acc[d] * scale;
     }
 }
 
-/* For key i, over the queries t that see it (t >= i when causal, every t if not):
- *   dV[i] = sum_t P[t,i] dO[t];  dK[i] = scale * sum_t P[t,i] (dO[t].v[i] - delta[t]) q[t] */
+/* For key i of key/value head hk, over the group's query heads h = hk G ..
+ * hk G + G - 1 and their queries t that see it (t >= i when causal, every t if not):
+ *   dV[i] = sum_h,t P[t,i] dO[t];  dK[i] = scale * sum_h,t P[t,i] (dO[t].v[i] - delta[t]) q[t] */
 __kernel void attn_backward_dkdv_tiled(__global float *dk, const int dk_off, __global float *dv,
                                        const int dv_off, __global const float *dout, const int do_off,
                                        __global const float *q, const int q_off, __global const float *k,
                                        const int k_off, __global const float *v, const int v_off,
                                        __global const float *lse, const int lse_off,
                                        __global const float *delta, const int T, const int D,
-                                       const float scale, const int causal)
+                                       const float scale, const int causal, const int G)
 {
-    const int i = get_global_id(0), h = get_global_id(1);
+    const int i = get_global_id(0), hk = get_global_id(1);
     if (i >= T) return;
-    const size_t base = (size_t)h * T * D, at = base + (size_t)i * D;
+    const size_t at = (size_t)hk * T * D + (size_t)i * D;
     for (int d0 = 0; d0 < D; d0 += ATTN_DC) {
         const int dn = min(ATTN_DC, D - d0);
         float ak[ATTN_DC], av[ATTN_DC];
         ATTN_COLS(d) ak[d] = av[d] = 0.0f;
-        for (int t = causal ? i : 0; t < T; t++) {
-            __global const float *qt = q + q_off + base + (size_t)t * D, *dot = dout + do_off + base + (size_t)t * D;
-            const float p = exp(scale * dotD(qt, k + k_off + at, D) - lse[lse_off + h * T + t]);
-            const float ds = p * (dotD(dot, v + v_off + at, D) - delta[h * T + t]);
-            ATTN_COLS(d) {
-                av[d] = fma(p, dot[d0 + d], av[d]);
-                ak[d] = fma(ds, qt[d0 + d], ak[d]);
+        for (int h = hk * G; h < hk * G + G; h++) {
+            const size_t base = (size_t)h * T * D;
+            for (int t = causal ? i : 0; t < T; t++) {
+                __global const float *qt = q + q_off + base + (size_t)t * D, *dot = dout + do_off + base + (size_t)t * D;
+                const float p = exp(scale * dotD(qt, k + k_off + at, D) - lse[lse_off + h * T + t]);
+                const float ds = p * (dotD(dot, v + v_off + at, D) - delta[h * T + t]);
+                ATTN_COLS(d) {
+                    av[d] = fma(p, dot[d0 + d], av[d]);
+                    ak[d] = fma(ds, qt[d0 + d], ak[d]);
+                }
             }
         }
         ATTN_COLS(d) {
@@ -194,9 +205,12 @@ __kernel void attn_backward_dkdv_tiled(__global float *dk, const int dk_off, __g
 
 /* ------------------------------------------------------------ head layout */
 
-/* The QKV projection gives [B, T, 3, H, D]; attention wants each of q, k, v
- * as [B, H, T, D]; its output goes back as [B, T, H, D].
- *   split (back = 0):  q/k/v[b, h, t, d] = qkv[b, t, which, h, d]
+/* The QKV projection gives rows [B, T, (H + 2 Hk) D]: q's H heads, then k's
+ * and v's Hk heads each (Hk = H without grouped-query attention); attention
+ * wants q as [B, H, T, D], k and v as [B, Hk, T, D]; its output goes back as
+ * [B, T, H, D].
+ *   split (back = 0):  q[b, h, t, d] = qkv[b, t, h D + d],
+ *                      k/v[b, h, t, d] = qkv[b, t, H D + (0 | Hk D) + h D + d] for h < Hk
  *   merge (back = 0):  y[b, t, h, d] = o[b, h, t, d]
  * and the same mappings the other way round for the backward (back = 1).
  * NDRange 3-D: global (D rounded up, T, H), any local size; a work-item
@@ -204,21 +218,26 @@ __kernel void attn_backward_dkdv_tiled(__global float *dk, const int dk_off, __g
  * per element made these copies run at a tenth of copy bandwidth on CPUs). */
 __kernel void heads_split(__global float *q, const int q_off, __global float *k, const int k_off,
                           __global float *v, const int v_off, __global float *qkv, const int qkv_off,
-                          const int B, const int T, const int H, const int D, const int back)
+                          const int B, const int T, const int H, const int Hk, const int D, const int back)
 {
     const int d = get_global_id(0), t = get_global_id(1), h = get_global_id(2);
     if (d >= D) return;
-    const int C = H * D;
+    const int C = H * D, K = Hk * D, W = C + 2 * K;
     for (int b = 0; b < B; b++) {
-        const int src = (b * T + t) * 3 * C + h * D + d, dst = ((b * H + h) * T + t) * D + d;
+        const int src = (b * T + t) * W + h * D + d, dst = ((b * H + h) * T + t) * D + d;
+        const int kdst = ((b * Hk + h) * T + t) * D + d;
         if (back) {
             qkv[qkv_off + src] = q[q_off + dst];
-            qkv[qkv_off + src + C] = k[k_off + dst];
-            qkv[qkv_off + src + 2 * C] = v[v_off + dst];
+            if (h < Hk) {
+                qkv[qkv_off + src + C] = k[k_off + kdst];
+                qkv[qkv_off + src + C + K] = v[v_off + kdst];
+            }
         } else {
             q[q_off + dst] = qkv[qkv_off + src];
-            k[k_off + dst] = qkv[qkv_off + src + C];
-            v[v_off + dst] = qkv[qkv_off + src + 2 * C];
+            if (h < Hk) {
+                k[k_off + kdst] = qkv[qkv_off + src + C];
+                v[v_off + kdst] = qkv[qkv_off + src + C + K];
+            }
         }
     }
 }
@@ -240,21 +259,23 @@ __kernel void heads_merge(__global float *y, const int y_off, __global float *o,
  * NDRange 3-D: global (T rounded up, H, B), any local size. */
 __kernel void heads_split_rows(__global float *q, const int q_off, __global float *k, const int k_off,
                                __global float *v, const int v_off, __global float *qkv, const int qkv_off,
-                               const int B, const int T, const int H, const int D, const int back)
+                               const int B, const int T, const int H, const int Hk, const int D, const int back)
 {
-    const int t = get_global_id(0), h = get_global_id(1), b = get_global_id(2), C = H * D;
+    const int t = get_global_id(0), h = get_global_id(1), b = get_global_id(2), C = H * D, K = Hk * D;
     if (t >= T) return;
-    __global float *row = qkv + qkv_off + (b * T + t) * 3 * C + h * D;
-    const int at = ((b * H + h) * T + t) * D;
-    __global float *qr = q + q_off + at, *kr = k + k_off + at, *vr = v + v_off + at;
+    __global float *row = qkv + qkv_off + (b * T + t) * (C + 2 * K) + h * D;
+    __global float *qr = q + q_off + ((b * H + h) * T + t) * D;
+    if (back) for (int d = 0; d < D; d++) row[d] = qr[d];
+    else for (int d = 0; d < D; d++) qr[d] = row[d];
+    if (h >= Hk) return;
+    const int at = ((b * Hk + h) * T + t) * D;
+    __global float *kr = k + k_off + at, *vr = v + v_off + at;
     if (back) {
-        for (int d = 0; d < D; d++) row[d] = qr[d];
         for (int d = 0; d < D; d++) row[C + d] = kr[d];
-        for (int d = 0; d < D; d++) row[2 * C + d] = vr[d];
+        for (int d = 0; d < D; d++) row[C + K + d] = vr[d];
     } else {
-        for (int d = 0; d < D; d++) qr[d] = row[d];
         for (int d = 0; d < D; d++) kr[d] = row[C + d];
-        for (int d = 0; d < D; d++) vr[d] = row[2 * C + d];
+        for (int d = 0; d < D; d++) vr[d] = row[C + K + d];
     }
 }
 

@@ -1,12 +1,15 @@
 /* decode.cl -- attention for new positions against a KV cache (generation).
  *
- * q, k_new, v_new, o: [BH, Tq, D] (B*H heads, each Tq rows of D), the
- * queries and keys/values of positions pos..pos+Tq-1; kcache, vcache:
- * [BH, Tmax, D]. Query i (position pos+i) attends to keys 0..pos+i with
- * scale = 1/sqrt(D): keys below pos come from the cache, the others from
- * k_new / v_new, so that no work-group waits for rows another one writes.
- * Each work-group also copies its own row i of k_new / v_new into row
- * pos+i of the caches. One launch does it all.
+ * q, o: [BH, Tq, D] (B*H heads, each Tq rows of D), the queries of
+ * positions pos..pos+Tq-1; k_new, v_new: [BH/G, Tq, D] their keys/values;
+ * kcache, vcache: [BH/G, Tmax, D]: one key/value head for each G query heads
+ * in a row (grouped-query attention; G = 1: multi-head), query head bh
+ * reads key/value head bh / G. Query i (position pos+i) attends to keys
+ * 0..pos+i with scale = 1/sqrt(D): keys below pos come from the cache, the
+ * others from k_new / v_new, so that no work-group waits for rows another
+ * one writes. The work-groups of the first query head of each group also
+ * copy their row i of k_new / v_new into row pos+i of the caches. One
+ * launch does it all.
  *
  * Two shapes: attn_decode_wg (GPUs), a work-group per query, below; and
  * attn_decode_rows (CPUs), a work-item per query, at the end of the file.
@@ -50,25 +53,27 @@ __kernel void attn_decode_wg(__global float *o, const int o_off, __global const 
                           __global const float *k_new, const int kn_off, __global const float *v_new,
                           const int vn_off, __global float *kcache, const int kc_off, __global float *vcache,
                           const int vc_off, const int Tq, const int Tmax, const int D, const int pos,
-                          const float scale)
+                          const float scale, const int G)
 {
     __local float qs[DECODE_DMAX];    /* scale * q of this query */
     __local float red[DECODE_WG_MAX]; /* the max tree; at the end, the sums l per sub-group */
     __local float ps[DECODE_WG_MAX];  /* p of the chunk's keys; at the end, the accumulators */
 
     const int lid = get_local_id(0), L = get_local_size(0);
-    const int i = get_group_id(1), bh = get_group_id(2);
+    const int i = get_group_id(1), bh = get_group_id(2), hk = bh / G;
     const int nkeys = pos + i + 1;
-    /* this head's rows */
-    const size_t new_row = ((size_t)bh * Tq + i) * D, head_new = (size_t)bh * Tq * D;
-    const size_t head_cache = (size_t)bh * Tmax * D;
+    /* this head's rows, and its key/value head's */
+    const size_t new_row = ((size_t)bh * Tq + i) * D, kv_row = ((size_t)hk * Tq + i) * D;
+    const size_t head_new = (size_t)hk * Tq * D, head_cache = (size_t)hk * Tmax * D;
     __global const float *kn = k_new + kn_off + head_new, *vn = v_new + vn_off + head_new;
     __global const float *kc = kcache + kc_off + head_cache, *vc = vcache + vc_off + head_cache;
 
-    /* the new row into the caches; q into local memory */
+    /* the new row into the caches (once per group); q into local memory */
     for (int d = lid; d < D; d += L) {
-        kcache[kc_off + head_cache + (size_t)(pos + i) * D + d] = k_new[kn_off + new_row + d];
-        vcache[vc_off + head_cache + (size_t)(pos + i) * D + d] = v_new[vn_off + new_row + d];
+        if (bh % G == 0) {
+            kcache[kc_off + head_cache + (size_t)(pos + i) * D + d] = k_new[kn_off + kv_row + d];
+            vcache[vc_off + head_cache + (size_t)(pos + i) * D + d] = v_new[vn_off + kv_row + d];
+        }
         qs[d] = scale * q[q_off + new_row + d];
     }
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -175,16 +180,17 @@ __kernel void attn_decode_rows(__global float *o, const int o_off, __global cons
                                __global const float *k_new, const int kn_off, __global const float *v_new,
                                const int vn_off, __global float *kcache, const int kc_off, __global float *vcache,
                                const int vc_off, const int Tq, const int Tmax, const int D, const int pos,
-                               const float scale)
+                               const float scale, const int G)
 {
-    const int i = get_global_id(0), bh = get_global_id(1);
+    const int i = get_global_id(0), bh = get_global_id(1), hk = bh / G;
     if (i < Tq) {
-        const size_t new_row = ((size_t)bh * Tq + i) * D, head_new = (size_t)bh * Tq * D;
-        const size_t head_cache = (size_t)bh * Tmax * D;
+        const size_t new_row = ((size_t)bh * Tq + i) * D, head_new = (size_t)hk * Tq * D;
+        const size_t head_cache = (size_t)hk * Tmax * D;
         __global const float *kn = k_new + kn_off + head_new, *vn = v_new + vn_off + head_new;
         __global const float *kc = kcache + kc_off + head_cache, *vc = vcache + vc_off + head_cache;
-        /* the new row into the caches (this work-item reads the new rows from k_new, v_new) */
-        for (int d = 0; d < D; d++) {
+        /* the new row into the caches, once per group (every work-item reads
+         * the new rows from k_new, v_new) */
+        if (bh % G == 0) for (int d = 0; d < D; d++) {
             kcache[kc_off + head_cache + (size_t)(pos + i) * D + d] = kn[(size_t)i * D + d];
             vcache[vc_off + head_cache + (size_t)(pos + i) * D + d] = vn[(size_t)i * D + d];
         }

@@ -8,9 +8,33 @@
 
 typedef struct {
     int BH, T, D;
+    int G;      /* query heads per key/value head (grouped-query attention; 1: multi-head) */
     float scale;
     int causal; /* 0 with DYTCL_ATTN_BIDIRECTIONAL */
 } attn_dims;
+
+/* t (k, v or their gradients) beside q [B, H, T, D]: [B, Hk, T, D] with Hk
+ * dividing H, in q's dtype; *G = H / Hk. A tensor that is not 4-D must
+ * hold as many elements as q (Hk = H). */
+static dytcl_status check_kv(dytcl_ctx *ctx, dytcl_tensor t, const char *name, dytcl_tensor q, int *G)
+{
+    if (t.ndim != 4 || q.ndim != 4) {
+        *G = 1;
+        return norm_check_like(ctx, t, name, q);
+    }
+    dytcl_status s = dy_check_tensor_dt(ctx, t, name, DY_DT_ALL);
+    if (s) return s;
+    const int64_t H = q.shape[1], Hk = t.shape[1];
+    if (t.dtype != q.dtype || t.shape[0] != q.shape[0] || t.shape[2] != q.shape[2] || t.shape[3] != q.shape[3] ||
+        Hk < 1 || H % Hk)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG,
+                       "attention: %s [%lld, %lld, %lld, %lld] does not fit q [%lld, %lld, %lld, %lld]: it must be "
+                       "[B, Hk, T, D] in q's dtype with Hk dividing H",
+                       name, (long long)t.shape[0], (long long)Hk, (long long)t.shape[2], (long long)t.shape[3],
+                       (long long)q.shape[0], (long long)H, (long long)q.shape[2], (long long)q.shape[3]);
+    *G = (int)(H / Hk);
+    return DYTCL_OK;
+}
 
 static dytcl_status check_qkv(dytcl_ctx *ctx, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v, dytcl_tensor lse,
                               dytcl_attn_path *path, attn_dims *a)
@@ -21,11 +45,13 @@ static dytcl_status check_qkv(dytcl_ctx *ctx, dytcl_tensor q, dytcl_tensor k, dy
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "attention: unknown path/mode %d", (int)*path);
     a->causal = !((int)*path & DYTCL_ATTN_BIDIRECTIONAL);
     *path = (dytcl_attn_path)p;
-    if ((s = dy_check_tensor(ctx, q, "q")) || (s = norm_check_like(ctx, k, "k", q)) ||
-        (s = norm_check_like(ctx, v, "v", q)))
-        return s;
+    int gv = 1;
+    if ((s = dy_check_tensor(ctx, q, "q"))) return s;
     if (q.ndim != 4)
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "attention: q must be [B, H, T, D], got %d dims", q.ndim);
+    if ((s = check_kv(ctx, k, "k", q, &a->G)) || (s = check_kv(ctx, v, "v", q, &gv))) return s;
+    if (gv != a->G)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "attention: k and v hold different numbers of heads");
     a->BH = (int)(q.shape[0] * q.shape[1]), a->T = (int)q.shape[2], a->D = (int)q.shape[3];
     a->scale = 1.0f / sqrtf((float)a->D);
     if (a->D > ATTN_DMAX)
@@ -39,7 +65,7 @@ static dytcl_status check_qkv(dytcl_ctx *ctx, dytcl_tensor q, dytcl_tensor k, dy
  * the GEMM path there even when the tiled one was asked for. */
 static int use_gemm(dytcl_ctx *ctx, dytcl_attn_path path, attn_dims a)
 {
-    if (!dy_loops_fit(ctx, (double)a.T * (4.0 * a.D + 4))) return 1;
+    if (!dy_loops_fit(ctx, (double)a.T * a.G * (4.0 * a.D + 4))) return 1;
     if (path != DYTCL_ATTN_AUTO) return path == DYTCL_ATTN_GEMM;
     /* Scores of up to a quarter of one allocation, and T large enough for
      * GEMM to pay: measured on PoCL, the tiled kernels win for short rows. */
@@ -66,8 +92,10 @@ static dytcl_status scores(dytcl_ctx *ctx, attn_dims a, dytcl_tensor q, dytcl_te
     dytcl_status st = dy_workspace(ctx, slot, (size_t)n * 4, &mem);
     if (st) return st;
     *S = dytcl_tensor_1d(*ws, 0, (int64_t)a.BH * a.T * a.T);
+    /* per key/value head: [G T, D] queries x [T, D] keys -> [G T, T] */
     const int64_t sd = (int64_t)a.T * a.D, ss = (int64_t)a.T * a.T;
-    return dytcl_gemm_batched(ctx, 0, 1, a.T, a.T, a.D, a.scale, q, sd, k, sd, 0.0f, *S, ss, a.BH);
+    return dytcl_gemm_batched(ctx, 0, 1, a.G * a.T, a.T, a.D, a.scale, q, a.G * sd, k, sd, 0.0f, *S, a.G * ss,
+                              a.BH / a.G);
 }
 
 static dytcl_status row_kernel(dytcl_ctx *ctx, const char *name, dy_kernel **k)
@@ -98,7 +126,8 @@ dytcl_status dytcl_attention_forward(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tenso
         if (i < 0) return DYTCL_ERR_OPENCL;
         if ((s = launch_rows(ctx, kr, a))) return s;
         const int64_t sd = (int64_t)a.T * a.D, ss = (int64_t)a.T * a.T;
-        return dytcl_gemm_batched(ctx, 0, 0, a.T, a.D, a.T, 1.0f, S, ss, v, sd, 0.0f, o, sd, a.BH);
+        return dytcl_gemm_batched(ctx, 0, 0, a.G * a.T, a.D, a.T, 1.0f, S, a.G * ss, v, sd, 0.0f, o, a.G * sd,
+                                  a.BH / a.G);
     }
     if ((s = row_kernel(ctx, DY_KNAME(ATTENTION, attn_forward_tiled), &kr))) return s;
     int i = dy_arg_tensor(ctx, kr, 0, o, NULL);
@@ -110,6 +139,7 @@ dytcl_status dytcl_attention_forward(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tenso
     i = dy_arg_int(ctx, kr, i, a.D);
     i = dy_arg_float(ctx, kr, i, a.scale);
     i = dy_arg_int(ctx, kr, i, a.causal);
+    i = dy_arg_int(ctx, kr, i, a.G);
     if (i < 0) return DYTCL_ERR_OPENCL;
     return launch_rows(ctx, kr, a);
 }
@@ -117,7 +147,9 @@ dytcl_status dytcl_attention_forward(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tenso
 static dytcl_status backward_gemm(dytcl_ctx *ctx, attn_dims a, dytcl_tensor dq, dytcl_tensor dk, dytcl_tensor dv,
                                   dytcl_tensor dout, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v, dytcl_tensor lse)
 {
-    const int64_t sd = (int64_t)a.T * a.D, ss = (int64_t)a.T * a.T;
+    /* per key/value head, its G query heads as [G T] rows: dK, dV sum them */
+    const int64_t sd = (int64_t)a.T * a.D, ss = (int64_t)a.T * a.T, GT = (int64_t)a.G * a.T;
+    const int nb = a.BH / a.G;
     dytcl_tensor P, dP;
     dy_kernel *kr;
     dytcl_status s;
@@ -132,11 +164,13 @@ static dytcl_status backward_gemm(dytcl_ctx *ctx, attn_dims a, dytcl_tensor dq, 
     if (i < 0) return DYTCL_ERR_OPENCL;
     if ((s = launch_rows(ctx, kr, a))) return s;
     /* dV = P^T dO;  dP = dO V^T */
-    if ((s = dytcl_gemm_batched(ctx, 1, 0, a.T, a.D, a.T, 1.0f, P, ss, dout, sd, 0.0f, dv, sd, a.BH))) return s;
+    if ((s = dytcl_gemm_batched(ctx, 1, 0, a.T, a.D, (int)GT, 1.0f, P, a.G * ss, dout, a.G * sd, 0.0f, dv, sd, nb)))
+        return s;
     cl_mem dpm;
     if ((s = dy_workspace(ctx, DY_WS_ATTN_DP, (size_t)ss * a.BH * 4, &dpm))) return s;
     dP = dytcl_tensor_1d(ctx->workspace[DY_WS_ATTN_DP], 0, ss * a.BH);
-    if ((s = dytcl_gemm_batched(ctx, 0, 1, a.T, a.T, a.D, 1.0f, dout, sd, v, sd, 0.0f, dP, ss, a.BH))) return s;
+    if ((s = dytcl_gemm_batched(ctx, 0, 1, (int)GT, a.T, a.D, 1.0f, dout, a.G * sd, v, sd, 0.0f, dP, a.G * ss, nb)))
+        return s;
     /* dS = P (dP - rowsum(P dP)) scale, over dP */
     if ((s = row_kernel(ctx, DY_KNAME(ATTENTION, attn_softmax_backward), &kr))) return s;
     i = dy_arg_mem(ctx, kr, 0, dpm);
@@ -147,8 +181,9 @@ static dytcl_status backward_gemm(dytcl_ctx *ctx, attn_dims a, dytcl_tensor dq, 
     if (i < 0) return DYTCL_ERR_OPENCL;
     if ((s = launch_rows(ctx, kr, a))) return s;
     /* dQ = dS K;  dK = dS^T Q */
-    if ((s = dytcl_gemm_batched(ctx, 0, 0, a.T, a.D, a.T, 1.0f, dP, ss, k, sd, 0.0f, dq, sd, a.BH))) return s;
-    return dytcl_gemm_batched(ctx, 1, 0, a.T, a.D, a.T, 1.0f, dP, ss, q, sd, 0.0f, dk, sd, a.BH);
+    if ((s = dytcl_gemm_batched(ctx, 0, 0, (int)GT, a.D, a.T, 1.0f, dP, a.G * ss, k, sd, 0.0f, dq, a.G * sd, nb)))
+        return s;
+    return dytcl_gemm_batched(ctx, 1, 0, a.T, a.D, (int)GT, 1.0f, dP, a.G * ss, q, a.G * sd, 0.0f, dk, sd, nb);
 }
 
 static dytcl_status backward_tiled(dytcl_ctx *ctx, attn_dims a, dytcl_tensor dq, dytcl_tensor dk, dytcl_tensor dv,
@@ -179,6 +214,7 @@ static dytcl_status backward_tiled(dytcl_ctx *ctx, attn_dims a, dytcl_tensor dq,
     j = dy_arg_int(ctx, kq, j, a.D);
     j = dy_arg_float(ctx, kq, j, a.scale);
     j = dy_arg_int(ctx, kq, j, a.causal);
+    j = dy_arg_int(ctx, kq, j, a.G);
     int m = dy_arg_tensor(ctx, kkv, 0, dk, NULL);
     m = dy_arg_tensor(ctx, kkv, m, dv, NULL);
     m = dy_arg_tensor(ctx, kkv, m, dout, NULL);
@@ -191,9 +227,12 @@ static dytcl_status backward_tiled(dytcl_ctx *ctx, attn_dims a, dytcl_tensor dq,
     m = dy_arg_int(ctx, kkv, m, a.D);
     m = dy_arg_float(ctx, kkv, m, a.scale);
     m = dy_arg_int(ctx, kkv, m, a.causal);
+    m = dy_arg_int(ctx, kkv, m, a.G);
     if (i < 0 || j < 0 || m < 0) return DYTCL_ERR_OPENCL;
     if ((s = launch_rows(ctx, kd, a)) || (s = launch_rows(ctx, kq, a))) return s;
-    return launch_rows(ctx, kkv, a);
+    attn_dims kv = a; /* a work-item per key of each key/value head */
+    kv.BH = a.BH / a.G;
+    return launch_rows(ctx, kkv, kv);
 }
 
 dytcl_status dytcl_attention_backward(dytcl_ctx *ctx, dytcl_tensor dq, dytcl_tensor dk, dytcl_tensor dv,
@@ -205,7 +244,7 @@ dytcl_status dytcl_attention_backward(dytcl_ctx *ctx, dytcl_tensor dq, dytcl_ten
     dytcl_status s;
     if ((s = check_qkv(ctx, q, k, v, lse, &path, &a)) || (s = norm_check_like(ctx, o, "o", q)) ||
         (s = norm_check_like(ctx, dout, "dout", q)) || (s = norm_check_like(ctx, dq, "dq", q)) ||
-        (s = norm_check_like(ctx, dk, "dk", q)) || (s = norm_check_like(ctx, dv, "dv", q)) ||
+        (s = norm_check_like(ctx, dk, "dk", k)) || (s = norm_check_like(ctx, dv, "dv", v)) ||
         (s = dy_args_check_outputs(ctx, (dytcl_tensor[]){dq, dk, dv}, (const char *[]){"dq", "dk", "dv"}, 3,
                                 (dytcl_tensor[]){q, k, v, o, dout, lse},
                                 (const char *[]){"q", "k", "v", "o", "dout", "lse"}, 6)))
@@ -232,18 +271,23 @@ static dytcl_status layout_launch(dytcl_ctx *ctx, dy_kernel *k, int rows, int B,
     return dy_launch(ctx, k, 3, global, local);
 }
 
-/* qkv [B, T, 3*H*D] <-> q, k, v [B, H, T, D]; back = 1 goes from q, k, v to qkv. */
+/* qkv [B, T, (H + 2 Hk) D] <-> q [B, H, T, D], k, v [B, Hk, T, D]; back = 1
+ * goes from q, k, v to qkv. */
 static dytcl_status split(dytcl_ctx *ctx, dytcl_tensor qkv, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v, int back)
 {
     DY_CHECK_CTX(ctx);
     dytcl_status s;
-    if ((s = dy_check_tensor(ctx, q, "q")) || (s = norm_check_like(ctx, k, "k", q)) ||
-        (s = norm_check_like(ctx, v, "v", q)) || (s = dy_check_tensor(ctx, qkv, "qkv")))
-        return s;
+    int G = 1, gv = 1;
+    if ((s = dy_check_tensor(ctx, q, "q"))) return s;
     if (q.ndim != 4) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "q must be [B, H, T, D], got %d dims", q.ndim);
-    if (dytcl_tensor_numel(qkv) != 3 * dytcl_tensor_numel(q))
-        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "qkv has %lld elements, expected 3 x %lld",
-                       (long long)dytcl_tensor_numel(qkv), (long long)dytcl_tensor_numel(q));
+    if ((s = check_kv(ctx, k, "k", q, &G)) || (s = check_kv(ctx, v, "v", q, &gv)) ||
+        (s = dy_check_tensor(ctx, qkv, "qkv")))
+        return s;
+    if (gv != G) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "heads split: k and v hold different numbers of heads");
+    const int64_t nkv = dytcl_tensor_numel(q) / G;
+    if (dytcl_tensor_numel(qkv) != dytcl_tensor_numel(q) + 2 * nkv)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "qkv has %lld elements, expected %lld + 2 x %lld",
+                       (long long)dytcl_tensor_numel(qkv), (long long)dytcl_tensor_numel(q), (long long)nkv);
     int H = (int)q.shape[1], T = (int)q.shape[2], D = (int)q.shape[3];
     dy_kernel *k1;
     const int rows = dy_row_shape(ctx);
@@ -257,6 +301,7 @@ static dytcl_status split(dytcl_ctx *ctx, dytcl_tensor qkv, dytcl_tensor q, dytc
     i = dy_arg_int(ctx, k1, i, (int)q.shape[0]);
     i = dy_arg_int(ctx, k1, i, T);
     i = dy_arg_int(ctx, k1, i, H);
+    i = dy_arg_int(ctx, k1, i, H / G);
     i = dy_arg_int(ctx, k1, i, D);
     i = dy_arg_int(ctx, k1, i, back);
     if (i < 0) return DYTCL_ERR_OPENCL;

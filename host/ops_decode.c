@@ -27,8 +27,8 @@ static dytcl_status check_shape(dytcl_ctx *ctx, dytcl_tensor t, const char *name
     for (int i = 0; i < 4; i++)
         if ((mask >> i & 1) && t.shape[i] != like.shape[i])
             return dy_fail(ctx, DYTCL_ERR_INVALID_ARG,
-                           "attention_decode: %s %s does not match %s %s (q, k_new, v_new, o: [B, H, Tq, D]; "
-                           "kcache, vcache: [B, H, Tmax, D])",
+                           "attention_decode: %s %s does not match %s %s (q, o: [B, H, Tq, D]; k_new, v_new: "
+                           "[B, Hk, Tq, D]; kcache, vcache: [B, Hk, Tmax, D], Hk dividing H)",
                            name, shape_str(t, a), like_name, shape_str(like, b));
     return DYTCL_OK;
 }
@@ -61,12 +61,15 @@ static dytcl_status check_decode(dytcl_ctx *ctx, const dytcl_tensor *t, int pos)
     for (int i = 0; i < 6; i++)
         if ((s = dy_check_tensor(ctx, t[i], names[i]))) return s;
     const dytcl_tensor q = t[1];
-    if ((s = check_shape(ctx, q, "q", q, "q", 0)) || (s = check_shape(ctx, t[2], "k_new", q, "q", 0xf)) ||
-        (s = check_shape(ctx, t[3], "v_new", q, "q", 0xf)) || (s = check_shape(ctx, t[0], "o", q, "q", 0xf)) ||
-        (s = check_shape(ctx, t[4], "kcache", q, "q", 0xb)) ||
+    if ((s = check_shape(ctx, q, "q", q, "q", 0)) || (s = check_shape(ctx, t[2], "k_new", q, "q", 0xd)) ||
+        (s = check_shape(ctx, t[3], "v_new", t[2], "k_new", 0xf)) || (s = check_shape(ctx, t[0], "o", q, "q", 0xf)) ||
+        (s = check_shape(ctx, t[4], "kcache", t[2], "k_new", 0xb)) ||
         (s = check_shape(ctx, t[5], "vcache", t[4], "kcache", 0xf)))
         return s;
     char a[96], b[96];
+    if (t[2].shape[1] < 1 || q.shape[1] % t[2].shape[1])
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "attention_decode: k_new %s: its %lld heads do not divide q's %s",
+                       shape_str(t[2], a), (long long)t[2].shape[1], shape_str(q, b));
     const int64_t Tq = q.shape[2], Tmax = t[4].shape[2];
     if (pos < 0 || pos + Tq > Tmax)
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG,
@@ -96,7 +99,7 @@ dytcl_status dytcl_attention_decode(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tensor
     dytcl_status s = check_decode(ctx, t, pos);
     if (s) return s;
     const int BH = (int)(q.shape[0] * q.shape[1]), Tq = (int)q.shape[2], D = (int)q.shape[3];
-    const int Tmax = (int)kcache.shape[2];
+    const int Tmax = (int)kcache.shape[2], G = (int)(q.shape[1] / k_new.shape[1]);
     /* a work-item per query loops about (pos + Tq) * 3D/8 + 4D times */
     int rows = dy_row_shape(ctx) && dy_loops_fit(ctx, (double)(pos + Tq) * (3.0 * D / 8 + 1) + 4.0 * D);
     dy_kernel *k = NULL;
@@ -118,6 +121,7 @@ dytcl_status dytcl_attention_decode(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tensor
     i = dy_arg_int(ctx, k, i, D);
     i = dy_arg_int(ctx, k, i, pos);
     i = dy_arg_float(ctx, k, i, 1.0f / sqrtf((float)D));
+    i = dy_arg_int(ctx, k, i, G);
     if (i < 0) return DYTCL_ERR_OPENCL;
     if (rows) {
         size_t global[2] = {(size_t)Tq, (size_t)BH}, local[2] = {1, 1};

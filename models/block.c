@@ -5,7 +5,10 @@
  * m->c.norm (DyT, Derf, RMSNorm, LayerNorm); the front ends and heads are in
  * model_pass.c (language models) and model_image.c (ViT).
  *
- * Shapes: BT = B*T rows, C channels, H heads of D, F the MLP width (F2 = F,
+ * Shapes: BT = B*T rows, C channels, H heads of D, Hk key/value heads (Hk =
+ * H, or fewer under grouped-query attention: query head h reads key/value
+ * head h / (H / Hk), in the kernels, nothing repeated), qkv rows of C3 = C +
+ * 2 Hk D, F the MLP width (F2 = F,
  * or 2F for SwiGLU's packed gate | up). Every call is one of dytcl's public
  * ops. A residual add and the norm after it are one step: one fused kernel
  * for DyT and RMSNorm (dytcl_residual_*), an add then the norm otherwise;
@@ -174,14 +177,14 @@ static dytcl_status drop_branch(dytcl_model *m, int l, int j, dytcl_tensor y, dy
 dy_block_acts dy_block_acts_of(dytcl_model *m, int l)
 {
     int64_t BT = (int64_t)m->B * m->T, C = m->C;
-    size_t hs = (size_t)BT * C;
+    size_t hs = (size_t)BT * C, ks = (size_t)BT * m->Hk * m->D;
     dy_block_acts a;
     a.res = A2(res, l, BT, C), a.next = A2(res, l + 1, BT, C), a.mid = A2(mid, l, BT, C);
     a.ln1 = A2(ln1, l, BT, C), a.ln2 = A2(ln2, l, BT, C);
     a.mean1 = A(mean1, l, BT), a.rstd1 = A(rstd1, l, BT), a.mean2 = A(mean2, l, BT), a.rstd2 = A(rstd2, l, BT);
     a.q = dy_at4(m->acts, m->a.q + l * hs, m->B, m->H, m->T, m->D);
-    a.k = dy_at4(m->acts, m->a.k + l * hs, m->B, m->H, m->T, m->D);
-    a.v = dy_at4(m->acts, m->a.v + l * hs, m->B, m->H, m->T, m->D);
+    a.k = dy_at4(m->acts, m->a.k + l * ks, m->B, m->Hk, m->T, m->D);
+    a.v = dy_at4(m->acts, m->a.v + l * ks, m->B, m->Hk, m->T, m->D);
     a.o = dy_at4(m->acts, m->a.o + l * hs, m->B, m->H, m->T, m->D);
     a.lse = A(lse, l, (int64_t)m->B * m->H * m->T);
     a.atty = A2(atty, l, BT, C), a.fch = A2(fch, l, BT, m->F2), a.fcact = A2(fcact, l, BT, m->F);
@@ -209,19 +212,19 @@ static dytcl_attn_path attn_path(const dytcl_model *m)
     return m->k.causal ? DYTCL_ATTN_AUTO : (dytcl_attn_path)(DYTCL_ATTN_AUTO | DYTCL_ATTN_BIDIRECTIONAL);
 }
 
-/* Layer l's K and V caches, [1, H, max_seq, D] each. */
+/* Layer l's K and V caches, [1, Hk, max_seq, D] each. */
 static void kv_cache(const dytcl_model *m, int l, dytcl_tensor *kc, dytcl_tensor *vc)
 {
-    size_t plane = (size_t)m->H * m->c.max_seq * m->D;
-    *kc = dy_at4(m->kv, (size_t)(2 * l) * plane, 1, m->H, m->c.max_seq, m->D);
-    *vc = dy_at4(m->kv, (size_t)(2 * l + 1) * plane, 1, m->H, m->c.max_seq, m->D);
+    size_t plane = (size_t)m->Hk * m->c.max_seq * m->D;
+    *kc = dy_at4(m->kv, (size_t)(2 * l) * plane, 1, m->Hk, m->c.max_seq, m->D);
+    *vc = dy_at4(m->kv, (size_t)(2 * l + 1) * plane, 1, m->Hk, m->c.max_seq, m->D);
 }
 
 /* Decoding (batch 1, positions pos..): qkv -> atty through layer l's KV
  * cache. One token: the heads' layout [1, H, 1, D] is qkv's own, so q, k
- * and v are views of its thirds (no split), one RoPE call turns q and k
- * (adjacent: [1, 1, 2H, D]), and attention writes straight into atty (no
- * merge): three launches fewer per layer and token. */
+ * and v are views of its parts (no split), one RoPE call turns q and k
+ * (adjacent: [1, 1, H + Hk, D]), and attention writes straight into atty
+ * (no merge): three launches fewer per layer and token. */
 static dytcl_status attn_cached(dytcl_model *m, int l, const dy_block_acts *a, dytcl_tensor qkv, int pos)
 {
     dytcl_ctx *ctx = m->ctx;
@@ -238,12 +241,12 @@ static dytcl_status attn_cached(dytcl_model *m, int l, const dy_block_acts *a, d
         TRY(dytcl_heads_merge(ctx, a->atty, a->o), "heads merge");
         return DYTCL_OK;
     }
-    const size_t q0 = m->a.qkv;
-    dytcl_tensor q = dy_at4(m->acts, q0, 1, m->H, 1, m->D), k = dy_at4(m->acts, q0 + C, 1, m->H, 1, m->D);
-    dytcl_tensor v = dy_at4(m->acts, q0 + 2 * C, 1, m->H, 1, m->D), o = a->atty;
+    const size_t q0 = m->a.qkv, CK = (size_t)m->Hk * m->D;
+    dytcl_tensor q = dy_at4(m->acts, q0, 1, m->H, 1, m->D), k = dy_at4(m->acts, q0 + C, 1, m->Hk, 1, m->D);
+    dytcl_tensor v = dy_at4(m->acts, q0 + C + CK, 1, m->Hk, 1, m->D), o = a->atty;
     o.ndim = 4, o.shape[0] = 1, o.shape[1] = m->H, o.shape[2] = 1, o.shape[3] = m->D;
     if (m->k.rope) {
-        dytcl_tensor qk = dy_at4(m->acts, q0, 1, 1, 2 * m->H, m->D);
+        dytcl_tensor qk = dy_at4(m->acts, q0, 1, 1, m->H + m->Hk, m->D);
         TRY(dytcl_rope_forward(ctx, qk, qk, pos, m->c.rope_theta), "RoPE q and k");
     }
     TRY(dytcl_attention_decode(ctx, o, q, k, v, kc, vc, pos), "attention with the KV cache");
@@ -257,17 +260,17 @@ dytcl_status dy_block_forward(dytcl_model *m, int l, const dy_block_acts *a, con
 {
     dytcl_ctx *ctx = m->ctx;
     const layer_off *p = &m->layer[l];
-    const int64_t BT = (int64_t)m->B * m->T, C = m->C, F = m->F, F2 = m->F2;
-    dytcl_tensor qkv = A2(qkv, 0, BT, 3 * C), h = A2(h, 0, BT, C);
+    const int64_t BT = (int64_t)m->B * m->T, C = m->C, C3 = m->C3, F = m->F, F2 = m->F2;
+    dytcl_tensor qkv = A2(qkv, 0, BT, C3), h = A2(h, 0, BT, C);
     dy_norm_out n2 = {&p->n2, a->ln2, a->mean2, a->rstd2};
 
-    /* attention: qkv = ln1 Wqkv^T + b                       [BT, C] -> [BT, 3C] */
-    TRY(dytcl_linear_forward(ctx, qkv, a->ln1, weight(m, p->qkv_w, 3 * C, C), dy_at(m->params, p->qkv_b, 3 * C)),
+    /* attention: qkv = ln1 Wqkv^T + b                       [BT, C] -> [BT, C3] */
+    TRY(dytcl_linear_forward(ctx, qkv, a->ln1, weight(m, p->qkv_w, C3, C), dy_at(m->params, p->qkv_b, C3)),
         "qkv projection");
     if (m->kv) {
         TRY_S(attn_cached(m, l, a, qkv, pos));
     } else {
-        /* q, k, v = split(qkv)                                [BT, 3C] -> [B, H, T, D] x 3 */
+        /* q, k, v = split(qkv)                     [BT, C3] -> [B, H, T, D], [B, Hk, T, D] x 2 */
         TRY(dytcl_heads_split(ctx, a->q, a->k, a->v, qkv), "heads split");
         if (m->k.rope) { /* q, k = RoPE(q), RoPE(k) at positions pos..  [B*H, T, 1, D] */
             TRY(dytcl_rope_forward(ctx, rope_view(a->q), rope_view(a->q), pos, m->c.rope_theta), "RoPE q");
@@ -310,13 +313,13 @@ dytcl_status dy_block_backward(dytcl_model *m, int l, const dy_block_acts *a)
 {
     dytcl_ctx *ctx = m->ctx;
     const layer_off *p = &m->layer[l];
-    const int64_t BT = (int64_t)m->B * m->T, C = m->C, F = m->F, F2 = m->F2;
+    const int64_t BT = (int64_t)m->B * m->T, C = m->C, C3 = m->C3, F = m->F, F2 = m->F2;
     dytcl_tensor dres = A2(dres, 0, BT, C), dln = A2(dln, 0, BT, C);
     dytcl_tensor dfcact = A2(dfcact, 0, BT, F), dfch = A2(dfch, 0, BT, F2);
-    dytcl_tensor datty = A2(h, 0, BT, C), dqkv = A2(qkv, 0, BT, 3 * C);
+    dytcl_tensor datty = A2(h, 0, BT, C), dqkv = A2(qkv, 0, BT, C3);
     dytcl_tensor dq = dy_at4(m->acts, m->a.dq, m->B, m->H, m->T, m->D);
-    dytcl_tensor dk = dy_at4(m->acts, m->a.dk, m->B, m->H, m->T, m->D);
-    dytcl_tensor dv = dy_at4(m->acts, m->a.dv, m->B, m->H, m->T, m->D);
+    dytcl_tensor dk = dy_at4(m->acts, m->a.dk, m->B, m->Hk, m->T, m->D);
+    dytcl_tensor dv = dy_at4(m->acts, m->a.dv, m->B, m->Hk, m->T, m->D);
     dytcl_tensor dout = dy_at4(m->acts, m->a.dout, m->B, m->H, m->T, m->D);
     dy_norm_out n1 = {&p->n1, a->ln1, a->mean1, a->rstd1}, n2 = {&p->n2, a->ln2, a->mean2, a->rstd2};
     /* the branches' output gradients: dres, or dres times the image's mask
@@ -346,18 +349,18 @@ dytcl_status dy_block_backward(dytcl_model *m, int l, const dy_block_acts *a)
         "attention projection backward");
     /* dout = merge^-1(datty)                                  [BT, C] -> [B, H, T, D] */
     TRY(dytcl_heads_merge_backward(ctx, dout, datty), "heads merge backward");
-    /* dq, dk, dv from dout, q, k, v, o and lse                [B, H, T, D] x 3 */
+    /* dq, dk, dv from dout, q, k, v, o and lse (dk, dv: the sums over each group) */
     TRY(dytcl_attention_backward(ctx, dq, dk, dv, dout, a->q, a->k, a->v, a->o, a->lse, attn_path(m)),
         "attention backward");
     if (m->k.rope) { /* dq, dk = RoPE^-1(dq), RoPE^-1(dk) */
         TRY(dytcl_rope_backward(ctx, rope_view(dq), rope_view(dq), 0, m->c.rope_theta), "RoPE q backward");
         TRY(dytcl_rope_backward(ctx, rope_view(dk), rope_view(dk), 0, m->c.rope_theta), "RoPE k backward");
     }
-    /* dqkv = split^-1(dq, dk, dv)                             [B, H, T, D] x 3 -> [BT, 3C] */
+    /* dqkv = split^-1(dq, dk, dv)                             -> [BT, C3] */
     TRY(dytcl_heads_split_backward(ctx, dqkv, dq, dk, dv), "heads split backward");
-    /* dln = dqkv Wqkv, dWqkv += dqkv^T ln1 (+ db)             [BT, 3C] -> [BT, C] */
-    TRY(dytcl_linear_backward(ctx, dln, dy_at2(m->grads, p->qkv_w, 3 * C, C), dy_at(m->grads, p->qkv_b, 3 * C), 1, dqkv,
-                              a->ln1, dy_at2(m->params, p->qkv_w, 3 * C, C)),
+    /* dln = dqkv Wqkv, dWqkv += dqkv^T ln1 (+ db)             [BT, C3] -> [BT, C] */
+    TRY(dytcl_linear_backward(ctx, dln, dy_at2(m->grads, p->qkv_w, C3, C), dy_at(m->grads, p->qkv_b, C3), 1, dqkv,
+                              a->ln1, dy_at2(m->params, p->qkv_w, C3, C)),
         "qkv projection backward");
     /* residual: dres (of res) = dres (of mid) + norm1'(res) dln    [BT, C] */
     return dy_norm_backward(m, &n1, dres, dln, a->res);

@@ -81,6 +81,11 @@ static int config_to_meta(const dytcl_model_config *c, dytcl_meta *md)
     }
     INT(vocab), INT(max_seq), INT(n_layer), INT(n_head), INT(d_model), INT(d_ff), INT(folded);
     FLT(alpha_attn), FLT(alpha_ffn), FLT(alpha_final), FLT(norm_eps), FLT(rope_theta);
+    /* written only when set: files without them read as 0 */
+    if (c->n_kv_head && c->n_kv_head != c->n_head) INT(n_kv_head);
+    if (c->tie_embeddings) INT(tie_embeddings);
+    if (c->attn_bias) INT(attn_bias);
+    if (c->mlp_bias) INT(mlp_bias);
 #undef INT
 #undef FLT
     return bad;
@@ -166,6 +171,13 @@ static int config_from_file(const dytcl_st_file *f, dytcl_model_config *c, char 
     if (folded && strcmp(folded, "0") && strcmp(folded, "1"))
         return snprintf(err, cap, "bad \"folded\" in the metadata"), -1;
     c->folded = folded && !strcmp(folded, "1");
+    struct {
+        const char *key;
+        int *i;
+    } opt[] = {{"n_kv_head", &c->n_kv_head}, {"tie_embeddings", &c->tie_embeddings}, {"attn_bias", &c->attn_bias},
+               {"mlp_bias", &c->mlp_bias}};
+    for (size_t i = 0; i < sizeof opt / sizeof opt[0]; i++) /* absent: 0 */
+        if (dytcl_st_metadata(f, opt[i].key) && meta_num(f, opt[i].key, opt[i].i, NULL, err, cap)) return -1;
     if (dytcl_model_config_check(c)) return snprintf(err, cap, "%s", dytcl_last_error(NULL)), -1;
     return 0;
 }

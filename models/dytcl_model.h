@@ -38,8 +38,9 @@
  *
  *   x0 = wte[tok] (+ wpe[t])            (llama with dyt/derf: * emb_scale)
  *   for each layer l:
- *     a  = norm1(x_l);  qkv = a Wqkv^T (+ b)       [BT, 3C] as [B, T, 3, H, D]
- *     q, k, v = split(qkv)                          [B, H, T, D]  (llama: RoPE on q, k)
+ *     a  = norm1(x_l);  qkv = a Wqkv^T (+ b)       [BT, C + 2 Hk D]: q's H heads, k's and v's Hk
+ *     q, k, v = split(qkv)                          [B, H, T, D], [B, Hk, T, D] x 2  (llama: RoPE on q, k)
+ *                                                   (Hk = n_kv_head or H; query head h reads k/v head h / (H/Hk))
  *     m  = x_l + merge(attention(q, k, v)) Wo^T (+ b)
  *     f  = norm2(m)
  *     gpt:   x_{l+1} = m + gelu(f Wfc^T + b) Wproj^T + b
@@ -105,6 +106,15 @@ typedef struct {
      * (patch divides both sides), `classes` >= 2 outputs, pooled by pool */
     int image_height, image_width, image_channels, patch, classes;
     dytcl_pool pool;
+    /* gpt and llama: key/value heads (grouped-query attention: each serves
+     * n_head / n_kv_head query heads, the qkv weight is [C + 2 n_kv_head D, C]
+     * and the KV cache holds n_kv_head heads); it divides n_head; 0: n_head */
+    int n_kv_head;
+    /* llama only (gpt's head is always wte, its layers always biased):
+     * tie_embeddings 1: the lm head is wte (no lm_head.weight); attn_bias 1:
+     * biases on qkv and the attention projection; mlp_bias 1: on gate_up and
+     * down */
+    int tie_embeddings, attn_bias, mlp_bias;
 } dytcl_model_config;
 
 /* Fills the fields left 0 from arch, norm and d_model (a d_ff too large for
@@ -446,10 +456,11 @@ DYTCL_API dytcl_status dytcl_model_generate(dytcl_model *m, const int32_t *promp
  *
  * q and k rows are permuted from transformers' rotate-half RoPE order into
  * dytcl's interleaved pairs (and back on export); GPT-2's Conv1D weights are
- * transposed; its attention mask buffers are ignored. Refused, with the
- * config key or tensor named: another architecture, grouped-query attention
- * (num_key_value_heads < num_attention_heads), a tied LLaMA head,
- * attention_bias / mlp_bias, head_dim other than hidden_size /
+ * transposed; its attention mask buffers are ignored. num_key_value_heads,
+ * tie_word_embeddings, attention_bias and mlp_bias become n_kv_head,
+ * tie_embeddings, attn_bias and mlp_bias. Refused, with the config key or
+ * tensor named: another architecture, num_key_value_heads not dividing
+ * num_attention_heads, head_dim other than hidden_size /
  * num_attention_heads, rope_scaling, sliding_window; a tensor missing,
  * unexpected or of another shape than config.json makes it; a missing
  * shard, or one named outside the directory (absolute, "..", or a link

@@ -53,16 +53,16 @@ static json_t *config_json(const dytcl_model_config *c, dytcl_dtype dtype)
         SET("intermediate_size", json_integer(c->d_ff));
         SET("num_hidden_layers", json_integer(c->n_layer));
         SET("num_attention_heads", json_integer(c->n_head));
-        SET("num_key_value_heads", json_integer(c->n_head));
+        SET("num_key_value_heads", json_integer(c->n_kv_head ? c->n_kv_head : c->n_head));
         SET("head_dim", json_integer(c->d_model / c->n_head));
         SET("max_position_embeddings", json_integer(c->max_seq));
         SET("rms_norm_eps", json_real(shortest(c->norm_eps)));
         SET("rope_theta", json_real(shortest(c->rope_theta)));
         SET("rope_scaling", json_null());
         SET("hidden_act", json_string("silu"));
-        SET("tie_word_embeddings", json_false());
-        SET("attention_bias", json_false());
-        SET("mlp_bias", json_false());
+        SET("tie_word_embeddings", c->tie_embeddings ? json_true() : json_false());
+        SET("attention_bias", c->attn_bias ? json_true() : json_false());
+        SET("mlp_bias", c->mlp_bias ? json_true() : json_false());
         SET("attention_dropout", json_real(0.0));
     } else {
         SET("n_embd", json_integer(c->d_model));

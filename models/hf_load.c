@@ -256,26 +256,18 @@ static int parse_gpt2(json_t *j, hf_config *h, char *err, size_t cap)
     return 0;
 }
 
-/* What dytcl's model core cannot run yet: refused here, and only here,
- * naming the config key. (Grouped-query attention and tied LLaMA heads
- * are the next to go.) */
+/* What dytcl's model core cannot run: refused here, and only here, naming
+ * the config key. Grouped-query attention, a tied LLaMA head and LLaMA's
+ * biases map onto the core's n_kv_head, tie_embeddings, attn_bias and
+ * mlp_bias. */
 static int core_supports(const hf_config *h, char *err, size_t cap)
 {
     const int llama = h->arch == DYTCL_ARCH_LLAMA;
-    if (h->kv_heads != h->heads)
-        return snprintf(err, cap, "\"num_key_value_heads\" is %d with \"num_attention_heads\" %d: grouped-query "
-                        "attention is not supported by dytcl's model core yet", h->kv_heads, h->heads), -1;
-    if (llama && h->tie)
-        return snprintf(err, cap, "\"tie_word_embeddings\" is true: a LLaMA whose lm head is its embedding is not "
-                        "supported by dytcl's model core yet"), -1;
+    if (h->kv_heads < 1 || h->kv_heads > h->heads || h->heads % h->kv_heads)
+        return snprintf(err, cap, "\"num_key_value_heads\" is %d: it must divide \"num_attention_heads\" %d",
+                        h->kv_heads, h->heads), -1;
     if (!llama && !h->tie)
         return snprintf(err, cap, "\"tie_word_embeddings\" is false: dytcl's GPT ties its lm head to wte"), -1;
-    if (h->attn_bias)
-        return snprintf(err, cap, "\"attention_bias\" is true: LLaMA attention with biases is not supported by "
-                        "dytcl's model core yet"), -1;
-    if (h->mlp_bias)
-        return snprintf(err, cap, "\"mlp_bias\" is true: a LLaMA MLP with biases is not supported by dytcl's model "
-                        "core yet"), -1;
     if (h->head_dim * h->heads != h->hidden)
         return snprintf(err, cap, "\"head_dim\" is %d, but dytcl's heads are hidden_size / num_attention_heads = "
                         "%d / %d wide", h->head_dim, h->hidden, h->heads), -1;
@@ -302,6 +294,8 @@ static int read_hf_config(const char *dir, hf_config *h, dytcl_model_config *c, 
     c->vocab = h->vocab, c->max_seq = h->max_pos, c->n_layer = h->layers, c->n_head = h->heads;
     c->d_model = h->hidden, c->d_ff = h->inter;
     c->norm_eps = (float)h->eps, c->rope_theta = (float)h->theta;
+    c->n_kv_head = h->kv_heads == h->heads ? 0 : h->kv_heads;
+    if (h->arch == DYTCL_ARCH_LLAMA) c->tie_embeddings = h->tie, c->attn_bias = h->attn_bias, c->mlp_bias = h->mlp_bias;
     dytcl_model_config_defaults(c);
     if (dytcl_model_config_check(c)) return snprintf(err, cap, "config.json: %s", dytcl_last_error(NULL)), -1;
     /* every size below comes from these bounded numbers; the largest
@@ -412,7 +406,8 @@ static int ignorable(const hf_config *h, const char *name)
     size_t n = strlen(name);
 #define ENDS(s) (n >= sizeof(s) - 1 && !strcmp(name + n - (sizeof(s) - 1), s))
     if (h->arch == DYTCL_ARCH_GPT) return ENDS(".attn.bias") || ENDS(".attn.masked_bias") || !strcmp(name, "lm_head.weight");
-    return ENDS(".rotary_emb.inv_freq");
+    /* a tied LLaMA head saved anyway is the embedding again */
+    return ENDS(".rotary_emb.inv_freq") || (h->tie && !strcmp(name, "lm_head.weight"));
 #undef ENDS
 }
 

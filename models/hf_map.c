@@ -43,7 +43,7 @@ static void whole(pieces *ps, const char *name, const dytcl_model_tensor *t, int
 static void norm(pieces *ps, const char *hf_prefix, const char *suffix, const dytcl_model_tensor *t)
 {
     char name[DY_HF_NAME_MAX];
-    snprintf(name, sizeof name, "%s.%s", hf_prefix, suffix);
+    snprintf(name, sizeof name, "%.100s.%.8s", hf_prefix, suffix);
     whole(ps, name, t, 0);
 }
 
@@ -52,7 +52,8 @@ static void norm(pieces *ps, const char *hf_prefix, const char *suffix, const dy
 static int layer_tensor(pieces *ps, const dytcl_model_config *c, int l, const char *rest, const dytcl_model_tensor *t)
 {
     const int llama = c->arch == DYTCL_ARCH_LLAMA;
-    const int64_t C = c->d_model, F = c->d_ff, H = c->n_head;
+    const int64_t C = c->d_model, F = c->d_ff, H = c->n_head, Hk = c->n_kv_head ? c->n_kv_head : H;
+    const int64_t CK = Hk * (C / H); /* k's and v's rows */
     char pre[48], name[96];
     snprintf(pre, sizeof pre, llama ? "model.layers.%d" : "transformer.h.%d", l);
 #define NAME(fmt) (snprintf(name, sizeof name, "%s." fmt, pre), name)
@@ -60,20 +61,29 @@ static int layer_tensor(pieces *ps, const dytcl_model_config *c, int l, const ch
         norm(ps, llama ? NAME("input_layernorm") : NAME("ln_1"), rest + 6, t);
     } else if (!strncmp(rest, "norm2.", 6)) {
         norm(ps, llama ? NAME("post_attention_layernorm") : NAME("ln_2"), rest + 6, t);
-    } else if (llama && !strcmp(rest, "attn.qkv.weight")) {
-        /* [3C, C]: q, k (RoPE order), v. With grouped-query attention k and
-         * v become n_kv_heads * D rows each (rope_heads n_kv_heads for k),
-         * and hf_load.c's core_supports lets num_key_value_heads through. */
-        put(ps, NAME("self_attn.q_proj.weight"), t, 0, C, 0, (int)H);
-        put(ps, NAME("self_attn.k_proj.weight"), t, C, C, 0, (int)H);
-        put(ps, NAME("self_attn.v_proj.weight"), t, 2 * C, C, 0, 0);
-    } else if (llama && !strcmp(rest, "attn.proj.weight")) {
-        whole(ps, NAME("self_attn.o_proj.weight"), t, 0);
-    } else if (llama && !strcmp(rest, "mlp.gate_up.weight")) { /* [2F, C]: gate, then up */
-        put(ps, NAME("mlp.gate_proj.weight"), t, 0, F, 0, 0);
-        put(ps, NAME("mlp.up_proj.weight"), t, F, F, 0, 0);
-    } else if (llama && !strcmp(rest, "mlp.down.weight")) {
-        whole(ps, NAME("mlp.down_proj.weight"), t, 0);
+    } else if (llama && !strncmp(rest, "attn.qkv.", 9)) {
+        /* weight [C + 2 CK, C] or bias [C + 2 CK]: q (C rows, RoPE order),
+         * k (CK = n_kv_head D rows, RoPE order), v (CK rows) */
+        const char *w = rest + 9; /* "weight" or "bias" */
+        char kn[96], vn[96];
+        snprintf(kn, sizeof kn, "%.32s.self_attn.k_proj.%.8s", pre, w);
+        snprintf(vn, sizeof vn, "%.32s.self_attn.v_proj.%.8s", pre, w);
+        snprintf(name, sizeof name, "%.32s.self_attn.q_proj.%.8s", pre, w);
+        put(ps, name, t, 0, C, 0, (int)H);
+        put(ps, kn, t, C, CK, 0, (int)Hk);
+        put(ps, vn, t, C + CK, CK, 0, 0);
+    } else if (llama && !strncmp(rest, "attn.proj.", 10)) {
+        snprintf(name, sizeof name, "%.32s.self_attn.o_proj.%.8s", pre, rest + 10);
+        whole(ps, name, t, 0);
+    } else if (llama && !strncmp(rest, "mlp.gate_up.", 12)) { /* [2F, C] or [2F]: gate, then up */
+        char un[96];
+        snprintf(un, sizeof un, "%.32s.mlp.up_proj.%.8s", pre, rest + 12);
+        snprintf(name, sizeof name, "%.32s.mlp.gate_proj.%.8s", pre, rest + 12);
+        put(ps, name, t, 0, F, 0, 0);
+        put(ps, un, t, F, F, 0, 0);
+    } else if (llama && !strncmp(rest, "mlp.down.", 9)) {
+        snprintf(name, sizeof name, "%.32s.mlp.down_proj.%.8s", pre, rest + 9);
+        whole(ps, name, t, 0);
     } else if (!llama) { /* GPT-2: Conv1D weights [in, out], biases as they are */
         static const char *const gpt[][2] = {{"attn.qkv", "attn.c_attn"},
                                              {"attn.proj", "attn.c_proj"},

@@ -116,7 +116,7 @@ static void locate_params(dytcl_model *m)
     m->patch_w = find(m, "patch.weight");
     m->patch_b = find(m, "patch.bias");
     m->cls_tok = find(m, "cls");
-    m->lm_head = gpt && !m->c.folded ? m->wte : find(m, vit ? "head.weight" : "lm_head.weight");
+    m->lm_head = (gpt || m->c.tie_embeddings) && !m->c.folded ? m->wte : find(m, vit ? "head.weight" : "lm_head.weight");
     m->lm_head_b = find(m, vit ? "head.bias" : "lm_head.bias");
     m->nf = find_norm(m, vit ? "norm" : "normf");
     for (int l = 0; l < m->L; l++) {
@@ -131,9 +131,9 @@ static void locate_params(dytcl_model *m)
         o->proj_w = find_l(m, l, "attn.proj.weight");
         o->proj_b = find_l(m, l, "attn.proj.bias");
         o->fc_w = find_l(m, l, vit ? "mlp.fc1.weight" : gpt ? "mlp.fc.weight" : "mlp.gate_up.weight");
-        o->fc_b = find_l(m, l, vit ? "mlp.fc1.bias" : "mlp.fc.bias");
+        o->fc_b = find_l(m, l, vit ? "mlp.fc1.bias" : gpt ? "mlp.fc.bias" : "mlp.gate_up.bias");
         o->out_w = find_l(m, l, vit ? "mlp.fc2.weight" : gpt ? "mlp.proj.weight" : "mlp.down.weight");
-        o->out_b = find_l(m, l, vit ? "mlp.fc2.bias" : "mlp.proj.bias");
+        o->out_b = find_l(m, l, vit ? "mlp.fc2.bias" : gpt ? "mlp.proj.bias" : "mlp.down.bias");
     }
 }
 
@@ -203,8 +203,9 @@ dytcl_status dytcl_model_create(dytcl_ctx *ctx, const dytcl_model_config *cfg, u
     if (!m) return dy_fail(ctx, DYTCL_ERR_HOST_MEMORY, "dytcl_model_create: out of host memory");
     m->ctx = ctx;
     m->c = *cfg;
-    m->k = dy_block_kind_of(cfg->arch, cfg->n_head);
+    m->k = dy_block_kind_of(cfg);
     m->C = cfg->d_model, m->H = cfg->n_head, m->D = cfg->d_model / cfg->n_head;
+    m->Hk = m->k.kv_heads, m->C3 = m->C + 2 * m->Hk * m->D;
     m->F = cfg->d_ff, m->F2 = m->k.swiglu ? 2 * cfg->d_ff : cfg->d_ff;
     m->V = cfg->arch == DYTCL_ARCH_VIT ? cfg->classes : cfg->vocab, m->L = cfg->n_layer;
     if (cfg->arch == DYTCL_ARCH_VIT) {
@@ -291,8 +292,9 @@ static act_off plan_acts(const dytcl_model *m, int B, int T)
     TAKE(mean2, L * BT);
     TAKE(rstd2, L * BT);
     TAKE(q, L * BT * C);
-    TAKE(k, L * BT * C);
-    TAKE(v, L * BT * C);
+    const size_t CK = (size_t)m->Hk * m->D; /* k's and v's width */
+    TAKE(k, L * BT * CK);
+    TAKE(v, L * BT * CK);
     TAKE(o, L * BT * C);
     TAKE(lse, L * BHT);
     TAKE(atty, L * BT * C);
@@ -304,12 +306,12 @@ static act_off plan_acts(const dytcl_model *m, int B, int T)
     TAKE(logits, rows * V);
     TAKE(losses, rows);
     TAKE(h, BT * C);
-    TAKE(qkv, BT * 3 * C);
+    TAKE(qkv, BT * m->C3);
     TAKE(dres, BT * C);
     TAKE(dln, BT * C);
     TAKE(dq, BT * C);
-    TAKE(dk, BT * C);
-    TAKE(dv, BT * C);
+    TAKE(dk, BT * CK);
+    TAKE(dv, BT * CK);
     TAKE(dout, BT * C);
     TAKE(dfch, BT * F2);
     TAKE(dfcact, BT * F);

@@ -44,7 +44,7 @@ static int fold_pairs(const dytcl_model *m, fold_pair *p)
             snprintf(p[n].dst_bias, DYTCL_MODEL_NAME_MAX, "%s", p[n].bias);
         }
     snprintf(p[n].norm, DYTCL_MODEL_NAME_MAX, "normf");
-    snprintf(p[n].weight, DYTCL_MODEL_NAME_MAX, "%s", gpt ? "wte" : "lm_head.weight");
+    snprintf(p[n].weight, DYTCL_MODEL_NAME_MAX, "%s", gpt || m->c.tie_embeddings ? "wte" : "lm_head.weight");
     snprintf(p[n].bias, DYTCL_MODEL_NAME_MAX, "lm_head.bias"); /* absent in the source */
     snprintf(p[n].dst_weight, DYTCL_MODEL_NAME_MAX, "lm_head.weight");
     snprintf(p[n].dst_bias, DYTCL_MODEL_NAME_MAX, "lm_head.bias");
@@ -70,7 +70,7 @@ dytcl_status dytcl_model_fold(dytcl_model *src, dytcl_model **out)
                           "dytcl_model_fold: only DyT and Derf models fold (this one is %s)",
                           dytcl_norm_kind_name(src->c.norm));
     dytcl_model_config c = src->c;
-    c.folded = 1;
+    c.folded = 1, c.tie_embeddings = 0; /* the head absorbs normf: its own copy */
     dytcl_model *dst = NULL;
     s = dytcl_model_create(src->ctx, &c, 0, &dst);
     if (s) return dy_lib_fail(src, s, "dytcl_model_fold");
@@ -119,7 +119,7 @@ dytcl_status dytcl_model_decode_begin(dytcl_model *m)
     if (!s) s = dy_gate(m, __func__, DY_NEED_IDLE);
     if (s) return s;
     dy_gate_decoded(m, 0);
-    size_t floats = (size_t)m->L * 2 * m->H * m->c.max_seq * m->D;
+    size_t floats = (size_t)m->L * 2 * m->Hk * m->c.max_seq * m->D; /* the key/value heads only */
     s = dytcl_buf_create(m->ctx, floats * sizeof(float), &m->kv);
     if (!s) s = dytcl_fill(m->ctx, dy_at(m->kv, 0, (int64_t)floats), 0.0f);
     if (s) {

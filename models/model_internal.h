@@ -37,7 +37,7 @@ typedef struct {
     size_t pooled;    /* vit: [B, C] */
     size_t ln1, ln2;  /* [L][BT, C]    norm outputs */
     size_t mean1, rstd1, mean2, rstd2; /* [L][BT] norm statistics */
-    size_t q, k, v;   /* [L][B, H, T, D] (llama: after RoPE) */
+    size_t q, k, v;   /* [L][B, H, T, D] (llama: after RoPE); k, v [L][B, Hk, T, D] */
     size_t o;         /* [L][B, H, T, D] attention output */
     size_t lse;       /* [L][B, H, T] */
     size_t atty;      /* [L][BT, C]    heads merged */
@@ -48,10 +48,10 @@ typedef struct {
     size_t losses;    /* [BT] (vit: [B]) */
     /* scratch, reused across layers */
     size_t h;         /* [BT, C]   a branch output before its residual add / datty */
-    size_t qkv;       /* [BT, 3C]  qkv, then dqkv */
+    size_t qkv;       /* [BT, C3]  qkv, then dqkv */
     size_t dres;      /* [BT, C] */
     size_t dln;       /* [BT, C] */
-    size_t dq, dk, dv, dout; /* [B, H, T, D] */
+    size_t dq, dk, dv, dout; /* [B, H, T, D]; dk, dv [B, Hk, T, D] */
     size_t dfch;      /* [BT, F2] */
     size_t dfcact;    /* [BT, F] */
     size_t dtable;    /* vit: [NV, C] */
@@ -68,11 +68,12 @@ typedef struct {
     int rope;     /* 1: RoPE on q and k (llama); 0: the front end adds learned positions */
     int swiglu;   /* 1: SwiGLU MLP, gate | up packed in [BT, 2F] (llama); 0: GELU, [BT, F] */
     int bias;     /* 1: the linear layers and norms have biases (gpt, vit) */
-    int kv_heads; /* key and value heads: H (grouped-query attention would take fewer) */
+    int kv_heads; /* key and value heads: H, or fewer (grouped-query attention: n_kv_head) */
+    int attn_bias, mlp_bias; /* biases on the attention's / the MLP's linear layers (gpt, vit: 1) */
 } dy_block_kind;
 
-/* The block kind of an arch (model_params.c). */
-dy_block_kind dy_block_kind_of(dytcl_arch arch, int n_head);
+/* The block kind of a config (model_params.c). */
+dy_block_kind dy_block_kind_of(const dytcl_model_config *c);
 
 /* What the model's calls have computed so far, for the call-order checks
  * (model_gate.c). */
@@ -90,6 +91,8 @@ struct dytcl_model {
     dytcl_model_config c;
     dy_block_kind k;
     int C, H, D, F, F2, V, L;     /* vit: V = K, the classes */
+    int Hk, C3;                   /* key/value heads (Hk = H, or fewer: grouped-query attention); qkv's
+                                     row width C3 = C + 2 Hk D */
     int N, P, cls;                /* vit: patches per image, values per patch, 1 with a class token */
     dytcl_model_tensor *tab;
     const dytcl_model_tensor **by_name; /* tab sorted by name (dy_tensor_named) */
@@ -112,7 +115,7 @@ struct dytcl_model {
     dytcl_buf *io;                /* int32 tokens [BT], targets [BT] (vit: labels [B]) */
     dytcl_buf *img;               /* vit: images [B, ch, H, W] */
     /* inference (model_infer.c) */
-    dytcl_buf *kv;                /* [L][2][H, max_seq, D] for batch 1 */
+    dytcl_buf *kv;                /* [L][2][Hk, max_seq, D] for batch 1 */
     dytcl_buf *wh;                /* [n] the parameters rounded to wdtype (f16 / bf16), or NULL:
                                      the linear layers' weights the forward reads */
     dytcl_dtype wdtype;

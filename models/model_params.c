@@ -22,11 +22,12 @@ dytcl_status dytcl_arch_parse(const char *s, dytcl_arch *out)
     return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "arch \"%s\": expected gpt, llama or vit", s ? s : "(null)");
 }
 
-dy_block_kind dy_block_kind_of(dytcl_arch arch, int n_head)
+dy_block_kind dy_block_kind_of(const dytcl_model_config *c)
 {
-    dy_block_kind k = {1, 0, 0, 1, n_head}; /* gpt */
-    if (arch == DYTCL_ARCH_LLAMA) k.rope = 1, k.swiglu = 1, k.bias = 0;
-    if (arch == DYTCL_ARCH_VIT) k.causal = 0;
+    dy_block_kind k = {1, 0, 0, 1, c->n_kv_head ? c->n_kv_head : c->n_head, 1, 1}; /* gpt */
+    if (c->arch == DYTCL_ARCH_LLAMA)
+        k.rope = 1, k.swiglu = 1, k.bias = 0, k.attn_bias = c->attn_bias, k.mlp_bias = c->mlp_bias;
+    if (c->arch == DYTCL_ARCH_VIT) k.causal = 0;
     return k;
 }
 
@@ -127,6 +128,8 @@ static dytcl_status vit_check(const dytcl_model_config *c)
         why = "n_layer must be 1..256 and d_ff 1..65536";
     else if (c->classes < 2 || c->classes > 65536) why = "classes must be 2..65536";
     else if (c->folded) why = "a vit does not fold";
+    else if ((c->n_kv_head && c->n_kv_head != c->n_head) || c->tie_embeddings || c->attn_bias || c->mlp_bias)
+        why = "n_kv_head, tie_embeddings, attn_bias and mlp_bias are for gpt and llama (leave them 0)";
     else if (!isfinite(c->alpha_attn) || !isfinite(c->alpha_ffn) || !isfinite(c->alpha_final) ||
              !(c->norm_eps > 0) || !isfinite(c->norm_eps))
         why = "alpha values must be finite, norm_eps > 0";
@@ -165,6 +168,13 @@ dytcl_status dytcl_model_config_check(const dytcl_model_config *c)
     else if (c->d_model / c->n_head > 128 || (c->d_model / c->n_head) % 2) why = "head_dim (d_model / n_head) must be even and <= 128";
     else if (c->folded && c->norm != DYTCL_NORM_DYT && c->norm != DYTCL_NORM_DERF)
         why = "only DyT and Derf models fold";
+    else if (c->n_kv_head < 0 || c->n_kv_head > c->n_head || (c->n_kv_head && c->n_head % c->n_kv_head))
+        why = "n_kv_head must divide n_head (0: n_head)";
+    else if ((unsigned)c->tie_embeddings > 1 || (unsigned)c->attn_bias > 1 || (unsigned)c->mlp_bias > 1)
+        why = "tie_embeddings, attn_bias and mlp_bias must be 0 or 1";
+    else if (c->arch == DYTCL_ARCH_GPT && (c->tie_embeddings || c->attn_bias || c->mlp_bias))
+        why = "tie_embeddings, attn_bias and mlp_bias are llama's (gpt's head is wte, its layers have biases)";
+    else if (c->folded && c->tie_embeddings) why = "a folded model has its own lm head (tie_embeddings 0)";
     else if (!isfinite(c->alpha_attn) || !isfinite(c->alpha_ffn) || !isfinite(c->alpha_final) ||
              !(c->norm_eps > 0) || !(c->rope_theta > 1))
         why = "alpha values must be finite, norm_eps > 0, rope_theta > 1";
@@ -228,7 +238,7 @@ static float gamma0_for(const dytcl_model_config *c, float alpha0)
 static void add_norm(table *t, const dytcl_model_config *c, const char *prefix, float alpha0)
 {
     char name[DYTCL_MODEL_NAME_MAX];
-    int bias = dy_block_kind_of(c->arch, c->n_head).bias;
+    int bias = dy_block_kind_of(c).bias;
 #define NAME(suffix) (snprintf(name, sizeof name, "%s." suffix, prefix), name)
     if (c->norm == DYTCL_NORM_DYT || c->norm == DYTCL_NORM_DERF)
         add(t, NAME("alpha"), 1, 0, 1, 0, DYTCL_INIT_CONST, alpha0);
@@ -251,16 +261,22 @@ static void add_norm(table *t, const dytcl_model_config *c, const char *prefix, 
 #undef NAME
 }
 
-/* A linear layer [out, in]: weights normal(0, std), bias zero (gpt). */
-static void add_linear(table *t, const dytcl_model_config *c, const char *prefix, int out, int in, float std)
+/* A linear layer [out, in]: weights normal(0, std), bias zero (when `bias`). */
+static void add_linear_b(table *t, const char *prefix, int out, int in, float std, int bias)
 {
     char name[DYTCL_MODEL_NAME_MAX];
     snprintf(name, sizeof name, "%s.weight", prefix);
     add(t, name, out, in, 0, 1, DYTCL_INIT_NORMAL, std);
-    if (dy_block_kind_of(c->arch, c->n_head).bias) {
+    if (bias) {
         snprintf(name, sizeof name, "%s.bias", prefix);
         add(t, name, out, 0, 0, 0, DYTCL_INIT_CONST, 0.0f);
     }
+}
+
+/* The ViT's linear layers: every one biased. */
+static void add_linear(table *t, const dytcl_model_config *c, const char *prefix, int out, int in, float std)
+{
+    add_linear_b(t, prefix, out, in, std, dy_block_kind_of(c).bias);
 }
 
 /* The ViT's table (timm's names): patch embedding, class token, positions;
@@ -306,6 +322,8 @@ static void build(table *tp, const dytcl_model_config *c)
     }
     table t = *tp;
     int C = c->d_model, F = c->d_ff, V = c->vocab, L = c->n_layer;
+    const dy_block_kind k = dy_block_kind_of(c);
+    const int C3 = C + 2 * k.kv_heads * (C / c->n_head); /* q's C rows, k's and v's Hk D each */
     int dyt_like = c->norm == DYTCL_NORM_DYT || c->norm == DYTCL_NORM_DERF;
     float std = 0.02f, std_res = 0.02f / sqrtf(2.0f * (float)L); /* GPT-2: residual projections scaled */
     char p[32];
@@ -319,28 +337,28 @@ static void build(table *tp, const dytcl_model_config *c)
         snprintf(p, sizeof p, "h.%d.norm1", l);
         add_norm(&t, c, p, c->alpha_attn);
         snprintf(p, sizeof p, "h.%d.attn.qkv", l);
-        add_linear(&t, c, p, 3 * C, C, std);
+        add_linear_b(&t, p, C3, C, std, k.attn_bias);
         snprintf(p, sizeof p, "h.%d.attn.proj", l);
-        add_linear(&t, c, p, C, C, std_res);
+        add_linear_b(&t, p, C, C, std_res, k.attn_bias);
         snprintf(p, sizeof p, "h.%d.norm2", l);
         add_norm(&t, c, p, c->alpha_ffn);
         if (c->arch == DYTCL_ARCH_GPT) {
             snprintf(p, sizeof p, "h.%d.mlp.fc", l);
-            add_linear(&t, c, p, F, C, std);
+            add_linear_b(&t, p, F, C, std, k.mlp_bias);
             snprintf(p, sizeof p, "h.%d.mlp.proj", l);
-            add_linear(&t, c, p, C, F, std_res);
+            add_linear_b(&t, p, C, F, std_res, k.mlp_bias);
         } else {
             snprintf(p, sizeof p, "h.%d.mlp.gate_up", l);
-            add_linear(&t, c, p, 2 * F, C, std);
+            add_linear_b(&t, p, 2 * F, C, std, k.mlp_bias);
             snprintf(p, sizeof p, "h.%d.mlp.down", l);
-            add_linear(&t, c, p, C, F, std_res);
+            add_linear_b(&t, p, C, F, std_res, k.mlp_bias);
         }
     }
     add_norm(&t, c, "normf", c->alpha_final);
     /* DyT/Derf: the head starts at 1/sqrt(C) too (like the tied GPT head):
      * with 0.02 the loss pushes the residual stream up until every DyT
      * input saturates (see the README) */
-    if (c->arch == DYTCL_ARCH_LLAMA || c->folded)
+    if ((c->arch == DYTCL_ARCH_LLAMA && !c->tie_embeddings) || c->folded)
         add(&t, "lm_head.weight", V, C, 0, 1, DYTCL_INIT_NORMAL, dyt_like ? 1.0f / sqrtf((float)C) : std);
     if (c->arch == DYTCL_ARCH_GPT && c->folded) add(&t, "lm_head.bias", V, 0, 0, 0, DYTCL_INIT_CONST, 0.0f);
     *tp = t;

@@ -32,8 +32,39 @@ done
 
 "$DYTCL" generate --model "$HERE/reference/hf/llama-untied" --prompt ab --tokens 8 --temperature 0 --ids > fix.txt 2> err.txt
 check "generate from transformers' sharded BF16 LLaMA" "[ $? -eq 0 ] && [ \$(wc -l < fix.txt) -eq 8 ]"
-"$DYTCL" generate --model "$HERE/reference/hf/llama-gqa-tied" --prompt ab --tokens 8 > /dev/null 2> err.txt
-check "grouped-query attention refused, naming the key" "[ $? -eq 1 ] && grep -q num_key_value_heads err.txt"
+"$DYTCL" generate --model "$HERE/reference/hf/llama-gqa-tied" --prompt ab --tokens 8 --temperature 0 --ids > gqa.txt 2> err.txt
+check "generate from a grouped-query LLaMA with a tied head" "[ $? -eq 0 ] && [ \$(wc -l < gqa.txt) -eq 8 ]"
+
+# a directory's tokenizer.json: written by export from a checkpoint trained on
+# it, read by generate; other kinds and a vocabulary larger than the model's refused
+BPE="$HERE/reference/bpe-tokenizer.json"
+"$DYTCL" train $S --arch gpt --norm layernorm --tokenizer "$BPE" --out bpe.st --log bpe.csv > /dev/null 2> err.txt
+check "train a gpt on byte-level BPE tokens" "[ $? -eq 0 ]"
+"$DYTCL" export --format hf bpe.st hf-bpe > /dev/null 2> err.txt
+check "export --format hf writes the checkpoint's tokenizer.json" "[ $? -eq 0 ] && cmp -s hf-bpe/tokenizer.json \"$BPE\""
+"$DYTCL" generate --model bpe.st --prompt "the cat" --tokens 12 --temperature 0 > ckpt.txt 2> err.txt
+"$DYTCL" generate --model hf-bpe --prompt "the cat" --tokens 12 --temperature 0 > dir.txt 2> err.txt
+check "generate --model DIR encodes and decodes with DIR/tokenizer.json" "[ $? -eq 0 ] && [ -s dir.txt ] && cmp -s ckpt.txt dir.txt"
+mkdir -p big-tok && cp "$HERE/reference/hf/llama-untied/"* big-tok/ && cp "$BPE" big-tok/tokenizer.json
+"$DYTCL" generate --model big-tok --prompt ab --tokens 2 > /dev/null 2> err.txt
+check "a tokenizer.json larger than the model's vocabulary refused, naming both" "[ $? -eq 1 ] && grep -q 657 err.txt && grep -q 384 err.txt"
+mkdir -p ws-tok && cp hf-bpe/config.json hf-bpe/model.safetensors ws-tok/ && sed 's/"ByteLevel"/"Whitespace"/' "$BPE" > ws-tok/tokenizer.json
+"$DYTCL" generate --model ws-tok --prompt ab --tokens 2 > /dev/null 2> err.txt
+check "a tokenizer.json of another kind refused, naming it" "[ $? -eq 1 ] && grep -q pre_tokenizer err.txt && grep -q 'ws-tok/tokenizer.json' err.txt"
+
+# train --init: fine-tune an imported model (its weights, vocabulary and tokenizer)
+"$DYTCL" train --init hf-gpt --data text.txt --batch 4 --seq 32 --steps 3 --out ft.st --log ft.csv > /dev/null 2> err.txt
+check "train --init DIR fine-tunes a Hugging Face directory" "[ $? -eq 0 ] && [ -s ft.st ]"
+first=$(sed -n 2p gpt.csv | cut -d, -f3) init=$(sed -n 2p ft.csv | cut -d, -f3)
+check "... from its weights (first loss $init, below a fresh model's $first)" "awk -v a=$init -v b=$first 'BEGIN { exit !(a < b - 0.1) }'"
+"$DYTCL" train --init hf-bpe --data text.txt --batch 4 --seq 32 --steps 2 --out ft2.st --log ft2.csv > /dev/null 2> err.txt
+check "train --init DIR encodes the data with DIR/tokenizer.json" "[ $? -eq 0 ] && head -1 ft2.csv | grep -q step"
+"$DYTCL" train --init bpe.st --data text.txt --batch 4 --seq 32 --steps 2 --out ft3.st --log ft3.csv > /dev/null 2> err.txt
+check "train --init CKPT with the checkpoint's tokenizer" "[ $? -eq 0 ] && [ -s ft3.st ]"
+"$DYTCL" train --init hf-gpt --tokenizer "$BPE" --data text.txt --batch 4 --seq 32 --steps 2 --out x.st --log x.csv > /dev/null 2> err.txt
+check "train --init with a tokenizer of another vocabulary refused, naming both" "[ $? -eq 1 ] && grep -q 256 err.txt && grep -q 657 err.txt"
+"$DYTCL" train --init hf-gpt --dim 64 --data text.txt --steps 2 --out x.st --log x.csv > /dev/null 2> err.txt
+check "train --init with a model option exits 2" "[ $? -eq 2 ] && grep -q 'not with --init' err.txt"
 
 # outputs: no overwrite without --force, never through a link
 cp hf-llama/config.json keep.json

@@ -109,25 +109,27 @@ static void rope(int D, int t, double theta, double *v)
     }
 }
 
-/* Causal multi-head attention.
- *   qkv [B, T, 3C]: each row is q | k | v, each of them H heads of D
- *   out [B, T, C]:  head h of (b, t) in columns h*D .. h*D+D-1 (merged)
- * llama turns q and k by RoPE first (a copy: qkv is left as it is). */
+/* Causal multi-head attention, grouped-query when Hk < H.
+ *   qkv [B, T, W]: each row is q | k | v, q H heads of D, k and v Hk heads
+ *                  of D each (W = (H + 2 Hk) D; Hk = n_kv_head, or H)
+ *   out [B, T, C]: head h of (b, t) in columns h*D .. h*D+D-1 (merged)
+ * Query head h attends with key/value head h / (H / Hk). llama turns q and
+ * k by RoPE first (a copy: qkv is left as it is). */
 static void attention(const dytcl_model_config *c, int B, int T, const double *qkv, double *out)
 {
-    const int C = c->d_model, H = c->n_head, D = C / H;
+    const int C = c->d_model, H = c->n_head, D = C / H, Hk = c->n_kv_head ? c->n_kv_head : H;
+    const int CK = Hk * D, W = C + 2 * CK, G = H / Hk;
     const size_t R = (size_t)B * T;
-    double *q = malloc(R * C * sizeof *q), *k = malloc(R * C * sizeof *k); /* [B, T, C] */
-    double *p = malloc((size_t)T * sizeof *p);                             /* one row of probabilities */
+    double *q = malloc(R * C * sizeof *q), *k = malloc(R * CK * sizeof *k); /* [B, T, C], [B, T, CK] */
+    double *p = malloc((size_t)T * sizeof *p);                              /* one row of probabilities */
     for (size_t r = 0; r < R; r++) {
-        memcpy(q + r * C, qkv + r * 3 * C, C * sizeof *q);
-        memcpy(k + r * C, qkv + r * 3 * C + C, C * sizeof *k);
-        if (c->arch == DYTCL_ARCH_LLAMA)
-            for (int h = 0; h < H; h++) {
-                int t = (int)(r % T);
-                rope(D, t, c->rope_theta, q + r * C + h * D);
-                rope(D, t, c->rope_theta, k + r * C + h * D);
-            }
+        memcpy(q + r * C, qkv + r * W, C * sizeof *q);
+        memcpy(k + r * CK, qkv + r * W + C, CK * sizeof *k);
+        if (c->arch == DYTCL_ARCH_LLAMA) {
+            int t = (int)(r % T);
+            for (int h = 0; h < H; h++) rope(D, t, c->rope_theta, q + r * C + h * D);
+            for (int h = 0; h < Hk; h++) rope(D, t, c->rope_theta, k + r * CK + h * D);
+        }
     }
     const double scale = 1.0 / sqrt((double)D);
     for (int b = 0; b < B; b++)
@@ -136,7 +138,7 @@ static void attention(const dytcl_model_config *c, int B, int T, const double *q
                 const double *qt = q + ((size_t)b * T + t) * C + h * D;
                 double mx = -INFINITY, sum = 0;
                 for (int j = 0; j <= t; j++) { /* query t sees keys 0..t */
-                    const double *kj = k + ((size_t)b * T + j) * C + h * D;
+                    const double *kj = k + ((size_t)b * T + j) * CK + (h / G) * D;
                     double s = 0;
                     for (int d = 0; d < D; d++) s += qt[d] * kj[d];
                     p[j] = s * scale;
@@ -146,7 +148,7 @@ static void attention(const dytcl_model_config *c, int B, int T, const double *q
                 double *ot = out + ((size_t)b * T + t) * C + h * D;
                 for (int d = 0; d < D; d++) {
                     double s = 0;
-                    for (int j = 0; j <= t; j++) s += p[j] / sum * qkv[((size_t)b * T + j) * 3 * C + 2 * C + h * D + d];
+                    for (int j = 0; j <= t; j++) s += p[j] / sum * qkv[((size_t)b * T + j) * W + C + CK + (h / G) * D + d];
                     ot[d] = s;
                 }
             }
@@ -173,13 +175,14 @@ double ref_model_loss(const dytcl_model_config *c, const double *params, const i
     }
     const int C = c->d_model, F = c->d_ff, V = c->vocab, L = c->n_layer;
     const int R = B * T, gpt = c->arch == DYTCL_ARCH_GPT;
+    const int W = C + 2 * (c->n_kv_head ? c->n_kv_head : c->n_head) * (C / c->n_head); /* qkv's row */
     ref_params p = {c, params, NULL, dytcl_model_param_table(c, NULL, 0)};
     p.tab = malloc((size_t)p.n * sizeof *p.tab);
     dytcl_model_param_table(c, p.tab, p.n);
 
     double *x = malloc((size_t)R * C * sizeof *x);       /* [R, C] the residual stream */
     double *a = malloc((size_t)R * C * sizeof *a);       /* [R, C] a norm's output */
-    double *qkv = malloc((size_t)R * 3 * C * sizeof *qkv); /* [R, 3C] */
+    double *qkv = malloc((size_t)R * W * sizeof *qkv);   /* [R, W] */
     double *att = malloc((size_t)R * C * sizeof *att);   /* [R, C] merged heads */
     double *h = malloc((size_t)R * C * sizeof *h);       /* [R, C] a block's output before the residual */
     double *u = malloc((size_t)R * 2 * F * sizeof *u);   /* [R, F] gpt fc, [R, 2F] llama gate | up */
@@ -202,7 +205,7 @@ double ref_model_loss(const dytcl_model_config *c, const double *params, const i
         /* attention: x += merge(attention(split(norm1(x) Wqkv^T + b))) Wo^T + b */
         snprintf(name, sizeof name, "h.%d.norm1", l);
         norm(&p, name, R, C, x, a);
-        linear(R, C, 3 * C, a, need(&p, "h.%d.attn.qkv.weight", l), param(&p, "h.%d.attn.qkv.bias", l), qkv);
+        linear(R, C, W, a, need(&p, "h.%d.attn.qkv.weight", l), param(&p, "h.%d.attn.qkv.bias", l), qkv);
         attention(c, B, T, qkv, att);
         linear(R, C, C, att, need(&p, "h.%d.attn.proj.weight", l), param(&p, "h.%d.attn.proj.bias", l), h);
         for (size_t i = 0; i < (size_t)R * C; i++) x[i] += h[i]; /* x is now m */
@@ -215,18 +218,18 @@ double ref_model_loss(const dytcl_model_config *c, const double *params, const i
             for (size_t i = 0; i < (size_t)R * F; i++) g[i] = gelu(u[i]);
             linear(R, F, C, g, need(&p, "h.%d.mlp.proj.weight", l), param(&p, "h.%d.mlp.proj.bias", l), h);
         } else { /* silu(gate) * up, gate = u[:, :F], up = u[:, F:], then Wdown */
-            linear(R, C, 2 * F, a, need(&p, "h.%d.mlp.gate_up.weight", l), NULL, u);
+            linear(R, C, 2 * F, a, need(&p, "h.%d.mlp.gate_up.weight", l), param(&p, "h.%d.mlp.gate_up.bias", l), u);
             for (int r = 0; r < R; r++)
                 for (int i = 0; i < F; i++)
                     g[(size_t)r * F + i] = silu(u[(size_t)r * 2 * F + i]) * u[(size_t)r * 2 * F + F + i];
-            linear(R, F, C, g, need(&p, "h.%d.mlp.down.weight", l), NULL, h);
+            linear(R, F, C, g, need(&p, "h.%d.mlp.down.weight", l), param(&p, "h.%d.mlp.down.bias", l), h);
         }
         for (size_t i = 0; i < (size_t)R * C; i++) x[i] += h[i]; /* x_{l+1} */
     }
 
-    /* logits = normf(x_L) Wlm^T: gpt ties the head to wte */
+    /* logits = normf(x_L) Wlm^T: gpt (and llama with tie_embeddings) ties the head to wte */
     norm(&p, "normf", R, C, x, a);
-    linear(R, C, V, a, gpt ? wte : need(&p, "lm_head.weight", 0), NULL, z);
+    linear(R, C, V, a, gpt || c->tie_embeddings ? wte : need(&p, "lm_head.weight", 0), NULL, z);
 
     /* mean cross-entropy over the rows with a target */
     double total = 0;

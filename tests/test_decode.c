@@ -11,7 +11,8 @@ static unsigned long long rng = 2718;
  * where nothing may be written: the gaps and the rows past the positions
  * decoded so far). */
 typedef struct {
-    int B, H, D, Tmax;
+    int B, H, D, Tmax; /* H: key/value heads */
+    int G;             /* query heads per key/value head (grouped-query attention; 1: multi-head) */
     size_t koff, voff, n;
     double *want;
     dytcl_buf *buf;
@@ -36,7 +37,7 @@ static dytcl_tensor cache_tensor(const kv_cache *c, int which)
 /* Rows 0..filled-1 random (as if decoded before), the rest NaN. */
 static void cache_init(dytcl_ctx *ctx, kv_cache *c, int B, int H, int D, int Tmax, int filled)
 {
-    *c = (kv_cache){.B = B, .H = H, .D = D, .Tmax = Tmax};
+    *c = (kv_cache){.B = B, .H = H, .D = D, .Tmax = Tmax, .G = 1};
     size_t plane = cache_plane(c);
     c->koff = 3, c->voff = 3 + plane + 2, c->n = c->voff + plane + 5;
     c->want = malloc(c->n * sizeof(double));
@@ -56,18 +57,19 @@ static void cache_free(kv_cache *c)
     free(c->want);
 }
 
-/* o [BH, Tq, D] for query positions pos.. from the keys and values in want. */
+/* o [B H G, Tq, D] for query positions pos.. from the keys and values in
+ * want (query head bh reads key/value head bh / G). */
 static void ref_decode(kv_cache *c, const double *q, int Tq, int pos, double *o)
 {
-    const int D = c->D;
+    const int D = c->D, G = c->G;
     const double sc = 1 / sqrt((double)D);
     double *p = malloc((size_t)(pos + Tq) * sizeof(double));
-    for (int bh = 0; bh < c->B * c->H; bh++)
+    for (int bh = 0; bh < c->B * c->H * G; bh++)
         for (int i = 0; i < Tq; i++) {
             const double *qi = q + ((size_t)bh * Tq + i) * D;
             double m = -INFINITY, sum = 0;
             for (int j = 0; j <= pos + i; j++) {
-                const double *kj = cache_row(c, 0, bh, j);
+                const double *kj = cache_row(c, 0, bh / G, j);
                 double s = 0;
                 for (int d = 0; d < D; d++) s += qi[d] * kj[d];
                 p[j] = s * sc;
@@ -77,7 +79,7 @@ static void ref_decode(kv_cache *c, const double *q, int Tq, int pos, double *o)
             double *oi = o + ((size_t)bh * Tq + i) * D;
             for (int d = 0; d < D; d++) {
                 double s = 0;
-                for (int j = 0; j <= pos + i; j++) s += p[j] * cache_row(c, 1, bh, j)[d];
+                for (int j = 0; j <= pos + i; j++) s += p[j] * cache_row(c, 1, bh / G, j)[d];
                 oi[d] = s / sum;
             }
         }
@@ -89,23 +91,29 @@ static void ref_decode(kv_cache *c, const double *q, int Tq, int pos, double *o)
 static void forward_tail(dytcl_ctx *ctx, kv_cache *c, const double *q, int Tq, int pos, dytcl_attn_path path,
                          double *out)
 {
-    const int BH = c->B * c->H, D = c->D, T = pos + Tq;
-    const size_t n = (size_t)BH * T * D, row = (size_t)D;
-    double *qf = malloc(n * 8), *kf = malloc(n * 8), *vf = malloc(n * 8), *of = malloc(n * 8);
+    const int BH = c->B * c->H * c->G, D = c->D, T = pos + Tq;
+    const size_t n = (size_t)BH * T * D, nk = n / c->G, row = (size_t)D;
+    double *qf = malloc(n * 8), *kf = malloc(nk * 8), *vf = malloc(nk * 8), *of = malloc(n * 8);
     rand_fill(qf, n, &rng, -2, 2), round_float(qf, n);
     for (int bh = 0; bh < BH; bh++)
         for (int t = 0; t < T; t++) {
             size_t at = ((size_t)bh * T + t) * D;
             if (t >= pos) memcpy(qf + at, q + ((size_t)bh * Tq + t - pos) * D, row * 8);
+        }
+    for (int bh = 0; bh < c->B * c->H; bh++)
+        for (int t = 0; t < T; t++) {
+            size_t at = ((size_t)bh * T + t) * D;
             memcpy(kf + at, cache_row(c, 0, bh, t), row * 8);
             memcpy(vf + at, cache_row(c, 1, bh, t), row * 8);
         }
-    dytcl_buf *bq = dev_from(ctx, qf, n), *bk = dev_from(ctx, kf, n), *bv = dev_from(ctx, vf, n);
+    dytcl_buf *bq = dev_from(ctx, qf, n), *bk = dev_from(ctx, kf, nk), *bv = dev_from(ctx, vf, nk);
     dytcl_buf *bo = dev_from(ctx, NULL, n), *bl = dev_from(ctx, NULL, (size_t)BH * T);
-#define T4(b) ((dytcl_tensor){b, 0, 4, {c->B, c->H, T, D}, DYTCL_F32})
-    CHECK_OK(ctx, dytcl_attention_forward(ctx, T4(bo), dytcl_tensor_1d(bl, 0, (int64_t)BH * T), T4(bq), T4(bk),
-                                          T4(bv), path));
+#define T4(b) ((dytcl_tensor){b, 0, 4, {c->B, c->H * c->G, T, D}, DYTCL_F32})
+#define K4(b) ((dytcl_tensor){b, 0, 4, {c->B, c->H, T, D}, DYTCL_F32})
+    CHECK_OK(ctx, dytcl_attention_forward(ctx, T4(bo), dytcl_tensor_1d(bl, 0, (int64_t)BH * T), T4(bq), K4(bk),
+                                          K4(bv), path));
 #undef T4
+#undef K4
     dev_to(ctx, bo, of, n);
     for (int bh = 0; bh < BH; bh++)
         memcpy(out + (size_t)bh * Tq * D, of + ((size_t)bh * T + pos) * D, (size_t)Tq * row * 8);
@@ -118,21 +126,23 @@ static void forward_tail(dytcl_ctx *ctx, kv_cache *c, const double *q, int Tq, i
  * there), checked against the reference and against the forward pass. */
 static void decode_step(dytcl_ctx *ctx, kv_cache *c, int Tq, int pos)
 {
-    const int B = c->B, H = c->H, D = c->D, BH = B * H;
-    const size_t n = (size_t)BH * Tq * D;
+    const int B = c->B, H = c->H, D = c->D, G = c->G, BH = B * H * G, Hq = H * G;
+    const size_t n = (size_t)BH * Tq * D, nk = n / G;
     /* q, k_new, v_new in one buffer with gaps; o at an offset in its own */
-    const size_t qo = 1, ko = qo + n + 2, vo = ko + n + 3, nio = vo + n + 1, oo = 2, no = n + 4;
+    const size_t qo = 1, ko = qo + n + 2, vo = ko + nk + 3, nio = vo + nk + 1, oo = 2, no = n + 4;
     double *io = malloc(nio * 8), *want_o = malloc(no * 8), *fwd = malloc(n * 8), *got = malloc(n * 8);
     for (size_t i = 0; i < nio; i++) io[i] = NAN;
-    rand_fill(io + qo, n, &rng, -2, 2), rand_fill(io + ko, n, &rng, -2, 2), rand_fill(io + vo, n, &rng, -1, 1);
+    rand_fill(io + qo, n, &rng, -2, 2), rand_fill(io + ko, nk, &rng, -2, 2), rand_fill(io + vo, nk, &rng, -1, 1);
     round_float(io, nio);
     dytcl_buf *bio = dev_from(ctx, io, nio), *bo = dev_from(ctx, NULL, no);
-#define V4(b, off) ((dytcl_tensor){b, off, 4, {B, H, Tq, D}, DYTCL_F32})
-    CHECK_OK(ctx, dytcl_attention_decode(ctx, V4(bo, oo), V4(bio, qo), V4(bio, ko), V4(bio, vo), cache_tensor(c, 0),
+#define V4(b, off) ((dytcl_tensor){b, off, 4, {B, Hq, Tq, D}, DYTCL_F32})
+#define K4(b, off) ((dytcl_tensor){b, off, 4, {B, H, Tq, D}, DYTCL_F32})
+    CHECK_OK(ctx, dytcl_attention_decode(ctx, V4(bo, oo), V4(bio, qo), K4(bio, ko), K4(bio, vo), cache_tensor(c, 0),
                                          cache_tensor(c, 1), pos));
 #undef V4
+#undef K4
     /* the new rows into want, then the reference over it */
-    for (int bh = 0; bh < BH; bh++)
+    for (int bh = 0; bh < B * H; bh++)
         for (int i = 0; i < Tq; i++) {
             memcpy(cache_row(c, 0, bh, pos + i), io + ko + ((size_t)bh * Tq + i) * D, (size_t)D * 8);
             memcpy(cache_row(c, 1, bh, pos + i), io + vo + ((size_t)bh * Tq + i) * D, (size_t)D * 8);
@@ -159,13 +169,20 @@ static void decode_step(dytcl_ctx *ctx, kv_cache *c, int Tq, int pos)
     free(io), free(want_o), free(fwd), free(got);
 }
 
-/* A fresh cache with rows 0..pos-1 filled, then one call. */
-static void run_case(dytcl_ctx *ctx, int B, int H, int Tq, int D, int Tmax, int pos)
+/* A fresh cache of H / G key/value heads with rows 0..pos-1 filled, then
+ * one call with H query heads. */
+static void run_case_g(dytcl_ctx *ctx, int B, int H, int G, int Tq, int D, int Tmax, int pos)
 {
     kv_cache c;
-    cache_init(ctx, &c, B, H, D, Tmax, pos);
+    cache_init(ctx, &c, B, H / G, D, Tmax, pos);
+    c.G = G;
     decode_step(ctx, &c, Tq, pos);
     cache_free(&c);
+}
+
+static void run_case(dytcl_ctx *ctx, int B, int H, int Tq, int D, int Tmax, int pos)
+{
+    run_case_g(ctx, B, H, 1, Tq, D, Tmax, pos);
 }
 
 /* Generation: a prefill of 5 positions, single steps, then 3 at once, all
@@ -265,6 +282,11 @@ static void run_all(dytcl_ctx *ctx)
     run_case(ctx, 1, 3, 3, 64, 270, 255);  /* keys in one and in two chunks of 256 */
     run_case(ctx, 1, 2, 7, 5, 40, 30);     /* D not a multiple of 4 */
     run_sequence(ctx, 1, 2, 32, 23);
+    /* grouped-query attention: the caches hold H / G heads */
+    run_case_g(ctx, 1, 6, 3, 1, 24, 13, 9);
+    run_case_g(ctx, 2, 4, 2, 3, 5, 11, 4);
+    run_case_g(ctx, 1, 6, 6, 7, 64, 270, 255);
+    run_case_g(ctx, 1, 4, 2, 5, 16, 9, 0);
     /* every head size a model allows (even, <= 128): one new token at
      * position 9, and a prompt-then-tokens sequence at some of them */
     for (int D = 2; D <= 128; D += 2) {
@@ -310,6 +332,7 @@ int main(void)
         run_case(ctx, 1, 3, 3, 64, 270, 255);
         run_case(ctx, 1, 2, 7, 5, 40, 30);
         run_sequence(ctx, 1, 2, 32, 23);
+        run_case_g(ctx, 1, 6, 3, 3, 96, 21, 7);
         dytcl_ctx_free(ctx);
     }
     unsetenv("DYTCL_KERNEL_SHAPE");

@@ -138,16 +138,14 @@ static float *logits_of(dytcl_model *m, const int32_t *tok, int T)
 
 typedef struct {
     const char *name;
-    /* Not loadable by today's model core: the load must fail naming this
-     * config key. llama-gqa-tied has grouped-query attention and a tied
-     * head; when the core gains both, set it to NULL and the same files
-     * are compared in full (the test fails until then if the load starts
-     * to succeed, so the flip is not missed). */
+    /* Not loadable by the model core: the load must fail naming this
+     * config key (none today: llama-gqa-tied, grouped-query attention and a
+     * tied head, is compared in full). */
     const char *refused_key;
 } fixture;
 
 static const fixture FIXTURES[] = {
-    {"llama-gqa-tied", "num_key_value_heads"},
+    {"llama-gqa-tied", NULL}, /* 2 key/value heads for 4 query heads, lm head = embed_tokens */
     {"llama-untied", NULL}, /* BF16, two shards, rope_theta 500000 */
     {"gpt2", NULL},         /* F16, Conv1D, tied head */
 };
@@ -265,10 +263,18 @@ static int have_transformers(void)
 /* A random model of arch/norm with every parameter perturbed (norm weights,
  * alphas and biases too, so that a misplaced one shows); rope_theta and eps
  * away from the defaults, so that config.json must carry them. */
+/* What a model adds to the base: key/value heads (0: all) and llama's tied
+ * head and biases (each 0 or 1). */
+typedef struct {
+    int n_kv_head, tie, attn_bias, mlp_bias;
+} extras;
+static extras X; /* random_model's, set by round_trip */
+
 static dytcl_model *random_model(dytcl_ctx *ctx, dytcl_arch arch, dytcl_norm_kind norm)
 {
     dytcl_model_config c = {.arch = arch, .norm = norm, .vocab = 300, .max_seq = 32, .n_layer = 2, .n_head = 4,
-                            .d_model = 32, .rope_theta = 500000.0f, .norm_eps = 1e-6f};
+                            .d_model = 32, .rope_theta = 500000.0f, .norm_eps = 1e-6f, .n_kv_head = X.n_kv_head,
+                            .tie_embeddings = X.tie, .attn_bias = X.attn_bias, .mlp_bias = X.mlp_bias};
     dytcl_model_config_defaults(&c);
     dytcl_model *m = NULL;
     CHECK_OK(ctx, dytcl_model_create(ctx, &c, 7, &m));
@@ -286,10 +292,12 @@ static dytcl_model *random_model(dytcl_ctx *ctx, dytcl_arch arch, dytcl_norm_kin
 /* The exports and dytcl's logits for them, as check_hf_export.py's arguments. */
 static char py_args[16384];
 
-static void round_trip(dytcl_ctx *ctx, dytcl_arch arch, dytcl_norm_kind norm)
+static void round_trip_x(dytcl_ctx *ctx, dytcl_arch arch, dytcl_norm_kind norm, extras x)
 {
     char name[64], dir[1024], exp_path[1100];
-    snprintf(name, sizeof name, "export-%s-%s", dytcl_arch_name(arch), dytcl_norm_kind_name(norm));
+    X = x;
+    snprintf(name, sizeof name, "export-%s-%s%s%s%s", dytcl_arch_name(arch), dytcl_norm_kind_name(norm),
+             x.n_kv_head ? "-gqa" : "", x.tie ? "-tied" : "", x.attn_bias || x.mlp_bias ? "-bias" : "");
     fresh(dir, sizeof dir, name, NULL);
     rmdir(dir); /* the export creates it */
     dytcl_model *m = random_model(ctx, arch, norm), *r = NULL;
@@ -301,7 +309,9 @@ static void round_trip(dytcl_ctx *ctx, dytcl_arch arch, dytcl_norm_kind norm)
     const dytcl_model_config *rc = dytcl_model_get_config(r);
     CHECK(rc->arch == c->arch && rc->norm == c->norm && rc->vocab == c->vocab && rc->max_seq == c->max_seq &&
               rc->n_layer == c->n_layer && rc->n_head == c->n_head && rc->d_model == c->d_model &&
-              rc->d_ff == c->d_ff && rc->norm_eps == c->norm_eps && (c->arch == DYTCL_ARCH_GPT || rc->rope_theta == c->rope_theta),
+              rc->d_ff == c->d_ff && rc->norm_eps == c->norm_eps && (c->arch == DYTCL_ARCH_GPT || rc->rope_theta == c->rope_theta) &&
+              rc->n_kv_head == c->n_kv_head && rc->tie_embeddings == c->tie_embeddings &&
+              rc->attn_bias == c->attn_bias && rc->mlp_bias == c->mlp_bias,
           "%s: the config changed on the way", name);
     size_t n = dytcl_model_param_count(c);
     float *p = malloc(n * sizeof *p), *q = malloc(n * sizeof *q);
@@ -351,6 +361,12 @@ static void round_trip(dytcl_ctx *ctx, dytcl_arch arch, dytcl_norm_kind norm)
     free(p), free(q), free(a), free(b);
     dytcl_model_free(r);
     dytcl_model_free(m);
+    X = (extras){0};
+}
+
+static void round_trip(dytcl_ctx *ctx, dytcl_arch arch, dytcl_norm_kind norm)
+{
+    round_trip_x(ctx, arch, norm, (extras){0});
 }
 
 /* ------------------------------------------------------------ refusals */
@@ -459,10 +475,10 @@ static void hostile(dytcl_ctx *ctx)
     } keys[] = {
         {"rope_scaling", "{\"rope_type\": \"linear\", \"factor\": 2.0}", "rope_scaling"},
         {"sliding_window", "4096", "sliding_window"},
-        {"attention_bias", "true", "attention_bias"},
-        {"mlp_bias", "true", "mlp_bias"},
-        {"tie_word_embeddings", "true", "tie_word_embeddings"},
-        {"num_key_value_heads", "2", "num_key_value_heads"},
+        {"attention_bias", "true", "q_proj.bias"},  /* the core has them: the files do not */
+        {"mlp_bias", "true", "gate_proj.bias"},
+        {"num_key_value_heads", "3", "num_key_value_heads"}, /* must divide 4 */
+        {"num_key_value_heads", "2", "k_proj.weight"},        /* the files hold 4 */
         {"head_dim", "32", "head_dim"},
         {"hidden_act", "\"gelu\"", "hidden_act"},
         {"hidden_size", "-64", "hidden_size"},
@@ -541,6 +557,10 @@ int main(void)
                  {DYTCL_ARCH_LLAMA, DYTCL_NORM_DYT},     {DYTCL_ARCH_GPT, DYTCL_NORM_DERF},
                  {DYTCL_ARCH_LLAMA, DYTCL_NORM_DERF},    {DYTCL_ARCH_GPT, DYTCL_NORM_DYT}};
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) round_trip(ctx, kinds[i].a, kinds[i].n);
+    /* grouped-query attention (2 key/value heads for 4), a tied head, biases */
+    round_trip_x(ctx, DYTCL_ARCH_LLAMA, DYTCL_NORM_RMSNORM, (extras){2, 1, 1, 1});
+    round_trip_x(ctx, DYTCL_ARCH_LLAMA, DYTCL_NORM_RMSNORM, (extras){1, 0, 1, 0});
+    round_trip_x(ctx, DYTCL_ARCH_LLAMA, DYTCL_NORM_DYT, (extras){2, 1, 0, 1});
     if (have_transformers()) {
         char cmd[sizeof py_args + 1200];
         snprintf(cmd, sizeof cmd, "python3 '%s/../check_hf_export.py'%s", REF_DIR, py_args);

@@ -131,13 +131,21 @@ static double check_inference(dytcl_model *m, const int32_t *tok, const float *l
     return worst;
 }
 
-static void run_config(dytcl_ctx *ctx, dytcl_arch arch, dytcl_norm_kind norm, unsigned long long seed)
+/* What a case changes from the base config: heads, key/value heads (0: all),
+ * and llama's tied head and biases. */
+typedef struct {
+    int n_head, n_kv_head, tie, attn_bias, mlp_bias;
+} variant;
+
+static void run_variant(dytcl_ctx *ctx, dytcl_arch arch, dytcl_norm_kind norm, unsigned long long seed, variant x)
 {
     char what[64];
-    snprintf(what, sizeof what, "%s-%s", dytcl_arch_name(arch), dytcl_norm_kind_name(norm));
+    snprintf(what, sizeof what, "%s-%s%s%s%s%s", dytcl_arch_name(arch), dytcl_norm_kind_name(norm),
+             x.n_kv_head ? (x.n_kv_head == 1 ? "-mqa" : "-gqa") : "", x.tie ? "-tied" : "",
+             x.attn_bias ? "-abias" : "", x.mlp_bias ? "-mbias" : "");
     dytcl_model_config c = {0};
-    c.arch = arch, c.norm = norm, c.vocab = V, c.max_seq = MAX_SEQ, c.n_layer = 2, c.n_head = 2, c.d_model = 16;
-    c.d_ff = 24;
+    c.arch = arch, c.norm = norm, c.vocab = V, c.max_seq = MAX_SEQ, c.n_layer = 2, c.n_head = x.n_head, c.d_model = 16;
+    c.d_ff = 24, c.n_kv_head = x.n_kv_head, c.tie_embeddings = x.tie, c.attn_bias = x.attn_bias, c.mlp_bias = x.mlp_bias;
     dytcl_model_config_defaults(&c);
 
     dytcl_model *m = NULL;
@@ -243,6 +251,11 @@ static void run_config(dytcl_ctx *ctx, dytcl_arch arch, dytcl_norm_kind norm, un
     dytcl_model_free(m);
 }
 
+static void run_config(dytcl_ctx *ctx, dytcl_arch arch, dytcl_norm_kind norm, unsigned long long seed)
+{
+    run_variant(ctx, arch, norm, seed, (variant){2, 0, 0, 0, 0});
+}
+
 int main(void)
 {
     dytcl_ctx *ctx = check_ctx(getenv("DYTCL_TEST_CACHE"));
@@ -250,6 +263,24 @@ int main(void)
     const dytcl_norm_kind norm[] = {DYTCL_NORM_DYT, DYTCL_NORM_DERF, DYTCL_NORM_RMSNORM, DYTCL_NORM_LAYERNORM};
     for (int a = 0; a < 2; a++)
         for (int n = 0; n < 4; n++) run_config(ctx, arch[a], norm[n], 1234567ull + 100ull * (unsigned)(4 * a + n));
+    /* grouped-query (4 query heads on 2 key/value heads) and multi-query
+     * attention (on 1), llama's tied head and biases */
+    run_variant(ctx, DYTCL_ARCH_LLAMA, DYTCL_NORM_DYT, 98765ull, (variant){4, 2, 1, 1, 1});
+    run_variant(ctx, DYTCL_ARCH_LLAMA, DYTCL_NORM_RMSNORM, 98766ull, (variant){4, 1, 1, 0, 0});
+    run_variant(ctx, DYTCL_ARCH_LLAMA, DYTCL_NORM_RMSNORM, 98767ull, (variant){4, 2, 0, 1, 0});
+    run_variant(ctx, DYTCL_ARCH_GPT, DYTCL_NORM_LAYERNORM, 98768ull, (variant){4, 2, 0, 0, 0});
+    /* key/value heads must divide the query heads; the llama flags are llama's */
+    dytcl_model_config bad = {0};
+    bad.arch = DYTCL_ARCH_LLAMA, bad.norm = DYTCL_NORM_RMSNORM, bad.vocab = V, bad.max_seq = MAX_SEQ, bad.n_layer = 1;
+    bad.n_head = 4, bad.d_model = 16, bad.n_kv_head = 3;
+    dytcl_model_config_defaults(&bad);
+    CHECK(dytcl_model_config_check(&bad) == DYTCL_ERR_INVALID_ARG && strstr(dytcl_last_error(NULL), "n_kv_head"),
+          "n_kv_head 3 beside n_head 4 accepted (%s)", dytcl_last_error(NULL));
+    bad.n_kv_head = 2, bad.arch = DYTCL_ARCH_GPT, bad.tie_embeddings = 1;
+    CHECK(dytcl_model_config_check(&bad) == DYTCL_ERR_INVALID_ARG, "gpt with tie_embeddings set accepted");
+    bad.arch = DYTCL_ARCH_LLAMA;
+    CHECK(dytcl_model_config_check(&bad) == DYTCL_OK, "llama with 2 key/value heads and a tied head refused: %s",
+          dytcl_last_error(NULL));
     dytcl_ctx_free(ctx);
     return check_done("test_model");
 }

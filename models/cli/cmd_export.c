@@ -19,6 +19,8 @@
 #include "dytcl_model.h"
 #include "opts.h"
 #include "outputs.h"
+#include "tokens.h"
+#include "tokfile.h"
 
 static const char *const dtype_names[] = {"f32", "f16", "bf16", "q8", NULL}; /* dytcl_dtype order */
 static const char *const format_names[] = {"dytcl", "hf", NULL};
@@ -74,15 +76,18 @@ int cmd_export(int argc, char **argv)
     } else {
         outs_input(&files, "IN", in, NULL);
     }
-    out_file *of = NULL, *of_cfg = NULL;
+    char err[1400];
+    out_file *of = NULL, *of_cfg = NULL, *of_tok = NULL;
     if (hf) { /* OUT is a directory (created when missing): its files are the outputs */
-        char st_path[PATH_MAX], cfg_path[PATH_MAX];
+        char st_path[PATH_MAX], cfg_path[PATH_MAX], tok_path[PATH_MAX];
         if (out_make_dir("export", "OUT_DIR", out)) return 1;
         snprintf(st_path, sizeof st_path, "%.*s/model.safetensors", PATH_MAX - 40, out);
         snprintf(cfg_path, sizeof cfg_path, "%.*s/config.json", PATH_MAX - 40, out);
+        snprintf(tok_path, sizeof tok_path, "%.*s/tokenizer.json", PATH_MAX - 40, out);
         /* any file already there (a model of the user's) is replaced only with --force */
         of = outs_add(&files, "OUT_DIR", st_path, NULL, "a file of this export");
         of_cfg = outs_add(&files, "OUT_DIR", cfg_path, NULL, "a file of this export");
+        of_tok = outs_add(&files, "OUT_DIR", tok_path, NULL, "a file of this export"); /* when it has one */
     } else {
         of = outs_add(&files, "OUT", out, output_is_checkpoint, "a checkpoint");
     }
@@ -90,6 +95,7 @@ int cmd_export(int argc, char **argv)
     dytcl_ctx *ctx = NULL;
     dytcl_model *m = NULL, *folded = NULL;
     dytcl_meta md = {0};
+    tokens_model tm = {0};
     rc = 1;
     if (dytcl_ctx_create(NULL, &ctx)) {
         cli_error("export", 1, "%s", dytcl_last_error(NULL));
@@ -100,6 +106,10 @@ int cmd_export(int argc, char **argv)
         goto done;
     }
     const dytcl_model_config *c = dytcl_model_get_config(m);
+    if (hf && tokens_for_model(in, &md, c->vocab, &tm, err, sizeof err)) { /* the tokenizer.json to write beside */
+        cli_error("export", 1, "%s", err);
+        goto done;
+    }
     if (fold && (c->norm == DYTCL_NORM_DYT || c->norm == DYTCL_NORM_DERF) && !c->folded) {
         if (dytcl_model_fold(m, &folded)) {
             cli_error("export", 1, "%s", dytcl_last_error(ctx));
@@ -119,6 +129,19 @@ int cmd_export(int argc, char **argv)
         int bad = out_commit_named(of, "model.safetensors", of) || out_commit_named(of, "config.json", of_cfg);
         out_unstage(of);
         if (bad) goto done;
+        if (tm.tk && dytcl_tokenizer_get_kind(tm.tk) == DYTCL_TOKENIZER_BPE) { /* its tokenizer.json, as it was read */
+            const uint8_t *data = NULL;
+            size_t len = 0;
+            dytcl_tokenizer_source(tm.tk, &data, &len);
+            if (!data) {
+                cli_error("export", 1, "the tokenizer's file is not available");
+                goto done;
+            }
+            if (out_write_file(of_tok, data, len)) goto done;
+        } else if (tm.tk) {
+            fprintf(stderr, "dytcl export: note: the checkpoint's tokenizer is SentencePiece, which has no "
+                            "tokenizer.json: none written\n");
+        }
         rc = 0;
         goto done;
     }
@@ -131,6 +154,7 @@ int cmd_export(int argc, char **argv)
     if (out_commit(of)) goto done;
     rc = 0;
 done:
+    tokens_free(&tm);
     outs_release(&files);
     dytcl_meta_clear(&md);
     dytcl_model_free(m);

@@ -99,7 +99,7 @@ int cmd_generate(int argc, char **argv)
         goto done;
     }
     if (o.dtype < 0) o.dtype = (int)dytcl_model_weight_dtype(m); /* a q8 export loads as q8 */
-    if (tokens_from_meta(&md, o.model, &tm, err, sizeof err)) {
+    if (tokens_for_model(o.model, &md, dytcl_model_get_config(m)->vocab, &tm, err, sizeof err)) {
         cli_error("generate", 1, "%s", err);
         goto done;
     }

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -335,21 +336,26 @@ static void describe_ranks(char *out, size_t cap, int batch, int device)
     free(devs);
 }
 
-/* The tokenizer: --tokenizer's (the model's vocabulary becomes its size),
- * a resumed checkpoint's, or none (bytes); and the bytes of its tokens. */
+/* The tokenizer: --tokenizer's (the model's vocabulary becomes its size;
+ * with --init it must be the model's), a resumed checkpoint's, the --init
+ * model's, or none (bytes); and the bytes of its tokens. */
 static int load_vocab(train_opts *o, const dytcl_meta *md, vocab *vb, char *err, size_t cap)
 {
     if (o->tokenizer[0]) {
         if (input_check("--tokenizer", o->tokenizer, err, cap) || tokens_load_file(o->tokenizer, &vb->tm, err, cap))
             return -1;
-        o->model.vocab = dytcl_tokenizer_vocab(vb->tm.tk);
+        if (!o->init[0]) o->model.vocab = dytcl_tokenizer_vocab(vb->tm.tk);
         if (dytcl_model_config_check(&o->model)) return snprintf(err, cap, "%s", dytcl_last_error(NULL)), -1;
     } else if (o->resume[0] && tokens_from_meta(md, o->resume, &vb->tm, err, cap)) {
         return -1;
+    } else if (o->init[0] && tokens_for_model(o->init, md, o->model.vocab, &vb->tm, err, cap)) {
+        return -1;
     }
-    if (vb->tm.tk && dytcl_tokenizer_vocab(vb->tm.tk) != o->model.vocab)
-        return snprintf(err, cap, "%s: the model's vocabulary is %d, its tokenizer's %d", o->resume, o->model.vocab,
-                        dytcl_tokenizer_vocab(vb->tm.tk)), -1;
+    const int tv = vb->tm.tk ? dytcl_tokenizer_vocab(vb->tm.tk) : 256;
+    if ((vb->tm.tk || o->init[0]) && tv != o->model.vocab)
+        return snprintf(err, cap, "%.300s: the model's vocabulary is %d, the data's tokenizer's (%.300s) %d",
+                        o->init[0] ? o->init : o->resume, o->model.vocab,
+                        o->tokenizer[0] ? o->tokenizer : vb->tm.tk ? "the model's own" : "bytes", tv), -1;
     if (!(vb->bytes_per_id = malloc((size_t)o->model.vocab * sizeof *vb->bytes_per_id)))
         return snprintf(err, cap, "out of host memory"), -1;
     tokens_bytes_per_id(&vb->tm, o->model.vocab, vb->bytes_per_id);
@@ -420,10 +426,17 @@ static int run(int argc, char **argv)
     lg.quiet = dist_rank() > 0;
     rc = 1;
     trainer_files files = {.out = NULL}; /* rank 0's: --out, --log and LOG.diag.csv */
-    const char *in_opt[] = {"--data", "--tokenizer"}, *in[] = {o.data, o.tokenizer};
+    /* --init is an input too (a Hugging Face directory: its weights file) */
+    char init_file[PATH_MAX];
+    struct stat init_st;
+    if (o.init[0] && stat(o.init, &init_st) == 0 && S_ISDIR(init_st.st_mode))
+        snprintf(init_file, sizeof init_file, "%.*s/model.safetensors", PATH_MAX - 40, o.init);
+    else
+        snprintf(init_file, sizeof init_file, "%s", o.init);
+    const char *in_opt[] = {"--data", "--tokenizer", "--init"}, *in[] = {o.data, o.tokenizer, init_file};
     outs_init(&files.set, who, 0);
     if (!lg.quiet && trainer_claim(&files, who, o.force, o.out, o.log, output_is_train_log, "a training log", 1,
-                                   o.resume, in_opt, in, 2))
+                                   o.resume, in_opt, in, 3))
         goto ready;
     if (input_check("--data", o.data, err, sizeof err)) { /* before any open: a FIFO would block it */
         cli_error(who, 1, "%s", err);
@@ -462,7 +475,7 @@ static int run(int argc, char **argv)
                       o.resume, norm);
             goto ready;
         }
-    } else if (dytcl_model_create(ctx, &o.model, o.seed, &m)) {
+    } else if (o.init[0] ? dytcl_model_load(ctx, o.init, NULL, NULL, &m) : dytcl_model_create(ctx, &o.model, o.seed, &m)) {
         cli_error(who, 1, "%s", dytcl_last_error(ctx));
         goto ready;
     }

@@ -2,6 +2,7 @@
  * of its tokens (see tokens.h), on the library's dytcl_tokenizer.h. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include "tokens.h"
 
@@ -23,6 +24,35 @@ int tokens_from_meta(const dytcl_meta *md, const char *ckpt, tokens_model *out, 
 int tokens_to_meta(const tokens_model *t, dytcl_meta *md)
 {
     return t->tk && dytcl_tokenizer_to_meta(t->tk, md) ? -1 : 0;
+}
+
+int tokens_for_model(const char *path, const dytcl_meta *md, int vocab, tokens_model *out, char *err, size_t cap)
+{
+    *out = (tokens_model){0};
+    struct stat st;
+    char file[4200];
+    snprintf(file, sizeof file, "%s/tokenizer.json", path);
+    if (dytcl_meta_get(md, "tokenizer")) {
+        if (tokens_from_meta(md, path, out, err, cap)) return -1;
+    } else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) && lstat(file, &st) == 0) {
+        if (!S_ISREG(st.st_mode))
+            return snprintf(err, cap, "%s is not a regular file: refused", file), -1;
+        if (dytcl_tokenizer_load_file(file, &out->tk))
+            return snprintf(err, cap, "%s (a Hugging Face tokenizer.json must be GPT-2-style byte-level BPE)",
+                            dytcl_last_error(NULL)), -1; /* the message names the file and the field */
+        if (dytcl_tokenizer_get_kind(out->tk) != DYTCL_TOKENIZER_BPE) {
+            tokens_free(out);
+            return snprintf(err, cap, "%s: not a byte-level BPE tokenizer (dytcl reads GPT-2-style byte-level BPE "
+                            "only)", file), -1;
+        }
+    }
+    const int tv = out->tk ? dytcl_tokenizer_vocab(out->tk) : 256;
+    if (out->tk && tv > vocab) {
+        tokens_free(out);
+        return snprintf(err, cap, "the tokenizer of %s has %d ids, more than the model's vocabulary of %d", path, tv,
+                        vocab), -1;
+    }
+    return 0;
 }
 
 void tokens_free(tokens_model *t)

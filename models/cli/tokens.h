@@ -31,6 +31,12 @@ int tokens_from_meta(const dytcl_meta *md, const char *ckpt, tokens_model *out, 
 /* Into md as "tokenizer" and "tokenizer_vocab". 0, or -1 when out of memory. */
 int tokens_to_meta(const tokens_model *t, dytcl_meta *md);
 void tokens_free(tokens_model *t);
+/* The tokenizer of the model at path for a model of `vocab` ids: the
+ * checkpoint's (md), else, when path is a Hugging Face directory holding
+ * tokenizer.json, that file (GPT-2-style byte-level BPE only: any other kind
+ * is refused, naming what it is), else none (bytes). A tokenizer with more
+ * ids than the model is refused, naming both. 0, or -1 and err. */
+int tokens_for_model(const char *path, const dytcl_meta *md, int vocab, tokens_model *out, char *err, size_t cap);
 
 /* The bytes of text each token id 0..V-1 stands for, into out[V]: all 1
  * for byte-level (t NULL or t->tk NULL). */

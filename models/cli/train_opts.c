@@ -22,6 +22,7 @@ static const opt_spec specs[] = {
     {"tokenizer", OPT_BUF, F(tokenizer), "FILE", .help = ".model of dytcl tokenize train: subword tokens, the vocabulary its size", .tag = MODEL},
     {"out", OPT_BUF, F(out), "FILE", .help = "checkpoint to write (.safetensors)", .output = 1},
     {"resume", OPT_BUF, F(resume), "FILE", .help = "continue from a training checkpoint, bit-exactly"},
+    {"init", OPT_BUF, F(init), "PATH", .help = "fine-tune this model (a checkpoint or a Hugging Face directory): its weights and vocabulary, a fresh optimiser"},
     {"log", OPT_BUF, F(log), "FILE", .help = "CSV log, a row per step (diagnostics in FILE.diag.csv; \"\": none)", .output = 1},
     {"force", OPT_SWITCH, F(force), .help = "replace an existing --out or --log that is not a checkpoint / log"},
     {"arch", OPT_ENUM, F(model.arch), .names = arch_names, .help = "the model family", .tag = MODEL},
@@ -69,7 +70,9 @@ static const opt_cmd train_cmd = {
     "Trains a GPT- or LLaMA-style model on a text or token file: a progress line,\n"
     "a CSV log, checkpoints.\n",
     "With --resume the model options come from the checkpoint and the training options\n"
-    "default to the checkpoint's; --steps sets the new total.\n"
+    "default to the checkpoint's; --steps sets the new total. With --init the model\n"
+    "(its options, weights and tokenizer) comes from PATH and training starts at step 0;\n"
+    "the data's tokenizer (--tokenizer, else PATH's, else bytes) must have its vocabulary.\n"
     "\nData-parallel: mpirun -np N dytcl train ... trains one model on N devices" MPI_NOTE ":\n"
     "--batch is the global batch (a multiple of N), each rank takes batch / N of its\n"
     "sequences, the gradients are summed over the ranks, rank 0 logs and saves.\n",
@@ -144,11 +147,20 @@ int train_opts_parse(int argc, char **argv, train_opts *o, dytcl_meta *md)
                 return cli_error("train", 1, "%s holds %s weights (dytcl export): an inference checkpoint; training "
                                  "resumes only from its f32 training checkpoint", o->resume, dt);
             if (from_meta(o, md)) return 1;
+        } else if (!strcmp(argv[i], "--init")) { /* the model only: the training options stay the command line's */
+            snprintf(o->init, sizeof o->init, "%s", argv[i + 1]);
+            if (dytcl_model_read_config(o->init, &o->model, md))
+                return cli_error("train", 1, "--init: %s", dytcl_last_error(NULL));
         }
     opt_seen seen;
     int rc = opt_parse(&train_cmd, argc, argv, o, &seen);
     if (rc >= 0) return rc;
     if (!o->data[0]) return cli_error("train", 2, "--data: required (a text or token file)");
+    if (o->init[0] && o->resume[0]) return cli_error("train", 2, "--init: not with --resume");
+    for (int i = 0; o->init[0] && i < NSPECS; i++)
+        if (seen.given[i] && (specs[i].tag & MODEL) && strcmp(specs[i].name, "tokenizer"))
+            return cli_error("train", 2, "--%s: not with --init, the model options come from %s", specs[i].name,
+                             o->init);
     for (int i = 0; i < NSPECS; i++) {
         if (!strcmp(specs[i].name, "steps")) o->steps_given = seen.given[i];
         if (!strcmp(specs[i].name, "batch")) o->batch_given = seen.given[i];
@@ -163,7 +175,9 @@ int train_opts_parse(int argc, char **argv, train_opts *o, dytcl_meta *md)
                              specs[i].name);
     }
     if (o->warmup < 0) o->warmup = o->steps / 20;
-    if (!o->resume[0]) {
+    if (o->init[0] && o->seq > o->model.max_seq) {
+        return cli_error("train", 2, "--seq: %d is longer than %s's max_seq %d", o->seq, o->init, o->model.max_seq);
+    } else if (!o->resume[0] && !o->init[0]) {
         o->model.max_seq = o->seq;
         dytcl_model_config_defaults(&o->model);
         if (dytcl_model_config_check(&o->model)) {

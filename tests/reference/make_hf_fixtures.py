@@ -12,8 +12,7 @@ expected numbers are those of the stored, possibly rounded, weights) and
 run on a fixed prompt:
 
     llama-gqa-tied/   LlamaForCausalLM, 4 heads sharing 2 key/value heads,
-                      tied embeddings, F32 in one file (dytcl refuses it
-                      today, naming num_key_value_heads)
+                      tied embeddings, F32 in one file
     llama-untied/     LlamaForCausalLM, untied head, rope_theta 500000,
                       BF16, two shards and model.safetensors.index.json
     gpt2/             GPT2LMHeadModel (tied head, Conv1D layers), F16
