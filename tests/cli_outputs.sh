@@ -61,7 +61,8 @@ kill $pid; wait $pid 2>/dev/null
 # FIFOs as inputs are refused before open() (which would block), and
 # /dev/zero as a checkpoint is refused before any read.
 mkfifo fifo
-for opt in "train --data fifo $Q" "train --resume fifo --data text.txt" "generate --model fifo"; do
+for opt in "train --data fifo $Q" "train --resume fifo --data text.txt" "generate --model fifo" \
+    "classify --model fifo fifo fifo" "classify --model text.txt fifo text.txt" "classify --model text.txt text.txt fifo"; do
   timeout 20 "$DYTCL" $opt > out.txt 2> err.txt
   rc=$?
   check "$opt refused at once" "[ $rc -ne 124 ] && [ $rc -ne 0 ] && grep -q 'regular file' err.txt"
