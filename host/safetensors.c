@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -458,6 +459,15 @@ dytcl_status dytcl_st_save(const char *path, const dytcl_st_tensor *t, int n, co
             (unsigned)t[i].dtype >= ST_DTYPES)
             return dy_fail(NULL, DYTCL_ERR_INVALID_ARG, "dytcl_st_save: tensor %d (%s) has a bad shape, data or dtype",
                            i, t[i].name ? t[i].name : "NULL");
+        /* a finite value past the half-width range would be stored as an
+         * infinity the reader then refuses: refused here, before any write */
+        for (size_t j = 0; t[i].dtype != DYTCL_F32 && j < t[i].numel; j++) {
+            const float v = t[i].data[j];
+            if (isfinite(v) && !isfinite(dytcl_half_to_float(dytcl_half_from_float(v, t[i].dtype), t[i].dtype)))
+                return dy_fail(NULL, DYTCL_ERR_INVALID_ARG,
+                               "dytcl_st_save: tensor \"%s\" element %zu is %g, outside the range of %s (it would be "
+                               "stored as an infinity): refused", t[i].name, j, (double)v, st_names[t[i].dtype]);
+        }
     }
     char *json = NULL;
     dytcl_status s = header_json(t, n, meta, nmeta, &json);

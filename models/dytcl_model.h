@@ -315,7 +315,8 @@ typedef struct {
  * DYTCL_ERR_INVALID_ARG for a language model or a value out of range. */
 DYTCL_API dytcl_status dytcl_model_regularize(dytcl_model *m, const dytcl_model_regularization *r);
 
-/* The last forward's mean loss (a device read). */
+/* The last forward's mean loss (a device read); DYTCL_ERR_CALL_ORDER when that
+ * forward had no targets or the batch was set since. */
 DYTCL_API dytcl_status dytcl_model_read_loss(dytcl_model *m, float *loss);
 /* The last forward's logits [B*T, V] (vit: [B, classes]) into host memory; call it before
  * dytcl_model_backward, which turns them into their gradient in place. */

@@ -1,8 +1,14 @@
 /* idx.c -- IDX image and label files, batches and augmentations (see idx.h). */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* fdopen-style gzdopen on an fd, fstat */
+#endif
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "dytcl_model.h" /* dytcl_rng_next: the project's one RNG */
@@ -80,8 +86,21 @@ int dy_image_set_parse(const uint8_t *img, size_t img_n, const char *img_name, c
 static int inflate_file(const char *path, size_t max, uint8_t **out, size_t *n, char *err, size_t cap)
 {
     *out = NULL, *n = 0;
-    gzFile g = gzopen(path, "rb");
-    if (!g) return (snprintf(err, cap, "%s: cannot open", path), -1);
+    /* O_NONBLOCK: a FIFO would block open() until a writer came; only a
+     * regular file is read (then blocking again, for zlib's reads) */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) return (snprintf(err, cap, "%s: cannot open", path), -1);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return (snprintf(err, cap, "%s is not a regular file (a directory, FIFO or device): refused", path), -1);
+    }
+    int fl = fcntl(fd, F_GETFL);
+    gzFile g = fl == -1 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) == -1 ? NULL : gzdopen(fd, "rb");
+    if (!g) {
+        close(fd);
+        return (snprintf(err, cap, "%s: cannot open", path), -1);
+    }
     size_t have = 0, room = max < (1 << 20) ? max + 1 : (1 << 20);
     uint8_t *buf = malloc(room);
     int code = Z_OK;

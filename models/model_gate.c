@@ -16,7 +16,8 @@
  *   backward           needs targets (a forward with targets, not yet
  *                      consumed); consumes the logits (turned into their
  *                      gradient in place)
- *   read_loss          needs a loss since zero_grad
+ *   read_loss          needs a loss since zero_grad, from the last forward
+ *                      (one without targets, or a new batch, has none)
  *   step               stepped = 1
  *   step_stats(n)      needs a step since zero_grad and n losses
  *   zero_grad          losses = 0, stepped = 0
@@ -60,6 +61,9 @@ dytcl_status dy_gate(const dytcl_model *m, const char *fn, unsigned need)
                        "%s: needs a forward with targets first (each forward takes one backward)", fn);
     if ((need & DY_NEED_LOSS) && !g->losses)
         return dy_fail(ctx, DYTCL_ERR_CALL_ORDER, "%s: no loss computed since dytcl_model_zero_grad", fn);
+    if ((need & DY_NEED_LOSS) && !g->loss)
+        return dy_fail(ctx, DYTCL_ERR_CALL_ORDER,
+                       "%s: the last forward computed no loss (it had no targets, or the batch was set since)", fn);
     if ((need & DY_NEED_STEP) && !g->stepped)
         return dy_fail(ctx, DYTCL_ERR_CALL_ORDER, "%s: no dytcl_model_step since dytcl_model_zero_grad", fn);
     return DYTCL_OK;
@@ -126,14 +130,14 @@ dytcl_status dy_gate_optim(const dytcl_model *m, const char *fn, const dytcl_mod
 
 void dy_gate_batch(dytcl_model *m)
 {
-    m->gate.ran = m->gate.logits = m->gate.targets = 0;
+    m->gate.ran = m->gate.logits = m->gate.targets = m->gate.loss = 0;
 }
 
 void dy_gate_forward(dytcl_model *m, int done, int targets)
 {
     dy_gate_state *g = &m->gate;
     g->ran = g->logits = done;
-    g->targets = done && targets;
+    g->targets = g->loss = done && targets;
     if (done && targets && g->losses < LOSS_SLOTS) g->losses++;
 }
 

@@ -82,6 +82,7 @@ typedef struct {
     int logits;   /* the activations hold the last forward's logits (backward consumes them) */
     int targets;  /* the last forward had targets, and no backward has used them */
     int losses;   /* losses in the slots since dytcl_model_zero_grad (at most LOSS_SLOTS) */
+    int loss;     /* the last forward at this batch shape computed a loss (had targets) */
     int stepped;  /* a step since dytcl_model_zero_grad: the stats hold its gradient norm */
     int decoded;  /* decoding: positions 0..decoded-1 are in the KV cache */
 } dy_gate_state;

@@ -86,5 +86,9 @@ check "export --format onnx exits 2" "[ $? -eq 2 ] && [ ! -e x ]"
 check "export --format hf --fold exits 2" "[ $? -eq 2 ] && [ ! -e y ]"
 "$DYTCL" train $S --arch gpt --norm rmsnorm --out gr.st --log gr.csv > /dev/null 2>&1
 "$DYTCL" export --format hf gr.st hf-gr > /dev/null 2> err.txt
-check "a gpt with RMSNorm (no transformers layout) refused" "[ $? -eq 1 ] && grep -q 'no Hugging Face layout' err.txt"
+check "a gpt with RMSNorm (no transformers layout) refused, no OUT_DIR left made" \
+  "[ $? -eq 1 ] && grep -q 'no Hugging Face layout' err.txt && [ ! -e hf-gr ]"
+mkdir -p hf-mine
+"$DYTCL" export --format hf gr.st hf-mine > /dev/null 2> err.txt
+check "... an OUT_DIR of the user's stays" "[ $? -eq 1 ] && [ -d hf-mine ]"
 exit $fail

@@ -58,10 +58,22 @@ n=0; while [ ! -e busy.st.lock ] && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); 
 check "a second run on a locked --out refused, holder named" "[ $? -eq 1 ] && grep -q \"process $pid\" err.txt"
 kill $pid; wait $pid 2>/dev/null
 
+# A refusal names each file once, by its role: the log's diagnostics file as
+# such, and a tokenize input as a file (not "the input input").
+cp text.txt run.csv.diag.csv
+"$DYTCL" train --data run.csv.diag.csv $Q --diag-every 1 --out d.st --log run.csv > out.txt 2> err.txt
+check "--log's diagnostics that is --data: refused, named as such" \
+  "[ $? -eq 1 ] && grep -qF -- \"--log's diagnostics run.csv.diag.csv is the input --data\" err.txt && cmp -s run.csv.diag.csv text.txt"
+"$DYTCL" tokenize decode --model text.txt text.txt text.txt > out.txt 2> err.txt
+check "tokenize OUT = IN refused, each named once" \
+  "[ $? -eq 1 ] && grep -q 'output text.txt is the input file text.txt' err.txt && ! grep -q 'input input' err.txt"
+rm -f run.csv.diag.csv
+
 # FIFOs as inputs are refused before open() (which would block), and
 # /dev/zero as a checkpoint is refused before any read.
 mkfifo fifo
-for opt in "train --data fifo $Q" "train --resume fifo --data text.txt" "generate --model fifo"; do
+for opt in "train --data fifo $Q" "train --resume fifo --data text.txt" "generate --model fifo" \
+    "classify --model fifo fifo fifo" "classify --model text.txt fifo text.txt" "classify --model text.txt text.txt fifo"; do
   timeout 20 "$DYTCL" $opt > out.txt 2> err.txt
   rc=$?
   check "$opt refused at once" "[ $rc -ne 124 ] && [ $rc -ne 0 ] && grep -q 'regular file' err.txt"

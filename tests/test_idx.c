@@ -1,10 +1,15 @@
 /* test_idx.c -- the IDX reader's acceptances and refusals (each message
  * names the file and the fault), gzip through zlib, the seeded shuffle and
  * batches, and the augmentations. Host only. */
+#ifndef _POSIX_C_SOURCE
+#define _POSIX_C_SOURCE 200809L /* mkfifo, alarm */
+#endif
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "check.h"
@@ -93,6 +98,20 @@ static void check_files(void)
           "a missing file accepted or unnamed: %s", err);
     CHECK(dy_image_set_load(gi, gl, 0, 20, &s, err, sizeof err) != 0 && strstr(err, "limit"),
           "a file past max_bytes accepted: %s", err);
+    /* a FIFO would block open() until a writer came (the alarm fails the
+     * test instead of hanging it), a directory is no file */
+    const char *fifo = "test-idx-fifo";
+    remove(fifo);
+    CHECK(mkfifo(fifo, 0600) == 0, "mkfifo failed");
+    alarm(20);
+    CHECK(dy_image_set_load(fifo, gl, 0, 0, &s, err, sizeof err) != 0 && strstr(err, fifo) &&
+              strstr(err, "regular file"), "a FIFO of images accepted or unnamed: %s", err);
+    CHECK(dy_image_set_load(gi, fifo, 0, 0, &s, err, sizeof err) != 0 && strstr(err, fifo) &&
+              strstr(err, "regular file"), "a FIFO of labels accepted or unnamed: %s", err);
+    CHECK(dy_image_set_load(".", gl, 0, 0, &s, err, sizeof err) != 0 && strstr(err, "regular file"),
+          "a directory accepted: %s", err);
+    alarm(0);
+    remove(fifo);
     remove(gi), remove(gl), remove(cut);
     /* the real data set, when installed */
     const char *fi = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";

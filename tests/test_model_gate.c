@@ -183,6 +183,17 @@ static void call_order(dytcl_ctx *ctx)
     EXPECT(ctx, dytcl_model_step(m, &o, 2), DYTCL_ERR_INVALID_ARG, "lr nan");
     CHECK_OK(ctx, dytcl_model_zero_grad(m));
     EXPECT(ctx, dytcl_model_read_loss(m, &loss), DYTCL_ERR_CALL_ORDER, "since dytcl_model_zero_grad");
+    /* the loss read is the last forward's: none after a forward without
+     * targets, or after a new batch, even with an older loss in the slots */
+    CHECK_OK(ctx, dytcl_model_forward(m, tok, tgt));
+    CHECK_OK(ctx, dytcl_model_read_loss(m, &loss));
+    CHECK_OK(ctx, dytcl_model_forward(m, tok, NULL));
+    EXPECT(ctx, dytcl_model_read_loss(m, &loss), DYTCL_ERR_CALL_ORDER, "no targets");
+    CHECK_OK(ctx, dytcl_model_forward(m, tok, tgt));
+    CHECK_OK(ctx, dytcl_model_set_batch(m, 1, 2));
+    EXPECT(ctx, dytcl_model_read_loss(m, &loss), DYTCL_ERR_CALL_ORDER, "no targets");
+    CHECK_OK(ctx, dytcl_model_set_batch(m, 1, 4));
+    CHECK_OK(ctx, dytcl_model_zero_grad(m));
 
     /* decoding: outside a session, twice begun, and generate inside the caller's session */
     dytcl_sampling s = {.temperature = 0};

@@ -74,6 +74,23 @@ int main(void)
     CHECK_OK(NULL, dytcl_st_load(path, &f));
     CHECK(f && dytcl_st_count(f) == 3, "the previous file was damaged");
     dytcl_st_free(f);
+    /* A finite value past F16's range (65504) or BF16's would be stored as an
+     * infinity: refused, naming the tensor, and the old file stays. */
+    float wide[4] = {1.0f, -65504.0f, 65520.0f, 0.0f}, big[2] = {3.0e38f, 3.4e38f};
+    dytcl_st_tensor narrow[2] = {{"h.0.w", 1, {4}, 4, wide, 0, DYTCL_F16, NULL}, {"h.1.w", 1, {2}, 2, big, 0, DYTCL_BF16, NULL}};
+    CHECK(dytcl_st_save(path, narrow, 1, NULL, 0) == DYTCL_ERR_INVALID_ARG &&
+              strstr(dytcl_last_error(NULL), "h.0.w") && strstr(dytcl_last_error(NULL), "F16"),
+          "65520 saved as F16: %s", dytcl_last_error(NULL));
+    CHECK(dytcl_st_save(path, narrow + 1, 1, NULL, 0) == DYTCL_ERR_INVALID_ARG &&
+              strstr(dytcl_last_error(NULL), "element 1"), "3.4e38 saved as BF16: %s", dytcl_last_error(NULL));
+    CHECK_OK(NULL, dytcl_st_load(path, &f));
+    CHECK(f && dytcl_st_count(f) == 3, "the previous file was damaged");
+    dytcl_st_free(f);
+    wide[2] = 65504.0f, big[1] = -3.0e38f;
+    char narrow_path[300];
+    snprintf(narrow_path, sizeof narrow_path, "%s/narrow.safetensors", dir);
+    CHECK_OK(NULL, dytcl_st_save(narrow_path, narrow, 2, NULL, 0));
+    remove(narrow_path);
     /* An unwritable place: an I/O error, nothing left behind. */
     CHECK(dytcl_st_save("/nonexistent-dir/x.safetensors", t, 3, NULL, 0) == DYTCL_ERR_IO, "unwritable");
 

@@ -80,7 +80,7 @@ int cmd_export(int argc, char **argv)
     out_file *of = NULL, *of_cfg = NULL, *of_tok = NULL;
     if (hf) { /* OUT is a directory (created when missing): its files are the outputs */
         char st_path[PATH_MAX], cfg_path[PATH_MAX], tok_path[PATH_MAX];
-        if (out_make_dir("export", "OUT_DIR", out)) return 1;
+        if (outs_make_dir(&files, "OUT_DIR", out)) return 1;
         snprintf(st_path, sizeof st_path, "%.*s/model.safetensors", PATH_MAX - 40, out);
         snprintf(cfg_path, sizeof cfg_path, "%.*s/config.json", PATH_MAX - 40, out);
         snprintf(tok_path, sizeof tok_path, "%.*s/tokenizer.json", PATH_MAX - 40, out);
@@ -91,7 +91,7 @@ int cmd_export(int argc, char **argv)
     } else {
         of = outs_add(&files, "OUT", out, output_is_checkpoint, "a checkpoint");
     }
-    if (outs_claim(&files)) return 1;
+    if (outs_claim(&files)) return outs_release(&files), 1;
     dytcl_ctx *ctx = NULL;
     dytcl_model *m = NULL, *folded = NULL;
     dytcl_meta md = {0};

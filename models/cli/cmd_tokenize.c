@@ -81,7 +81,7 @@ static int claim(outs *s, out_file **f, const char *const *ins, int n_in, const 
                  const char *kind_name, int force)
 {
     outs_init(s, WHO, force);
-    for (int i = 0; i < n_in; i++) outs_input(s, "input", ins[i], NULL);
+    for (int i = 0; i < n_in; i++) outs_input(s, "file", ins[i], NULL);
     *f = outs_add(s, "output", out, kind, kind_name);
     return outs_claim(s);
 }

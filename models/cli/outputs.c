@@ -370,6 +370,7 @@ void outs_release(outs *s)
         if (f->tmp_made == 2) out_unstage(f);
         drop_lock(f);
     }
+    if (s->made_dir) rmdir(s->made_dir), s->made_dir = NULL; /* fails, as it should, when the run filled it */
 }
 
 /* ------------------------------------------------------------ writing */
@@ -497,6 +498,15 @@ int out_make_dir(const char *who, const char *opt, const char *path)
     }
     if (mkdir(path, 0777) != 0) /* 0777 less the user's umask */
         return cli_error(who, 1, "%s %s: cannot create the directory: %s", opt, path, strerror(errno));
+    return 0;
+}
+
+int outs_make_dir(outs *s, const char *opt, const char *path)
+{
+    struct stat st;
+    const int missing = lstat(path, &st) != 0;
+    if (out_make_dir(s->who, opt, path)) return 1;
+    if (missing) s->made_dir = path;
     return 0;
 }
 

@@ -67,6 +67,7 @@ typedef struct {
     out_file f[OUTS_MAX];
     const char *in[OUTS_MAX_IN], *in_opt[OUTS_MAX_IN];
     const out_file *in_except[OUTS_MAX_IN]; /* the output allowed to be this input (resuming in place) */
+    const char *made_dir;     /* a directory this run made (out_make_dir): removed on release when empty */
 } outs;
 
 void outs_init(outs *s, const char *who, int force);
@@ -100,6 +101,9 @@ int out_commit_named(out_file *f, const char *name, out_file *to);
 /* A directory output (OUT_DIR): made when missing (0777 less the umask); an
  * existing one must be a directory, never a link. 0, or 1 after saying why. */
 int out_make_dir(const char *who, const char *opt, const char *path);
+/* out_make_dir for the outputs of s: a directory it makes is removed again by
+ * outs_release when the run left nothing in it (a failed export). */
+int outs_make_dir(outs *s, const char *opt, const char *path);
 /* Removes the staging directory and what is in it. */
 void out_unstage(out_file *f);
 

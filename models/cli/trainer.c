@@ -35,7 +35,7 @@ int trainer_claim(trainer_files *tf, const char *who, int force, const char *out
     tf->out = outs_add(&tf->set, "--out", out, output_is_checkpoint, "a checkpoint");
     tf->log = outs_add(&tf->set, "--log", log, log_kind, log_kind_name);
     snprintf(path, sizeof path, "%s.diag.csv", log);
-    tf->diag = diag && log[0] ? outs_add(&tf->set, "the diagnostics of --log", path, output_is_diag_log,
+    tf->diag = diag && log[0] ? outs_add(&tf->set, "--log's diagnostics", path, output_is_diag_log,
                                          "a diagnostics log")
                               : NULL;
     for (int i = 0; i < nin; i++) outs_input(&tf->set, in_opt[i], in[i], NULL);
