@@ -295,10 +295,12 @@ int bench_decode_peer(const bench_decode_peer_opts *o, char *err, size_t cap)
             json_t *v;
             json_object_foreach(checks, key, v)
             printf("logits check %-5s llama.cpp vs dytcl, %d positions: max |diff| %.3g, max |logit| %.3g, "
-                   "relative %.2g (tolerance %.0e): %s\n",
+                   "relative %.2g (tolerance %.0e; as timed, flash attention on: %.2g): %s\n",
                    key, NCHECK, json_number_value(json_object_get(v, "max_abs")),
                    json_number_value(json_object_get(v, "max_ref")), json_number_value(json_object_get(v, "rel")),
-                   json_number_value(json_object_get(v, "tol")), json_is_true(json_object_get(v, "ok")) ? "ok" : "DIFFERENT");
+                   json_number_value(json_object_get(v, "tol")),
+                   json_number_value(json_object_get(json_object_get(v, "timed"), "rel")),
+                   json_is_true(json_object_get(v, "ok")) ? "ok" : "DIFFERENT");
             if (json_is_true(json_object_get(ready, "ready"))) {
                 have_peer = 1;
                 printf("llama.cpp: llama-cpp-python %s, %d threads; %s\n",
