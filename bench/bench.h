@@ -100,8 +100,11 @@ int bench_step(const bench_step_opts *o, char *err, size_t cap);       /* per-op
 typedef struct {
     dytcl_arch arch;
     int layers, dim, heads, batch, seq, steps, gen; /* seq >= 10 */
-    int peer;                   /* also PyTorch eager (llama only) */
+    int peer;                   /* also PyTorch (llama only) */
     const char *json;
+    const char *peer_modes;     /* "eager,compile" (NULL: both) */
+    const char *peer_threads;   /* PyTorch's threads, "1,2" (NULL: $DYTCL_PEER_THREADS, else 1 and 2) */
+    const char *norm;           /* just this norm ("dyt", "rmsnorm", "layernorm"), or NULL: all three */
 } bench_train_opts;
 int bench_train(const bench_train_opts *o, char *err, size_t cap);     /* a model's training step and generation */
 
@@ -109,5 +112,13 @@ typedef struct {
     int dim, layers, heads, tokens, rounds; /* rounds <= 64 */
 } bench_decode_opts;
 int bench_decode(const bench_decode_opts *o, char *err, size_t cap);   /* decoding with f32, f16, bf16 weights */
+
+typedef struct {
+    int dim, layers, heads, tokens, rounds; /* rounds <= 64 */
+    int prompt;                 /* tokens of the prompt-processing case */
+    int peer_threads;           /* llama.cpp's threads (0: one per CPU) */
+    const char *json;
+} bench_decode_peer_opts;
+int bench_decode_peer(const bench_decode_peer_opts *o, char *err, size_t cap); /* dytcl vs llama.cpp */
 
 #endif

@@ -10,11 +10,12 @@
  *     (DyT folded into the next linear layers, as dytcl generate runs), and
  *     its bandwidth limit: copy bandwidth (bench_host_copy_gbps, measured
  *     before each norm) / the bytes of weights a token reads;
- *   - with --peer, the same model, step and decoding in PyTorch eager
- *     (bench/peers/train_peer.py, run right after each norm's dytcl run, on
- *     the same CPU) and the ratios dytcl / PyTorch; only where
- *     `python3 -c "import torch"` works (DYTCL_PYTHON names another Python;
- *     DYTCL_PEER_THREADS sets PyTorch's threads, default one per CPU). */
+ *   - with --peer, the same model, step and decoding in PyTorch
+ *     (bench/peers/train_peer.py), eager and torch.compile, at 1 and 2
+ *     threads (--peer-modes, --peer-threads; DYTCL_PEER_THREADS where
+ *     --peer-threads is not given): per norm and peer, a dytcl run and then
+ *     the peer's, on the same CPU, and the ratios dytcl / PyTorch; only where
+ *     `python3 -c "import torch"` works (DYTCL_PYTHON names another Python). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,19 +129,58 @@ static int peer_available(void)
     return system(cmd) == 0;
 }
 
+/* One PyTorch configuration: eager or compiled, at some threads. */
+typedef struct {
+    int compile, threads; /* threads 0: the peer's default, one per CPU */
+} peer_kind;
+
+#define MAX_PEERS 16
+
+/* --peer-modes and --peer-threads into kinds (every mode at every thread
+ * count); the count, or -1 with the reason in err. */
+static int peer_kinds(const opts *o, peer_kind *kinds, char *err, size_t cap)
+{
+    const char *modes = o->peer_modes ? o->peer_modes : "eager,compile";
+    const char *threads = o->peer_threads;
+    if (!threads) threads = getenv("DYTCL_PEER_THREADS");
+    if (!threads || !*threads) threads = "1,2";
+    int nm = 0, nt = 0, mode[2], th[8];
+    for (const char *p = modes; *p;) {
+        size_t n = strcspn(p, ",");
+        int m = n == 5 && !strncmp(p, "eager", 5) ? 0 : n == 7 && !strncmp(p, "compile", 7) ? 1 : -1;
+        for (int i = 0; i < nm; i++)
+            if (mode[i] == m) m = -1;
+        if (m < 0 || nm == 2) return bench_fail(err, cap, "--peer-modes: \"%s\" is not a list of eager, compile", modes), -1;
+        mode[nm++] = m;
+        p += n + (p[n] == ',');
+    }
+    for (const char *p = threads; *p;) {
+        char *end;
+        long t = strtol(p, &end, 10);
+        if (end == p || (*end && *end != ',') || t < 0 || t > 1024 || nt == 8)
+            return bench_fail(err, cap, "--peer-threads: \"%s\" is not a list of thread counts (0: one per CPU)",
+                              threads), -1;
+        th[nt++] = (int)t;
+        p = *end ? end + 1 : end;
+    }
+    if (!nm || !nt) return bench_fail(err, cap, "--peer-modes and --peer-threads need at least one value"), -1;
+    int k = 0;
+    for (int i = 0; i < nm; i++)
+        for (int j = 0; j < nt; j++) kinds[k++] = (peer_kind){mode[i], th[j]};
+    return k;
+}
+
 /* Runs the peer for one norm; returns its JSON object (NULL on failure). */
-static json_t *peer_run(const opts *o, dytcl_norm_kind norm)
+static json_t *peer_run(const opts *o, dytcl_norm_kind norm, peer_kind kind)
 {
     const char *script = getenv("DYTCL_PEER_SCRIPT");
     if (!script || !*script) script = DYTCL_PEER_SCRIPT;
-    const char *threads = getenv("DYTCL_PEER_THREADS"); /* default: the peer's, one per CPU */
-    const int nthreads = threads ? atoi(threads) : 0;
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
              "'%s' '%s' --norm %s --layers %d --dim %d --heads %d --batch %d --seq %d --steps %d --gen %d "
-             "--threads %d",
+             "--threads %d%s",
              peer_python(), script, dytcl_norm_kind_name(norm), o->layers, o->dim, o->heads, o->batch, o->seq, o->steps,
-             o->gen, nthreads > 0 ? nthreads : 0);
+             o->gen, kind.threads, kind.compile ? " --compile" : "");
     FILE *f = popen(cmd, "r");
     if (!f) return NULL;
     char buf[1 << 16];
@@ -167,50 +207,65 @@ int bench_train(const bench_train_opts *opt, char *err, size_t cap)
     dytcl_gemm_path_t gp = DYTCL_GEMM_AUTO;
     dytcl_gemm_path(ctx, &gp);
     printf("GEMM: %s\n", dytcl_gemm_path_name(gp));
+    peer_kind kinds[MAX_PEERS];
+    int nkinds = 1;
+    if (o.peer && (nkinds = peer_kinds(&o, kinds, err, cap)) < 0) return dytcl_ctx_free(ctx), 1;
     if (o.peer && !peer_available()) {
         printf("peer: skipped (%s cannot import torch)\n", peer_python());
-        o.peer = 0;
+        o.peer = 0, nkinds = 1;
     }
     printf("\n%-10s %10s %12s %14s %12s %12s %10s", "norm", "step ms", "train tok/s", "norm share", "norm ms",
            "gen tok/s", "of limit");
-    if (o.peer) printf(" | %12s %12s %10s %10s", "torch step", "torch gen", "train x", "gen x");
+    if (o.peer) printf(" | %-12s %12s %12s %10s %10s", "peer", "torch step", "torch gen", "train x", "gen x");
     printf("\n");
     json_t *records = json_array();
     const dytcl_norm_kind norms[] = {DYTCL_NORM_DYT, DYTCL_NORM_RMSNORM, DYTCL_NORM_LAYERNORM};
     int rc = 0;
     for (int i = 0; i < 3 && !rc; i++) {
-        result r = {0};
-        double copy_gbps = 0;
-        if (bench_host_copy_gbps(ctx, &copy_gbps)) copy_gbps = 0;
-        if ((rc = measure(ctx, &o, norms[i], &r, err, cap))) break;
-        const double limit = copy_gbps * 1e9 / r.weight_bytes;
-        printf("%-10s %10.2f %12.0f %13.1f%% %12.3f %12.1f %9.2f", dytcl_norm_kind_name(norms[i]), r.step_ms,
-               r.train_tok_s, 100 * r.norm_share, r.norm_ms, r.gen_tok_s, limit > 0 ? r.gen_tok_s / limit : 0);
-        json_t *rec = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f}", "arch",
-                                dytcl_arch_name(o.arch), "norm", dytcl_norm_kind_name(norms[i]), "layers", o.layers,
-                                "dim", o.dim, "heads", o.heads, "batch", o.batch, "seq", o.seq, "step_ms", r.step_ms,
-                                "train_tokens_per_s", r.train_tok_s, "step_device_ms", r.step_device_ms, "norm_ms",
-                                r.norm_ms, "norm_share", r.norm_share, "generate_tokens_per_s", r.gen_tok_s);
-        json_object_set_new(rec, "copy_gbps", json_real(copy_gbps));
-        json_object_set_new(rec, "weight_bytes_per_token", json_real(r.weight_bytes));
-        json_object_set_new(rec, "generate_limit_tokens_per_s", json_real(limit));
-        json_object_set_new(rec, "generate_of_limit", json_real(limit > 0 ? r.gen_tok_s / limit : 0));
-        json_t *peer = o.peer ? peer_run(&o, norms[i]) : NULL;
-        if (peer) {
-            const double ps = json_number_value(json_object_get(peer, "step_ms"));
-            const double pg = json_number_value(json_object_get(peer, "generate_tokens_per_s"));
-            const double tx = r.step_ms > 0 ? ps / r.step_ms : 0, gx = pg > 0 ? r.gen_tok_s / pg : 0;
-            printf(" | %12.2f %12.1f %9.2fx %9.2fx", ps, pg, tx, gx);
-            json_object_set_new(rec, "peer", peer);
-            json_object_set_new(rec, "train_vs_peer", json_real(tx));
-            json_object_set_new(rec, "generate_vs_peer", json_real(gx));
+        if (o.norm && strcmp(o.norm, dytcl_norm_kind_name(norms[i]))) continue;
+        for (int k = 0; k < nkinds && !rc; k++) { /* with peers: dytcl, then each peer, one after the other */
+            result r = {0};
+            double copy_gbps = 0;
+            if (bench_host_copy_gbps(ctx, &copy_gbps)) copy_gbps = 0;
+            if ((rc = measure(ctx, &o, norms[i], &r, err, cap))) break;
+            const double limit = copy_gbps * 1e9 / r.weight_bytes;
+            printf("%-10s %10.2f %12.0f %13.1f%% %12.3f %12.1f %9.2f", dytcl_norm_kind_name(norms[i]), r.step_ms,
+                   r.train_tok_s, 100 * r.norm_share, r.norm_ms, r.gen_tok_s, limit > 0 ? r.gen_tok_s / limit : 0);
+            fflush(stdout);
+            json_t *rec = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f}", "arch",
+                                    dytcl_arch_name(o.arch), "norm", dytcl_norm_kind_name(norms[i]), "layers", o.layers,
+                                    "dim", o.dim, "heads", o.heads, "batch", o.batch, "seq", o.seq, "step_ms", r.step_ms,
+                                    "train_tokens_per_s", r.train_tok_s, "step_device_ms", r.step_device_ms, "norm_ms",
+                                    r.norm_ms, "norm_share", r.norm_share, "generate_tokens_per_s", r.gen_tok_s);
+            json_object_set_new(rec, "copy_gbps", json_real(copy_gbps));
+            json_object_set_new(rec, "weight_bytes_per_token", json_real(r.weight_bytes));
+            json_object_set_new(rec, "generate_limit_tokens_per_s", json_real(limit));
+            json_object_set_new(rec, "generate_of_limit", json_real(limit > 0 ? r.gen_tok_s / limit : 0));
+            json_t *peer = o.peer ? peer_run(&o, norms[i], kinds[k]) : NULL;
+            if (peer) {
+                const double ps = json_number_value(json_object_get(peer, "step_ms"));
+                const double pg = json_number_value(json_object_get(peer, "generate_tokens_per_s"));
+                const double tx = r.step_ms > 0 ? ps / r.step_ms : 0, gx = pg > 0 ? r.gen_tok_s / pg : 0;
+                char name[32];
+                snprintf(name, sizeof name, "%s %dt", kinds[k].compile ? "compile" : "eager",
+                         (int)json_integer_value(json_object_get(peer, "threads")));
+                printf(" | %-12s %12.2f %12.1f %9.2fx %9.2fx", name, ps, pg, tx, gx);
+                json_object_set_new(rec, "peer", peer);
+                json_object_set_new(rec, "train_vs_peer", json_real(tx));
+                json_object_set_new(rec, "generate_vs_peer", json_real(gx));
+            } else if (o.peer) {
+                printf(" | %-12s (failed)", kinds[k].compile ? "compile" : "eager");
+            }
+            printf("\n");
+            fflush(stdout);
+            json_array_append_new(records, rec);
         }
-        printf("\n");
-        json_array_append_new(records, rec);
     }
     printf("(step: wall clock, median; norm share: device time of the norm layers / of the whole step;\n"
            " of limit: gen tok/s / (copy bandwidth / bytes of weights read per token))\n");
-    if (o.peer) printf("(train x, gen x: dytcl's tokens/s / PyTorch eager's, measured one after the other)\n");
+    if (o.peer)
+        printf("(train x, gen x: dytcl's tokens/s / PyTorch's, measured one after the other; compile: the\n"
+               " training step's model through torch.compile, decoding eager)\n");
     if (!rc && o.json) {
         json_t *d = bench_device_json(ctx, &dev);
         rc = bench_write_json(o.json, d, records, err, cap);

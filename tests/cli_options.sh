@@ -26,8 +26,8 @@ help_lists devices -- device no-selftest
 help_lists bench norms -- quick reps iters json png device only shape dtype
 help_lists bench attention -- reps max-t json
 help_lists bench step -- batch seq reps json
-help_lists bench train -- arch layers dim heads batch seq steps gen quick peer json
-help_lists bench decode -- dim layers heads tokens rounds
+help_lists bench train -- arch layers dim heads batch seq steps gen quick peer json peer-modes peer-threads norm
+help_lists bench decode -- dim layers heads tokens rounds peer prompt peer-threads json
 help_lists bench gemm -- reps json device no-defaults
 help_lists tune gemm -- budget-seconds shape reps no-save device
 help_lists train -- data tokenizer out resume log force arch norm layers heads dim ff alpha-attn alpha-ffn \
@@ -96,6 +96,8 @@ usage_error "devices: unknown" 'dytcl devices: --bogus: unknown option' devices 
 usage_error "bench norms: dtype list" 'dytcl bench norms: --dtype: "f32,f32" is not a list' bench norms --dtype f32,f32
 usage_error "bench norms: shape" 'dytcl bench norms: --shape: "4096" is not ROWSxC' bench norms --shape 4096
 usage_error "bench decode: range" 'dytcl bench decode: --rounds: 0 is out of range (1 to 64)$' bench decode --rounds 0
+usage_error "bench decode: peer options alone" 'dytcl bench decode: --prompt, --peer-threads and --json go with --peer$' bench decode --prompt 64
+usage_error "bench train: norm" 'dytcl bench train: --norm: "derf" is not all, dyt, rmsnorm or layernorm$' bench train --norm derf
 usage_error "bench train: seq range" 'dytcl bench train: --seq: 5 is out of range' bench train --seq 5
 usage_error "bench train: enum" 'dytcl bench train: --arch: "rnn" is not gpt or llama$' bench train --arch rnn
 usage_error "bench attention: int" 'dytcl bench attention: --max-t: "big" is not a whole number$' bench attention --max-t big

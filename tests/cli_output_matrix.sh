@@ -61,6 +61,7 @@ recipe() {
     "plot") echo "plot run.csv --png @--png@" ;;
     "bench norms") echo "bench norms --quick --iters 0 --json @--json@ --png @--png@" ;;
     "bench attention"|"bench step"|"bench train"|"bench gemm") echo "$1 --json @--json@" ;;
+    "bench decode") echo "bench decode --peer --dim 64 --layers 1 --heads 2 --tokens 4 --rounds 1 --json @--json@" ;;
     *) echo "" ;;
   esac
 }

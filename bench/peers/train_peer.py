@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
 """The PyTorch peer of `dytcl bench train`: the same LLaMA-style model, step
-and decoding, in PyTorch eager on the CPU (or CUDA/ROCm with --device cuda),
-timed the same way.
+and decoding, in PyTorch eager or torch.compile on the CPU (or CUDA/ROCm with
+--device cuda), timed the same way.
 
     python3 bench/peers/train_peer.py --norm dyt [--layers 4 --dim 256 --heads 4
-            --batch 8 --seq 128 --steps 10 --gen 64 --threads N]
+            --batch 8 --seq 128 --steps 10 --gen 64 --threads N --compile]
+
+--compile runs the training step's forward and backward through
+torch.compile (inductor, default mode; the optimizer stays eager); compiling
+happens in the warm-up steps and is reported as compile_s, not timed.
+Decoding is eager in both modes (its shapes change every step).
 
 prints one JSON object: step_ms (median wall time of a whole training step),
 train_tokens_per_s, generate_tokens_per_s and the versions used.
@@ -136,6 +141,7 @@ def main():
                     ("gen", 64), ("threads", 0)):
         p.add_argument("--" + name, type=int, default=v)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--compile", action="store_true", help="torch.compile the training step's model")
     a = p.parse_args()
     torch.set_num_threads(a.threads or os.cpu_count() or 1)
     torch.manual_seed(0)
@@ -150,16 +156,20 @@ def main():
     tok = torch.randint(0, 256, (a.batch, a.seq), generator=g).to(dev)
     tgt = torch.randint(0, 256, (a.batch, a.seq), generator=g).to(dev)
 
+    fwd = torch.compile(m) if a.compile else m
+
     def step():
         opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(m(tok).view(-1, 256), tgt.view(-1))
+        loss = F.cross_entropy(fwd(tok).view(-1, 256), tgt.view(-1))
         loss.backward()
         torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
         opt.step()
         return loss.item()
 
-    for _ in range(2):  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(2):  # warm-up (and compiling)
         step()
+    warm_s = time.perf_counter() - t0
     ms = []
     for _ in range(a.steps):
         t0 = time.perf_counter()
@@ -182,8 +192,9 @@ def main():
             logits = m(tok[:1, 8 + i:9 + i], caches, 8 + i)[0, -1].cpu()
         gen_tok_s = (n - 1) / (time.perf_counter() - t0) if n > 1 else 0.0
     assert torch.isfinite(logits).all()
-    print(json.dumps({"peer": "pytorch-eager", "torch": torch.__version__, "threads": torch.get_num_threads(),
-                      "device": str(dev), "norm": a.norm, "step_ms": step_ms,
+    print(json.dumps({"peer": "pytorch-compile" if a.compile else "pytorch-eager", "torch": torch.__version__,
+                      "threads": torch.get_num_threads(), "device": str(dev), "norm": a.norm, "step_ms": step_ms,
+                      "compile_s": warm_s if a.compile else 0.0,
                       "train_tokens_per_s": a.batch * a.seq / (step_ms / 1e3), "step_ms_all": ms,
                       "generate_tokens_per_s": gen_tok_s}))
 

@@ -167,9 +167,12 @@ static int run_step(int argc, char **argv, char *err, size_t cap)
 
 static const char *const arch_names[] = {"gpt", "llama", NULL}; /* dytcl_arch order */
 
+static const char *const norm_names[] = {"all", "dyt", "rmsnorm", "layernorm", NULL};
+
 typedef struct {
     bench_train_opts b;
     int quick;
+    int norm; /* norm_names */
 } train_args;
 
 static const opt_spec train_specs[] = {
@@ -183,8 +186,12 @@ static const opt_spec train_specs[] = {
     {"steps", OPT_INT, F(b.steps), "N", 1, 100000, .help = "timed steps after a warm-up"},
     {"gen", OPT_INT, F(b.gen), "N", 1, 100000, .help = "tokens generated"},
     {"quick", OPT_SWITCH, F(quick), .help = "2 layers, dim 128, 4 x 64 tokens, 3 steps, 16 generated (where not given)"},
-    {"peer", OPT_SWITCH, F(b.peer), .help = "also PyTorch eager on the CPU (bench/peers/train_peer.py; llama only)"},
+    {"peer", OPT_SWITCH, F(b.peer), .help = "also PyTorch on the CPU (bench/peers/train_peer.py; llama only)"},
     {"json", OPT_STR, F(b.json), "FILE", .help = "the records as JSON", .output = 1},
+    {"peer-modes", OPT_STR, F(b.peer_modes), "M[,M]", .help = "with --peer: eager, compile (torch.compile)", .def = "eager,compile"},
+    {"peer-threads", OPT_STR, F(b.peer_threads), "N[,N...]",
+     .help = "with --peer: PyTorch's threads, each mode at each (0: one per CPU)", .def = "1,2"},
+    {"norm", OPT_ENUM, F(norm), .names = norm_names, .help = "just this norm", .def = "all three"},
 #undef F
 };
 static const opt_cmd train_cmd = {
@@ -195,7 +202,7 @@ static const opt_cmd train_cmd = {
 
 static int run_train(int argc, char **argv, char *err, size_t cap)
 {
-    train_args a = {{DYTCL_ARCH_LLAMA, 4, 256, 4, 8, 128, 10, 64, 0, NULL}, 0};
+    train_args a = {{DYTCL_ARCH_LLAMA, 4, 256, 4, 8, 128, 10, 64, 0, NULL, NULL, NULL, NULL}, 0, 0};
     opt_seen seen;
     int rc = opt_parse(&train_cmd, argc, argv, &a, &seen);
     if (rc >= 0) return rc;
@@ -205,6 +212,7 @@ static int run_train(int argc, char **argv, char *err, size_t cap)
         for (int i = 0; i < 7; i++)
             if (quick[i] > 0 && !seen.given[i + 1]) *field[i] = quick[i];
     }
+    if (a.norm > 0) a.b.norm = norm_names[a.norm];
     if (a.b.peer && a.b.arch != DYTCL_ARCH_LLAMA)
         return cli_error(train_cmd.cmd, 2, "--peer: the PyTorch peer is llama only, not --arch %s",
                          dytcl_arch_name(a.b.arch));
@@ -215,6 +223,12 @@ static int run_train(int argc, char **argv, char *err, size_t cap)
 
 /* ---- bench decode */
 
+typedef struct {
+    bench_decode_opts b; /* first: the specs below index it with offsetof(bench_decode_opts, f) */
+    int peer, prompt, peer_threads;
+    const char *json;
+} decode_args;
+
 static const opt_spec decode_specs[] = {
 #define F(f) offsetof(bench_decode_opts, f)
     {"dim", OPT_INT, F(dim), "N", 2, 1 << 16, .help = "d_model"},
@@ -223,20 +237,47 @@ static const opt_spec decode_specs[] = {
     {"tokens", OPT_INT, F(tokens), "N", 1, 1000000, .help = "tokens decoded per round"},
     {"rounds", OPT_INT, F(rounds), "N", 1, 64, .help = "interleaved rounds (the median)"},
 #undef F
+#define F(f) offsetof(decode_args, f)
+    {"peer", OPT_SWITCH, F(peer),
+     .help = "llama-rmsnorm vs llama.cpp (llama-cpp-python, bench/peers/llama_peer.py), logits checked first"},
+    {"prompt", OPT_INT, F(prompt), "N", 8, 1 << 16, .help = "with --peer: tokens of the prompt-processing case"},
+    {"peer-threads", OPT_INT, F(peer_threads), "N", 0, 1024, .help = "with --peer: llama.cpp's threads (0: one per CPU)"},
+    {"json", OPT_STR, F(json), "FILE", .help = "with --peer: the records as JSON", .output = 1},
+#undef F
 };
 static const opt_cmd decode_cmd = {
     "bench decode", "[options]",
     "Decoding tokens/s of a LLaMA-style DyT model with its linear weights in f32,\n"
     "f16, bf16 and q8, interleaved, the weight bytes each token reads, and the\n"
-    "fraction of the copy bandwidth that makes.\n",
+    "fraction of the copy bandwidth that makes.\n"
+    "With --peer: a LLaMA-style RMSNorm model in dytcl and in llama.cpp (converted\n"
+    "to GGUF, its logits checked against dytcl's), f32, f16 and q8 where built,\n"
+    "prompt processing and generation interleaved, and dytcl / llama.cpp.\n",
     NULL, decode_specs, (int)(sizeof decode_specs / sizeof decode_specs[0]), 0, NULL};
+/* 1 when c's option `name` was on the command line. */
+static int given(const opt_cmd *c, const opt_seen *seen, const char *name)
+{
+    for (int i = 0; i < c->n && i < OPT_MAX; i++)
+        if (!strcmp(c->specs[i].name, name)) return seen->given[i];
+    return 0;
+}
 
 static int run_decode(int argc, char **argv, char *err, size_t cap)
 {
-    bench_decode_opts o = {.dim = 512, .layers = 8, .heads = 8, .tokens = 64, .rounds = 5};
-    int rc = opt_parse(&decode_cmd, argc, argv, &o, NULL);
+    decode_args a = {{.dim = 512, .layers = 8, .heads = 8, .tokens = 64, .rounds = 5}, 0, 512, 0, NULL};
+    bench_decode_opts *o = &a.b;
+    opt_seen seen;
+    int rc = opt_parse(&decode_cmd, argc, argv, &a, &seen);
     if (rc >= 0) return rc;
-    return bench_decode(&o, err, cap);
+    if (!a.peer) {
+        if (a.json || given(&decode_cmd, &seen, "prompt") || given(&decode_cmd, &seen, "peer-threads"))
+            return cli_error(decode_cmd.cmd, 2, "--prompt, --peer-threads and --json go with --peer");
+        return bench_decode(o, err, cap);
+    }
+    bench_outs bo;
+    if (claim_outputs(&bo, decode_cmd.cmd, &a.json, NULL)) return 1;
+    bench_decode_peer_opts p = {o->dim, o->layers, o->heads, o->tokens, o->rounds, a.prompt, a.peer_threads, a.json};
+    return commit_outputs(&bo, bench_decode_peer(&p, err, cap));
 }
 
 /* ---- bench gemm */
