@@ -63,12 +63,14 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 # Every test on Mesa's rusticl (llvmpipe), a second OpenCL implementation,
-# but for the four end-to-end training runs, which take over 3 minutes each
-# on that slower device (test_train, test_model_half, cli_train, cli_mpi;
-# their models and kernels are covered there by test_model, test_conformance
-# and test_linear_half), and the small_* reruns under capped limits, which
-# stand in for small devices on PoCL.
-RUSTICL_SKIP ?= test_train|test_model_half|cli_train|cli_mpi|^small_
+# but for the end-to-end training runs, which take minutes each on that
+# slower device (test_train, test_model_half, test_model_q8, test_convert,
+# cli_train, cli_mpi, cli_convert; their models and kernels are covered there
+# by test_model, test_conformance, test_linear_half, test_q8 and test_hf),
+# the program's file-handling matrices (cli_output_matrix, cli_hf: nothing
+# in them depends on the device), and the small_* reruns under capped
+# limits, which stand in for small devices on PoCL.
+RUSTICL_SKIP ?= test_train|test_model_half|test_model_q8|test_convert|cli_train|cli_mpi|cli_convert|cli_output_matrix|cli_hf|^small_
 test-rusticl: build
 	cd $(BUILD) && RUSTICL_ENABLE=llvmpipe DYTCL_DEVICE=rusticl ctest --output-on-failure -j $(JOBS) -E '$(RUSTICL_SKIP)'
 
