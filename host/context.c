@@ -187,6 +187,7 @@ void dytcl_ctx_free(dytcl_ctx *ctx)
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
     dytcl_ctx_save_cache(ctx); /* best effort: a cache that cannot be written is no error */
+    dy_gemm_release(ctx);
     for (int i = 0; i < ctx->nevents; i++) clReleaseEvent(ctx->events[i]);
     for (int i = 0; i < DY_WORKSPACES; i++) dytcl_buf_free(ctx->workspace[i]);
     for (int i = 0; i < ctx->nkernels; i++) clReleaseKernel(ctx->kernels[i].kernel);

@@ -64,6 +64,8 @@ enum {
  * memory): then buffers are backed with pages as they are created, and
  * dytcl_ctx_memory_room counts what the process can get (memory.c). */
 int dy_host_memory(dytcl_ctx *ctx);
+/* Releases what CLBlast built for ctx's GEMMs (ops_linear.c; dytcl_ctx_free). */
+void dy_gemm_release(dytcl_ctx *ctx);
 
 struct dytcl_ctx {
     cl_platform_id platform;

@@ -255,3 +255,12 @@ dytcl_status dytcl_linear_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor
     if ((s = dytcl_gemm(ctx, 1, 0, out, in, rows, 1.0f, dy, x, accumulate ? 1.0f : 0.0f, dW))) return s;
     return bias_grad(ctx, db, dy, rows, out, accumulate != 0);
 }
+
+/* CLBlast keeps the programs it built in a process-wide cache that it
+ * releases at exit, after the OpenCL runtime may have shut down (oclgrind
+ * then aborts with a corrupted heap): released while the context lives.
+ * Another context's GEMMs only build their programs again. */
+void dy_gemm_release(dytcl_ctx *ctx)
+{
+    if (ctx->gemm_ready != DY_GEMM_UNSET) CLBlastClearCache();
+}

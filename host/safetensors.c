@@ -461,7 +461,7 @@ dytcl_status dytcl_st_save(const char *path, const dytcl_st_tensor *t, int n, co
                            i, t[i].name ? t[i].name : "NULL");
         /* a finite value past the half-width range would be stored as an
          * infinity the reader then refuses: refused here, before any write */
-        for (size_t j = 0; t[i].dtype != DYTCL_F32 && j < t[i].numel; j++) {
+        for (size_t j = 0; (t[i].dtype == DYTCL_F16 || t[i].dtype == DYTCL_BF16) && j < t[i].numel; j++) {
             const float v = t[i].data[j];
             if (isfinite(v) && !isfinite(dytcl_half_to_float(dytcl_half_from_float(v, t[i].dtype), t[i].dtype)))
                 return dy_fail(NULL, DYTCL_ERR_INVALID_ARG,
