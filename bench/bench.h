@@ -111,7 +111,10 @@ int bench_train(const bench_train_opts *o, char *err, size_t cap);     /* a mode
 typedef struct {
     int dim, layers, heads, tokens, rounds; /* rounds <= 64 */
 } bench_decode_opts;
-int bench_decode(const bench_decode_opts *o, char *err, size_t cap);   /* decoding with f32, f16, bf16 weights */
+int bench_decode(const bench_decode_opts *o, char *err, size_t cap);
+/* Tokens/s of n single-token decode steps of m after an 8-token prompt (each token
+ * taken from the last logits [V]); < 0 on failure (the message in m's context). */
+double bench_decode_rate(dytcl_model *m, int n, float *logits);   /* decoding with f32, f16, bf16 weights */
 
 typedef struct {
     int dim, layers, heads, tokens, rounds; /* rounds <= 64 */

@@ -14,6 +14,7 @@
  * measured in the same run). Decoding one token reads every weight once, so
  * where it is memory-bound half-width weights approach 2x and q8 3.6x. A
  * model whose widths are not multiples of 32 has no q8 row. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,8 +31,7 @@ static double bytes_per_weight(dytcl_dtype dt)
     return dt == DYTCL_Q8 ? 1.0 + 4.0 / 32.0 : (double)dytcl_dtype_size(dt);
 }
 
-/* tokens/s of n single-token steps after an 8-token prompt; < 0 on failure. */
-static double decode_rate(dytcl_model *m, int n, float *logits)
+double bench_decode_rate(dytcl_model *m, int n, float *logits)
 {
     const int V = dytcl_model_get_config(m)->vocab;
     int32_t prompt[8];
@@ -39,7 +39,8 @@ static double decode_rate(dytcl_model *m, int n, float *logits)
     if (dytcl_model_decode_begin(m) || dytcl_model_decode(m, prompt, 8, 0, logits)) return -1;
     const double t0 = dytcl_now_ms();
     for (int i = 0; i < n; i++) {
-        int32_t tok = (int32_t)((unsigned)(logits[i % V] * 1e3f) % (unsigned)V); /* depends on the last step */
+        /* the next token depends on the last logits, as sampling does */
+        int32_t tok = (int32_t)((unsigned)fabsf(logits[i % V] * 1e3f) % (unsigned)V);
         if (dytcl_model_decode(m, &tok, 1, 8 + i, logits)) return dytcl_model_decode_end(m), -1;
     }
     const double ms = dytcl_now_ms() - t0;
@@ -82,7 +83,7 @@ int bench_decode(const bench_decode_opts *o, char *err, size_t cap)
             nd = k;
             break;
         }
-        if (dytcl_model_set_weight_dtype(m, dts[k]) || decode_rate(m, 4, logits) < 0) {
+        if (dytcl_model_set_weight_dtype(m, dts[k]) || bench_decode_rate(m, 4, logits) < 0) {
             bench_fail(err, cap, "%s", dytcl_last_error(ctx));
             goto done;
         }
@@ -93,7 +94,7 @@ int bench_decode(const bench_decode_opts *o, char *err, size_t cap)
     }
     for (int r = 0; r < rounds; r++)
         for (int k = 0; k < nd; k++) {
-            if (dytcl_model_set_weight_dtype(m, dts[k]) || (rate[k][r] = decode_rate(m, tokens, logits)) < 0) {
+            if (dytcl_model_set_weight_dtype(m, dts[k]) || (rate[k][r] = bench_decode_rate(m, tokens, logits)) < 0) {
                 bench_fail(err, cap, "%s", dytcl_last_error(ctx));
                 goto done;
             }

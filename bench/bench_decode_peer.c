@@ -100,28 +100,6 @@ static double dytcl_pp(dytcl_model *m, int n, int32_t *prompt, float *logits)
     return n / ms * 1e3;
 }
 
-/* The next token from the last logits: depends on them, as sampling does. */
-static int32_t next_token(const float *logits, int i, int V)
-{
-    return (int32_t)((unsigned)fabsf(logits[i % V] * 1e3f) % (unsigned)V);
-}
-
-/* Generation: tokens/s of n single-token steps after an 8-token prompt. */
-static double dytcl_tg(dytcl_model *m, int n, float *logits)
-{
-    const int V = dytcl_model_get_config(m)->vocab;
-    int32_t prompt[8];
-    for (int i = 0; i < 8; i++) prompt[i] = 'a' + i;
-    if (dytcl_model_decode_begin(m) || dytcl_model_decode(m, prompt, 8, 0, logits)) return -1;
-    const double t0 = dytcl_now_ms();
-    for (int i = 0; i < n; i++) {
-        int32_t tok = next_token(logits, i, V);
-        if (dytcl_model_decode(m, &tok, 1, 8 + i, logits)) return dytcl_model_decode_end(m), -1;
-    }
-    const double ms = dytcl_now_ms() - t0;
-    dytcl_model_decode_end(m);
-    return n / ms * 1e3;
-}
 
 /* ------------------------------------------------------------ the peer process */
 
@@ -335,7 +313,7 @@ int bench_decode_peer(const bench_decode_peer_opts *o, char *err, size_t cap)
                     const int who = (r & 1) ? 1 - s : s; /* alternate who goes first */
                     double x;
                     if (who == 1 && !have_peer) continue;
-                    if (who == 0) x = w == 0 ? dytcl_pp(m, P, prompt, logits) : dytcl_tg(m, N, logits);
+                    if (who == 0) x = w == 0 ? dytcl_pp(m, P, prompt, logits) : bench_decode_rate(m, N, logits);
                     else x = peer_rate(&pr, what[w], dts[k].gguf, len[w]);
                     if (x < 0) {
                         bench_fail(err, cap, "%s with %s weights: %s", who ? "llama.cpp" : "dytcl",
