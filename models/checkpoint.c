@@ -486,15 +486,17 @@ static dytcl_status load(dytcl_ctx *ctx, const char *path, unsigned flags, dytcl
     size_t n = dytcl_model_param_count(&c);
     s = DYTCL_ERR_HOST_MEMORY;
     snprintf(why, sizeof why, "out of host memory");
-    if (!(tab = calloc((size_t)nt, sizeof *tab)) || !(host = malloc(3 * n * sizeof(float)))) goto done;
+    dytcl_st_tensor probe;
+    /* AdamW's state is read when the caller asks about it (has_opt): a model
+     * loaded for inference holds no training state (dy_model_train_state) */
+    int opt = has_opt && !dytcl_st_get(f, "opt.m", &probe);
+    if (!(tab = calloc((size_t)nt, sizeof *tab)) || !(host = malloc((opt ? 3 : 1) * n * sizeof(float)))) goto done;
     dytcl_model_param_table(&c, tab, nt);
     s = DYTCL_ERR_FORMAT;
     for (int i = 0; i < nt; i++)
         if (take(f, tab[i].name, i, &tab[i], tab[i].numel, host + tab[i].offset, why, sizeof why) ||
             (check && nonfinite(tab[i].name, host + tab[i].offset, tab[i].numel, why, sizeof why)))
             goto done;
-    dytcl_st_tensor probe;
-    int opt = !dytcl_st_get(f, "opt.m", &probe);
     if (opt && probe.dtype != DYTCL_F32) {
         snprintf(why, sizeof why, "AdamW's state \"opt.m\" is stored as %s; training checkpoints are F32 only",
                  dytcl_dtype_name(probe.dtype));
@@ -505,7 +507,7 @@ static dytcl_status load(dytcl_ctx *ctx, const char *path, unsigned flags, dytcl
                 (check && (nonfinite("opt.m", host + n, n, why, sizeof why) ||
                            nonfinite("opt.v", host + 2 * n, n, why, sizeof why)))))
         goto done;
-    if ((s = dytcl_model_create(ctx, &c, 0, &m))) {
+    if ((s = dy_model_make(ctx, &c, 0, 0, &m))) { /* every parameter is written next */
         snprintf(why, sizeof why, "%s", dytcl_last_error(ctx));
         goto done;
     }

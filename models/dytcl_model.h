@@ -247,10 +247,13 @@ DYTCL_API dytcl_status dytcl_model_export(dytcl_model *m, const char *path, dytc
 /* Reads a checkpoint's config (and every metadata pair into md, when not
  * NULL) without creating a model; messages in dytcl_last_error(NULL). */
 DYTCL_API dytcl_status dytcl_model_read_config(const char *path, dytcl_model_config *c, dytcl_meta *md);
-/* Creates a model on ctx from a checkpoint: parameters, and AdamW state when
- * the file has it (*has_opt = 1; has_opt may be NULL), metadata into md (may
- * be NULL). A corrupt, truncated or mismatched file is refused with a
- * message naming the problem. */
+/* Creates a model on ctx from a checkpoint: parameters, and, when has_opt is
+ * not NULL and the file has it, AdamW's state (*has_opt = 1); metadata into
+ * md (may be NULL). With has_opt NULL (inference, or fine-tuning with a
+ * fresh optimiser) AdamW's state stays in the file: the model holds one copy
+ * of its parameters until it first trains (gradients, AdamW m and v and the
+ * decay mask are made then: 4 more). A corrupt, truncated or mismatched file
+ * is refused with a message naming the problem. */
 DYTCL_API dytcl_status dytcl_model_load(dytcl_ctx *ctx, const char *path, dytcl_meta *md, int *has_opt,
                                         dytcl_model **out);
 /* dytcl_model_load_ex flags. dytcl_model_load (flags 0) refuses a checkpoint

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "hf_internal.h"
+#include "model_internal.h"
 
 #define CONFIG_MAX ((size_t)1 << 20) /* bytes of config.json */
 #define INDEX_MAX ((size_t)64 << 20) /* bytes of model.safetensors.index.json */
@@ -561,7 +562,7 @@ dytcl_status dytcl_model_load_hf(dytcl_ctx *ctx, const char *dir, dytcl_meta *md
     if (read_dir(dir, &h, &c, &params, err, sizeof err))
         return dy_fail(ctx, DYTCL_ERR_FORMAT, "Hugging Face model %s: %s", dir, err);
     dytcl_model *m = NULL;
-    dytcl_status s = dytcl_model_create(ctx, &c, 0, &m);
+    dytcl_status s = dy_model_make(ctx, &c, 0, 0, &m); /* every parameter is written next */
     if (!s) s = dytcl_model_write_params(m, params);
     free(params);
     if (!s && md) {

@@ -168,9 +168,10 @@ static dytcl_status make_buf(dytcl_model *m, size_t floats, dytcl_buf **out, con
     return dy_lib_fail(m, dytcl_buf_create(m->ctx, floats * sizeof(float), out), what);
 }
 
-/* Parameters, gradients, m, v and the mask: 5 * n floats, each buffer in one
- * allocation. Checked before anything is allocated. */
-static dytcl_status check_fits(dytcl_model *m)
+/* Can the device hold `count` more buffers of the model's n floats? Checked
+ * before any of them is allocated: the parameters when the model is made,
+ * gradients, AdamW m and v and the decay mask when it first trains. */
+static dytcl_status check_fits(dytcl_model *m, int count, const char *what)
 {
     dytcl_device_info d;
     dytcl_status s = dytcl_ctx_device(m->ctx, &d);
@@ -183,17 +184,44 @@ static dytcl_status check_fits(dytcl_model *m)
     char why[96];
     s = dytcl_ctx_memory_room(m->ctx, &room, why, sizeof why);
     if (s) return dy_lib_fail(m, s, "model");
-    if (bytes > (double)d.max_alloc || 5.0 * bytes > (double)room)
+    if (bytes > (double)d.max_alloc || count * bytes > (double)room)
         return dy_model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
-                          "model of %zu parameters needs 5 buffers of %.1f MiB (parameters, gradients, AdamW m "
-                          "and v, decay mask: %.1f MiB in all); %s allows %.1f MiB per buffer, and %.1f MiB are "
-                          "left by %s",
-                          m->n, bytes / 1048576.0, 5.0 * bytes / 1048576.0, d.name, d.max_alloc / 1048576.0,
-                          room / 1048576.0, why);
+                          "model of %zu parameters: %s need%s %d buffer%s of %.1f MiB (%.1f MiB in all); %s allows "
+                          "%.1f MiB per buffer, and %.1f MiB are left by %s",
+                          m->n, what, count > 1 ? "" : "s", count, count > 1 ? "s" : "", bytes / 1048576.0,
+                          count * bytes / 1048576.0, d.name, d.max_alloc / 1048576.0, room / 1048576.0, why);
+    return DYTCL_OK;
+}
+
+/* The training state (gradients, AdamW m and v, the decay mask), made at
+ * the first call that needs it: a model that only runs inference never
+ * holds it (4 of the 5 copies of its parameters). Zero when made, as a
+ * fresh optimiser's. On failure nothing is kept. */
+dytcl_status dy_model_train_state(dytcl_model *m)
+{
+    if (m->grads) return DYTCL_OK;
+    dytcl_status s = check_fits(m, 4, "training (gradients, AdamW m and v, decay mask)");
+    dytcl_buf *b[4] = {NULL, NULL, NULL, NULL};
+    static const char *what[4] = {"gradients", "AdamW m", "AdamW v", "decay mask"};
+    for (int i = 0; i < 4 && !s; i++) s = make_buf(m, m->n, &b[i], what[i]);
+    for (int i = 0; i < 3 && !s; i++) s = dy_lib_fail(m, dytcl_fill(m->ctx, dy_at(b[i], 0, (int64_t)m->n), 0.0f), what[i]);
+    if (s) {
+        for (int i = 0; i < 4; i++) dytcl_buf_free(b[i]);
+        return s;
+    }
+    m->grads = b[0], m->m = b[1], m->v = b[2], m->mask = b[3];
+    m->mask_decay_norm = -1;
     return DYTCL_OK;
 }
 
 dytcl_status dytcl_model_create(dytcl_ctx *ctx, const dytcl_model_config *cfg, uint64_t seed, dytcl_model **out)
+{
+    return dy_model_make(ctx, cfg, seed, 1, out);
+}
+
+/* dytcl_model_create; init 0 leaves the parameters uninitialised, for a
+ * caller that writes every one of them next (a load, a conversion). */
+dytcl_status dy_model_make(dytcl_ctx *ctx, const dytcl_model_config *cfg, uint64_t seed, int init, dytcl_model **out)
 {
     if (out) *out = NULL;
     if (!ctx || !cfg || !out)
@@ -226,18 +254,13 @@ dytcl_status dytcl_model_create(dytcl_ctx *ctx, const dytcl_model_config *cfg, u
     for (int i = 0; i < m->ntab; i++) m->by_name[i] = &m->tab[i];
     qsort(m->by_name, (size_t)m->ntab, sizeof *m->by_name, by_name);
     locate_params(m);
-    if ((s = check_fits(m))) goto fail;
-    if ((s = make_buf(m, m->n, &m->params, "parameters")) || (s = make_buf(m, m->n, &m->grads, "gradients")) ||
-        (s = make_buf(m, m->n, &m->m, "AdamW m")) || (s = make_buf(m, m->n, &m->v, "AdamW v")) ||
-        (s = make_buf(m, m->n, &m->mask, "decay mask")) || (s = make_buf(m, 2 + LOSS_SLOTS, &m->stats, "stats")))
+    if ((s = check_fits(m, 1, "its parameters"))) goto fail;
+    if ((s = make_buf(m, m->n, &m->params, "parameters")) || (s = make_buf(m, 2 + LOSS_SLOTS, &m->stats, "stats")))
         goto fail;
     s = DYTCL_ERR_HOST_MEMORY;
-    if (!(host = malloc(m->n * sizeof(float)))) goto fail;
-    init_params(m, seed, host);
-    if ((s = dy_lib_fail(m, dytcl_buf_write(ctx, m->params, 0, host, m->n * sizeof(float)), "parameters")) ||
-        (s = dy_lib_fail(m, dytcl_fill(ctx, dy_at(m->grads, 0, (int64_t)m->n), 0.0f), "gradients")) ||
-        (s = dy_lib_fail(m, dytcl_fill(ctx, dy_at(m->m, 0, (int64_t)m->n), 0.0f), "AdamW m")) ||
-        (s = dy_lib_fail(m, dytcl_fill(ctx, dy_at(m->v, 0, (int64_t)m->n), 0.0f), "AdamW v")) ||
+    if (init && !(host = malloc(m->n * sizeof(float)))) goto fail;
+    if (init) init_params(m, seed, host);
+    if ((init && (s = dy_lib_fail(m, dytcl_buf_write(ctx, m->params, 0, host, m->n * sizeof(float)), "parameters"))) ||
         (s = dy_lib_fail(m, dytcl_fill(ctx, dy_at(m->stats, 0, 2 + LOSS_SLOTS), 0.0f), "stats")))
         goto fail;
     free(host);
@@ -407,7 +430,8 @@ dytcl_status dytcl_model_read_grads(dytcl_model *m, float *out)
 {
     dytcl_status s = dy_gate(m, __func__, 0);
     if (!s) s = dy_gate_ptr(m, __func__, out, "out");
-    return s ? s : rw(m, m->grads, out, 0, "read gradients");
+    if (!s && !m->grads) memset(out, 0, m->n * sizeof *out); /* no training yet: zero, as made */
+    return s || !m->grads ? s : rw(m, m->grads, out, 0, "read gradients");
 }
 
 dytcl_status dytcl_model_read_opt(dytcl_model *m, float *mom, float *var)
@@ -415,6 +439,11 @@ dytcl_status dytcl_model_read_opt(dytcl_model *m, float *mom, float *var)
     dytcl_status s = dy_gate(m, __func__, 0);
     if (!s) s = dy_gate_ptr(m, __func__, mom, "mom");
     if (!s) s = dy_gate_ptr(m, __func__, var, "var");
+    if (!s && !m->grads) { /* no training yet: a fresh optimiser's zeros */
+        memset(mom, 0, m->n * sizeof *mom);
+        memset(var, 0, m->n * sizeof *var);
+        return DYTCL_OK;
+    }
     if (!s) s = rw(m, m->m, mom, 0, "read AdamW m");
     return s ? s : rw(m, m->v, var, 0, "read AdamW v");
 }
@@ -424,6 +453,7 @@ dytcl_status dytcl_model_write_opt(dytcl_model *m, const float *mom, const float
     dytcl_status s = dy_gate(m, __func__, 0);
     if (!s) s = dy_gate_ptr(m, __func__, mom, "mom");
     if (!s) s = dy_gate_ptr(m, __func__, var, "var");
+    if (!s) s = dy_model_train_state(m);
     if (!s) s = rw(m, m->m, (void *)mom, 1, "write AdamW m");
     return s ? s : rw(m, m->v, (void *)var, 1, "write AdamW v");
 }
@@ -479,6 +509,7 @@ dytcl_status dytcl_model_zero_grad(dytcl_model *m)
     if (s) return s;
     m->slot = 0;
     dy_gate_zero_grad(m);
+    if (!m->grads) return DYTCL_OK; /* made zero at the first backward */
     return dy_lib_fail(m, dytcl_fill(m->ctx, dy_at(m->grads, 0, (int64_t)m->n), 0.0f), "zero gradients");
 }
 
@@ -515,6 +546,7 @@ dytcl_status dytcl_model_step(dytcl_model *m, const dytcl_model_optim *o, int st
     dytcl_status s = dy_gate(m, __func__, 0);
     if (!s) s = dy_gate_optim(m, __func__, o, step);
     if (!s) s = dy_model_refuse_half(m, __func__);
+    if (!s) s = dy_model_train_state(m);
     if (s) return s;
     dy_gate_step(m, 0);
     if ((s = ensure_mask(m, o->decay_norm))) return s;

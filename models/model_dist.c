@@ -11,6 +11,7 @@ static dytcl_status grads_rw(dytcl_model *m, size_t offset, size_t n, void *host
         return dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "gradient range [%zu, +%zu) outside the %zu gradients%s", offset,
                           n, m->n, host || !n ? "" : " (or no host memory)");
     if (!n) return DYTCL_OK;
+    if ((s = dy_model_train_state(m))) return s;
     size_t at_byte = offset * sizeof(float), bytes = n * sizeof(float);
     return dy_lib_fail(m,
                     write ? dytcl_buf_write(m->ctx, m->grads, at_byte, host, bytes)

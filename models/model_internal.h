@@ -218,6 +218,12 @@ dytcl_tensor dy_weight(const dytcl_model *m, size_t off, int64_t rows, int64_t c
 /* Rounds the parameters into m->wh again (after they changed); nothing
  * when the model holds no half-width copy (model_infer.c). */
 dytcl_status dy_model_refresh_half(dytcl_model *m);
+/* dytcl_model_create; init 0 skips the random initialisation, for a caller
+ * that writes every parameter next (a checkpoint or Hugging Face load) (model.c). */
+dytcl_status dy_model_make(dytcl_ctx *ctx, const dytcl_model_config *cfg, uint64_t seed, int init, dytcl_model **out);
+/* Makes the training state (gradients, AdamW m and v, the decay mask; zero)
+ * unless the model holds it: at the first call that trains (model.c). */
+dytcl_status dy_model_train_state(dytcl_model *m);
 /* DYTCL_ERR_INVALID_ARG: fn is for language models only (model_infer.c). */
 dytcl_status dy_refuse_vit(dytcl_model *m, const char *fn);
 /* DYTCL_ERR_INVALID_ARG naming fn when m holds half-width weights (training

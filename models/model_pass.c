@@ -111,6 +111,7 @@ dytcl_status dytcl_model_backward(dytcl_model *m, float grad_scale)
                           (double)grad_scale);
     if (!s) s = dy_gate(m, __func__, DY_NEED_TARGETS);
     if (!s) s = dy_model_refuse_half(m, __func__);
+    if (!s) s = dy_model_train_state(m); /* gradients and AdamW's state, at the first backward */
     if (s) return s;
     dy_gate_backward(m); /* the logits become their gradient */
     if (m->c.arch == DYTCL_ARCH_VIT) return dy_image_backward(m, grad_scale);

@@ -1,12 +1,13 @@
 /* test_model_api.c -- the parts of dytcl_model.h that are not the model's
  * math (test_model and test_conformance check that): the learning-rate
  * schedule, sampling, generation's callback and cache, which tensors
- * weight decay reaches, and that mistakes come back as a status with a
- * message on the context. */
+ * weight decay reaches, when the training state is made, and that
+ * mistakes come back as a status with a message on the context. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "dytcl_model.h"
@@ -164,6 +165,85 @@ static void weight_decay(dytcl_ctx *ctx, dytcl_arch arch, int decay_norm)
     dytcl_model_free(m);
 }
 
+/* Resident bytes of this process (/proc/self/statm); 0 when unknown. */
+static double resident(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size = 0, rss = 0;
+    int ok = f && fscanf(f, "%lu %lu", &size, &rss) == 2;
+    if (f) fclose(f);
+    return ok ? (double)rss * (double)sysconf(_SC_PAGESIZE) : 0;
+}
+
+/* A model holds its training state (gradients, AdamW m and v, the decay
+ * mask: 4 copies of its parameters) only once it trains: made, or loaded
+ * without asking for AdamW's state, it holds one copy. Measured as the
+ * process's resident bytes on a device whose buffers are host memory
+ * (backed as they are made); skipped elsewhere. Fresh state reads as zero. */
+static void training_state(dytcl_ctx *ctx, const char *dir)
+{
+    dytcl_device_info d;
+    if (dytcl_ctx_device(ctx, &d) || !d.is_cpu || resident() == 0) {
+        printf("training_state: skipped (not a host-memory device)\n");
+        return;
+    }
+    dytcl_model_config c = {.arch = DYTCL_ARCH_GPT, .norm = DYTCL_NORM_DYT, .vocab = 4096, .max_seq = 16,
+                            .n_layer = 4, .n_head = 4, .d_model = 256};
+    dytcl_model_config_defaults(&c);
+    const size_t n = dytcl_model_param_count(&c);
+    const double bytes = (double)n * sizeof(float);
+    dytcl_model *m = NULL;
+    double r0 = resident();
+    CHECK_OK(ctx, dytcl_model_create(ctx, &c, 7, &m));
+    if (!m) return;
+    double made = resident() - r0;
+    CHECK(made > 0.9 * bytes && made < 2.0 * bytes, "a new model holds %.1f copies of its %.1f MiB of parameters",
+          made / bytes, bytes / 1048576.0);
+    float *g = malloc(2 * n * sizeof *g);
+    for (size_t i = 0; g && i < 2 * n; i++) g[i] = 1.0f;
+    CHECK_OK(ctx, dytcl_model_read_grads(m, g));
+    CHECK_OK(ctx, dytcl_model_read_opt(m, g, g + n));
+    size_t nonzero = 0;
+    for (size_t i = 0; g && i < 2 * n; i++) nonzero += g[i] != 0.0f;
+    CHECK(g && nonzero == 0, "before training: %zu gradients and moments are not zero", nonzero);
+    int32_t tok[16];
+    for (int i = 0; i < 16; i++) tok[i] = (i * 37) % 4096;
+    CHECK_OK(ctx, dytcl_model_set_batch(m, 1, 15));
+    CHECK_OK(ctx, dytcl_model_zero_grad(m));
+    double r1 = resident();
+    CHECK_OK(ctx, dytcl_model_forward(m, tok, tok + 1));
+    CHECK_OK(ctx, dytcl_model_backward(m, 1.0f));
+    double trained = resident() - r1;
+    CHECK(trained > 3.5 * bytes, "the first backward added %.1f copies of the parameters, expected 4 (training state)",
+          trained / bytes);
+    dytcl_model_optim o = {.lr = 1e-3f, .beta1 = 0.9f, .beta2 = 0.99f, .eps = 1e-8f};
+    CHECK_OK(ctx, dytcl_model_step(m, &o, 1));
+    char path[512];
+    snprintf(path, sizeof path, "%s/test_model_api_state.safetensors", dir);
+    CHECK_OK(ctx, dytcl_model_save(m, path, 1, NULL));
+    dytcl_model_free(m);
+    /* loaded for inference (has_opt NULL): one copy; asking for AdamW's state: all five */
+    r0 = resident();
+    m = NULL;
+    CHECK_OK(ctx, dytcl_model_load(ctx, path, NULL, NULL, &m));
+    double loaded = resident() - r0;
+    CHECK(loaded < 2.0 * bytes, "a model loaded for inference holds %.1f copies of its parameters", loaded / bytes);
+    dytcl_model_free(m);
+    int has_opt = 0;
+    m = NULL;
+    CHECK_OK(ctx, dytcl_model_load(ctx, path, NULL, &has_opt, &m));
+    CHECK(has_opt == 1, "the training checkpoint's AdamW state: has_opt %d", has_opt);
+    nonzero = 0;
+    if (m && g) {
+        CHECK_OK(ctx, dytcl_model_read_opt(m, g, g + n));
+        for (size_t i = 0; i < 2 * n; i++) nonzero += g[i] != 0.0f;
+    }
+    CHECK(nonzero > n / 2, "the loaded AdamW state is zero (%zu of %zu moments nonzero)", nonzero, 2 * n);
+    dytcl_model_free(m);
+    remove(path);
+    free(g);
+}
+
 int main(void)
 {
     schedule();
@@ -176,6 +256,7 @@ int main(void)
     generation(ctx);
     for (int a = DYTCL_ARCH_GPT; a <= DYTCL_ARCH_VIT; a++)
         for (int dn = 0; dn <= 1; dn++) weight_decay(ctx, (dytcl_arch)a, dn);
+    training_state(ctx, ".");
     dytcl_ctx_free(ctx);
     return check_done("test_model_api");
 }

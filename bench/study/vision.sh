@@ -5,7 +5,7 @@
 #
 #   bench/study/vision.sh BUILD OUTDIR
 #
-# Grid, for every norm: lr 1e-3 3e-3 1e-2 (and for DyT and Derf alpha0
+# Grid, for every norm: lr 1e-3 3e-3 1e-2 3e-2 1e-1 (and for DyT and Derf alpha0
 # 0.5 1 2), seeds 1 2 3 at every grid point, at two budgets:
 #   short  the demo's: the first 10 000 training images, 4 epochs (625 steps);
 #   long   6x: all 60 000 training images, 4 epochs (3 750 steps).
@@ -30,7 +30,7 @@ O=$(cd "$O" && pwd)
 
 # one line per run: BUDGET NORM LR ALPHA0 SEED (alpha0 "-" for the norms without one)
 jobs() {
-  for budget in short long; do for seed in 1 2 3; do for lr in 1e-3 3e-3 1e-2; do
+  for budget in short long; do for seed in 1 2 3; do for lr in 1e-3 3e-3 1e-2 3e-2 1e-1; do
     for norm in layernorm rmsnorm; do echo "$budget $norm $lr - $seed"; done
     for norm in dyt derf; do for a in 0.5 1 2; do echo "$budget $norm $lr $a $seed"; done; done
   done; done; done
