@@ -46,10 +46,11 @@ demo: build
 # A small ViT-DyT on Fashion-MNIST (the dataset-fashion-mnist package): the
 # first 10 000 training images, 4 epochs, test accuracy on all 10 000 test
 # images after each; then the checkpoint classifies the test set again.
-# About 1.5 minutes on 2 CPU cores (PoCL): 65 % test accuracy; docs/vision.md
-# has the figures beside LayerNorm, RMSNorm and Derf.
+# lr 1e-2 and alpha0 1: the best common setting of the vision study
+# (docs/vision.md): 77.8 % test accuracy for DyT, 78.5 % for LayerNorm (3
+# seeds). Under a minute on 2 CPU cores (PoCL).
 VISION_NORM ?= dyt
-VISION_FLAGS ?= --train-limit 10000 --epochs 4 --dim 32 --heads 2 --layers 2 --mlp 64 --batch 64 --lr 3e-3 \
+VISION_FLAGS ?= --train-limit 10000 --epochs 4 --dim 32 --heads 2 --layers 2 --mlp 64 --batch 64 --lr 1e-2 --alpha0 1 \
 	--warmup 50 --pad 0 --flip 0
 demo-vision: build
 	$(BUILD)/dytcl train-image $(VISION_FLAGS) --norm $(VISION_NORM) --out $(BUILD)/vit-$(VISION_NORM).safetensors \
