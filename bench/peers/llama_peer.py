@@ -15,13 +15,16 @@ JSON line: {"ready": true, "llama_cpp": version, "checks": {type: {"max_abs",
 ...}. No type is timed unless its check passed. The check proper runs with
 flash attention off: f32 against dytcl's f32 logits within 1e-4 of the
 largest |logit| (the same weights and arithmetic up to summation order: a
-q/k row order for the other RoPE layout gives 0.4 here), f16 within 2e-2
-and q8_0 within 1e-1: llama.cpp rounds the activations to 8 bits for Q8_0
-products where dytcl keeps them in f32, an error of the same size as the
-weights' own on this deliberately sharp model (dytcl's q8 logits lie about
-5e-2 from its f32 ones). "timed" is the context that is timed, flash
-attention as llama.cpp chooses (on CPUs it rounds to f16 inside: about 2e-3
-at f32), within 5e-2 (q8_0: 1e-1).
+q/k row order for the other RoPE layout gives 0.4 here), f16 within 2e-2,
+and q8_0 within 1e-1 or 1.5x the distance of dytcl's own q8 logits from its
+f32 ones, whichever is more: llama.cpp rounds the activations to 8 bits for
+Q8_0 products where dytcl keeps them in f32, an error of the same size as
+the weights' own on this deliberately sharp model (dytcl's q8 logits lie
+0.05 from its f32 ones at d 512 x 4, 0.25 at d 1024 x 8; llama.cpp's Q8_0
+0.05 and 0.25 from dytcl's q8). The row layout is what f32 checks. "timed"
+is the context that is timed, flash attention as llama.cpp chooses (on CPUs
+it rounds to f16 inside: 2e-3 to 1e-2 at f32), within 5e-2 or the check's
+tolerance.
 
 Then it answers one line per command on stdin, each a JSON line:
     pp TYPE N   prompt processing: N tokens in one batch from an empty cache,
@@ -50,6 +53,7 @@ sys.path.insert(0, HERE)
 import to_gguf  # noqa: E402
 
 TOL = {"f32": 1e-4, "f16": 2e-2, "q8_0": 1e-1}
+Q8_SPREAD = 1.5  # q8_0: within 1.5x the distance of dytcl's q8 logits from its f32 ones, if that is more
 TIMED_TOL = 5e-2  # the timed context: flash attention as llama.cpp chooses (f16 inside on CPUs)
 
 
@@ -176,10 +180,14 @@ def main():
             V = models[t].n_vocab
             if t in refs:
                 ref = np.fromfile(refs[t], dtype=np.float32).reshape(len(tokens), V)
+                tol = TOL[t]
+                if t == "q8_0" and "f32" in refs:  # the quantization's own effect on dytcl's logits
+                    f32 = np.fromfile(refs["f32"], dtype=np.float32).reshape(len(tokens), V)
+                    tol = max(tol, Q8_SPREAD * float(np.max(np.abs(ref - f32)) / np.max(np.abs(f32))))
                 exact = Model(ll, path, a.ctx, threads, flash_attn=0, extra_bufts=extra[t])
-                checks[t] = check(exact, tokens, ref, TOL[t])
+                checks[t] = check(exact, tokens, ref, tol)
                 exact.close()
-                checks[t]["timed"] = check(models[t], tokens, ref, max(TIMED_TOL, TOL[t]))
+                checks[t]["timed"] = check(models[t], tokens, ref, max(TIMED_TOL, tol))
                 checks[t]["ok"] = checks[t]["ok"] and checks[t]["timed"]["ok"]
     except (to_gguf.Unsupported, RuntimeError, KeyError, ValueError) as e:
         say({"ready": False, "error": str(e)})
