@@ -290,6 +290,10 @@ int bench_decode_peer(const bench_decode_peer_opts *o, char *err, size_t cap)
                        json_string_value(json_object_get(ready, "llama_cpp")),
                        (int)json_integer_value(json_object_get(ready, "threads")),
                        json_string_value(json_object_get(ready, "system")));
+                size_t ni;
+                json_t *note;
+                json_array_foreach(json_object_get(ready, "notes"), ni, note)
+                printf("llama.cpp: %s\n", json_string_value(note));
             } else {
                 printf("llama.cpp: not timed (%s)\n", json_string_value(json_object_get(ready, "error")));
             }

@@ -11,9 +11,12 @@
  * copy their row i of k_new / v_new into row pos+i of the caches. One
  * launch does it all.
  *
- * Two shapes: attn_decode_wg (GPUs), a work-group per query, below; and
- * attn_decode_rows (CPUs), a work-item per query, at the end of the file.
- * The host picks by device type (DYTCL_KERNEL_SHAPE = rows | groups forces).
+ * Three shapes: attn_decode_wg (GPUs), a work-group per query, below;
+ * attn_decode_rows (CPUs), a work-item per query; and attn_prefill_rows
+ * (CPUs, DECODE_PREFILL_MIN or more new positions: a prompt), a work-item
+ * per block of DECODE_QB queries, at the end of the file. The host picks by
+ * device type (DYTCL_KERNEL_SHAPE = rows | groups forces) and, on CPUs, by
+ * the number of new positions.
  *
  * attn_decode_wg: NDRange 3-D, global (L, Tq, BH), local (L, 1, 1): one
  * work-group per (head, query). L is a power of two, L <= DECODE_WG_MAX and
@@ -227,5 +230,94 @@ __kernel void attn_decode_rows(__global float *o, const int o_off, __global cons
             for (int d = 0; d < D; d++) acc[d] = fma(p, vr[d], acc[d]);
         }
         for (int d = 0; d < D; d++) o[o_off + new_row + d] = acc[d] / l;
+    }
+}
+
+/* ------------------------------------------------------------ prefill
+ * attn_prefill_rows (CPU shape, many queries at once: a prompt): a
+ * work-item per (head, block of DECODE_QB consecutive queries), the block's
+ * queries in the lanes of a float16 (DECODE_QB = 16). Per key, the scores of
+ * all 16 queries are one vector: q^T is kept column by column (qt[d] = the
+ * 16 queries' component d), so s = sum_d qt[d] * k[d] needs no horizontal
+ * sum, and the online softmax (maximum, exp, rescale) runs once per key for
+ * the 16 queries; o^T likewise (acc[d] += p * v[d]). Keys go 4 at a time
+ * (four score vectors in flight, one rescale per 4 keys). The causal mask
+ * is per lane (query pos+i0+r sees keys 0..pos+i0+r); lanes past Tq hold
+ * zero queries and are not written. Keys below pos come from the cache,
+ * the others from k_new / v_new, and the work-items of the first query
+ * head of each group copy their block's rows of k_new / v_new into the
+ * caches, as in attn_decode_rows.
+ * NDRange 2-D: global (ceil(Tq / DECODE_QB), BH), any local size. Same
+ * arguments as attn_decode_rows. */
+
+/* Row j of a head's keys or values where j may run past the last key
+ * (a block's padding): clamped to the last, masked by the caller. */
+inline __global const float *prefill_row(__global const float *cache, __global const float *fresh, const int j,
+                                         const int last, const int pos, const int D)
+{
+    return decode_row(cache, fresh, j < last ? j : last - 1, pos, D);
+}
+
+__kernel void attn_prefill_rows(__global float *o, const int o_off, __global const float *q, const int q_off,
+                                __global const float *k_new, const int kn_off, __global const float *v_new,
+                                const int vn_off, __global float *kcache, const int kc_off, __global float *vcache,
+                                const int vc_off, const int Tq, const int Tmax, const int D, const int pos,
+                                const float scale, const int G)
+{
+    const int i0 = get_global_id(0) * DECODE_QB, bh = get_global_id(1), hk = bh / G;
+    if (i0 >= Tq) return;
+    const int nq = min(DECODE_QB, Tq - i0);
+    const size_t head_new = (size_t)hk * Tq * D, head_cache = (size_t)hk * Tmax * D;
+    __global const float *kn = k_new + kn_off + head_new, *vn = v_new + vn_off + head_new;
+    __global const float *kc = kcache + kc_off + head_cache, *vc = vcache + vc_off + head_cache;
+    __global const float *qb = q + q_off + ((size_t)bh * Tq + i0) * D;
+    if (bh % G == 0)
+        for (int e = 0; e < nq * D; e++) {
+            kcache[kc_off + head_cache + (size_t)(pos + i0) * D + e] = kn[(size_t)i0 * D + e];
+            vcache[vc_off + head_cache + (size_t)(pos + i0) * D + e] = vn[(size_t)i0 * D + e];
+        }
+    float16 qt[DECODE_DMAX], acc[DECODE_DMAX];
+    float col[DECODE_QB];
+    for (int d = 0; d < D; d++) {
+        for (int r = 0; r < DECODE_QB; r++) col[r] = r < nq ? scale * qb[(size_t)r * D + d] : 0.0f;
+        qt[d] = vload16(0, col);
+        acc[d] = (float16)(0.0f);
+    }
+    const float16 lane = (float16)(0.0f, 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f, 8.0f, 9.0f, 10.0f, 11.0f, 12.0f,
+                                   13.0f, 14.0f, 15.0f);
+    const int last = pos + i0 + nq; /* the block reads keys 0..last-1 */
+    float16 m = (float16)(-INFINITY), l = (float16)(0.0f);
+    for (int j = 0; j < last; j += 4) {
+        __global const float *k0 = prefill_row(kc, kn, j, last, pos, D), *k1 = prefill_row(kc, kn, j + 1, last, pos, D);
+        __global const float *k2 = prefill_row(kc, kn, j + 2, last, pos, D), *k3 = prefill_row(kc, kn, j + 3, last, pos, D);
+        float16 s0 = (float16)(0.0f), s1 = s0, s2 = s0, s3 = s0;
+        for (int d = 0; d < D; d++) {
+            const float16 qd = qt[d];
+            s0 = fma(qd, (float16)(k0[d]), s0);
+            s1 = fma(qd, (float16)(k1[d]), s1);
+            s2 = fma(qd, (float16)(k2[d]), s2);
+            s3 = fma(qd, (float16)(k3[d]), s3);
+        }
+        if (j + 3 > pos + i0) { /* key j+c is past query pos+i0+r where j+c-pos-i0 > r */
+            const float16 rel = (float16)((float)(j - pos - i0)) - lane;
+            s0 = select(s0, (float16)(-INFINITY), isgreater(rel, (float16)(0.0f)));
+            s1 = select(s1, (float16)(-INFINITY), isgreater(rel, (float16)(-1.0f)));
+            s2 = select(s2, (float16)(-INFINITY), isgreater(rel, (float16)(-2.0f)));
+            s3 = select(s3, (float16)(-INFINITY), isgreater(rel, (float16)(-3.0f)));
+        }
+        const float16 mn = fmax(m, fmax(fmax(s0, s1), fmax(s2, s3))), corr = exp(m - mn);
+        m = mn;
+        const float16 p0 = exp(s0 - mn), p1 = exp(s1 - mn), p2 = exp(s2 - mn), p3 = exp(s3 - mn);
+        l = fma(l, corr, (p0 + p1) + (p2 + p3));
+        __global const float *v0 = prefill_row(vc, vn, j, last, pos, D), *v1 = prefill_row(vc, vn, j + 1, last, pos, D);
+        __global const float *v2 = prefill_row(vc, vn, j + 2, last, pos, D), *v3 = prefill_row(vc, vn, j + 3, last, pos, D);
+        for (int d = 0; d < D; d++)
+            acc[d] = fma(p3, (float16)(v3[d]),
+                         fma(p2, (float16)(v2[d]), fma(p1, (float16)(v1[d]), fma(p0, (float16)(v0[d]), acc[d] * corr))));
+    }
+    __global float *ob = o + o_off + ((size_t)bh * Tq + i0) * D;
+    for (int d = 0; d < D; d++) {
+        vstore16(acc[d] / l, 0, col);
+        for (int r = 0; r < nq; r++) ob[(size_t)r * D + d] = col[r];
     }
 }

@@ -27,4 +27,10 @@
 #define DECODE_WG_MAX 256
 #define DECODE_COLS 8
 
+/* Decoding attention over many new positions at once (a prompt) on CPUs:
+ * queries per work-item (attn_prefill_rows, the lanes of a float16), and
+ * the fewest new positions that take it. */
+#define DECODE_QB 16
+#define DECODE_PREFILL_MIN 16
+
 #endif

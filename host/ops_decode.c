@@ -1,5 +1,7 @@
 /* ops_decode.c -- attention for new positions against a KV cache
- * (cl/decode.cl): the forward pass of autoregressive generation. */
+ * (cl/decode.cl): the forward pass of autoregressive generation, one token
+ * at a time or a whole prompt at once (on CPUs, blocks of DECODE_QB queries
+ * per work-item from DECODE_PREFILL_MIN positions on). */
 #include <math.h>
 #include <stdio.h>
 
@@ -100,16 +102,21 @@ dytcl_status dytcl_attention_decode(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tensor
     if (s) return s;
     const int BH = (int)(q.shape[0] * q.shape[1]), Tq = (int)q.shape[2], D = (int)q.shape[3];
     const int Tmax = (int)kcache.shape[2], G = (int)(q.shape[1] / k_new.shape[1]);
-    /* a work-item per query loops about (pos + Tq) * 3D/8 + 4D times */
+    /* a work-item per query loops about (pos + Tq) * 3D/8 + 4D times; per
+     * block of DECODE_QB queries (a prompt), (pos + Tq) D/2 + 2 DECODE_QB D */
     int rows = dy_row_shape(ctx) && dy_loops_fit(ctx, (double)(pos + Tq) * (3.0 * D / 8 + 1) + 4.0 * D);
+    const int prefill = rows && Tq >= DECODE_PREFILL_MIN &&
+                        dy_loops_fit(ctx, (double)(pos + Tq) * (D / 2.0 + 1) + 2.0 * DECODE_QB * D);
     dy_kernel *k = NULL;
     size_t L = 1;
-    if (!rows) {
+    if (prefill) {
+        if ((s = dy_kernel_get(ctx, DY_KERNEL(DECODE, attn_prefill_rows), &k))) return s;
+    } else if (!rows) {
         if ((s = dy_kernel_get(ctx, DY_KERNEL(DECODE, attn_decode_wg), &k))) return s;
         L = group_size(ctx, k, D);
         rows = L == 0; /* the device allows too few work-items: a slower shape that always fits */
     }
-    if (rows && (s = dy_kernel_get(ctx, DY_KERNEL(DECODE, attn_decode_rows), &k))) return s;
+    if (rows && !prefill && (s = dy_kernel_get(ctx, DY_KERNEL(DECODE, attn_decode_rows), &k))) return s;
     int i = dy_arg_tensor(ctx, k, 0, o, NULL);
     i = dy_arg_tensor(ctx, k, i, q, NULL);
     i = dy_arg_tensor(ctx, k, i, k_new, NULL);
@@ -123,6 +130,10 @@ dytcl_status dytcl_attention_decode(dytcl_ctx *ctx, dytcl_tensor o, dytcl_tensor
     i = dy_arg_float(ctx, k, i, 1.0f / sqrtf((float)D));
     i = dy_arg_int(ctx, k, i, G);
     if (i < 0) return DYTCL_ERR_OPENCL;
+    if (prefill) {
+        size_t global[2] = {((size_t)Tq + DECODE_QB - 1) / DECODE_QB, (size_t)BH}, local[2] = {1, 1};
+        return dy_launch(ctx, k, 2, global, local);
+    }
     if (rows) {
         size_t global[2] = {(size_t)Tq, (size_t)BH}, local[2] = {1, 1};
         return dy_launch(ctx, k, 2, global, local);

@@ -1,7 +1,8 @@
 /* test_decode.c -- attention against a KV cache (dytcl_attention_decode):
  * outputs and cache contents against a float64 reference, agreement with
  * dytcl_attention_forward over the whole prefix, a prefill followed by
- * decoding steps on one cache, and bad arguments. */
+ * decoding steps on one cache, prompts long enough for the many-query
+ * kernel (attn_prefill_rows), and bad arguments. */
 #include "dev_util.h"
 
 static unsigned long long rng = 2718;
@@ -287,6 +288,22 @@ static void run_all(dytcl_ctx *ctx)
     run_case_g(ctx, 2, 4, 2, 3, 5, 11, 4);
     run_case_g(ctx, 1, 6, 6, 7, 64, 270, 255);
     run_case_g(ctx, 1, 4, 2, 5, 16, 9, 0);
+    /* a prompt at once: on CPUs, blocks of DECODE_QB queries per work-item
+     * (attn_prefill_rows) from DECODE_PREFILL_MIN new positions on: whole
+     * and partial blocks, odd head sizes, a filled cache before them, GQA */
+    run_case(ctx, 1, 2, 16, 64, 16, 0);
+    run_case(ctx, 1, 3, 37, 24, 50, 0);
+    run_case(ctx, 2, 3, 21, 5, 40, 7);    /* D odd, keys from the cache and the new rows */
+    run_case(ctx, 1, 1, 17, 1, 20, 3);    /* D = 1 */
+    run_case(ctx, 1, 2, 50, 128, 70, 13);
+    run_case_g(ctx, 1, 6, 3, 33, 34, 60, 20);
+    run_case_g(ctx, 2, 4, 4, 19, 6, 19, 0); /* the whole cache */
+    kv_cache pc;                            /* a prompt, one step, a second prompt on one cache */
+    cache_init(ctx, &pc, 1, 3, 40, 90, 0);
+    decode_step(ctx, &pc, 31, 0);
+    decode_step(ctx, &pc, 1, 31);
+    decode_step(ctx, &pc, 18, 32);
+    cache_free(&pc);
     /* every head size a model allows (even, <= 128): one new token at
      * position 9, and a prompt-then-tokens sequence at some of them */
     for (int D = 2; D <= 128; D += 2) {
@@ -298,6 +315,8 @@ static void run_all(dytcl_ctx *ctx)
         run_case(ctx, 1, 4, 7, 96, 613, 517);
         run_case(ctx, 3, 1, 3, 16, 2049, 1999);
         run_sequence(ctx, 2, 3, 64, 15);
+        run_case(ctx, 1, 4, 300, 64, 812, 511);
+        run_case_g(ctx, 1, 8, 2, 257, 96, 300, 0);
     }
     dytcl_ctx_free(ctx);
 }

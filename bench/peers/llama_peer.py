@@ -15,11 +15,16 @@ JSON line: {"ready": true, "llama_cpp": version, "checks": {type: {"max_abs",
 ...}. No type is timed unless its check passed. The check proper runs with
 flash attention off: f32 against dytcl's f32 logits within 1e-4 of the
 largest |logit| (the same weights and arithmetic up to summation order: a
-q/k row order for the other RoPE layout gives 0.4 here), f16 and q8_0 within
-2e-2 and 5e-2 (llama.cpp rounds the activations to f16 or q8 for those
-products, dytcl keeps them in f32). "timed" is the context that is timed,
-flash attention as llama.cpp chooses (on CPUs it rounds to f16 inside: about
-5e-4 at f32), within 5e-2.
+q/k row order for the other RoPE layout gives 0.4 here), f16 within 2e-2,
+and q8_0 within 1e-1 or 1.5x the distance of dytcl's own q8 logits from its
+f32 ones, whichever is more: llama.cpp rounds the activations to 8 bits for
+Q8_0 products where dytcl keeps them in f32, an error of the same size as
+the weights' own on this deliberately sharp model (dytcl's q8 logits lie
+0.05 from its f32 ones at d 512 x 4, 0.25 at d 1024 x 8; llama.cpp's Q8_0
+0.05 and 0.25 from dytcl's q8). The row layout is what f32 checks. "timed"
+is the context that is timed, flash attention as llama.cpp chooses (on CPUs
+it rounds to f16 inside: 2e-3 to 1e-2 at f32), within 5e-2 or the check's
+tolerance.
 
 Then it answers one line per command on stdin, each a JSON line:
     pp TYPE N   prompt processing: N tokens in one batch from an empty cache,
@@ -29,7 +34,10 @@ Then it answers one line per command on stdin, each a JSON line:
                 (as dytcl's benchmark does); {"tok_s": N / seconds}
     quit
 The KV cache is f32 (dytcl's is), flash attention as llama.cpp chooses;
-threads: --threads (default: one per CPU) for both kinds of batch.
+threads: --threads (default: one per CPU) for both kinds of batch. On CPUs
+with AMX, Q8_0 models load without llama.cpp's extra buffer types (AMX, the
+repacked layouts): its AMX Q8_0 kernels crash on batches of more than one
+token in llama-cpp-python 0.3.36; "notes" in the first line says so.
 """
 import argparse
 import ctypes
@@ -44,7 +52,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import to_gguf  # noqa: E402
 
-TOL = {"f32": 1e-4, "f16": 2e-2, "q8_0": 5e-2}
+TOL = {"f32": 1e-4, "f16": 2e-2, "q8_0": 1e-1}
+Q8_SPREAD = 1.5  # q8_0: within 1.5x the distance of dytcl's q8 logits from its f32 ones, if that is more
 TIMED_TOL = 5e-2  # the timed context: flash attention as llama.cpp chooses (f16 inside on CPUs)
 
 
@@ -54,9 +63,10 @@ def say(obj):
 
 
 class Model:
-    def __init__(self, ll, path, n_ctx, threads, flash_attn=-1):
+    def __init__(self, ll, path, n_ctx, threads, flash_attn=-1, extra_bufts=True):
         self.ll = ll
         mp = ll.llama_model_default_params()
+        mp.use_extra_bufts = extra_bufts  # False: no AMX / repacked weight layouts
         self.model = ll.llama_model_load_from_file(path.encode(), mp)
         if not self.model:
             raise RuntimeError(f"llama.cpp could not load {path}")
@@ -155,25 +165,36 @@ def main():
     ll.llama_log_set(quiet, ctypes.c_void_p(0))
     ll.llama_backend_init()
     models, checks = {}, {}
+    # llama.cpp's AMX kernels (CPUs with AMX_INT8) crash on Q8_0 products of
+    # more than one row (ggml_backend_amx_mul_mat, llama-cpp-python 0.3.36):
+    # there Q8_0 loads without the extra buffer types, on ggml's own CPU kernels
+    system = ll.llama_print_system_info().decode(errors="replace").strip()
+    amx = "AMX_INT8 = 1" in system
+    extra = {t: not (amx and t == "q8_0") for t in types}
+    notes = [f"{t}: without AMX (its Q8_0 path crashes on batches here)" for t in types if not extra[t]]
     try:
         for t in types:
             path = os.path.join(a.workdir, f"model-{t}.gguf")
             to_gguf.convert(a.checkpoint, path, t)
-            models[t] = Model(ll, path, a.ctx, threads)
+            models[t] = Model(ll, path, a.ctx, threads, extra_bufts=extra[t])
             V = models[t].n_vocab
             if t in refs:
                 ref = np.fromfile(refs[t], dtype=np.float32).reshape(len(tokens), V)
-                exact = Model(ll, path, a.ctx, threads, flash_attn=0)
-                checks[t] = check(exact, tokens, ref, TOL[t])
+                tol = TOL[t]
+                if t == "q8_0" and "f32" in refs:  # the quantization's own effect on dytcl's logits
+                    f32 = np.fromfile(refs["f32"], dtype=np.float32).reshape(len(tokens), V)
+                    tol = max(tol, Q8_SPREAD * float(np.max(np.abs(ref - f32)) / np.max(np.abs(f32))))
+                exact = Model(ll, path, a.ctx, threads, flash_attn=0, extra_bufts=extra[t])
+                checks[t] = check(exact, tokens, ref, tol)
                 exact.close()
-                checks[t]["timed"] = check(models[t], tokens, ref, TIMED_TOL)
+                checks[t]["timed"] = check(models[t], tokens, ref, max(TIMED_TOL, tol))
                 checks[t]["ok"] = checks[t]["ok"] and checks[t]["timed"]["ok"]
     except (to_gguf.Unsupported, RuntimeError, KeyError, ValueError) as e:
         say({"ready": False, "error": str(e)})
         return 2
     bad = [t for t in types if t not in checks or not checks[t]["ok"]]
     say({"ready": not bad, "llama_cpp": getattr(ll, "__version__", "?"), "threads": threads,
-         "system": ll.llama_print_system_info().decode(errors="replace").strip(), "checks": checks,
+         "system": system, "checks": checks, "notes": notes,
          **({"error": "logits differ from dytcl's (or were not checked): " + ",".join(bad)} if bad else {})})
     if bad:
         return 2

@@ -26,8 +26,10 @@ which is llama.cpp's rope type for LLAMA ("normal"); the Hugging Face layout
 llama_peer.py checks the logits against dytcl's before it times anything.
 
 DyT (and Derf) have no llama.cpp op: such a checkpoint is refused, as are GPT
-and ViT checkpoints. A weight type of f16 or q8_0 applies to the matrices;
-the norm vectors stay f32 (as llama.cpp's own converter does).
+and ViT checkpoints. A weight type of f16 or q8_0 applies to the linear
+layers' matrices; the norm vectors stay f32 (as llama.cpp's own converter
+does), and so does the token embedding table, as dytcl keeps it whatever
+its weight dtype (a lookup reads one row per token: no speed to gain).
 """
 import argparse
 import json
@@ -113,7 +115,7 @@ def convert(ckpt, out, wtype="f32"):
     def vector(name, a):
         w.add_tensor(name, np.ascontiguousarray(a, dtype=np.float32))
 
-    matrix("token_embd.weight", t["wte"])
+    vector("token_embd.weight", t["wte"])  # f32 whatever the type: dytcl's table is (a row read per token)
     for l in range(L):
         qkv = t[f"h.{l}.attn.qkv.weight"]
         if qkv.shape != (C + 2 * Hkv * D, C):
