@@ -103,7 +103,7 @@ dytcl_status dytcl_buf_read(dytcl_ctx *ctx, const dytcl_buf *b, size_t offset, v
     dytcl_status s = check_range(ctx, b, offset, dst, bytes, "dytcl_buf_read");
     if (s != DYTCL_OK || bytes == 0) return s;
     cl_int err = clEnqueueReadBuffer(ctx->queue, b->mem, CL_TRUE, offset, bytes, dst, 0, NULL, NULL);
-    return err == CL_SUCCESS ? DYTCL_OK : dy_cl_fail(ctx, err, "clEnqueueReadBuffer");
+    return err == CL_SUCCESS ? dy_gemm_fault(ctx) : dy_cl_fail(ctx, err, "clEnqueueReadBuffer");
 }
 
 dytcl_status dy_workspace(dytcl_ctx *ctx, int slot, size_t bytes, cl_mem *out)

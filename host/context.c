@@ -194,6 +194,8 @@ void dytcl_ctx_free(dytcl_ctx *ctx)
     for (int i = 0; i < DY_PROG_SLOTS; i++)
         if (ctx->progs[i].program) clReleaseProgram(ctx->progs[i].program);
     if (ctx->queue) clReleaseCommandQueue(ctx->queue);
+    for (int i = 1; i < DY_GEMM_PARTS; i++)
+        if (ctx->gemm_queues[i]) clReleaseCommandQueue(ctx->gemm_queues[i]);
     if (ctx->context) clReleaseContext(ctx->context);
     free(ctx);
 }
@@ -218,5 +220,5 @@ dytcl_status dytcl_finish(dytcl_ctx *ctx)
 {
     DY_CHECK_CTX(ctx);
     cl_int err = clFinish(ctx->queue);
-    return err == CL_SUCCESS ? DYTCL_OK : dy_cl_fail(ctx, err, "clFinish");
+    return err == CL_SUCCESS ? dy_gemm_fault(ctx) : dy_cl_fail(ctx, err, "clFinish");
 }

@@ -530,10 +530,17 @@ DYTCL_API dytcl_status dytcl_linear_backward(dytcl_ctx *ctx, dytcl_tensor dx, dy
 DYTCL_API dytcl_status dytcl_gemm_warmup(dytcl_ctx *ctx);
 
 /* Where GEMMs run (host/gemm_host.c). DYTCL_GEMM_HOST: the host's BLAS
- * (OpenBLAS through CBLAS, when the build found it) on the buffers mapped
- * into host memory, in queue order: the call waits for the queue to drain,
- * computes, and unmaps. On a CPU device with host-unified memory (PoCL) the
- * map copies nothing; on other devices it copies both ways (correct, slow).
+ * (OpenBLAS through CBLAS, when the build found it) on the buffers' storage,
+ * in queue order. Where the device runs native kernels (PoCL), a product is
+ * enqueued like a kernel (clEnqueueNativeKernel): the call returns at once,
+ * and a large product runs in parts, one per compute unit, on the device's
+ * worker threads with OpenBLAS on one thread each; this sets OpenBLAS's
+ * thread count to 1 for the process (openblas_set_num_threads).
+ * DYTCL_GEMM_QUEUED=0, and devices without native kernels: the buffers are
+ * mapped into host memory, the call waits for the queue to drain, computes
+ * (on OpenBLAS's threads) and unmaps. On a CPU device with host-unified
+ * memory (PoCL) the map copies nothing; on other devices it copies both ways
+ * (correct, slow).
  * DYTCL_GEMM_CLBLAST: CLBlast kernels on the device. A context decides at its
  * first GEMM (see dytcl_ctx_options.gemm_path); forcing the host path in a
  * build without a host BLAS returns DYTCL_ERR_UNSUPPORTED there. */

@@ -1,19 +1,36 @@
 /* gemm_host.c -- GEMM through the host's BLAS on CPU devices.
  *
  * On a CPU device whose buffers are host memory (PoCL), a GEMM needs no
- * OpenCL kernel at all: map the buffers (no copy: the pointer is the
- * buffer's own storage), call OpenBLAS, unmap. OpenBLAS reaches ~75 % of
- * this machine's FMA peak where CLBlast's kernels through PoCL reach ~30 %.
+ * OpenCL kernel at all: OpenBLAS computes on the buffers' own storage. Two
+ * ways to get there:
  *
- * Queue order: the map is blocking, so it returns once everything enqueued
- * before it has finished; the product runs on the calling thread (and
- * OpenBLAS's own threads, while PoCL's workers have nothing to do); the
- * unmap is enqueued before anything that follows. Each buffer is mapped once
- * per call over the span of elements the call touches, writable when C lies
- * in it: maps never overlap.
+ * Queued (devices that run native kernels, CL_EXEC_NATIVE_KERNEL: PoCL). The
+ * product is enqueued like any kernel, as clEnqueueNativeKernel commands
+ * whose buffer arguments the runtime turns into pointers to their storage:
+ * nothing waits on the host, and the step's kernels and products run back to
+ * back on the device's own worker threads. A large product is cut into one
+ * part per compute unit (batch entries, or bands of C's rows or columns),
+ * part 0 on the context's queue and the others on queues of their own that
+ * start after everything before it; a barrier on the context's queue waits
+ * for them. OpenBLAS then runs on one thread per part
+ * (openblas_set_num_threads(1), for the process): its own threads, which spin
+ * on sched_yield for ~2^28 cycles after each product, took a third of the
+ * CPU time of a training step on 2 cores while PoCL's workers ran the
+ * kernels between products, and the calling thread waited for them.
+ *
+ * Mapped (other devices with host memory; DYTCL_GEMM_QUEUED=0). Map the
+ * buffers (no copy: the pointer is the buffer's own storage), call OpenBLAS
+ * on the calling thread (and OpenBLAS's threads), unmap. The map is
+ * blocking, so it returns once everything enqueued before it has finished;
+ * the unmap is enqueued before anything that follows. Each buffer is mapped
+ * once per call over the span of elements the call touches, writable when C
+ * lies in it: maps never overlap.
  *
  * One-row products (decoding a token: x [1, in] . W^T) are matrix-vector
- * products: sgemv reads W once, at memory bandwidth. */
+ * products: sgemv reads W once, at memory bandwidth. Either way the product
+ * runs with denormals kept (the workers' FTZ/DAZ, which PoCL sets for
+ * kernels built with -cl-denorms-are-zero, is cleared for it), as on the
+ * calling thread. */
 #include "gemm_host.h"
 
 #include <stdio.h>
@@ -23,20 +40,61 @@
 #ifdef DYTCL_HAVE_OPENBLAS
 #include <cblas.h>
 #endif
+#if defined(__SSE__) || defined(__x86_64__)
+#include <xmmintrin.h>
+#define DY_HAVE_MXCSR 1
+#endif
 
 const char *dytcl_gemm_path_name(dytcl_gemm_path_t p)
 {
     return p == DYTCL_GEMM_HOST ? "host" : p == DYTCL_GEMM_CLBLAST ? "clblast" : "auto";
 }
 
-void dy_gemm_host_describe(char *out, size_t cap)
+void dy_gemm_host_describe(const dytcl_ctx *ctx, char *out, size_t cap)
 {
 #ifdef DYTCL_HAVE_OPENBLAS
-    snprintf(out, cap, "host BLAS on mapped buffers: %s, %d threads", openblas_get_config(),
-             openblas_get_num_threads());
+    if (ctx->gemm_parts > 0)
+        snprintf(out, cap, "host BLAS queued as native kernels: %s, products in up to %d parts of one thread",
+                 openblas_get_config(), ctx->gemm_parts);
+    else
+        snprintf(out, cap, "host BLAS on mapped buffers: %s, %d threads", openblas_get_config(),
+                 openblas_get_num_threads());
 #else
     snprintf(out, cap, "no host BLAS in this build (OpenBLAS was not found)");
 #endif
+}
+
+/* The queued form where the device runs native kernels and the build has a
+ * host BLAS, unless DYTCL_GEMM_QUEUED=0: ctx->gemm_parts (its compute units,
+ * at most DY_GEMM_PARTS) and a queue for each part past the first. */
+static dytcl_status queued_setup(dytcl_ctx *ctx)
+{
+#ifdef DYTCL_HAVE_OPENBLAS
+    const char *env = getenv("DYTCL_GEMM_QUEUED");
+    if (env && *env && strcmp(env, "0") && strcmp(env, "1"))
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "DYTCL_GEMM_QUEUED=\"%s\": expected 0 or 1", env);
+    cl_device_exec_capabilities caps = 0;
+    if ((env && !strcmp(env, "0")) ||
+        clGetDeviceInfo(ctx->device, CL_DEVICE_EXECUTION_CAPABILITIES, sizeof caps, &caps, NULL) != CL_SUCCESS ||
+        !(caps & CL_EXEC_NATIVE_KERNEL))
+        return DYTCL_OK;
+    int parts = ctx->info.compute_units < 1 ? 1 : (int)ctx->info.compute_units;
+    if (parts > DY_GEMM_PARTS) parts = DY_GEMM_PARTS;
+    for (int i = 1; i < parts; i++) {
+        cl_int err;
+        ctx->gemm_queues[i] = clCreateCommandQueue(ctx->context, ctx->device, 0, &err);
+        if (err != CL_SUCCESS) {
+            for (int j = 1; j < i; j++) clReleaseCommandQueue(ctx->gemm_queues[j]), ctx->gemm_queues[j] = NULL;
+            return dy_cl_fail(ctx, err, "clCreateCommandQueue (host GEMM parts)");
+        }
+    }
+    /* the parts are the threads: OpenBLAS's own would only wait and spin */
+    if (parts > 1) openblas_set_num_threads(1);
+    ctx->gemm_parts = parts;
+#else
+    (void)ctx;
+#endif
+    return DYTCL_OK;
 }
 
 dytcl_status dy_gemm_path_choose(dytcl_ctx *ctx)
@@ -65,6 +123,10 @@ dytcl_status dy_gemm_path_choose(dytcl_ctx *ctx)
             unified = CL_FALSE;
         want = ctx->info.is_cpu && unified ? DYTCL_GEMM_HOST : DYTCL_GEMM_CLBLAST;
     }
+    if (want == DYTCL_GEMM_HOST) {
+        dytcl_status s = queued_setup(ctx);
+        if (s) return s;
+    }
     ctx->gemm_path = want;
     return DYTCL_OK;
 }
@@ -78,6 +140,13 @@ dytcl_status dytcl_gemm_path(dytcl_ctx *ctx, dytcl_gemm_path_t *out)
     return s;
 }
 
+dytcl_status dy_gemm_fault(dytcl_ctx *ctx)
+{
+    if (!ctx->gemm_fault) return DYTCL_OK;
+    return dy_fail(ctx, DYTCL_ERR_OPENCL, "host GEMM: a queued product found its buffers' storage moved and "
+                   "computed nothing (set DYTCL_GEMM_QUEUED=0)");
+}
+
 #ifndef DYTCL_HAVE_OPENBLAS
 dytcl_status dy_gemm_host(dytcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
                           dytcl_tensor A, int64_t stride_a, dytcl_tensor B, int64_t stride_b, float beta,
@@ -86,6 +155,207 @@ dytcl_status dy_gemm_host(dytcl_ctx *ctx, int trans_a, int trans_b, int M, int N
     return dy_fail(ctx, DYTCL_ERR_UNSUPPORTED, "gemm: this build has no host BLAS");
 }
 #else
+
+/* One product (or `batch` of them) on host pointers, row-major, leading
+ * dimensions given. */
+typedef struct {
+    int trans_a, trans_b, M, N, K, lda, ldb, ldc, batch;
+    float alpha, beta;
+    int64_t stride_a, stride_b, stride_c;
+} gemm_shape;
+
+static void gemm_compute(const gemm_shape *g, const float *a, const float *b, float *c)
+{
+#ifdef DY_HAVE_MXCSR
+    const unsigned csr = _mm_getcsr();
+    _mm_setcsr(csr & ~0x8040u); /* FTZ (bit 15) and DAZ (bit 6) off */
+#endif
+    for (int i = 0; i < g->batch; i++, a += g->stride_a, b += g->stride_b, c += g->stride_c) {
+        if (g->M == 1) {
+            /* c [N] = alpha op(B)^T a + beta c: with a [K] contiguous either
+             * way (A is [1, K], or [K, 1] transposed). beta 0 must not read
+             * c (it may hold NaN). */
+            if (g->beta == 0)
+                for (int j = 0; j < g->N; j++) c[j] = 0.0f;
+            if (g->trans_b) /* B [N, K]: c = B a */
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, g->N, g->K, g->alpha, b, g->ldb, a, 1, g->beta, c, 1);
+            else /* B [K, N]: c = B^T a */
+                cblas_sgemv(CblasRowMajor, CblasTrans, g->K, g->N, g->alpha, b, g->ldb, a, 1, g->beta, c, 1);
+        } else {
+            cblas_sgemm(CblasRowMajor, g->trans_a ? CblasTrans : CblasNoTrans, g->trans_b ? CblasTrans : CblasNoTrans,
+                        g->M, g->N, g->K, g->alpha, a, g->lda, b, g->ldb, g->beta, c, g->ldc);
+        }
+    }
+#ifdef DY_HAVE_MXCSR
+    _mm_setcsr(csr);
+#endif
+}
+
+/* ------------------------------------------------------------- queued */
+
+/* A part as a native kernel's argument block. The runtime writes the
+ * storage of the command's buffers into base[], but in an order of its own
+ * (PoCL 3.1 sorts them by creation), so each buffer's storage, learned once
+ * (learn), is looked up among them: found, it is the buffer's; not found,
+ * the part computes nothing and sets *fault, which the context reports. */
+typedef struct {
+    float *base[3];
+    float *want[3];             /* the storage of buffer 0 .. nmem-1 */
+    int nmem;
+    int ia, ib, ic;             /* A's, B's and C's buffer */
+    size_t off_a, off_b, off_c; /* element offsets of the part's first matrices */
+    volatile int *fault;
+    gemm_shape g;
+} gemm_part;
+
+static void CL_CALLBACK gemm_part_run(void *args)
+{
+    const gemm_part *p = args;
+    for (int j = 0; j < p->nmem; j++) {
+        int k = 0;
+        while (k < p->nmem && p->base[k] != p->want[j]) k++;
+        if (k == p->nmem) {
+            *p->fault = 1;
+            return;
+        }
+    }
+    gemm_compute(&p->g, p->want[p->ia] + p->off_a, p->want[p->ib] + p->off_b, p->want[p->ic] + p->off_c);
+}
+
+typedef struct {
+    float *base;
+    float **out;
+} learn_args;
+
+static void CL_CALLBACK learn_run(void *args)
+{
+    const learn_args *a = args;
+    *a->out = a->base;
+}
+
+/* b->storage: where native kernels see b's storage, from a native kernel
+ * with b alone (nothing to sort), waited for (once per buffer). */
+static dytcl_status learn(dytcl_ctx *ctx, dytcl_buf *b)
+{
+    float *got = NULL;
+    learn_args a = {NULL, &got};
+    const void *loc = &a.base;
+    cl_int err = clEnqueueNativeKernel(ctx->queue, learn_run, &a, sizeof a, 1, &b->mem, &loc, 0, NULL, NULL);
+    if (err == CL_SUCCESS) err = clFinish(ctx->queue);
+    if (err != CL_SUCCESS) return dy_cl_fail(ctx, err, "clEnqueueNativeKernel (host GEMM: a buffer's storage)");
+    if (!got) return dy_fail(ctx, DYTCL_ERR_OPENCL, "host GEMM: the runtime gave a native kernel no storage for a buffer");
+    b->storage = got;
+    return DYTCL_OK;
+}
+
+/* Below this many multiply-adds a product stays whole (one part): cutting
+ * it costs a queue hand-over that it would not win back. */
+#define DY_GEMM_SPLIT_MIN (1 << 20)
+
+/* [lo, hi) of n for part i of k: in multiples of q where every part gets
+ * at least one, else of 1. */
+static void band(int n, int k, int i, int q, int *lo, int *hi)
+{
+    if (n / q < k) q = 1;
+    const int units = (n + q - 1) / q;
+    *lo = (int)((int64_t)units * i / k) * q;
+    *hi = i == k - 1 ? n : (int)((int64_t)units * (i + 1) / k) * q;
+}
+
+/* Cuts the product into up to ctx->gemm_parts parts; returns how many. */
+static int cut(const dytcl_ctx *ctx, const gemm_part *whole, gemm_part *parts)
+{
+    const gemm_shape *g = &whole->g;
+    int k = ctx->gemm_parts;
+    if ((double)g->M * g->N * g->K * g->batch < DY_GEMM_SPLIT_MIN) k = 1;
+    /* the batch when it has an entry for each part; else the larger of M
+     * and N, so that the operand every part packs again is the smaller */
+    const int by = g->batch >= k ? 0 : g->M >= g->N ? 1 : 2;
+    const int n = by == 0 ? g->batch : by == 1 ? g->M : g->N;
+    if (k > n) k = n;
+    for (int i = 0; i < k; i++) {
+        gemm_part *p = &parts[i];
+        int lo, hi;
+        band(n, k, i, by == 0 ? 1 : 16, &lo, &hi);
+        *p = *whole;
+        if (by == 0) {
+            p->g.batch = hi - lo;
+            p->off_a += (size_t)(lo * g->stride_a), p->off_b += (size_t)(lo * g->stride_b);
+            p->off_c += (size_t)(lo * g->stride_c);
+        } else if (by == 1) { /* rows lo..hi of C and of op(A) */
+            p->g.M = hi - lo;
+            p->off_a += g->trans_a ? (size_t)lo : (size_t)lo * (size_t)g->lda;
+            p->off_c += (size_t)lo * (size_t)g->ldc;
+        } else { /* columns lo..hi of C and of op(B) */
+            p->g.N = hi - lo;
+            p->off_b += g->trans_b ? (size_t)lo * (size_t)g->ldb : (size_t)lo;
+            p->off_c += (size_t)lo;
+        }
+    }
+    return k;
+}
+
+static dytcl_status enqueue_part(dytcl_ctx *ctx, cl_command_queue q, gemm_part *p, const cl_mem *mem, int nmem,
+                                 cl_uint nwait, const cl_event *wait, cl_event *ev)
+{
+    const void *loc[3];
+    for (int i = 0; i < nmem; i++) loc[i] = &p->base[i];
+    cl_int err = clEnqueueNativeKernel(q, gemm_part_run, p, sizeof *p, (cl_uint)nmem, mem, loc, nwait, wait, ev);
+    return err == CL_SUCCESS ? DYTCL_OK : dy_cl_fail(ctx, err, "clEnqueueNativeKernel (host GEMM)");
+}
+
+static dytcl_status gemm_queued(dytcl_ctx *ctx, const gemm_shape *g, dytcl_tensor A, dytcl_tensor B,
+                                dytcl_tensor C)
+{
+    gemm_part whole = {{NULL, NULL, NULL}, {NULL, NULL, NULL}, 0, 0, 0, 0, A.offset, B.offset, C.offset,
+                       &ctx->gemm_fault, *g};
+    cl_mem mem[3];
+    const dytcl_tensor *t[3] = {&A, &B, &C};
+    int *idx[3] = {&whole.ia, &whole.ib, &whole.ic};
+    dytcl_status s = dy_gemm_fault(ctx);
+    for (int i = 0; i < 3 && !s; i++) { /* each buffer once */
+        int j = 0;
+        while (j < whole.nmem && mem[j] != t[i]->buf->mem) j++;
+        if (j == whole.nmem) {
+            if (!t[i]->buf->storage && (s = learn(ctx, t[i]->buf))) break;
+            mem[j] = t[i]->buf->mem, whole.want[j] = t[i]->buf->storage, whole.nmem++;
+        }
+        *idx[i] = j;
+    }
+    if (s) return s;
+    const int nmem = whole.nmem;
+    gemm_part parts[DY_GEMM_PARTS];
+    const int k = cut(ctx, &whole, parts);
+    cl_event *evp = NULL, ev = NULL;
+    if (ctx->profiling) evp = &ev;
+    if (k == 1) {
+        s = enqueue_part(ctx, ctx->queue, &parts[0], mem, nmem, 0, NULL, evp);
+        if (ev) dy_keep_event(ctx, ev);
+        return s;
+    }
+    /* parts 1.. on their own queues, after everything enqueued so far */
+    cl_event start = NULL, done[DY_GEMM_PARTS];
+    int ndone = 0;
+    cl_int err = clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &start);
+    if (err != CL_SUCCESS) return dy_cl_fail(ctx, err, "clEnqueueMarkerWithWaitList (host GEMM)");
+    for (int i = 1; i < k && !s; i++) {
+        s = enqueue_part(ctx, ctx->gemm_queues[i], &parts[i], mem, nmem, 1, &start, &done[ndone]);
+        if (!s) ndone++;
+        if (!s && (err = clFlush(ctx->gemm_queues[i])) != CL_SUCCESS) s = dy_cl_fail(ctx, err, "clFlush (host GEMM)");
+    }
+    if (!s) s = enqueue_part(ctx, ctx->queue, &parts[0], mem, nmem, 0, NULL, evp);
+    if (ev) dy_keep_event(ctx, ev), ev = NULL;
+    /* what follows on the context's queue waits for every part (also those
+     * enqueued before a failure: they run, and nothing may overtake them) */
+    if (ndone && (err = clEnqueueBarrierWithWaitList(ctx->queue, (cl_uint)ndone, done, evp)) != CL_SUCCESS && !s)
+        s = dy_cl_fail(ctx, err, "clEnqueueBarrierWithWaitList (host GEMM)");
+    if (ev) dy_keep_event(ctx, ev);
+    for (int i = 0; i < ndone; i++) clReleaseEvent(done[i]);
+    clReleaseEvent(start);
+    return s;
+}
+
+/* ------------------------------------------------------------- mapped */
 
 /* One mapping: elements [lo, hi) of a buffer. */
 typedef struct {
@@ -110,12 +380,12 @@ static int span_add(span *sp, int *nsp, dytcl_tensor t, int64_t n, int write)
     return (*nsp)++;
 }
 
-dytcl_status dy_gemm_host(dytcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
-                          dytcl_tensor A, int64_t stride_a, dytcl_tensor B, int64_t stride_b, float beta,
-                          dytcl_tensor C, int64_t stride_c, int batch)
+static dytcl_status gemm_mapped(dytcl_ctx *ctx, const gemm_shape *g, dytcl_tensor A, dytcl_tensor B,
+                                dytcl_tensor C)
 {
-    const int64_t na = (batch - 1) * stride_a + (int64_t)M * K, nb = (batch - 1) * stride_b + (int64_t)K * N;
-    const int64_t nc = (batch - 1) * stride_c + (int64_t)M * N;
+    const int64_t na = (g->batch - 1) * g->stride_a + (int64_t)g->M * g->K;
+    const int64_t nb = (g->batch - 1) * g->stride_b + (int64_t)g->K * g->N;
+    const int64_t nc = (g->batch - 1) * g->stride_c + (int64_t)g->M * g->N;
     span sp[3];
     int nsp = 0;
     const int ia = span_add(sp, &nsp, A, na, 0), ib = span_add(sp, &nsp, B, nb, 0), ic = span_add(sp, &nsp, C, nc, 1);
@@ -136,27 +406,9 @@ dytcl_status dy_gemm_host(dytcl_ctx *ctx, int trans_a, int trans_b, int M, int N
         }
         if (ev) dy_keep_event(ctx, ev);
     }
-
-    if (!s) {
-        const float *a = sp[ia].ptr + (A.offset - sp[ia].lo), *b = sp[ib].ptr + (B.offset - sp[ib].lo);
-        float *c = sp[ic].ptr + (C.offset - sp[ic].lo);
-        const int lda = trans_a ? M : K, ldb = trans_b ? K : N;
-        for (int i = 0; i < batch; i++, a += stride_a, b += stride_b, c += stride_c) {
-            if (M == 1) {
-                /* c [N] = alpha op(B)^T a + beta c: with a [K] contiguous
-                 * either way (A is [1, K], or [K, 1] transposed). beta 0
-                 * must not read c (it may hold NaN). */
-                if (beta == 0) memset(c, 0, (size_t)N * sizeof(float));
-                if (trans_b) /* B [N, K]: c = B a */
-                    cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, alpha, b, ldb, a, 1, beta, c, 1);
-                else /* B [K, N]: c = B^T a */
-                    cblas_sgemv(CblasRowMajor, CblasTrans, K, N, alpha, b, ldb, a, 1, beta, c, 1);
-            } else {
-                cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
-                            M, N, K, alpha, a, lda, b, ldb, beta, c, N);
-            }
-        }
-    }
+    if (!s)
+        gemm_compute(g, sp[ia].ptr + (A.offset - sp[ia].lo), sp[ib].ptr + (B.offset - sp[ib].lo),
+                     sp[ic].ptr + (C.offset - sp[ic].lo));
 
     /* Unmap in any case; the last unmap's event ends a profiled span. */
     for (int i = 0; i < mapped; i++) {
@@ -166,6 +418,16 @@ dytcl_status dy_gemm_host(dytcl_ctx *ctx, int trans_a, int trans_b, int M, int N
         if (err != CL_SUCCESS && !s) s = dy_cl_fail(ctx, err, "clEnqueueUnmapMemObject (host GEMM)");
         if (ev) dy_keep_event(ctx, ev);
     }
+    return s;
+}
+
+dytcl_status dy_gemm_host(dytcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                          dytcl_tensor A, int64_t stride_a, dytcl_tensor B, int64_t stride_b, float beta,
+                          dytcl_tensor C, int64_t stride_c, int batch)
+{
+    const gemm_shape g = {trans_a, trans_b, M, N, K, trans_a ? M : K, trans_b ? K : N, N, batch, alpha, beta,
+                          stride_a, stride_b, stride_c};
+    dytcl_status s = ctx->gemm_parts > 0 ? gemm_queued(ctx, &g, A, B, C) : gemm_mapped(ctx, &g, A, B, C);
     if (!s) ctx->stats.kernels_launched++;
     return s;
 }

@@ -6,7 +6,8 @@
 #include "internal.h"
 
 /* Decides ctx->gemm_path once: the option, else DYTCL_GEMM, else the host
- * BLAS on a CPU device with host-unified memory when the build has one. */
+ * BLAS on a CPU device with host-unified memory when the build has one; on
+ * the host path, queued (native kernels, ctx->gemm_parts > 0) or mapped. */
 dytcl_status dy_gemm_path_choose(dytcl_ctx *ctx);
 
 /* C = alpha op(A) op(B) + beta C, `batch` times, on the host (arguments as
@@ -35,7 +36,8 @@ dytcl_status dy_gemm_half_b(dytcl_ctx *ctx, int R, int N, int K, float alpha, dy
  * with every argument checked there. */
 dytcl_status dy_linear_q8(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, dytcl_tensor W, dytcl_tensor b);
 
-/* "OpenBLAS 0.3.21 ... (2 threads)", or why there is none. */
-void dy_gemm_host_describe(char *out, size_t cap);
+/* "host BLAS queued as native kernels: OpenBLAS 0.3.21 ...", or why there
+ * is none. */
+void dy_gemm_host_describe(const dytcl_ctx *ctx, char *out, size_t cap);
 
 #endif

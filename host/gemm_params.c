@@ -331,7 +331,7 @@ dytcl_status dytcl_gemm_config(dytcl_ctx *ctx, char *out, size_t cap)
     dytcl_status s = dy_gemm_path_choose(ctx);
     if (s) return s;
     if (ctx->gemm_path == DYTCL_GEMM_HOST) { /* gemm_host.c */
-        dy_gemm_host_describe(out, cap);
+        dy_gemm_host_describe(ctx, out, cap);
         return DYTCL_OK;
     }
     if ((s = dy_gemm_setup(ctx))) return s;

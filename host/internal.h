@@ -36,6 +36,7 @@ typedef struct {
 #define DY_PROG_SLOTS (DY_PROG_COUNT * DY_VARIANTS)
 
 #define DY_MAX_KERNELS 160
+#define DY_GEMM_PARTS 8         /* the most parts a host GEMM is cut into */
 typedef struct {
     const char *name;           /* points to a string literal of the caller */
     dy_prog_id prog;
@@ -64,6 +65,10 @@ enum {
  * memory): then buffers are backed with pages as they are created, and
  * dytcl_ctx_memory_room counts what the process can get (memory.c). */
 int dy_host_memory(dytcl_ctx *ctx);
+/* DYTCL_OK, or the error of a queued host GEMM that found its buffers'
+ * storage moved and computed nothing (gemm_host.c; checked at each host
+ * GEMM and where the queue is waited for). */
+dytcl_status dy_gemm_fault(dytcl_ctx *ctx);
 /* Releases what CLBlast built for ctx's GEMMs (ops_linear.c; dytcl_ctx_free). */
 void dy_gemm_release(dytcl_ctx *ctx);
 
@@ -99,6 +104,11 @@ struct dytcl_ctx {
     int gemm_ready;             /* CLBlast parameters applied (ops_linear.c) */
     int gemm_path_opt;          /* dytcl_ctx_options.gemm_path */
     int gemm_path;              /* DYTCL_GEMM_*: 0 until the first GEMM decides (gemm_host.c) */
+    /* The host path's queued form (gemm_host.c): 0, mapped; else products
+     * cut in up to this many parts, part i > 0 on gemm_queues[i]. */
+    int gemm_parts;
+    cl_command_queue gemm_queues[DY_GEMM_PARTS];
+    volatile int gemm_fault;    /* a queued part found no storage for a buffer (dy_gemm_fault) */
     uint64_t allocated;         /* bytes of live buffers */
     int host_memory, host_memory_known; /* buffers live in host memory (memory.c) */
     dytcl_ctx_stats stats;
@@ -119,6 +129,8 @@ struct dytcl_buf {
     dytcl_ctx *ctx;
     cl_mem mem;
     size_t bytes;
+    float *storage;             /* the host GEMM's queued form: where native kernels see the
+                                 * buffer (gemm_host.c); NULL until its first product */
 };
 
 /* ---- errors (error.c) */
