@@ -544,6 +544,20 @@ DYTCL_API int dytcl_model_convert_pending(const dytcl_model *m);
 DYTCL_API dytcl_status dytcl_model_convert(dytcl_model *src, dytcl_norm_kind to, const int32_t *tokens, int n_batches,
                                            int B, int T, int sequential, dytcl_model **out);
 
+/* Distillation, one micro-batch in place of dytcl_model_forward +
+ * dytcl_model_backward: the forwards of teacher (logits only) and of m on
+ * tokens and targets (B*T each; both models at the same batch shape and
+ * vocabulary), then m's backward of
+ *
+ *   (1 - weight) cross-entropy(m, targets) + weight KL(softmax(teacher) || softmax(m))
+ *
+ * averaged over the rows whose target is not -1 (weight in [0, 1]; 0 is
+ * dytcl_model_backward's gradient), added into m's gradient buffer. m's
+ * loss slot gets its cross-entropy, as a forward's; *kl (may be NULL) the
+ * mean KL. Used to fine-tune a converted model against the original. */
+DYTCL_API dytcl_status dytcl_model_distill(dytcl_model *m, dytcl_model *teacher, const int32_t *tokens,
+                                           const int32_t *targets, float weight, float *kl);
+
 #ifdef __cplusplus
 }
 #endif

@@ -238,6 +238,83 @@ dytcl_status dytcl_model_convert_fit(dytcl_model *m, int first, int count, const
     return s ? dy_lib_fail(m, s, __func__) : DYTCL_OK;
 }
 
+/* ------------------------------------------------------------ distillation */
+
+/* Row r's softmax of z [V] into p (double), and log-sum-exp into *lse. */
+static void softmax_row(const float *z, int V, double *p, double *lse)
+{
+    double mx = z[0], sum = 0;
+    for (int c = 1; c < V; c++) mx = z[c] > mx ? z[c] : mx;
+    for (int c = 0; c < V; c++) sum += p[c] = exp((double)z[c] - mx);
+    for (int c = 0; c < V; c++) p[c] /= sum;
+    *lse = mx + log(sum);
+}
+
+dytcl_status dytcl_model_distill(dytcl_model *m, dytcl_model *teacher, const int32_t *tokens, const int32_t *targets,
+                                 float weight, float *kl)
+{
+    dytcl_status s = dy_gate(m, __func__, 0);
+    if (!s) s = dy_gate(teacher, __func__, 0);
+    if (!s) s = dy_gate_ptr(m, __func__, tokens, "tokens");
+    if (!s) s = dy_gate_ptr(m, __func__, targets, "targets");
+    if (!s) s = dy_gate(m, __func__, DY_NEED_LM | DY_NEED_IDLE | DY_NEED_BATCH);
+    if (!s) s = dy_gate(teacher, __func__, DY_NEED_LM | DY_NEED_IDLE | DY_NEED_BATCH);
+    if (!s) s = dy_model_refuse_half(m, __func__);
+    if (s) return s;
+    if (teacher == m || teacher->V != m->V || teacher->B != m->B || teacher->T != m->T)
+        return dy_model_fail(m, DYTCL_ERR_INVALID_ARG,
+                             "%s: the teacher must be another model of the same vocabulary (%d, has %d) and batch "
+                             "shape (%d x %d, has %d x %d)", __func__, m->V, teacher->V, m->B, m->T, teacher->B,
+                             teacher->T);
+    if (!(weight >= 0 && weight <= 1))
+        return dy_model_fail(m, DYTCL_ERR_INVALID_ARG, "%s: weight %g is not in [0, 1]", __func__, (double)weight);
+    const size_t BT = (size_t)m->B * m->T, V = (size_t)m->V;
+    float *zt = malloc(BT * V * sizeof *zt), *zs = malloc(BT * V * sizeof *zs);
+    double *p = malloc(2 * V * sizeof *p), *q = p ? p + V : NULL;
+    if (!zt || !zs || !p) {
+        free(zt), free(zs), free(p);
+        return dy_model_fail(m, DYTCL_ERR_HOST_MEMORY, "%s: out of host memory (%zu rows of %zu logits)", __func__,
+                             BT, V);
+    }
+    /* the teacher's logits, then m's forward with the targets (its loss
+     * slot gets the cross-entropy) and logits */
+    if (!(s = dytcl_model_forward(teacher, tokens, NULL)) && !(s = dytcl_model_read_logits(teacher, zt)) &&
+        !(s = dytcl_model_forward(m, tokens, targets)))
+        s = dytcl_model_read_logits(m, zs);
+    if (s) {
+        free(zt), free(zs), free(p);
+        return s;
+    }
+    /* dlogits = (softmax(zs) - (1 - w) onehot - w softmax(zt)) / valid, in zs */
+    size_t valid = 0;
+    for (size_t r = 0; r < BT; r++) valid += targets[r] != -1;
+    double sum_kl = 0;
+    for (size_t r = 0; r < BT; r++) {
+        float *g = zs + r * V;
+        if (targets[r] == -1) {
+            memset(g, 0, V * sizeof *g);
+            continue;
+        }
+        double lt, ls, k = 0;
+        softmax_row(zt + r * V, (int)V, p, &lt);
+        softmax_row(g, (int)V, q, &ls);
+        for (size_t c = 0; c < V; c++) {
+            if (p[c] > 0) k += p[c] * (((double)zt[r * V + c] - lt) - ((double)g[c] - ls));
+            g[c] = (float)((q[c] - weight * p[c] - (1.0 - weight) * ((int32_t)c == targets[r])) / (double)valid);
+        }
+        sum_kl += k;
+    }
+    s = dytcl_buf_write(m->ctx, m->acts, m->a.logits * sizeof(float), zs, BT * V * sizeof(float));
+    free(zt), free(zs), free(p);
+    if (s) return dy_lib_fail(m, s, __func__);
+    m->dlogits = 1; /* the backward starts from these */
+    s = dytcl_model_backward(m, 1.0f);
+    m->dlogits = 0;
+    if (s) return s;
+    if (kl) *kl = valid ? (float)(sum_kl / (double)valid) : 0.0f;
+    return DYTCL_OK;
+}
+
 dytcl_status dytcl_model_convert(dytcl_model *src, dytcl_norm_kind to, const int32_t *tokens, int n_batches, int B,
                                  int T, int sequential, dytcl_model **out)
 {

@@ -108,6 +108,8 @@ struct dytcl_model {
     dytcl_buf *stats;             /* [2 + LOSS_SLOTS]: grad norm, clip scale, losses */
     int slot;                     /* the next loss slot */
     int B, T, valid;              /* batch shape; targets not ignored in the last forward */
+    int dlogits;                  /* the logits hold their gradient already (dytcl_model_distill):
+                                     the next backward starts from them, not from the cross-entropy */
     dytcl_model_regularization reg; /* vit: armed for the next forward (dytcl_model_regularize) */
     float drop_path, smoothing;   /* vit: what the last forward used (its backward's) */
     dy_gate_state gate;

@@ -120,9 +120,11 @@ dytcl_status dytcl_model_backward(dytcl_model *m, float grad_scale)
     dytcl_tensor tok = dy_at(m->io, 0, BT), tgt = dy_at(m->io, (size_t)BT, BT);
     dytcl_tensor logits = A2(logits, 0, BT, m->V), dln = A2(dln, 0, BT, C);
 
-    /* dlogits = (softmax - onehot) * grad_scale / valid, in place   [BT, V] */
+    /* dlogits = (softmax - onehot) * grad_scale / valid, in place   [BT, V]
+     * (dytcl_model_distill wrote its own: they stay) */
     float scale = m->valid ? grad_scale / (float)m->valid : 0.0f;
-    TRY(dytcl_cross_entropy(ctx, A(losses, 0, BT), logits, logits, tgt, scale), "cross-entropy backward");
+    if (m->dlogits) m->dlogits = 0;
+    else TRY(dytcl_cross_entropy(ctx, A(losses, 0, BT), logits, logits, tgt, scale), "cross-entropy backward");
     /* dln = dlogits Wlm, dWlm += dlogits^T lnf                   [BT, V] -> [BT, C] */
     TRY(dytcl_linear_backward(ctx, dln, dy_at2(m->grads, m->lm_head, m->V, C), (dytcl_tensor){0}, 1, logits,
                               A2(lnf, 0, BT, C), dy_at2(m->params, m->lm_head, m->V, C)),

@@ -1,7 +1,8 @@
 #!/bin/sh
 # dytcl convert end to end: a small LayerNorm GPT trained, converted to DyT
 # with both schedules (and fine-tuned), the result a DyT checkpoint that
-# generates; the baseline --to keep; and the refusals: missing options, a
+# generates; distilled (--distill, the KL in the log); the baseline --to
+# keep; and the refusals: missing options, a
 # missing --data file, a DyT checkpoint, --out equal to --model.
 # usage: cli_convert.sh DYTCL WORKDIR
 set -u
@@ -17,6 +18,12 @@ C="--model ln.st --data text.txt --batch 4 --seq 32 --eval-batches 4 --calib-bat
 "$DYTCL" convert $C --to dyt --out dyt.st --finetune-steps 5 --log dyt.csv > all.out 2>&1
 check "convert --to dyt (all, 5 steps)" "[ $? -eq 0 ] && grep -q '^result: original' all.out && grep -q '^normf: alpha' all.out"
 check "the log has a row per step" "[ \$(wc -l < dyt.csv) -eq 6 ] && head -1 dyt.csv | grep -q '^step,lr,loss,'"
+"$DYTCL" convert $C --to dyt --out dist.st --finetune-steps 5 --distill 1 --log dist.csv > dist.out 2>&1
+check "convert --distill 1: the KL to the original logged" "[ $? -eq 0 ] && grep -q 'distill 1)' dist.out && tail -1 dist.csv | awk -F, '{exit !(\$7 > 0)}'"
+"$DYTCL" convert $C --to keep --out x.st --distill 0.5 > e.out 2>&1
+check "--to keep --distill refused" "[ $? -eq 2 ] && grep -q -- '--distill' e.out && [ ! -e x.st ]"
+"$DYTCL" convert $C --to dyt --out x.st --distill 1.5 > e.out 2>&1
+check "--distill 1.5 out of range" "[ $? -eq 2 ] && [ ! -e x.st ]"
 "$DYTCL" generate --model dyt.st --prompt the --tokens 10 --temperature 0 --ids > gen.txt 2> gen.err
 check "the converted checkpoint generates" "[ $? -eq 0 ] && [ \$(wc -l < gen.txt) -eq 10 ]"
 "$DYTCL" convert $C --to derf --schedule layerwise --out derf.st --finetune-steps 10 > lw.out 2>&1

@@ -12,6 +12,9 @@
  *                         norms above still run as the original)
  *   --to keep             no conversion: the original fine-tuned the same
  *                         way (the baseline a conversion compares with)
+ *   --distill W           fine-tuning against the original's logits: the
+ *                         loss (1 - W) cross-entropy + W KL(original || model)
+ *                         (dytcl_model_distill); 0: the cross-entropy only
  *
  * Validation loss (nats per byte, the last --val-fraction of the text, as
  * dytcl train splits it) of the original, after the conversion and after
@@ -37,7 +40,7 @@ enum { TO_DYT, TO_DERF, TO_KEEP };
 typedef struct {
     char model[OPT_BUF_LEN], data[OPT_BUF_LEN], out[OPT_BUF_LEN], log[OPT_BUF_LEN];
     int to, schedule, calib, calib_batches, steps, batch, seq, warmup, eval_batches, eval_every, force;
-    float lr, weight_decay, clip, val_fraction;
+    float lr, weight_decay, clip, val_fraction, distill;
     unsigned long long seed;
 } convert_args;
 
@@ -55,6 +58,7 @@ static const opt_spec specs[] = {
     {"finetune-steps", OPT_INT, F(steps), "N", 0, 1 << 30, .help = "AdamW steps after (layerwise: between) the conversions"},
     {"batch", OPT_INT, F(batch), "B", 1, 1 << 16, .help = "sequences per batch (calibration, fine-tuning, validation)"},
     {"seq", OPT_INT, F(seq), "T", 0, 1 << 20, .help = "tokens per sequence (0: the model's max_seq, at most 128)"},
+    {"distill", OPT_FLOAT, F(distill), "W", 0, 1, .help = "fine-tune on (1 - W) cross-entropy + W KL to the original's logits"},
     {"lr", OPT_FLOAT, F(lr), "X", 0, 1e38, 1, .help = "peak fine-tuning learning rate (warm-up, cosine to lr / 10)"},
     {"warmup", OPT_INT, F(warmup), "N", -1, 1 << 30, .help = "warm-up steps (-1: steps / 10)"},
     {"wd", OPT_FLOAT, F(weight_decay), "X", 0, 1e38, .help = "AdamW weight decay (matrices and embeddings)"},
@@ -98,6 +102,7 @@ typedef struct {
     const text_data *d;
     const convert_args *a;
     dytcl_model_optim opt;
+    dytcl_model *teacher;   /* the original, with --distill; else NULL */
     int32_t *tok, *tgt;
     uint64_t rng;
     out_file *csv;          /* the log, or NULL */
@@ -110,9 +115,11 @@ static int finetune(dytcl_model *m, tuner *t, int n)
     const convert_args *a = t->a;
     for (int k = 0; k < n; k++) {
         int step = ++t->step;
-        float loss, gnorm;
+        float loss, gnorm, kl = NAN;
         text_data_train_batch(t->d, a->batch, a->seq, &t->rng, t->tok, t->tgt);
-        if (dytcl_model_zero_grad(m) || dytcl_model_forward(m, t->tok, t->tgt) || dytcl_model_backward(m, 1.0f) ||
+        if (dytcl_model_zero_grad(m) ||
+            (t->teacher ? dytcl_model_distill(m, t->teacher, t->tok, t->tgt, a->distill, &kl)
+                        : dytcl_model_forward(m, t->tok, t->tgt) || dytcl_model_backward(m, 1.0f)) ||
             dytcl_model_step(m, &t->opt, step) || dytcl_model_step_stats(m, &loss, 1, &gnorm))
             return cli_error("convert", 1, "%s", dytcl_last_error(dytcl_model_ctx(m))), -1;
         if (!isfinite(loss) || !isfinite(gnorm))
@@ -126,10 +133,11 @@ static int finetune(dytcl_model *m, tuner *t, int n)
             fflush(stdout);
         }
         if (t->csv) {
-            char vs[32] = "";
+            char vs[32] = "", ks[32] = "";
             if (!isnan(val)) snprintf(vs, sizeof vs, "%.6f", val);
-            if (out_printf(t->csv, "%d,%.6g,%.6f,%.6f,%s,%d\n", step, dytcl_lr_at(&t->opt, step), loss, gnorm, vs,
-                           t->converted))
+            if (!isnan(kl)) snprintf(ks, sizeof ks, "%.6f", kl);
+            if (out_printf(t->csv, "%d,%.6g,%.6f,%.6f,%s,%d,%s\n", step, dytcl_lr_at(&t->opt, step), loss, gnorm, vs,
+                           t->converted, ks))
                 return -1;
         }
     }
@@ -153,6 +161,7 @@ int cmd_convert(int argc, char **argv)
     if (a.to < 0) return cli_error("convert", 2, "--to: required (dyt, derf or keep)");
     if (!a.out[0]) return cli_error("convert", 2, "--out: required (the checkpoint to write)");
     if (a.to == TO_KEEP && a.schedule != 0) return cli_error("convert", 2, "--schedule layerwise: nothing to convert with --to keep");
+    if (a.to == TO_KEEP && a.distill > 0) return cli_error("convert", 2, "--distill: --to keep fine-tunes the original itself, it has no teacher");
 
     char err[1400];
     outs files;
@@ -225,6 +234,8 @@ int cmd_convert(int argc, char **argv)
     } else if (dytcl_model_convert_begin(src, a.to == TO_DERF ? DYTCL_NORM_DERF : DYTCL_NORM_DYT, &m) ||
                dytcl_model_set_batch(m, a.batch, a.seq)) {
         goto fail_src;
+    } else if (a.distill > 0) {
+        t.teacher = src; /* freed as src, at the end */
     } else {
         dytcl_model_free(src), src = NULL;
     }
@@ -233,7 +244,7 @@ int cmd_convert(int argc, char **argv)
                                 .steps = a.steps, .beta1 = 0.9f, .beta2 = 0.95f, .eps = 1e-8f,
                                 .weight_decay = a.weight_decay, .clip = a.clip};
     if (olog) {
-        if (out_open_log(olog, 0, "step,lr,loss,grad_norm,val_loss,converted_norms\n")) goto done;
+        if (out_open_log(olog, 0, "step,lr,loss,grad_norm,val_loss,converted_norms,kl\n")) goto done;
         t.csv = olog;
     }
     dytcl_convert_fit fit[1];
@@ -282,7 +293,8 @@ int cmd_convert(int argc, char **argv)
         if (finetune(m, &t, a.steps)) goto done;
     }
     if (evaluate(m, d, &a, t.tok, t.tgt, &val2)) goto fail;
-    printf("fine-tuned (%s, %d steps, lr %g): val loss %.4f\n", to, a.steps, (double)a.lr, val2);
+    printf("fine-tuned (%s, %d steps, lr %g, distill %g): val loss %.4f\n", to, a.steps, (double)a.lr,
+           (double)a.distill, val2);
     printf("result: original %.4f converted %.4f finetuned %.4f\n", val0, val1, val2);
     fflush(stdout);
     char v[64];
@@ -290,6 +302,8 @@ int cmd_convert(int argc, char **argv)
     dytcl_meta_set(&md, "convert_schedule", a.to == TO_KEEP ? "none" : schedule_names[a.schedule]);
     snprintf(v, sizeof v, "%d", a.steps);
     dytcl_meta_set(&md, "convert_finetune_steps", v);
+    snprintf(v, sizeof v, "%g", (double)a.distill);
+    dytcl_meta_set(&md, "convert_distill", v);
     const char *staged = out_stage(of);
     if (!staged) goto done;
     if (dytcl_model_save(m, staged, 0, &md)) goto fail;
