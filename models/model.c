@@ -186,9 +186,9 @@ static dytcl_status check_fits(dytcl_model *m, int count, const char *what)
     if (s) return dy_lib_fail(m, s, "model");
     if (bytes > (double)d.max_alloc || count * bytes > (double)room)
         return dy_model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
-                          "model of %zu parameters: %s need%s %d buffer%s of %.1f MiB (%.1f MiB in all); %s allows "
+                          "model of %zu parameters: %s: %d buffer%s of %.1f MiB (%.1f MiB in all); %s allows "
                           "%.1f MiB per buffer, and %.1f MiB are left by %s",
-                          m->n, what, count > 1 ? "" : "s", count, count > 1 ? "s" : "", bytes / 1048576.0,
+                          m->n, what, count, count > 1 ? "s" : "", bytes / 1048576.0,
                           count * bytes / 1048576.0, d.name, d.max_alloc / 1048576.0, room / 1048576.0, why);
     return DYTCL_OK;
 }
@@ -200,7 +200,7 @@ static dytcl_status check_fits(dytcl_model *m, int count, const char *what)
 dytcl_status dy_model_train_state(dytcl_model *m)
 {
     if (m->grads) return DYTCL_OK;
-    dytcl_status s = check_fits(m, 4, "training (gradients, AdamW m and v, decay mask)");
+    dytcl_status s = check_fits(m, 4, "training needs gradients, AdamW m and v, decay mask");
     dytcl_buf *b[4] = {NULL, NULL, NULL, NULL};
     static const char *what[4] = {"gradients", "AdamW m", "AdamW v", "decay mask"};
     for (int i = 0; i < 4 && !s; i++) s = make_buf(m, m->n, &b[i], what[i]);
@@ -254,7 +254,11 @@ dytcl_status dy_model_make(dytcl_ctx *ctx, const dytcl_model_config *cfg, uint64
     for (int i = 0; i < m->ntab; i++) m->by_name[i] = &m->tab[i];
     qsort(m->by_name, (size_t)m->ntab, sizeof *m->by_name, by_name);
     locate_params(m);
-    if ((s = check_fits(m, 1, "its parameters"))) goto fail;
+    /* a new model is made to train: room for its training state too, checked
+     * now; a loaded one holds its parameters until it trains */
+    if ((s = check_fits(m, init ? 5 : 1,
+                        init ? "parameters, gradients, AdamW m and v, decay mask" : "parameters")))
+        goto fail;
     if ((s = make_buf(m, m->n, &m->params, "parameters")) || (s = make_buf(m, 2 + LOSS_SLOTS, &m->stats, "stats")))
         goto fail;
     s = DYTCL_ERR_HOST_MEMORY;
