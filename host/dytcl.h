@@ -736,6 +736,17 @@ DYTCL_API dytcl_status dytcl_heads_split(dytcl_ctx *ctx, dytcl_tensor q, dytcl_t
 /* dqkv from dq, dk, dv (the inverse of dytcl_heads_split). */
 DYTCL_API dytcl_status dytcl_heads_split_backward(dytcl_ctx *ctx, dytcl_tensor dqkv, dytcl_tensor dq,
                                                   dytcl_tensor dk, dytcl_tensor dv);
+/* dytcl_heads_split with RoPE turned on q and k in the same pass: what
+ * dytcl_heads_split followed by dytcl_rope_forward on q and on k (each seen
+ * as [B * H, T, 1, D]: head rows at positions pos_offset .. pos_offset + T -
+ * 1) computes, without writing q and k twice. D even, theta > 1; q, k, v
+ * must not overlap qkv. float32. */
+DYTCL_API dytcl_status dytcl_heads_split_rope(dytcl_ctx *ctx, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v,
+                                              dytcl_tensor qkv, int pos_offset, float theta);
+/* Its backward: dqkv from dq, dk (RoPE turned back on them on the way) and
+ * dv; dq, dk, dv are read only. */
+DYTCL_API dytcl_status dytcl_heads_split_rope_backward(dytcl_ctx *ctx, dytcl_tensor dqkv, dytcl_tensor dq,
+                                                       dytcl_tensor dk, dytcl_tensor dv, int pos_offset, float theta);
 /* y [B, T, H, D] from o [B, H, T, D]. */
 DYTCL_API dytcl_status dytcl_heads_merge(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor o);
 /* dout [B, H, T, D] from dy [B, T, H, D]. */

@@ -154,6 +154,12 @@ dytcl_status dy_gemm_host(dytcl_ctx *ctx, int trans_a, int trans_b, int M, int N
 {
     return dy_fail(ctx, DYTCL_ERR_UNSUPPORTED, "gemm: this build has no host BLAS");
 }
+
+dytcl_status dy_gemm_host_pair(dytcl_ctx *ctx, const dy_gemm_args *x, const dy_gemm_args *y)
+{
+    (void)x, (void)y;
+    return dy_fail(ctx, DYTCL_ERR_UNSUPPORTED, "gemm: this build has no host BLAS");
+}
 #else
 
 /* One product (or `batch` of them) on host pointers, row-major, leading
@@ -206,6 +212,7 @@ typedef struct {
     size_t off_a, off_b, off_c; /* element offsets of the part's first matrices */
     volatile int *fault;
     gemm_shape g;
+    cl_mem mem[3];              /* the buffers (for the enqueue; unused by the part) */
 } gemm_part;
 
 static void CL_CALLBACK gemm_part_run(void *args)
@@ -262,11 +269,10 @@ static void band(int n, int k, int i, int q, int *lo, int *hi)
     *hi = i == k - 1 ? n : (int)((int64_t)units * (i + 1) / k) * q;
 }
 
-/* Cuts the product into up to ctx->gemm_parts parts; returns how many. */
-static int cut(const dytcl_ctx *ctx, const gemm_part *whole, gemm_part *parts)
+/* Cuts the product into up to k parts; returns how many. */
+static int cut(const gemm_part *whole, int k, gemm_part *parts)
 {
     const gemm_shape *g = &whole->g;
-    int k = ctx->gemm_parts;
     if ((double)g->M * g->N * g->K * g->batch < DY_GEMM_SPLIT_MIN) k = 1;
     /* the batch when it has an entry for each part; else the larger of M
      * and N, so that the operand every part packs again is the smaller */
@@ -295,55 +301,61 @@ static int cut(const dytcl_ctx *ctx, const gemm_part *whole, gemm_part *parts)
     return k;
 }
 
-static dytcl_status enqueue_part(dytcl_ctx *ctx, cl_command_queue q, gemm_part *p, const cl_mem *mem, int nmem,
-                                 cl_uint nwait, const cl_event *wait, cl_event *ev)
+/* The whole product as one part: its buffers, each once, their storage
+ * learned. */
+static dytcl_status part_of(dytcl_ctx *ctx, const gemm_shape *g, dytcl_tensor A, dytcl_tensor B, dytcl_tensor C,
+                            gemm_part *p)
 {
-    const void *loc[3];
-    for (int i = 0; i < nmem; i++) loc[i] = &p->base[i];
-    cl_int err = clEnqueueNativeKernel(q, gemm_part_run, p, sizeof *p, (cl_uint)nmem, mem, loc, nwait, wait, ev);
-    return err == CL_SUCCESS ? DYTCL_OK : dy_cl_fail(ctx, err, "clEnqueueNativeKernel (host GEMM)");
-}
-
-static dytcl_status gemm_queued(dytcl_ctx *ctx, const gemm_shape *g, dytcl_tensor A, dytcl_tensor B,
-                                dytcl_tensor C)
-{
-    gemm_part whole = {{NULL, NULL, NULL}, {NULL, NULL, NULL}, 0, 0, 0, 0, A.offset, B.offset, C.offset,
-                       &ctx->gemm_fault, *g};
-    cl_mem mem[3];
+    *p = (gemm_part){{NULL, NULL, NULL}, {NULL, NULL, NULL}, 0, 0, 0, 0, A.offset, B.offset, C.offset,
+                     &ctx->gemm_fault, *g, {NULL, NULL, NULL}};
     const dytcl_tensor *t[3] = {&A, &B, &C};
-    int *idx[3] = {&whole.ia, &whole.ib, &whole.ic};
-    dytcl_status s = dy_gemm_fault(ctx);
-    for (int i = 0; i < 3 && !s; i++) { /* each buffer once */
+    int *idx[3] = {&p->ia, &p->ib, &p->ic};
+    for (int i = 0; i < 3; i++) {
         int j = 0;
-        while (j < whole.nmem && mem[j] != t[i]->buf->mem) j++;
-        if (j == whole.nmem) {
-            if (!t[i]->buf->storage && (s = learn(ctx, t[i]->buf))) break;
-            mem[j] = t[i]->buf->mem, whole.want[j] = t[i]->buf->storage, whole.nmem++;
+        while (j < p->nmem && p->mem[j] != t[i]->buf->mem) j++;
+        if (j == p->nmem) {
+            dytcl_status s;
+            if (!t[i]->buf->storage && (s = learn(ctx, t[i]->buf))) return s;
+            p->mem[j] = t[i]->buf->mem, p->want[j] = t[i]->buf->storage, p->nmem++;
         }
         *idx[i] = j;
     }
-    if (s) return s;
-    const int nmem = whole.nmem;
-    gemm_part parts[DY_GEMM_PARTS];
-    const int k = cut(ctx, &whole, parts);
+    return DYTCL_OK;
+}
+
+static dytcl_status enqueue_part(dytcl_ctx *ctx, cl_command_queue q, gemm_part *p, cl_uint nwait,
+                                 const cl_event *wait, cl_event *ev)
+{
+    const void *loc[3];
+    for (int i = 0; i < p->nmem; i++) loc[i] = &p->base[i];
+    cl_int err =
+        clEnqueueNativeKernel(q, gemm_part_run, p, sizeof *p, (cl_uint)p->nmem, p->mem, loc, nwait, wait, ev);
+    return err == CL_SUCCESS ? DYTCL_OK : dy_cl_fail(ctx, err, "clEnqueueNativeKernel (host GEMM)");
+}
+
+/* Parts 0..k-1 (k <= ctx->gemm_parts), all at once: part 0 on the
+ * context's queue, the others on queues of their own after everything
+ * enqueued so far; the context's queue then waits for them. */
+static dytcl_status enqueue_parts(dytcl_ctx *ctx, gemm_part *parts, int k)
+{
     cl_event *evp = NULL, ev = NULL;
     if (ctx->profiling) evp = &ev;
+    dytcl_status s = DYTCL_OK;
     if (k == 1) {
-        s = enqueue_part(ctx, ctx->queue, &parts[0], mem, nmem, 0, NULL, evp);
+        s = enqueue_part(ctx, ctx->queue, &parts[0], 0, NULL, evp);
         if (ev) dy_keep_event(ctx, ev);
         return s;
     }
-    /* parts 1.. on their own queues, after everything enqueued so far */
     cl_event start = NULL, done[DY_GEMM_PARTS];
     int ndone = 0;
     cl_int err = clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &start);
     if (err != CL_SUCCESS) return dy_cl_fail(ctx, err, "clEnqueueMarkerWithWaitList (host GEMM)");
     for (int i = 1; i < k && !s; i++) {
-        s = enqueue_part(ctx, ctx->gemm_queues[i], &parts[i], mem, nmem, 1, &start, &done[ndone]);
+        s = enqueue_part(ctx, ctx->gemm_queues[i], &parts[i], 1, &start, &done[ndone]);
         if (!s) ndone++;
         if (!s && (err = clFlush(ctx->gemm_queues[i])) != CL_SUCCESS) s = dy_cl_fail(ctx, err, "clFlush (host GEMM)");
     }
-    if (!s) s = enqueue_part(ctx, ctx->queue, &parts[0], mem, nmem, 0, NULL, evp);
+    if (!s) s = enqueue_part(ctx, ctx->queue, &parts[0], 0, NULL, evp);
     if (ev) dy_keep_event(ctx, ev), ev = NULL;
     /* what follows on the context's queue waits for every part (also those
      * enqueued before a failure: they run, and nothing may overtake them) */
@@ -353,6 +365,15 @@ static dytcl_status gemm_queued(dytcl_ctx *ctx, const gemm_shape *g, dytcl_tenso
     for (int i = 0; i < ndone; i++) clReleaseEvent(done[i]);
     clReleaseEvent(start);
     return s;
+}
+
+static dytcl_status gemm_queued(dytcl_ctx *ctx, const gemm_shape *g, dytcl_tensor A, dytcl_tensor B,
+                                dytcl_tensor C)
+{
+    gemm_part whole, parts[DY_GEMM_PARTS];
+    dytcl_status s = dy_gemm_fault(ctx);
+    if (!s) s = part_of(ctx, g, A, B, C, &whole);
+    return s ? s : enqueue_parts(ctx, parts, cut(&whole, ctx->gemm_parts, parts));
 }
 
 /* ------------------------------------------------------------- mapped */
@@ -421,14 +442,44 @@ static dytcl_status gemm_mapped(dytcl_ctx *ctx, const gemm_shape *g, dytcl_tenso
     return s;
 }
 
+static gemm_shape shape_of(const dy_gemm_args *p)
+{
+    const gemm_shape g = {p->trans_a, p->trans_b, p->M, p->N, p->K, p->trans_a ? p->M : p->K, p->trans_b ? p->K : p->N,
+                          p->N, p->batch, p->alpha, p->beta, p->batch > 1 ? p->stride_a : 0,
+                          p->batch > 1 ? p->stride_b : 0, p->batch > 1 ? p->stride_c : 0};
+    return g;
+}
+
 dytcl_status dy_gemm_host(dytcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
                           dytcl_tensor A, int64_t stride_a, dytcl_tensor B, int64_t stride_b, float beta,
                           dytcl_tensor C, int64_t stride_c, int batch)
 {
-    const gemm_shape g = {trans_a, trans_b, M, N, K, trans_a ? M : K, trans_b ? K : N, N, batch, alpha, beta,
-                          stride_a, stride_b, stride_c};
+    const dy_gemm_args p = {trans_a, trans_b, M, N, K, alpha, A, stride_a, B, stride_b, beta, C, stride_c, batch};
+    const gemm_shape g = shape_of(&p);
     dytcl_status s = ctx->gemm_parts > 0 ? gemm_queued(ctx, &g, A, B, C) : gemm_mapped(ctx, &g, A, B, C);
     if (!s) ctx->stats.kernels_launched++;
+    return s;
+}
+
+dytcl_status dy_gemm_host_pair(dytcl_ctx *ctx, const dy_gemm_args *x, const dy_gemm_args *y)
+{
+    if (ctx->gemm_parts < 2) {
+        dytcl_status s = dy_gemm_host(ctx, x->trans_a, x->trans_b, x->M, x->N, x->K, x->alpha, x->A, x->stride_a, x->B,
+                                      x->stride_b, x->beta, x->C, x->stride_c, x->batch);
+        return s ? s : dy_gemm_host(ctx, y->trans_a, y->trans_b, y->M, y->N, y->K, y->alpha, y->A, y->stride_a, y->B,
+                                    y->stride_b, y->beta, y->C, y->stride_c, y->batch);
+    }
+    /* each product whole on half the parts (cut there when it has more) */
+    const gemm_shape gx = shape_of(x), gy = shape_of(y);
+    gemm_part wx, wy, parts[DY_GEMM_PARTS];
+    dytcl_status s = dy_gemm_fault(ctx);
+    if (!s) s = part_of(ctx, &gx, x->A, x->B, x->C, &wx);
+    if (!s) s = part_of(ctx, &gy, y->A, y->B, y->C, &wy);
+    if (s) return s;
+    const int kx = cut(&wx, ctx->gemm_parts / 2, parts);
+    const int ky = cut(&wy, ctx->gemm_parts - kx, parts + kx);
+    s = enqueue_parts(ctx, parts, kx + ky);
+    if (!s) ctx->stats.kernels_launched += 2;
     return s;
 }
 #endif
