@@ -533,9 +533,9 @@ DYTCL_API dytcl_status dytcl_gemm_warmup(dytcl_ctx *ctx);
  * (OpenBLAS through CBLAS, when the build found it) on the buffers' storage,
  * in queue order. Where the device runs native kernels (PoCL), a product is
  * enqueued like a kernel (clEnqueueNativeKernel): the call returns at once,
- * and a large product runs in parts, one per compute unit, on the device's
- * worker threads with OpenBLAS on one thread each; this sets OpenBLAS's
- * thread count to 1 for the process (openblas_set_num_threads).
+ * and a large product runs in chunks that the device's worker threads (one
+ * per compute unit) share, OpenBLAS on one thread each; this sets
+ * OpenBLAS's thread count to 1 for the process (openblas_set_num_threads).
  * DYTCL_GEMM_QUEUED=0, and devices without native kernels: the buffers are
  * mapped into host memory, the call waits for the queue to drain, computes
  * (on OpenBLAS's threads) and unmaps. On a CPU device with host-unified
