@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench.h"
 #include "dytcl_model.h"
@@ -28,8 +29,18 @@ typedef bench_train_opts opts;
 
 typedef struct {
     double step_ms, train_tok_s, norm_share, step_device_ms, norm_ms, gen_tok_s;
+    double step_min_ms, cpu_ms;     /* the fastest step; the process's CPU time per step (all threads) */
+    json_t *steps;                  /* every timed step's ms */
     double weight_bytes; /* read per generated token: every weight but the embedding table */
 } result;
+
+/* The process's CPU time (every thread) in ms: the work a step does, apart
+ * from the time it waited for a CPU on a shared machine. */
+static double cpu_ms(void)
+{
+    struct timespec t;
+    return clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t) ? 0 : t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
 
 /* One training step on fixed random tokens; returns non-zero on failure. */
 static int step(dytcl_model *m, const int32_t *tok, const int32_t *tgt, int n)
@@ -63,11 +74,17 @@ static int measure(dytcl_ctx *ctx, const opts *o, dytcl_norm_kind norm, result *
     /* warm-up: compiles kernels for these shapes */
     for (int i = 1; i <= 2; i++)
         if (step(m, tok, tgt, i)) goto fail;
+    const double c0 = cpu_ms();
+    r->steps = json_array();
+    r->step_min_ms = 0;
     for (int i = 0; i < o->steps; i++) {
         double t0 = dytcl_now_ms();
         if (step(m, tok, tgt, 3 + i)) goto fail;
         ms[i] = dytcl_now_ms() - t0;
+        json_array_append_new(r->steps, json_real(ms[i]));
+        if (!i || ms[i] < r->step_min_ms) r->step_min_ms = ms[i];
     }
+    r->cpu_ms = (cpu_ms() - c0) / o->steps;
     r->step_ms = bench_median(ms, o->steps);
     r->train_tok_s = BT / (r->step_ms / 1e3);
     /* device time of a step, then of its norm layers */
@@ -216,7 +233,9 @@ int bench_train(const bench_train_opts *opt, char *err, size_t cap)
     }
     printf("\n%-10s %10s %12s %14s %12s %12s %10s", "norm", "step ms", "train tok/s", "norm share", "norm ms",
            "gen tok/s", "of limit");
-    if (o.peer) printf(" | %-12s %12s %12s %10s %10s", "peer", "torch step", "torch gen", "train x", "gen x");
+    if (o.peer)
+        printf(" | %-12s %12s %12s %10s %10s %10s %10s", "peer", "torch step", "torch gen", "train x", "best x", "cpu x",
+               "gen x");
     printf("\n");
     json_t *records = json_array();
     const dytcl_norm_kind norms[] = {DYTCL_NORM_DYT, DYTCL_NORM_RMSNORM, DYTCL_NORM_LAYERNORM};
@@ -227,7 +246,10 @@ int bench_train(const bench_train_opts *opt, char *err, size_t cap)
             result r = {0};
             double copy_gbps = 0;
             if (bench_host_copy_gbps(ctx, &copy_gbps)) copy_gbps = 0;
-            if ((rc = measure(ctx, &o, norms[i], &r, err, cap))) break;
+            if ((rc = measure(ctx, &o, norms[i], &r, err, cap))) {
+                json_decref(r.steps);
+                break;
+            }
             const double limit = copy_gbps * 1e9 / r.weight_bytes;
             printf("%-10s %10.2f %12.0f %13.1f%% %12.3f %12.1f %9.2f", dytcl_norm_kind_name(norms[i]), r.step_ms,
                    r.train_tok_s, 100 * r.norm_share, r.norm_ms, r.gen_tok_s, limit > 0 ? r.gen_tok_s / limit : 0);
@@ -237,6 +259,9 @@ int bench_train(const bench_train_opts *opt, char *err, size_t cap)
                                     "dim", o.dim, "heads", o.heads, "batch", o.batch, "seq", o.seq, "step_ms", r.step_ms,
                                     "train_tokens_per_s", r.train_tok_s, "step_device_ms", r.step_device_ms, "norm_ms",
                                     r.norm_ms, "norm_share", r.norm_share, "generate_tokens_per_s", r.gen_tok_s);
+            json_object_set_new(rec, "step_ms_min", json_real(r.step_min_ms));
+            json_object_set_new(rec, "step_ms_all", r.steps);
+            json_object_set_new(rec, "cpu_ms_per_step", json_real(r.cpu_ms));
             json_object_set_new(rec, "copy_gbps", json_real(copy_gbps));
             json_object_set_new(rec, "weight_bytes_per_token", json_real(r.weight_bytes));
             json_object_set_new(rec, "generate_limit_tokens_per_s", json_real(limit));
@@ -245,13 +270,18 @@ int bench_train(const bench_train_opts *opt, char *err, size_t cap)
             if (peer) {
                 const double ps = json_number_value(json_object_get(peer, "step_ms"));
                 const double pg = json_number_value(json_object_get(peer, "generate_tokens_per_s"));
+                const double pmin = json_number_value(json_object_get(peer, "step_ms_min"));
+                const double pcpu = json_number_value(json_object_get(peer, "cpu_ms_per_step"));
                 const double tx = r.step_ms > 0 ? ps / r.step_ms : 0, gx = pg > 0 ? r.gen_tok_s / pg : 0;
+                const double bx = r.step_min_ms > 0 ? pmin / r.step_min_ms : 0, cx = r.cpu_ms > 0 ? pcpu / r.cpu_ms : 0;
                 char name[32];
                 snprintf(name, sizeof name, "%s %dt", kinds[k].compile ? "compile" : "eager",
                          (int)json_integer_value(json_object_get(peer, "threads")));
-                printf(" | %-12s %12.2f %12.1f %9.2fx %9.2fx", name, ps, pg, tx, gx);
+                printf(" | %-12s %12.2f %12.1f %9.2fx %9.2fx %9.2fx %9.2fx", name, ps, pg, tx, bx, cx, gx);
                 json_object_set_new(rec, "peer", peer);
                 json_object_set_new(rec, "train_vs_peer", json_real(tx));
+                json_object_set_new(rec, "train_vs_peer_best", json_real(bx));
+                json_object_set_new(rec, "train_cpu_vs_peer", json_real(cx));
                 json_object_set_new(rec, "generate_vs_peer", json_real(gx));
             } else if (o.peer) {
                 printf(" | %-12s (failed)", kinds[k].compile ? "compile" : "eager");
@@ -264,8 +294,10 @@ int bench_train(const bench_train_opts *opt, char *err, size_t cap)
     printf("(step: wall clock, median; norm share: device time of the norm layers / of the whole step;\n"
            " of limit: gen tok/s / (copy bandwidth / bytes of weights read per token))\n");
     if (o.peer)
-        printf("(train x, gen x: dytcl's tokens/s / PyTorch's, measured one after the other; compile: the\n"
-               " training step's model through torch.compile, decoding eager)\n");
+        printf("(train x, gen x: dytcl's tokens/s / PyTorch's, measured one after the other; best x: the same\n"
+               " from each one's fastest step; cpu x: PyTorch's CPU time per step (all threads) / dytcl's, what\n"
+               " a step costs apart from waiting for a CPU; compile: the training step's model through\n"
+               " torch.compile, decoding eager)\n");
     if (!rc && o.json) {
         json_t *d = bench_device_json(ctx, &dev);
         rc = bench_write_json(o.json, d, records, err, cap);

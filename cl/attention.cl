@@ -27,24 +27,56 @@
 /* The keys query t sees: 0 .. seen(t) - 1. */
 inline int seen(const int t, const int T, const int causal) { return causal ? t + 1 : T; }
 
-/* P[t, j] = exp(S[t, j] - lse[t]) for the keys t sees, 0 for the others;
- * lse[t] written. S holds scale * q.k already. */
+/* The row kernels below work on 8 keys at a time (float8: one vector
+ * instruction per step on CPUs, where PoCL would otherwise vectorise across
+ * rows T floats apart) and finish a row's last T % 8 keys one by one. Of
+ * the whole chunks, those before nv(n) hold a seen key (lanes at or past n
+ * masked); the rest are all unseen. hsum8: cl/common.cl. */
+#define LANES8 ((int8)(0, 1, 2, 3, 4, 5, 6, 7))
+inline int chunks_seen(const int n, const int T) { return min(T & ~7, (n + 7) & ~7); }
+inline float hmax8(const float8 v)
+{
+    const float4 a = fmax(v.lo, v.hi);
+    const float2 b = fmax(a.lo, a.hi);
+    return fmax(b.x, b.y);
+}
+
+/* P[t, j] = exp(S[t, j] - m) / sum for the keys t sees (m their largest
+ * score, sum of the exponentials), 0 for the others; lse[t] = m + log(sum)
+ * written. S holds scale * q.k already. One exp per seen key. */
 __kernel void attn_softmax(__global float *S, __global float *lse, const int lse_off, const int T,
                            const int causal)
 {
     const int t = get_global_id(0), h = get_global_id(1);
     if (t >= T) return;
     __global float *s = S + ((size_t)h * T + t) * T;
-    const int n = seen(t, T, causal);
-    float m = -INFINITY, sum = 0.0f;
-    for (int j = 0; j < n; j++) m = fmax(m, s[j]);
-    for (int j = 0; j < n; j++) sum += exp(s[j] - m);
-    const float l = m + log(sum);
-    for (int j = 0; j < T; j++) s[j] = j < n ? exp(s[j] - l) : 0.0f;
-    lse[lse_off + h * T + t] = l;
+    const int n = seen(t, T, causal), T8 = T & ~7, nv = chunks_seen(n, T);
+    float8 mv = (float8)(-INFINITY);
+    int j = 0;
+    for (; j + 8 <= n; j += 8) mv = fmax(mv, vload8(0, s + j));
+    float m = hmax8(mv);
+    for (; j < n; j++) m = fmax(m, s[j]);
+    float8 sv = (float8)(0.0f);
+    for (j = 0; j + 8 <= n; j += 8) {
+        const float8 e = exp(vload8(0, s + j) - m);
+        vstore8(e, 0, s + j);
+        sv += e;
+    }
+    float sum = hsum8(sv);
+    for (; j < n; j++) {
+        const float e = exp(s[j] - m);
+        s[j] = e;
+        sum += e;
+    }
+    const float r = 1.0f / sum;
+    for (j = 0; j < nv; j += 8) /* the chunk with the last seen key: its e lanes, then zeros */
+        vstore8(select(vload8(0, s + j) * r, (float8)(0.0f), LANES8 + j >= n), 0, s + j);
+    for (; j < T8; j += 8) vstore8((float8)(0.0f), 0, s + j);
+    for (; j < T; j++) s[j] = j < n ? s[j] * r : 0.0f;
+    lse[lse_off + h * T + t] = m + log(sum);
 }
 
-/* Recomputes P from S and the saved lse (backward). */
+/* Recomputes P = exp(S - lse) from S and the saved lse (backward). */
 __kernel void attn_softmax_recompute(__global float *S, __global const float *lse, const int lse_off, const int T,
                                      const int causal)
 {
@@ -52,8 +84,11 @@ __kernel void attn_softmax_recompute(__global float *S, __global const float *ls
     if (t >= T) return;
     __global float *s = S + ((size_t)h * T + t) * T;
     const float l = lse[lse_off + h * T + t];
-    const int n = seen(t, T, causal);
-    for (int j = 0; j < T; j++) s[j] = j < n ? exp(s[j] - l) : 0.0f;
+    const int n = seen(t, T, causal), T8 = T & ~7, nv = chunks_seen(n, T);
+    int j = 0;
+    for (; j < nv; j += 8) vstore8(select(exp(vload8(0, s + j) - l), (float8)(0.0f), LANES8 + j >= n), 0, s + j);
+    for (; j < T8; j += 8) vstore8((float8)(0.0f), 0, s + j);
+    for (; j < T; j++) s[j] = j < n ? exp(s[j] - l) : 0.0f;
 }
 
 /* dS = P * (dP - sum_j P dP) * scale, in place over dP. */
@@ -63,10 +98,19 @@ __kernel void attn_softmax_backward(__global float *dP, __global const float *P,
     const int t = get_global_id(0), h = get_global_id(1);
     if (t >= T) return;
     const size_t row = ((size_t)h * T + t) * T;
-    const int n = seen(t, T, causal);
-    float dot = 0.0f;
-    for (int j = 0; j < n; j++) dot += P[row + j] * dP[row + j];
-    for (int j = 0; j < T; j++) dP[row + j] = j < n ? P[row + j] * (dP[row + j] - dot) * scale : 0.0f;
+    __global float *d = dP + row;
+    __global const float *p = P + row;
+    const int n = seen(t, T, causal), T8 = T & ~7, nv = chunks_seen(n, T);
+    float8 dv = (float8)(0.0f);
+    int j = 0;
+    for (; j + 8 <= n; j += 8) dv += vload8(0, p + j) * vload8(0, d + j);
+    float dot = hsum8(dv);
+    for (; j < n; j++) dot += p[j] * d[j];
+    for (j = 0; j < nv; j += 8)
+        vstore8(select(vload8(0, p + j) * (vload8(0, d + j) - dot) * scale, (float8)(0.0f), LANES8 + j >= n), 0,
+                d + j);
+    for (; j < T8; j += 8) vstore8((float8)(0.0f), 0, d + j);
+    for (; j < T; j++) d[j] = j < n ? p[j] * (d[j] - dot) * scale : 0.0f;
 }
 
 /* ------------------------------------------------------------ tiled path
@@ -287,4 +331,74 @@ __kernel void heads_merge_rows(__global float *y, const int y_off, __global floa
     __global float *yr = y + y_off + ((b * T + t) * H + h) * D, *orow = o + o_off + ((b * H + h) * T + t) * D;
     if (back) for (int d = 0; d < D; d++) orow[d] = yr[d];
     else for (int d = 0; d < D; d++) yr[d] = orow[d];
+}
+
+/* The head split with RoPE on q and k in the same pass (the split's
+ * mapping; RoPE as cl/act.cl's rope: in a row at position p = t + pos, the
+ * pair (x[2i], x[2i+1]) turns by the angle p theta^(-2i/D), from the
+ * table cs [n, D/2, 2] for positions base..). back = 1 is the backward:
+ * dq, dk turned back (sign -1) and dv copied into dqkv. D is even. */
+inline void turn_pair(__global float *y, __global const float *x, const int i, __global const float *cs,
+                      const float sign)
+{
+    const float c = cs[2 * i], s = cs[2 * i + 1] * sign, x0 = x[2 * i], x1 = x[2 * i + 1];
+    y[2 * i] = x0 * c - x1 * s;
+    y[2 * i + 1] = x0 * s + x1 * c;
+}
+
+/* The GPU shape: global (D/2, T, H) as heads_split's, a pair per work-item,
+ * the batch in a loop. */
+__kernel void heads_split_rope(__global float *q, const int q_off, __global float *k, const int k_off,
+                               __global float *v, const int v_off, __global float *qkv, const int qkv_off,
+                               __global const float *cs, const int pos, const int base, const int B, const int T,
+                               const int H, const int Hk, const int D, const int back)
+{
+    const int i = get_global_id(0), t = get_global_id(1), h = get_global_id(2);
+    if (i >= D / 2) return;
+    const int C = H * D, K = Hk * D, W = C + 2 * K;
+    __global const float *a = cs + (size_t)2 * (t + pos - base) * (D / 2);
+    const float sign = back ? -1.0f : 1.0f;
+    for (int b = 0; b < B; b++) {
+        __global float *row = qkv + qkv_off + (b * T + t) * W + h * D;
+        __global float *qr = q + q_off + ((b * H + h) * T + t) * D;
+        if (back) turn_pair(row, qr, i, a, sign);
+        else turn_pair(qr, row, i, a, sign);
+        if (h >= Hk) continue;
+        const int at = ((b * Hk + h) * T + t) * D;
+        __global float *kr = k + k_off + at, *vr = v + v_off + at;
+        if (back) {
+            turn_pair(row + C, kr, i, a, sign);
+            row[C + K + 2 * i] = vr[2 * i], row[C + K + 2 * i + 1] = vr[2 * i + 1];
+        } else {
+            turn_pair(kr, row + C, i, a, sign);
+            vr[2 * i] = row[C + K + 2 * i], vr[2 * i + 1] = row[C + K + 2 * i + 1];
+        }
+    }
+}
+
+/* The CPU shape: global (T, H, B) as heads_split_rows's, a row of D per
+ * work-item. */
+__kernel void heads_split_rope_rows(__global float *q, const int q_off, __global float *k, const int k_off,
+                                    __global float *v, const int v_off, __global float *qkv, const int qkv_off,
+                                    __global const float *cs, const int pos, const int base, const int B,
+                                    const int T, const int H, const int Hk, const int D, const int back)
+{
+    const int t = get_global_id(0), h = get_global_id(1), b = get_global_id(2), C = H * D, K = Hk * D;
+    if (t >= T) return;
+    __global const float *a = cs + (size_t)2 * (t + pos - base) * (D / 2);
+    const float sign = back ? -1.0f : 1.0f;
+    __global float *row = qkv + qkv_off + (b * T + t) * (C + 2 * K) + h * D;
+    __global float *qr = q + q_off + ((b * H + h) * T + t) * D;
+    if (back) for (int i = 0; i < D / 2; i++) turn_pair(row, qr, i, a, sign);
+    else for (int i = 0; i < D / 2; i++) turn_pair(qr, row, i, a, sign);
+    if (h >= Hk) return;
+    const int at = ((b * Hk + h) * T + t) * D;
+    __global float *kr = k + k_off + at, *vr = v + v_off + at;
+    if (back) {
+        for (int i = 0; i < D / 2; i++) turn_pair(row + C, kr, i, a, sign);
+        for (int d = 0; d < D; d++) row[C + K + d] = vr[d];
+    } else {
+        for (int i = 0; i < D / 2; i++) turn_pair(kr, row + C, i, a, sign);
+        for (int d = 0; d < D; d++) vr[d] = row[C + K + d];
+    }
 }

@@ -533,9 +533,9 @@ DYTCL_API dytcl_status dytcl_gemm_warmup(dytcl_ctx *ctx);
  * (OpenBLAS through CBLAS, when the build found it) on the buffers' storage,
  * in queue order. Where the device runs native kernels (PoCL), a product is
  * enqueued like a kernel (clEnqueueNativeKernel): the call returns at once,
- * and a large product runs in parts, one per compute unit, on the device's
- * worker threads with OpenBLAS on one thread each; this sets OpenBLAS's
- * thread count to 1 for the process (openblas_set_num_threads).
+ * and a large product runs in chunks that the device's worker threads (one
+ * per compute unit) share, OpenBLAS on one thread each; this sets
+ * OpenBLAS's thread count to 1 for the process (openblas_set_num_threads).
  * DYTCL_GEMM_QUEUED=0, and devices without native kernels: the buffers are
  * mapped into host memory, the call waits for the queue to drain, computes
  * (on OpenBLAS's threads) and unmaps. On a CPU device with host-unified
@@ -736,6 +736,17 @@ DYTCL_API dytcl_status dytcl_heads_split(dytcl_ctx *ctx, dytcl_tensor q, dytcl_t
 /* dqkv from dq, dk, dv (the inverse of dytcl_heads_split). */
 DYTCL_API dytcl_status dytcl_heads_split_backward(dytcl_ctx *ctx, dytcl_tensor dqkv, dytcl_tensor dq,
                                                   dytcl_tensor dk, dytcl_tensor dv);
+/* dytcl_heads_split with RoPE turned on q and k in the same pass: what
+ * dytcl_heads_split followed by dytcl_rope_forward on q and on k (each seen
+ * as [B * H, T, 1, D]: head rows at positions pos_offset .. pos_offset + T -
+ * 1) computes, without writing q and k twice. D even, theta > 1; q, k, v
+ * must not overlap qkv. float32. */
+DYTCL_API dytcl_status dytcl_heads_split_rope(dytcl_ctx *ctx, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v,
+                                              dytcl_tensor qkv, int pos_offset, float theta);
+/* Its backward: dqkv from dq, dk (RoPE turned back on them on the way) and
+ * dv; dq, dk, dv are read only. */
+DYTCL_API dytcl_status dytcl_heads_split_rope_backward(dytcl_ctx *ctx, dytcl_tensor dqkv, dytcl_tensor dq,
+                                                       dytcl_tensor dk, dytcl_tensor dv, int pos_offset, float theta);
 /* y [B, T, H, D] from o [B, H, T, D]. */
 DYTCL_API dytcl_status dytcl_heads_merge(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor o);
 /* dout [B, H, T, D] from dy [B, T, H, D]. */

@@ -8,11 +8,13 @@
  * product is enqueued like any kernel, as clEnqueueNativeKernel commands
  * whose buffer arguments the runtime turns into pointers to their storage:
  * nothing waits on the host, and the step's kernels and products run back to
- * back on the device's own worker threads. A large product is cut into one
- * part per compute unit (batch entries, or bands of C's rows or columns),
- * part 0 on the context's queue and the others on queues of their own that
- * start after everything before it; a barrier on the context's queue waits
- * for them. OpenBLAS then runs on one thread per part
+ * back on the device's own worker threads. A large product runs as one
+ * part per compute unit, part 0 on the context's queue and the others on
+ * queues of their own that start after everything before it (a barrier on
+ * the context's queue waits for them); the parts take chunks of it (batch
+ * entries, or bands of C's rows or columns) in turn until none is left, and
+ * a linear layer's dx and dW (and attention's backward pairs) run as one
+ * job, each product a chunk. OpenBLAS then runs on one thread per part
  * (openblas_set_num_threads(1), for the process): its own threads, which spin
  * on sched_yield for ~2^28 cycles after each product, took a third of the
  * CPU time of a training step on 2 cores while PoCL's workers ran the
@@ -33,6 +35,7 @@
  * calling thread. */
 #include "gemm_host.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +157,12 @@ dytcl_status dy_gemm_host(dytcl_ctx *ctx, int trans_a, int trans_b, int M, int N
 {
     return dy_fail(ctx, DYTCL_ERR_UNSUPPORTED, "gemm: this build has no host BLAS");
 }
+
+dytcl_status dy_gemm_host_pair(dytcl_ctx *ctx, const dy_gemm_args *x, const dy_gemm_args *y)
+{
+    (void)x, (void)y;
+    return dy_fail(ctx, DYTCL_ERR_UNSUPPORTED, "gemm: this build has no host BLAS");
+}
 #else
 
 /* One product (or `batch` of them) on host pointers, row-major, leading
@@ -193,33 +202,134 @@ static void gemm_compute(const gemm_shape *g, const float *a, const float *b, fl
 
 /* ------------------------------------------------------------- queued */
 
-/* A part as a native kernel's argument block. The runtime writes the
- * storage of the command's buffers into base[], but in an order of its own
- * (PoCL 3.1 sorts them by creation), so each buffer's storage, learned once
- * (learn), is looked up among them: found, it is the buffer's; not found,
- * the part computes nothing and sets *fault, which the context reports. */
+/* A product on the queued form: its shape, its buffers (each once) and
+ * their storage as native kernels see it (learned once per buffer, learn),
+ * and where its first matrices start. */
 typedef struct {
-    float *base[3];
-    float *want[3];             /* the storage of buffer 0 .. nmem-1 */
-    int nmem;
-    int ia, ib, ic;             /* A's, B's and C's buffer */
-    size_t off_a, off_b, off_c; /* element offsets of the part's first matrices */
-    volatile int *fault;
     gemm_shape g;
+    int nmem;
+    cl_mem mem[3];
+    float *want[3];             /* the storage of mem[0 .. nmem-1] */
+    int ia, ib, ic;             /* A's, B's and C's buffer */
+    size_t off_a, off_b, off_c; /* element offsets of its first matrices */
+} gemm_product;
+
+/* One or two products cut into chunks that the parts (one native kernel per
+ * worker) take in turn, whichever is free first, from a counter: a part
+ * that starts late, its worker busy or descheduled on a loaded machine,
+ * finds the chunks already done instead of holding the others up. Chunks
+ * are the same whoever computes them, so results do not depend on which
+ * part took which. The last part to finish frees the job. */
+typedef struct {
+    atomic_int next;            /* the next chunk to take */
+    atomic_int refs;            /* parts (and the enqueuing call) that still hold the job */
+    int nprod, nchunks, per[2]; /* products, chunks in all, chunks of product 0 */
+    gemm_product prod[2];
+    volatile int *fault;
+} gemm_job;
+
+/* A part's argument block. The runtime writes the storage of the command's
+ * buffers into base[], but in an order of its own (PoCL 3.1 sorts them by
+ * creation), so each buffer's learned storage is looked up among them:
+ * found, it is the buffer's; not found, the part computes nothing and sets
+ * *fault, which the context reports (and takes the job's chunks away). */
+typedef struct {
+    float *base[6];
+    int nmem;
+    gemm_job *job;
+    cl_mem mem[6]; /* for the enqueue */
 } gemm_part;
+
+/* [lo, hi) of n for chunk i of k: in multiples of q where every chunk gets
+ * at least one, else of 1. */
+static void band(int n, int k, int i, int q, int *lo, int *hi)
+{
+    if (n / q < k) q = 1;
+    const int units = (n + q - 1) / q;
+    *lo = (int)((int64_t)units * i / k) * q;
+    *hi = i == k - 1 ? n : (int)((int64_t)units * (i + 1) / k) * q;
+}
+
+/* How a product is cut: along the batch when it has an entry for each
+ * chunk; else along the larger of M and N, so that the operand every chunk
+ * packs again is the smaller. */
+static int cut_by(const gemm_shape *g, int k)
+{
+    return g->batch >= k ? 0 : g->M >= g->N ? 1 : 2;
+}
+
+/* Below this many multiply-adds a product stays whole (one chunk): cutting
+ * it costs a hand-over between workers that it would not win back. */
+#define DY_GEMM_SPLIT_MIN (1 << 20)
+/* Chunks per part for a product alone: more chunks balance better, but
+ * each chunk packs the operand it shares with the others again (at 4 per
+ * part, 4 % more CPU time in a training step than at 1). A pair of
+ * products gets parts / 2 chunks each: with two parts, each product whole
+ * (nothing packed twice), the idle part taking the second if the other is
+ * late. */
+#define DY_GEMM_CHUNKS 2
+
+/* The number of chunks a product is cut into when k are asked for. */
+static int chunks(const gemm_shape *g, int k)
+{
+    if ((double)g->M * g->N * g->K * g->batch < DY_GEMM_SPLIT_MIN) return 1;
+    const int by = cut_by(g, k), n = by == 0 ? g->batch : by == 1 ? g->M : g->N;
+    return k < n ? k : n;
+}
+
+/* Chunk i of k (k from chunks()) of product p: the shape and the pointers. */
+static void chunk_run(const gemm_product *p, int k, int i)
+{
+    const gemm_shape *g = &p->g;
+    gemm_shape c = *g;
+    size_t oa = p->off_a, ob = p->off_b, oc = p->off_c;
+    if (k > 1) {
+        const int by = cut_by(g, k), n = by == 0 ? g->batch : by == 1 ? g->M : g->N;
+        int lo, hi;
+        band(n, k, i, by == 0 ? 1 : 16, &lo, &hi);
+        if (by == 0) {
+            c.batch = hi - lo;
+            oa += (size_t)(lo * g->stride_a), ob += (size_t)(lo * g->stride_b), oc += (size_t)(lo * g->stride_c);
+        } else if (by == 1) { /* rows lo..hi of C and of op(A) */
+            c.M = hi - lo;
+            oa += g->trans_a ? (size_t)lo : (size_t)lo * (size_t)g->lda;
+            oc += (size_t)lo * (size_t)g->ldc;
+        } else { /* columns lo..hi of C and of op(B) */
+            c.N = hi - lo;
+            ob += g->trans_b ? (size_t)lo * (size_t)g->ldb : (size_t)lo;
+            oc += (size_t)lo;
+        }
+    }
+    gemm_compute(&c, p->want[p->ia] + oa, p->want[p->ib] + ob, p->want[p->ic] + oc);
+}
+
+static void job_release(gemm_job *j, int n)
+{
+    if (atomic_fetch_sub(&j->refs, n) == n) free(j);
+}
 
 static void CL_CALLBACK gemm_part_run(void *args)
 {
-    const gemm_part *p = args;
-    for (int j = 0; j < p->nmem; j++) {
-        int k = 0;
-        while (k < p->nmem && p->base[k] != p->want[j]) k++;
-        if (k == p->nmem) {
-            *p->fault = 1;
-            return;
+    const gemm_part *a = args;
+    gemm_job *j = a->job;
+    int found = 1;
+    for (int p = 0; p < j->nprod; p++)
+        for (int m = 0; m < j->prod[p].nmem; m++) {
+            int k = 0;
+            while (k < a->nmem && a->base[k] != j->prod[p].want[m]) k++;
+            found &= k < a->nmem;
         }
+    if (!found) {
+        *j->fault = 1;
+        atomic_store(&j->next, j->nchunks);
     }
-    gemm_compute(&p->g, p->want[p->ia] + p->off_a, p->want[p->ib] + p->off_b, p->want[p->ic] + p->off_c);
+    for (;;) {
+        const int i = atomic_fetch_add(&j->next, 1);
+        if (i >= j->nchunks) break;
+        if (i < j->per[0]) chunk_run(&j->prod[0], j->per[0], i);
+        else chunk_run(&j->prod[1], j->nchunks - j->per[0], i - j->per[0]);
+    }
+    job_release(j, 1);
 }
 
 typedef struct {
@@ -248,102 +358,88 @@ static dytcl_status learn(dytcl_ctx *ctx, dytcl_buf *b)
     return DYTCL_OK;
 }
 
-/* Below this many multiply-adds a product stays whole (one part): cutting
- * it costs a queue hand-over that it would not win back. */
-#define DY_GEMM_SPLIT_MIN (1 << 20)
-
-/* [lo, hi) of n for part i of k: in multiples of q where every part gets
- * at least one, else of 1. */
-static void band(int n, int k, int i, int q, int *lo, int *hi)
+/* The product as dy_gemm_host's arguments describe it, its buffers' storage
+ * learned. */
+static dytcl_status product_of(dytcl_ctx *ctx, const gemm_shape *g, dytcl_tensor A, dytcl_tensor B, dytcl_tensor C,
+                               gemm_product *p)
 {
-    if (n / q < k) q = 1;
-    const int units = (n + q - 1) / q;
-    *lo = (int)((int64_t)units * i / k) * q;
-    *hi = i == k - 1 ? n : (int)((int64_t)units * (i + 1) / k) * q;
-}
-
-/* Cuts the product into up to ctx->gemm_parts parts; returns how many. */
-static int cut(const dytcl_ctx *ctx, const gemm_part *whole, gemm_part *parts)
-{
-    const gemm_shape *g = &whole->g;
-    int k = ctx->gemm_parts;
-    if ((double)g->M * g->N * g->K * g->batch < DY_GEMM_SPLIT_MIN) k = 1;
-    /* the batch when it has an entry for each part; else the larger of M
-     * and N, so that the operand every part packs again is the smaller */
-    const int by = g->batch >= k ? 0 : g->M >= g->N ? 1 : 2;
-    const int n = by == 0 ? g->batch : by == 1 ? g->M : g->N;
-    if (k > n) k = n;
-    for (int i = 0; i < k; i++) {
-        gemm_part *p = &parts[i];
-        int lo, hi;
-        band(n, k, i, by == 0 ? 1 : 16, &lo, &hi);
-        *p = *whole;
-        if (by == 0) {
-            p->g.batch = hi - lo;
-            p->off_a += (size_t)(lo * g->stride_a), p->off_b += (size_t)(lo * g->stride_b);
-            p->off_c += (size_t)(lo * g->stride_c);
-        } else if (by == 1) { /* rows lo..hi of C and of op(A) */
-            p->g.M = hi - lo;
-            p->off_a += g->trans_a ? (size_t)lo : (size_t)lo * (size_t)g->lda;
-            p->off_c += (size_t)lo * (size_t)g->ldc;
-        } else { /* columns lo..hi of C and of op(B) */
-            p->g.N = hi - lo;
-            p->off_b += g->trans_b ? (size_t)lo * (size_t)g->ldb : (size_t)lo;
-            p->off_c += (size_t)lo;
-        }
-    }
-    return k;
-}
-
-static dytcl_status enqueue_part(dytcl_ctx *ctx, cl_command_queue q, gemm_part *p, const cl_mem *mem, int nmem,
-                                 cl_uint nwait, const cl_event *wait, cl_event *ev)
-{
-    const void *loc[3];
-    for (int i = 0; i < nmem; i++) loc[i] = &p->base[i];
-    cl_int err = clEnqueueNativeKernel(q, gemm_part_run, p, sizeof *p, (cl_uint)nmem, mem, loc, nwait, wait, ev);
-    return err == CL_SUCCESS ? DYTCL_OK : dy_cl_fail(ctx, err, "clEnqueueNativeKernel (host GEMM)");
-}
-
-static dytcl_status gemm_queued(dytcl_ctx *ctx, const gemm_shape *g, dytcl_tensor A, dytcl_tensor B,
-                                dytcl_tensor C)
-{
-    gemm_part whole = {{NULL, NULL, NULL}, {NULL, NULL, NULL}, 0, 0, 0, 0, A.offset, B.offset, C.offset,
-                       &ctx->gemm_fault, *g};
-    cl_mem mem[3];
+    memset(p, 0, sizeof *p);
+    p->g = *g, p->off_a = A.offset, p->off_b = B.offset, p->off_c = C.offset;
     const dytcl_tensor *t[3] = {&A, &B, &C};
-    int *idx[3] = {&whole.ia, &whole.ib, &whole.ic};
-    dytcl_status s = dy_gemm_fault(ctx);
-    for (int i = 0; i < 3 && !s; i++) { /* each buffer once */
+    int *idx[3] = {&p->ia, &p->ib, &p->ic};
+    for (int i = 0; i < 3; i++) {
         int j = 0;
-        while (j < whole.nmem && mem[j] != t[i]->buf->mem) j++;
-        if (j == whole.nmem) {
-            if (!t[i]->buf->storage && (s = learn(ctx, t[i]->buf))) break;
-            mem[j] = t[i]->buf->mem, whole.want[j] = t[i]->buf->storage, whole.nmem++;
+        while (j < p->nmem && p->mem[j] != t[i]->buf->mem) j++;
+        if (j == p->nmem) {
+            dytcl_status s;
+            if (!t[i]->buf->storage && (s = learn(ctx, t[i]->buf))) return s;
+            p->mem[j] = t[i]->buf->mem, p->want[j] = t[i]->buf->storage, p->nmem++;
         }
         *idx[i] = j;
     }
+    return DYTCL_OK;
+}
+
+static dytcl_status enqueue_part(dytcl_ctx *ctx, cl_command_queue q, gemm_part *a, cl_uint nwait,
+                                 const cl_event *wait, cl_event *ev)
+{
+    const void *loc[6];
+    for (int i = 0; i < a->nmem; i++) loc[i] = &a->base[i];
+    cl_int err =
+        clEnqueueNativeKernel(q, gemm_part_run, a, sizeof *a, (cl_uint)a->nmem, a->mem, loc, nwait, wait, ev);
+    return err == CL_SUCCESS ? DYTCL_OK : dy_cl_fail(ctx, err, "clEnqueueNativeKernel (host GEMM)");
+}
+
+/* The products (one, or two that do not depend on each other) as one job
+ * on min(chunks, ctx->gemm_parts) parts: part 0 on the context's queue, the
+ * others on queues of their own after everything enqueued so far; the
+ * context's queue then waits for them. */
+static dytcl_status enqueue_job(dytcl_ctx *ctx, const gemm_product *prod, int nprod)
+{
+    dytcl_status s = dy_gemm_fault(ctx);
     if (s) return s;
-    const int nmem = whole.nmem;
-    gemm_part parts[DY_GEMM_PARTS];
-    const int k = cut(ctx, &whole, parts);
+    gemm_job *j = calloc(1, sizeof *j);
+    if (!j) return dy_fail(ctx, DYTCL_ERR_HOST_MEMORY, "host GEMM: out of host memory");
+    const int want = nprod == 1 ? ctx->gemm_parts * DY_GEMM_CHUNKS : (ctx->gemm_parts + 1) / 2;
+    j->nprod = nprod, j->fault = &ctx->gemm_fault;
+    for (int p = 0; p < nprod; p++) {
+        j->prod[p] = prod[p];
+        j->per[p] = chunks(&prod[p].g, want);
+        j->nchunks += j->per[p];
+    }
+    const int parts = j->nchunks < ctx->gemm_parts ? j->nchunks : ctx->gemm_parts;
+    atomic_init(&j->next, 0);
+    atomic_init(&j->refs, parts + 1); /* + 1: this call, until it has enqueued them all */
+    gemm_part a = {{NULL}, 0, j, {NULL}};
+    for (int p = 0; p < nprod; p++) /* the buffers of both products, each once */
+        for (int m = 0; m < prod[p].nmem; m++) {
+            int k = 0;
+            while (k < a.nmem && a.mem[k] != prod[p].mem[m]) k++;
+            if (k == a.nmem) a.mem[a.nmem++] = prod[p].mem[m];
+        }
     cl_event *evp = NULL, ev = NULL;
     if (ctx->profiling) evp = &ev;
-    if (k == 1) {
-        s = enqueue_part(ctx, ctx->queue, &parts[0], mem, nmem, 0, NULL, evp);
+    int sent = 0;
+    if (parts == 1) {
+        s = enqueue_part(ctx, ctx->queue, &a, 0, NULL, evp);
+        sent += !s;
         if (ev) dy_keep_event(ctx, ev);
+        job_release(j, 1 + (1 - sent));
         return s;
     }
-    /* parts 1.. on their own queues, after everything enqueued so far */
     cl_event start = NULL, done[DY_GEMM_PARTS];
     int ndone = 0;
     cl_int err = clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &start);
-    if (err != CL_SUCCESS) return dy_cl_fail(ctx, err, "clEnqueueMarkerWithWaitList (host GEMM)");
-    for (int i = 1; i < k && !s; i++) {
-        s = enqueue_part(ctx, ctx->gemm_queues[i], &parts[i], mem, nmem, 1, &start, &done[ndone]);
-        if (!s) ndone++;
+    if (err != CL_SUCCESS) s = dy_cl_fail(ctx, err, "clEnqueueMarkerWithWaitList (host GEMM)");
+    for (int i = 1; i < parts && !s; i++) {
+        s = enqueue_part(ctx, ctx->gemm_queues[i], &a, 1, &start, &done[ndone]);
+        if (!s) ndone++, sent++;
         if (!s && (err = clFlush(ctx->gemm_queues[i])) != CL_SUCCESS) s = dy_cl_fail(ctx, err, "clFlush (host GEMM)");
     }
-    if (!s) s = enqueue_part(ctx, ctx->queue, &parts[0], mem, nmem, 0, NULL, evp);
+    if (!s) {
+        s = enqueue_part(ctx, ctx->queue, &a, 0, NULL, evp);
+        sent += !s;
+    }
     if (ev) dy_keep_event(ctx, ev), ev = NULL;
     /* what follows on the context's queue waits for every part (also those
      * enqueued before a failure: they run, and nothing may overtake them) */
@@ -351,7 +447,8 @@ static dytcl_status gemm_queued(dytcl_ctx *ctx, const gemm_shape *g, dytcl_tenso
         s = dy_cl_fail(ctx, err, "clEnqueueBarrierWithWaitList (host GEMM)");
     if (ev) dy_keep_event(ctx, ev);
     for (int i = 0; i < ndone; i++) clReleaseEvent(done[i]);
-    clReleaseEvent(start);
+    if (start) clReleaseEvent(start);
+    job_release(j, 1 + (parts - sent)); /* this call's hold, and the parts never sent */
     return s;
 }
 
@@ -421,14 +518,45 @@ static dytcl_status gemm_mapped(dytcl_ctx *ctx, const gemm_shape *g, dytcl_tenso
     return s;
 }
 
+static gemm_shape shape_of(const dy_gemm_args *p)
+{
+    const gemm_shape g = {p->trans_a, p->trans_b, p->M, p->N, p->K, p->trans_a ? p->M : p->K, p->trans_b ? p->K : p->N,
+                          p->N, p->batch, p->alpha, p->beta, p->batch > 1 ? p->stride_a : 0,
+                          p->batch > 1 ? p->stride_b : 0, p->batch > 1 ? p->stride_c : 0};
+    return g;
+}
+
 dytcl_status dy_gemm_host(dytcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
                           dytcl_tensor A, int64_t stride_a, dytcl_tensor B, int64_t stride_b, float beta,
                           dytcl_tensor C, int64_t stride_c, int batch)
 {
-    const gemm_shape g = {trans_a, trans_b, M, N, K, trans_a ? M : K, trans_b ? K : N, N, batch, alpha, beta,
-                          stride_a, stride_b, stride_c};
-    dytcl_status s = ctx->gemm_parts > 0 ? gemm_queued(ctx, &g, A, B, C) : gemm_mapped(ctx, &g, A, B, C);
+    const dy_gemm_args p = {trans_a, trans_b, M, N, K, alpha, A, stride_a, B, stride_b, beta, C, stride_c, batch};
+    const gemm_shape g = shape_of(&p);
+    dytcl_status s;
+    if (ctx->gemm_parts > 0) {
+        gemm_product prod;
+        if (!(s = product_of(ctx, &g, A, B, C, &prod))) s = enqueue_job(ctx, &prod, 1);
+    } else {
+        s = gemm_mapped(ctx, &g, A, B, C);
+    }
     if (!s) ctx->stats.kernels_launched++;
+    return s;
+}
+
+dytcl_status dy_gemm_host_pair(dytcl_ctx *ctx, const dy_gemm_args *x, const dy_gemm_args *y)
+{
+    if (ctx->gemm_parts < 2) {
+        dytcl_status s = dy_gemm_host(ctx, x->trans_a, x->trans_b, x->M, x->N, x->K, x->alpha, x->A, x->stride_a, x->B,
+                                      x->stride_b, x->beta, x->C, x->stride_c, x->batch);
+        return s ? s : dy_gemm_host(ctx, y->trans_a, y->trans_b, y->M, y->N, y->K, y->alpha, y->A, y->stride_a, y->B,
+                                    y->stride_b, y->beta, y->C, y->stride_c, y->batch);
+    }
+    const gemm_shape gx = shape_of(x), gy = shape_of(y);
+    gemm_product prod[2];
+    dytcl_status s = product_of(ctx, &gx, x->A, x->B, x->C, &prod[0]);
+    if (!s) s = product_of(ctx, &gy, y->A, y->B, y->C, &prod[1]);
+    if (!s) s = enqueue_job(ctx, prod, 2);
+    if (!s) ctx->stats.kernels_launched += 2;
     return s;
 }
 #endif

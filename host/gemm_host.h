@@ -16,6 +16,32 @@ dytcl_status dy_gemm_host(dytcl_ctx *ctx, int trans_a, int trans_b, int M, int N
                           dytcl_tensor A, int64_t stride_a, dytcl_tensor B, int64_t stride_b, float beta,
                           dytcl_tensor C, int64_t stride_c, int batch);
 
+/* One product's arguments, as dy_gemm_host takes them. */
+typedef struct {
+    int trans_a, trans_b, M, N, K;
+    float alpha;
+    dytcl_tensor A;
+    int64_t stride_a;
+    dytcl_tensor B;
+    int64_t stride_b;
+    float beta;
+    dytcl_tensor C;
+    int64_t stride_c;
+    int batch;
+} dy_gemm_args;
+
+/* Two products that do not depend on each other (x's C is neither of y's
+ * inputs nor y's C, and the other way round), checked as dytcl_gemm_batched
+ * checks them: on the queued form each runs whole beside the other (one
+ * worker each: the cut's overhead, both parts packing the same operand, is
+ * saved), else one after the other. */
+dytcl_status dy_gemm_host_pair(dytcl_ctx *ctx, const dy_gemm_args *x, const dy_gemm_args *y);
+
+/* x and y as dytcl_gemm_batched takes them (ops_linear.c), independent as
+ * above: checked, then at once on the host path (dy_gemm_host_pair), one
+ * after the other elsewhere. */
+dytcl_status dy_gemm_pair(dytcl_ctx *ctx, dy_gemm_args x, dy_gemm_args y);
+
 /* One-row products through the matrix-vector kernel (gemm_gemv.c): 1 when
  * this product (M 1, B transposed, not batched) takes it on this device. */
 int dy_gemv_takes(dytcl_ctx *ctx, int trans_b, int M, int N, int K, int batch, dytcl_tensor A, dytcl_tensor B,

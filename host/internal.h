@@ -65,6 +65,10 @@ enum {
  * memory): then buffers are backed with pages as they are created, and
  * dytcl_ctx_memory_room counts what the process can get (memory.c). */
 int dy_host_memory(dytcl_ctx *ctx);
+/* Makes the context's RoPE table (ops_act.c) cover positions pos_offset ..
+ * pos_offset + T - 1 for theta and D: cos and sin of p theta^(-2i/D) as
+ * float [n, D/2, 2] for positions ctx->rope.base .. base + n - 1. */
+dytcl_status dy_rope_table(dytcl_ctx *ctx, float theta, int D, int64_t pos_offset, int64_t T, cl_mem *mem);
 /* DYTCL_OK, or the error of a queued host GEMM that found its buffers'
  * storage moved and computed nothing (gemm_host.c; checked at each host
  * GEMM and where the queue is waited for). */

@@ -170,7 +170,7 @@ dytcl_status dytcl_swiglu_packed_backward(dytcl_ctx *ctx, dytcl_tensor dab, dytc
 /* Makes the context's RoPE table cover positions pos_offset .. pos_offset + T - 1
  * for theta and D: cos and sin of p * theta^(-2i/D), in double, stored as
  * float [n, D/2, 2] (the kernel's cs). */
-static dytcl_status rope_table(dytcl_ctx *ctx, float theta, int D, int64_t pos_offset, int64_t T, cl_mem *mem)
+dytcl_status dy_rope_table(dytcl_ctx *ctx, float theta, int D, int64_t pos_offset, int64_t T, cl_mem *mem)
 {
     const int64_t need = pos_offset + T, per = (int64_t)D * sizeof(float); /* bytes per position */
     if (ctx->rope.n && ctx->rope.theta == theta && ctx->rope.D == D && ctx->rope.base <= pos_offset &&
@@ -221,7 +221,7 @@ static dytcl_status rope(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor x, int pos
                        (long long)pos_offset + T);
     dy_kernel *k;
     cl_mem cs;
-    if ((s = dy_kernel_get_dt(ctx, DY_KERNEL(ACT, rope), x.dtype, &k)) || (s = rope_table(ctx, theta, D, pos_offset, T, &cs)))
+    if ((s = dy_kernel_get_dt(ctx, DY_KERNEL(ACT, rope), x.dtype, &k)) || (s = dy_rope_table(ctx, theta, D, pos_offset, T, &cs)))
         return s;
     int i = dy_arg_tensor(ctx, k, 0, y, NULL);
     i = dy_arg_tensor(ctx, k, i, x, NULL);

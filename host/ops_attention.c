@@ -4,6 +4,7 @@
 #include <math.h>
 
 #include "ops_args.h"
+#include "gemm_host.h"
 
 
 typedef struct {
@@ -163,14 +164,13 @@ static dytcl_status backward_gemm(dytcl_ctx *ctx, attn_dims a, dytcl_tensor dq, 
     i = dy_arg_int(ctx, kr, i, a.causal);
     if (i < 0) return DYTCL_ERR_OPENCL;
     if ((s = launch_rows(ctx, kr, a))) return s;
-    /* dV = P^T dO;  dP = dO V^T */
-    if ((s = dytcl_gemm_batched(ctx, 1, 0, a.T, a.D, (int)GT, 1.0f, P, a.G * ss, dout, a.G * sd, 0.0f, dv, sd, nb)))
-        return s;
+    /* dV = P^T dO;  dP = dO V^T (side by side where the GEMM path can) */
     cl_mem dpm;
     if ((s = dy_workspace(ctx, DY_WS_ATTN_DP, (size_t)ss * a.BH * 4, &dpm))) return s;
     dP = dytcl_tensor_1d(ctx->workspace[DY_WS_ATTN_DP], 0, ss * a.BH);
-    if ((s = dytcl_gemm_batched(ctx, 0, 1, (int)GT, a.T, a.D, 1.0f, dout, a.G * sd, v, sd, 0.0f, dP, a.G * ss, nb)))
-        return s;
+    const dy_gemm_args pdv = {1, 0, a.T, a.D, (int)GT, 1.0f, P, a.G * ss, dout, a.G * sd, 0.0f, dv, sd, nb};
+    const dy_gemm_args pdp = {0, 1, (int)GT, a.T, a.D, 1.0f, dout, a.G * sd, v, sd, 0.0f, dP, a.G * ss, nb};
+    if ((s = dy_gemm_pair(ctx, pdv, pdp))) return s;
     /* dS = P (dP - rowsum(P dP)) scale, over dP */
     if ((s = row_kernel(ctx, DY_KNAME(ATTENTION, attn_softmax_backward), &kr))) return s;
     i = dy_arg_mem(ctx, kr, 0, dpm);
@@ -181,9 +181,9 @@ static dytcl_status backward_gemm(dytcl_ctx *ctx, attn_dims a, dytcl_tensor dq, 
     if (i < 0) return DYTCL_ERR_OPENCL;
     if ((s = launch_rows(ctx, kr, a))) return s;
     /* dQ = dS K;  dK = dS^T Q */
-    if ((s = dytcl_gemm_batched(ctx, 0, 0, (int)GT, a.D, a.T, 1.0f, dP, a.G * ss, k, sd, 0.0f, dq, a.G * sd, nb)))
-        return s;
-    return dytcl_gemm_batched(ctx, 1, 0, a.T, a.D, (int)GT, 1.0f, dP, a.G * ss, q, a.G * sd, 0.0f, dk, sd, nb);
+    const dy_gemm_args pdq = {0, 0, (int)GT, a.D, a.T, 1.0f, dP, a.G * ss, k, sd, 0.0f, dq, a.G * sd, nb};
+    const dy_gemm_args pdk = {1, 0, a.T, a.D, (int)GT, 1.0f, dP, a.G * ss, q, a.G * sd, 0.0f, dk, sd, nb};
+    return dy_gemm_pair(ctx, pdq, pdk);
 }
 
 static dytcl_status backward_tiled(dytcl_ctx *ctx, attn_dims a, dytcl_tensor dq, dytcl_tensor dk, dytcl_tensor dv,
@@ -329,6 +329,73 @@ static dytcl_status merge(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor o, int ba
     i = dy_arg_int(ctx, k1, i, back);
     if (i < 0) return DYTCL_ERR_OPENCL;
     return layout_launch(ctx, k1, rows, (int)o.shape[0], T, H, D);
+}
+
+/* split with RoPE on q and k (heads_split_rope*, cl/attention.cl). */
+static dytcl_status split_rope(dytcl_ctx *ctx, dytcl_tensor qkv, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v,
+                               int pos, float theta, int back)
+{
+    DY_CHECK_CTX(ctx);
+    dytcl_status s;
+    int G = 1, gv = 1;
+    if ((s = dy_check_tensor(ctx, q, "q"))) return s;
+    if (q.ndim != 4) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "q must be [B, H, T, D], got %d dims", q.ndim);
+    if ((s = check_kv(ctx, k, "k", q, &G)) || (s = check_kv(ctx, v, "v", q, &gv)) ||
+        (s = dy_check_tensor(ctx, qkv, "qkv")))
+        return s;
+    if (gv != G) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "heads split: k and v hold different numbers of heads");
+    const int64_t nkv = dytcl_tensor_numel(q) / G;
+    if (dytcl_tensor_numel(qkv) != dytcl_tensor_numel(q) + 2 * nkv)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "qkv has %lld elements, expected %lld + 2 x %lld",
+                       (long long)dytcl_tensor_numel(qkv), (long long)dytcl_tensor_numel(q), (long long)nkv);
+    const int B = (int)q.shape[0], H = (int)q.shape[1], T = (int)q.shape[2], D = (int)q.shape[3];
+    if (D % 2) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "heads split with RoPE: D = %d must be even", D);
+    if (!(theta > 1.0f) || isinf(theta) || pos < 0)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "heads split with RoPE: theta = %g must be finite and > 1, "
+                       "pos_offset (%d) >= 0", theta, pos);
+    if ((int64_t)pos + T > INT_MAX)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "heads split with RoPE: positions up to %lld are past the "
+                       "largest int", (long long)pos + T);
+    /* the kernel reads a qkv row and writes q, k, v rows (or back): apart */
+    dytcl_tensor heads[3] = {q, k, v}, packed[1] = {qkv};
+    const char *hn[3] = {back ? "dq" : "q", back ? "dk" : "k", back ? "dv" : "v"}, *pn[1] = {back ? "dqkv" : "qkv"};
+    if ((s = back ? dy_args_check_outputs(ctx, packed, pn, 1, heads, hn, 3)
+                  : dy_args_check_outputs(ctx, heads, hn, 3, packed, pn, 1)))
+        return s;
+    cl_mem cs;
+    dy_kernel *k1;
+    const int rows = dy_row_shape(ctx);
+    if ((s = dy_rope_table(ctx, theta, D, pos, T, &cs)) ||
+        (s = rows ? dy_kernel_get(ctx, DY_KERNEL(ATTENTION, heads_split_rope_rows), &k1)
+                  : dy_kernel_get(ctx, DY_KERNEL(ATTENTION, heads_split_rope), &k1)))
+        return s;
+    int i = dy_arg_tensor(ctx, k1, 0, q, NULL);
+    i = dy_arg_tensor(ctx, k1, i, k, NULL);
+    i = dy_arg_tensor(ctx, k1, i, v, NULL);
+    i = dy_arg_tensor(ctx, k1, i, qkv, NULL);
+    i = dy_arg_mem(ctx, k1, i, cs);
+    i = dy_arg_int(ctx, k1, i, pos);
+    i = dy_arg_int(ctx, k1, i, (int)ctx->rope.base);
+    i = dy_arg_int(ctx, k1, i, B);
+    i = dy_arg_int(ctx, k1, i, T);
+    i = dy_arg_int(ctx, k1, i, H);
+    i = dy_arg_int(ctx, k1, i, H / G);
+    i = dy_arg_int(ctx, k1, i, D);
+    i = dy_arg_int(ctx, k1, i, back);
+    if (i < 0) return DYTCL_ERR_OPENCL;
+    return layout_launch(ctx, k1, rows, B, T, H, D / 2); /* GPU shape: a pair per work-item */
+}
+
+dytcl_status dytcl_heads_split_rope(dytcl_ctx *ctx, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v, dytcl_tensor qkv,
+                                    int pos_offset, float theta)
+{
+    return split_rope(ctx, qkv, q, k, v, pos_offset, theta, 0);
+}
+
+dytcl_status dytcl_heads_split_rope_backward(dytcl_ctx *ctx, dytcl_tensor dqkv, dytcl_tensor dq, dytcl_tensor dk,
+                                             dytcl_tensor dv, int pos_offset, float theta)
+{
+    return split_rope(ctx, dqkv, dq, dk, dv, pos_offset, theta, 1);
 }
 
 dytcl_status dytcl_heads_split(dytcl_ctx *ctx, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v, dytcl_tensor qkv)

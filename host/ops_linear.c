@@ -47,42 +47,58 @@ static dytcl_status check_matrix(dytcl_ctx *ctx, dytcl_tensor t, const char *nam
 /* A written tensor's elements must not overlap another's (ops_args.c). */
 #define check_apart dy_args_check_apart
 
-dytcl_status dytcl_gemm_batched(dytcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
-                                dytcl_tensor A, int64_t stride_a, dytcl_tensor B, int64_t stride_b, float beta,
-                                dytcl_tensor C, int64_t stride_c, int batch)
+/* dytcl_gemm_batched's argument checks; strides set to 0 when batch is 1. */
+static dytcl_status gemm_check(dytcl_ctx *ctx, dy_gemm_args *p)
 {
-    DY_CHECK_CTX(ctx);
+    const int M = p->M, N = p->N, K = p->K, batch = p->batch;
     if (M < 1 || N < 1 || K < 1 || batch < 1)
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "gemm: M=%d N=%d K=%d batch=%d must all be positive", M, N, K, batch);
+    const float alpha = p->alpha, beta = p->beta;
     if (!(alpha == alpha && beta == beta) || alpha - alpha != 0 || beta - beta != 0)
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "gemm: alpha (%g) and beta (%g) must be finite", alpha, beta);
-    if (batch > 1 && (stride_a < 0 || stride_b < 0 || stride_c < (int64_t)M * N))
+    if (batch > 1 && (p->stride_a < 0 || p->stride_b < 0 || p->stride_c < (int64_t)M * N))
         return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "gemm: strides A %lld, B %lld, C %lld: A's and B's must be >= 0, "
-                       "C's >= M*N = %lld (the C matrices must not overlap)", (long long)stride_a,
-                       (long long)stride_b, (long long)stride_c, (long long)M * N);
-    if (batch == 1) stride_a = stride_b = stride_c = 0;
+                       "C's >= M*N = %lld (the C matrices must not overlap)", (long long)p->stride_a,
+                       (long long)p->stride_b, (long long)p->stride_c, (long long)M * N);
+    if (batch == 1) p->stride_a = p->stride_b = p->stride_c = 0;
     /* Spans; checked (and every one within its tensor) before use. */
-    const int64_t na = matrix_span(M, K, batch, stride_a), nb = matrix_span(K, N, batch, stride_b);
-    const int64_t nc = matrix_span(M, N, batch, stride_c);
+    const int64_t na = matrix_span(M, K, batch, p->stride_a), nb = matrix_span(K, N, batch, p->stride_b);
+    const int64_t nc = matrix_span(M, N, batch, p->stride_c);
+    const int ta = p->trans_a, tb = p->trans_b;
     dytcl_status s;
-    if ((s = check_matrix(ctx, A, trans_a ? "A (transposed: [K, M])" : "A ([M, K])", trans_a ? K : M,
-                          trans_a ? M : K, batch, stride_a)) ||
-        (s = check_matrix(ctx, B, trans_b ? "B (transposed: [N, K])" : "B ([K, N])", trans_b ? N : K,
-                          trans_b ? K : N, batch, stride_b)) ||
-        (s = check_matrix(ctx, C, "C ([M, N])", M, N, batch, stride_c)) ||
-        (s = check_apart(ctx, C, nc, "C", A, na, "A")) || (s = check_apart(ctx, C, nc, "C", B, nb, "B")) ||
-        (s = dy_gemm_path_choose(ctx)))
+    if ((s = check_matrix(ctx, p->A, ta ? "A (transposed: [K, M])" : "A ([M, K])", ta ? K : M, ta ? M : K, batch,
+                          p->stride_a)) ||
+        (s = check_matrix(ctx, p->B, tb ? "B (transposed: [N, K])" : "B ([K, N])", tb ? N : K, tb ? K : N, batch,
+                          p->stride_b)) ||
+        (s = check_matrix(ctx, p->C, "C ([M, N])", M, N, batch, p->stride_c)) ||
+        (s = check_apart(ctx, p->C, nc, "C", p->A, na, "A")) || (s = check_apart(ctx, p->C, nc, "C", p->B, nb, "B")))
         return s;
+    return dy_gemm_path_choose(ctx);
+}
+
+/* 1 when the product takes the one-row kernel (gemm_gemv.c). */
+static int gemv_takes(dytcl_ctx *ctx, const dy_gemm_args *p)
+{
+    return dy_gemv_takes(ctx, p->trans_b, p->M, p->N, p->K, p->batch, p->A, p->B, p->C);
+}
+
+/* A checked product on the context's path. */
+static dytcl_status gemm_run(dytcl_ctx *ctx, const dy_gemm_args *p)
+{
+    const int M = p->M, N = p->N, K = p->K, batch = p->batch;
+    const dytcl_tensor A = p->A, B = p->B, C = p->C;
     /* one-row products (decoding): a matrix-vector kernel on CPU devices (gemm_gemv.c) */
-    if (dy_gemv_takes(ctx, trans_b, M, N, K, batch, A, B, C)) return dy_gemv(ctx, N, K, alpha, A, B, beta, C);
+    if (gemv_takes(ctx, p)) return dy_gemv(ctx, N, K, p->alpha, A, B, p->beta, C);
     /* CPU devices with host memory: the host's BLAS (gemm_host.c) */
     if (ctx->gemm_path == DYTCL_GEMM_HOST)
-        return dy_gemm_host(ctx, trans_a, trans_b, M, N, K, alpha, A, stride_a, B, stride_b, beta, C, stride_c, batch);
+        return dy_gemm_host(ctx, p->trans_a, p->trans_b, M, N, K, p->alpha, A, p->stride_a, B, p->stride_b, p->beta,
+                            C, p->stride_c, batch);
     /* elsewhere CLBlast */
+    dytcl_status s;
     if ((s = dy_gemm_setup(ctx))) return s;
-    const CLBlastTranspose ta = trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
-    const CLBlastTranspose tb = trans_b ? CLBlastTransposeYes : CLBlastTransposeNo;
-    const size_t lda = trans_a ? M : K, ldb = trans_b ? K : N, ldc = N;
+    const CLBlastTranspose ta = p->trans_a ? CLBlastTransposeYes : CLBlastTransposeNo;
+    const CLBlastTranspose tb = p->trans_b ? CLBlastTransposeYes : CLBlastTransposeNo;
+    const size_t lda = p->trans_a ? M : K, ldb = p->trans_b ? K : N, ldc = N;
     cl_event ev = NULL;
     if (ctx->profiling) {
         /* CLBlast may run several kernels and returns the last one's event: a
@@ -92,17 +108,36 @@ dytcl_status dytcl_gemm_batched(dytcl_ctx *ctx, int trans_a, int trans_b, int M,
     }
     CLBlastStatusCode st;
     if (batch == 1)
-        st = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, M, N, K, alpha, A.buf->mem, A.offset, lda, B.buf->mem,
-                          B.offset, ldb, beta, C.buf->mem, C.offset, ldc, &ctx->queue, &ev);
+        st = CLBlastSgemm(CLBlastLayoutRowMajor, ta, tb, M, N, K, p->alpha, A.buf->mem, A.offset, lda, B.buf->mem,
+                          B.offset, ldb, p->beta, C.buf->mem, C.offset, ldc, &ctx->queue, &ev);
     else
-        st = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, ta, tb, M, N, K, alpha, A.buf->mem, A.offset, lda,
-                                        (size_t)stride_a, B.buf->mem, B.offset, ldb, (size_t)stride_b, beta,
-                                        C.buf->mem, C.offset, ldc, (size_t)stride_c, (size_t)batch, &ctx->queue,
+        st = CLBlastSgemmStridedBatched(CLBlastLayoutRowMajor, ta, tb, M, N, K, p->alpha, A.buf->mem, A.offset, lda,
+                                        (size_t)p->stride_a, B.buf->mem, B.offset, ldb, (size_t)p->stride_b, p->beta,
+                                        C.buf->mem, C.offset, ldc, (size_t)p->stride_c, (size_t)batch, &ctx->queue,
                                         &ev);
     if (st != CLBlastSuccess) return dy_blas_fail(ctx, st, batch == 1 ? "CLBlastSgemm" : "CLBlastSgemmStridedBatched");
     dy_keep_event(ctx, ev);
     ctx->stats.kernels_launched++;
     return DYTCL_OK;
+}
+
+dytcl_status dytcl_gemm_batched(dytcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha,
+                                dytcl_tensor A, int64_t stride_a, dytcl_tensor B, int64_t stride_b, float beta,
+                                dytcl_tensor C, int64_t stride_c, int batch)
+{
+    DY_CHECK_CTX(ctx);
+    dy_gemm_args p = {trans_a, trans_b, M, N, K, alpha, A, stride_a, B, stride_b, beta, C, stride_c, batch};
+    dytcl_status s = gemm_check(ctx, &p);
+    return s ? s : gemm_run(ctx, &p);
+}
+
+dytcl_status dy_gemm_pair(dytcl_ctx *ctx, dy_gemm_args x, dy_gemm_args y)
+{
+    dytcl_status s;
+    if ((s = gemm_check(ctx, &x)) || (s = gemm_check(ctx, &y))) return s;
+    if (ctx->gemm_path == DYTCL_GEMM_HOST && !gemv_takes(ctx, &x) && !gemv_takes(ctx, &y))
+        return dy_gemm_host_pair(ctx, &x, &y);
+    return (s = gemm_run(ctx, &x)) ? s : gemm_run(ctx, &y);
 }
 
 dytcl_status dytcl_gemm(dytcl_ctx *ctx, int trans_a, int trans_b, int M, int N, int K, float alpha, dytcl_tensor A,
@@ -249,10 +284,15 @@ dytcl_status dytcl_linear_backward(dytcl_ctx *ctx, dytcl_tensor dx, dytcl_tensor
         (s = check_apart(ctx, db, out, "db", dW, n_w, "dW")) ||
         (s = check_apart(ctx, db, out, "db", dx, dx.buf ? n_x : 0, "dx")))
         return s;
-    /* dx [rows, in] = dy [rows, out] . W [out, in] */
-    if (dx.buf && (s = dytcl_gemm(ctx, 0, 0, rows, in, out, 1.0f, dy, W, 0.0f, dx))) return s;
-    /* dW [out, in] (+)= dy^T [out, rows] . x [rows, in] */
-    if ((s = dytcl_gemm(ctx, 1, 0, out, in, rows, 1.0f, dy, x, accumulate ? 1.0f : 0.0f, dW))) return s;
+    /* dx [rows, in] = dy [rows, out] . W [out, in], and beside it (the same
+     * multiply-adds) dW [out, in] (+)= dy^T [out, rows] . x [rows, in] */
+    const dy_gemm_args pdw = {1, 0, out, in, rows, 1.0f, dy, 0, x, 0, accumulate ? 1.0f : 0.0f, dW, 0, 1};
+    if (dx.buf) {
+        const dy_gemm_args pdx = {0, 0, rows, in, out, 1.0f, dy, 0, W, 0, 0.0f, dx, 0, 1};
+        if ((s = dy_gemm_pair(ctx, pdx, pdw))) return s;
+    } else if ((s = dytcl_gemm(ctx, 1, 0, out, in, rows, 1.0f, dy, x, accumulate ? 1.0f : 0.0f, dW))) {
+        return s;
+    }
     return bias_grad(ctx, db, dy, rows, out, accumulate != 0);
 }
 

@@ -270,12 +270,12 @@ dytcl_status dy_block_forward(dytcl_model *m, int l, const dy_block_acts *a, con
     if (m->kv) {
         TRY_S(attn_cached(m, l, a, qkv, pos));
     } else {
-        /* q, k, v = split(qkv)                     [BT, C3] -> [B, H, T, D], [B, Hk, T, D] x 2 */
-        TRY(dytcl_heads_split(ctx, a->q, a->k, a->v, qkv), "heads split");
-        if (m->k.rope) { /* q, k = RoPE(q), RoPE(k) at positions pos..  [B*H, T, 1, D] */
-            TRY(dytcl_rope_forward(ctx, rope_view(a->q), rope_view(a->q), pos, m->c.rope_theta), "RoPE q");
-            TRY(dytcl_rope_forward(ctx, rope_view(a->k), rope_view(a->k), pos, m->c.rope_theta), "RoPE k");
-        }
+        /* q, k, v = split(qkv)                     [BT, C3] -> [B, H, T, D], [B, Hk, T, D] x 2
+         * with q, k = RoPE(q), RoPE(k) at positions pos.. in the same pass */
+        if (m->k.rope)
+            TRY(dytcl_heads_split_rope(ctx, a->q, a->k, a->v, qkv, pos, m->c.rope_theta), "heads split with RoPE");
+        else
+            TRY(dytcl_heads_split(ctx, a->q, a->k, a->v, qkv), "heads split");
         /* o = softmax(q k^T / sqrt(D) (causal: masked)) v      [B, H, T, D], lse [B, H, T] */
         TRY(dytcl_attention_forward(ctx, a->o, a->lse, a->q, a->k, a->v, attn_path(m)), "attention");
         /* atty = merge(o)                                     [B, H, T, D] -> [BT, C] */
@@ -352,12 +352,11 @@ dytcl_status dy_block_backward(dytcl_model *m, int l, const dy_block_acts *a)
     /* dq, dk, dv from dout, q, k, v, o and lse (dk, dv: the sums over each group) */
     TRY(dytcl_attention_backward(ctx, dq, dk, dv, dout, a->q, a->k, a->v, a->o, a->lse, attn_path(m)),
         "attention backward");
-    if (m->k.rope) { /* dq, dk = RoPE^-1(dq), RoPE^-1(dk) */
-        TRY(dytcl_rope_backward(ctx, rope_view(dq), rope_view(dq), 0, m->c.rope_theta), "RoPE q backward");
-        TRY(dytcl_rope_backward(ctx, rope_view(dk), rope_view(dk), 0, m->c.rope_theta), "RoPE k backward");
-    }
-    /* dqkv = split^-1(dq, dk, dv)                             -> [BT, C3] */
-    TRY(dytcl_heads_split_backward(ctx, dqkv, dq, dk, dv), "heads split backward");
+    /* dqkv = split^-1(RoPE^-1(dq), RoPE^-1(dk), dv)            -> [BT, C3] */
+    if (m->k.rope)
+        TRY(dytcl_heads_split_rope_backward(ctx, dqkv, dq, dk, dv, 0, m->c.rope_theta), "heads split with RoPE backward");
+    else
+        TRY(dytcl_heads_split_backward(ctx, dqkv, dq, dk, dv), "heads split backward");
     /* dln = dqkv Wqkv, dWqkv += dqkv^T ln1 (+ db)             [BT, C3] -> [BT, C] */
     TRY(dytcl_linear_backward(ctx, dln, dy_at2(m->grads, p->qkv_w, C3, C), dy_at(m->grads, p->qkv_b, C3), 1, dqkv,
                               a->ln1, dy_at2(m->params, p->qkv_w, C3, C)),

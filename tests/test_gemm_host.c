@@ -1,7 +1,8 @@
 /* test_gemm_host.c -- the host GEMM path (host/gemm_host.c) in both its
  * forms: queued as native kernels (products cut into parts on queues of
  * their own: by batch entries, bands of C's rows, bands of its columns) and
- * mapped (DYTCL_GEMM_QUEUED=0), against the float64 reference of
+ * mapped (DYTCL_GEMM_QUEUED=0), and a linear layer's backward, whose dx and
+ * dW run side by side there, against the float64 references of
  * ref_linear.c.
  *
  * A, B and C sit in separate buffers created in every order (the runtime
@@ -148,6 +149,35 @@ static void run_chain(dytcl_ctx *ctx, const char *form)
     free(x), free(w), free(y), free(got);
 }
 
+/* A linear layer's backward: dx and dW, the pair that runs side by side;
+ * dW accumulated into (acc) or overwritten; every tensor in a buffer of its
+ * own. */
+static void run_linear_pair(dytcl_ctx *ctx, const char *form, int rows, int in, int out, int acc)
+{
+    const size_t nx = (size_t)rows * in, nw = (size_t)out * in, ny = (size_t)rows * out;
+    double *x = malloc(nx * 8), *w = malloc(nw * 8), *dy = malloc(ny * 8), *dw0 = malloc(nw * 8);
+    double *dx = malloc(nx * 8), *dw = malloc(nw * 8), *db = malloc((size_t)out * 8);
+    rand_fill(x, nx, &rng, -1, 1), round_float(x, nx);
+    rand_fill(w, nw, &rng, -1, 1), round_float(w, nw);
+    rand_fill(dy, ny, &rng, -1, 1), round_float(dy, ny);
+    rand_fill(dw0, nw, &rng, -1, 1), round_float(dw0, nw);
+    ref_linear_backward(rows, in, out, x, w, dy, dx, dw, db);
+    if (acc)
+        for (size_t i = 0; i < nw; i++) dw[i] += dw0[i];
+    dytcl_buf *bdw = dev_from(ctx, acc ? dw0 : NULL, nw), *bdx = dev_from(ctx, NULL, nx);
+    dytcl_buf *bdy = dev_from(ctx, dy, ny), *bw = dev_from(ctx, w, nw), *bx = dev_from(ctx, x, nx);
+    CHECK_OK(ctx, dytcl_linear_backward(ctx, dytcl_tensor_2d(bdx, 0, rows, in), dytcl_tensor_2d(bdw, 0, out, in),
+                                        (dytcl_tensor){0}, acc, dytcl_tensor_2d(bdy, 0, rows, out),
+                                        dytcl_tensor_2d(bx, 0, rows, in), dytcl_tensor_2d(bw, 0, out, in)));
+    double *gx = malloc(nx * 8), *gw = malloc(nw * 8);
+    dev_to(ctx, bdx, gx, nx), dev_to(ctx, bdw, gw, nw);
+    const double ex = rel_err(gx, dx, nx), ew = rel_err(gw, dw, nw);
+    CHECK(ex <= TOL && ew <= TOL, "%s linear backward rows %d in %d out %d acc %d: dx error %.3g, dW error %.3g",
+          form, rows, in, out, acc, ex, ew);
+    dytcl_buf_free(bdw), dytcl_buf_free(bdx), dytcl_buf_free(bdy), dytcl_buf_free(bw), dytcl_buf_free(bx);
+    free(x), free(w), free(dy), free(dw0), free(dx), free(dw), free(db), free(gx), free(gw);
+}
+
 int main(void)
 {
     const int small = check_small();
@@ -178,6 +208,9 @@ int main(void)
             }
         for (int order = -1; order < 6; order++) run_case(ctx, form, 1, 0, 133, 61, 131, 1, 1.0, 0.0, order);
         run_chain(ctx, form);
+        run_linear_pair(ctx, form, 96, 136, 200, 0);
+        run_linear_pair(ctx, form, 257, 33, 129, 1);
+        run_linear_pair(ctx, form, 5, 7, 3, 1); /* too small to cut: one part each */
         dytcl_ctx_free(ctx);
     }
     /* a bad DYTCL_GEMM_QUEUED is refused at the path's choice */

@@ -12,7 +12,8 @@ happens in the warm-up steps and is reported as compile_s, not timed.
 Decoding is eager in both modes (its shapes change every step).
 
 prints one JSON object: step_ms (median wall time of a whole training step),
-train_tokens_per_s, generate_tokens_per_s and the versions used.
+step_ms_min (the fastest), cpu_ms_per_step (the process's CPU time per step,
+every thread), train_tokens_per_s, generate_tokens_per_s and the versions used.
 `dytcl bench train --peer` runs it beside dytcl and prints the ratios.
 
 What is the same as dytcl's model (models/model.h): vocab 256; pre-norm
@@ -171,10 +172,12 @@ def main():
         step()
     warm_s = time.perf_counter() - t0
     ms = []
+    c0 = time.process_time()
     for _ in range(a.steps):
         t0 = time.perf_counter()
         step()
         ms.append((time.perf_counter() - t0) * 1e3)
+    cpu_ms = (time.process_time() - c0) * 1e3 / a.steps
     step_ms = statistics.median(ms)
 
     # decoding: batch 1, KV cache, prompt of 8, then one token at a time
@@ -196,6 +199,7 @@ def main():
                       "threads": torch.get_num_threads(), "device": str(dev), "norm": a.norm, "step_ms": step_ms,
                       "compile_s": warm_s if a.compile else 0.0,
                       "train_tokens_per_s": a.batch * a.seq / (step_ms / 1e3), "step_ms_all": ms,
+                      "step_ms_min": min(ms), "cpu_ms_per_step": cpu_ms,
                       "generate_tokens_per_s": gen_tok_s}))
 
 
