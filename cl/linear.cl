@@ -35,67 +35,71 @@ __kernel void colsum_blocks(__global float *parts, __global const float *dy, con
     parts[(size_t)blk * C + c] = s;
 }
 
-/* Eight consecutive floats at any 4-byte aligned address, as eight scalar
- * loads the compiler merges into one unaligned vector load: PoCL's vload8
- * made four 8-byte loads and three shuffles of them. */
-#define LOAD8_f32(p) ((float8)((p)[0], (p)[1], (p)[2], (p)[3], (p)[4], (p)[5], (p)[6], (p)[7]))
-
 /* gemv_nt: one-row products, as decoding a token makes them:
  *   c[n] = alpha * sum_k a[k] B[n, k] + beta * c[n]   (beta 0: c is not read)
  * a [K], B [N, K], c [N]. NDRange over N (rounded up; the tail returns),
  * launched as the half-width forms below are, 2-D with one row.
- * A work-item reads its row of B once, 8 floats at a time, the whole of a
- * staying in cache: the product runs at the speed B streams from memory. */
-__kernel void gemv_nt(__global float *c, const int c_off, __global const float *a, const int a_off,
-                      __global const float *B, const int b_off, const int N, const int K, const float alpha,
-                      const float beta)
-{
-    const int n = get_global_id(0);
-    if (n >= N) return;
-    __global const float *b = B + b_off + (size_t)n * K, *x = a + a_off;
-    float8 acc = (float8)(0.0f);
-    int k = 0;
-    for (; k + 8 <= K; k += 8) acc = mad(LOAD8_f32(b + k), LOAD8_f32(x + k), acc);
-    float s = ((acc.s0 + acc.s4) + (acc.s1 + acc.s5)) + ((acc.s2 + acc.s6) + (acc.s3 + acc.s7));
-    for (; k < K; k++) s = mad(b[k], x[k], s);
-    c[c_off + n] = beta == 0.0f ? alpha * s : mad(beta, c[c_off + n], alpha * s);
-}
-
-/* Half-width weights (inference): B stored as f16 or bf16, a and c float32,
+ * A work-item reads its row of B once, 64 values a step into four
+ * independent float16 sums (one sum would wait on its own previous add at
+ * every step: the loads ran at half the speed the memory gives), the whole
+ * of a staying in cache: the product runs at the speed B streams from
+ * memory. The four sums are added in a fixed order at the end.
+ *
+ * Half-width weights (inference): B stored as f16 or bf16, a and c float32,
  * the products and sums in float32. Only core OpenCL 1.2 is used, no
- * cl_khr_fp16: f16 is read with vload_half / vload_half8 (2-byte aligned
+ * cl_khr_fp16: f16 is read with vload_half / vload_half16 (2-byte aligned
  * addresses suffice), bf16 as ushort, the top half of a float:
  * as_float((uint)u << 16).
  *
  * gemv_nt_<dt>: c[r, n] = alpha * sum_k a[r, k] B[n, k] + beta * c[r, n]
  * (beta 0: c is not read) for a [R, K], B [N, K], c [R, N]: the few-row
  * products of decoding. NDRange 2-D: global (N rounded up, R); the tail
- * returns. As gemv_nt: a work-item streams its row of B 8 values at a time.
+ * returns. As gemv_nt.
  *
  * widen_<dt>: dst[i] = src[src_off + i] as float32, i < n (NDRange 1-D,
  * rounded up): W widened into a workspace for the GEMM of many rows. */
-#define LOAD8_f16(p) vload_half8(0, p)
+#define LOAD16_f32(p) vload16(0, p)
+#define LOAD1_f32(p, i) (p)[i]
+#define LOAD16_f16(p) vload_half16(0, p)
 #define LOAD1_f16(p, i) vload_half((i), p)
-#define LOAD8_bf16(p) as_float8(convert_uint8(vload8(0, p)) << 16)
+#define LOAD16_bf16(p) as_float16(convert_uint16(vload16(0, p)) << 16)
 #define LOAD1_bf16(p, i) as_float((uint)(p)[i] << 16)
 
-#define DEFINE_HALF_WEIGHT(DT, T)                                                                              \
-__kernel void gemv_nt_##DT(__global float *c, const int c_off, __global const float *a, const int a_off,      \
-                           __global const T *B, const int b_off, const int N, const int K, const float alpha,  \
-                           const float beta)                                                                  \
+inline float gemv_sum16(const float16 v)
+{
+    const float8 h = v.lo + v.hi;
+    const float4 f = h.lo + h.hi;
+    return (f.s0 + f.s2) + (f.s1 + f.s3);
+}
+
+#define DEFINE_GEMV(NAME, DT, T)                                                                               \
+__kernel void NAME(__global float *c, const int c_off, __global const float *a, const int a_off,              \
+                   __global const T *B, const int b_off, const int N, const int K, const float alpha,          \
+                   const float beta)                                                                          \
 {                                                                                                              \
     const int n = get_global_id(0), r = get_global_id(1);                                                     \
     if (n >= N) return;                                                                                        \
     __global const T *b = B + b_off + (size_t)n * K;                                                           \
     __global const float *x = a + a_off + (size_t)r * K;                                                       \
-    float8 acc = (float8)(0.0f);                                                                               \
+    float16 s0 = (float16)(0.0f), s1 = s0, s2 = s0, s3 = s0;                                                   \
     int k = 0;                                                                                                 \
-    for (; k + 8 <= K; k += 8) acc = mad(LOAD8_##DT(b + k), vload8(0, x + k), acc);                            \
-    float s = ((acc.s0 + acc.s4) + (acc.s1 + acc.s5)) + ((acc.s2 + acc.s6) + (acc.s3 + acc.s7));              \
-    for (; k < K; k++) s = mad(LOAD1_##DT(b, k), x[k], s);                                                     \
+    for (; k + 64 <= K; k += 64) {                                                                             \
+        s0 = fma(LOAD16_##DT(b + k), vload16(0, x + k), s0);                                                   \
+        s1 = fma(LOAD16_##DT(b + k + 16), vload16(0, x + k + 16), s1);                                         \
+        s2 = fma(LOAD16_##DT(b + k + 32), vload16(0, x + k + 32), s2);                                         \
+        s3 = fma(LOAD16_##DT(b + k + 48), vload16(0, x + k + 48), s3);                                         \
+    }                                                                                                          \
+    for (; k + 16 <= K; k += 16) s0 = fma(LOAD16_##DT(b + k), vload16(0, x + k), s0);                         \
+    float s = gemv_sum16((s0 + s1) + (s2 + s3));                                                               \
+    for (; k < K; k++) s = fma(LOAD1_##DT(b, k), x[k], s);                                                     \
     const size_t o = (size_t)c_off + (size_t)r * N + n;                                                        \
     c[o] = beta == 0.0f ? alpha * s : mad(beta, c[o], alpha * s);                                              \
-}                                                                                                              \
+}
+
+DEFINE_GEMV(gemv_nt, f32, float)
+
+#define DEFINE_HALF_WEIGHT(DT, T)                                                                              \
+DEFINE_GEMV(gemv_nt_##DT, DT, T)                                                                               \
                                                                                                                \
 __kernel void widen_##DT(__global float *dst, const int dst_off, __global const T *src, const int src_off,    \
                          const int n)                                                                          \

@@ -35,7 +35,8 @@ inline float q8_sum16(const float16 v)
  *
  * q8_gemv_rows (CPU-shaped devices, dy_row_shape): a work-item per (n, r),
  * NDRange 2-D global (N rounded up, R); the tail returns. It streams its
- * row of quants once, a block at a time; x stays in cache. */
+ * row of quants once, a block at a time, the even and the odd blocks into
+ * two sums (added at the end); x stays in cache. */
 __kernel void q8_gemv_rows(__global float *c, const int c_off, __global const float *a, const int a_off,
                            __global const char *Wq, const int q_off, __global const float *Ws, const int s_off,
                            __global const float *bias, const int b_off, const int has_bias, const int N,
@@ -46,9 +47,14 @@ __kernel void q8_gemv_rows(__global float *c, const int c_off, __global const fl
     const int KB = K / 32;
     __global const char *q = Wq + q_off + (size_t)n * K;
     __global const float *s = Ws + s_off + (size_t)n * KB, *x = a + a_off + (size_t)r * K;
-    float16 acc = (float16)(0.0f);
-    for (int b = 0; b < KB; b++) acc = q8_block_mad(acc, q + 32 * b, x + 32 * b, s[b]);
-    const float sum = q8_sum16(acc);
+    float16 acc0 = (float16)(0.0f), acc1 = acc0; /* even and odd blocks: two chains of adds in flight */
+    int b = 0;
+    for (; b + 2 <= KB; b += 2) {
+        acc0 = q8_block_mad(acc0, q + 32 * b, x + 32 * b, s[b]);
+        acc1 = q8_block_mad(acc1, q + 32 * b + 32, x + 32 * b + 32, s[b + 1]);
+    }
+    if (b < KB) acc0 = q8_block_mad(acc0, q + 32 * b, x + 32 * b, s[b]);
+    const float sum = q8_sum16(acc0 + acc1);
     c[c_off + (size_t)r * N + n] = has_bias ? sum + bias[b_off + n] : sum;
 }
 

@@ -371,13 +371,23 @@ dytcl_status dytcl_model_set_batch(dytcl_model *m, int B, int T)
         return dy_model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
                           "activations for B = %d, T = %d need more than %.0f floats (more than 2^31 - 1 elements); "
                           "lower the batch or the sequence length", B, T, streams);
+    act_off a = plan_acts(m, B, T);
+    /* Decoding alternates a prompt's many rows with one-token steps: buffers
+     * large enough for the new shape are kept (fresh ones are zeroed by the
+     * system page by page on first touch, every prompt again), laid out anew. */
+    if (m->kv && m->acts && m->io && !m->img && a.total <= dytcl_buf_size(m->acts) / sizeof(float) &&
+        2 * (size_t)B * T <= dytcl_buf_size(m->io) / sizeof(float)) {
+        dy_gate_batch(m);
+        m->a = a;
+        m->B = B, m->T = T;
+        return DYTCL_OK;
+    }
     dytcl_buf_free(m->acts);
     dytcl_buf_free(m->io);
     dytcl_buf_free(m->img);
     m->acts = m->io = m->img = NULL;
     m->B = m->T = 0;
     dy_gate_batch(m);
-    act_off a = plan_acts(m, B, T);
     if (a.total > 0x7fffffff)
         return dy_model_fail(m, DYTCL_ERR_DEVICE_MEMORY,
                           "activations for B = %d, T = %d need %.1f MiB (%zu floats, more than 2^31 - 1 elements); "

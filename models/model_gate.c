@@ -24,7 +24,8 @@
  *   saturation         needs ran
  *   decode_begin       decoding (refused while decoding); decoded = 0
  *   decode(pos, n)     needs decoding and pos <= decoded (no gap in the
- *                      cache); decoded = pos + n, logits = 1
+ *                      cache); decoded = pos + n; logits = (n == 1): of n
+ *                      new rows only the last one's logits are computed
  *   decode_end         not decoding
  *   forward, generate  refused while decoding (generate begins and ends
  *                      its own session) */

@@ -46,8 +46,9 @@ static dytcl_status upload_batch(dytcl_model *m, const int32_t *tokens, const in
 }
 
 /* The forward pass over the uploaded batch at positions pos.. (pos > 0
- * only with the KV cache), to the logits. */
-static dytcl_status forward_to_logits(dytcl_model *m, int pos)
+ * only with the KV cache), to the logits: of every row, or of the last row
+ * alone (last_only: decoding, which returns only those). */
+static dytcl_status forward_to_logits(dytcl_model *m, int pos, int last_only)
 {
     int64_t BT = (int64_t)m->B * m->T, C = m->C;
     dytcl_status s;
@@ -56,7 +57,9 @@ static dytcl_status forward_to_logits(dytcl_model *m, int pos)
     /* lnf = normf(x_L), through every block                     [BT, C] */
     if ((s = dy_trunk_forward(m, pos))) return s;
     /* logits = lnf Wlm^T (+ b)                                  [BT, C] -> [BT, V] */
-    TRY(dytcl_linear_forward(m->ctx, A2(logits, 0, BT, m->V), A2(lnf, 0, BT, C), lm_weight(m),
+    const int64_t r0 = last_only ? BT - 1 : 0, R = BT - r0;
+    TRY(dytcl_linear_forward(m->ctx, dy_at2(m->acts, m->a.logits + (size_t)r0 * m->V, R, m->V),
+                             dy_at2(m->acts, m->a.lnf + (size_t)r0 * C, R, C), lm_weight(m),
                              dy_at(m->params, m->lm_head_b, m->V)),
         "lm head");
     return DYTCL_OK;
@@ -74,7 +77,7 @@ dytcl_status dytcl_model_forward(dytcl_model *m, const int32_t *tokens, const in
     if (!s && targets) s = dy_gate_ids(m, __func__, "targets", targets, (size_t)BT, 1);
     if (s) return s;
     dy_gate_forward(m, 0, 0);
-    if ((s = upload_batch(m, tokens, targets)) || (s = forward_to_logits(m, 0))) return s;
+    if ((s = upload_batch(m, tokens, targets)) || (s = forward_to_logits(m, 0, 0))) return s;
     if (targets) {
         dytcl_ctx *ctx = m->ctx;
         dytcl_tensor logits = A2(logits, 0, BT, m->V), tgt = dy_at(m->io, (size_t)BT, BT), none = {0};
@@ -150,8 +153,9 @@ dytcl_status dytcl_model_decode(dytcl_model *m, const int32_t *tokens, int n, in
     dy_gate_decoded(m, pos < m->gate.decoded ? pos : m->gate.decoded);
     if ((s = dytcl_model_set_batch(m, 1, n))) return s;
     dy_gate_forward(m, 0, 0);
-    if ((s = upload_batch(m, tokens, NULL)) || (s = forward_to_logits(m, pos))) return s;
+    if ((s = upload_batch(m, tokens, NULL)) || (s = forward_to_logits(m, pos, 1))) return s;
     dy_gate_forward(m, 1, 0);
+    if (n > 1) m->gate.logits = 0; /* only the last row was computed: nothing for read_logits */
     dy_gate_decoded(m, pos + n);
     TRY(dytcl_buf_read(m->ctx, m->acts, (m->a.logits + (size_t)(n - 1) * m->V) * sizeof(float), logits,
                        (size_t)m->V * sizeof(float)),
