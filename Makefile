@@ -71,7 +71,7 @@ test: build
 # the program's file-handling matrices (cli_output_matrix, cli_hf: nothing
 # in them depends on the device), and the small_* reruns under capped
 # limits, which stand in for small devices on PoCL.
-RUSTICL_SKIP ?= test_train|test_model_half|test_model_q8|test_convert|cli_train|cli_mpi|cli_convert|cli_output_matrix|cli_hf|^small_
+RUSTICL_SKIP ?= test_train|test_model_half|test_model_q8|test_convert|cli_train|cli_mpi|cli_convert|cli_output_matrix|cli_hf|test_prefill|^small_
 test-rusticl: build
 	cd $(BUILD) && RUSTICL_ENABLE=llvmpipe DYTCL_DEVICE=rusticl ctest --output-on-failure -j $(JOBS) -E '$(RUSTICL_SKIP)'
 
