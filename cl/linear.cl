@@ -40,8 +40,8 @@ __kernel void colsum_blocks(__global float *parts, __global const float *dy, con
  * a [K], B [N, K], c [N]. NDRange over N (rounded up; the tail returns),
  * launched as the half-width forms below are, 2-D with one row.
  * A work-item reads its row of B once, 64 values a step into four
- * independent float16 sums (one sum would wait on its own previous add at
- * every step: the loads ran at half the speed the memory gives), the whole
+ * independent float16 sums on CPUs (one sum waits on its own previous add
+ * at every step; GEMV_SUMS below), the whole
  * of a staying in cache: the product runs at the speed B streams from
  * memory. The four sums are added in a fixed order at the end.
  *
@@ -72,6 +72,13 @@ inline float gemv_sum16(const float16 v)
     return (f.s0 + f.s2) + (f.s1 + f.s3);
 }
 
+/* GEMV_SUMS: the independent float16 sums a work-item keeps, 4 (the CPU
+ * set) or 1 (the GPU set, program.c: 64 accumulators per work-item would
+ * halve a GPU's occupancy, where other work-items hide the latency). */
+#ifndef GEMV_SUMS
+#define GEMV_SUMS 4
+#endif
+
 #define DEFINE_GEMV(NAME, DT, T)                                                                               \
 __kernel void NAME(__global float *c, const int c_off, __global const float *a, const int a_off,              \
                    __global const T *B, const int b_off, const int N, const int K, const float alpha,          \
@@ -83,7 +90,7 @@ __kernel void NAME(__global float *c, const int c_off, __global const float *a, 
     __global const float *x = a + a_off + (size_t)r * K;                                                       \
     float16 s0 = (float16)(0.0f), s1 = s0, s2 = s0, s3 = s0;                                                   \
     int k = 0;                                                                                                 \
-    for (; k + 64 <= K; k += 64) {                                                                             \
+    for (; GEMV_SUMS == 4 && k + 64 <= K; k += 64) {                                                           \
         s0 = fma(LOAD16_##DT(b + k), vload16(0, x + k), s0);                                                   \
         s1 = fma(LOAD16_##DT(b + k + 16), vload16(0, x + k + 16), s1);                                         \
         s2 = fma(LOAD16_##DT(b + k + 32), vload16(0, x + k + 32), s2);                                         \

@@ -186,6 +186,8 @@ void dytcl_ctx_free(dytcl_ctx *ctx)
 {
     if (!ctx) return;
     if (ctx->queue) clFinish(ctx->queue);
+    for (int i = 1; i < DY_GEMM_PARTS; i++) /* host GEMM parts that found nothing left to do */
+        if (ctx->gemm_queues[i]) clFinish(ctx->gemm_queues[i]);
     dytcl_ctx_save_cache(ctx); /* best effort: a cache that cannot be written is no error */
     dy_gemm_release(ctx);
     for (int i = 0; i < ctx->nevents; i++) clReleaseEvent(ctx->events[i]);

@@ -10,11 +10,11 @@
  * nothing waits on the host, and the step's kernels and products run back to
  * back on the device's own worker threads. A large product runs as one
  * part per compute unit, part 0 on the context's queue and the others on
- * queues of their own that start after everything before it (a barrier on
- * the context's queue waits for them); the parts take chunks of it (batch
- * entries, or bands of C's rows or columns) in turn until none is left, and
- * a linear layer's dx and dW (and attention's backward pairs) run as one
- * job, each product a chunk. OpenBLAS then runs on one thread per part
+ * queues of their own that start after everything before it; the parts
+ * take chunks of it (batch entries, or bands of C's rows or columns) in
+ * turn until none is left, and part 0 returns once every chunk is done
+ * (gemm_job). A linear layer's dx and dW (and attention's backward pairs)
+ * run as one job, each product a chunk. OpenBLAS then runs on one thread per part
  * (openblas_set_num_threads(1), for the process): its own threads, which spin
  * on sched_yield for ~2^28 cycles after each product, took a third of the
  * CPU time of a training step on 2 cores while PoCL's workers ran the
@@ -35,6 +35,7 @@
  * calling thread. */
 #include "gemm_host.h"
 
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -215,13 +216,17 @@ typedef struct {
 } gemm_product;
 
 /* One or two products cut into chunks that the parts (one native kernel per
- * worker) take in turn, whichever is free first, from a counter: a part
- * that starts late, its worker busy or descheduled on a loaded machine,
- * finds the chunks already done instead of holding the others up. Chunks
- * are the same whoever computes them, so results do not depend on which
- * part took which. The last part to finish frees the job. */
+ * worker) take in turn from a counter, whichever is free first. Part 0, the
+ * owner, runs on the context's queue and returns only when every chunk is
+ * done (waiting for those the others are still computing), so what follows
+ * on that queue needs no barrier; a part that starts late (its worker busy,
+ * asleep or descheduled on a loaded machine) finds the chunks taken and
+ * returns at once, and nothing waits for it. Chunks are the same whoever
+ * computes them, so results do not depend on which part took which. The
+ * last part to finish frees the job. */
 typedef struct {
     atomic_int next;            /* the next chunk to take */
+    atomic_int finished;        /* chunks computed */
     atomic_int refs;            /* parts (and the enqueuing call) that still hold the job */
     int nprod, nchunks, per[2]; /* products, chunks in all, chunks of product 0 */
     gemm_product prod[2];
@@ -236,6 +241,7 @@ typedef struct {
 typedef struct {
     float *base[6];
     int nmem;
+    int owner;                  /* part 0 */
     gemm_job *job;
     cl_mem mem[6]; /* for the enqueue */
 } gemm_part;
@@ -319,16 +325,21 @@ static void CL_CALLBACK gemm_part_run(void *args)
             while (k < a->nmem && a->base[k] != j->prod[p].want[m]) k++;
             found &= k < a->nmem;
         }
+    int claimed = j->nchunks; /* chunks that were taken (all, unless a fault stopped them) */
     if (!found) {
         *j->fault = 1;
-        atomic_store(&j->next, j->nchunks);
+        const int was = atomic_fetch_add(&j->next, j->nchunks); /* no chunk is taken from here on */
+        claimed = was < j->nchunks ? was : j->nchunks;
     }
     for (;;) {
         const int i = atomic_fetch_add(&j->next, 1);
         if (i >= j->nchunks) break;
         if (i < j->per[0]) chunk_run(&j->prod[0], j->per[0], i);
         else chunk_run(&j->prod[1], j->nchunks - j->per[0], i - j->per[0]);
+        atomic_fetch_add(&j->finished, 1);
     }
+    /* the owner returns when the chunks the others took are done too */
+    while (a->owner && atomic_load(&j->finished) < claimed) sched_yield();
     job_release(j, 1);
 }
 
@@ -391,9 +402,7 @@ static dytcl_status enqueue_part(dytcl_ctx *ctx, cl_command_queue q, gemm_part *
 }
 
 /* The products (one, or two that do not depend on each other) as one job
- * on min(chunks, ctx->gemm_parts) parts: part 0 on the context's queue, the
- * others on queues of their own after everything enqueued so far; the
- * context's queue then waits for them. */
+ * on min(chunks, ctx->gemm_parts) parts (gemm_job). */
 static dytcl_status enqueue_job(dytcl_ctx *ctx, const gemm_product *prod, int nprod)
 {
     dytcl_status s = dy_gemm_fault(ctx);
@@ -409,8 +418,9 @@ static dytcl_status enqueue_job(dytcl_ctx *ctx, const gemm_product *prod, int np
     }
     const int parts = j->nchunks < ctx->gemm_parts ? j->nchunks : ctx->gemm_parts;
     atomic_init(&j->next, 0);
+    atomic_init(&j->finished, 0);
     atomic_init(&j->refs, parts + 1); /* + 1: this call, until it has enqueued them all */
-    gemm_part a = {{NULL}, 0, j, {NULL}};
+    gemm_part a = {{NULL}, 0, 0, j, {NULL}};
     for (int p = 0; p < nprod; p++) /* the buffers of both products, each once */
         for (int m = 0; m < prod[p].nmem; m++) {
             int k = 0;
@@ -421,32 +431,30 @@ static dytcl_status enqueue_job(dytcl_ctx *ctx, const gemm_product *prod, int np
     if (ctx->profiling) evp = &ev;
     int sent = 0;
     if (parts == 1) {
+        a.owner = 1;
         s = enqueue_part(ctx, ctx->queue, &a, 0, NULL, evp);
         sent += !s;
         if (ev) dy_keep_event(ctx, ev);
         job_release(j, 1 + (1 - sent));
         return s;
     }
-    cl_event start = NULL, done[DY_GEMM_PARTS];
-    int ndone = 0;
+    /* parts 1.. on their own queues once everything enqueued so far is
+     * done; part 0 (the owner) on the context's queue */
+    cl_event start = NULL;
     cl_int err = clEnqueueMarkerWithWaitList(ctx->queue, 0, NULL, &start);
     if (err != CL_SUCCESS) s = dy_cl_fail(ctx, err, "clEnqueueMarkerWithWaitList (host GEMM)");
     for (int i = 1; i < parts && !s; i++) {
-        s = enqueue_part(ctx, ctx->gemm_queues[i], &a, 1, &start, &done[ndone]);
-        if (!s) ndone++, sent++;
+        s = enqueue_part(ctx, ctx->gemm_queues[i], &a, 1, &start, NULL);
+        sent += !s;
         if (!s && (err = clFlush(ctx->gemm_queues[i])) != CL_SUCCESS) s = dy_cl_fail(ctx, err, "clFlush (host GEMM)");
     }
-    if (!s) {
-        s = enqueue_part(ctx, ctx->queue, &a, 0, NULL, evp);
-        sent += !s;
-    }
-    if (ev) dy_keep_event(ctx, ev), ev = NULL;
-    /* what follows on the context's queue waits for every part (also those
-     * enqueued before a failure: they run, and nothing may overtake them) */
-    if (ndone && (err = clEnqueueBarrierWithWaitList(ctx->queue, (cl_uint)ndone, done, evp)) != CL_SUCCESS && !s)
-        s = dy_cl_fail(ctx, err, "clEnqueueBarrierWithWaitList (host GEMM)");
+    /* the owner computes every chunk the others do not take: even when
+     * sending a part failed, the product is whole */
+    a.owner = 1;
+    dytcl_status s0 = enqueue_part(ctx, ctx->queue, &a, 0, NULL, evp);
+    sent += !s0;
+    if (!s) s = s0;
     if (ev) dy_keep_event(ctx, ev);
-    for (int i = 0; i < ndone; i++) clReleaseEvent(done[i]);
     if (start) clReleaseEvent(start);
     job_release(j, 1 + (parts - sent)); /* this call's hold, and the parts never sent */
     return s;

@@ -80,6 +80,13 @@ static dytcl_status swiglu_launch(dytcl_ctx *ctx, int backward, const strided *o
         if (i < 0) return DYTCL_ERR_OPENCL;
     }
     size_t global[2] = {(size_t)H, (size_t)rows}, local[2] = {dy_pow2_local(ctx, k[0], H < 256 ? (size_t)H : 256), 1};
+    /* a work-group size that divides H (16 or more) leaves no tail: one
+     * launch, not two (an MLP's width is a multiple of 32 or so) */
+    for (size_t d = local[0]; d >= 16; d /= 2)
+        if (H % d == 0) {
+            local[0] = d;
+            break;
+        }
     return dy_launch_split(ctx, k[0], k[1], 2, global, local);
 }
 

@@ -48,12 +48,14 @@ dytcl_status dy_program_build_source(dytcl_ctx *ctx, const char *src, const char
  *             above it takes ceil(D / ATTN_DC) passes.
  *   DYT_BWD_VEC  columns per step of the DyT/Derf backward column kernels
  *             (cl/dyt.cl): 8 (one float8) or 4 (two float4 passes, half
- *             the registers). */
+ *             the registers).
+ *   GEMV_SUMS  independent float16 sums of the one-row product kernels
+ *             (cl/linear.cl): 4 on CPUs, 1 on GPUs (registers). */
 static const struct {
     const char *name, *options;
 } knob_sets[DY_KNOB_SETS] = {
     {"cpu", ""},
-    {"gpu", " -DATTN_DC=32 -DDYT_BWD_VEC=4"},
+    {"gpu", " -DATTN_DC=32 -DDYT_BWD_VEC=4 -DGEMV_SUMS=1"},
 };
 
 const char *dy_knob_name(int knobs)
