@@ -271,23 +271,35 @@ static dytcl_status layout_launch(dytcl_ctx *ctx, dy_kernel *k, int rows, int B,
     return dy_launch(ctx, k, 3, global, local);
 }
 
+/* The shapes a heads split (or merge back) needs: q [B, H, T, D], k and v
+ * [B, Hk, T, D] with H a multiple of Hk (*G = H / Hk), qkv holding them all. */
+static dytcl_status check_split(dytcl_ctx *ctx, dytcl_tensor qkv, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v,
+                                int *G)
+{
+    DY_CHECK_CTX(ctx);
+    dytcl_status s;
+    int gv = 1;
+    *G = 1;
+    if ((s = dy_check_tensor(ctx, q, "q"))) return s;
+    if (q.ndim != 4) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "q must be [B, H, T, D], got %d dims", q.ndim);
+    if ((s = check_kv(ctx, k, "k", q, G)) || (s = check_kv(ctx, v, "v", q, &gv)) ||
+        (s = dy_check_tensor(ctx, qkv, "qkv")))
+        return s;
+    if (gv != *G) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "heads split: k and v hold different numbers of heads");
+    const int64_t nkv = dytcl_tensor_numel(q) / *G;
+    if (dytcl_tensor_numel(qkv) != dytcl_tensor_numel(q) + 2 * nkv)
+        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "qkv has %lld elements, expected %lld + 2 x %lld",
+                       (long long)dytcl_tensor_numel(qkv), (long long)dytcl_tensor_numel(q), (long long)nkv);
+    return DYTCL_OK;
+}
+
 /* qkv [B, T, (H + 2 Hk) D] <-> q [B, H, T, D], k, v [B, Hk, T, D]; back = 1
  * goes from q, k, v to qkv. */
 static dytcl_status split(dytcl_ctx *ctx, dytcl_tensor qkv, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v, int back)
 {
-    DY_CHECK_CTX(ctx);
-    dytcl_status s;
-    int G = 1, gv = 1;
-    if ((s = dy_check_tensor(ctx, q, "q"))) return s;
-    if (q.ndim != 4) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "q must be [B, H, T, D], got %d dims", q.ndim);
-    if ((s = check_kv(ctx, k, "k", q, &G)) || (s = check_kv(ctx, v, "v", q, &gv)) ||
-        (s = dy_check_tensor(ctx, qkv, "qkv")))
-        return s;
-    if (gv != G) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "heads split: k and v hold different numbers of heads");
-    const int64_t nkv = dytcl_tensor_numel(q) / G;
-    if (dytcl_tensor_numel(qkv) != dytcl_tensor_numel(q) + 2 * nkv)
-        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "qkv has %lld elements, expected %lld + 2 x %lld",
-                       (long long)dytcl_tensor_numel(qkv), (long long)dytcl_tensor_numel(q), (long long)nkv);
+    int G = 1;
+    dytcl_status s = check_split(ctx, qkv, q, k, v, &G);
+    if (s) return s;
     int H = (int)q.shape[1], T = (int)q.shape[2], D = (int)q.shape[3];
     dy_kernel *k1;
     const int rows = dy_row_shape(ctx);
@@ -335,19 +347,9 @@ static dytcl_status merge(dytcl_ctx *ctx, dytcl_tensor y, dytcl_tensor o, int ba
 static dytcl_status split_rope(dytcl_ctx *ctx, dytcl_tensor qkv, dytcl_tensor q, dytcl_tensor k, dytcl_tensor v,
                                int pos, float theta, int back)
 {
-    DY_CHECK_CTX(ctx);
-    dytcl_status s;
-    int G = 1, gv = 1;
-    if ((s = dy_check_tensor(ctx, q, "q"))) return s;
-    if (q.ndim != 4) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "q must be [B, H, T, D], got %d dims", q.ndim);
-    if ((s = check_kv(ctx, k, "k", q, &G)) || (s = check_kv(ctx, v, "v", q, &gv)) ||
-        (s = dy_check_tensor(ctx, qkv, "qkv")))
-        return s;
-    if (gv != G) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "heads split: k and v hold different numbers of heads");
-    const int64_t nkv = dytcl_tensor_numel(q) / G;
-    if (dytcl_tensor_numel(qkv) != dytcl_tensor_numel(q) + 2 * nkv)
-        return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "qkv has %lld elements, expected %lld + 2 x %lld",
-                       (long long)dytcl_tensor_numel(qkv), (long long)dytcl_tensor_numel(q), (long long)nkv);
+    int G = 1;
+    dytcl_status s = check_split(ctx, qkv, q, k, v, &G);
+    if (s) return s;
     const int B = (int)q.shape[0], H = (int)q.shape[1], T = (int)q.shape[2], D = (int)q.shape[3];
     if (D % 2) return dy_fail(ctx, DYTCL_ERR_INVALID_ARG, "heads split with RoPE: D = %d must be even", D);
     if (!(theta > 1.0f) || isinf(theta) || pos < 0)
